@@ -1,0 +1,39 @@
+"""labsupport: the support package of the memory course.
+
+Notebooks start with ``import labsupport as lab`` and ``%load_ext labsupport``.
+Modules, one per concept:
+
+- ``cbuild``     C in a cell (cffi API mode, cached builds, diagnostics on the cell's lines)
+- ``isolate``    run C, Python or programs in a child with limits; crashes never reach the kernel
+- ``toolchain``  find tools and mimalloc's files; ``python -m labsupport doctor``
+- ``heapmap``    draw a heap as blocks; an ipywidget with details
+- ``exercises``  checks that say what is wrong
+- ``magics``     the ``%%cffi`` cell magic
+
+Heavy modules (matplotlib, ipywidgets) are imported only when first used, so an
+isolated child that imports ``labsupport`` starts fast.
+"""
+from .toolchain import (ROOT, MissingTool, cache_dir, doctor, example_path, have, mimalloc,
+                        missing, require, tool_path)
+from .cbuild import CModule, CompileError, LinkError, build_c, build_c_file
+from .isolate import RunResult, run_c, run_program, run_python
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Block": "heapmap", "draw_heap": "heapmap", "HeapMap": "heapmap",
+    "Case": "exercises", "check": "exercises",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'labsupport' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython):
+    """``%load_ext labsupport``: registers the ``%%cffi`` cell magic."""
+    from .magics import register
+    register(ipython)

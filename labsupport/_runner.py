@@ -1,0 +1,14 @@
+"""Entry point of isolated children: ``python -m labsupport._runner (--server FD | SPEC)``.
+
+``--server FD`` runs the fork server on socket FD; ``SPEC`` runs one pickled call in
+this fresh interpreter (used when the call needs start-up-time environment variables).
+"""
+import sys
+
+from labsupport.isolate import _fresh_main, _server_main
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--server":
+        _server_main(int(sys.argv[2]))
+    else:
+        _fresh_main(sys.argv[1])

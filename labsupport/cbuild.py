@@ -1,0 +1,418 @@
+"""C in a cell: compile ordinary C with cffi (API mode) and load it into the kernel.
+
+How a build goes, and why:
+
+1. ``gcc -fsyntax-only -aux-info`` parses the C once. Its diagnostics name the
+   cell's own line numbers, and its prototype list tells us every non-static
+   function, so the learner never writes declarations twice.
+2. Top-level ``struct``/``union``/``enum``/``typedef`` definitions and integer
+   ``#define`` s of the cell (and of local headers it includes) are copied into
+   cffi's ``cdef`` so Python can use those types; anything cffi cannot parse is
+   left out with a note, never a failure.
+3. cffi generates the extension's C (``emit_c_code``); we call gcc on it directly
+   (no setuptools: it costs more than the compile itself).
+4. A compiled extension cannot be reloaded under the same name, so the module
+   name is a hash of everything that affects the build: source, extra files,
+   declarations, flags, the content of local headers, and the cffi, Python and
+   gcc versions. An unchanged cell is a cache hit (memory or disk); an edited
+   cell gets a new name and so always runs the new code.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cffi
+from cffi.recompiler import make_c_source
+
+from .toolchain import cache_dir, mimalloc as _mimalloc_files
+
+BUILD_VERSION = "1"          # bump when the build recipe changes
+DEFAULT_CFLAGS = ("-O0", "-g", "-Wall")   # -O0: the lessons' bugs must not be optimised away
+CELL_NAME = "cell.c"
+
+
+class CompileError(Exception):
+    """The C did not compile or link. ``str(err)`` is gcc's diagnostics, mapped to the cell."""
+
+    def __init__(self, message: str, diagnostics: str = ""):
+        super().__init__(message)
+        self.diagnostics = diagnostics
+
+    def _render_traceback_(self):   # IPython shows this instead of a Python traceback
+        return [str(self)]
+
+
+class LinkError(CompileError):
+    """The module compiled but a symbol it uses is defined nowhere."""
+
+
+@dataclass
+class CModule:
+    """A compiled cell: call its C functions as attributes (``c.add(1, 2)``)."""
+
+    ffi: object
+    lib: object
+    modname: str
+    path: str
+    functions: tuple[str, ...]
+    warnings: str = ""
+    notes: list[str] = field(default_factory=list)
+    cached: bool = False
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return getattr(self.lib, name)
+        except AttributeError:
+            raise AttributeError(
+                f"the C module has no callable {name!r}; it has: {', '.join(self.functions) or 'none'}"
+                " (static functions are private to the C file)") from None
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self.functions))
+
+    def __repr__(self):
+        return f"<C module: {', '.join(self.functions) or 'no functions'}>"
+
+
+# --------------------------------------------------------------------------- helpers
+
+_gcc_version_cache: dict[str, str] = {}
+
+
+def _gcc() -> str:
+    gcc = os.environ.get("CC") or shutil.which("gcc")
+    if not gcc:
+        from .toolchain import missing
+        raise CompileError(missing("gcc"))
+    return gcc
+
+
+def _gcc_version(gcc: str) -> str:
+    if gcc not in _gcc_version_cache:
+        out = subprocess.run([gcc, "-dumpfullversion"], capture_output=True, text=True)
+        _gcc_version_cache[gcc] = out.stdout.strip()
+    return _gcc_version_cache[gcc]
+
+
+_QUOTED_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
+
+
+def _local_headers(text: str, search: list[Path], seen: dict[str, str]) -> None:
+    """Find quoted #includes (recursively) and record path -> content, for the cache key."""
+    for name in _QUOTED_INCLUDE.findall(text):
+        for d in search:
+            cand = (d / name).resolve()
+            if cand.is_file():
+                if str(cand) not in seen:
+                    content = cand.read_text(errors="replace")
+                    seen[str(cand)] = content
+                    _local_headers(content, [cand.parent, *search], seen)
+                break
+
+
+def _strip_comments(text: str) -> str:
+    """Remove C comments and string/char literal contents (keeps line structure)."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        c = text[i]
+        if text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            out.append("\n" * text.count("\n", i, j))
+            i = j
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+        elif c in "\"'":
+            j = i + 1
+            while j < n and text[j] != c:
+                j += 2 if text[j] == "\\" else 1
+            out.append(c + c)
+            i = j + 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+_INT_DEFINE = re.compile(r"^\s*#\s*define\s+([A-Za-z_]\w*)\s+(\(?-?(?:0[xX][0-9a-fA-F]+|\d+)[uUlL]*\)?)\s*$", re.M)
+
+
+def type_declarations(text: str) -> list[str]:
+    """Top-level struct/union/enum/typedef declarations and integer #defines of C text.
+
+    A small scanner, not a C parser: it splits the file into top-level
+    statements by braces and semicolons and keeps the type declarations.
+    """
+    text = _strip_comments(text)
+    decls = [f"#define {m.group(1)} {m.group(2).strip('()').rstrip('uUlL')}"
+             for m in _INT_DEFINE.finditer(text)]
+    body = "\n".join("" if line.lstrip().startswith("#") else line for line in text.splitlines())
+    depth, start = 0, 0
+    for i, c in enumerate(body):
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                stmt = body[start:i + 1].strip()
+                head = stmt.split("{", 1)[0]
+                if "(" in head and not re.match(r"(typedef|struct|union|enum)\b", stmt):
+                    start = i + 1      # a function definition: skip it
+        elif c == ";" and depth == 0:
+            stmt = " ".join(body[start:i + 1].split())
+            start = i + 1
+            if re.match(r"(typedef|struct|union|enum)\b", stmt) and (
+                    stmt.startswith("typedef") or "{" in stmt):
+                decls.append(stmt)
+    return decls
+
+
+_AUX_LINE = re.compile(r"^/\* (?P<file>.+?):(?P<line>\d+):(?P<kind>[NO][CF]) \*/ (?P<decl>.*?;)")
+
+
+def _prototypes(aux_text: str, local_files: set[str]) -> list[tuple[str, str]]:
+    """(name, prototype) of non-static functions declared in the cell or local headers."""
+    protos, seen = [], set()
+    for line in aux_text.splitlines():
+        m = _AUX_LINE.match(line)
+        if not m:
+            continue
+        fname = m.group("file")
+        if os.path.basename(fname) != CELL_NAME and os.path.realpath(fname) not in local_files:
+            continue
+        decl = m.group("decl")
+        if decl.startswith("static "):
+            continue
+        decl = re.sub(r"^extern\s+", "", decl)
+        nm = re.search(r"(\w+)\s*\((?!\*)", decl)
+        if nm and nm.group(1) not in seen:
+            seen.add(nm.group(1))
+            protos.append((nm.group(1), decl))
+    return protos
+
+
+def _map_diagnostics(text: str, build_dir: str, line_offset: int) -> str:
+    """Rewrite gcc's messages so they point at the cell's lines, without temp paths."""
+    def fix(m):
+        return f"cell line {int(m.group(1)) + line_offset}:{m.group(2)}"
+    text = text.replace(build_dir + os.sep, "").replace(f"{CELL_NAME}: ", "")
+    text = re.sub(r"(?<![\w/])" + re.escape(CELL_NAME) + r":(\d+):(\d+:)?",
+                  lambda m: fix(m) if m.group(2) else f"cell line {int(m.group(1)) + line_offset}:", text)
+    # gcc's source excerpts number the lines too ("    3 |   x = y"): shift them
+    if line_offset:
+        text = re.sub(r"^(\s*)(\d+)( \| )", lambda m: f"{m.group(1)}{int(m.group(2)) + line_offset}{m.group(3)}",
+                      text, flags=re.M)
+    return text.strip()
+
+
+def _cdef_that_parses(decls: list[str], notes: list[str]) -> str:
+    """Join declarations, dropping (with a note) those cffi cannot parse."""
+    try:
+        cffi.FFI().cdef("\n".join(decls))
+        return "\n".join(decls)
+    except Exception:
+        pass
+    accepted: list[str] = []
+    for d in decls:
+        trial = [*accepted, d]
+        try:
+            cffi.FFI().cdef("\n".join(trial))
+            accepted.append(d)
+            continue
+        except Exception as exc:
+            err = str(exc).splitlines()[0]
+        m = re.match(r"(?:typedef\s+)?(struct|union)\s+(\w+)?", d)
+        fallback = None
+        if d.startswith("typedef") and re.search(r"}\s*(\w+)\s*;$", d):
+            name = re.search(r"}\s*(\w+)\s*;$", d).group(1)
+            fallback = f"typedef {m.group(1) if m else 'struct'} {{ ...; }} {name};" if m else f"typedef ... {name};"
+        elif m and m.group(2):
+            fallback = f"{m.group(1)} {m.group(2)} {{ ...; }};"
+        if fallback:
+            try:
+                cffi.FFI().cdef("\n".join([*accepted, fallback]))
+                accepted.append(fallback)
+                notes.append(f"declared as opaque (fields not visible from Python): {d[:60]}  [{err}]")
+                continue
+            except Exception:
+                pass
+        notes.append(f"not visible from Python (pass it with --cdef): {d[:70]}  [{err}]")
+    return "\n".join(accepted)
+
+
+def _import(modname: str, path: str):
+    if modname in sys.modules:
+        return sys.modules[modname]
+    spec = importlib.util.spec_from_file_location(modname, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    sys.modules[modname] = mod
+    return mod
+
+
+_SUFFIX = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+_meta_cache: dict[str, dict] = {}
+
+
+# --------------------------------------------------------------------------- public
+
+
+def build_c(source: str, *, libraries=(), library_dirs=(), include_dirs=(), cflags=(),
+            ldflags=(), mimalloc: str | None = None, cdef: str = "", files=(),
+            line_offset: int = 0, base_dir: str | os.PathLike | None = None) -> CModule:
+    """Compile C source with cffi (API mode) and return a loaded ``CModule``.
+
+    libraries/library_dirs/include_dirs: as for gcc's ``-l``/``-L``/``-I``.
+    cflags/ldflags: extra compiler/linker flags (after the defaults ``-O0 -g -Wall``).
+    mimalloc: ``"static"`` links the wheel's ``libmimalloc.a`` into the module,
+    ``"dynamic"`` links ``libmimalloc.so`` (with an rpath); both add its headers.
+    cdef: extra declarations for cffi (for what the automatic scan cannot see).
+    files: more C files compiled into the same module.
+    line_offset: added to line numbers in diagnostics (the magic passes 1 for its own line).
+    base_dir: where relative include dirs and quoted includes are resolved (default: cwd).
+    """
+    base = Path(base_dir or os.getcwd()).resolve()
+    include_dirs = [str((base / d).resolve()) for d in include_dirs]
+    library_dirs = [str((base / d).resolve()) for d in library_dirs]
+    files = [str((base / f).resolve()) for f in files]
+    libraries, cflags, ldflags = list(libraries), list(cflags), list(ldflags)
+    link_inputs: list[str] = []
+    if mimalloc:
+        mi = _mimalloc_files()
+        include_dirs.append(str(mi.include_dir))
+        if mimalloc == "static":
+            link_inputs.append(str(mi.static_lib))
+            libraries.append("pthread")
+        elif mimalloc == "dynamic":
+            library_dirs.append(str(mi.lib_dir))
+            libraries.append("mimalloc")
+            ldflags.append(f"-Wl,-rpath,{mi.lib_dir}")
+        else:
+            raise ValueError("mimalloc must be None, 'static' or 'dynamic'")
+    gcc = _gcc()
+
+    headers: dict[str, str] = {}
+    search = [base, *map(Path, include_dirs)]
+    _local_headers(source, search, headers)
+    for f in files:
+        _local_headers(Path(f).read_text(), [Path(f).parent, *search], headers)
+    key = json.dumps(dict(
+        v=BUILD_VERSION, source=source, cdef=cdef, libraries=libraries, library_dirs=library_dirs,
+        include_dirs=include_dirs, cflags=cflags, ldflags=ldflags, link_inputs=link_inputs,
+        files={f: Path(f).read_text() for f in files}, headers=headers,
+        cffi=cffi.__version__, python=sys.version, gcc=_gcc_version(gcc), gccpath=gcc,
+    ), sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+    modname = f"_labc_{digest}"
+    out_dir = cache_dir() / "cffi"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    so_path = out_dir / f"{modname}{_SUFFIX}"
+    meta_path = out_dir / f"{modname}.json"
+
+    if so_path.exists() and meta_path.exists():
+        meta = _meta_cache.get(modname) or json.loads(meta_path.read_text())
+        _meta_cache[modname] = meta
+        mod = _import(modname, str(so_path))
+        return CModule(mod.ffi, mod.lib, modname, str(so_path), tuple(meta["functions"]),
+                       meta["warnings"], meta["notes"], cached=True)
+
+    build_dir = tempfile.mkdtemp(prefix=f"{modname}-", dir=out_dir)
+    try:
+        return _build(source, modname, build_dir, so_path, meta_path, gcc, headers, files, cdef,
+                      libraries, library_dirs, include_dirs, cflags, ldflags, link_inputs,
+                      line_offset, base)
+    finally:
+        shutil.rmtree(build_dir, ignore_errors=True)
+
+
+def _build(source, modname, build_dir, so_path, meta_path, gcc, headers, files, cdef,
+           libraries, library_dirs, include_dirs, cflags, ldflags, link_inputs, line_offset, base):
+    cell = Path(build_dir, CELL_NAME)
+    cell.write_text(source)
+    inc = [f"-I{d}" for d in [str(base), *include_dirs]]
+    # pass 1: diagnostics with the cell's line numbers, and the list of prototypes
+    aux = Path(build_dir, "aux.txt")
+    notes: list[str] = []
+    aux_texts = []
+    for i, src in enumerate([str(cell), *files]):
+        aux_i = aux.with_suffix(f".{i}.txt")
+        p = subprocess.run([gcc, "-fsyntax-only", f"-aux-info={aux_i}", *DEFAULT_CFLAGS, *inc,
+                            *cflags, src], capture_output=True, text=True, cwd=build_dir)
+        diag = _map_diagnostics(p.stderr, build_dir, line_offset if i == 0 else 0)
+        if p.returncode != 0:
+            raise CompileError(f"C compile error:\n{diag}", diag)
+        if diag:
+            notes.append(diag)
+        aux_texts.append(aux_i.read_text() if aux_i.exists() else "")
+    warnings = "\n".join(notes)
+    notes = []
+    local = {os.path.realpath(h) for h in headers} | {os.path.realpath(f) for f in files}
+    protos = []
+    for t in aux_texts:
+        protos += [p for p in _prototypes(t, local) if p[0] not in {q[0] for q in protos}]
+    type_decls = type_declarations("\n".join([*headers.values(), source]))
+    cdef_text = _cdef_that_parses(type_decls + [p for _, p in protos] + ([cdef] if cdef else []),
+                                  notes)
+    ffi = cffi.FFI()
+    ffi.cdef(cdef_text)
+    functions = tuple(n for n, p in protos if p in cdef_text)
+    sentinel = "/* ---- end of the cell's C ---- */"
+    gen = Path(build_dir, f"{modname}.c")
+    make_c_source(ffi, modname, f'#line 1 "{CELL_NAME}"\n{source}\n{sentinel}\n', str(gen))
+    gen_lines = gen.read_text().splitlines()
+    idx = next(i for i, line in enumerate(gen_lines) if line == sentinel)
+    gen_lines.insert(idx + 1, f'#line {idx + 3} "{gen.name}"')
+    gen.write_text("\n".join(gen_lines) + "\n")
+    # pass 2: the real compile, straight to gcc
+    py_inc = sysconfig.get_paths()["include"]
+    tmp_so = Path(build_dir, so_path.name)
+    cmd = [gcc, "-shared", "-fPIC", *DEFAULT_CFLAGS, "-w", f"-I{py_inc}", *inc, *cflags,
+           str(gen), *files, *link_inputs, "-o", str(tmp_so),
+           *[f"-L{d}" for d in library_dirs], *[f"-l{lib}" for lib in libraries], *ldflags]
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=build_dir)
+    if p.returncode != 0:
+        diag = _map_diagnostics(p.stderr, build_dir, line_offset)
+        if "Python.h" in diag and "conflicting types" in diag:
+            diag += ("\nHint: the cell is compiled together with Python.h, which declares the POSIX "
+                     "functions above; give your function another name.")
+        kind = LinkError if ("undefined reference" in diag or " ld" in diag or "cannot find -l" in diag) else CompileError
+        raise kind(f"C {'link' if kind is LinkError else 'compile'} error:\n{diag}", diag)
+    try:
+        mod = _import(modname, str(tmp_so))
+    except ImportError as exc:
+        sys.modules.pop(modname, None)
+        msg = str(exc).replace(str(tmp_so), "the cell's module")
+        sym = re.search(r"undefined symbol: (\S+)", msg)
+        if sym:
+            raise LinkError(f"C link error: undefined symbol {sym.group(1)}\n"
+                            f"The cell uses {sym.group(1)} but neither the cell nor a linked library "
+                            f"defines it. Check the spelling, or link the library that has it (-l...).",
+                            msg) from None
+        raise LinkError(f"C module failed to load: {msg}", msg) from None
+    os.replace(tmp_so, so_path)
+    meta = dict(functions=list(functions), warnings=warnings, notes=notes)
+    meta_path.write_text(json.dumps(meta))
+    _meta_cache[modname] = meta
+    # the module was loaded from the build dir; it stays valid after the rename (same inode)
+    return CModule(mod.ffi, mod.lib, modname, str(so_path), functions, warnings, notes)
+
+
+def build_c_file(path: str | os.PathLike, **kwargs) -> CModule:
+    """Build a C file (e.g. from native_examples/) like a cell; its folder is on the include path."""
+    p = Path(path).resolve()
+    kwargs.setdefault("base_dir", p.parent)
+    return build_c(p.read_text(), **kwargs)

@@ -1,0 +1,455 @@
+"""Run something that may crash, hang or eat memory in a child process, never in the kernel.
+
+Three entry points, one result type:
+
+- ``run_c(module, "func", *args)``   a function of a module built by ``build_c``
+- ``run_python(fn, *args)``           any Python callable (sent with cloudpickle)
+- ``run_program(argv)``               any program
+
+How (measured, see benchmarks/bench_core.py): children are forked from a
+*fork server*, a small single-threaded process started once per kernel.
+Forking the kernel itself would be cheaper but the kernel is multi-threaded, and
+a fork of a threaded process can deadlock (Python 3.12+ warns about it); a
+fresh interpreter per call is safe but costs ~10x more. The forked child then:
+
+- starts its own process group (so a timeout kills everything it started),
+- sets limits: address space (``memory_mb``), CPU seconds, no core files, a cap
+  on file size so a runaway print cannot fill the disk,
+- points fd 1 and 2 at files (C writes to the file descriptors, not to Python's
+  ``sys.stdout``) and makes C stdio unbuffered so nothing is lost when it aborts.
+
+With ``env=...`` the child instead starts a fresh interpreter (``sys.executable``,
+the real binary) because ``LD_PRELOAD``, ``GLIBC_TUNABLES`` and ``MIMALLOC_*`` are
+read only when a process starts.
+"""
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import os
+import pickle
+import resource
+import shutil
+import signal
+import struct
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import cloudpickle
+
+HEAD_BYTES = 64 * 1024       # keep this much of the start of a huge output ...
+TAIL_BYTES = 16 * 1024       # ... and this much of its end
+FILE_LIMIT = 1 << 30         # RLIMIT_FSIZE for the child: 1 GiB
+
+SIGNAL_HELP = {
+    "SIGSEGV": "segmentation fault: the code touched memory it may not (NULL, freed, unmapped, "
+               "or past the stack)",
+    "SIGABRT": "abort: the program stopped itself, usually because the allocator (or an assert) "
+               "found its data structures corrupted",
+    "SIGBUS": "bus error: an access to a mapped page that has no backing, or a misaligned access "
+              "the CPU refuses",
+    "SIGFPE": "arithmetic error, such as an integer division by zero",
+    "SIGILL": "illegal instruction (a trap such as __builtin_trap, or code for another CPU)",
+    "SIGKILL": "killed outright (by the timeout, or by the kernel's out-of-memory killer)",
+    "SIGXCPU": "CPU time limit exceeded (RLIMIT_CPU)",
+    "SIGXFSZ": "file size limit exceeded",
+    "SIGTRAP": "trap (a breakpoint or a debugger)",
+    "SIGTERM": "asked to terminate",
+}
+
+
+@dataclass
+class RunResult:
+    """What happened in the child. Printing it is deterministic (no PIDs, addresses, times)."""
+
+    returncode: int | None     # exit code when it exited; None when killed by a signal
+    signal: str | None         # "SIGSEGV", ... or None
+    timed_out: bool
+    stdout: str
+    stderr: str
+    value: object = None       # the function's return value, when it returned
+    error: str | None = None   # a Python exception raised in the child, as text
+    timeout: float | None = None
+    seconds: float = 0.0       # wall-clock time of the call (never printed)
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out and self.error is None
+
+    @property
+    def crashed(self) -> bool:
+        return self.signal is not None and not self.timed_out
+
+    def status(self) -> str:
+        """One line: how the child ended, with a plain-words explanation."""
+        if self.timed_out:
+            return f"timed out after {self.timeout:g} s: the child was killed (an endless loop, or it blocked)"
+        if self.signal:
+            return f"killed by {self.signal}: {SIGNAL_HELP.get(self.signal, 'a signal')}"
+        if self.error:
+            return f"raised {self.error.strip().splitlines()[-1]}"
+        if self.returncode == 0:
+            return "finished normally (exit code 0)"
+        return f"exited with code {self.returncode}"
+
+    def __str__(self) -> str:
+        lines = [f"child {self.status()}"]
+        if self.value is not None:
+            lines.append(f"returned: {self.value!r}")
+        for name in ("stdout", "stderr"):
+            text = getattr(self, name).rstrip("\n")
+            if text:
+                lines.append(f"{name}:")
+                lines += ["  | " + line for line in text.splitlines()]
+        if self.error and len(self.error.strip().splitlines()) > 1:
+            lines.append("exception:")
+            lines += ["  | " + line for line in self.error.rstrip().splitlines()]
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, p, cycle):
+        p.text(str(self))
+
+
+# --------------------------------------------------------------------------- child side
+
+
+def _apply_limits(limits: dict) -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
+    if limits.get("memory_mb"):
+        n = int(limits["memory_mb"] * 1024 * 1024)
+        resource.setrlimit(resource.RLIMIT_AS, (n, n))
+    if limits.get("cpu_seconds"):
+        s = int(limits["cpu_seconds"])
+        resource.setrlimit(resource.RLIMIT_CPU, (s, s + 1))
+
+
+def _unbuffer_c_stdio() -> None:
+    libc = ctypes.CDLL(None)
+    for name in ("stdout", "stderr"):
+        try:
+            stream = ctypes.c_void_p.in_dll(libc, name)
+            libc.setvbuf(stream, None, 2, 0)   # _IONBF
+        except (ValueError, AttributeError):
+            pass
+
+
+def _redirect(spec: dict) -> None:
+    fd_in = os.open(spec["stdin"] or os.devnull, os.O_RDONLY)
+    os.dup2(fd_in, 0)
+    for fd, path in ((1, spec["out"]), (2, spec["err"])):
+        f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(f, fd)
+        os.close(f)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(line_buffering=True, write_through=True)
+        except (AttributeError, ValueError):
+            pass
+
+
+def _to_plain(ffi, value):
+    """A C return value as a picklable Python value (pointers are never sent as addresses)."""
+    if not isinstance(value, ffi.CData):
+        return value
+    ctype = ffi.typeof(value)
+    if ctype.kind == "pointer":
+        if value == ffi.NULL:
+            return None
+        if ctype.item.cname in ("char", "const char"):
+            return ffi.string(value)
+        return f"<{ctype.cname} pointer>"
+    return f"<{ctype.cname}>"
+
+
+def _describe_exception(exc: BaseException) -> str:
+    """The exception and the learner's frames, without file paths (they vary per kernel)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not os.path.abspath(f.filename).startswith(here)]
+    lines = [f"  in {f.name}, line {f.lineno}: {(f.line or '').strip()}" for f in frames[-3:]]
+    return "\n".join(lines + traceback.format_exception_only(type(exc), exc)).rstrip()
+
+
+def _call(spec: dict):
+    if spec["kind"] == "python":
+        fn = cloudpickle.loads(spec["payload"])
+        return fn(*spec["args"], **spec["kwargs"])
+    if spec["kind"] == "c":
+        modname, path, func = spec["payload"]
+        mod = sys.modules.get(modname)
+        if mod is None:
+            s = importlib.util.spec_from_file_location(modname, path)
+            mod = importlib.util.module_from_spec(s)
+            s.loader.exec_module(mod)
+            sys.modules[modname] = mod
+        return _to_plain(mod.ffi, getattr(mod.lib, func)(*spec["args"]))
+    raise ValueError(spec["kind"])
+
+
+def _run_and_report(spec: dict) -> int:
+    """Call the payload, write {'value'|'error'} to the result file, return the exit code."""
+    _unbuffer_c_stdio()
+    try:
+        out = {"value": _call(spec)}
+    except SystemExit as exc:
+        sys.stdout.flush()
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException as exc:          # noqa: BLE001 - report everything else
+        out = {"error": _describe_exception(exc)}
+    try:
+        data = pickle.dumps(out)
+    except Exception as exc:              # an unpicklable return value
+        data = pickle.dumps({"value": f"<unpicklable {type(out.get('value')).__name__}: {exc}>"})
+    with open(spec["result"], "wb") as f:
+        f.write(data)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return 1 if "error" in out else 0
+
+
+def _child_main(spec: dict) -> int:
+    """Runs in the forked child; returns its exit code (or execs, or dies of a signal)."""
+    os.setpgrp()
+    _apply_limits(spec["limits"])
+    _redirect(spec)
+    sys.path[:] = spec["sys_path"]
+    os.chdir(spec["cwd"])
+    if spec["kind"] == "exec":
+        argv, env = spec["payload"]
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        try:
+            os.execvpe(argv[0], argv, env)
+        except OSError as exc:
+            os.write(2, f"cannot start {argv[0]}: {exc.strerror}\n".encode())
+            os._exit(127)
+    return _run_and_report(spec)
+
+
+def _fresh_main(spec_path: str) -> None:
+    """Entry point of a fresh interpreter (``python -m labsupport._runner SPEC``)."""
+    with open(spec_path, "rb") as f:
+        spec = pickle.load(f)
+    sys.path[:] = spec["sys_path"]
+    sys.exit(_run_and_report(spec))
+
+
+# --------------------------------------------------------------------------- the fork server
+#
+# A small single-threaded Python process, started once per kernel, that forks a
+# child for every request. Protocol on a socketpair, one request at a time:
+# parent -> server: pickled spec (length-prefixed); server -> parent: the child's
+# pid, then its wait status when it ends. The parent enforces the timeout by
+# killing the child's process group; the server only waits.
+
+
+def _send(sock, obj) -> None:
+    data = pickle.dumps(obj)
+    sock.sendall(struct.pack("!I", len(data)) + data)
+
+
+def _recv(sock):
+    head = _recv_exact(sock, 4)
+    return pickle.loads(_recv_exact(sock, struct.unpack("!I", head)[0]))
+
+
+def _recv_exact(sock, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise EOFError("fork server closed the connection")
+        buf += chunk
+    return buf
+
+
+def _server_main(fd: int) -> None:
+    """The fork server's loop (``python -m labsupport._runner --server FD``)."""
+    import socket
+    sock = socket.socket(fileno=fd)
+    import cffi  # noqa: F401  - preloaded so a child imports a C module in < 1 ms
+    while True:
+        try:
+            spec = _recv(sock)
+        except EOFError:
+            os._exit(0)
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            code = 1
+            try:
+                code = _child_main(spec)
+            finally:
+                os._exit(code)
+        _send(sock, pid)
+        _, status = os.waitpid(pid, 0)
+        _send(sock, status)
+
+
+class _Server:
+    def __init__(self):
+        import socket
+        import subprocess
+        self.sock, theirs = socket.socketpair()
+        env = dict(os.environ)
+        pkg_parent = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [pkg_parent, env.get("PYTHONPATH")]))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "labsupport._runner", "--server", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, start_new_session=True)
+        theirs.close()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+
+_server: _Server | None = None
+_lock = threading.Lock()
+
+
+def _server_for_call() -> _Server:
+    global _server
+    if _server is None or not _server.alive():
+        _server = _Server()
+    return _server
+
+
+def _start_and_wait(spec: dict, timeout: float) -> tuple[int | None, str | None, bool]:
+    """Run spec in a forked child. Returns (exit code, signal name, timed out)."""
+    import select
+    with _lock:
+        srv = _server_for_call()
+        try:
+            _send(srv.sock, spec)
+            pid = _recv(srv.sock)
+        except (EOFError, OSError):     # server gone (killed?): start a new one once
+            srv = _server_for_call()
+            _send(srv.sock, spec)
+            pid = _recv(srv.sock)
+        ready, _, _ = select.select([srv.sock], [], [], timeout)
+        timed_out = not ready
+        if timed_out:
+            _kill_group(pid)
+        status = _recv(srv.sock)
+        _kill_group(pid)            # anything the child left running in its group
+    if os.WIFSIGNALED(status):
+        return None, _signal_name(os.WTERMSIG(status)), timed_out
+    return os.WEXITSTATUS(status), None, timed_out
+
+
+def _read_capped(path: str) -> str:
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return ""
+    with open(path, "rb") as f:
+        if size <= HEAD_BYTES + TAIL_BYTES:
+            data = f.read()
+        else:
+            head = f.read(HEAD_BYTES)
+            f.seek(size - TAIL_BYTES)
+            tail = f.read()
+            omitted = size - HEAD_BYTES - TAIL_BYTES
+            data = head + f"\n[... {omitted:,} bytes of output omitted ...]\n".encode() + tail
+    return data.decode("utf-8", errors="replace")
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _signal_name(num: int) -> str:
+    try:
+        return signal.Signals(num).name
+    except ValueError:
+        return f"signal {num}"
+
+
+def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=None,
+         cpu_seconds=None, env=None, cwd=None, input=None) -> RunResult:
+    tmp = tempfile.mkdtemp(prefix="labrun-")
+    try:
+        spec = dict(kind=kind, payload=payload, args=tuple(args), kwargs=kwargs or {},
+                    out=os.path.join(tmp, "out"), err=os.path.join(tmp, "err"),
+                    result=os.path.join(tmp, "result"), stdin=None,
+                    cwd=os.path.abspath(cwd) if cwd else os.getcwd(), sys_path=list(sys.path),
+                    limits=dict(memory_mb=memory_mb, cpu_seconds=cpu_seconds))
+        if input is not None:
+            spec["stdin"] = os.path.join(tmp, "in")
+            Path(spec["stdin"]).write_bytes(input.encode() if isinstance(input, str) else input)
+        if env is not None and kind != "exec":
+            # a fresh interpreter, so start-up-time variables take effect
+            spec_path = os.path.join(tmp, "spec")
+            with open(spec_path, "wb") as f:
+                pickle.dump(spec, f)
+            child_env = {**os.environ, **{k: str(v) for k, v in env.items()}}
+            pypath = str(Path(__file__).resolve().parent.parent)
+            child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [pypath, child_env.get("PYTHONPATH")]))
+            spec = dict(spec, kind="exec",
+                        payload=([sys.executable, "-m", "labsupport._runner", spec_path], child_env))
+        elif kind == "exec":
+            argv, extra = payload
+            spec["payload"] = (list(map(str, argv)),
+                               {**os.environ, **{k: str(v) for k, v in (extra or {}).items()}})
+        t0 = time.perf_counter()
+        code, sig, timed_out = _start_and_wait(spec, timeout)
+        seconds = time.perf_counter() - t0
+        value = error = None
+        if os.path.exists(spec["result"]) and not timed_out:
+            try:
+                with open(spec["result"], "rb") as f:
+                    res = pickle.load(f)
+                value, error = res.get("value"), res.get("error")
+            except Exception as exc:     # a child killed while writing
+                error = f"result unreadable: {exc}"
+        if timed_out:
+            sig = None
+        return RunResult(returncode=None if (sig or timed_out) else code, signal=sig,
+                         timed_out=timed_out, stdout=_read_capped(spec["out"]),
+                         stderr=_read_capped(spec["err"]), value=value, error=error,
+                         timeout=timeout, seconds=seconds)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_python(fn, *args, timeout: float = 10.0, memory_mb: float | None = None,
+               cpu_seconds: int | None = None, env: dict | None = None, **kwargs) -> RunResult:
+    """Call ``fn(*args, **kwargs)`` in an isolated child; see the module docstring."""
+    return _run("python", cloudpickle.dumps(fn), args, kwargs, timeout=timeout,
+                memory_mb=memory_mb, cpu_seconds=cpu_seconds, env=env)
+
+
+def run_c(module, func: str, *args, timeout: float = 10.0, memory_mb: float | None = None,
+          cpu_seconds: int | None = None, env: dict | None = None) -> RunResult:
+    """Call C function ``func`` of a module from ``build_c`` in an isolated child.
+
+    Arguments: ints, floats, bytes (for ``char *``). A ``char *`` result comes
+    back as bytes; other pointers as a description, never as an address.
+    """
+    if func not in module.functions:
+        raise AttributeError(f"the C module has no function {func!r}; it has: {', '.join(module.functions)}")
+    return _run("c", (module.modname, module.path, func), args, timeout=timeout,
+                memory_mb=memory_mb, cpu_seconds=cpu_seconds, env=env)
+
+
+def run_program(argv, timeout: float = 10.0, memory_mb: float | None = None,
+                cpu_seconds: int | None = None, env: dict | None = None, cwd=None,
+                input: str | bytes | None = None) -> RunResult:
+    """Run a program (argv list) in an isolated child; ``env`` adds to the environment."""
+    if isinstance(argv, (str, os.PathLike)):
+        argv = [argv]
+    return _run("exec", (list(argv), env), timeout=timeout, memory_mb=memory_mb,
+                cpu_seconds=cpu_seconds, cwd=cwd, input=input)
+

@@ -1,0 +1,170 @@
+/* glibc_probe.c - look at glibc malloc's real chunks (lesson 01).
+ *
+ *   glibc_probe trace FILE [STOP]   replay a trace, then walk the heap and print
+ *                                   every chunk as offsets from the heap start
+ *   glibc_probe brk                 watch the program break grow with malloc
+ *   glibc_probe mmap                requests around the mmap threshold
+ *
+ * Run it as a fresh process (the heap of an interpreter is already full), and
+ * with GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0 to see
+ * plain bins and coalescing.  Only glibc 2.26+ on x86_64 (tcache layout of 2.30+).
+ */
+#define _GNU_SOURCE
+#pragma GCC diagnostic ignored "-Warray-bounds"   /* we read below malloc's pointers on purpose */
+#include "probe_io.h"
+#include <malloc.h>
+#include <stdint.h>
+
+#define PREV_INUSE 1
+#define IS_MMAPPED 2
+#define NON_MAIN_ARENA 4
+#define SIZE_OF(c) (((size_t *)(c))[1] & ~(size_t)7)
+#define FLAGS_OF(c) (((size_t *)(c))[1] & 7)
+
+static void *live[MAX_ID];
+/* the word just below a pointer malloc returned: the chunk's size field and flags */
+static size_t size_field(void *p) { return ((volatile size_t *)p)[-1]; }
+static void *volatile sink;
+
+/* glibc >= 2.30 keeps the tcache in the heap's first chunk:
+ * uint16_t counts[64]; tcache_entry *entries[64]; each entry's next pointer is
+ * "safe-linked" (stored XOR (its own address >> 12)) since glibc 2.32. */
+#define TCACHE_BINS 64
+static int in_tcache(unsigned char *heap, unsigned char *mem)
+{
+    unsigned char *tc = heap + 16;                        /* the first chunk's user data */
+    void **entries = (void **)(tc + TCACHE_BINS * sizeof(uint16_t));
+    for (int i = 0; i < TCACHE_BINS; i++) {
+        void *e = entries[i];
+        int guard = 0;
+        while (e && guard++ < 1000) {
+            if (e == mem) return 1;
+            uintptr_t stored = *(uintptr_t *)e;
+            e = (void *)(stored ^ ((uintptr_t)e >> 12));
+        }
+    }
+    return 0;
+}
+
+static int owner_of(unsigned char *mem)
+{
+    for (int i = 0; i < MAX_ID; i++)
+        if (live[i] == mem) return i;
+    return -1;
+}
+
+static void walk(unsigned char *heap, unsigned char *top, int tcache_on)
+{
+    /* one line per chunk: offset size flags state owner */
+    for (unsigned char *c = heap; c <= top; c += SIZE_OF(c)) {
+        size_t size = SIZE_OF(c);
+        unsigned char *next = c + size;
+        const char *state;
+        int owner = -1;
+        if (c == top) state = "top";
+        else if (c == heap) state = "tcache_struct";             /* glibc's first chunk, even with tcache_count=0 */
+        else if (!(FLAGS_OF(next) & PREV_INUSE) || next > top) state = "free";
+        else if ((owner = owner_of(c + 16)) >= 0) state = "used";
+        else if (tcache_on && in_tcache(heap, c + 16)) state = "tcache";
+        else state = "fast_or_other";                     /* in a fastbin, or not ours (stdio...) */
+        out("chunk %ld %zu %zu %s %d\n", (long)(c - heap), size, FLAGS_OF(c), state, owner);
+        if (c == top || size == 0) break;
+    }
+}
+
+static int cmd_trace(const char *path, int stop)
+{
+    int nops = read_trace(path);
+    if (nops < 0) { out("cannot read %s\n", path); out_flush(); return 1; }
+    if (stop < 0 || stop > nops) stop = nops;
+    /* the heap starts where the program break was before the first malloc */
+    unsigned char *heap = sbrk(0);
+    heap = (unsigned char *)(((uintptr_t)heap + 15) & ~(uintptr_t)15);
+    long peak = 0;
+    for (int i = 0; i < stop; i++) {
+        if (op_kind[i] == 'a') {
+            live[op_id[i]] = malloc((size_t)op_size[i]);
+        } else {
+            free(live[op_id[i]]);
+            live[op_id[i]] = NULL;
+        }
+        struct mallinfo2 mi = mallinfo2();                /* arena: bytes from sbrk; keepcost: top chunk */
+        long footprint = (long)(mi.arena - mi.keepcost);
+        if (footprint > peak) peak = footprint;
+        out("step %d %ld\n", i + 1, footprint);
+    }
+    struct mallinfo2 mi = mallinfo2();
+    unsigned char *top = heap + (mi.arena - mi.keepcost);
+    const char *t = getenv("GLIBC_TUNABLES");
+    int tcache_on = !(t && strstr(t, "tcache_count=0"));
+    out("heap %zu %zu %ld\n", mi.arena, mi.keepcost, peak);
+    for (int i = 0; i < MAX_ID; i++)
+        if (live[i] && (FLAGS_OF((unsigned char *)live[i] - 16) & IS_MMAPPED))
+            out("mmapped %d %zu\n", i, SIZE_OF((unsigned char *)live[i] - 16));
+    walk(heap, top, tcache_on);
+    out_flush();
+    return 0;
+}
+
+static int cmd_brk(void)
+{
+    unsigned char *start = sbrk(0);
+    out("before any malloc: break at +0\n");
+    void *p = malloc(24);
+    out("after malloc(24): break at +%ld, the block at +%ld\n",
+        (long)((unsigned char *)sbrk(0) - start), (long)((unsigned char *)p - start));
+    long last = (long)((unsigned char *)sbrk(0) - start);
+    int grows = 0;
+    for (int i = 0; i < 20000 && grows < 3; i++) {
+        sink = malloc(24);                                /* volatile: gcc may not drop it */
+        long now = (long)((unsigned char *)sbrk(0) - start);
+        if (now != last) {
+            out("after %d more malloc(24): break moved from +%ld to +%ld (+%ld bytes)\n",
+                i + 1, last, now, now - last);
+            last = now;
+            grows++;
+        }
+    }
+    out_flush();
+    return 0;
+}
+
+static unsigned char *heap_start;
+
+static void *show(const char *what, size_t n)
+{
+    unsigned char *p = sink = malloc(n);
+    size_t field = size_field(p);
+    long dist = (long)(p - heap_start);
+    int in_heap = dist > 0 && dist < (long)((unsigned char *)sbrk(0) - heap_start);
+    out("%-34s chunk size %7zu  M bit %zu  %s\n", what, field & ~(size_t)7, (field & IS_MMAPPED) >> 1,
+        in_heap ? "in the heap (brk)" : "its own mapping (mmap)");
+    return p;
+}
+
+static int cmd_mmap(void)
+{
+    heap_start = sbrk(0);
+    show("a = malloc(1000)", 1000);
+    show("b = malloc(131072)", 131072);
+    void *c = show("c = malloc(131072)", 131072);
+    void *d = show("d = malloc(200000)", 200000);
+    free(c);                          /* freeing an mmapped chunk raises the threshold to its size */
+    out("free(c)\n");
+    show("e = malloc(131072)", 131072);
+    free(d);
+    out("free(d)\n");
+    show("f = malloc(200000)", 200000);
+    out_flush();
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 3 && !strcmp(argv[1], "trace")) return cmd_trace(argv[2], argc >= 4 ? atoi(argv[3]) : -1);
+    if (argc >= 2 && !strcmp(argv[1], "brk")) return cmd_brk();
+    if (argc >= 2 && !strcmp(argv[1], "mmap")) return cmd_mmap();
+    out("usage: glibc_probe trace FILE [STOP] | brk | mmap\n");
+    out_flush();
+    return 2;
+}

@@ -1,0 +1,30 @@
+// fr_timing.mjs -- when does a FinalizationRegistry callback run?
+// Run: node --expose-gc fr_timing.mjs
+// ECMAScript never runs cleanup callbacks inside the current synchronous job;
+// the host schedules them later (in node/V8: as a task after a GC).
+if (typeof globalThis.gc !== 'function') {
+  console.error('run with: node --expose-gc fr_timing.mjs');
+  process.exit(2);
+}
+const ran = [];
+const registry = new FinalizationRegistry((tag) => ran.push(tag));
+
+function makeGarbage(tag) {
+  // the object is unreachable as soon as this function returns
+  registry.register({ payload: new Array(10000).fill(tag) }, tag);
+}
+
+makeGarbage('A');
+globalThis.gc();
+console.log(`1. same synchronous job, after gc():           callbacks run = ${ran.length}`);
+
+const t0 = Date.now();
+while (Date.now() - t0 < 200) { globalThis.gc(); }   // busy for 200 ms, still the same job
+console.log(`2. same job, after 200 ms of gc() in a loop:    callbacks run = ${ran.length}`);
+
+await Promise.resolve();
+globalThis.gc();
+console.log(`3. after awaiting a microtask + gc():           callbacks run = ${ran.length}`);
+
+await new Promise((resolve) => setTimeout(resolve, 0));
+console.log(`4. after awaiting a macrotask (setTimeout 0):   callbacks run = ${ran.length}`);
