@@ -34,8 +34,14 @@ class UsageError(CompileError):
 
 def cffi_magic(line: str, cell: str, namespace: dict):
     """Build ``cell`` and bind it in ``namespace``; return nothing (the binding is the effect)."""
+    tokens, args = shlex.split(line), []
+    while tokens:                     # "--cflags -O2": a value that looks like an option
+        t = tokens.pop(0)
+        if t in ("--cflags", "--ldflags", "--cdef") and tokens:
+            t = f"{t}={tokens.pop(0)}"
+        args.append(t)
     try:
-        opts, unknown = _parser.parse_known_args(shlex.split(line))
+        opts, unknown = _parser.parse_known_args(args)
     except (argparse.ArgumentError, ValueError) as exc:
         raise UsageError(f"%%cffi: {exc}\nusage: {_parser.format_usage()[7:]}") from None
     if unknown:

@@ -1,0 +1,132 @@
+"""C in a cell: builds, declarations, caching, diagnostics."""
+import os
+import textwrap
+
+import pytest
+
+import labsupport as lab
+from labsupport import cbuild
+
+SRC = textwrap.dedent("""\
+    #include <stdlib.h>
+    #include <string.h>
+    #define ARENA 4096
+    typedef struct block { size_t size; int used; } block_t;
+    struct pt { int x, y; };
+    static int helper(int a) { return 2 * a; }
+    int add(int a, int b) { return a + helper(b) - b; }
+    char *copy(const char *s) { return strdup(s); }
+    size_t block_size(block_t *b) { return b->size; }
+    int dist2(struct pt *p) { return p->x * p->x + p->y * p->y; }
+""")
+
+
+def test_functions_and_types_visible(fresh_cache):
+    c = lab.build_c(SRC)
+    assert set(c.functions) == {"add", "copy", "block_size", "dist2"}
+    assert c.add(2, 3) == 5
+    assert c.ffi.string(c.copy(b"hi")) == b"hi"
+    b = c.ffi.new("block_t *", {"size": 48, "used": 1})
+    assert c.block_size(b) == 48
+    p = c.ffi.new("struct pt *", {"x": 3, "y": 4})
+    assert c.dist2(p) == 25
+    assert c.lib.ARENA == 4096
+    with pytest.raises(AttributeError, match="static functions are private"):
+        c.helper
+
+
+def test_static_is_not_exported(fresh_cache):
+    c = lab.build_c("static int hidden(void) { return 1; }\nint shown(void) { return hidden(); }\n")
+    assert c.functions == ("shown",)
+
+
+def test_cache_hit_and_edit_rebuilds(fresh_cache):
+    a = lab.build_c("int v(void) { return 1; }\n")
+    again = lab.build_c("int v(void) { return 1; }\n")
+    assert again.cached and again.modname == a.modname
+    edited = lab.build_c("int v(void) { return 2; }\n")
+    assert edited.modname != a.modname
+    assert (a.v(), edited.v()) == (1, 2)       # same kernel, both alive, new code runs
+
+
+def test_flags_are_part_of_the_key(fresh_cache):
+    a = lab.build_c("int w(void) { return X; }\n", cflags=["-DX=1"])
+    b = lab.build_c("int w(void) { return X; }\n", cflags=["-DX=2"])
+    assert (a.w(), b.w()) == (1, 2)
+
+
+def test_local_header_content_is_part_of_the_key(tmp_path, fresh_cache):
+    (tmp_path / "k.h").write_text("#define K 1\n")
+    src = '#include "k.h"\nint k(void) { return K; }\n'
+    assert lab.build_c(src, base_dir=tmp_path).k() == 1
+    (tmp_path / "k.h").write_text("#define K 2\n")
+    assert lab.build_c(src, base_dir=tmp_path).k() == 2
+
+
+def test_disk_cache_survives_a_new_process(fresh_cache):
+    lab.build_c("int z(void) { return 7; }\n")
+    r = lab.run_python(lambda: __import__("labsupport").build_c("int z(void) { return 7; }\n").cached)
+    assert r.value is True
+
+
+def test_syntax_error_maps_to_cell_lines(fresh_cache):
+    with pytest.raises(lab.CompileError) as err:
+        lab.build_c("int ok(void) { return 1; }\n\nint bad(void) { return 2 }\n", line_offset=1)
+    msg = str(err.value)
+    assert "cell line 4:" in msg and "expected ';'" in msg.replace("‘", "'").replace("’", "'")
+    assert "/tmp" not in msg and fresh_cache.name not in msg
+
+
+def test_undefined_symbol_is_a_link_error(fresh_cache):
+    with pytest.raises(lab.LinkError, match="undefined symbol not_defined_anywhere"):
+        lab.build_c("int not_defined_anywhere(int);\nint f(void) { return not_defined_anywhere(1); }\n")
+
+
+def test_missing_library_is_a_link_error(fresh_cache):
+    with pytest.raises(lab.LinkError, match="cannot find -lnosuchlib"):
+        lab.build_c("int f(void) { return 1; }\n", libraries=["nosuchlib"])
+
+
+def test_bad_extra_declarations(fresh_cache):
+    c = lab.build_c("int f(void) { return 1; }\n", cdef="this is not C;")
+    assert c.f() == 1
+    assert any("not visible from Python" in n for n in c.notes)
+
+
+def test_name_clash_with_python_h_gets_a_hint(fresh_cache):
+    with pytest.raises(lab.CompileError, match="give your function another name"):
+        lab.build_c("char *dup(const char *s) { return 0; }\n")
+
+
+def test_unparseable_struct_becomes_opaque(fresh_cache):
+    c = lab.build_c("#include <pthread.h>\nstruct s { pthread_mutex_t m; int n; };\n"
+                    "int g(struct s *p) { return p ? 1 : 0; }\n")
+    assert c.g(c.ffi.NULL) == 0
+    assert any("opaque" in n for n in c.notes)
+
+
+def test_mimalloc_static_and_dynamic(fresh_cache):
+    src = "#include <mimalloc.h>\nint owns(void) { void *p = mi_malloc(64); int r = mi_is_in_heap_region(p); mi_free(p); return r; }\n"
+    assert lab.build_c(src, mimalloc="static").owns() == 1
+    assert lab.build_c(src, mimalloc="dynamic").owns() == 1
+
+
+def test_build_c_file_and_extra_files(tmp_path, fresh_cache):
+    (tmp_path / "lib.h").write_text("int twice(int);\n")
+    (tmp_path / "lib.c").write_text('#include "lib.h"\nint twice(int x) { return 2 * x; }\n')
+    (tmp_path / "main.c").write_text('#include "lib.h"\nint quad(int x) { return twice(twice(x)); }\n')
+    c = lab.build_c_file(tmp_path / "main.c", files=["lib.c"])
+    assert c.quad(3) == 12 and c.twice(4) == 8
+
+
+def test_warnings_are_reported_with_cell_lines(fresh_cache):
+    c = lab.build_c("int f(void) { int unused; return 1; }\n", line_offset=1)
+    assert "cell line 2" in c.warnings and "unused" in c.warnings
+
+
+def test_type_declarations_scanner():
+    decls = cbuild.type_declarations(SRC)
+    assert "#define ARENA 4096" in decls
+    assert any(d.startswith("typedef struct block") for d in decls)
+    assert any(d.startswith("struct pt {") for d in decls)
+    assert not any("helper" in d for d in decls)

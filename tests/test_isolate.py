@@ -1,0 +1,153 @@
+"""The crash suite: every case must leave this process alive with a clear, correct message."""
+import os
+import textwrap
+
+import pytest
+
+import labsupport as lab
+
+CRASHES = textwrap.dedent(r"""
+    #include <stdio.h>
+    #include <stdlib.h>
+    #include <string.h>
+    int null_write(void) { printf("before the write\n"); *(volatile int *)0 = 1; return 0; }
+    void do_abort(void) { printf("unbuffered, so not lost"); abort(); }
+    void invalid_free(void) { char *p = malloc(64); free(p + 16); }
+    void double_free(void) { char *volatile p = malloc(32); free(p); free(p); }
+    static int deep(int n) { volatile char pad[512]; pad[0] = (char)n; return deep(n + 1) + pad[0]; }
+    int stack_overflow(void) { return deep(0); }
+    void spin(void) { for (;;) { } }
+    long hog(void) { long mb = 0; for (;;) { char *p = malloc(1 << 20); if (!p) return mb; memset(p, 1, 1 << 20); mb++; } }
+    void flood(void) { static char line[1000]; memset(line, 'x', 999); line[999] = '\n';
+                       for (int i = 0; i < 100000; i++) fwrite(line, 1, 1000, stdout); }
+    void leave(int code) { fprintf(stderr, "leaving with %d\n", code); exit(code); }
+    int add(int a, int b) { return a + b; }
+    const char *greet(void) { return "hello"; }
+""")
+
+
+@pytest.fixture(scope="module")
+def c():
+    return lab.build_c(CRASHES)
+
+
+def test_value(c):
+    r = lab.run_c(c, "add", 2, 3)
+    assert r.ok and r.value == 5 and str(r).startswith("child finished normally")
+
+
+def test_char_pointer_comes_back_as_bytes(c):
+    assert lab.run_c(c, "greet").value == b"hello"
+
+
+def test_null_write(c):
+    r = lab.run_c(c, "null_write")
+    assert r.signal == "SIGSEGV" and not r.ok and r.crashed
+    assert "before the write" in r.stdout
+    assert "segmentation fault" in str(r)
+
+
+def test_abort_keeps_unbuffered_output(c):
+    r = lab.run_c(c, "do_abort")
+    assert r.signal == "SIGABRT" and "unbuffered, so not lost" in r.stdout
+
+
+def test_invalid_free_real_glibc_message(c):
+    r = lab.run_c(c, "invalid_free")
+    assert r.signal == "SIGABRT" and "invalid pointer" in r.stderr
+
+
+def test_double_free_real_glibc_message(c):
+    r = lab.run_c(c, "double_free")
+    assert r.signal == "SIGABRT"
+    assert "free(): double free detected in tcache 2" in r.stderr
+
+
+def test_stack_overflow(c):
+    assert lab.run_c(c, "stack_overflow").signal == "SIGSEGV"
+
+
+def test_infinite_loop_times_out(c):
+    r = lab.run_c(c, "spin", timeout=1)
+    assert r.timed_out and r.signal is None and r.returncode is None
+    assert str(r).startswith("child timed out after 1 s")
+
+
+def test_cpu_limit(c):
+    r = lab.run_c(c, "spin", timeout=30, cpu_seconds=1)
+    assert r.signal == "SIGXCPU" and not r.timed_out
+
+
+def test_memory_hog_under_a_limit(c):
+    r = lab.run_c(c, "hog", memory_mb=256)
+    assert r.ok and 0 < r.value < 256          # malloc returned NULL before the cap
+
+
+def test_python_memory_hog_raises_memoryerror():
+    r = lab.run_python(lambda: bytearray(1 << 30), memory_mb=256)
+    assert r.error and "MemoryError" in r.error and not r.ok
+
+
+def test_hundred_megabytes_of_output_truncated_safely(c):
+    r = lab.run_c(c, "flood", timeout=60)
+    assert r.ok
+    assert len(r.stdout) < 200_000
+    assert "bytes of output omitted" in r.stdout
+    assert r.stdout.startswith("x" * 999) and r.stdout.rstrip().endswith("x" * 999)
+
+
+def test_nonzero_exit(c):
+    r = lab.run_c(c, "leave", 3)
+    assert r.returncode == 3 and r.signal is None and "leaving with 3" in r.stderr
+    assert str(r).splitlines()[0] == "child exited with code 3"
+
+
+def test_python_function_value_and_error():
+    assert lab.run_python(lambda a, b=1: a * b, 6, b=7).value == 42
+    r = lab.run_python(lambda: 1 / 0)
+    assert "ZeroDivisionError" in r.error and r.returncode == 1
+
+
+def test_python_sys_exit_code():
+    import sys
+    assert lab.run_python(lambda: sys.exit(4)).returncode == 4
+
+
+def test_env_starts_a_fresh_interpreter(c):
+    r = lab.run_python(lambda: os.environ.get("LAB_MARK"), env={"LAB_MARK": "yes"})
+    assert r.value == "yes"
+    r = lab.run_c(c, "double_free", env={"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0"})
+    assert r.signal == "SIGABRT" and "double free" in r.stderr and "tcache" not in r.stderr
+
+
+def test_program_exit_output_and_input():
+    r = lab.run_program(["sh", "-c", "read x; echo got $x; echo oops >&2; exit 4"], input="42\n")
+    assert (r.returncode, r.stdout, r.stderr) == (4, "got 42\n", "oops\n")
+
+
+def test_missing_program_is_reported():
+    r = lab.run_program(["no-such-program-here"])
+    assert r.returncode == 127 and "cannot start no-such-program-here" in r.stderr
+
+
+def test_timeout_kills_the_whole_group():
+    r = lab.run_program(["sh", "-c", "sleep 30 & sleep 30"], timeout=1)
+    assert r.timed_out
+
+
+def test_output_is_deterministic(c):
+    a, b = str(lab.run_c(c, "invalid_free")), str(lab.run_c(c, "invalid_free"))
+    assert a == b and str(os.getpid()) not in a and "0x" not in a
+
+
+def test_fork_server_restarts_if_killed(c):
+    from labsupport import isolate
+    lab.run_c(c, "add", 1, 1)
+    isolate._server.proc.kill()
+    isolate._server.proc.wait()
+    assert lab.run_c(c, "add", 1, 2).value == 3
+
+
+def test_unknown_function_is_a_clear_error(c):
+    with pytest.raises(AttributeError, match="no function 'nope'"):
+        lab.run_c(c, "nope")

@@ -1,0 +1,44 @@
+"""The %%cffi magic inside a real IPython shell."""
+import pytest
+from IPython.testing.globalipapp import get_ipython
+
+
+@pytest.fixture(scope="module")
+def ip():
+    shell = get_ipython()
+    shell.run_line_magic("load_ext", "labsupport")
+    return shell
+
+
+def test_magic_binds_a_module(ip, fresh_cache):
+    ip.run_cell_magic("cffi", "", "int add(int a, int b) { return a + b; }\n")
+    assert ip.user_ns["c"].add(2, 2) == 4
+    ip.run_cell_magic("cffi", "m2 --cflags '-DK=5'", "int k(void) { return K; }\n")
+    assert ip.user_ns["m2"].k() == 5
+
+
+def test_edit_and_rerun_in_the_same_kernel(ip, fresh_cache):
+    ip.run_cell_magic("cffi", "e", "int v(void) { return 1; }\n")
+    assert ip.user_ns["e"].v() == 1
+    ip.run_cell_magic("cffi", "e", "int v(void) { return 2; }\n")
+    assert ip.user_ns["e"].v() == 2
+
+
+def test_compile_error_shows_cell_lines_no_traceback(ip, fresh_cache, capsys):
+    ip.run_cell_magic("cffi", "ok", "int one(void) { return 1; }\n")
+    result = ip.run_cell("%%cffi ok\nint one(void) {\n  return 1 +;\n}\n")
+    assert result.error_in_exec is not None
+    err = capsys.readouterr()
+    text = err.out + err.err
+    assert "cell line 3:" in text and "Traceback" not in text
+    assert ip.user_ns["ok"].one() == 1          # the earlier build still works
+
+
+def test_usage_errors(ip):
+    from labsupport.magics import UsageError, cffi_magic
+    with pytest.raises(UsageError, match="unknown option"):
+        cffi_magic("--nope", "int f(void){return 1;}", {})
+    with pytest.raises(UsageError, match="not a Python name"):
+        cffi_magic("1abc", "int f(void){return 1;}", {})
+    with pytest.raises(UsageError, match="invalid choice"):
+        cffi_magic("--mimalloc sometimes", "int f(void){return 1;}", {})
