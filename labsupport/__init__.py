@@ -15,7 +15,7 @@ isolated child that imports ``labsupport`` starts fast.
 """
 from .toolchain import (ROOT, MissingTool, cache_dir, doctor, example_path, have, mimalloc,
                         missing, require, tool_path)
-from .cbuild import CModule, CompileError, LinkError, build_c, build_c_file
+from .cbuild import CModule, CompileError, LinkError, build_c, build_c_file, build_program
 from .isolate import RunResult, run_c, run_program, run_python
 
 __version__ = "0.1.0"

@@ -90,6 +90,7 @@ class CModule:
 # --------------------------------------------------------------------------- helpers
 
 _gcc_version_cache: dict[str, str] = {}
+_GCC_ENV = {**os.environ, "LC_ALL": "C"}    # ASCII quotes in diagnostics, whatever the locale
 
 
 def _gcc() -> str:
@@ -351,7 +352,7 @@ def _build(source, modname, build_dir, so_path, meta_path, gcc, headers, files, 
     for i, src in enumerate([str(cell), *files]):
         aux_i = aux.with_suffix(f".{i}.txt")
         p = subprocess.run([gcc, "-fsyntax-only", f"-aux-info={aux_i}", *DEFAULT_CFLAGS, *inc,
-                            *cflags, src], capture_output=True, text=True, cwd=build_dir)
+                            *cflags, src], capture_output=True, text=True, cwd=build_dir, env=_GCC_ENV)
         diag = _map_diagnostics(p.stderr, build_dir, line_offset if i == 0 else 0)
         if p.returncode != 0:
             raise CompileError(f"C compile error:\n{diag}", diag)
@@ -383,7 +384,7 @@ def _build(source, modname, build_dir, so_path, meta_path, gcc, headers, files, 
     cmd = [gcc, "-shared", "-fPIC", *DEFAULT_CFLAGS, "-w", f"-I{py_inc}", *inc, *cflags,
            str(gen), *files, *link_inputs, "-o", str(tmp_so),
            *[f"-L{d}" for d in library_dirs], *[f"-l{lib}" for lib in libraries], *ldflags]
-    p = subprocess.run(cmd, capture_output=True, text=True, cwd=build_dir)
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=build_dir, env=_GCC_ENV)
     if p.returncode != 0:
         diag = _map_diagnostics(p.stderr, build_dir, line_offset)
         if "Python.h" in diag and "conflicting types" in diag:
@@ -416,3 +417,42 @@ def build_c_file(path: str | os.PathLike, **kwargs) -> CModule:
     p = Path(path).resolve()
     kwargs.setdefault("base_dir", p.parent)
     return build_c(p.read_text(), **kwargs)
+
+
+def build_program(sources, *, output: str | None = None, cflags=(), ldflags=(), libraries=(),
+                  compiler: str | None = None, base_dir=None) -> Path:
+    """Compile C files into an executable (or anything ``compiler`` makes), cached by content.
+
+    sources: C files (relative to base_dir). Flags that start with ``-shared``
+    make a library. Returns the path of the output in the course cache; a
+    compile error raises ``CompileError`` with gcc's diagnostics.
+    compiler: another compiler command (e.g. ``x86_64-w64-mingw32-gcc``).
+    """
+    base = Path(base_dir or os.getcwd()).resolve()
+    srcs = [(base / s).resolve() for s in sources]
+    cc = compiler or _gcc()
+    headers: dict[str, str] = {}
+    for s in srcs:
+        _local_headers(s.read_text(), [s.parent, base], headers)
+    key = json.dumps(dict(v=BUILD_VERSION, sources={str(s): s.read_text() for s in srcs},
+                          headers=headers, cflags=list(cflags), ldflags=list(ldflags),
+                          libraries=list(libraries), cc=cc,
+                          ccv=_gcc_version(cc) if compiler is None else cc), sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    out_dir = cache_dir() / "programs" / digest
+    target = out_dir / (output or srcs[0].stem)
+    if target.exists():
+        return target
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    cmd = [cc, *DEFAULT_CFLAGS, *cflags, *map(str, srcs), "-o", str(tmp), *ldflags,
+           *[f"-l{x}" for x in libraries]]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=_GCC_ENV)
+    if p.returncode != 0:
+        diag = p.stderr.replace(str(base) + os.sep, "").strip()
+        for s in srcs:
+            diag = diag.replace(str(s.parent) + os.sep, "")
+        kind = LinkError if ("undefined reference" in diag or "cannot find -l" in diag) else CompileError
+        raise kind(f"C build error:\n{diag}", diag)
+    os.replace(tmp, target)
+    return target

@@ -202,3 +202,17 @@ def HeapMap(blocks, title: str | None = None, row_bytes: int | None = None):  # 
     if _HeapMap is None:
         _HeapMap = _make_widget_class()
     return _HeapMap(blocks, title, row_bytes)
+
+
+def _register_png_formatter() -> None:
+    """Let a Figure returned by draw_heap display as a picture, with or without pyplot."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is not None:
+        ip.display_formatter.formatters["image/png"].for_type(Figure, lambda fig: figure_png(fig, dpi=100))
+
+
+_register_png_formatter()

@@ -1,0 +1,209 @@
+"""Windows binaries for lessons 04 and 05: build them, read their import tables,
+run them under Wine.
+
+    from labsupport import winlab
+    winlab.build(["winlib.c"], out / "winlib.dll", compiler="mingw", shared=True)
+    winlab.imports(out / "winlib.dll")        # {"msvcrt.dll": ["free", "malloc", ...], ...}
+    winlab.prepare_wine()                     # creates the Wine prefix once (slow the first time)
+    r = winlab.run_wine(out / "winapp.exe", "heaps", "winlib.dll")   # a lab.RunResult
+
+Compilers: ``"mingw"`` (Debian's ``x86_64-w64-mingw32-gcc``, links ``msvcrt.dll``),
+``"zig"`` (``python -m ziglang cc -target x86_64-windows-gnu``, links the UCRT) and,
+for the Linux halves of the same lessons, ``"gcc"``. Every build and every Wine run
+goes through ``lab.run_program`` with a timeout.
+
+Wine runs headless with its own prefix under ``cache_dir()/wine``: ``WINEDEBUG=-all``
+unless a channel is asked for, and ``WINEDLLOVERRIDES=winedbg.exe=d`` so a crash ends
+the process with its exit code instead of starting Wine's debugger. Wine is not
+Windows: lessons say which behaviour is Wine's.
+"""
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import os
+import sys
+from pathlib import Path
+
+from .isolate import RunResult, run_program
+from .toolchain import MissingTool, cache_dir, have, missing, tool_path
+
+MINGW = "x86_64-w64-mingw32-gcc"
+WINE64 = "/usr/lib/wine/wine64"     # Debian's 64-bit loader; /usr/bin/wine is a wrapper script
+BASE_OVERRIDES = "winedbg.exe=d"
+# Only while creating the prefix: do not offer to install Mono / Gecko (no display here).
+CREATE_OVERRIDES = "winedbg.exe=d;mscoree=d;mshtml=d"
+
+
+class BuildError(RuntimeError):
+    """A compiler failed; the message is the compiler's own diagnostics."""
+
+
+def have_windows_tools() -> bool:
+    """True when both MinGW-w64 and Wine are installed."""
+    return have("mingw") and have("wine")
+
+
+def why_not() -> str:
+    """What is missing for the Windows cells, as install lines ('' when nothing is)."""
+    return "\n".join(missing(name) for name in ("mingw", "wine") if not have(name))
+
+
+def workdir(name: str) -> Path:
+    """A build folder under the course cache, e.g. ``workdir("04")``."""
+    path = cache_dir() / "build" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def zig_env() -> dict[str, str]:
+    """zig keeps its caches in ``cache_dir()/zig`` (its first Windows build takes ~1 min)."""
+    d = str(cache_dir() / "zig")
+    return {"ZIG_GLOBAL_CACHE_DIR": d, "ZIG_LOCAL_CACHE_DIR": d}
+
+
+def compiler_argv(compiler: str) -> list[str]:
+    """The command line that starts ``compiler`` ("mingw", "zig" or "gcc")."""
+    if compiler == "mingw":
+        path = tool_path("mingw")
+        if path is None:
+            raise MissingTool(missing("mingw"))
+        return [path]
+    if compiler == "zig":
+        try:
+            import ziglang  # noqa: F401  (run as python -m ziglang)
+        except ImportError:
+            raise MissingTool(missing("ziglang")) from None
+        return [sys.executable, "-m", "ziglang", "cc", "-target", "x86_64-windows-gnu"]
+    if compiler == "gcc":
+        path = tool_path("gcc")
+        if path is None:
+            raise MissingTool(missing("gcc"))
+        return [path]
+    raise ValueError(f"compiler must be 'mingw', 'zig' or 'gcc', not {compiler!r}")
+
+
+def build(sources, output, *, compiler: str = "mingw", shared: bool = False,
+          flags=("-O2",), libs=(), timeout: float = 300) -> Path:
+    """Compile and link ``sources`` into ``output`` (an .exe/.dll, or a Linux program/.so).
+
+    ``flags`` go before the sources, ``libs`` (objects, archives, ``-l``/``-Wl`` options)
+    after them, as a linker wants. Windows builds are stripped (``-s``). Returns the
+    output path; raises BuildError with the compiler's messages on failure.
+    """
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    argv = compiler_argv(compiler) + list(flags)
+    if compiler != "gcc":
+        argv.append("-s")
+    if shared:
+        argv += ["-shared"] + (["-fPIC"] if compiler == "gcc" else [])
+    argv += [str(s) for s in sources] + ["-o", str(output)] + [str(x) for x in libs]
+    env = zig_env() if compiler == "zig" else None
+    r = run_program(argv, timeout=timeout, env=env)
+    if not r.ok:
+        raise BuildError(f"{' '.join(Path(a).name if i == 0 else a for i, a in enumerate(argv))}\n"
+                         f"{r.status()}\n{r.stderr}{r.stdout}")
+    return output
+
+
+def imports(path) -> dict[str, list[str]]:
+    """The import table of a PE file: DLL name -> imported function names (sorted)."""
+    import pefile
+    pe = pefile.PE(str(path), fast_load=True)
+    try:
+        pe.parse_data_directories(
+            directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_IMPORT"]])
+        table = {}
+        for entry in getattr(pe, "DIRECTORY_ENTRY_IMPORT", []):
+            names = sorted(i.name.decode() if i.name else f"#{i.ordinal}" for i in entry.imports)
+            table[entry.dll.decode()] = names
+        return table
+    finally:
+        pe.close()
+
+
+def c_runtime(path) -> str:
+    """Which C runtime a PE file binds to, read from its import table."""
+    dlls = [d.lower() for d in imports(path)]
+    if any(d.startswith("api-ms-win-crt-") or d == "ucrtbase.dll" for d in dlls):
+        return "UCRT (ucrtbase.dll, through api-ms-win-crt-*.dll)"
+    for d in dlls:
+        if d == "msvcrt.dll" or (d.startswith("msvcr") and d.endswith(".dll")):
+            return d
+    return "no C runtime DLL"
+
+
+def wine_loader() -> str:
+    """The Wine loader to start programs with (Debian's wine64, else ``wine``)."""
+    if os.access(WINE64, os.X_OK):
+        return WINE64
+    path = tool_path("wine")
+    if path is None:
+        raise MissingTool(missing("wine"))
+    return path
+
+
+def wine_prefix() -> Path:
+    """The course's own Wine prefix (not ``~/.wine``)."""
+    return cache_dir() / "wine"
+
+
+def wine_env(debug: str | None = None) -> dict[str, str]:
+    """Environment for a headless Wine run in the course prefix."""
+    return {"WINEPREFIX": str(wine_prefix()), "WINEDEBUG": debug or "-all",
+            "WINEDLLOVERRIDES": BASE_OVERRIDES, "WINEARCH": "win64", "DISPLAY": ""}
+
+
+def prepare_wine(timeout: float = 600) -> str:
+    """Create the Wine prefix once (``wineboot --init``); later calls return at once.
+
+    Returns a one-line status. Safe when two kernels call it together (a file lock).
+    """
+    if not have("wine"):
+        raise MissingTool(missing("wine"))
+    prefix = wine_prefix()
+    ready = prefix / ".labsupport-ready"
+    if ready.exists():
+        return f"Wine prefix ready (created earlier): {prefix.name}/ in the course cache"
+    with open(cache_dir() / "wine.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if ready.exists():
+            return f"Wine prefix ready (created earlier): {prefix.name}/ in the course cache"
+        env = wine_env() | {"WINEDLLOVERRIDES": CREATE_OVERRIDES}
+        r = run_program([wine_loader(), "wineboot", "--init"], env=env, timeout=timeout)
+        if not r.ok:
+            raise RuntimeError(f"wineboot failed: {r.status()}\n{r.stderr[-2000:]}")
+        server = _wineserver()
+        if server:      # wait until the prefix is written completely
+            run_program([server, "-w"], env=env, timeout=timeout)
+        ready.write_text("created by labsupport.winlab\n")
+    return f"Wine prefix created: {prefix.name}/ in the course cache"
+
+
+def _wineserver() -> str | None:
+    for p in ("/usr/lib/wine/wineserver64", "/usr/lib/wine/wineserver"):
+        if os.access(p, os.X_OK):
+            return p
+    from shutil import which
+    return which("wineserver")
+
+
+def run_wine(exe, *args, debug: str | None = None, env: dict | None = None, cwd=None,
+             timeout: float = 60, input=None) -> RunResult:
+    """Run a Windows program under Wine in an isolated child; returns a ``lab.RunResult``.
+
+    ``cwd`` defaults to the program's folder (so its DLLs are found there).
+    ``debug`` is a WINEDEBUG channel list such as ``"warn+heap"`` (default ``-all``).
+    Line ends are turned into ``\\n``. A crash shows as a nonzero exit code: the Windows
+    exit code is the exception code (0xC0000005 for an access violation) and a Linux
+    parent sees its low 8 bits (5).
+    """
+    prepare_wine()
+    exe = Path(exe)
+    full_env = wine_env(debug) | dict(env or {})
+    r = run_program([wine_loader(), str(exe), *map(str, args)], env=full_env,
+                    cwd=str(cwd or exe.parent), timeout=timeout, input=input)
+    return dataclasses.replace(r, stdout=r.stdout.replace("\r\n", "\n"),
+                               stderr=r.stderr.replace("\r\n", "\n"))
+

@@ -1,0 +1,301 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # 00 · Start here
+#
+# **What this course is.** A hands-on course on how programs get memory, share it
+# and give it back — and on why that breaks at boundaries: between a program and
+# its heap manager, between two modules, between two allocators, and between a
+# garbage-collected language and the native or WebAssembly memory it drives. You
+# run every failure for real on this machine, look at it drawn, and fix it.
+#
+# **In this notebook (about 25 minutes)** you will:
+# 1. check that the tools the course uses are installed;
+# 2. write C in a notebook cell and call it from Python;
+# 3. crash a C program on purpose — and see that the notebook survives;
+# 4. draw a real heap, read from glibc's own bookkeeping;
+# 5. solve a first exercise that checks itself.
+#
+# **How to use the notebooks.** Run cells in order with <kbd>Shift</kbd>+<kbd>Enter</kbd>.
+# Before each experiment you will find a **Predict** prompt: decide what you
+# expect *before* running the cell; the surprise is where the learning is.
+# If something goes wrong, *Kernel → Restart Kernel and Run All Cells* puts you
+# back at a known state. Every lesson starts with the same two lines:
+
+# %%
+import labsupport as lab
+# %load_ext labsupport
+
+# %% [markdown]
+# `labsupport` is the course's small helper package (its source is in
+# `labsupport/` next to this folder, if you are curious). `%load_ext` adds the
+# `%%cffi` cell magic you will meet below.
+#
+# ## 1. Is everything installed?
+#
+# The course uses real tools: gcc, valgrind, heaptrack, pahole, MinGW-w64 and
+# Wine (to build and run Windows programs), node, and the mimalloc allocator.
+# The *doctor* lists each one, its version and the lessons that need it. A
+# missing tool only switches off the cells that need it, and each of those cells
+# says exactly what to install. (This table differs from machine to machine.)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+lab.doctor()
+
+# %% [markdown]
+# The same table is printed by `python -m labsupport doctor` in a terminal.
+#
+# ## 2. C in a cell
+#
+# A cell that starts with `%%cffi` holds ordinary C, `#include`s and all. When
+# you run it, gcc compiles it into a small Python extension (through
+# [cffi](https://cffi.readthedocs.io/en/stable/overview.html#main-mode-of-usage),
+# in "API mode") and the notebook gets a name, `c` by default, whose attributes
+# are your C functions. Functions marked `static` stay private to the C, as they
+# would in any C file.
+
+# %%
+# %%cffi
+#include <stdio.h>
+#include <string.h>
+
+struct point { int x, y; };
+
+int add(int a, int b) { return a + b; }
+
+static int square(int v) { return v * v; }      /* private: not visible from Python */
+
+int dist2(const struct point *p) { return square(p->x) + square(p->y); }
+
+size_t length(const char *s) { return strlen(s); }
+
+# %%
+print(c)
+print("add(40, 2) =", c.add(40, 2))
+p = c.ffi.new("struct point *", {"x": 3, "y": 4})      # a struct allocated by cffi
+print("dist2(3, 4) =", c.dist2(p))
+print("length(b'memory') =", c.length(b"memory"))
+
+# %% [markdown]
+# Two things happen behind the scenes, and both matter when you experiment:
+#
+# - **Builds are cached.** The module's name is a hash of everything that affects
+#   the build (the C text, the flags, any local header it includes, the compiler,
+#   cffi and Python versions). Running an unchanged cell again takes
+#   milliseconds; editing it produces a new module, so *your latest code always
+#   runs*, in the same kernel, without a restart.
+# - **C is compiled with `-O0 -g -Wall`** unless you add flags
+#   (`%%cffi --cflags "-O2"`). The course's bugs are deliberate, and an
+#   optimiser is allowed to delete code whose behaviour is undefined.
+#
+# Other options: `%%cffi NAME` binds another name, `-l LIB` links a library,
+# `-I DIR` adds an include path, `--mimalloc static|dynamic` links the
+# mimalloc allocator, `--file PATH` adds another C file. From Python code,
+# `lab.build_c(source, ...)` does the same thing.
+#
+# ### When the C is wrong
+#
+# **Predict:** the cell below forgets a semicolon. What will you see, and which
+# line number will it name?
+
+# %% tags=["raises-exception"]
+# %%cffi broken
+int twice(int v) {
+    return 2 * v
+}
+
+# %% [markdown]
+# You get gcc's own message, pointing at the cell's line numbers (the `%%cffi`
+# line is line 1), and no Python traceback. The kernel is fine: `c` from before
+# still works.
+
+# %%
+c.add(1, 1)
+
+# %% [markdown]
+# ## 3. A crash the notebook survives
+#
+# C code runs inside the notebook's own process (the *kernel*). If it writes
+# through a bad pointer, the operating system kills that process, and the kernel
+# dies with it. So every demonstration that can crash, hang or eat memory in this
+# course runs in a **child process** instead: `lab.run_c(module, "function", args...)`.
+# The child has a time limit and optional memory and CPU limits; its output is
+# captured at the file-descriptor level (C's `printf` writes to fd 1, which
+# Python's `print` redirection never sees), and you get back how it ended.
+#
+# **Predict:** what does glibc do when a program frees the same block twice?
+# (a) nothing, (b) the program continues but memory is corrupted, (c) something else.
+
+# %%
+# %%cffi crash
+#include <stdio.h>
+#include <stdlib.h>
+
+void double_free(void) {
+    char *volatile p = malloc(32);   /* volatile: keep the compiler from "helping" */
+    printf("freeing p once...\n");
+    free(p);
+    printf("...and twice\n");
+    free(p);
+    printf("this line is never printed\n");
+}
+
+void write_null(void) {
+    int *volatile p = NULL;
+    *p = 42;
+}
+
+# %%
+lab.run_c(crash, "double_free")
+
+# %% [markdown]
+# That is glibc's real message. Its *tcache* (a small per-thread cache of
+# recently freed blocks, lesson 01) noticed that this block was already in the
+# cache and called `abort()`, which raises the signal **SIGABRT**. The allocator
+# cannot always notice: it is a best-effort check, not a guarantee.
+#
+# Both `printf` lines before the crash were kept because the child makes C's
+# output unbuffered: normally `stdout` into a file or pipe is buffered, and a
+# buffer that was never flushed vanishes with the process.
+#
+# Writing through a NULL pointer ends differently: there is no allocator
+# involved, the processor's memory protection stops it (**SIGSEGV**).
+
+# %%
+lab.run_c(crash, "write_null")
+
+# %%
+print("The kernel is still alive:", c.add(20, 22))
+
+# %% [markdown]
+# The result is an object too, for code that wants to react to it:
+
+# %%
+r = lab.run_c(crash, "double_free")
+print(r.signal, r.returncode, r.ok)
+print(r.stderr.strip())
+
+# %% [markdown]
+# ## 4. A first heap picture
+#
+# When a program calls `malloc(24)`, where does the block go, and how big is it
+# really? glibc's malloc writes a small header just below every block it hands
+# out; the header holds the size of the whole *chunk*. The small program
+# `native_examples/00_start_here/first_heap.c` asks for six blocks, frees two,
+# and prints what glibc recorded. It runs as a separate program, so the heap it
+# shows is a fresh one, the same on every run.
+#
+# **Predict:** `malloc(24)` and `malloc(16)`: which one takes more room?
+
+# %%
+exe = lab.build_program([lab.example_path("00_start_here", "first_heap.c")])
+run = lab.run_program([exe])
+print(run.stdout)
+
+# %%
+rows = [list(map(int, line.split())) for line in run.stdout.splitlines() if not line.startswith("#")]
+blocks = []
+for i, requested, chunk, offset, freed in rows:
+    # offsets are shifted by 8 so the picture starts at the first size field:
+    # the 8-byte size field sits just below each pointer; the rest of the chunk is the block
+    blocks.append(lab.Block(offset, 8, "meta"))
+    blocks.append(lab.Block(offset + 8, chunk - 8, "free" if freed else "used",
+                            owner=f"malloc({requested})"))
+lab.draw_heap(blocks, title="six malloc calls, two freed (glibc; offsets from the first size field)",
+              row_bytes=256)
+
+# %% [markdown]
+# What the picture shows, all read from glibc itself:
+#
+# - `malloc(24)` and `malloc(16)` both got a **32-byte chunk**: 8 bytes of size
+#   header plus room for 24 bytes. 32 bytes is glibc's smallest chunk on 64-bit
+#   Linux, and every chunk size is a multiple of 16.
+# - The blocks sit **next to each other** in the order they were asked for.
+# - The **freed** blocks (grey) did not move and were not given back to the
+#   operating system: they wait for the next request of the same size.
+# - An extra 8 bytes are missing from this picture: the first 8 bytes of each
+#   chunk belong to the previous block's usable space until it is freed.
+#   Lesson 01 takes the header apart bit by bit.
+#
+# The same picture as a widget, with a block picker and a table (every later
+# lesson uses it to draw its heaps):
+
+# %%
+lab.HeapMap(blocks, title="the same heap, explorable")
+
+# %% [markdown]
+# ## 5. A first exercise
+#
+# Exercises come with a check that runs your code against cases and says which
+# case failed, what it expected and what it got. The expected values here are
+# not typed in: they are measured from the real glibc in this kernel, by a tiny
+# C function that allocates, reads the header, and frees.
+
+# %%
+# %%cffi glibc
+#include <stdlib.h>
+size_t real_chunk_size(size_t n) {
+    void *p = malloc(n);
+    size_t size = ((size_t *)p)[-1] & ~(size_t)7;
+    free(p);
+    return size;
+}
+
+# %%
+requests = [0, 1, 24, 25, 40, 100, 1000, 4000]
+cases = [lab.Case(args=(n,), expected=glibc.real_chunk_size(n),
+                  hint="a chunk needs 8 bytes of header, is a multiple of 16, and is at least 32")
+         for n in requests]
+
+# %% [markdown]
+# **Exercise.** Write `chunk_size(n)`: the size of the chunk glibc uses for
+# `malloc(n)`, on this 64-bit Linux machine. Here is what a wrong first guess
+# looks like when checked:
+
+# %%
+def chunk_size(n):
+    return (n + 15) // 16 * 16          # round up to 16: forgets the header
+
+
+lab.check(chunk_size, cases)
+
+# %% [markdown]
+# Now your turn: replace the body below until the check passes.
+
+# %% tags=["solution"]
+def chunk_size(n):
+    return max(32, (n + 8 + 15) // 16 * 16)
+
+# %%
+lab.check(chunk_size, cases)
+
+# %% [markdown]
+# ## Summary
+#
+# - `%%cffi` turns a cell of C into functions you call from Python; builds are
+#   cached and edits always take effect.
+# - Anything that can crash runs through `lab.run_c` / `lab.run_python` /
+#   `lab.run_program`: you see the signal, the allocator's own message and an
+#   explanation, and the notebook survives.
+# - glibc's `malloc` carves the heap into chunks with a size header just below
+#   each pointer; chunk sizes are multiples of 16 and at least 32 bytes here.
+# - Exercises check themselves and tell you which case failed and why.
+#
+# **Myth corrected:** "a double free always crashes" — here glibc caught it
+# because the block was still in its tcache; lesson 01 shows cases it cannot catch.
+#
+# ## Further reading
+#
+# - glibc wiki, [MallocInternals](https://sourceware.org/glibc/wiki/MallocInternals):
+#   chunks, headers, bins and tcache, from the maintainers.
+# - [cffi documentation](https://cffi.readthedocs.io/): how API mode compiles C for Python.
+# - `man 7 signal` for SIGSEGV, SIGABRT and friends; `man 2 setrlimit` for the child's limits.
+#
+# **Next:** lesson 01, *Heap managers*.
