@@ -405,6 +405,7 @@ def _build(source, modname, build_dir, so_path, meta_path, gcc, headers, files, 
                             msg) from None
         raise LinkError(f"C module failed to load: {msg}", msg) from None
     os.replace(tmp_so, so_path)
+    shutil.copyfile(gen, so_path.parent / f"{modname}.c")    # the generated C, for the curious (and benchmarks)
     meta = dict(functions=list(functions), warnings=warnings, notes=notes)
     meta_path.write_text(json.dumps(meta))
     _meta_cache[modname] = meta

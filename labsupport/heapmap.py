@@ -86,7 +86,8 @@ def draw_heap(blocks, title: str | None = None, row_bytes: int | None = None, ax
     """
     blocks = list(blocks)
     if ax is None:
-        fig = Figure(figsize=(9, 3.2), layout="constrained")
+        fig = Figure(figsize=(9, 3.2))
+        fig.subplots_adjust(left=0.08, right=0.86, top=0.9, bottom=0.16)  # fixed: layout engines draw twice
         ax = fig.add_subplot()
     else:
         fig = ax.figure
@@ -98,11 +99,17 @@ def draw_heap(blocks, title: str | None = None, row_bytes: int | None = None, ax
     end = max(b.offset + b.size for b in blocks)
     row_bytes = row_bytes or _auto_row_bytes(end - start)
     rows, xs, ws, st, idx = _rectangles(blocks, start, row_bytes)
+    thin = len(blocks) <= 2000
+    if not thin and len(rows) > 1:
+        # no edges are drawn at this size, so neighbours of one state merge into one rectangle
+        joined = (rows[1:] == rows[:-1]) & (st[1:] == st[:-1]) & (xs[1:] == xs[:-1] + ws[:-1])
+        starts = np.flatnonzero(np.r_[True, ~joined])
+        ws = np.add.reduceat(ws, starts)
+        rows, xs, st, idx = rows[starts], xs[starts], st[starts], idx[starts]
     y0, y1 = rows + 0.08, rows + 0.92
     verts = np.stack([np.stack([xs, y0], 1), np.stack([xs + ws, y0], 1),
                       np.stack([xs + ws, y1], 1), np.stack([xs, y1], 1)], 1)
     palette = np.array([COLORS[s] for s in STATES])
-    thin = len(blocks) <= 2000
     ax.add_collection(PolyCollection(verts, facecolors=palette[st], edgecolors="white" if thin else "none",
                                      linewidths=0.6 if thin else 0))
     nrows = int(rows.max()) + 1

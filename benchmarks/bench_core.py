@@ -1,0 +1,102 @@
+"""The foundation's speed, measured side by side in one run (never asserted in tests).
+
+- cache-hit re-run of an unchanged %%cffi cell (target <= 20 ms)
+- cold build of a cell, as a ratio to bare `gcc -shared` on the same generated C (target <= 1.3x)
+- isolation overhead per call: run_c on a trivial function (target <= 10 ms), next to the
+  alternative it was chosen over (a fresh interpreter per call)
+- heap map of 10,000 blocks: draw + render to PNG, what the widget does (target <= 200 ms)
+"""
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+CELL = r"""
+#include <stdlib.h>
+#include <string.h>
+typedef struct block { size_t size; int used; } block_t;
+int add(int a, int b) { return a + b; }
+size_t sum(const block_t *b, int n) { size_t s = 0; for (int i = 0; i < n; i++) s += b[i].size; return s; }
+char *copy(const char *s) { return strdup(s); }
+"""
+
+
+def _median(f, n):
+    ts = []
+    for _ in range(n):
+        t = time.perf_counter()
+        f()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def run() -> list[dict]:
+    os.environ["LABSUPPORT_CACHE"] = tempfile.mkdtemp(prefix="labsupport-bench-")
+    import labsupport as lab
+    from IPython.testing.globalipapp import get_ipython
+    from labsupport import cbuild, heapmap
+
+    out = []
+    # --- cold builds vs bare gcc -shared on the generated C (several distinct cells)
+    cold, bare = [], []
+    py_inc = sysconfig.get_paths()["include"]
+    for i in range(5):
+        src = CELL + f"int variant_{i}(void) {{ return {i}; }}\n"
+        t = time.perf_counter()
+        m = lab.build_c(src)
+        cold.append(time.perf_counter() - t)
+        gen = Path(m.path).parent / f"{m.modname}.c"
+        with tempfile.TemporaryDirectory() as d:
+            t = time.perf_counter()
+            subprocess.run(["gcc", "-shared", "-fPIC", *cbuild.DEFAULT_CFLAGS, "-w", f"-I{py_inc}",
+                            str(gen), "-o", f"{d}/x.so"], check=True)
+            bare.append(time.perf_counter() - t)
+    ratio = statistics.median(cold) / statistics.median(bare)
+    out.append(dict(name="cold %%cffi build / bare gcc -shared", value=round(ratio, 2), unit="x",
+                    target="<= 1.3x",
+                    note=f"median cold {statistics.median(cold)*1000:.0f} ms vs gcc {statistics.median(bare)*1000:.0f} ms"))
+    # --- cache hit, through the real magic in an IPython shell
+    ip = get_ipython()
+    ip.run_line_magic("load_ext", "labsupport")
+    ip.run_cell_magic("cffi", "", CELL)
+    hit = _median(lambda: ip.run_cell_magic("cffi", "", CELL), 50)
+    out.append(dict(name="cache-hit re-run of an unchanged cell", value=round(hit * 1000, 2), unit="ms",
+                    target="<= 20 ms", note="%%cffi magic, 50 runs, median"))
+    # --- isolation
+    m = lab.build_c(CELL)
+    lab.run_c(m, "add", 1, 2)                     # start the fork server
+    iso = _median(lambda: lab.run_c(m, "add", 1, 2), 50)
+    direct = _median(lambda: m.add(1, 2), 50)
+    fresh = _median(lambda: lab.run_c(m, "add", 1, 2, env={"LAB_BENCH": "1"}), 10)
+    out.append(dict(name="isolation overhead per call (fork server)", value=round((iso - direct) * 1000, 2),
+                    unit="ms", target="<= 10 ms",
+                    note=f"run_c median of 50; a fresh interpreter per call: {fresh*1000:.0f} ms "
+                         f"({fresh/iso:.0f}x more)"))
+    # --- heap map
+    rng, blocks, off = random.Random(0), [], 0
+    while len(blocks) < 10_000:
+        size = rng.choice([16, 32, 48, 64, 96, 128, 256])
+        blocks.append(lab.Block(off, size, rng.choice(["used", "used", "free", "meta"])))
+        off += size
+
+    def draw():
+        heapmap.figure_png(lab.draw_heap(blocks))
+    draw()
+    hm = _median(draw, 7)
+    out.append(dict(name="heap map, 10,000 blocks (draw + PNG)", value=round(hm * 1000, 1), unit="ms",
+                    target="<= 200 ms", note="median of 7"))
+    return out
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
