@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .isolate import run_python
+from .isolate import run_c, run_python
 
 
 @dataclass
@@ -54,7 +54,14 @@ def check(fn, cases, *, isolate: bool = False, name: str | None = None, timeout:
     """Run ``fn`` on each case; print and return the verdict.
 
     compare(expected, got) -> bool decides equality (default ``==``).
+    fn may be a pair ``(c_module, "function")`` for a C function: with isolate=True
+    it then runs through ``run_c`` (a C crash becomes a failed case).
     """
+    c_pair = isinstance(fn, tuple) and len(fn) == 2 and isinstance(fn[1], str)
+    if c_pair:
+        module, cname = fn
+        name = name or cname
+        fn = getattr(module, cname)
     name = name or getattr(fn, "__name__", "your function")
     compare = compare or (lambda e, g: e == g)
     cases = list(cases)
@@ -62,7 +69,10 @@ def check(fn, cases, *, isolate: bool = False, name: str | None = None, timeout:
         call = _call_text(name, case)
         problem = None
         if isolate:
-            r = run_python(fn, *case.args, timeout=timeout, memory_mb=memory_mb, **case.kwargs)
+            if c_pair:
+                r = run_c(module, cname, *case.args, timeout=timeout, memory_mb=memory_mb)
+            else:
+                r = run_python(fn, *case.args, timeout=timeout, memory_mb=memory_mb, **case.kwargs)
             if r.timed_out or r.signal:
                 problem = f"{call} did not return: the child was {r.status()}"
                 if r.stderr.strip():

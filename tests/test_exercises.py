@@ -45,3 +45,11 @@ def test_isolated_endless_loop_is_a_failed_case():
 
 def test_custom_compare():
     assert lab.check(lambda: 0.1 + 0.2, [lab.Case((), 0.3)], compare=lambda e, g: abs(e - g) < 1e-9)
+
+
+def test_c_function_isolated():
+    c = lab.build_c("int half(int x) { if (x < 0) { int *volatile p = 0; return *p; } return x / 2; }\n")
+    assert lab.check((c, "half"), [lab.Case((8,), 4)], isolate=True)
+    r = lab.check((c, "half"), [lab.Case((8,), 4), lab.Case((-1,), 0)], isolate=True)
+    assert "case 2 of 2 failed: half(-1) did not return" in str(r) and "SIGSEGV" in str(r)
+    assert lab.check((c, "half"), [lab.Case((9,), 4)])          # in-kernel also works
