@@ -35,7 +35,6 @@ import html
 import os
 import random
 import re
-import subprocess
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -314,7 +313,7 @@ def replay(trace, policy: str = "first", order: str = "lifo", arena_size: int | 
     fl = ffi.new("long[]", maxb)
     live: dict = {}          # id -> (payload pointer, requested size)
     owner_at: dict = {}      # block offset -> id
-    live_bytes = failed = 0
+    live_total = failed = 0
     r = Replay(trace, policy, order, arena_size)
 
     def snapshot(step, op, failed_here, changed, searched):
@@ -325,7 +324,7 @@ def replay(trace, policy: str = "first", order: str = "lifo", arena_size: int | 
                         owner_at.get(info[i].offset, "") if info[i].used else "") for i in range(n))
         k = lib.ta_freelist(heap, fl, maxb)
         freelist = tuple(fl[i] for i in range(max(k, 0)))
-        figs = figures_of(((o, s, u) for o, s, u, _ in blocks), live_bytes, failed)
+        figs = figures_of(((o, s, u) for o, s, u, _ in blocks), live_total, failed)
         r.states.append(State(step, op, blocks, freelist, figs, failed_here, changed, searched))
 
     snapshot(0, None, False, None, 0)
@@ -341,13 +340,13 @@ def replay(trace, policy: str = "first", order: str = "lifo", arena_size: int | 
                 changed = int(ffi.cast("uintptr_t", p)) - base - 8
                 live[op.id] = (p, op.size)
                 owner_at[changed] = op.id
-                live_bytes += op.size
+                live_total += op.size
         else:
             p, size = live.pop(op.id, (None, 0))
             if p is not None:
                 changed = int(ffi.cast("uintptr_t", p)) - base - 8
                 owner_at.pop(changed, None)
-                live_bytes -= size
+                live_total -= size
                 lib.ta_free(heap, p)
         snapshot(step, op, failed_here, changed, heap.searched - before)
     return r
@@ -393,38 +392,33 @@ def check_module(module, trace, policy: str = "first", order: str = "lifo",
 # ---------------------------------------------------------------------------
 # real allocators, in fresh child processes
 # ---------------------------------------------------------------------------
-def _mimalloc_dirs():
-    from . import mimalloc
-    m = mimalloc()
-    return Path(m.include_dir), Path(m.lib_dir)
-
-
 def build_probe(name: str) -> Path:
     """Compile ``glibc_probe`` or ``mi_probe`` (an executable) into the cache; reused when unchanged."""
-    from . import cache_dir
-    src = example_dir() / f"{name}.c"
-    args = ["-O1", "-g", "-Wall", f"-I{example_dir()}"]
-    libs: list = []
+    from . import build_program, mimalloc
+    cflags = ["-O1", f"-I{example_dir()}"]
+    ldflags: list = []
     if name == "mi_probe":
-        inc, libdir = _mimalloc_dirs()
-        args.append(f"-I{inc}")
-        libs = [f"-L{libdir}", "-lmimalloc", f"-Wl,-rpath,{libdir}"]
-    key = hashlib.sha256()
-    for p in (src, example_dir() / "probe_io.h"):
-        key.update(p.read_bytes())
-    key.update(" ".join(args + libs).encode())
-    out = Path(cache_dir()) / "lesson01" / f"{name}-{key.hexdigest()[:12]}"
-    if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp%d" % os.getpid())
-        res = subprocess.run(["gcc", *args, str(src), "-o", str(tmp), *libs], capture_output=True, text=True)
-        if res.returncode:
-            raise RuntimeError(f"building {name} failed:\n{res.stderr}")
-        tmp.replace(out)
-    return out
+        mi = mimalloc()
+        cflags.append(f"-I{mi.include_dir}")
+        ldflags = [f"-L{mi.lib_dir}", "-lmimalloc", f"-Wl,-rpath,{mi.lib_dir}"]
+    return build_program([example_dir() / f"{name}.c"], cflags=cflags, ldflags=ldflags)
 
 
 NO_TCACHE = "glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One glibc chunk: offset from the heap start, size, flag bits P=1 M=2 A=4, state, owner."""
+    offset: int
+    size: int
+    flags: int
+    state: str            # used, free (in a bin), tcache, top, tcache_struct, fast_or_other
+    owner: str = ""
+
+    def __str__(self):
+        bits = f"P={self.flags & 1} M={self.flags >> 1 & 1} A={self.flags >> 2 & 1}"
+        return f"+{self.offset:<6} {self.size:>7}  {bits}  {self.state:<13} {self.owner}"
 
 
 @dataclass
@@ -435,7 +429,17 @@ class RealHeap:
     figures: Figures
     pages: list = field(default_factory=list)   # mimalloc: (offset, reserved, committed, block_size, used)
     mmapped: list = field(default_factory=list)  # glibc: (id, chunk size) served by mmap
+    chunks: list = field(default_factory=list)   # glibc: Chunk rows, in address order
+    usable: dict = field(default_factory=dict)   # mimalloc: id -> usable size of its block
     raw: str = ""
+
+    def table(self) -> str:
+        """glibc: one line per chunk; mimalloc: one line per page."""
+        if self.chunks:
+            return "offset     size  flags        state         owner\n" + "\n".join(map(str, self.chunks))
+        rows = [f"page {i:>2}: block size {bs:>5}  blocks in use {u:>3}  carved {c:>6} of {r:>6} B"
+                for i, (o, r, c, bs, u) in enumerate(sorted(self.pages), 1)]
+        return "\n".join(rows)
 
     @property
     def peak_footprint(self) -> int:
@@ -477,7 +481,7 @@ def replay_glibc(trace, stop: int | None = None, tunables: str | None = None) ->
     ids = {v: k for k, v in numeric_ids(trace.ops).items()}
     argv = [build_probe("glibc_probe"), "trace", _write_trace(trace), -1 if stop is None else stop]
     text = _run_probe(argv, env={"GLIBC_TUNABLES": tunables} if tunables else None)
-    blocks, foot, mmapped = [], [], []
+    blocks, foot, mmapped, chunks = [], [], [], []
     for line in text.splitlines():
         f = line.split()
         if f[0] == "step":
@@ -485,17 +489,18 @@ def replay_glibc(trace, stop: int | None = None, tunables: str | None = None) ->
         elif f[0] == "mmapped":
             mmapped.append((ids[int(f[1])], int(f[2])))
         elif f[0] == "chunk":
-            off, size, _flags, state, owner = int(f[1]), int(f[2]), int(f[3]), f[4], int(f[5])
+            off, size, flags, state, owner = int(f[1]), int(f[2]), int(f[3]), f[4], int(f[5])
+            chunks.append(Chunk(off, size, flags, state, ids.get(owner, "") if owner >= 0 else ""))
             if state == "used":
                 blocks.append(Block(off, size, "used", ids.get(owner, "")))
             elif state in ("free", "tcache", "top"):
                 blocks.append(Block(off, size, "free", "" if state == "free" else state))
             else:
                 blocks.append(Block(off, size, "meta", "tcache" if state == "tcache_struct" else "other"))
-    live = _live_bytes(trace, stop)
+    live = live_bytes(trace, stop)
     body = [(b.offset, b.size, b.state != "free") for b in blocks if b.owner != "top"]
     return RealHeap("glibc" + (" (no tcache)" if tunables else ""), blocks, foot,
-                    figures_of(body, live), mmapped=mmapped, raw=text)
+                    figures_of(body, live), mmapped=mmapped, chunks=chunks, raw=text)
 
 
 def replay_mimalloc(trace, stop: int | None = None) -> RealHeap:
@@ -508,19 +513,20 @@ def replay_mimalloc(trace, stop: int | None = None) -> RealHeap:
     ids = {v: k for k, v in numeric_ids(trace.ops).items()}
     argv = [build_probe("mi_probe"), "trace", _write_trace(trace), -1 if stop is None else stop]
     text = _run_probe(argv)
-    pages, blocks, foot = [], [], []
+    pages, blocks, foot, usable = [], [], [], {}
     for line in text.splitlines():
         f = line.split()
         if f[0] == "step":
-            foot.append(0)
+            foot.append(int(f[3]))
         elif f[0] == "page":
             pages.append(tuple(int(x) for x in f[1:6]))
         elif f[0] == "block":
             blocks.append((len(pages) - 1, int(f[1]), ids.get(int(f[2]), ""), int(f[3])))
+            usable[ids.get(int(f[2]), "")] = int(f[3])
     # per page: used blocks and the free gaps between them (within the committed part)
     out, pos = [], 0
     live_in = {}
-    for pi, off, owner, usable in blocks:
+    for pi, off, owner, _usable in blocks:
         live_in.setdefault(pi, []).append((off, owner))
     committed_total = holes = largest = 0
     for pi, (poff, reserved, committed, bsize, used) in enumerate(pages):
@@ -536,14 +542,15 @@ def replay_mimalloc(trace, stop: int | None = None) -> RealHeap:
                 holes += bsize
                 largest = max(largest, bsize)
         pos += max(nblocks * bsize, 16)
-    live = _live_bytes(trace, stop)
+    live = live_bytes(trace, stop)
     figs = Figures(live=live, footprint=committed_total, holes=holes, largest_hole=largest,
                    utilisation=(live / committed_total) if committed_total else 1.0,
                    external_fragmentation=(1 - largest / holes) if holes else 0.0)
-    return RealHeap("mimalloc", out, foot, figs, pages=pages, raw=text)
+    return RealHeap("mimalloc", out, foot, figs, pages=pages, usable=usable, raw=text)
 
 
-def _live_bytes(trace: Trace, stop: int | None) -> int:
+def live_bytes(trace: Trace, stop: int | None = None) -> int:
+    """Bytes requested and still allocated after the first `stop` operations (all when None)."""
     live = {}
     for op in trace.ops[: len(trace.ops) if stop is None or stop < 0 else stop]:
         if op.kind == "alloc":
@@ -706,3 +713,138 @@ class Stepper:
 
     def __repr__(self):
         return f"Stepper({self.replay!r})"
+
+
+# ---------------------------------------------------------------------------
+# reading the C, and the lesson's exercise checks
+# ---------------------------------------------------------------------------
+def c_function(name: str, path: str | Path | None = None) -> str:
+    """The source text of one function of talloc.c (or ``path``), for reading in the notebook."""
+    text = Path(path or example_dir() / "talloc.c").read_text()
+    m = re.search(rf"^[^\n;{{}}]*\b{re.escape(name)}\s*\([^;{{]*\)\s*\{{", text, re.M)
+    if not m:
+        raise KeyError(f"no function {name!r}")
+    depth, i = 0, m.end() - 1
+    while i < len(text):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        i += 1
+        if depth == 0:
+            break
+    return text[m.start():i]
+
+
+CHUNK_REQUESTS = (0, 1, 8, 24, 25, 40, 41, 100, 1000, 4000)
+
+
+def real_chunk_sizes(requests=CHUNK_REQUESTS) -> dict:
+    """Chunk sizes glibc really gives each request (measured in a fresh process)."""
+    t = parse_trace("".join(f"alloc r{i} {n}\n" for i, n in enumerate(requests)), "sizes")
+    got = {c.owner: c.size for c in replay_glibc(t).chunks if c.state == "used"}
+    return {n: got[f"r{i}"] for i, n in enumerate(requests)}
+
+
+def check_chunk_sizes(fn, requests=CHUNK_REQUESTS):
+    """Exercise: fn(n) must give the size of the chunk glibc uses for malloc(n)."""
+    from .exercises import Case, check
+    real = real_chunk_sizes(requests)
+    return check(fn, [Case(args=(n,), expected=real[n],
+                           hint="a chunk is the request plus its 8-byte size field, rounded up to a "
+                                "multiple of 16, and never smaller than 32") for n in requests],
+                 name=getattr(fn, "__name__", "chunk_size"))
+
+
+COALESCE_TRACES = ("coalesce", "fragment", "exercise", "random1000")
+
+
+def check_coalesce(module, traces=COALESCE_TRACES, policy: str = "first", order: str = "lifo"):
+    """Exercise: a talloc.c built with your ta_coalesce keeps every heap invariant on every
+    trace. Each replay runs in an isolated child: a crash or an endless loop is reported
+    with the step it happened at, and the notebook keeps running."""
+    from .exercises import Case, check
+    return check(lambda name: check_module(module, name, policy, order),
+                 [Case(args=(t,), expected="ok",
+                       hint="after ta_coalesce, no two free blocks may touch, every free block must be on "
+                            "the free list exactly once, and header == footer for every block")
+                  for t in traces], name="replay")
+
+
+def best_policy(trace, options=None) -> tuple:
+    """The (policy, order) with the smallest peak footprint on ``trace`` (no failed allocations)."""
+    options = options or [("first", "lifo"), ("first", "address"), ("next", "lifo"), ("best", "lifo")]
+    runs = {f"{p}/{o}": replay(trace, p, o) for p, o in options}
+    return min(runs, key=lambda k: (len(runs[k].failures), runs[k].peak_footprint)), runs
+
+
+def check_policy(answer, trace="exercise"):
+    """Exercise: which of first/lifo, first/address, next/lifo, best/lifo needs the least memory
+    (smallest peak footprint) on ``trace``? The check compares footprints, so a wrong answer
+    does not give the right one away."""
+    from .exercises import Case, check
+    winner, runs = best_policy(trace)
+    a = str(answer).strip().lower()
+    a = a if "/" in a else a + "/lifo"
+
+    def peak_footprint_of(choice):
+        if choice not in runs:
+            raise ValueError(f"{answer!r} is not one of {', '.join(runs)}")
+        return runs[choice].peak_footprint
+
+    return check(peak_footprint_of, [Case(args=(a,), expected=runs[winner].peak_footprint,
+                                          hint="the smallest peak footprint of the four is the expected value; "
+                                               "replay the trace under each policy and compare")],
+                 name="peak_footprint_of")
+
+
+def format_table(rows, columns=None) -> str:
+    """Rows of dicts as a plain-text table (deterministic, no pandas needed)."""
+    rows = list(rows)
+    if not rows:
+        return "(no rows)"
+    columns = columns or list(rows[0])
+
+    def cell(v):
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.3f}"
+        if isinstance(v, int):
+            return f"{v:,}"
+        return str(v)
+
+    cells = [[cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    line = lambda vals: "  ".join((v.ljust(w) if i == 0 else v.rjust(w)) for i, (v, w) in enumerate(zip(vals, widths)))
+    return "\n".join([line(columns), line(["-" * w for w in widths])] + [line(r) for r in cells])
+
+
+def fragmentation_table(trace, arena_size: int | None = None, real: bool = True) -> str:
+    """Every teaching-allocator policy, then glibc and mimalloc, on the same trace."""
+    rows = compare_policies(trace, arena_size)
+    if real:
+        rows += [replay_glibc(trace).summary(), replay_glibc(trace, tunables=NO_TCACHE).summary(),
+                 replay_mimalloc(trace).summary()]
+    return format_table(rows)
+
+
+def heap_blocks(module, heap, owners: dict | None = None) -> list:
+    """The blocks of a live ``ta_heap`` (driven by hand from Python) as ``lab.Block``, offsets
+    from the arena start; the 8-byte prologue and epilogue tags show as meta.
+    owners: optional {payload pointer (cdata) or block offset: label}."""
+    from .heapmap import Block
+    ffi, lib = module.ffi, module.lib
+    n = lib.ta_walk(heap, ffi.NULL, 0)
+    if n < 0:
+        raise RuntimeError("the heap walk broke: a block size is corrupted")
+    info = ffi.new("ta_info[]", max(n, 1))
+    lib.ta_walk(heap, info, n)
+    base = int(ffi.cast("uintptr_t", heap.base))
+    labels = {}
+    for k, v in (owners or {}).items():
+        off = k if isinstance(k, int) else int(ffi.cast("uintptr_t", k)) - base - 8
+        labels[off] = v
+    out = [Block(0, 8, "meta", "prologue")]
+    for i in range(n):
+        o, s, u = info[i].offset, info[i].size, info[i].used
+        out.append(Block(o, s, "used" if u else "free", labels.get(o, "") if u else ""))
+    out.append(Block(heap.size - 8, 8, "meta", "epilogue"))
+    return out

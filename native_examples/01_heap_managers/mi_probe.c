@@ -50,9 +50,9 @@ int main(int argc, char **argv)
         else { mi_free(live[op_id[i]]); live[op_id[i]] = NULL; }
         nareas = 0;
         mi_heap_visit_blocks(heap, false, visit_area, NULL);
-        size_t pages = 0;
-        for (int a = 0; a < nareas; a++) pages += areas[a].reserved;
-        out("step %d %d %zu\n", i + 1, nareas, pages);
+        size_t committed = 0;
+        for (int a = 0; a < nareas; a++) committed += areas[a].committed;
+        out("step %d %d %zu\n", i + 1, nareas, committed);       /* pages, bytes committed */
     }
     nareas = 0;
     mi_heap_visit_blocks(heap, false, visit_area, NULL);

@@ -1,0 +1,796 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # 01 · Heap managers
+#
+# **The question.** Your program asks for 24 bytes. The operating system only
+# hands out memory in pages of 4096 bytes. Something in between — the *heap
+# manager*, the code behind `malloc` and `free` — turns pages into small blocks
+# and takes them back. How does it do that, what does it cost, and why does a
+# heap that still has plenty of free bytes sometimes fail to hold a block?
+#
+# **In this notebook (about 75 minutes)** you will:
+# 1. see why a heap exists: pages, the cost of asking the kernel for every object,
+#    and how glibc grows its heap (`brk`) or maps big blocks (`mmap`);
+# 2. run a small *teaching allocator* written in C — boundary tags, an explicit
+#    free list, first / next / best fit, splitting and coalescing — and step
+#    through allocation traces with a widget that draws the heap after every step;
+# 3. read glibc's real chunk headers, watch its *tcache* reuse blocks and, with
+#    tcache switched off, watch neighbours merge;
+# 4. look at mimalloc's heap: one page per size class, blocks of equal size;
+# 5. measure fragmentation on the same traces for all of them;
+# 6. place Windows' heap manager in the same picture;
+# 7. write coalescing yourself, and two more exercises that check themselves.
+#
+# **Builds on:** lesson 00 (C in a cell with `%%cffi`, crash isolation with
+# `lab.run_c`, heap pictures with `lab.draw_heap`).
+#
+# Everything below runs for real on this machine (x86_64 Linux, glibc). Addresses
+# change from run to run, so the notebook shows **offsets** from the start of a
+# heap, and timings only as **ratios**.
+
+# %%
+import os
+
+from matplotlib.figure import Figure
+
+import labsupport as lab
+from labsupport import tracestep as ts
+# %load_ext labsupport
+
+# %% [markdown]
+# `labsupport.tracestep` is this lesson's helper: it reads allocation *traces*
+# (`alloc ID SIZE` / `free ID`, one per line), replays them against an allocator
+# and measures the heap. Its source is in `labsupport/tracestep.py`; the C it
+# drives is in `native_examples/01_heap_managers/`.
+#
+# ## 1. Why a heap exists
+#
+# The kernel gives a process memory with `mmap` (or by moving the *program
+# break* with `brk`), always in whole **pages**.
+#
+# **Predict:** how big is a page here? If a program called `mmap` for each of its
+# 24-byte objects, how much memory would one object really take, and how much
+# slower would that be than `malloc`?
+
+# %%
+# %%cffi pages
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+long page_size(void) { return sysconf(_SC_PAGESIZE); }
+
+/* map 24 bytes, then write to the LAST byte of the page: is it ours too? */
+int whole_page_is_yours(void) {
+    char *p = mmap(NULL, 24, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return -1;
+    p[page_size() - 1] = 1;               /* no crash: the kernel mapped a whole page */
+    munmap(p, 24);
+    return 1;
+}
+
+/* distance between two 24-byte mappings, in bytes */
+long mmap_distance(void) {
+    char *a = mmap(NULL, 24, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *b = mmap(NULL, 24, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    long d = labs((long)(b - a));
+    munmap(a, 24); munmap(b, 24);
+    return d;
+}
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* n objects of 24 bytes, each touched once: seconds for all of them */
+double with_mmap(int n) {
+    char **p = malloc(n * sizeof *p);
+    double t0 = now();
+    for (int i = 0; i < n; i++) {
+        p[i] = mmap(NULL, 24, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        p[i][0] = 1;
+    }
+    for (int i = 0; i < n; i++) munmap(p[i], 24);
+    double t = now() - t0;
+    free(p);
+    return t;
+}
+
+double with_malloc(int n) {
+    char *volatile *p = malloc(n * sizeof *p);
+    double t0 = now();
+    for (int i = 0; i < n; i++) {
+        p[i] = malloc(24);
+        p[i][0] = 1;
+    }
+    for (int i = 0; i < n; i++) free(p[i]);
+    double t = now() - t0;
+    free((void *)p);
+    return t;
+}
+
+# %%
+print("page size:", pages.page_size(), "bytes (Python agrees:", os.sysconf("SC_PAGESIZE"), ")")
+print("writing the last byte of a 24-byte mapping works:", pages.whole_page_is_yours() == 1)
+d = pages.mmap_distance()
+print("two 24-byte mappings are a multiple of a page apart:", d % pages.page_size() == 0)
+
+# %% [markdown]
+# So one 24-byte object per mapping really costs a 4096-byte page, 170 times what
+# the object needs. And time:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+n = 20_000
+t_mmap = min(pages.with_mmap(n) for _ in range(3))
+t_malloc = min(pages.with_malloc(n) for _ in range(3))
+print(f"{n:,} objects: mmap per object is {t_mmap / t_malloc:.0f}x slower than malloc")
+
+# %% [markdown]
+# (The ratio changes from run to run and from machine to machine; on this 2-core
+# machine it was about 150x when the lesson was written.) Each `mmap` is a system call that creates a
+# mapping, and the first write to it takes a page fault; `malloc(24)` is, most of
+# the time, a few dozen instructions in user space.
+#
+# That is the job of a **heap manager**: get memory from the kernel in large
+# pieces, rarely, and carve it into blocks of the sizes the program asks for,
+# remembering which blocks are free so they can be used again.
+#
+# ### How glibc grows its heap
+#
+# glibc's main heap is one contiguous region that ends at the *program break*;
+# `sbrk(0)` says where the break is. The probe below is a small C program
+# (`native_examples/01_heap_managers/glibc_probe.c`) run as a **fresh process**,
+# because the notebook's own heap is already full of Python's objects.
+#
+# **Predict:** the first `malloc(24)` moves the break. By how much: 32 bytes, one
+# page, or more?
+
+# %%
+glibc_probe = ts.build_probe("glibc_probe")
+print(lab.run_program([glibc_probe, "brk"]).stdout)
+
+# %% [markdown]
+# The first `malloc(24)` moved the break by 135,168 bytes, i.e. 132 KiB: what was
+# needed, plus 128 KiB of padding (glibc's `M_TOP_PAD`), rounded up to whole pages.
+# The block sits 672 bytes in: first comes a 656-byte chunk holding glibc's *tcache*
+# (section 3), then 16 bytes of bookkeeping for our chunk. Then thousands of
+# `malloc(24)` calls are served without any system call, until the padding is used
+# up and the break moves again: after 4,202 more blocks the first time, then every
+# 4,224 blocks (4,224 chunks of 32 bytes = 135,168 bytes).
+#
+# Large requests are different: glibc gives them their own mapping with `mmap`,
+# so that `free` can return them to the kernel at once. The usual rule of thumb is
+# "128 KiB and more goes to mmap". **Predict** which of these requests get their
+# own mapping (the probe reads bit M, "mmapped", of each chunk's header):
+
+# %%
+print(lab.run_program([glibc_probe, "mmap"]).stdout)
+
+# %% [markdown]
+# What happened, for real:
+#
+# - `b = malloc(131072)` came from the heap: glibc only considers `mmap` when the
+#   free space at the end of the heap (the *top chunk*) is too small, and the
+#   128 KiB padding had left enough room.
+# - `c`, the same size, no longer fitted in the top chunk, so the threshold applied: `mmap`.
+#   Its chunk is 135,168 bytes — whole pages.
+# - After `free(c)`, glibc **raised the threshold** to the size of the freed chunk
+#   (the *dynamic mmap threshold*, documented in `mallopt(3)`), so `e`, the same
+#   request again, came from the heap; after `free(d)`, even 200,000 bytes did.
+#
+# So "128 KiB" is only where the threshold starts.
+#
+# ## 2. A teaching allocator
+#
+# Real allocators are big (glibc's `malloc.c` alone is thousands of lines). The
+# course's teaching allocator, `native_examples/01_heap_managers/talloc.c`, is about 150
+# lines for the allocator itself (plus a heap checker), and does the classic
+# things, over one fixed *arena*:
+#
+# ```
+# arena:  [prologue 8][block][block] ... [block][epilogue 8]
+# used:   [header 8][payload ............................][footer 8]
+# free:   [header 8][next 8][prev 8][ ... unused ....... ][footer 8]
+# ```
+#
+# - **Boundary tags.** Every block starts with a *header* word, `size | used bit`,
+#   and ends with a *footer* holding the same word (Knuth's boundary tags). From
+#   any block, the header tells where the next block starts, and the word just
+#   below the block — the previous block's footer — tells whether the previous
+#   block is free and where it starts.
+# - **Alignment.** Block sizes are multiples of 16, and the first block starts 8
+#   bytes into a 16-aligned arena, so every payload is 16-byte aligned, as glibc's.
+#   A request of *n* bytes takes a block of *n* + 16 rounded up to 16, at least 32.
+# - **Explicit free list.** Free blocks are linked in a doubly linked list whose
+#   links live *inside* the free blocks. `malloc` searches that list with a
+#   placement **policy**: *first fit* (the first block that fits), *next fit* (first
+#   fit, but resuming where the previous search stopped) or *best fit* (the smallest
+#   block that fits). Freed blocks go to the front of the list (*LIFO*), or the list
+#   is kept in address order.
+# - **Splitting.** If the block found is bigger than needed by at least 32 bytes,
+#   the rest becomes a new free block.
+# - **Coalescing.** `free` merges the block with a free neighbour on either side,
+#   so that free memory does not crumble into pieces too small to use.
+#
+# Here is `ta_malloc`, the core of it:
+
+# %%
+talloc = ts.talloc_module()          # lab.build_c_file("native_examples/01_heap_managers/talloc.c")
+print(ts.c_function("ta_malloc"))
+
+# %% [markdown]
+# Let's drive it by hand from Python. The arena is 1024 bytes of memory that
+# Python owns; the C only ever touches it through the `ta_heap` bookkeeping.
+#
+# **Predict:** after `malloc(24)`, `malloc(100)` and `malloc(24)`, how big is each
+# block, and at which offset does each payload start?
+
+# %%
+ffi, lib = talloc.ffi, talloc.lib
+arena = ffi.new("unsigned char[]", 1024 + 16)
+start = arena + (-int(ffi.cast("uintptr_t", arena)) % 16)        # 16-aligned start
+heap = ffi.new("ta_heap *")
+lib.ta_init(heap, start, 1024, lib.TA_FIRST_FIT, lib.TA_LIFO, 1)
+
+a, b, c = lib.ta_malloc(heap, 24), lib.ta_malloc(heap, 100), lib.ta_malloc(heap, 24)
+names = {a: "a", b: "b", c: "c"}
+base = int(ffi.cast("uintptr_t", heap.base))
+for p, name in names.items():
+    off = int(ffi.cast("uintptr_t", p)) - base
+    print(f"{name}: payload at +{off}, 16-aligned: {off % 16 == 0}")
+lab.draw_heap(ts.heap_blocks(talloc, heap, names), title="after a, b, c", row_bytes=256)
+
+# %% [markdown]
+# 24 bytes took a 48-byte block (24 + 16 = 40, rounded up to 48), 100 bytes a
+# 128-byte block. The rest of the arena is one free block.
+#
+# **Predict:** now free `b`, then `a`. How many free blocks will there be after
+# each step?
+
+# %%
+lib.ta_free(heap, b)
+print("after free(b):", [(blk.offset, blk.size) for blk in ts.heap_blocks(talloc, heap) if blk.state == "free"])
+lib.ta_free(heap, a)
+print("after free(a):", [(blk.offset, blk.size) for blk in ts.heap_blocks(talloc, heap) if blk.state == "free"])
+msg = ffi.new("char[]", 200)
+print("invariant check:", lib.ta_check(heap, msg, 200), ffi.string(msg).decode() or "all invariants hold")
+
+# %% [markdown]
+# After `free(b)`: two free blocks, because `b`'s neighbours `a` and `c` are in use.
+# After `free(a)`: still two, because `a` merged with the free block after it
+# (48 + 128 = 176 bytes). `ta_check` walks the heap and the free list and checks
+# every invariant: headers equal footers, sizes add up to the arena, no two free
+# blocks touch, every free block is on the list once. You will need it in the
+# exercise.
+#
+# ### The trace stepper
+#
+# Calling functions by hand gets tedious. A **trace** is a small text file of
+# operations (`native_examples/01_heap_managers/traces/*.trace`); the stepper
+# replays it and lets you move through the steps with a slider. At each step you
+# see the heap (blue: used, grey: free, orange: the prologue and epilogue tags; the
+# block the step touched is outlined in red; `#1`, `#2`... is each free block's
+# position on the free list), the free list, and the figures of section 5. Change
+# the policy with the drop-downs, or type your own trace and press *replay*.
+
+# %%
+print(ts.load_trace("intro").text())
+
+# %%
+ts.Stepper("intro")
+
+# %% [markdown]
+# Things to try: step to `alloc e 24` and explain where `e` goes; switch to best
+# fit; replace the trace with one of your own. The same trace, replayed without
+# the widget, gives the same states:
+
+# %%
+r = ts.replay("intro")
+print(r)
+print(ts.freelist_html(r.final).replace("<b>", "").replace("</b>", ""))
+
+# %% [markdown]
+# ## 3. The real thing: glibc's chunks
+#
+# glibc's allocator (ptmalloc2, described in the glibc wiki page
+# [MallocInternals](https://sourceware.org/glibc/wiki/MallocInternals)) uses the
+# same ideas with some tricks:
+#
+# - a block is a **chunk**; the 8 bytes just below the pointer `malloc` returns
+#   hold the chunk size, and its 3 low bits are flags: **P** = 1 (the *previous*
+#   chunk is in use), **M** = 2 (this chunk was `mmap`ped), **A** = 4 (it belongs to
+#   a non-main arena, i.e. another thread's heap);
+# - there is **no footer on a used chunk**: only a *free* chunk writes its size at
+#   its end, and the next chunk's P bit says whether it is there. That saves 8
+#   bytes per block compared with our teaching allocator;
+# - chunk sizes are multiples of 16, and the smallest chunk is 32 bytes.
+#
+# **Predict** the chunk size for `malloc(0)`, `malloc(24)`, `malloc(25)`, `malloc(100)`.
+
+# %%
+# %%cffi chunks
+#include <stdlib.h>
+
+void *get(size_t n) { return malloc(n); }
+void put(void *p) { free(p); }
+
+/* the word just below a pointer from malloc: the chunk's size and its 3 flag bits */
+size_t size_field(void *p) { return ((size_t *)p)[-1]; }
+
+# %%
+print("request  chunk  usable  A")
+for n in (0, 1, 24, 25, 40, 100, 1000):
+    p = chunks.get(n)
+    field = chunks.size_field(p)
+    chunks.put(p)
+    size = field & ~7
+    print(f"{n:>7}  {size:>5}  {size - 8:>6}  {field >> 2 & 1}")
+
+# %% [markdown]
+# A chunk is the request plus 8 bytes for the size field, rounded up to 16, and
+# never below 32: `malloc(0)` and `malloc(24)` both get 32 bytes, and 24 of them are
+# usable (the 8 bytes after them are the next chunk's size field; a used chunk may
+# also borrow the first 8 bytes of its neighbour's header, its *prev_size* field).
+# A = 0 because the notebook runs this in its main thread. (This cell ran in the
+# notebook's own process: reading below a pointer that `malloc` just returned is
+# safe; the P bit here depends on whatever Python freed last, so we leave it for
+# the next experiments, which run in a fresh process.)
+#
+# ### tcache: last in, first out
+#
+# Since glibc 2.26 each thread has a **tcache**: small lists of recently freed
+# chunks, one per size, at most 7 each, used before anything else and without
+# locking. A chunk in the tcache still *looks* in use: its neighbour's P bit stays 1.
+#
+# **Predict:** allocate `a`, `b`, `c` (40 bytes each), free them in that order, then
+# allocate `x`, `y`, `z`. Which old chunk does each new one get?
+
+# %%
+lifo = ts.parse_trace("""
+alloc a 40
+alloc b 40
+alloc c 40
+free a
+free b
+free c
+alloc x 40
+alloc y 40
+alloc z 40
+""", "lifo")
+before = {ch.owner: ch.offset for ch in ts.replay_glibc(lifo, stop=3).chunks if ch.state == "used"}
+after = {ch.owner: ch.offset for ch in ts.replay_glibc(lifo).chunks if ch.state == "used"}
+old = {off: name for name, off in before.items()}
+for name in "xyz":
+    print(f"{name} got the chunk of {old[after[name]]} (+{after[name]})")
+
+# %% [markdown]
+# The last chunk freed is the first reused: each tcache list is a stack. That is
+# fast (and kind to the cache: the chunk was just touched), and it is also why a
+# use-after-free in a C program so often "works": the freed block is soon someone
+# else's.
+#
+# ### Turning tcache off: bins, coalescing and the top chunk
+#
+# glibc reads **tunables** from the environment at start-up
+# ([manual](https://www.gnu.org/software/libc/manual/html_node/Memory-Allocation-Tunables.html)).
+# `GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0` empties the
+# tcache and the *fastbins* (another cache of small chunks that are not merged), so
+# every free goes to the plain bins, where neighbours merge. Tunables are read only
+# when a process starts, so the probe runs as a fresh process with that variable set.
+#
+# **Predict:** four 40-byte chunks `a b c d`, the last one next to the top chunk.
+# Free `b`, then `c`, then `d`. With tcache, what changes in the heap? Without?
+
+# %%
+merge = ts.parse_trace("alloc a 40\nalloc b 40\nalloc c 40\nalloc d 40\nfree b\nfree c\nfree d\n", "merge")
+print("WITH tcache, after free b, c, d:")
+print(ts.replay_glibc(merge).table())
+
+# %%
+for stop, what in [(5, "free b"), (6, "free c"), (7, "free d")]:
+    print(f"\nWITHOUT tcache (GLIBC_TUNABLES={ts.NO_TCACHE}), after {what}:")
+    print(ts.replay_glibc(merge, stop=stop, tunables=ts.NO_TCACHE).table())
+
+# %% [markdown]
+# With tcache, nothing merges: `b`, `c`, `d` sit in the tcache, every P bit is still
+# 1, and the top chunk did not grow. Without it:
+#
+# - after `free b`, `b` is a free chunk in a bin, and `c`'s **P bit is 0**;
+# - after `free c`, `c` merged **backwards** with `b` into one 96-byte free chunk
+#   (found through `b`'s size, which a free chunk writes at its end, just below `c`);
+# - after `free d`, `d` merged with the free chunk before it *and* with the top
+#   chunk: the heap ends right after `a` again.
+#
+# Memory freed into the top chunk can go back to the kernel: glibc shrinks the
+# heap (`brk` down) when the top chunk exceeds `M_TRIM_THRESHOLD` (128 KiB to
+# start with). Memory parked in the tcache or in a bin in the middle of the heap
+# cannot: that is the first reason why a program's memory use rarely goes down
+# after `free`.
+#
+# A large request served by `mmap` is not in this heap at all:
+
+# %%
+big = ts.replay_glibc("alloc small 100\nalloc big 300000\n")
+print("chunks in the heap:", [(ch.owner, ch.size) for ch in big.chunks if ch.state == "used"])
+print("served by mmap:   ", big.mmapped)
+
+# %% [markdown]
+# ## 4. mimalloc: a page per size class
+#
+# [mimalloc](https://github.com/microsoft/mimalloc) (Leijen, Zorn and de Moura,
+# *Mimalloc: Free List Sharding in Action*, APLAS 2019) takes another road. It
+# rounds every request up to a **size class** (8, 16, 32, 48, 64, 80, 96, 112, 128,
+# 160, ... about 12.5% apart for larger sizes), and each size class has its own
+# **pages** (64 KiB here) that hold blocks of that one size only. There are no
+# headers or footers on blocks: the page knows the block size. Free blocks are
+# kept in *several* free lists per page (the paper's *free-list sharding*): one to
+# allocate from, one that local frees go to, and one for frees coming from other
+# threads.
+#
+# The probe `mi_probe.c` replays a trace in a private mimalloc heap (`mi_heap_new`)
+# from the `cmeel-mimalloc` wheel, in a fresh process, and lists the heap's pages
+# with `mi_heap_visit_blocks` (in address order; for each page, how many bytes
+# mimalloc has carved into blocks so far, of the page's usable bytes). First, sizes:
+# glibc's chunk versus mimalloc's block for the same requests.
+
+# %%
+requests = [0, 1, 9, 17, 24, 25, 40, 100, 129, 200, 1000, 4000]
+sizes = ts.parse_trace("".join(f"alloc r{i} {n}\n" for i, n in enumerate(requests)), "sizes")
+g, m = ts.replay_glibc(sizes), ts.replay_mimalloc(sizes)
+glibc_chunk = {ch.owner: ch.size for ch in g.chunks if ch.state == "used"}
+print("request  glibc chunk (usable)  mimalloc block")
+for op in sizes:
+    print(f"{op.size:>7}  {glibc_chunk[op.id]:>11} ({glibc_chunk[op.id] - 8:>5})  {m.usable[op.id]:>14}")
+
+# %% [markdown]
+# mimalloc has an 8-byte class (glibc's minimum is a 32-byte chunk), but rounds
+# larger requests to coarser classes (`129` → 160, `1000` → 1024). Now the pages for
+# the intro trace, and the three heaps side by side:
+
+# %%
+mi = ts.replay_mimalloc("intro")
+print(mi.table())
+
+# %%
+intro_talloc = ts.replay("intro").final.heap_blocks()
+intro_glibc = [blk for blk in ts.replay_glibc("intro").blocks if blk.owner != "top"]
+fig = Figure(figsize=(9, 7.5), layout="constrained")
+axes = fig.subplots(3, 1)
+lab.draw_heap([blk for blk in intro_talloc if blk.offset < 512], "teaching allocator (first fit): start of the arena",
+              row_bytes=256, ax=axes[0])
+lab.draw_heap(intro_glibc, "glibc: the tcache chunk, then the chunks (top chunk left out)", row_bytes=512, ax=axes[1])
+lab.draw_heap(mi.blocks, "mimalloc: the carved part of each page, one size class per page", row_bytes=2048, ax=axes[2])
+fig
+
+# %% [markdown]
+# Reading the pictures: the teaching allocator and glibc put blocks of all sizes
+# next to each other in one region, in the order they were asked for. mimalloc put
+# `a` and `e` (24 bytes → class 32) in one page, `d` (40 → 48) in another, and kept a
+# page for each class it has seen (`b` was class 8, `c` class 112, both freed now).
+#
+# **Why this is fast.** Allocation is "pop the head of this page's free list": no
+# search, no splitting, no coalescing, no header to write. Freeing is "push on a
+# list of the page the pointer belongs to", found by address arithmetic. Blocks
+# of the same size sit together, so a loop over many small objects touches few
+# cache lines and pages. Frees from other threads go to a separate list, so the
+# owning thread needs no lock.
+#
+# **What it costs.** Every size class in use holds at least part of a page, and
+# rounding to a class wastes the difference (internal fragmentation). A program
+# that uses many sizes a few times each pays for many half-empty pages, as this
+# tiny trace does. Section 5 measures it.
+#
+# ## 5. Fragmentation, measured
+#
+# The same definitions for every allocator (measured below the heap's high-water
+# mark; the untouched space above it — glibc's top chunk, unused pages — is left out):
+#
+# - **footprint**: bytes from the heap start to the end of the highest block in use
+#   (for mimalloc: the carved part of its pages);
+# - **utilisation** = bytes the program asked for and still holds / footprint;
+# - **holes**: free bytes below the footprint; **largest hole**;
+# - **external fragmentation** = 1 − largest hole / holes: 0 when the free memory is
+#   one piece, close to 1 when it is crumbs.
+#
+# The trace `fragment` keeps small objects alive between big buffers, frees the
+# buffers, then asks for two medium blocks and two big ones again, in a 1 KiB arena.
+#
+# **Predict:** with first fit, do all four of the last allocations succeed? With best fit?
+
+# %%
+print(ts.load_trace("fragment").text())
+
+# %%
+ts.Stepper("fragment")
+
+# %%
+print(ts.fragmentation_table("fragment"))
+
+# %% [markdown]
+# First fit (both list orders) carved the two medium blocks out of a big hole,
+# so when the big buffers came back only one big hole was left: `alloc Y 256`
+# **failed although 448 bytes were free** (272 in holes plus the 176-byte tail),
+# because no single free block was big enough. That is external fragmentation.
+# Best fit put the medium blocks in the medium holes and everything fitted.
+# glibc and mimalloc never fail here: they would grow the heap, and glibc's
+# per-size tcache happened to return exactly the right chunks.
+#
+# One trace proves little. Here are 1,000 random operations (sizes 16 to 600
+# bytes, at most 60 blocks alive), for every allocator, and the footprint after
+# each step:
+
+# %%
+print(ts.fragmentation_table("random1000"))
+mi_rand = ts.replay_mimalloc("random1000")
+carved = [pg[2] for pg in mi_rand.pages]
+print(f"\nmimalloc: {len(mi_rand.pages)} pages, one per size class in use; "
+      f"carved bytes per page: {min(carved):,} to {max(carved):,}")
+
+# %%
+rand = ts.load_trace("random1000")
+fig = Figure(figsize=(9, 4), layout="constrained")
+ax = fig.add_subplot()
+for p, o in [("first", "lifo"), ("first", "address"), ("next", "lifo"), ("best", "lifo")]:
+    rp = ts.replay(rand, p, o)
+    ax.plot([s.figures.footprint for s in rp.states[1:]], label=f"teaching {p}/{o}", linewidth=1)
+ax.plot(ts.replay_glibc(rand).footprints, label="glibc", linewidth=1.5)
+ax.plot(ts.replay_glibc(rand, tunables=ts.NO_TCACHE).footprints, label="glibc, no tcache", linewidth=1, linestyle="--")
+ax.plot(ts.replay_mimalloc(rand).footprints, label="mimalloc (carved page bytes)", linewidth=1.5)
+ax.plot([ts.live_bytes(rand, k) for k in range(1, len(rand) + 1)],
+        label="live bytes requested", color="black", linewidth=1)
+ax.set_xlabel("step")
+ax.set_ylabel("bytes")
+ax.set_title("footprint over the random1000 trace")
+ax.legend(fontsize=7, ncol=2)
+fig
+
+# %% [markdown]
+# What these numbers say (they come from this machine, and they are deterministic:
+# same trace, same allocator code, same result):
+#
+# - **Next fit** is the worst here by far: it keeps walking into fresh memory
+#   instead of reusing the holes behind it. **Best fit** and **address-ordered
+#   first fit** are the best of the teaching policies — which is what Wilson et al.
+#   found over many real programs (see Further reading).
+# - **glibc without tcache** is as tight as best fit: its bins are sorted by size,
+#   which is close to best fit. **glibc with tcache** needs about twice the
+#   footprint: the tcache keeps up to 7 freed chunks per size unmerged, ready for
+#   reuse. It trades memory for speed.
+# - **mimalloc** has the largest footprint on this small trace: 17 size classes
+#   are in use, and each has a page of which about 4 KiB or more has been carved
+#   into blocks, for a few live blocks each. Its design pays off with many objects per
+#   size class and with many threads; lesson 09 measures speed, and how these
+#   figures compare with the benchmarks in the mimalloc paper.
+#
+# ## 6. Windows: the same split, other names
+#
+# Windows has the same two layers, and the documentation names them:
+#
+# - **Pages from the kernel: `VirtualAlloc`.** It reserves address space and
+#   commits pages; sizes are rounded up to whole pages, and reserved regions start
+#   on a multiple of the *allocation granularity* (64 KiB on current Windows;
+#   `GetSystemInfo` reports it as `dwAllocationGranularity`). That is `mmap`'s role.
+#   [VirtualAlloc](https://learn.microsoft.com/en-us/windows/win32/api/memoryapi/nf-memoryapi-virtualalloc)
+# - **Blocks from a heap: `HeapAlloc`.** Every process has a default heap
+#   (`GetProcessHeap`) and can create more (`HeapCreate`). Blocks come back aligned to
+#   `MEMORY_ALLOCATION_ALIGNMENT`: 8 bytes in 32-bit processes, 16 in 64-bit ones, the
+#   same 16 as glibc. A growable heap hands requests too big for its blocks (close
+#   to 512 KiB in 32-bit, 1,024 KiB in 64-bit processes) to `VirtualAlloc` — the
+#   counterpart of glibc's mmap threshold.
+#   [HeapAlloc](https://learn.microsoft.com/en-us/windows/win32/api/heapapi/nf-heapapi-heapalloc),
+#   [HeapCreate](https://learn.microsoft.com/en-us/windows/win32/api/heapapi/nf-heapapi-heapcreate)
+# - **Size classes there too.** Since Windows Vista the system uses the
+#   *low-fragmentation heap* (LFH) as needed: it hands out blocks in predetermined
+#   sizes (the smallest one that fits the request), the idea behind mimalloc's
+#   size classes, and not for allocations above about 16 KiB. Its documentation
+#   defines fragmentation exactly as section 5 does: an allocation can fail although
+#   enough memory is free in total, because no single free block is large enough.
+#   [Low-fragmentation Heap](https://learn.microsoft.com/en-us/windows/win32/memory/low-fragmentation-heap),
+#   [Comparing memory allocation methods](https://learn.microsoft.com/en-us/windows/win32/memory/comparing-memory-allocation-methods)
+# - **`malloc` on Windows** is the C runtime's, and since Visual Studio 2012 the CRT
+#   allocates from the process heap with `HeapAlloc`
+#   ([Visual C++ change history](https://learn.microsoft.com/en-us/cpp/porting/visual-cpp-change-history-2003-2015)).
+#   Lesson 04 shows what that does and does not mean for freeing across DLLs.
+#
+# (This section has no output on purpose: this machine runs Linux. Lessons 04 and 05
+# run Windows programs under Wine, and say where Wine differs from Windows.)
+#
+# ## 7. Exercises
+#
+# Each exercise ends with a check that runs your answer against real data and says
+# what is wrong. Reference solutions are in cells tagged `solution` (student
+# copies of the notebook leave them out).
+#
+# ### Exercise 1: predict glibc's chunk sizes
+#
+# Write `chunk_size(n)`: the size of the chunk glibc uses for `malloc(n)` (on this
+# 64-bit machine). The check compares it with chunk sizes measured in a fresh process.
+
+# %%
+def chunk_size(n):
+    return n            # replace this with your rule
+
+
+ts.check_chunk_sizes(chunk_size)
+
+
+# %% tags=["solution"]
+def chunk_size(n):
+    return max(32, (n + 8 + 15) // 16 * 16)
+
+
+ts.check_chunk_sizes(chunk_size)
+
+# %% [markdown]
+# ### Exercise 2: write coalescing
+#
+# Below is `ta_coalesce` for the teaching allocator, half done: it merges a freed
+# block with the block *after* it. `ta_free` calls it with a block that is already
+# marked free but not yet on the free list; it must merge every free neighbour into
+# one block, take merged neighbours off the free list (`ta_list_remove`), and return
+# the merged block, which `ta_free` then puts on the list. The helpers
+# `ta_next_block`, `ta_prev_block`, `ta_prev_is_used`, `ta_is_used`, `ta_size`,
+# `ta_set` are in `native_examples/01_heap_managers/talloc.h`.
+#
+# The cell compiles `talloc.c` with `-DTA_LEARNER_COALESCE`, which leaves its own
+# `ta_coalesce` out, so yours is used. The check replays four traces against *your*
+# allocator **in a child process**, runs `ta_check` after every step, and reports
+# the first step where an invariant broke. A crash or an endless loop in your C is
+# reported the same way; the notebook keeps running.
+#
+# Run the two cells as they are first. **Predict:** at which step of the `coalesce`
+# trace will the half-done version fail, and why?
+
+# %%
+# %%cffi mine -I ../native_examples/01_heap_managers --file ../native_examples/01_heap_managers/talloc.c --cflags "-DTA_LEARNER_COALESCE"
+#include "talloc.h"
+
+ta_block *ta_coalesce(ta_heap *h, ta_block *b)
+{
+    ta_block *next = ta_next_block(b);
+    if (!ta_is_used(next)) {                     /* merge with the block after */
+        ta_list_remove(h, next);
+        ta_set(b, ta_size(b) + ta_size(next), 0);
+    }
+    /* TODO: merge with the block before, if it is free */
+    return b;
+}
+
+# %%
+ts.check_coalesce(mine)
+
+# %% [markdown]
+# The message names the step and the trace line: `free c` freed a block whose
+# *previous* neighbour (`b`) was already free, and the two free blocks now touch.
+# Here is the trace with its line numbers:
+
+# %%
+for i, line in enumerate(ts.load_trace("coalesce").text().splitlines(), 1):
+    print(f"step {i:>2}: {line}")
+
+# %% [markdown]
+# Now finish `ta_coalesce` in the cell above and run both cells again.
+#
+# What does the check do with worse bugs? This version forgets the free list and
+# spins forever on a free neighbour; it runs in the child, which is stopped after
+# 2 seconds, and the message says where:
+
+# %%
+# %%cffi spinning -I ../native_examples/01_heap_managers --file ../native_examples/01_heap_managers/talloc.c --cflags "-DTA_LEARNER_COALESCE"
+#include "talloc.h"
+
+ta_block *ta_coalesce(ta_heap *h, ta_block *b)
+{
+    while (!ta_prev_is_used(b)) { }              /* BUG: nothing changes inside the loop */
+    return b;
+}
+
+# %%
+ts.check_coalesce(spinning, traces=("coalesce",))
+
+# %% tags=["solution"]
+# %%cffi mine -I ../native_examples/01_heap_managers --file ../native_examples/01_heap_managers/talloc.c --cflags "-DTA_LEARNER_COALESCE"
+#include "talloc.h"
+
+ta_block *ta_coalesce(ta_heap *h, ta_block *b)
+{
+    ta_block *next = ta_next_block(b);
+    if (!ta_is_used(next)) {                     /* merge with the block after */
+        ta_list_remove(h, next);
+        ta_set(b, ta_size(b) + ta_size(next), 0);
+    }
+    if (!ta_prev_is_used(b)) {                   /* merge with the block before */
+        ta_block *prev = ta_prev_block(b);
+        ta_list_remove(h, prev);
+        ta_set(prev, ta_size(prev) + ta_size(b), 0);
+        b = prev;
+    }
+    return b;
+}
+
+# %% tags=["solution"]
+ts.check_coalesce(mine)
+
+# %% [markdown]
+# ### Exercise 3: choose the policy
+#
+# The trace `exercise` (200 random operations) runs in a 16 KiB arena. Which
+# placement policy needs the **least memory** on it — the smallest peak footprint:
+# `"first/lifo"`, `"first/address"`, `"next/lifo"` or `"best/lifo"`? Predict first,
+# then find out with `ts.replay("exercise", policy, order)` (its `.peak_footprint`),
+# or step through it with `ts.Stepper("exercise")`.
+
+# %%
+my_answer = "next/lifo"          # your answer
+ts.check_policy(my_answer)
+
+# %% tags=["solution"]
+runs = {f"{p}/{o}": ts.replay("exercise", p, o).peak_footprint
+        for p, o in [("first", "lifo"), ("first", "address"), ("next", "lifo"), ("best", "lifo")]}
+print(runs)
+my_answer = min(runs, key=runs.get)
+ts.check_policy(my_answer)
+
+# %% [markdown]
+# Best fit is not the winner here: address-ordered first fit packs blocks toward
+# the start of the arena, so the holes it leaves behind are refilled before the
+# heap grows. The "best" in best fit is a local choice for one request, not a
+# promise about the whole run.
+#
+# ## Summary
+#
+# - The kernel hands out **pages**; a heap manager carves them into blocks and keeps
+#   track of the free ones. glibc grows its heap with `brk` in steps of about 132 KiB
+#   and gives large blocks their own `mmap`ping.
+# - A block carries bookkeeping: glibc puts an 8-byte size field with three flag
+#   bits (P, M, A) below every pointer, rounds chunks to 16 bytes, with 32 at least.
+# - Boundary tags let `free` find both neighbours in constant time; an explicit free
+#   list makes `malloc` search only free blocks; the placement policy decides how
+#   fragmented the heap gets.
+# - glibc's tcache reuses the last freed chunk first and does not merge: fast, and it
+#   costs memory. Turn it off with `GLIBC_TUNABLES` and you see P bits clear and
+#   chunks merge, into each other and into the top chunk.
+# - mimalloc gives each size class its own pages of equal blocks: no search, no
+#   merging, and a page per size class to pay for.
+#
+# **Myths this lesson corrected**
+#
+# - *"malloc(n) uses n bytes."* It uses a chunk of at least n + 8 bytes rounded to 16,
+#   never less than 32 (glibc, 64-bit); mimalloc rounds to a size class.
+# - *"free gives memory back to the system."* Mostly it parks the block in the tcache
+#   or a bin for reuse; only the top of the heap (past a threshold) and `mmap`ped
+#   chunks go back.
+# - *"Everything of 128 KiB or more is mmapped."* Only when the top chunk cannot hold
+#   it, and the threshold rises as mmapped chunks are freed.
+# - *"Best fit always fragments least."* Not on the `exercise` trace.
+#
+# **Further reading (primary sources)**
+#
+# - glibc wiki, [MallocInternals](https://sourceware.org/glibc/wiki/MallocInternals):
+#   chunks, arenas, bins, tcache.
+# - `mallopt(3)` ([man7.org](https://man7.org/linux/man-pages/man3/mallopt.3.html)):
+#   `M_MMAP_THRESHOLD` and its dynamic adjustment, `M_TOP_PAD`, `M_TRIM_THRESHOLD`;
+#   glibc manual, [Memory Allocation Tunables](https://www.gnu.org/software/libc/manual/html_node/Memory-Allocation-Tunables.html).
+# - D. Leijen, B. Zorn, L. de Moura, *Mimalloc: Free List Sharding in Action*,
+#   APLAS 2019 (Microsoft Research technical report MSR-TR-2019-18),
+#   [microsoft.com/research](https://www.microsoft.com/en-us/research/publication/mimalloc-free-list-sharding-in-action/).
+# - P. R. Wilson, M. S. Johnstone, M. Neely, D. Boles, *Dynamic Storage Allocation:
+#   A Survey and Critical Review*, IWMM 1995: placement policies and fragmentation
+#   measured on real programs.
+# - D. E. Knuth, *The Art of Computer Programming*, vol. 1, section 2.5: boundary tags.
+# - Microsoft Learn: [Heap functions](https://learn.microsoft.com/en-us/windows/win32/memory/heap-functions),
+#   [HeapAlloc](https://learn.microsoft.com/en-us/windows/win32/api/heapapi/nf-heapapi-heapalloc),
+#   [VirtualAlloc](https://learn.microsoft.com/en-us/windows/win32/api/memoryapi/nf-memoryapi-virtualalloc).
+#
+# **Next:** lesson 02, alignment — why those 16 bytes matter.

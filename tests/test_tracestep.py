@@ -1,0 +1,267 @@
+"""Tests of labsupport.tracestep and of the lesson-01 teaching allocator (talloc.c)."""
+from __future__ import annotations
+
+import pytest
+
+import labsupport as lab
+from labsupport import tracestep as ts
+
+SHIPPED = ["intro", "coalesce", "fragment", "exercise", "random1000"]
+POLICIES = [("first", "lifo"), ("first", "address"), ("next", "lifo"), ("best", "lifo"), ("best", "address")]
+
+
+# --------------------------------------------------------------------------- traces
+def test_parse_ops_comments_and_arena():
+    t = ts.parse_trace("# arena: 2048\nalloc a 24   # a comment\n\nfree a\nalloc b 0x10\n")
+    assert t.arena == 2048
+    assert [str(op) for op in t] == ["alloc a 24", "free a", "alloc b 16"]
+    assert [op.line for op in t] == [2, 4, 5]
+    assert t.text(numeric=True) == "alloc 0 24\nfree 0\nalloc 1 16\n"
+
+
+@pytest.mark.parametrize("text, words", [
+    ("alloc a 24\nalloc a 8\n", ["line 2", "already allocated"]),
+    ("free x\n", ["line 1", "not allocated"]),
+    ("alloc a big\n", ["line 1", "not a number"]),
+    ("alloc a -3\n", ["line 1", "negative"]),
+    ("malloc a 3\n", ["line 1", "expected 'alloc ID SIZE' or 'free ID'"]),
+])
+def test_parse_errors_name_the_line(text, words):
+    with pytest.raises(ts.TraceError) as e:
+        ts.parse_trace(text)
+    for w in words:
+        assert w in str(e.value)
+
+
+def test_shipped_traces_load_and_unknown_name_lists_them():
+    for name in SHIPPED:
+        assert len(ts.load_trace(name)) > 0
+    with pytest.raises(FileNotFoundError) as e:
+        ts.load_trace("nonesuch")
+    assert "fragment" in str(e.value)
+    assert len(ts.load_trace("random1000")) == 1000
+
+
+def test_random_trace_is_reproducible():
+    a, b = ts.random_trace(300, 5), ts.random_trace(300, 5)
+    assert a.text() == b.text() and len(a) == 300
+    assert a.text() != ts.random_trace(300, 6).text()
+
+
+# --------------------------------------------------------------------------- figures
+def test_figures_definitions():
+    # used 0..32, hole 32..96 (64 B), used 96..128, hole 128..160 (32 B), used 160..192, tail
+    blocks = [(0, 32, 1), (32, 64, 0), (96, 32, 1), (128, 32, 0), (160, 32, 1), (192, 1000, 0)]
+    f = ts.figures_of(blocks, live=60)
+    assert f.footprint == 192
+    assert f.holes == 96 and f.largest_hole == 64
+    assert f.external_fragmentation == pytest.approx(1 - 64 / 96)
+    assert f.utilisation == pytest.approx(60 / 192)
+    empty = ts.figures_of([(0, 1000, 0)], live=0)
+    assert empty.footprint == 0 and empty.holes == 0 and empty.external_fragmentation == 0
+
+
+# --------------------------------------------------------------------------- the teaching allocator
+def _assert_heap_ok(state, arena, order):
+    pos = 8
+    free = set()
+    prev_free = False
+    for off, size, used, owner in state.blocks:
+        assert off == pos, f"step {state.step}: gap or overlap at {pos}"
+        assert size % 16 == 0 and size >= 32
+        assert (off + 8) % 16 == 0                       # payload alignment
+        if not used:
+            assert not prev_free, f"step {state.step}: two free neighbours at {off}"
+            free.add(off)
+        else:
+            assert owner
+        prev_free = not used
+        pos += size
+    assert pos == arena - 8
+    assert set(state.freelist) == free and len(state.freelist) == len(free)
+    if order == "address":
+        assert list(state.freelist) == sorted(state.freelist)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("policy, order", POLICIES)
+def test_replay_keeps_every_invariant(name, policy, order):
+    r = ts.replay(name, policy, order)
+    assert len(r) == len(r.trace) + 1
+    for s in r.states:
+        _assert_heap_ok(s, r.arena_size, order)
+
+
+def test_block_sizes_round_to_16_with_16_bytes_of_tags():
+    lib = ts.talloc_module().lib
+    assert [lib.ta_block_size_for(n) for n in (0, 1, 16, 17, 24, 100)] == [32, 32, 32, 48, 48, 128]
+
+
+def test_fragment_trace_first_fit_fails_best_fit_does_not():
+    first = ts.replay("fragment", "first", "lifo")
+    best = ts.replay("fragment", "best", "lifo")
+    assert [s.op.id for s in first.failures] == ["Y"]
+    assert best.failures == []
+    # first fit failed although more free bytes than the request existed
+    last = first.final
+    free_total = sum(s for _o, s, u, _w in last.blocks if not u)
+    assert free_total >= 256 + 16
+
+
+def test_lifo_reuses_the_block_just_freed():
+    r = ts.replay("alloc a 24\nalloc b 24\nalloc c 24\nfree a\nfree c\nalloc d 24\n", arena_size=1024)
+    assert r[4].freelist == (8, 152)              # free a: a goes to the front
+    assert r[5].freelist == (104, 8)              # free c: c merged with the tail, and went to the front
+    owners = {w: o for o, s, u, w in r.final.blocks if u}
+    assert owners == {"b": 56, "d": 104}          # first fit on a LIFO list takes the head
+    addr = ts.replay(r.trace, "first", "address")
+    assert {w: o for o, s, u, w in addr.final.blocks if u} == {"b": 56, "d": 8}
+
+
+def test_no_coalescing_leaves_neighbours_free():
+    r = ts.replay("alloc a 24\nalloc b 24\nfree a\nfree b\n", arena_size=1024, coalesce=False)
+    states = [u for _o, _s, u, _w in r.final.blocks]
+    assert states[:2] == [0, 0]
+
+
+def test_ta_check_reports_a_corrupted_footer():
+    m = ts.talloc_module()
+    ffi, lib = m.ffi, m.lib
+    mem = ffi.new("unsigned char[]", 1024 + 16)
+    h = ffi.new("ta_heap *")
+    assert lib.ta_init(h, mem, 1024 + 16, 0, 0, 1) == 0
+    p = ffi.cast("unsigned char *", lib.ta_malloc(h, 40))
+    msg = ffi.new("char[]", 256)
+    assert lib.ta_check(h, msg, 256) == 0
+    ffi.cast("size_t *", p + 48)[0] = 0x99       # the block is 64 B: its footer is at payload + 48
+    assert lib.ta_check(h, msg, 256) != 0
+    assert b"footer" in ffi.string(msg)
+
+
+# --------------------------------------------------------------------------- learner allocators, isolated
+def _learner(body: str):
+    d = ts.example_dir()
+    return lab.build_c('#include "talloc.h"\n' + body, files=(str(d / "talloc.c"),),
+                       cflags=("-DTA_LEARNER_COALESCE",), include_dirs=(str(d),))
+
+
+GOOD = """
+ta_block *ta_coalesce(ta_heap *h, ta_block *b) {
+    ta_block *next = ta_next_block(b);
+    if (!ta_is_used(next)) { ta_list_remove(h, next); ta_set(b, ta_size(b) + ta_size(next), 0); }
+    if (!ta_prev_is_used(b)) {
+        ta_block *prev = ta_prev_block(b);
+        ta_list_remove(h, prev); ta_set(prev, ta_size(prev) + ta_size(b), 0); b = prev;
+    }
+    return b;
+}"""
+NEXT_ONLY = """
+ta_block *ta_coalesce(ta_heap *h, ta_block *b) {
+    ta_block *next = ta_next_block(b);
+    if (!ta_is_used(next)) { ta_list_remove(h, next); ta_set(b, ta_size(b) + ta_size(next), 0); }
+    return b;
+}"""
+FORGETS_LIST = """
+ta_block *ta_coalesce(ta_heap *h, ta_block *b) {
+    ta_block *next = ta_next_block(b);
+    if (!ta_is_used(next)) ta_set(b, ta_size(b) + ta_size(next), 0);   /* next stays on the list */
+    if (!ta_prev_is_used(b)) {
+        ta_block *prev = ta_prev_block(b);
+        ta_list_remove(h, prev); ta_set(prev, ta_size(prev) + ta_size(b), 0); b = prev;
+    }
+    return b;
+}"""
+SPINS = """
+ta_block *ta_coalesce(ta_heap *h, ta_block *b) {
+    while (!ta_prev_is_used(b)) { }
+    return b;
+}"""
+BAD_HEADER = """
+ta_block *ta_coalesce(ta_heap *h, ta_block *b) {
+    ta_block *next = ta_next_block(b);
+    if (!ta_is_used(next)) { ta_list_remove(h, next); b->header = ta_size(b) + ta_size(next); }
+    return b;
+}"""
+
+
+def test_reference_coalesce_passes_every_trace():
+    m = _learner(GOOD)
+    for name in SHIPPED:
+        assert ts.check_module(m, name) == "ok"
+
+
+def test_seeded_bug_backward_merge_missing_is_named():
+    msg = ts.check_module(_learner(NEXT_ONLY), "coalesce")
+    assert msg.startswith("step 7 (line 9: free c)")
+    assert "not coalesced" in msg
+
+
+def test_seeded_bug_block_left_on_free_list():
+    msg = ts.check_module(_learner(FORGETS_LIST), "coalesce")
+    assert "free list" in msg and msg.startswith("step ")
+
+
+def test_seeded_bug_endless_loop_is_stopped_and_named():
+    msg = ts.check_module(_learner(SPINS), "coalesce")
+    assert msg.startswith("step 7 (line 9: free c)")
+    assert "did not finish" in msg
+
+
+def test_seeded_bug_footer_not_updated():
+    msg = ts.check_module(_learner(BAD_HEADER), "exercise")
+    assert "header" in msg and "footer" in msg
+
+
+def test_exercise_check_with_lab_check_explains_failure(capsys):
+    m = _learner(NEXT_ONLY)
+    ok = lab.check(lambda name: ts.check_module(m, name),
+                   [lab.Case(args=("coalesce",), expected="ok", hint="merge with the block before too")],
+                   name="replay")
+    out = capsys.readouterr().out
+    assert not ok
+    assert "step 7" in out and "merge with the block before" in out
+
+
+# --------------------------------------------------------------------------- real allocators
+def test_glibc_heap_is_drawn_as_offsets():
+    g = ts.replay_glibc("intro")
+    assert g.blocks[0].state == "meta" and g.blocks[0].offset == 0
+    sizes = {b.owner: b.size for b in g.blocks if b.state == "used"}
+    assert sizes["a"] == 32 and sizes["d"] == 48          # 24 -> 32, 40 -> 48
+    assert g.blocks[-1].owner == "top"
+    again = ts.replay_glibc("intro")
+    assert [(b.offset, b.size, b.state) for b in g.blocks] == [(b.offset, b.size, b.state) for b in again.blocks]
+
+
+def test_glibc_without_tcache_marks_free_chunks_in_bins():
+    g = ts.replay_glibc("alloc a 100\nalloc b 100\nalloc c 100\nfree a\n", tunables=ts.NO_TCACHE)
+    free = [b for b in g.blocks if b.state == "free" and b.owner != "top"]
+    assert len(free) == 1 and free[0].size == 112
+
+
+def test_mimalloc_pages_hold_one_block_size():
+    m = ts.replay_mimalloc("intro")
+    assert m.pages
+    assert all(p[3] > 0 for p in m.pages)
+    assert {p[3] for p in m.pages} >= {32, 48}
+
+
+# --------------------------------------------------------------------------- the widget
+def test_stepper_steps_and_rerun():
+    st = ts.Stepper("fragment")
+    n = len(st.replay.states)
+    for i in range(n):
+        st.slider.value = i
+    assert "FAILED" in st.label.value                       # the last step of first fit fails
+    st.policy.value = "best"
+    assert "FAILED" not in st.label.value
+    assert "<svg" in st.map.value and "free list" in st.freelist.value
+    st.text.value = "alloc q 10\nfree nope\n"
+    st._from_text()
+    assert "line 2" in st.message.value
+
+
+def test_heap_svg_has_one_rect_per_block_row_piece():
+    r = ts.replay("intro")
+    svg = ts.heap_svg(r.final, r.arena_size)
+    assert svg.count("<rect") >= len(r.final.blocks) + 2
