@@ -50,10 +50,12 @@ def _call_text(name: str, case: Case) -> str:
 
 
 def check(fn, cases, *, isolate: bool = False, name: str | None = None, timeout: float = 10.0,
-          memory_mb: float | None = None, compare=None) -> CheckResult:
+          memory_mb: float | None = None, compare=None, reveal_expected: bool = True) -> CheckResult:
     """Run ``fn`` on each case; print and return the verdict.
 
     compare(expected, got) -> bool decides equality (default ``==``).
+    reveal_expected=False leaves the expected value out of the message (for
+    "choose the answer" exercises, where it would give the answer away).
     fn may be a pair ``(c_module, "function")`` for a C function: with isolate=True
     it then runs through ``run_c`` (a C crash becomes a failed case).
     """
@@ -89,7 +91,8 @@ def check(fn, cases, *, isolate: bool = False, name: str | None = None, timeout:
             except Exception as exc:          # noqa: BLE001 - reported to the learner
                 problem = f"{call} raised {type(exc).__name__}: {exc}"
         if problem is None and not compare(case.expected, got):
-            problem = f"{call} returned {got!r}, expected {case.expected!r}"
+            problem = f"{call} returned {got!r}"
+            problem += f", expected {case.expected!r}" if reveal_expected else ", which is not the answer"
         if problem:
             msg = f"✘ case {n} of {len(cases)} failed: {problem}"
             if case.hint:

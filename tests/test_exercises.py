@@ -53,3 +53,8 @@ def test_c_function_isolated():
     r = lab.check((c, "half"), [lab.Case((8,), 4), lab.Case((-1,), 0)], isolate=True)
     assert "case 2 of 2 failed: half(-1) did not return" in str(r) and "SIGSEGV" in str(r)
     assert lab.check((c, "half"), [lab.Case((9,), 4)])          # in-kernel also works
+
+
+def test_expected_can_stay_hidden():
+    r = lab.check(lambda: "first", [lab.Case((), "best")], name="pick", reveal_expected=False)
+    assert "pick() returned 'first', which is not the answer" in str(r) and "best" not in str(r)
