@@ -1,10 +1,11 @@
 """C compiled to WebAssembly in the kernel, run with wasmtime; node scripts run isolated.
 
-Small and obvious on purpose (lesson 08):
+Small and obvious on purpose (lesson 08); use it as ``from labsupport import wasm``.
 
 - ``compile_wasm(source)`` / ``compile_wasm_file(path)`` build a ``.wasm`` with the
-  ``ziglang`` wheel. zig's cache lives in ``cache_dir()/zig``, so the one-off build
-  of zig's wasi libc (~15 s) is paid once per machine. The module is cached in
+  ``ziglang`` wheel. zig's cache lives in ``cache_dir()/zig`` (or
+  ``$LABSUPPORT_ZIG_CACHE``), so the one-off build of zig's wasi libc (~15 s) is
+  paid once per machine. The module is cached in
   ``cache_dir()/wasm`` under a hash of the source, the local headers it includes,
   the flags and the zig version: an unchanged source is not recompiled.
 - ``instantiate(path, memory_limit=...)`` gives a ``WasmInstance``: call exports as
@@ -28,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 from .cbuild import CompileError
-from .toolchain import ROOT, MissingTool, cache_dir, have, missing
+from .toolchain import ROOT, MissingTool, cache_dir, missing
 
 WASM_BUILD_VERSION = "1"     # bump when the recipe below changes
 PAGE = 65536                 # bytes in a WebAssembly page
@@ -38,9 +39,18 @@ PAGE = 65536                 # bytes in a WebAssembly page
 DEFAULT_FLAGS = ("-O2", "-mexec-model=reactor", "-s", "-Wl,-z,stack-size=65536")
 
 
+def zig_cache_dir() -> Path:
+    """zig's cache: ``$LABSUPPORT_ZIG_CACHE`` if set, else ``cache_dir()/zig``.
+
+    The override lets test runs with a throw-away ``LABSUPPORT_CACHE`` share one
+    zig cache (its wasi libc is ~58 MB and ~15 s to build).
+    """
+    return Path(os.environ.get("LABSUPPORT_ZIG_CACHE") or cache_dir() / "zig")
+
+
 def zig_env() -> dict[str, str]:
     """Environment variables that point zig's caches at the course cache."""
-    d = str(cache_dir() / "zig")
+    d = str(zig_cache_dir())
     return {"ZIG_GLOBAL_CACHE_DIR": d, "ZIG_LOCAL_CACHE_DIR": d}
 
 

@@ -1,9 +1,12 @@
 import os
 import tempfile
+from pathlib import Path
 
 import pytest
 
-# Builds in the tests go to a cache of their own, so "cold" really is cold.
+# zig's wasi libc (~15 s to build, ~55 MB) is shared with the course's normal cache;
+# everything else the tests build goes to a cache of their own, so "cold" really is cold.
+os.environ.setdefault("LABSUPPORT_ZIG_CACHE", str(Path.home() / ".cache" / "labsupport" / "zig"))
 os.environ.setdefault("LABSUPPORT_CACHE", tempfile.mkdtemp(prefix="labsupport-test-cache-"))
 os.environ.setdefault("MPLBACKEND", "Agg")
 

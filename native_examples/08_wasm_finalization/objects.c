@@ -9,7 +9,7 @@
  *   obj_free(handle)  -> 0 on success, -1 if the handle is not a live object
  *                        (double free or garbage): the library refuses it
  *   obj_sum(handle)   -> a checksum of the object's bytes (reads the memory)
- *   live_objects(), live_bytes(), memory_pages(), failed_allocs()
+ *   live_objects(), live_bytes(), current_pages(), failed_allocs()
  *
  * Build for WebAssembly (see README.md):
  *   python -m ziglang cc -target wasm32-wasi -O2 -mexec-model=reactor -s \
@@ -91,4 +91,4 @@ EXPORT(live_objects) int32_t live_objects(void) { return n_live; }
 EXPORT(live_bytes) int64_t live_bytes(void) { return n_bytes; }
 EXPORT(failed_allocs) int32_t failed_allocs(void) { return n_failed; }
 /* linear memory size in 64 KiB pages: it only ever grows */
-EXPORT(memory_pages) int32_t memory_pages(void) { return (int32_t)__builtin_wasm_memory_size(0); }
+EXPORT(current_pages) int32_t current_pages(void) { return (int32_t)__builtin_wasm_memory_size(0); }

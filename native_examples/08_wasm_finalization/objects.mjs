@@ -19,7 +19,7 @@ export function makeWrapperClass(ex) {
       const handle = ex.obj_new(size);
       if (handle === 0) {
         throw new Error(`out of memory: obj_new(${size}) returned NULL ` +
-                        `(${ex.live_objects()} live objects, ${ex.memory_pages()} pages)`);
+                        `(${ex.live_objects()} live objects, ${ex.current_pages()} pages)`);
       }
       this.handle = handle;
       // the held value is the handle, never `this` (that would keep it alive)
@@ -35,5 +35,5 @@ export function makeWrapperClass(ex) {
 }
 
 export function snapshot(ex) {
-  return { live: ex.live_objects(), pages: ex.memory_pages() };
+  return { live: ex.live_objects(), pages: ex.current_pages() };
 }

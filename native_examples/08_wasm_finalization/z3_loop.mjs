@@ -34,27 +34,27 @@ function oneSolver(i) {
 }
 
 if (mode === 'api') {
-  const kinds = {
-    Solver: () => new ctx.Solver(),
-    Optimize: () => new ctx.Optimize(),
-    Fixedpoint: () => new ctx.Fixedpoint(),
-    Model: () => { const s = new ctx.Solver(); return s; },   // replaced below
-    Statistics: () => new ctx.Solver().statistics(),
-    AstVector: () => new ctx.AstVector(),
-    Params: null,
-    Tactic: () => new ctx.Tactic('simplify'),
-    Goal: () => new ctx.Goal(),
-    Int: () => ctx.Int.const('z'),
+  const solver = new ctx.Solver();
+  const m = ctx.Int.const('m');
+  solver.add(m.gt(1));
+  await solver.check();
+  const samples = {
+    Solver: solver,
+    Optimize: new ctx.Optimize(),
+    Fixedpoint: new ctx.Fixedpoint(),
+    Model: solver.model(),
+    Statistics: solver.statistics(),
+    AstVector: new ctx.AstVector(),
+    Tactic: new ctx.Tactic('simplify'),
+    Goal: new ctx.Goal(),
+    Int: m,
   };
   const rows = {};
-  for (const [name, make] of Object.entries(kinds)) {
-    if (make === null) continue;
-    let obj = make();
-    if (name === 'Model') { const x = ctx.Int.const('m'); obj.add(x.gt(1)); await obj.check(); obj = obj.model(); }
-    rows[name] = typeof obj.release === 'function';
-  }
+  for (const [name, obj] of Object.entries(samples)) rows[name] = typeof obj.release === 'function';
   for (const [name, has] of Object.entries(rows)) console.log(`${name.padEnd(11)} release(): ${has ? 'yes' : 'no'}`);
-  finish({ mode, rows });
+  const dispose = typeof Symbol.dispose === 'symbol' && Symbol.dispose in new ctx.Solver();
+  console.log(`Solver has [Symbol.dispose] (for \`using\`): ${dispose ? 'yes' : 'no'}`);
+  finish({ mode, rows, dispose });
 }
 
 if (mode === 'double' || mode === 'after') {
