@@ -323,21 +323,32 @@ def _server_for_call() -> _Server:
 def _start_and_wait(spec: dict, timeout: float) -> tuple[int | None, str | None, bool]:
     """Run spec in a forked child. Returns (exit code, signal name, timed out)."""
     import select
+    global _server
     with _lock:
         srv = _server_for_call()
+        pid = None
         try:
-            _send(srv.sock, spec)
-            pid = _recv(srv.sock)
-        except (EOFError, OSError):     # server gone (killed?): start a new one once
-            srv = _server_for_call()
-            _send(srv.sock, spec)
-            pid = _recv(srv.sock)
-        ready, _, _ = select.select([srv.sock], [], [], timeout)
-        timed_out = not ready
-        if timed_out:
-            _kill_group(pid)
-        status = _recv(srv.sock)
-        _kill_group(pid)            # anything the child left running in its group
+            try:
+                _send(srv.sock, spec)
+                pid = _recv(srv.sock)
+            except (EOFError, OSError):     # server gone (killed?): start a new one once
+                srv = _server_for_call()
+                _send(srv.sock, spec)
+                pid = _recv(srv.sock)
+            ready, _, _ = select.select([srv.sock], [], [], timeout)
+            timed_out = not ready
+            if timed_out:
+                _kill_group(pid)
+            status = _recv(srv.sock)
+            _kill_group(pid)            # anything the child left running in its group
+        except BaseException:
+            # interrupted (Kernel -> Interrupt) or the protocol broke: kill the child and
+            # drop this server so the next call starts clean and in step
+            if pid is not None:
+                _kill_group(pid)
+            srv.proc.kill()
+            _server = None
+            raise
     if os.WIFSIGNALED(status):
         return None, _signal_name(os.WTERMSIG(status)), timed_out
     return os.WEXITSTATUS(status), None, timed_out

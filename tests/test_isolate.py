@@ -151,3 +151,17 @@ def test_fork_server_restarts_if_killed(c):
 def test_unknown_function_is_a_clear_error(c):
     with pytest.raises(AttributeError, match="no function 'nope'"):
         lab.run_c(c, "nope")
+
+
+def test_interrupt_while_waiting_leaves_isolation_usable(c):
+    import signal
+    import threading
+    import time
+
+    def interrupt_soon():
+        time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGINT)
+    threading.Thread(target=interrupt_soon).start()
+    with pytest.raises(KeyboardInterrupt):
+        lab.run_c(c, "spin", timeout=30)
+    assert lab.run_c(c, "add", 2, 2).value == 4
