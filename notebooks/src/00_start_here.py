@@ -152,6 +152,21 @@ void write_null(void) {
     *p = 42;
 }
 
+/* The same mistake, hidden: fill the tcache first, and free a, b, a. */
+int double_free_unnoticed(void) {
+    void *fill[7];
+    for (int i = 0; i < 7; i++) fill[i] = malloc(32);
+    char *volatile a = malloc(32), *volatile b = malloc(32);
+    for (int i = 0; i < 7; i++) free(fill[i]);      /* this size's tcache is now full */
+    free(a); free(b); free(a);                        /* a twice, with b in between */
+    for (int i = 0; i < 7; i++) fill[i] = malloc(32);
+    char *x = malloc(32), *y = malloc(32), *z = malloc(32);
+    printf("three new blocks; are the first and the third the same memory? %s\n",
+           x == z ? "yes" : "no");
+    (void)y;
+    return x == z;
+}
+
 # %%
 lab.run_c(crash, "double_free")
 
@@ -173,6 +188,20 @@ lab.run_c(crash, "write_null")
 
 # %%
 print("The kernel is still alive:", c.add(20, 22))
+
+# %% [markdown]
+# **Predict:** does glibc *always* catch a double free?
+
+# %%
+lab.run_c(crash, "double_free_unnoticed")
+
+# %% [markdown]
+# No. With the tcache for that size full (it holds 7 blocks), freed blocks go to
+# a *fastbin*, whose check only compares with the block freed just before — and
+# `a, b, a` passes it. Nothing crashed, yet two blocks that the program believes
+# are separate now share the same memory: writing one silently overwrites the
+# other. A crash is the *lucky* outcome of a memory bug; tools such as valgrind
+# and AddressSanitizer (lesson 07) find the unlucky ones.
 
 # %% [markdown]
 # The result is an object too, for code that wants to react to it:
@@ -220,9 +249,9 @@ lab.draw_heap(blocks, title="six malloc calls, two freed (glibc; offsets from th
 # - The blocks sit **next to each other** in the order they were asked for.
 # - The **freed** blocks (grey) did not move and were not given back to the
 #   operating system: they wait for the next request of the same size.
-# - An extra 8 bytes are missing from this picture: the first 8 bytes of each
-#   chunk belong to the previous block's usable space until it is freed.
-#   Lesson 01 takes the header apart bit by bit.
+# - Each block's room runs up to the next size field. Its last 8 bytes double
+#   as the next chunk's "previous size" field, which glibc only uses once the
+#   block is free. Lesson 01 takes the header apart bit by bit.
 #
 # The same picture as a widget, with a block picker and a table (every later
 # lesson uses it to draw its heaps):
@@ -288,8 +317,9 @@ lab.check(chunk_size, cases)
 #   each pointer; chunk sizes are multiples of 16 and at least 32 bytes here.
 # - Exercises check themselves and tell you which case failed and why.
 #
-# **Myth corrected:** "a double free always crashes" — here glibc caught it
-# because the block was still in its tcache; lesson 01 shows cases it cannot catch.
+# **Myth corrected:** "a double free always crashes". glibc caught the first one
+# because the block was still in its tcache; the second went unnoticed and left
+# two live blocks sharing memory.
 #
 # ## Further reading
 #
