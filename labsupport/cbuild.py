@@ -421,39 +421,44 @@ def build_c_file(path: str | os.PathLike, **kwargs) -> CModule:
 
 
 def build_program(sources, *, output: str | None = None, cflags=(), ldflags=(), libraries=(),
-                  compiler: str | None = None, base_dir=None) -> Path:
-    """Compile C files into an executable (or anything ``compiler`` makes), cached by content.
+                  compiler=None, env: dict | None = None, default_cflags=DEFAULT_CFLAGS,
+                  base_dir=None) -> Path:
+    """Compile C files into an executable (or a library, with ``-shared`` in ldflags), cached.
 
-    sources: C files (relative to base_dir). Flags that start with ``-shared``
-    make a library. Returns the path of the output in the course cache; a
-    compile error raises ``CompileError`` with gcc's diagnostics.
-    compiler: another compiler command (e.g. ``x86_64-w64-mingw32-gcc``).
+    sources: C files (relative to base_dir). cflags go before the sources,
+    ldflags and libraries after them, as a linker wants. compiler: another
+    compiler, as a command name or an argv prefix (e.g. ``x86_64-w64-mingw32-gcc``,
+    or zig's ``[python, -m, ziglang, cc, -target, x86_64-windows-gnu]``), run with
+    ``env`` added to the environment. The output is cached by a hash of the
+    sources, their local headers, the flags and the compiler; a failed build
+    raises ``CompileError`` (or ``LinkError``) with the compiler's diagnostics.
     """
     base = Path(base_dir or os.getcwd()).resolve()
     srcs = [(base / s).resolve() for s in sources]
-    cc = compiler or _gcc()
+    cc = [compiler] if isinstance(compiler, str) else list(compiler or [_gcc()])
     headers: dict[str, str] = {}
     for s in srcs:
-        _local_headers(s.read_text(), [s.parent, base], headers)
-    key = json.dumps(dict(v=BUILD_VERSION, sources={str(s): s.read_text() for s in srcs},
-                          headers=headers, cflags=list(cflags), ldflags=list(ldflags),
-                          libraries=list(libraries), cc=cc,
-                          ccv=_gcc_version(cc) if compiler is None else cc), sort_keys=True)
+        _local_headers(s.read_text(errors="replace"), [s.parent, base], headers)
+    key = json.dumps(dict(v=BUILD_VERSION, sources={str(s): s.read_text(errors="replace") for s in srcs},
+                          headers=headers, cflags=list(map(str, cflags)), ldflags=list(map(str, ldflags)),
+                          libraries=list(libraries), cc=cc, default=list(default_cflags),
+                          ccv=_gcc_version(cc[0]) if compiler is None else ""), sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     out_dir = cache_dir() / "programs" / digest
     target = out_dir / (output or srcs[0].stem)
     if target.exists():
         return target
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    cmd = [cc, *DEFAULT_CFLAGS, *cflags, *map(str, srcs), "-o", str(tmp), *ldflags,
-           *[f"-l{x}" for x in libraries]]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=_GCC_ENV)
+    tmp = out_dir / f"tmp{os.getpid()}-{target.name}"
+    cmd = [*cc, *default_cflags, *map(str, cflags), *map(str, srcs), "-o", str(tmp),
+           *map(str, ldflags), *[f"-l{x}" for x in libraries]]
+    p = subprocess.run(cmd, capture_output=True, text=True, env={**_GCC_ENV, **(env or {})})
     if p.returncode != 0:
         diag = p.stderr.replace(str(base) + os.sep, "").strip()
         for s in srcs:
             diag = diag.replace(str(s.parent) + os.sep, "")
-        kind = LinkError if ("undefined reference" in diag or "cannot find -l" in diag) else CompileError
+        kind = LinkError if ("undefined reference" in diag or "cannot find -l" in diag
+                             or "undefined symbol" in diag) else CompileError
         raise kind(f"C build error:\n{diag}", diag)
     os.replace(tmp, target)
     return target

@@ -52,6 +52,8 @@ class Tool:
 _APT = "sudo apt-get install -y"
 TOOLS: tuple[Tool, ...] = (
     Tool("gcc", "command", "gcc", "all", f"{_APT} gcc"),
+    Tool("g++", "command", "g++", "05", f"{_APT} g++"),
+    Tool("gdb", "command", "gdb", "04", f"{_APT} gdb"),
     Tool("valgrind", "command", "valgrind", "07", f"{_APT} valgrind"),
     Tool("heaptrack", "command", "heaptrack", "07", f"{_APT} heaptrack", ("--version",)),
     Tool("pahole", "command", "pahole", "02", f"{_APT} dwarves"),

@@ -22,10 +22,13 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import os
+import shutil
 import sys
 from pathlib import Path
 
+from .cbuild import CompileError, build_program
 from .isolate import RunResult, run_program
+from .wasm import zig_env
 from .toolchain import MissingTool, cache_dir, have, missing, tool_path
 
 MINGW = "x86_64-w64-mingw32-gcc"
@@ -35,7 +38,7 @@ BASE_OVERRIDES = "winedbg.exe=d"
 CREATE_OVERRIDES = "winedbg.exe=d;mscoree=d;mshtml=d"
 
 
-class BuildError(RuntimeError):
+class BuildError(CompileError):
     """A compiler failed; the message is the compiler's own diagnostics."""
 
 
@@ -54,12 +57,6 @@ def workdir(name: str) -> Path:
     path = cache_dir() / "build" / name
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def zig_env() -> dict[str, str]:
-    """zig keeps its caches in ``cache_dir()/zig`` (its first Windows build takes ~1 min)."""
-    d = str(cache_dir() / "zig")
-    return {"ZIG_GLOBAL_CACHE_DIR": d, "ZIG_LOCAL_CACHE_DIR": d}
 
 
 def compiler_argv(compiler: str) -> list[str]:
@@ -84,26 +81,28 @@ def compiler_argv(compiler: str) -> list[str]:
 
 
 def build(sources, output, *, compiler: str = "mingw", shared: bool = False,
-          flags=("-O2",), libs=(), timeout: float = 300) -> Path:
+          flags=("-O2",), libs=()) -> Path:
     """Compile and link ``sources`` into ``output`` (an .exe/.dll, or a Linux program/.so).
 
     ``flags`` go before the sources, ``libs`` (objects, archives, ``-l``/``-Wl`` options)
-    after them, as a linker wants. Windows builds are stripped (``-s``). Returns the
-    output path; raises BuildError with the compiler's messages on failure.
+    after them, as a linker wants. Windows builds are stripped (``-s``). The build is
+    ``lab.build_program``'s (cached by content); the result is copied to ``output`` so
+    an EXE and its DLLs sit side by side, as Windows' loader wants. Raises BuildError
+    (a ``lab.CompileError``) with the compiler's messages on failure.
     """
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    argv = compiler_argv(compiler) + list(flags)
-    if compiler != "gcc":
-        argv.append("-s")
-    if shared:
-        argv += ["-shared"] + (["-fPIC"] if compiler == "gcc" else [])
-    argv += [str(s) for s in sources] + ["-o", str(output)] + [str(x) for x in libs]
-    env = zig_env() if compiler == "zig" else None
-    r = run_program(argv, timeout=timeout, env=env)
-    if not r.ok:
-        raise BuildError(f"{' '.join(Path(a).name if i == 0 else a for i, a in enumerate(argv))}\n"
-                         f"{r.status()}\n{r.stderr}{r.stdout}")
+    cflags = list(flags) + (["-fPIC"] if shared and compiler == "gcc" else [])
+    ldflags = [str(x) for x in libs] + (["-shared"] if shared else []) + ([] if compiler == "gcc" else ["-s"])
+    try:
+        built = build_program(sources, output=output.name, cflags=cflags, ldflags=ldflags,
+                              compiler=compiler_argv(compiler), default_cflags=(),
+                              env=zig_env() if compiler == "zig" else None)
+    except CompileError as exc:
+        raise BuildError(f"{compiler} build of {output.name} failed:\n{exc.diagnostics}",
+                         exc.diagnostics) from None
+    shutil.copyfile(built, output)
+    output.chmod(0o755)
     return output
 
 

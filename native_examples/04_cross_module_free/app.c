@@ -1,10 +1,10 @@
 /* app.c - a program that uses textlib and frees what it gets.
  *
- *   app MODE [LIBRARY]
+ *   app MODE [LIBRARY [plain]]
  *
  * Without LIBRARY the program uses the textlib it was linked with.
  * With LIBRARY it opens that file with dlopen(RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND)
- * and uses that copy instead.
+ * (or without RTLD_DEEPBIND when "plain" follows) and uses that copy instead.
  *
  * MODE:
  *   owners      print which allocator owns each pointer, free everything correctly
@@ -62,10 +62,11 @@ static void *need(void *handle, const char *name)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
-    if (argc < 2) { fprintf(stderr, "usage: app MODE [LIBRARY]\n"); return 2; }
+    if (argc < 2) { fprintf(stderr, "usage: app MODE [LIBRARY [plain]]\n"); return 2; }
     const char *mode = argv[1];
     if (argc > 2) {
-        void *h = dlopen(argv[2], RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+        int deep = !(argc > 3 && strcmp(argv[3], "plain") == 0);
+        void *h = dlopen(argv[2], RTLD_NOW | RTLD_LOCAL | (deep ? RTLD_DEEPBIND : 0));
         if (!h) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 2; }
         greeting = need(h, "text_greeting");
         greeting_with = need(h, "text_greeting_with");

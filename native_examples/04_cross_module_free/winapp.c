@@ -1,12 +1,14 @@
 /* winapp.c - a Windows program that loads winlib.dll and frees what it gets.
  *
- *   winapp.exe MODE DLL
+ *   winapp.exe MODE DLL [N]
  *
  * MODE:
  *   heaps       which C runtime each module uses, and which heap each allocates from
  *   owners      which heap owns the DLL's string and the program's block
- *   wrong-free  free() the DLL's string with the program's C runtime, then look again
- *   fixed       each block goes back to the module that allocated it
+ *   wrong-free  free() the DLL's string with the program's C runtime: was it freed?
+ *   fixed       win_free() the DLL's string: was it freed?
+ * Both then repeat that with N more strings of 16 KiB (default 512) and report
+ * whether the DLL's heap grew.
  */
 #include <windows.h>
 #include <malloc.h>
@@ -37,12 +39,42 @@ static const char *my_malloc_module(void)
 
 static const char *yes(int b) { return b ? "yes" : "no"; }
 
-/* HeapValidate(heap, 0, p) checks one block: TRUE if p is a live block of that heap. */
+/* What does `heap` say about the block at p? HeapWalk visits every block of a heap
+   and tells allocated ("busy") blocks from free ones. */
+static const char *block_state(HANDLE heap, void *p)
+{
+    PROCESS_HEAP_ENTRY e;
+    const char *state = "-";
+    e.lpData = NULL;
+    HeapLock(heap);
+    while (HeapWalk(heap, &e)) {
+        if (e.lpData == p) {
+            state = (e.wFlags & PROCESS_HEAP_ENTRY_BUSY) ? "in use" : "free";
+            break;
+        }
+    }
+    HeapUnlock(heap);
+    return state;
+}
+
+/* Bytes in allocated blocks of a heap, summed over HeapWalk. */
+static size_t heap_bytes_in_use(HANDLE heap)
+{
+    PROCESS_HEAP_ENTRY e;
+    size_t total = 0;
+    e.lpData = NULL;
+    HeapLock(heap);
+    while (HeapWalk(heap, &e))
+        if (e.wFlags & PROCESS_HEAP_ENTRY_BUSY) total += e.cbData;
+    HeapUnlock(heap);
+    return total;
+}
+
 static void show_owner(const char *what, void *p, HANDLE process, HANDLE mine, HANDLE dlls)
 {
-    printf("%-28s process heap: %-3s  program's CRT heap: %-3s  DLL's CRT heap: %s\n", what,
-           yes(HeapValidate(process, 0, p)), yes(HeapValidate(mine, 0, p)),
-           yes(HeapValidate(dlls, 0, p)));
+    const char *a = block_state(process, p), *b = block_state(mine, p), *c = block_state(dlls, p);
+    printf("%-28s process heap: %-6s  program's CRT heap: %-6s  DLL's CRT heap: %s\n",
+           what, a, b, mine == dlls ? "(the same heap)" : c);
 }
 
 int main(int argc, char **argv)
@@ -80,15 +112,29 @@ int main(int argc, char **argv)
         show_owner("block from the program:", from_app, process, mine, dlls);
         lib_free(from_dll);
         free(from_app);
-    } else if (strcmp(mode, "wrong-free") == 0) {
-        printf("free() from the program on the DLL's string...\n");
-        free(from_dll);
+    } else if (strcmp(mode, "wrong-free") == 0 || strcmp(mode, "fixed") == 0) {
+        int wrong = strcmp(mode, "wrong-free") == 0;
+        printf("%s on the DLL's string...\n", wrong ? "free() from the program" : "win_free()");
+        if (wrong) free(from_dll); else lib_free(from_dll);
         printf("...returned\n");
-        show_owner("the DLL's string afterwards:", from_dll, process, mine, dlls);
-    } else if (strcmp(mode, "fixed") == 0) {
-        lib_free(from_dll);
+        /* Was it really freed? Do the same with n strings of 16 KiB (512: 8 MiB)
+           and see whether the DLL's heap grows. */
+        int n = argc > 3 ? atoi(argv[3]) : 512;
+        if (n == 0) { free(from_app); printf("exit normally\n"); return 0; }
+        static char name[16 * 1024];
+        memset(name, 'x', sizeof name - 16);
+        size_t before = heap_bytes_in_use(dlls);
+        for (int i = 0; i < n; i++) {
+            char *s = greeting(name);
+            if (wrong) free(s); else lib_free(s);
+        }
+        size_t after = heap_bytes_in_use(dlls);
+        long mib = (long)(((after > before ? after - before : 0) + (1 << 19)) >> 20);
+        printf("%d more strings of 16 KiB (%d MiB), freed the same way: the DLL's heap ",
+               n, n / 64);
+        if (mib < 2) printf("stayed flat (grew by less than 2 MiB)\n");
+        else printf("grew by %ld MiB\n", mib);
         free(from_app);
-        printf("fixed: each block went back to the module that allocated it\n");
     } else {
         fprintf(stderr, "unknown mode %s\n", mode);
         return 2;

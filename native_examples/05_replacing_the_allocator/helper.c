@@ -1,0 +1,3 @@
+/* helper.c - libhelper.so: a shared library the program links against. */
+#include <stdlib.h>
+void *helper_alloc(size_t n) { return malloc(n); }

@@ -1,0 +1,523 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 04 · Cross-module free: who frees what
+#
+# A pointer does not remember which allocator made it. When a library hands you
+# memory, `free()` in your code is only correct if your `free` and the library's
+# `malloc` are *the same allocator*. This lesson makes two allocators live in one
+# process, crashes them for real (in a child process, so the notebook survives),
+# does the same with Windows DLLs under Wine, and then fixes the design.
+#
+# **You will learn to**
+# - build one library three ways and predict, for each, which allocator serves its
+#   `malloc` and what happens when the program frees its memory;
+# - read the real failure: glibc's `free(): invalid pointer` (SIGABRT) one way,
+#   a silent SIGSEGV inside mimalloc's `mi_free` the other way;
+# - see the silent opposite: a library that takes over `malloc` for the whole process;
+# - build a Windows DLL and EXE, read which C runtime each imports, and see which heap
+#   each block lives in (under Wine, and what Windows itself does);
+# - design an API so ownership is never ambiguous, and check it.
+#
+# **Time:** about 45 minutes. **Builds on:** 00 (isolated runs), 01 (glibc chunks,
+# mimalloc pages).
+
+# %% [markdown]
+# ## Setup
+#
+# The C for this lesson lives in `native_examples/04_cross_module_free/`. Builds go to
+# the course cache. The Windows half needs MinGW-w64 and Wine; the first Wine start
+# creates a private Wine prefix (a few seconds, once per machine).
+
+# %%
+import re
+
+import labsupport as lab
+# %load_ext labsupport
+from labsupport import winlab
+
+SRC = lab.example_path("04_cross_module_free")
+OUT = winlab.workdir("04")
+MI = lab.mimalloc()
+WINDOWS = winlab.have_windows_tools()
+print("mimalloc", MI.version, "from the cmeel-mimalloc wheel")
+if WINDOWS:
+    winlab.prepare_wine()
+    print("Wine prefix ready; MinGW-w64 found")
+else:
+    print(winlab.why_not())
+
+# %% [markdown]
+# ## 1. Two allocators in one Linux process
+#
+# `textlib.c` is a tiny library: `text_greeting(name)` returns a new string made with
+# `malloc`, `text_free(p)` frees it, and `text_owns(p)` asks the library's allocator
+# whether `p` is one of its blocks (mimalloc's `mi_is_in_heap_region`). `app.c` is a
+# program that uses it. We build the *same* library source three ways:
+#
+# | library | how | the library's `malloc` is |
+# |---|---|---|
+# | `libtext_private.so` | `libmimalloc.a` linked in, `-Wl,--exclude-libs,ALL` | mimalloc, **private** to the library |
+# | `libtext_exported.so` | `libmimalloc.a` linked in, nothing hidden | mimalloc, **exported** |
+# | `libtext_symbolic.so` | `libmimalloc.a` linked in, `-Wl,-Bsymbolic` | mimalloc, bound privately *and* exported |
+# | `libtext_shared.so` | no allocator of its own | whatever the process uses |
+#
+# `--exclude-libs,ALL` turns every symbol that came from a static archive into a local
+# one: the library's own calls to `malloc` bind to its copy of mimalloc, and nobody
+# else can see that copy. `-Bsymbolic` binds the library's own calls to its own
+# definitions too, but leaves them exported for everybody else.
+
+# %%
+inc = f"-I{MI.include_dir}"
+mimalloc_a = [str(MI.static_lib), "-lpthread"]
+lib_builds = {
+    "private":  dict(flags=["-O2", inc], libs=mimalloc_a + ["-Wl,--exclude-libs,ALL"]),
+    "exported": dict(flags=["-O2", inc], libs=mimalloc_a),
+    "symbolic": dict(flags=["-O2", inc], libs=mimalloc_a + ["-Wl,-Bsymbolic"]),
+    "shared":   dict(flags=["-O2", "-DNO_OWN_ALLOCATOR"], libs=[]),
+}
+for kind, how in lib_builds.items():
+    winlab.build([SRC / "textlib.c"], OUT / f"libtext_{kind}.so", compiler="gcc",
+                 shared=True, **how)
+    # the same app.c, linked against each library (and found next to it at run time)
+    winlab.build([SRC / "app.c"], OUT / f"app_{kind}", compiler="gcc",
+                 libs=[f"-L{OUT}", f"-ltext_{kind}", "-Wl,-rpath,$ORIGIN", "-ldl"])
+    print(f"built libtext_{kind}.so and app_{kind}")
+
+
+def app(kind, mode, *extra):
+    """Run app_<kind> MODE in an isolated child and return the RunResult."""
+    return lab.run_program([str(OUT / f"app_{kind}"), mode, *map(str, extra)], timeout=10)
+
+
+# %% [markdown]
+# ### Who owns each pointer?
+#
+# **Predict** for `app_private`: the program calls `malloc(32)`, the library calls
+# `malloc` inside `text_greeting`. Which allocator serves each?
+
+# %%
+print(app("private", "owners"))
+
+# %% [markdown]
+# The program's `malloc` is glibc's (`dladdr` says the name resolves to `libc.so.6`);
+# the library's string was made by the library's private mimalloc. Two allocators,
+# one process, and nothing in the pointers says so.
+#
+# ### Program frees the library's string
+#
+# **Predict:** `app_private free-lib` calls glibc's `free()` on the string from
+# `text_greeting`. Crash, leak, or nothing?
+
+# %%
+print(app("private", "free-lib"))
+
+# %% [markdown]
+# glibc's `free` reads the chunk header in the 16 bytes before the pointer (lesson 01).
+# A mimalloc block has no such header: the word there is whatever mimalloc keeps next
+# to the block. glibc's sanity check on that size field fails, it prints
+# `free(): invalid pointer` and calls `abort()`: SIGABRT. That is the *lucky* case:
+# a check caught it.
+#
+# ### The library frees the program's block
+#
+# **Predict:** `app_private lib-free` passes a glibc block to `text_free`, that is to
+# mimalloc's `free`.
+
+# %%
+print(app("private", "lib-free"))
+
+# %% [markdown]
+# No message at all. Where did it stop? A debugger in batch mode (also in a child) shows
+# the crashing function:
+
+# %%
+if lab.have("gdb"):
+    r = lab.run_program(["gdb", "-q", "-batch", "-ex", "run", "-ex", "bt",
+                         "--args", str(OUT / "app_private"), "lib-free"], timeout=60)
+    frames = [re.search(r"in (\w+) \(\)(?: from .*/(\S+))?", l) for l in r.stdout.splitlines()
+              if l.startswith("#")]
+    for i, m in enumerate(f for f in frames if f):
+        print(f"frame {i}: {m.group(1)}" + (f"  in {m.group(2)}" if m.group(2) else ""))
+else:
+    print(lab.missing("gdb"))
+
+# %% [markdown]
+# mimalloc does not keep a header in front of each block. `mi_free`
+# finds the block's *page* from the address (mimalloc keeps metadata per page, lesson
+# 01) and updates that page's free list. For an address mimalloc never handed out there
+# is no such page, and following it faults: SIGSEGV inside `mi_free`. With a different
+# address it could just as well write into memory it does not own and crash much later.
+#
+# ### The silent opposite: a library that takes over `malloc`
+#
+# **Predict:** `libtext_exported.so` carries mimalloc too, but exports it. Does
+# `app_exported free-lib` crash?
+
+# %%
+print(app("exported", "owners"))
+print(app("exported", "free-lib"))
+
+# %% [markdown]
+# No crash, and *both* pointers belong to the library's mimalloc: the program's
+# `malloc` now resolves to `libtext_exported.so`. The dynamic linker resolves a name
+# to the *first* definition in its search order: the program, then its libraries in
+# the order of their `DT_NEEDED` entries, `libc.so.6` last. The library exports
+# `malloc`, comes before libc, and so serves every `malloc` in the process (lesson 05
+# measures that libc's internal calls follow too). Nothing warns you, and it "works"
+# only by the accident of link order: open the same library with `dlopen` and the
+# order, and the answer, change.
+
+# %%
+r = lab.run_program(["readelf", "-d", str(OUT / "app_exported")])
+print("\n".join(line.split()[-1] + "  (DT_NEEDED, in search order)"
+                for line in r.stdout.splitlines() if "NEEDED" in line))
+
+# %% [markdown]
+# ### `RTLD_DEEPBIND`: private binding at load time
+#
+# Given a path, `app` opens the library with
+# `dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND)`. `RTLD_DEEPBIND` makes the
+# library look up symbols in *itself and its own dependencies first*, before the
+# global scope (glibc `dlopen(3)`). The exported build then binds to its own mimalloc
+# again, while the program keeps glibc: two allocators, even without
+# `--exclude-libs`.
+#
+# **Predict:** the outcome of `app_shared free-lib libtext_exported.so`.
+
+# %%
+deep = OUT / "libtext_exported.so"
+print(app("shared", "owners", deep))
+print(app("shared", "free-lib", deep))
+
+# %% [markdown]
+# ### The whole picture
+#
+# Every build, linked or opened with `dlopen` (plain `RTLD_LOCAL`, or with
+# `RTLD_DEEPBIND`), and every direction, run for real. **Predict** the `-Bsymbolic`
+# rows and the plain `dlopen` of the exported library before you run it. "OK" means the
+# program ran to its end; it does not mean the code is right.
+
+# %%
+def outcome(r):
+    if r.ok:
+        return "OK"
+    return r.signal or f"exit {r.returncode}"
+
+
+rows = [("--exclude-libs, linked", "private", ()),
+        ("-Bsymbolic, linked", "symbolic", ()),
+        ("-Bsymbolic, dlopen", "shared", (OUT / "libtext_symbolic.so", "plain")),
+        ("exported, linked", "exported", ()),
+        ("exported, dlopen", "shared", (deep, "plain")),
+        ("exported, RTLD_DEEPBIND", "shared", (deep,)),
+        ("no own allocator, linked", "shared", ())]
+modes = ["free-lib", "lib-free", "fixed", "callback"]
+print(f"{'library, how loaded':26}" + "".join(f"{m:>10}" for m in modes))
+for label, kind, extra in rows:
+    print(f"{label:26}" + "".join(f"{outcome(app(kind, m, *extra)):>10}" for m in modes))
+
+# %% [markdown]
+# - `-Bsymbolic` is private only when the library is *opened*: linked, it still exports
+#   `malloc`, and takes over the process like the exported build.
+# - The exported library opened with plain `dlopen` comes *after* libc in the search
+#   order: even its own calls to `malloc` now go to glibc, and its mimalloc sits unused.
+#   Same file, opposite result, decided by how it was loaded:
+
+# %%
+print(app("shared", "owners", deep, "plain"))
+
+# %% [markdown]
+# `fixed` and `callback` are the two API fixes of section 3; they are correct in every
+# configuration. On macOS the same situation arises without any special flag: its
+# two-level namespace binds each library to the `malloc` of the library it linked
+# against, so a statically linked allocator inside a dylib is private by default
+# (lesson 06 goes deeper).
+
+# %% [markdown]
+# ## 2. Windows: DLLs, C runtimes and heaps (built here, run under Wine)
+#
+# On Windows the question "whose `free`?" is "which C runtime (CRT)?". Each module
+# (EXE or DLL) links a CRT, and a DLL's calls to `malloc` go through *its own* import
+# table to *its* CRT. We build:
+#
+# - `winlib.c` twice: with MinGW-w64 (`x86_64-w64-mingw32-gcc`, which links the old
+#   system `msvcrt.dll`) and with zig (`x86_64-windows-gnu`, which links the Universal
+#   CRT, `ucrtbase.dll` through the `api-ms-win-crt-*.dll` names);
+# - `winapp.c` with MinGW-w64: it loads the DLL named on its command line with
+#   `LoadLibrary`, and looks at heaps with `_get_heap_handle()` (the heap a CRT
+#   allocates from), `GetProcessHeap()`, and `HeapWalk`, which visits every block of a
+#   heap and says whether it is allocated.
+#
+# The zig build compiles zig's copy of the MinGW CRT the first time (about a minute,
+# once per machine; later builds take a fraction of a second).
+
+# %%
+if WINDOWS:
+    winlab.build([SRC / "winlib.c"], OUT / "winlib_msvcrt.dll", compiler="mingw", shared=True)
+    winlab.build([SRC / "winlib.c"], OUT / "winlib_ucrt.dll", compiler="zig", shared=True)
+    winlab.build([SRC / "winapp.c"], OUT / "winapp.exe", compiler="mingw")
+    for name in ["winapp.exe", "winlib_msvcrt.dll", "winlib_ucrt.dll"]:
+        print(f"{name:18} C runtime: {winlab.c_runtime(OUT / name)}")
+else:
+    print(winlab.why_not())
+
+# %% [markdown]
+# The import table is where a module says which DLL provides each function it calls.
+# `pefile` reads it; here are the entries that provide `malloc` and `free`:
+
+# %%
+if WINDOWS:
+    for name in ["winapp.exe", "winlib_msvcrt.dll", "winlib_ucrt.dll"]:
+        for dll, funcs in winlab.imports(OUT / name).items():
+            heap_funcs = [f for f in funcs if f in ("malloc", "free", "_get_heap_handle")]
+            if heap_funcs:
+                print(f"{name:18} imports {', '.join(heap_funcs)} from {dll}")
+
+# %% [markdown]
+# ### Which heap does each module allocate from?
+#
+# **Predict** for the MinGW EXE with the MinGW DLL, then with the zig DLL: do they share
+# one CRT heap? Is it the process heap?
+
+# %%
+def win(mode, dll, *more, debug=None):
+    return winlab.run_wine(OUT / "winapp.exe", mode, dll, *more, debug=debug, timeout=60)
+
+
+if WINDOWS:
+    for dll in ["winlib_msvcrt.dll", "winlib_ucrt.dll"]:
+        print(f"--- winapp.exe with {dll}")
+        print(win("heaps", dll).stdout)
+
+# %% [markdown]
+# Under **Wine**: both MinGW modules bind to the one `msvcrt.dll` and share its heap;
+# the zig DLL's `malloc` lives in `ucrtbase.dll`, which keeps a different heap. Wine's
+# CRTs each create a private heap, so neither is `GetProcessHeap()`.
+#
+# On **Windows** the UCRT, and every Visual C++ CRT since Visual Studio 2012 (the static
+# `/MT` one included), allocates from the process heap, `GetProcessHeap()` (Microsoft,
+# *Visual C++ change history 2003-2015*, VS 2012 section; the UCRT's own source,
+# `heap_handle.cpp`). So the old explanation "each `/MT` DLL has its own heap, that is
+# why cross-module free crashes" is out of date. Cross-module free is **still
+# unsupported** (Microsoft, *Potential errors passing CRT objects across DLL
+# boundaries*): each CRT copy has its own state, a debug CRT puts its own header in
+# front of every block, `new`/`delete` may be replaced per module, a module may use a
+# custom allocator (as the Linux library above did), and a DLL can be unloaded while its
+# blocks are still in use. The rule that survives is the one from section 1.
+#
+# ### Which heap owns each block?
+#
+# `-` means "not a block of this heap".
+
+# %%
+if WINDOWS:
+    print(win("owners", "winlib_ucrt.dll").stdout)
+
+# %% [markdown]
+# ### The wrong free, under Wine
+#
+# **Predict:** the EXE calls its `free` (msvcrt) on the string from the zig DLL (UCRT).
+# On Linux this aborted. Here?
+
+# %%
+if WINDOWS:
+    r = win("wrong-free", "winlib_ucrt.dll")
+    print(r)
+
+# %% [markdown]
+# It "returns", and nothing crashes. But was the string freed? The program then makes
+# 512 more strings of 16 KiB and frees them the same way, and sums the allocated blocks
+# of the DLL's heap with `HeapWalk` before and after: the heap grew by the full 8 MiB,
+# every block is still allocated. Wine's `free` saw a pointer that is not in its heap
+# and did nothing: a silent leak. Wine says so only on a debug channel,
+# `WINEDEBUG=warn+heap`. Here is the single wrong free again (the last argument, 0,
+# skips the 512 repeats), with addresses and thread ids replaced so the output is
+# stable:
+
+# %%
+from collections import Counter
+
+
+def heap_warnings(stderr):
+    """Wine's heap warnings, addresses removed, identical lines counted."""
+    lines = [re.sub(r"\b[0-9A-Fa-f]{4,16}\b", "…", l)
+             for l in stderr.splitlines() if ":heap:" in l]
+    return "\n".join(f"{n:6} x {line}" for line, n in Counter(lines).items())
+
+
+if WINDOWS:
+    r = win("wrong-free", "winlib_ucrt.dll", 0, debug="warn+heap")
+    print(heap_warnings(r.stderr))
+
+# %% [markdown]
+# One wrong free, one *mismatching heap* warning, and no error anywhere else. (We
+# measure heap growth with debugging off: with a heap channel on, Wine keeps freed
+# blocks aside for its checks, and then even correct frees look like growth, measured.)
+#
+# **This is Wine's behaviour, not Windows'.** On Windows, freeing a block with the wrong
+# CRT or into the wrong heap is undefined: it may be ignored, corrupt the heap and crash
+# later, or stop the process at once with a heap-corruption exception
+# (`0xC0000374`). Windows' documentation for `HeapFree` only promises anything for a
+# pointer returned by `HeapAlloc`/`HeapReAlloc` *of that heap*. Never read "Wine did
+# not crash" as "it is fine on Windows".
+#
+# ### Same CRT, same heap
+#
+# With the MinGW DLL both modules use the same `msvcrt.dll`, so the "wrong" free is
+# served by the right allocator:
+
+# %%
+if WINDOWS:
+    print(win("owners", "winlib_msvcrt.dll").stdout)
+    print(win("wrong-free", "winlib_msvcrt.dll").stdout)
+    r = win("wrong-free", "winlib_msvcrt.dll", 0, debug="warn+heap")
+    print("heap warnings:", heap_warnings(r.stderr) or "none")
+
+# %% [markdown]
+# No growth, no warning: the blocks were really freed. This is "one shared runtime": it
+# works because both sides use one CRT DLL. It breaks again the moment one module is
+# rebuilt with another toolchain, as the zig DLL shows.
+
+# %% [markdown]
+# ## 3. The fix is in the API
+#
+# Three designs make ownership unambiguous:
+#
+# 1. **The module that allocates exports the function that frees.** `text_free`,
+#    `win_free`; in real libraries `H5free_memory`, `sqlite3_free`, `xmlFree`,
+#    kvazaar's `api->chunk_free` (lesson 07). The caller never calls `free()` on what it did not allocate.
+# 2. **The caller passes its allocator in.** `text_greeting_with(name, malloc)`
+#    allocates with the caller's function, so the caller frees with the caller's `free`.
+#    Many C libraries take an allocator struct (`lua_newstate`, zlib's `zalloc`/`zfree`,
+#    `sqlite3_config(SQLITE_CONFIG_MALLOC)`).
+# 3. **One shared runtime.** Every module uses the same dynamic C runtime (on Windows:
+#    all `/MD` with the same CRT; on Linux: nobody carries a private allocator). This
+#    works until one module does not: it is a build rule, not an API guarantee.
+#
+# The crashing pairs from above, rebuilt with fix 1 and 2:
+
+# %%
+for label, kind, extra in [rows[0], rows[2], rows[5]]:
+    print(f"{label:26} fixed: {outcome(app(kind, 'fixed', *extra)):4}"
+          f"  callback: {outcome(app(kind, 'callback', *extra))}")
+print(app("private", "callback"))
+
+# %%
+if WINDOWS:
+    print(win("fixed", "winlib_ucrt.dll").stdout)
+    r = win("fixed", "winlib_ucrt.dll", 0, debug="warn+heap")
+    print("heap warnings:", heap_warnings(r.stderr) or "none")
+
+# %% [markdown]
+# Clean on every configuration: no crash on Linux, and under Wine no growth and no heap
+# warning.
+
+# %% [markdown]
+# ## 4. Exercise: find the ownership bug
+#
+# The cell below is a small module that uses `libtext_private.so` (the library with the
+# private mimalloc). `greeting_length(name)` should return the length of the greeting
+# for `name`, and leave no memory behind. It crashes. Find *every* ownership bug and fix
+# the cell, then run the check: it builds your module and runs it in an isolated child.
+#
+# `strdup` here is glibc's: it allocates with the program's `malloc`.
+
+# %%
+LIBDIR = str(OUT)    # where libtext_private.so was built
+
+# %%
+# %%cffi host -l text_private -L {LIBDIR} --ldflags "-Wl,-rpath,{LIBDIR}"
+#include <string.h>
+#include <stdlib.h>
+
+char *text_greeting(const char *name);   /* from textlib: give back with text_free */
+void text_free(void *p);
+
+int greeting_length(const char *name)
+{
+    char *g = text_greeting(name);     /* made by the library's allocator */
+    char *copy = strdup(g);            /* made by this module's malloc */
+    int n = (int)strlen(copy);
+    free(g);
+    text_free(copy);
+    return n;
+}
+
+# %% tags=["solution"]
+# %%cffi host -l text_private -L {LIBDIR} --ldflags "-Wl,-rpath,{LIBDIR}"
+#include <string.h>
+#include <stdlib.h>
+
+char *text_greeting(const char *name);   /* from textlib: give back with text_free */
+void text_free(void *p);
+
+int greeting_length(const char *name)
+{
+    char *g = text_greeting(name);     /* made by the library's allocator */
+    char *copy = strdup(g);            /* made by this module's malloc */
+    int n = (int)strlen(copy);
+    text_free(g);                      /* the library's block back to the library */
+    free(copy);                        /* our block back to our malloc */
+    return n;
+}
+
+# %%
+def run_greeting_length(name):
+    r = lab.run_c(host, "greeting_length", name, timeout=10)
+    if r.ok:
+        return r.value
+    return f"{r.status()} {r.stderr.strip()}".strip()
+
+
+HINT = ("SIGABRT with 'free(): invalid pointer': glibc's free() was given the library's "
+        "block. SIGSEGV: the library's text_free() was given a block glibc made (strdup). "
+        "Each block must go back to the allocator that made it.")
+lab.check(run_greeting_length, [
+    lab.Case(args=(b"world",), expected=12, hint=HINT),
+    lab.Case(args=(b"cross-module free",), expected=24, hint=HINT),
+], name="greeting_length")
+
+# %% [markdown]
+# ## Summary
+#
+# - A pointer carries no owner. `free` must be the `free` of the allocator that made
+#   the block; otherwise glibc may abort (`free(): invalid pointer`), mimalloc may
+#   segfault with no message, and Wine may silently leak.
+# - Two allocators in one Linux process come from a library that carries its own
+#   allocator *and* binds to it privately (`--exclude-libs`; `-Bsymbolic` or
+#   `RTLD_DEEPBIND` when it is opened with `dlopen`). Without private binding, an exported allocator silently takes
+#   over `malloc` for the whole process.
+# - On Windows each module calls the CRT it imports. Since VS 2012 Microsoft's CRTs use
+#   the process heap, yet cross-module free is still unsupported.
+# - The fix is the API: export the free, or take the caller's allocator.
+#
+# **Myths corrected**
+# - "Each `/MT` DLL has its own heap": not since Visual Studio 2012; the problems that
+#   remain are CRT state, debug headers, `new`/`delete` pairs, custom allocators and
+#   unload order.
+# - "It ran fine under Wine, so it is fine on Windows": Wine ignores a wrong-heap free;
+#   Windows may corrupt the heap.
+# - "It does not crash, so it is correct": the exported library case never crashes and
+#   is still wrong.
+#
+# **Further reading**
+# - Microsoft Learn, *Potential errors passing CRT objects across DLL boundaries*:
+#   https://learn.microsoft.com/cpp/c-runtime-library/potential-errors-passing-crt-objects-across-dll-boundaries
+# - Microsoft Learn, *Visual C++ change history 2003-2015* (VS 2012: CRT uses the process heap):
+#   https://learn.microsoft.com/cpp/porting/visual-cpp-change-history-2003-2015
+# - Microsoft Learn, `HeapFree`, `HeapWalk`, `GetProcessHeap`, `_get_heap_handle`.
+# - `dlopen(3)` (`RTLD_DEEPBIND`), `ld(1)` (`--exclude-libs`, `-Bsymbolic`).
+# - Ulrich Drepper, *How To Write Shared Libraries* (symbol lookup and interposition):
+#   https://akkadia.org/drepper/dsohowto.pdf
+# - mimalloc, *Overriding malloc*: https://microsoft.github.io/mimalloc/overrides.html

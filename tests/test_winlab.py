@@ -1,0 +1,117 @@
+"""labsupport.winlab: Windows builds, import tables, Wine runs (skipped without the tools)."""
+import pytest
+
+import labsupport as lab
+from labsupport import winlab
+
+needs_mingw = pytest.mark.skipif(not lab.have("mingw"), reason=lab.missing("mingw"))
+needs_wine = pytest.mark.skipif(not (lab.have("mingw") and lab.have("wine")),
+                                reason=winlab.why_not() or "wine")
+
+DLL = r"""
+#include <stdlib.h>
+__declspec(dllexport) void *give(size_t n) { return malloc(n); }
+__declspec(dllexport) void take(void *p) { free(p); }
+"""
+
+EXE = r"""
+#include <stdio.h>
+#include <string.h>
+int main(int argc, char **argv) {
+    char line[64] = "";
+    if (argc > 1 && strcmp(argv[1], "echo") == 0) fgets(line, sizeof line, stdin);
+    printf("hello %d %s\n", argc, line);
+    fprintf(stderr, "to stderr\n");
+    return 3;
+}
+"""
+
+
+def write(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_missing_tools_name_the_package(monkeypatch):
+    monkeypatch.setattr(winlab, "tool_path", lambda name: None)
+    with pytest.raises(lab.MissingTool, match="mingw-w64"):
+        winlab.compiler_argv("mingw")
+    monkeypatch.setattr(winlab, "have", lambda name: False)
+    monkeypatch.setattr(winlab.os, "access", lambda *a: False)
+    with pytest.raises(lab.MissingTool, match="wine64"):
+        winlab.prepare_wine()
+    assert "mingw-w64" in winlab.why_not() and "wine" in winlab.why_not()
+
+
+def test_unknown_compiler():
+    with pytest.raises(ValueError, match="mingw"):
+        winlab.compiler_argv("msvc")
+
+
+def test_zig_command_targets_windows_gnu():
+    argv = winlab.compiler_argv("zig")
+    assert argv[-2:] == ["-target", "x86_64-windows-gnu"]
+    from labsupport import wasm
+    assert winlab.zig_env()["ZIG_GLOBAL_CACHE_DIR"] == str(wasm.zig_cache_dir())   # one zig cache
+
+
+def test_gcc_build_and_run(tmp_path):
+    exe = winlab.build([write(tmp_path, "p.c", EXE)], tmp_path / "p", compiler="gcc")
+    r = lab.run_program([str(exe), "x"])
+    assert r.returncode == 3 and r.stdout == "hello 2 \n"
+
+
+def test_build_error_carries_diagnostics(tmp_path):
+    src = write(tmp_path, "bad.c", "int main(void) { return undeclared; }\n")
+    with pytest.raises(winlab.BuildError, match="undeclared"):
+        winlab.build([src], tmp_path / "bad", compiler="gcc")
+
+
+@needs_mingw
+def test_mingw_dll_imports_msvcrt(tmp_path):
+    dll = winlab.build([write(tmp_path, "d.c", DLL)], tmp_path / "d.dll", shared=True)
+    table = winlab.imports(dll)
+    assert {"malloc", "free"} <= set(table["msvcrt.dll"])
+    assert winlab.c_runtime(dll) == "msvcrt.dll"
+
+
+@needs_wine
+def test_prefix_is_created_once():
+    first = winlab.prepare_wine()
+    assert "Wine prefix" in first
+    assert "created earlier" in winlab.prepare_wine()
+    assert (winlab.wine_prefix() / "drive_c").is_dir()
+
+
+@needs_wine
+def test_run_wine_exit_code_output_and_stdin(tmp_path):
+    exe = winlab.build([write(tmp_path, "p.c", EXE)], tmp_path / "p.exe")
+    r = winlab.run_wine(exe, "echo", input="typed\n", timeout=120)
+    assert r.returncode == 3
+    assert r.stdout == "hello 2 typed\n\n"        # \r\n turned into \n (fgets keeps the \n)
+    assert "to stderr" in r.stderr
+    assert "wine32" not in r.stderr               # no wrapper-script noise
+
+
+@needs_wine
+def test_run_wine_crash_is_an_exit_code(tmp_path):
+    src = write(tmp_path, "c.c", "int main(void){ volatile int *p = 0; *p = 1; return 0; }\n")
+    exe = winlab.build([src], tmp_path / "c.exe", flags=("-O0",))
+    r = winlab.run_wine(exe, timeout=120)
+    assert not r.ok and not r.timed_out
+    assert r.returncode == 0xC0000005 & 0xFF      # the access violation's low byte
+
+
+@needs_wine
+def test_redirect_demo_counts(tmp_path):
+    """Lesson 05's IAT vs CRT patch demo, end to end (counts, not times)."""
+    src = lab.example_path("05_replacing_the_allocator")
+    winlab.build([src / "plugin.c"], tmp_path / "plugin.dll", shared=True)
+    exe = winlab.build([src / "redirect.c"], tmp_path / "redirect.exe")
+    iat = winlab.run_wine(exe, "iat", timeout=120).stdout
+    crt = winlab.run_wine(exe, "crt", timeout=120).stdout
+    assert "malloc from plugin.dll:    0 of 3" in iat
+    assert "malloc from plugin.dll:    3 of 3" in crt
+    assert "malloc inside msvcrt.dll:  1 of 1" in crt
+    assert "never allocated: 2 -> handed back" in crt
