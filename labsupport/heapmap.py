@@ -124,10 +124,10 @@ def draw_heap(blocks, title: str | None = None, row_bytes: int | None = None, ax
     if labels is None:
         labels = len(blocks) <= 200
     if labels:
-        min_w = row_bytes / 25
+        min_w = row_bytes / 14
         for r, x, w, i in zip(rows, xs, ws, idx):
             if w >= min_w and blocks[i].owner:
-                ax.text(x + w / 2, r + 0.5, blocks[i].owner, ha="center", va="center", fontsize=6,
+                ax.text(x + w / 2, r + 0.5, blocks[i].owner, ha="center", va="center", fontsize=8,
                         color="white" if blocks[i].state != "free" else "black", clip_on=True)
     if highlight is not None:
         for r, x, w, i in zip(rows, xs, ws, idx):
@@ -184,7 +184,8 @@ def _make_widget_class():
                 self._title = title
             self.picker.max = max(0, len(self._blocks) - 1)
             self.table.value = _table_html(self._blocks)
-            self._redraw(highlight=None)
+            self.picker.value = min(self.picker.value, self.picker.max)
+            self._redraw(highlight=self.picker.value if self._blocks else None)
 
         def _redraw(self, highlight):
             fig = draw_heap(self._blocks, self._title, self._row_bytes, highlight=highlight)

@@ -209,7 +209,7 @@ class DoctorReport:
             f"<tr><td>{escape(r['tool'])}</td>"
             f"<td style='color:{'green' if r['found'] else 'crimson'}'>{'yes' if r['found'] else 'no'}</td>"
             f"<td>{escape(r['version'] or '-')}</td><td>{escape(r['lessons'])}</td>"
-            f"<td><code>{'' if r['found'] else escape(r['install'])}</code></td></tr>"
+            f"<td>{'' if r['found'] else '<code>' + escape(r['install']) + '</code>'}</td></tr>"
             for r in self.rows)
         return ("<table><tr><th>tool</th><th>found</th><th>version</th><th>lessons</th>"
                 f"<th>how to install</th></tr>{cells}</table>")

@@ -19,7 +19,7 @@ Figures (the same definitions for every allocator):
 * footprint: bytes from the heap start to the end of the highest block in use
   (the high-water mark of what the heap holds); the untouched tail above it
   (glibc's top chunk, mimalloc's unused pages) is not counted;
-* utilisation = live requested bytes / footprint (1.0 would be perfect);
+* utilisation = live requested bytes / footprint (1.0 would be perfect; 0 for an empty heap);
 * holes: free bytes below the footprint; largest hole;
 * external fragmentation = 1 - largest hole / holes (0: the free memory is one
   piece; near 1: it is crumbs).
@@ -208,7 +208,7 @@ def figures_of(blocks, live: int, failed: int = 0) -> Figures:
     total = sum(holes)
     largest = max(holes, default=0)
     return Figures(live=live, footprint=footprint, holes=total, largest_hole=largest,
-                   utilisation=(live / footprint) if footprint else 1.0,
+                   utilisation=(live / footprint) if footprint else 0.0,
                    external_fragmentation=(1 - largest / total) if total else 0.0, failed=failed)
 
 
@@ -376,9 +376,9 @@ def check_module(module, trace, policy: str = "first", order: str = "lifo",
     if step_lines:
         msg = step_lines[-1]
         m = re.match(r"step (\d+) \((.*?)\): (.*)", msg)
-        if m:                                   # put the trace's own ids and line back
+        if m:                                   # put the trace's own ids back
             op = trace.ops[int(m.group(1)) - 1]
-            msg = f"step {m.group(1)} (line {op.line}: {op}): {m.group(3)}"
+            msg = f"step {m.group(1)} ({op}): {m.group(3)}"
             msg = re.sub(r"live block (\d+)", lambda x: f"live block {ids.get(int(x.group(1)), x.group(1))}", msg)
             msg = re.sub(r"^(.*)block (\d+) was", lambda x: f"{x.group(1)}block {ids.get(int(x.group(2)))} was", msg)
         if r.signal:
@@ -544,7 +544,7 @@ def replay_mimalloc(trace, stop: int | None = None) -> RealHeap:
         pos += max(nblocks * bsize, 16)
     live = live_bytes(trace, stop)
     figs = Figures(live=live, footprint=committed_total, holes=holes, largest_hole=largest,
-                   utilisation=(live / committed_total) if committed_total else 1.0,
+                   utilisation=(live / committed_total) if committed_total else 0.0,
                    external_fragmentation=(1 - largest / holes) if holes else 0.0)
     return RealHeap("mimalloc", out, foot, figs, pages=pages, usable=usable, raw=text)
 
@@ -633,7 +633,7 @@ def op_html(state: State, total: int) -> str:
         what += " → <b style='color:#d62728'>FAILED: no free block is big enough</b>"
     elif state.changed is not None:
         what += f" → block at +{state.changed:#x}"
-    return f"step {state.step} of {total} (line {state.op.line}): <b>{what}</b>"
+    return f"step {state.step} of {total}: <b>{what}</b>"
 
 
 class Stepper:

@@ -8,7 +8,6 @@ import pytest
 # everything else the tests build goes to a cache of their own, so "cold" really is cold.
 os.environ.setdefault("LABSUPPORT_ZIG_CACHE", str(Path.home() / ".cache" / "labsupport" / "zig"))
 os.environ.setdefault("LABSUPPORT_CACHE", tempfile.mkdtemp(prefix="labsupport-test-cache-"))
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture

@@ -671,9 +671,9 @@ ta_block *ta_coalesce(ta_heap *h, ta_block *b)
 ts.check_coalesce(mine)
 
 # %% [markdown]
-# The message names the step and the trace line: `free c` freed a block whose
+# The message names the step and its operation: `free c` freed a block whose
 # *previous* neighbour (`b`) was already free, and the two free blocks now touch.
-# Here is the trace with its line numbers:
+# Here is the trace, step by step:
 
 # %%
 for i, line in enumerate(ts.load_trace("coalesce").text().splitlines(), 1):
