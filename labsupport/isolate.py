@@ -219,6 +219,8 @@ def _child_main(spec: dict) -> int:
     _apply_limits(spec["limits"])
     _redirect(spec)
     sys.path[:] = spec["sys_path"]
+    os.environ.clear()
+    os.environ.update(spec["environ"])      # the kernel's environment now, not the server's at start
     os.chdir(spec["cwd"])
     if spec["kind"] == "exec":
         argv, env = spec["payload"]
@@ -396,6 +398,7 @@ def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=No
                     out=os.path.join(tmp, "out"), err=os.path.join(tmp, "err"),
                     result=os.path.join(tmp, "result"), stdin=None,
                     cwd=os.path.abspath(cwd) if cwd else os.getcwd(), sys_path=list(sys.path),
+                    environ=dict(os.environ),
                     limits=dict(memory_mb=memory_mb, cpu_seconds=cpu_seconds))
         if input is not None:
             spec["stdin"] = os.path.join(tmp, "in")

@@ -165,3 +165,9 @@ def test_interrupt_while_waiting_leaves_isolation_usable(c):
     with pytest.raises(KeyboardInterrupt):
         lab.run_c(c, "spin", timeout=30)
     assert lab.run_c(c, "add", 2, 2).value == 4
+
+
+def test_child_sees_the_kernels_environment_now(monkeypatch):
+    lab.run_python(lambda: None)                 # the fork server is already running
+    monkeypatch.setenv("LAB_SET_LATER", "42")
+    assert lab.run_python(lambda: os.environ.get("LAB_SET_LATER")).value == "42"
