@@ -52,6 +52,18 @@ def why_not() -> str:
     return "\n".join(missing(name) for name in ("mingw", "wine") if not have(name))
 
 
+def ready() -> bool:
+    """For a lesson's set-up cell: create the Wine prefix if MinGW and Wine are here,
+    print one line saying so (or what to install), and return whether the Windows
+    cells can run."""
+    if not have_windows_tools():
+        print(why_not())
+        return False
+    prepare_wine()
+    print("Wine prefix ready; MinGW-w64 found")
+    return True
+
+
 def workdir(name: str) -> Path:
     """A build folder under the course cache, e.g. ``workdir("04")``."""
     path = cache_dir() / "build" / name

@@ -115,3 +115,13 @@ def test_redirect_demo_counts(tmp_path):
     assert "malloc from plugin.dll:    3 of 3" in crt
     assert "malloc inside msvcrt.dll:  1 of 1" in crt
     assert "never allocated: 2 -> handed back" in crt
+
+
+def test_ready_names_what_is_missing(monkeypatch, capsys):
+    from labsupport import toolchain
+    monkeypatch.setattr(toolchain, "_locate", lambda name: (None, None))
+    monkeypatch.setattr(winlab, "have", toolchain.have)
+    monkeypatch.setattr(winlab, "missing", toolchain.missing)
+    assert winlab.ready() is False
+    out = capsys.readouterr().out
+    assert "apt-get install -y mingw-w64" in out and "apt-get install -y wine wine64" in out

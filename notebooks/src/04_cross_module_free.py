@@ -49,13 +49,8 @@ from labsupport import winlab
 SRC = lab.example_path("04_cross_module_free")
 OUT = winlab.workdir("04")
 MI = lab.mimalloc()
-WINDOWS = winlab.have_windows_tools()
 print("mimalloc", MI.version, "from the cmeel-mimalloc wheel")
-if WINDOWS:
-    winlab.prepare_wine()
-    print("Wine prefix ready; MinGW-w64 found")
-else:
-    print(winlab.why_not())
+WINDOWS = winlab.ready()
 
 # %% [markdown]
 # ## 1. Two allocators in one Linux process

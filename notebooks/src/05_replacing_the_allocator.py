@@ -44,13 +44,8 @@ SRC = lab.example_path("05_replacing_the_allocator")
 OUT = winlab.workdir("05")
 MI = lab.mimalloc()
 PRELOAD = {"LD_PRELOAD": str(MI.shared_lib)}
-WINDOWS = winlab.have_windows_tools()
 print("mimalloc", MI.version, "from the cmeel-mimalloc wheel")
-if WINDOWS:
-    winlab.prepare_wine()
-    print("Wine prefix ready; MinGW-w64 found")
-else:
-    print(winlab.why_not())
+WINDOWS = winlab.ready()
 
 # %% [markdown]
 # ## 1. Who serves `malloc`? A program that can tell
