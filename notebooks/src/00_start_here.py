@@ -130,70 +130,72 @@ c.add(1, 1)
 # captured at the file-descriptor level (C's `printf` writes to fd 1, which
 # Python's `print` redirection never sees), and you get back how it ended.
 #
-# **Predict:** what does glibc do when a program frees the same block twice?
-# (a) nothing, (b) the program continues but memory is corrupted, (c) something else.
+# Here are two bugs in C. `lab.run_c` runs one function of the module in a child:
 
 # %%
 # %%cffi crash
 #include <stdio.h>
-#include <stdlib.h>
 
-void double_free(void) {
-    char *volatile p = malloc(32);   /* volatile: keep the compiler from "helping" */
-    printf("freeing p once...\n");
-    free(p);
-    printf("...and twice\n");
-    free(p);
+void write_null(void) {
+    int *volatile p = NULL;     /* volatile: keep the compiler from "helping" */
+    printf("about to write through NULL\n");
+    *p = 42;
     printf("this line is never printed\n");
 }
 
-void write_null(void) {
-    int *volatile p = NULL;
-    *p = 42;
-}
-
-/* The same mistake, hidden: fill the tcache first, and free a, b, a. */
-int double_free_unnoticed(void) {
-    void *fill[7];
-    for (int i = 0; i < 7; i++) fill[i] = malloc(32);
-    char *volatile a = malloc(32), *volatile b = malloc(32);
-    for (int i = 0; i < 7; i++) free(fill[i]);      /* this size's tcache is now full */
-    free(a); free(b); free(a);                        /* a twice, with b in between */
-    for (int i = 0; i < 7; i++) fill[i] = malloc(32);
-    char *x = malloc(32), *y = malloc(32), *z = malloc(32);
-    printf("three new blocks; are the first and the third the same memory? %s\n",
-           x == z ? "yes" : "no");
-    (void)y;
-    return x == z;
-}
-
-# %%
-lab.run_c(crash, "double_free")
+int divide(int a, int b) { return a / b; }
 
 # %% [markdown]
-# That is glibc's real message. Its *tcache* (a small per-thread cache of
-# recently freed blocks, lesson 01) noticed that this block was already in the
-# cache and called `abort()`, which raises the signal **SIGABRT**. The allocator
-# cannot always notice: it is a best-effort check, not a guarantee.
-#
-# Both `printf` lines before the crash were kept because the child makes C's
-# output unbuffered: normally `stdout` into a file or pipe is buffered, and a
-# buffer that was never flushed vanishes with the process.
-#
-# Writing through a NULL pointer ends differently: there is no allocator
-# involved, the processor's memory protection stops it (**SIGSEGV**).
+# **Predict:** what happens when `write_null` runs?
 
 # %%
 lab.run_c(crash, "write_null")
+
+# %% [markdown]
+# The processor's memory protection stopped the write: the kernel sent the child
+# **SIGSEGV**. The `printf` before it was kept because the child makes C's output
+# unbuffered: normally `stdout` into a file or pipe is buffered, and a buffer that
+# was never flushed vanishes with the process. Integer division by zero is another
+# hardware trap, with another signal:
+
+# %%
+lab.run_c(crash, "divide", 7, 0)
 
 # %%
 print("The kernel is still alive:", c.add(20, 22))
 
 # %% [markdown]
+# The result is an object too, for code that wants to react to it:
+
+# %%
+r = lab.run_c(crash, "write_null")
+print(r.signal, r.returncode, r.ok)
+print(r.stdout.strip())
+
+# %% [markdown]
+# ### Freeing a block twice
+#
+# **Predict:** what does glibc do when a program frees the same block twice?
+# (a) nothing, (b) the program continues but memory is corrupted, (c) something else.
+#
+# What an allocator can notice depends on what happened on its heap before, so
+# this experiment is a small separate program, `native_examples/00_start_here/double_free.c`,
+# whose heap starts empty on every run. `lab.build_program` compiles it (cached
+# like the cells) and `lab.run_program` runs it in a child.
+
+# %%
+double_free = lab.build_program([lab.example_path("00_start_here", "double_free.c")])
+lab.run_program([double_free, "caught"])
+
+# %% [markdown]
+# That is glibc's real message. Its *tcache* (a small per-thread cache of
+# recently freed blocks, lesson 01) found the block already in the cache and
+# called `abort()`, which raises **SIGABRT**.
+#
 # **Predict:** does glibc *always* catch a double free?
 
 # %%
-lab.run_c(crash, "double_free_unnoticed")
+lab.run_program([double_free, "unnoticed"])
 
 # %% [markdown]
 # No. With the tcache for that size full (it holds 7 blocks), freed blocks go to
@@ -202,16 +204,7 @@ lab.run_c(crash, "double_free_unnoticed")
 # are separate now share the same memory: writing one silently overwrites the
 # other. A crash is the *lucky* outcome of a memory bug; tools such as valgrind
 # and AddressSanitizer (lesson 07) find the unlucky ones.
-
-# %% [markdown]
-# The result is an object too, for code that wants to react to it:
-
-# %%
-r = lab.run_c(crash, "double_free")
-print(r.signal, r.returncode, r.ok)
-print(r.stderr.strip())
-
-# %% [markdown]
+#
 # ## 4. A first heap picture
 #
 # When a program calls `malloc(24)`, where does the block go, and how big is it
