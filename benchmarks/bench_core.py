@@ -46,10 +46,10 @@ def run() -> list[dict]:
     from labsupport import cbuild, heapmap
 
     out = []
-    # --- cold builds vs bare gcc -shared on the generated C (several distinct cells)
+    # --- cold builds vs bare gcc -shared on the generated C (9 distinct cells)
     cold, bare = [], []
     py_inc = sysconfig.get_paths()["include"]
-    for i in range(5):
+    for i in range(9):                          # interleaved, so load changes hit both
         src = CELL + f"int variant_{i}(void) {{ return {i}; }}\n"
         t = time.perf_counter()
         m = lab.build_c(src)
