@@ -20,6 +20,13 @@ from .isolate import RunResult, run_c, run_program, run_python
 
 __version__ = "0.1.0"
 
+__all__ = [   # the public API the notebooks use (see CONTRIBUTING.md)
+    "ROOT", "MissingTool", "cache_dir", "doctor", "example_path", "have", "mimalloc", "missing",
+    "require", "tool_path", "CModule", "CompileError", "LinkError", "build_c", "build_c_file",
+    "build_program", "RunResult", "run_c", "run_program", "run_python",
+    "Block", "draw_heap", "HeapMap", "Case", "check",
+]
+
 _LAZY = {
     "Block": "heapmap", "draw_heap": "heapmap", "HeapMap": "heapmap",
     "Case": "exercises", "check": "exercises",

@@ -32,26 +32,25 @@ from __future__ import annotations
 
 import hashlib
 import html
-import os
 import random
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from .cbuild import build_c_file, build_program
+from .heapmap import COLORS, Block    # the stepper's SVG uses the heap map's colours
+from .isolate import run_c, run_program
+from .toolchain import cache_dir, example_path, mimalloc
+
 LESSON = "01_heap_managers"
 POLICIES = {"first": 0, "next": 1, "best": 2}
 ORDERS = {"lifo": 0, "address": 1}
 DEFAULT_ARENA = 16384
-COLORS = {"used": "#4C72B0", "free": "#E6E6E6", "meta": "#DD8452"}
-
-
-def _root() -> Path:
-    return Path(__file__).resolve().parent.parent
 
 
 def example_dir() -> Path:
-    return _root() / "native_examples" / LESSON
+    return example_path(LESSON)
 
 
 def trace_dir() -> Path:
@@ -222,7 +221,6 @@ def talloc_module():
     """The teaching allocator, built once with cffi (``lab.build_c_file``)."""
     global _module
     if _module is None:
-        from . import build_c_file
         _module = build_c_file(example_dir() / "talloc.c", cflags=("-O2", "-g", "-Wall"))
     return _module
 
@@ -240,7 +238,6 @@ class State:
 
     def heap_blocks(self):
         """The blocks as ``lab.Block`` for ``lab.draw_heap`` / ``lab.HeapMap``."""
-        from .heapmap import Block
         return [Block(o, s, "used" if u else "free", own) for o, s, u, own in self.blocks]
 
 
@@ -363,7 +360,6 @@ def check_module(module, trace, policy: str = "first", order: str = "lifo",
     """Replay ``trace`` against an allocator built from talloc.c (yours, with your
     ta_coalesce) in an isolated child, checking every heap invariant after every
     step. Returns "ok" or what broke at which step."""
-    from . import run_c
     trace = _as_trace(trace)
     arena = arena_size or trace.arena or DEFAULT_ARENA
     r = run_c(module, "ta_replay_check", trace.text(numeric=True).encode(), POLICIES[policy],
@@ -394,7 +390,6 @@ def check_module(module, trace, policy: str = "first", order: str = "lifo",
 # ---------------------------------------------------------------------------
 def build_probe(name: str) -> Path:
     """Compile ``glibc_probe`` or ``mi_probe`` (an executable) into the cache; reused when unchanged."""
-    from . import build_program, mimalloc
     cflags = ["-O1", f"-I{example_dir()}"]
     ldflags: list = []
     if name == "mi_probe":
@@ -453,7 +448,6 @@ class RealHeap:
 
 
 def _write_trace(trace: Trace) -> Path:
-    from . import cache_dir
     text = trace.text(numeric=True)
     p = Path(cache_dir()) / "lesson01" / f"trace-{hashlib.sha256(text.encode()).hexdigest()[:12]}.trace"
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -463,7 +457,6 @@ def _write_trace(trace: Trace) -> Path:
 
 
 def _run_probe(argv, env=None):
-    from . import run_program
     r = run_program([str(a) for a in argv], timeout=30, env=env)
     if not r.ok:
         raise RuntimeError(f"{Path(str(argv[0])).name} failed: {r}\n{r.stderr[-500:]}")
@@ -476,7 +469,6 @@ def replay_glibc(trace, stop: int | None = None, tunables: str | None = None) ->
     tunables: a GLIBC_TUNABLES value, e.g. ``NO_TCACHE`` to switch tcache and fastbins off.
     Chunk states: used (owner = trace id), free (in a bin: the next chunk's P bit is clear),
     tcache (free but parked in the tcache), top, and the tcache's own chunk (meta)."""
-    from .heapmap import Block
     trace = _as_trace(trace)
     ids = {v: k for k, v in numeric_ids(trace.ops).items()}
     argv = [build_probe("glibc_probe"), "trace", _write_trace(trace), -1 if stop is None else stop]
@@ -508,7 +500,6 @@ def replay_mimalloc(trace, stop: int | None = None) -> RealHeap:
 
     Footprint here is the sum of the committed bytes of the heap's pages (each page
     holds one size class); holes are the free blocks inside those pages."""
-    from .heapmap import Block
     trace = _as_trace(trace)
     ids = {v: k for k, v in numeric_ids(trace.ops).items()}
     argv = [build_probe("mi_probe"), "trace", _write_trace(trace), -1 if stop is None else stop]
@@ -830,7 +821,6 @@ def heap_blocks(module, heap, owners: dict | None = None) -> list:
     """The blocks of a live ``ta_heap`` (driven by hand from Python) as ``lab.Block``, offsets
     from the arena start; the 8-byte prologue and epilogue tags show as meta.
     owners: optional {payload pointer (cdata) or block offset: label}."""
-    from .heapmap import Block
     ffi, lib = module.ffi, module.lib
     n = lib.ta_walk(heap, ffi.NULL, 0)
     if n < 0:

@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .cbuild import CompileError
+from .cbuild import CompileError, _local_headers
 from .toolchain import ROOT, MissingTool, cache_dir, missing
 
 WASM_BUILD_VERSION = "1"     # bump when the recipe below changes
@@ -68,16 +68,6 @@ def zig_version() -> str:
     out = subprocess.run([*_zig_argv(), "version"], capture_output=True, text=True, timeout=60,
                          stdin=subprocess.DEVNULL)
     return out.stdout.strip() or "?"
-
-
-def _local_headers(text: str, search: list[Path], seen: dict[str, str]) -> None:
-    for name in re.findall(r'^\s*#\s*include\s+"([^"]+)"', text, re.M):
-        for d in search:
-            p = d / name
-            if p.is_file() and str(p) not in seen:
-                seen[str(p)] = body = p.read_text()
-                _local_headers(body, [p.parent, *search], seen)
-                break
 
 
 def compile_wasm(source: str, *, target: str = "wasm32-wasi", flags=DEFAULT_FLAGS,

@@ -1,5 +1,4 @@
 """C in a cell: builds, declarations, caching, diagnostics."""
-import os
 import textwrap
 
 import pytest
