@@ -13,10 +13,21 @@ a fork of a threaded process can deadlock (Python 3.12+ warns about it); a
 fresh interpreter per call is safe but costs ~10x more. The forked child then:
 
 - starts its own process group (so a timeout kills everything it started),
-- sets limits: address space (``memory_mb``), CPU seconds, no core files, a cap
-  on file size so a runaway print cannot fill the disk,
+- sets limits: address space (``memory_mb``, optional), CPU seconds, no core
+  files, a cap on file size so a runaway print cannot fill the disk,
 - points fd 1 and 2 at files (C writes to the file descriptors, not to Python's
-  ``sys.stdout``) and makes C stdio unbuffered so nothing is lost when it aborts.
+  ``sys.stdout``), line-buffers C stdout and installs a crash handler
+  (``crashflush.c``) that writes what is still buffered before the process dies,
+  so nothing is lost when it aborts and a character-at-a-time printer does not
+  pay a system call per character.
+
+While a child runs, the parent watches the whole tree of processes it started
+(every 20 ms): a tree holding more than ``max_rss_mb`` of resident memory
+(default: ``DEFAULT_MAX_RSS_MB``, a quarter of this machine's memory, at most
+2 GiB) or more than ``max_processes`` processes (default 64) is killed, and the
+result says which cap stopped it. The fork server is a *child subreaper*, so a
+grandchild that leaves the process group (``setsid``) is still found, and
+nothing a call started outlives the call. ``max_rss_mb=None`` lifts the cap.
 
 With ``env=...`` the child instead starts a fresh interpreter (``sys.executable``,
 the real binary) because ``LD_PRELOAD``, ``GLIBC_TUNABLES`` and ``MIMALLOC_*`` are
@@ -45,6 +56,22 @@ import cloudpickle
 HEAD_BYTES = 64 * 1024       # keep this much of the start of a huge output ...
 TAIL_BYTES = 16 * 1024       # ... and this much of its end
 FILE_LIMIT = 1 << 30         # RLIMIT_FSIZE for the child: 1 GiB
+
+def _default_max_rss_mb() -> int:
+    """A quarter of this machine's memory, at most 2 GiB: a runaway loop in a
+    learner's C stays far from the kernel's out-of-memory killer, which could
+    otherwise pick the notebook kernel or, on a shared hub, the server."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 20)
+    except (ValueError, OSError, AttributeError):
+        return 2048
+    return int(max(256, min(2048, total // 4)))
+
+
+DEFAULT_MAX_RSS_MB = _default_max_rss_mb()
+DEFAULT_MAX_PROCESSES = 64
+WATCH_INTERVAL = 0.02        # seconds between two looks at the child's memory and processes
+_DEFAULT = object()          # "the course's default cap" (None means no cap)
 
 SIGNAL_HELP = {
     "SIGSEGV": "segmentation fault: the code touched memory it may not (NULL, freed, unmapped, "
@@ -76,6 +103,8 @@ class RunResult:
     error: str | None = None   # a Python exception raised in the child, as text
     timeout: float | None = None
     seconds: float = 0.0       # wall-clock time of the call (never printed)
+    stopped_by: str | None = None   # "memory" or "processes" when a course cap killed it
+    cap: float | None = None        # the value of that cap (MB or processes)
 
     @property
     def ok(self) -> bool:
@@ -89,6 +118,13 @@ class RunResult:
         """One line: how the child ended, with a plain-words explanation."""
         if self.timed_out:
             return f"timed out after {self.timeout:g} s: the child was killed (an endless loop, or it blocked)"
+        if self.stopped_by == "memory":
+            return (f"stopped by the memory cap: its processes held more than {self.cap:,.0f} MB of "
+                    f"resident memory, so they were killed (pass max_rss_mb=... to raise the cap, "
+                    f"max_rss_mb=None to lift it)")
+        if self.stopped_by == "processes":
+            return (f"stopped by the process cap: it started more than {self.cap:,.0f} processes "
+                    f"(a fork loop?), so all of them were killed (max_processes=... raises the cap)")
         if self.signal:
             return f"killed by {self.signal}: {SIGNAL_HELP.get(self.signal, 'a signal')}"
         if self.error:
@@ -127,9 +163,50 @@ def _apply_limits(limits: dict) -> None:
     if limits.get("cpu_seconds"):
         s = int(limits["cpu_seconds"])
         resource.setrlimit(resource.RLIMIT_CPU, (s, s + 1))
+    if limits.get("max_processes") and os.getuid() != 0:
+        # RLIMIT_NPROC counts every task of the user; the system's total number of
+        # tasks (/proc/loadavg, 4th field) bounds what the user has now. Root ignores it:
+        # there the parent's watch is what stops a fork loop.
+        try:
+            total = int(Path("/proc/loadavg").read_text().split()[3].split("/")[1])
+            n = total + int(limits["max_processes"])
+            soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+            if hard == resource.RLIM_INFINITY or n < hard:
+                resource.setrlimit(resource.RLIMIT_NPROC, (n, hard))
+        except (OSError, ValueError, IndexError):
+            pass
+
+
+_crash_flush = None          # the loaded crashflush.c helper (ctypes), or None
+
+
+def _load_crash_flush():
+    """Build (once per machine, cached) and load the crash-flush helper; None without gcc."""
+    import hashlib
+    import subprocess
+    src = Path(__file__).with_name("crashflush.c")
+    try:
+        from .toolchain import cache_dir
+        text = src.read_bytes()
+        key = hashlib.sha256(text + sys.version.encode()).hexdigest()[:16]
+        so = cache_dir() / "isolate" / f"crashflush-{key}.so"
+        if not so.exists():
+            so.parent.mkdir(parents=True, exist_ok=True)
+            tmp = so.with_suffix(f".{os.getpid()}.tmp")
+            subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(tmp), str(src)],
+                           check=True, capture_output=True, timeout=60)
+            os.replace(tmp, so)
+        lib = ctypes.CDLL(str(so))
+        lib.labsupport_crash_flush_install.restype = ctypes.c_int
+        return lib
+    except Exception:                      # noqa: BLE001 - fall back to unbuffered stdio
+        return None
 
 
 def _unbuffer_c_stdio() -> None:
+    """Line-buffered C stdout plus the crash handler; plain unbuffered stdio without it."""
+    if _crash_flush is not None and _crash_flush.labsupport_crash_flush_install() == 0:
+        return
     libc = ctypes.CDLL(None)
     for name in ("stdout", "stderr"):
         try:
@@ -137,6 +214,14 @@ def _unbuffer_c_stdio() -> None:
             libc.setvbuf(stream, None, 2, 0)   # _IONBF
         except (ValueError, AttributeError):
             pass
+
+
+def _flush_c_stdio() -> None:
+    """os._exit() skips C's exit handlers: flush C stdio by hand first."""
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
 
 
 def _redirect(spec: dict) -> None:
@@ -199,6 +284,7 @@ def _run_and_report(spec: dict) -> int:
         out = {"value": _call(spec)}
     except SystemExit as exc:
         sys.stdout.flush()
+        _flush_c_stdio()
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException as exc:          # noqa: BLE001 - report everything else
         out = {"error": _describe_exception(exc)}
@@ -210,6 +296,7 @@ def _run_and_report(spec: dict) -> int:
         f.write(data)
     sys.stdout.flush()
     sys.stderr.flush()
+    _flush_c_stdio()
     return 1 if "error" in out else 0
 
 
@@ -235,9 +322,11 @@ def _child_main(spec: dict) -> int:
 
 def _fresh_main(spec_path: str) -> None:
     """Entry point of a fresh interpreter (``python -m labsupport._runner SPEC``)."""
+    global _crash_flush
     with open(spec_path, "rb") as f:
         spec = pickle.load(f)
     sys.path[:] = spec["sys_path"]
+    _crash_flush = _load_crash_flush()
     sys.exit(_run_and_report(spec))
 
 
@@ -273,8 +362,11 @@ def _recv_exact(sock, n: int) -> bytes:
 def _server_main(fd: int) -> None:
     """The fork server's loop (``python -m labsupport._runner --server FD``)."""
     import socket
+    global _crash_flush
     sock = socket.socket(fileno=fd)
     import cffi  # noqa: F401  - preloaded so a child imports a C module in < 1 ms
+    _crash_flush = _load_crash_flush()
+    _become_subreaper()
     while True:
         try:
             spec = _recv(sock)
@@ -290,7 +382,90 @@ def _server_main(fd: int) -> None:
                 os._exit(code)
         _send(sock, pid)
         _, status = os.waitpid(pid, 0)
+        _reap_orphans()                  # before the parent hears it ended: nothing outlives a call
         _send(sock, status)
+
+
+def _become_subreaper() -> None:
+    """Orphaned grandchildren (a ``setsid`` daemon, say) become this server's children."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)    # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _reap_orphans() -> None:
+    """Kill and reap every process left over from the call that just ended."""
+    me = os.getpid()
+    for _ in range(200):
+        left = _descendants(me)
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                pid = 0
+            if pid == 0:
+                break
+        if not left:
+            return
+        time.sleep(0.005)
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return kids
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids += [int(x) for x in f.read().split()]
+        except (OSError, ValueError):
+            pass
+    return kids
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc; empty elsewhere)."""
+    found, todo = [], [pid]
+    while todo and len(found) < 100_000:
+        kids = _children(todo.pop())
+        found += kids
+        todo += kids
+    return found
+
+
+def _rss_mb(pids: list[int]) -> float:
+    page = os.sysconf("SC_PAGE_SIZE")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                total += int(f.read().split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total * page / (1 << 20)
+
+
+def _kill_tree(root: int, group: int) -> None:
+    """SIGKILL the child's group and every process below the server, until none is left."""
+    _kill_group(group)
+    for _ in range(200):
+        left = _descendants(root)
+        if not left:
+            return
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.002)
 
 
 class _Server:
@@ -322,10 +497,13 @@ def _server_for_call() -> _Server:
     return _server
 
 
-def _start_and_wait(spec: dict, timeout: float) -> tuple[int | None, str | None, bool]:
-    """Run spec in a forked child. Returns (exit code, signal name, timed out)."""
+def _start_and_wait(spec: dict, timeout: float, max_rss_mb=None, max_processes=None):
+    """Run spec in a forked child, watching its memory and processes.
+
+    Returns (exit code, signal name, timed out, stopped_by)."""
     import select
     global _server
+    stopped_by = None
     with _lock:
         srv = _server_for_call()
         pid = None
@@ -337,10 +515,25 @@ def _start_and_wait(spec: dict, timeout: float) -> tuple[int | None, str | None,
                 srv = _server_for_call()
                 _send(srv.sock, spec)
                 pid = _recv(srv.sock)
-            ready, _, _ = select.select([srv.sock], [], [], timeout)
-            timed_out = not ready
-            if timed_out:
-                _kill_group(pid)
+            deadline = time.monotonic() + timeout
+            timed_out = False
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    timed_out = True
+                    break
+                ready, _, _ = select.select([srv.sock], [], [], min(left, WATCH_INTERVAL))
+                if ready:
+                    break
+                tree = _descendants(srv.proc.pid)
+                if max_processes and len(tree) > max_processes:
+                    stopped_by = "processes"
+                    break
+                if max_rss_mb and _rss_mb(tree) > max_rss_mb:
+                    stopped_by = "memory"
+                    break
+            if timed_out or stopped_by:
+                _kill_tree(srv.proc.pid, pid)
             status = _recv(srv.sock)
             _kill_group(pid)            # anything the child left running in its group
         except BaseException:
@@ -352,8 +545,8 @@ def _start_and_wait(spec: dict, timeout: float) -> tuple[int | None, str | None,
             _server = None
             raise
     if os.WIFSIGNALED(status):
-        return None, _signal_name(os.WTERMSIG(status)), timed_out
-    return os.WEXITSTATUS(status), None, timed_out
+        return None, _signal_name(os.WTERMSIG(status)), timed_out, stopped_by
+    return os.WEXITSTATUS(status), None, timed_out, stopped_by
 
 
 def _read_capped(path: str) -> str:
@@ -391,7 +584,12 @@ def _signal_name(num: int) -> str:
 
 
 def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=None,
-         cpu_seconds=None, env=None, cwd=None, input=None) -> RunResult:
+         cpu_seconds=None, env=None, cwd=None, input=None, max_rss_mb=_DEFAULT,
+         max_processes=_DEFAULT) -> RunResult:
+    if max_rss_mb is _DEFAULT:
+        max_rss_mb = DEFAULT_MAX_RSS_MB
+    if max_processes is _DEFAULT:
+        max_processes = DEFAULT_MAX_PROCESSES
     tmp = tempfile.mkdtemp(prefix="labrun-")
     try:
         spec = dict(kind=kind, payload=payload, args=tuple(args), kwargs=kwargs or {},
@@ -399,7 +597,8 @@ def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=No
                     result=os.path.join(tmp, "result"), stdin=None,
                     cwd=os.path.abspath(cwd) if cwd else os.getcwd(), sys_path=list(sys.path),
                     environ=dict(os.environ),
-                    limits=dict(memory_mb=memory_mb, cpu_seconds=cpu_seconds))
+                    limits=dict(memory_mb=memory_mb, cpu_seconds=cpu_seconds,
+                                max_processes=max_processes))
         if input is not None:
             spec["stdin"] = os.path.join(tmp, "in")
             Path(spec["stdin"]).write_bytes(input.encode() if isinstance(input, str) else input)
@@ -418,7 +617,7 @@ def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=No
             spec["payload"] = (list(map(str, argv)),
                                {**os.environ, **{k: str(v) for k, v in (extra or {}).items()}})
         t0 = time.perf_counter()
-        code, sig, timed_out = _start_and_wait(spec, timeout)
+        code, sig, timed_out, stopped_by = _start_and_wait(spec, timeout, max_rss_mb, max_processes)
         seconds = time.perf_counter() - t0
         value = error = None
         if os.path.exists(spec["result"]) and not timed_out:
@@ -433,37 +632,52 @@ def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=No
         return RunResult(returncode=None if (sig or timed_out) else code, signal=sig,
                          timed_out=timed_out, stdout=_read_capped(spec["out"]),
                          stderr=_read_capped(spec["err"]), value=value, error=error,
-                         timeout=timeout, seconds=seconds)
+                         timeout=timeout, seconds=seconds, stopped_by=stopped_by,
+                         cap={"memory": max_rss_mb, "processes": max_processes}.get(stopped_by))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run_python(fn, *args, timeout: float = 10.0, memory_mb: float | None = None,
-               cpu_seconds: int | None = None, env: dict | None = None, **kwargs) -> RunResult:
-    """Call ``fn(*args, **kwargs)`` in an isolated child; see the module docstring."""
+               cpu_seconds: int | None = None, env: dict | None = None,
+               max_rss_mb=_DEFAULT, max_processes=_DEFAULT, **kwargs) -> RunResult:
+    """Call ``fn(*args, **kwargs)`` in an isolated child; see the module docstring.
+
+    ``memory_mb`` caps the child's address space (RLIMIT_AS: malloc returns NULL);
+    ``max_rss_mb`` (default ``DEFAULT_MAX_RSS_MB``, None = no cap) kills the whole
+    tree when its resident memory passes the cap; ``max_processes`` likewise for
+    the number of processes it starts.
+    """
     return _run("python", cloudpickle.dumps(fn), args, kwargs, timeout=timeout,
-                memory_mb=memory_mb, cpu_seconds=cpu_seconds, env=env)
+                memory_mb=memory_mb, cpu_seconds=cpu_seconds, env=env,
+                max_rss_mb=max_rss_mb, max_processes=max_processes)
 
 
 def run_c(module, func: str, *args, timeout: float = 10.0, memory_mb: float | None = None,
-          cpu_seconds: int | None = None, env: dict | None = None) -> RunResult:
+          cpu_seconds: int | None = None, env: dict | None = None,
+          max_rss_mb=_DEFAULT, max_processes=_DEFAULT) -> RunResult:
     """Call C function ``func`` of a module from ``build_c`` in an isolated child.
 
     Arguments: ints, floats, bytes (for ``char *``). A ``char *`` result comes
     back as bytes; other pointers as a description, never as an address.
+    Limits as for ``run_python``.
     """
     if func not in module.functions:
         raise AttributeError(f"the C module has no function {func!r}; it has: {', '.join(module.functions)}")
     return _run("c", (module.modname, module.path, func), args, timeout=timeout,
-                memory_mb=memory_mb, cpu_seconds=cpu_seconds, env=env)
+                memory_mb=memory_mb, cpu_seconds=cpu_seconds, env=env,
+                max_rss_mb=max_rss_mb, max_processes=max_processes)
 
 
 def run_program(argv, timeout: float = 10.0, memory_mb: float | None = None,
                 cpu_seconds: int | None = None, env: dict | None = None, cwd=None,
-                input: str | bytes | None = None) -> RunResult:
-    """Run a program (argv list) in an isolated child; ``env`` adds to the environment."""
+                input: str | bytes | None = None, max_rss_mb=_DEFAULT,
+                max_processes=_DEFAULT) -> RunResult:
+    """Run a program (argv list) in an isolated child; ``env`` adds to the environment.
+    Limits as for ``run_python``."""
     if isinstance(argv, (str, os.PathLike)):
         argv = [argv]
     return _run("exec", (list(argv), env), timeout=timeout, memory_mb=memory_mb,
-                cpu_seconds=cpu_seconds, cwd=cwd, input=input)
+                cpu_seconds=cpu_seconds, cwd=cwd, input=input, max_rss_mb=max_rss_mb,
+                max_processes=max_processes)
 

@@ -22,6 +22,12 @@ CRASHES = textwrap.dedent(r"""
                        for (int i = 0; i < 100000; i++) fwrite(line, 1, 1000, stdout); }
     void leave(int code) { fprintf(stderr, "leaving with %d\n", code); exit(code); }
     int add(int a, int b) { return a + b; }
+    long touch_mb(long mb) { for (long i = 0; i < mb; i++) { char *p = malloc(1 << 20); if (!p) return i;
+                                                         memset(p, 1, 1 << 20); } return mb; }
+    #include <unistd.h>
+    int fork_loop(void) { for (int i = 0; i < 100000; i++) { if (fork() == 0) { pause(); _exit(0); } } return 0; }
+    void chars(long n) { for (long i = 0; i < n; i++) putchar('a' + i % 26); }
+    void half_line_then_crash(void) { printf("no newline yet"); fputs("err part", stderr); *(volatile int *)0 = 1; }
     const char *greet(void) { return "hello"; }
 """)
 
@@ -180,3 +186,68 @@ def test_child_sees_the_kernels_environment_now(monkeypatch):
     lab.run_python(lambda: None)                 # the fork server is already running
     monkeypatch.setenv("LAB_SET_LATER", "42")
     assert lab.run_python(lambda: os.environ.get("LAB_SET_LATER")).value == "42"
+
+
+def test_default_memory_cap_stops_a_runaway_child(c):
+    from labsupport import isolate
+    r = lab.run_c(c, "touch_mb", 100_000, timeout=60, max_rss_mb=200)
+    assert r.stopped_by == "memory" and r.signal == "SIGKILL" and not r.ok
+    assert "stopped by the memory cap" in str(r) and "more than 200 MB" in str(r)
+    assert 256 <= isolate.DEFAULT_MAX_RSS_MB <= 2048
+    assert lab.run_c(c, "touch_mb", 300, timeout=60, max_rss_mb=None).value == 300   # lifted
+
+
+def test_default_cap_applies_without_arguments(c, monkeypatch):
+    from labsupport import isolate
+    monkeypatch.setattr(isolate, "DEFAULT_MAX_RSS_MB", 150)
+    r = lab.run_c(c, "touch_mb", 100_000, timeout=60)
+    assert r.stopped_by == "memory" and r.cap == 150
+
+
+def test_memory_cap_counts_grandchildren():
+    r = lab.run_program(["sh", "-c", "python3 -c 'b = bytearray(400 << 20); import time; time.sleep(30)'"],
+                        timeout=30, max_rss_mb=200)
+    assert r.stopped_by == "memory"
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split(") ")[1][0] != "Z"
+
+
+def test_fork_loop_is_stopped_and_leaves_nothing(c):
+    from labsupport import isolate
+    r = lab.run_c(c, "fork_loop", timeout=30)
+    assert r.stopped_by == "processes" and "stopped by the process cap" in str(r)
+    assert isolate._descendants(isolate._server.proc.pid) == []
+
+
+def test_a_setsid_grandchild_does_not_outlive_the_call(tmp_path):
+    pidfile = tmp_path / "pid"
+    r = lab.run_program(["python3", "-c", f"""
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        open({str(pidfile)!r}, "w").write(str(os.getpid())); time.sleep(60)
+    os._exit(0)
+time.sleep(0.5)
+"""], timeout=20)
+    assert r.ok
+    pid = int(pidfile.read_text())
+    assert not _alive(pid)
+
+
+def test_character_at_a_time_output_is_complete(c):
+    r = lab.run_c(c, "chars", 70_000, timeout=60)     # under the 80 KiB kept in full
+    assert r.ok and len(r.stdout) == 70_000 and r.stdout.startswith("abcdefghij")
+
+
+def test_a_crash_keeps_a_line_still_in_the_buffer(c):
+    r = lab.run_c(c, "half_line_then_crash")
+    assert r.signal == "SIGSEGV"
+    assert r.stdout == "no newline yet" and r.stderr == "err part"
