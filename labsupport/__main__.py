@@ -1,33 +1,9 @@
-"""Command line: ``python -m labsupport doctor | warmup | student-copy``."""
+"""Command line: ``python -m labsupport doctor | warmup | work | student-copy``."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
-
-
-def student_copy(src_dir: Path, out_dir: Path) -> list[Path]:
-    """Write notebooks without solution cells and without outputs.
-
-    A cell tagged ``solution`` becomes an empty code cell with a prompt, so the
-    checks after it still have somewhere to point.
-    """
-    import nbformat
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in sorted(src_dir.glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                if "solution" in cell.metadata.get("tags", []):
-                    cell.source = "# Your solution here\n"
-                    cell.metadata["tags"] = [t for t in cell.metadata["tags"] if t != "solution"]
-                cell.outputs, cell.execution_count = [], None
-        nb.metadata.pop("widgets", None)
-        target = out_dir / path.name
-        nbformat.write(nb, target)
-        written.append(target)
-    return written
 
 
 def warmup() -> None:
@@ -67,9 +43,14 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("doctor", help="list the tools the course uses, found or not, and how to install them")
     sub.add_parser("warmup", help="create Wine's prefix and build zig's C libraries once")
-    sc = sub.add_parser("student-copy", help="write notebooks without solutions or outputs")
+    wk = sub.add_parser("work", help="create the learner's working copies in work/ (never overwrites one)")
+    wk.add_argument("--reset", metavar="LESSON", help="a fresh copy of one lesson (e.g. 01); the old one goes to work/backup/")
+    wk.add_argument("--dir", default=str(ROOT / "work"))
+    sc = sub.add_parser("student-copy", help="write copies to hand out: no solutions, no outputs")
     sc.add_argument("--src", default=str(ROOT / "notebooks"))
     sc.add_argument("--out", default=str(ROOT / "student"))
+    sc.add_argument("--nbgrader", action="store_true",
+                    help="keep solutions inside nbgrader's BEGIN/END SOLUTION markers, with nbgrader cell metadata")
     args = parser.parse_args(argv)
     if args.cmd == "doctor":
         report = doctor()
@@ -80,7 +61,20 @@ def main(argv=None) -> int:
     if args.cmd == "warmup":
         warmup()
         return 0
-    for p in student_copy(Path(args.src), Path(args.out)):
+    from . import workcopy
+    if args.cmd == "work":
+        if args.reset:
+            try:
+                backup = workcopy.reset(args.reset, Path(args.dir))
+            except ValueError as exc:
+                print(exc)
+                return 2
+            print(f"fresh working copy of lesson {args.reset} written"
+                  + (f"; your old copy is {backup}" if backup else ""))
+            return 0
+        print(workcopy.sync(Path(args.dir)))
+        return 0
+    for p in workcopy.write_copies(Path(args.out), Path(args.src), nbgrader=args.nbgrader):
         print("wrote", p)
     return 0
 

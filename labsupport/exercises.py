@@ -7,14 +7,19 @@ expected and the actual value (or the exception, or the crash), and the hint.
 ``isolate=True`` runs every case in a child (``run_python``), so a learner's
 segfault or endless loop is reported as a failed case, never a dead kernel.
 
-Reference solutions live in notebook cells tagged ``solution``;
-``python -m labsupport student-copy`` writes notebooks without them.
+Reference solutions live in notebook cells tagged ``solution``; the learner's
+working copy (``labsupport.workcopy``) replaces them with a stub, and
+``lab.solution(lesson, n)`` shows one on demand.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from .isolate import run_c, run_python
+
+__all__ = ["Case", "CheckResult", "check", "RAISE_ON_FAIL"]
+
+RAISE_ON_FAIL = False     # True: a failed check also raises AssertionError (nbgrader's autograder)
 
 
 @dataclass
@@ -99,6 +104,8 @@ def check(fn, cases, *, isolate: bool = False, name: str | None = None, timeout:
                 msg += f"\n  hint: {case.hint}"
             result = CheckResult(False, len(cases), msg)
             print(msg)
+            if RAISE_ON_FAIL:
+                raise AssertionError(msg)
             return result
     msg = f"✔ all {len(cases)} cases passed"
     print(msg)

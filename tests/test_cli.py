@@ -1,6 +1,9 @@
+import subprocess
+import sys
+
 import nbformat
 
-from labsupport.__main__ import student_copy
+from labsupport.workcopy import write_copies
 
 
 def test_student_copy_removes_solutions_and_outputs(tmp_path):
@@ -11,8 +14,14 @@ def test_student_copy_removes_solutions_and_outputs(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     nbformat.write(nb, src / "01_x.ipynb")
-    out = student_copy(src, tmp_path / "out")
+    out = write_copies(tmp_path / "out", src)
     copy = nbformat.read(out[0], as_version=4)
-    assert copy.cells[1].source == "# Your solution here\n"
-    assert copy.cells[1].outputs == [] and "solution" not in copy.cells[1].metadata["tags"]
-    assert copy.cells[2].source == "check(f)"
+    assert copy.cells[0].metadata["tags"] == ["working-copy-note"]
+    assert "return 42" not in copy.cells[2].source and 'lab.solution("01", 1)' in copy.cells[2].source
+    assert copy.cells[2].outputs == []
+    assert copy.cells[3].source == "check(f)"
+
+
+def test_doctor_command():
+    r = subprocess.run([sys.executable, "-m", "labsupport", "doctor"], capture_output=True, text=True)
+    assert r.returncode == 0 and "gcc" in r.stdout

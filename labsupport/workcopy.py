@@ -1,0 +1,285 @@
+"""The learner's working copy of the course, and solutions on demand.
+
+Each lesson exists in two forms:
+
+- the *book*, ``notebooks/NN_topic.ipynb``: executed for real, every output
+  stored, reference solutions in place; what CI compares and what a reader browses;
+- the learner's *working copy*, ``work/NN_topic.ipynb`` (git-ignored): outputs
+  cleared and reference solutions replaced by a stub, so a prediction is honest
+  and an exercise is the learner's own. It is created once and never overwritten.
+
+Solutions are the code cells tagged ``solution``. A cell with a line holding
+``BEGIN SOLUTION`` and a later one holding ``END SOLUTION`` (``### BEGIN
+SOLUTION`` in Python, ``// ### BEGIN SOLUTION`` in C: nbgrader's markers) keeps
+everything outside the markers (a signature, a starter); any other solution
+cell is replaced whole. The stub names the call that reveals the reference
+solution: ``lab.solution("01", 2)`` prints the second solution of lesson 01
+(it shows it, it does not run it). A failed check prints its hint first.
+
+``python -m labsupport work`` creates or updates the working copies (new lessons
+are added, existing copies are left alone, a copy whose lesson changed since it
+was made is reported); ``--reset NN`` moves a copy to ``work/backup/`` and writes a
+fresh one. ``python -m labsupport student-copy --out DIR [--nbgrader]`` writes
+copies to hand out, optionally with nbgrader's markers and cell metadata.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .toolchain import ROOT
+
+__all__ = ["BOOK_DIR", "WORK_DIR", "Solution", "SyncReport", "book_digest", "learner_notebook", "nbgrader_notebook",
+           "reset", "solution", "solutions", "sync", "write_copies"]
+
+BOOK_DIR = ROOT / "notebooks"
+WORK_DIR = ROOT / "work"
+BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"
+_META = "labsupport"          # key of our notebook metadata in a working copy
+
+
+def _lessons(book_dir: Path) -> list[Path]:
+    return sorted(p for p in book_dir.glob("[0-9][0-9]_*.ipynb"))
+
+
+def _read(path: Path):
+    import nbformat
+    return nbformat.read(path, as_version=4)
+
+
+def _is_solution(cell) -> bool:
+    return cell.cell_type == "code" and "solution" in cell.metadata.get("tags", [])
+
+
+def _marker_region(lines: list[str]) -> tuple[int, int] | None:
+    begin = next((i for i, line in enumerate(lines) if BEGIN in line), None)
+    if begin is None:
+        return None
+    end = next((i for i in range(begin + 1, len(lines)) if END in lines[i]), None)
+    return None if end is None else (begin, end)
+
+
+def _comment(line: str) -> str:
+    """The comment mark of a marker line: ``#`` or ``//``."""
+    return "//" if line.strip().startswith("//") else "#"
+
+
+def _is_c_cell(source: str) -> bool:
+    return source.lstrip().startswith("%%cffi")
+
+
+def _stub(source: str, lesson: str, n: int) -> str:
+    reveal = f'lab.solution("{lesson}", {n})'
+    lines = source.splitlines()
+    region = _marker_region(lines)
+    if region:
+        b, e = region
+        indent = lines[b][: len(lines[b]) - len(lines[b].lstrip())]
+        mark = _comment(lines[b])
+        stub = [f"{indent}{mark} Your code here. Stuck? Run {reveal} in a new cell."]
+        return "\n".join(lines[:b] + stub + lines[e + 1:])
+    if _is_c_cell(source):
+        first = lines[0]
+        return (f"{first}\n// Exercise {n}: your C here (the whole cell is yours).\n"
+                f"// Stuck? Run {reveal} in a Python cell to see the reference solution.\n")
+    return (f"# Exercise {n}: your answer here.\n"
+            f"# Stuck? Run {reveal} in a new cell to see the reference solution.\n")
+
+
+def _lesson_key(path: Path) -> str:
+    return path.stem.split("_", 1)[0]
+
+
+def book_digest(nb) -> str:
+    """A hash of a lesson's cell sources: changes when the lesson's text or code does."""
+    h = hashlib.sha256()
+    for cell in nb.cells:
+        h.update(cell.cell_type.encode() + b"\0" + cell.source.encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _clear(nb) -> None:
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop("execution", None)
+    nb.metadata.pop("widgets", None)
+
+
+def learner_notebook(book_path: Path):
+    """The working copy of one lesson: no outputs, solutions stubbed, a note on top."""
+    import nbformat
+    nb = _read(book_path)
+    digest = book_digest(nb)
+    key = _lesson_key(book_path)
+    n = 0
+    for cell in nb.cells:
+        if _is_solution(cell):
+            n += 1
+            cell.source = _stub(cell.source, key, n)
+    _clear(nb)
+    note = nbformat.v4.new_markdown_cell(
+        f"*Your working copy of lesson {key}.* Edit and run anything here; it is never "
+        f"overwritten. The book, with every output of a real run, is "
+        f"[`notebooks/{book_path.name}`](../notebooks/{book_path.name}). Stuck on an "
+        f"exercise? Its check prints a hint; `lab.solution(\"{key}\", N)` shows the "
+        f"reference solution of exercise N. A fresh copy: `./lab reset {key}` (yours is "
+        f"kept in `work/backup/`).")
+    note.metadata["tags"] = ["working-copy-note"]
+    nb.cells.insert(0, note)
+    nb.metadata[_META] = {"lesson": book_path.stem, "book_digest": digest}
+    return nb
+
+
+def nbgrader_notebook(book_path: Path):
+    """A copy for nbgrader: solutions inside ``### BEGIN/END SOLUTION`` markers, nbgrader
+    cell metadata on each solution and on the check after it, and checks that raise
+    on failure (so nbgrader's autograder counts them)."""
+    nb = _read(book_path)
+    key = _lesson_key(book_path)
+    n = 0
+    cells = nb.cells
+    strict_set = False
+    for i, cell in enumerate(cells):
+        if cell.cell_type != "code":
+            continue
+        if not strict_set and re.search(r"^import labsupport", cell.source, re.M):
+            cell.source += ("\nimport labsupport.exercises\n"
+                            "labsupport.exercises.RAISE_ON_FAIL = True   # nbgrader: a failed check fails its cell")
+            strict_set = True
+        if not _is_solution(cell):
+            continue
+        n += 1
+        lines = cell.source.splitlines()
+        if not _marker_region(lines):
+            if _is_c_cell(cell.source):
+                lines = [lines[0], "// ### BEGIN SOLUTION", *lines[1:], "// ### END SOLUTION"]
+            else:
+                lines = ["### BEGIN SOLUTION", *lines, "### END SOLUTION"]
+            cell.source = "\n".join(lines)
+        cell.metadata["nbgrader"] = {"grade": False, "grade_id": f"lesson{key}-ex{n}",
+                                     "locked": False, "schema_version": 3, "solution": True,
+                                     "task": False}
+        check = next((c for c in cells[i + 1:i + 4]
+                      if c.cell_type == "code" and "check(" in c.source), None)
+        if check is not None:
+            check.metadata["nbgrader"] = {"grade": True, "grade_id": f"lesson{key}-ex{n}-check",
+                                          "locked": True, "points": 1, "schema_version": 3,
+                                          "solution": False, "task": False}
+    _clear(nb)
+    return nb
+
+
+def write_copies(out_dir: Path, book_dir: Path = BOOK_DIR, nbgrader: bool = False) -> list[Path]:
+    """Copies of every lesson to hand out (overwrites ``out_dir``'s files of the same name)."""
+    import nbformat
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in _lessons(book_dir):
+        nb = nbgrader_notebook(path) if nbgrader else learner_notebook(path)
+        target = out_dir / path.name
+        nbformat.write(nb, target)
+        written.append(target)
+    return written
+
+
+@dataclass
+class SyncReport:
+    created: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)     # kept, but its lesson changed since
+
+    def __str__(self) -> str:
+        lines = []
+        if self.created:
+            lines.append("working copies created: " + ", ".join(self.created))
+        if self.kept:
+            lines.append(f"working copies kept as you left them: {len(self.kept)}")
+        for name in self.changed:
+            key = name.split("_", 1)[0]
+            lines.append(f"lesson {name} changed since your copy was made: `./lab reset {key}` "
+                         f"gives a fresh copy (yours goes to work/backup/)")
+        return "\n".join(lines) or "no lessons found"
+
+
+def sync(work_dir: Path = WORK_DIR, book_dir: Path = BOOK_DIR) -> SyncReport:
+    """Create missing working copies; never touch an existing one."""
+    import nbformat
+    work_dir.mkdir(parents=True, exist_ok=True)
+    report = SyncReport()
+    for path in _lessons(book_dir):
+        target = work_dir / path.name
+        if not target.exists():
+            nbformat.write(learner_notebook(path), target)
+            report.created.append(path.stem)
+            continue
+        report.kept.append(path.stem)
+        try:
+            made_from = _read(target).metadata.get(_META, {}).get("book_digest")
+        except Exception:                 # noqa: BLE001 - a copy the learner broke: leave it
+            made_from = None
+        if made_from and made_from != book_digest(_read(path)):
+            report.changed.append(path.stem)
+    return report
+
+
+def _find_lesson(lesson: str | int, book_dir: Path) -> Path:
+    key = f"{int(lesson):02d}" if isinstance(lesson, int) or str(lesson).isdigit() else str(lesson)
+    for path in _lessons(book_dir):
+        if path.stem == key or _lesson_key(path) == key:
+            return path
+    names = ", ".join(_lesson_key(p) for p in _lessons(book_dir))
+    raise ValueError(f"no lesson {lesson!r}: the lessons are {names}")
+
+
+def reset(lesson: str | int, work_dir: Path = WORK_DIR, book_dir: Path = BOOK_DIR) -> Path | None:
+    """A fresh working copy of one lesson; the old one moves to ``work/backup/``.
+    Returns the backup's path (None when there was no copy)."""
+    import nbformat
+    path = _find_lesson(lesson, book_dir)
+    target = work_dir / path.name
+    backup = None
+    if target.exists():
+        backup = work_dir / "backup" / f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}.ipynb"
+        backup.parent.mkdir(parents=True, exist_ok=True)
+        target.replace(backup)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(learner_notebook(path), target)
+    return backup
+
+
+def solutions(lesson: str | int, book_dir: Path = BOOK_DIR) -> list[str]:
+    """The reference solutions of a lesson, in order, as source text."""
+    nb = _read(_find_lesson(lesson, book_dir))
+    return [c.source for c in nb.cells if _is_solution(c)]
+
+
+@dataclass
+class Solution:
+    lesson: str
+    number: int
+    source: str
+
+    def __str__(self) -> str:
+        return f"Reference solution {self.number} of lesson {self.lesson} (read it, then write your own):\n\n{self.source}"
+
+    def _repr_markdown_(self) -> str:
+        lang = "c" if _is_c_cell(self.source) else "python"
+        return (f"**Reference solution {self.number} of lesson {self.lesson}** "
+                f"(read it, then write your own):\n\n```{lang}\n{self.source}\n```")
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def solution(lesson: str | int, number: int, book_dir: Path = BOOK_DIR) -> Solution:
+    """Show the reference solution ``number`` (1, 2, ...) of ``lesson`` ("01" or 1); not run."""
+    path = _find_lesson(lesson, book_dir)
+    found = solutions(path.stem, book_dir)
+    if not 1 <= number <= len(found):
+        raise ValueError(f"lesson {_lesson_key(path)} has {len(found)} exercise(s) with a "
+                         f"reference solution; ask for 1 to {len(found)}")
+    return Solution(_lesson_key(path), number, found[number - 1])

@@ -1,0 +1,164 @@
+"""The learner's working copy: made once, never overwritten, no outputs, no solutions."""
+import json
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+import labsupport as lab
+from labsupport import workcopy
+
+BOOK = workcopy.BOOK_DIR
+
+
+def _lesson(path, cells):
+    nb = nbformat.v4.new_notebook()
+    for kind, src, tags in cells:
+        cell = (nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell)(src)
+        if tags:
+            cell.metadata["tags"] = tags
+        if kind == "code":
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="an output\n")]
+            cell.execution_count = 1
+        nb.cells.append(cell)
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def book(tmp_path):
+    d = tmp_path / "book"
+    d.mkdir()
+    _lesson(d / "00_first.ipynb", [
+        ("markdown", "# Lesson", None),
+        ("code", "import labsupport as lab", None),
+        ("code", "def f(n):\n    return n * 2   # SECRET_WHOLE", ["solution"]),
+        ("code", "lab.check(f, [lab.Case(args=(2,), expected=4, hint='double it')])", None),
+        ("code", "def g(n):\n    # ### BEGIN SOLUTION\n    return n + 1   # SECRET_PART\n    # ### END SOLUTION",
+         ["solution"]),
+        ("code", "lab.check(g, [lab.Case(args=(1,), expected=2)])", None),
+        ("code", "%%cffi c\nint h(void) { return 7; /* SECRET_C */ }", ["solution"]),
+    ])
+    return d
+
+
+def _text(nb):
+    return "\n".join(c.source for c in nb.cells)
+
+
+def test_copy_has_no_outputs_and_no_solution_text(book, tmp_path):
+    work = tmp_path / "work"
+    report = workcopy.sync(work, book)
+    assert report.created == ["00_first"]
+    nb = nbformat.read(work / "00_first.ipynb", 4)
+    assert all(not c.get("outputs") and c.get("execution_count") is None
+               for c in nb.cells if c.cell_type == "code")
+    text = _text(nb)
+    assert "SECRET" not in text
+    assert "def g(n):" in text                        # the starter outside the markers stays
+    assert 'lab.solution("00", 2)' in text and 'lab.solution("00", 3)' in text
+    assert text.count("%%cffi c") == 1                # a C solution keeps its magic line
+
+
+def test_edits_survive_and_new_lessons_arrive(book, tmp_path):
+    work = tmp_path / "work"
+    workcopy.sync(work, book)
+    mine = work / "00_first.ipynb"
+    nb = nbformat.read(mine, 4)
+    nb.cells[3].source = "def f(n):\n    return n + n   # my own answer"
+    nbformat.write(nb, mine)
+    before = mine.read_bytes()
+    _lesson(book / "01_second.ipynb", [("markdown", "# Two", None)])
+    report = workcopy.sync(work, book)
+    assert report.created == ["01_second"] and report.kept == ["00_first"]
+    assert mine.read_bytes() == before
+    assert report.changed == []
+
+
+def test_a_changed_lesson_is_reported_not_clobbered(book, tmp_path):
+    work = tmp_path / "work"
+    workcopy.sync(work, book)
+    before = (work / "00_first.ipynb").read_bytes()
+    nb = nbformat.read(book / "00_first.ipynb", 4)
+    nb.cells[0].source = "# Lesson, corrected"
+    nbformat.write(nb, book / "00_first.ipynb")
+    report = workcopy.sync(work, book)
+    assert report.changed == ["00_first"] and "./lab reset 00" in str(report)
+    assert (work / "00_first.ipynb").read_bytes() == before
+
+
+def test_reset_keeps_a_backup(book, tmp_path):
+    work = tmp_path / "work"
+    workcopy.sync(work, book)
+    (work / "00_first.ipynb").write_text((work / "00_first.ipynb").read_text().replace("Lesson", "Mine"))
+    backup = workcopy.reset("00", work, book)
+    assert backup.parent == work / "backup" and "Mine" in backup.read_text()
+    assert "Mine" not in (work / "00_first.ipynb").read_text()
+    with pytest.raises(ValueError, match="the lessons are 00"):
+        workcopy.reset("07", work, book)
+
+
+def test_solution_shows_the_reference(book):
+    s = workcopy.solution("00", 2, book)
+    assert "SECRET_PART" in str(s) and "SECRET_PART" in s._repr_markdown_()
+    assert "```c" in workcopy.solution(0, 3, book)._repr_markdown_()
+    with pytest.raises(ValueError, match="ask for 1 to 3"):
+        workcopy.solution("00", 4, book)
+
+
+def test_nbgrader_copy(book, tmp_path):
+    out = tmp_path / "nbg"
+    (path,) = workcopy.write_copies(out, book, nbgrader=True)
+    nb = nbformat.read(path, 4)
+    sols = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert len(sols) == 3
+    assert sols[0].source.startswith("### BEGIN SOLUTION") and sols[0].source.endswith("### END SOLUTION")
+    assert sols[2].source.startswith("%%cffi c\n// ### BEGIN SOLUTION")
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert len(graded) == 2 and all("check(" in c.source for c in graded)
+    assert "RAISE_ON_FAIL = True" in nb.cells[1].source
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+def test_raise_on_fail(monkeypatch):
+    from labsupport import exercises
+    monkeypatch.setattr(exercises, "RAISE_ON_FAIL", True)
+    with pytest.raises(AssertionError, match="expected 3"):
+        lab.check(lambda: 2, [lab.Case(expected=3)])
+
+
+def test_every_real_lesson_copy_is_clean(tmp_path):
+    """The real book: each working copy has no outputs and no line that only a solution has."""
+    work = tmp_path / "work"
+    workcopy.sync(work, BOOK)
+    for book_path in sorted(BOOK.glob("[0-9][0-9]_*.ipynb")):
+        book_nb = nbformat.read(book_path, 4)
+        copy = nbformat.read(work / book_path.name, 4)
+        assert all(not c.get("outputs") for c in copy.cells if c.cell_type == "code"), book_path.name
+        others = {line.strip() for c in book_nb.cells if "solution" not in c.metadata.get("tags", [])
+                  for line in c.source.splitlines()}
+        copy_lines = {line.strip() for c in copy.cells for line in c.source.splitlines()}
+        for cell in book_nb.cells:
+            if "solution" not in cell.metadata.get("tags", []):
+                continue
+            lines = cell.source.splitlines()
+            region = workcopy._marker_region(lines)
+            secret = lines[region[0] + 1:region[1]] if region else lines
+            leaked = {s.strip() for s in secret if len(s.strip()) > 12} - others
+            assert not (leaked & copy_lines), (book_path.name, leaked & copy_lines)
+        assert len(workcopy.solutions(book_path.stem)) >= 2, f"{book_path.name}: fewer than two exercises"
+
+
+def test_command_line(tmp_path):
+    work = tmp_path / "w"
+    run = lambda *a: subprocess.run([sys.executable, "-m", "labsupport", *a], capture_output=True, text=True)
+    r = run("work", "--dir", str(work))
+    assert r.returncode == 0 and "working copies created" in r.stdout
+    r = run("work", "--dir", str(work), "--reset", "00")
+    assert r.returncode == 0 and "your old copy is" in r.stdout
+    r = run("student-copy", "--out", str(tmp_path / "s"), "--nbgrader")
+    assert r.returncode == 0 and (tmp_path / "s" / "00_start_here.ipynb").exists()
+    meta = json.loads((tmp_path / "s" / "00_start_here.ipynb").read_text())
+    assert any(c.get("metadata", {}).get("nbgrader") for c in meta["cells"])
+    shutil.rmtree(tmp_path / "s")
