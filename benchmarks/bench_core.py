@@ -4,6 +4,8 @@
 - cold build of a cell, as a ratio to bare `gcc -shared` on the same generated C (target <= 1.3x)
 - isolation overhead per call: run_c on a trivial function (target <= 10 ms), next to the
   alternative it was chosen over (a fresh interpreter per call)
+- what a learner's direct call pays for the last-word note (target <= 10 us), and the cost
+  of a call on an isolated module (``%%cffi --isolate``)
 - heap map of 10,000 blocks: draw + render to PNG, what the widget does (target <= 200 ms)
 """
 from __future__ import annotations
@@ -81,6 +83,17 @@ def run() -> list[dict]:
                     unit="ms", target="<= 10 ms",
                     note=f"run_c median of 50; a fresh interpreter per call: {fresh*1000:.0f} ms "
                          f"({fresh/iso:.0f}x more)"))
+    # --- a learner's direct call: plain, with the last-word note, and on an isolated module
+    from labsupport import lastword
+    lastword.install()
+    guarded = _median(lambda: m.add(1, 2), 2000)          # m.add is now the noted wrapper
+    plain = _median(lambda: m.lib.add(1, 2), 2000)
+    isolated = lab.build_c(CELL, isolate=True)
+    isolated.add(1, 2)
+    iso_call = _median(lambda: isolated.add(1, 2), 50)
+    out.append(dict(name="direct call with the last-word note", value=round((guarded - plain) * 1e6, 2),
+                    unit="us", target="<= 10 us", note=f"c.f() vs c.lib.f(), median of 2000; an "
+                    f"isolated module's call (%%cffi --isolate): {iso_call*1000:.1f} ms"))
     # --- heap map
     rng, blocks, off = random.Random(0), [], 0
     while len(blocks) < 10_000:

@@ -8,28 +8,37 @@ Modules, one per concept:
 - ``toolchain``  find tools and mimalloc's files; ``python -m labsupport doctor``
 - ``heapmap``    draw a heap as blocks; an ipywidget with details
 - ``exercises``  checks that say what is wrong
+- ``workcopy``   the learner's working copy (no outputs, no solutions) and ``solution()``
 - ``magics``     the ``%%cffi`` cell magic
+- ``lastword``   when a direct C call kills the kernel, the next kernel says what happened
+- ``cmakebuild``  configure and build a CMake project, cached; link lines without temp paths
 
 Heavy modules (matplotlib, ipywidgets) are imported only when first used, so an
 isolated child that imports ``labsupport`` starts fast.
 """
 from .toolchain import (ROOT, MissingTool, cache_dir, doctor, example_path, have, mimalloc,
                         missing, require, tool_path)
-from .cbuild import CModule, CompileError, LinkError, build_c, build_c_file, build_program
+from .cbuild import (CModule, CompileError, IsolatedCallError, LinkError, build_c, build_c_file,
+                     build_program)
 from .isolate import RunResult, run_c, run_program, run_python
+from .cmakebuild import CMakeBuild, cmake_build, cmake_path
 
 __version__ = "0.1.0"
 
 __all__ = [   # the public API the notebooks use (see CONTRIBUTING.md)
     "ROOT", "MissingTool", "cache_dir", "doctor", "example_path", "have", "mimalloc", "missing",
-    "require", "tool_path", "CModule", "CompileError", "LinkError", "build_c", "build_c_file",
+    "require", "tool_path", "CModule", "CompileError", "IsolatedCallError", "LinkError", "build_c", "build_c_file",
     "build_program", "RunResult", "run_c", "run_program", "run_python",
-    "Block", "draw_heap", "HeapMap", "Case", "check",
+    "Block", "draw_heap", "HeapMap", "Case", "check", "solution",
+    "CMakeBuild", "cmake_build", "cmake_path",
+    "struct_layout", "StructLayoutView", "compare_with_pahole", "pahole_text",
 ]
 
 _LAZY = {
     "Block": "heapmap", "draw_heap": "heapmap", "HeapMap": "heapmap",
-    "Case": "exercises", "check": "exercises",
+    "Case": "exercises", "check": "exercises", "solution": "workcopy",
+    "struct_layout": "structlayout", "StructLayoutView": "structlayout",
+    "compare_with_pahole": "structlayout", "pahole_text": "structlayout",
 }
 
 
@@ -38,6 +47,18 @@ def __getattr__(name):
         import importlib
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'labsupport' has no attribute {name!r}")
+
+
+def _in_notebook_kernel() -> bool:
+    import sys
+    return "ipykernel" in sys.modules and "pytest" not in sys.modules
+
+
+if _in_notebook_kernel():
+    # a last word if a direct C call killed this notebook's previous kernel (lastword.py)
+    from . import lastword as _lastword
+    _lastword.report_previous()
+    _lastword.install()
 
 
 def load_ipython_extension(ipython):

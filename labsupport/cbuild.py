@@ -69,22 +69,69 @@ class CModule:
     warnings: str = ""
     notes: list[str] = field(default_factory=list)
     cached: bool = False
+    isolated: bool = False         # c.f(...) runs in an isolated child (build_c(isolate=True))
+    timeout: float = 10.0          # for isolated calls
 
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
         try:
-            return getattr(self.lib, name)
+            fn = getattr(self.lib, name)
         except AttributeError:
             raise AttributeError(
                 f"the C module has no callable {name!r}; it has: {', '.join(self.functions) or 'none'}"
                 " (static functions are private to the C file)") from None
+        if name not in self.functions:
+            return fn                      # a global variable or a constant
+        if self.isolated:
+            return _IsolatedFunction(self, name)
+        from . import lastword
+        return lastword.guarded(fn, name)
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self.functions))
 
     def __repr__(self):
         return f"<C module: {', '.join(self.functions) or 'no functions'}>"
+
+
+class IsolatedCallError(RuntimeError):
+    """A function of an isolated module crashed, timed out or failed in its child.
+    ``.result`` is the ``RunResult`` (signal, stdout, stderr)."""
+
+    def __init__(self, name: str, result):
+        self.result = result
+        detail = "\n".join(line for line in str(result).splitlines()[1:])
+        super().__init__(f"{name}(): the isolated child {result.status()}"
+                         + (f"\n{detail}" if detail else "") + "\n(the kernel and its variables are fine)")
+
+
+class _IsolatedFunction:
+    """``c.f`` of an isolated module: each call runs in a child through ``run_c``."""
+
+    def __init__(self, module: CModule, name: str):
+        self.module, self.name = module, name
+
+    def __call__(self, *args):
+        from .isolate import run_c
+        for a in args:
+            if isinstance(a, self.module.ffi.CData):
+                raise TypeError(
+                    f"{self.name}(): a cffi pointer or struct cannot be passed to an isolated call: the "
+                    f"child has its own copy of memory, so a pointer into the kernel's memory means "
+                    f"nothing there. Pass ints, floats or bytes, or call c.lib.{self.name}(...) "
+                    f"directly (not isolated) when you need pointers.")
+        r = run_c(self.module, self.name, *args, timeout=self.module.timeout)
+        if r.stdout:
+            sys.stdout.write(r.stdout)
+        if r.stderr:
+            sys.stderr.write(r.stderr)
+        if not r.ok:
+            raise IsolatedCallError(self.name, r)
+        return r.value
+
+    def __repr__(self):
+        return f"<isolated C function {self.name}>"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -272,9 +319,24 @@ _meta_cache: dict[str, dict] = {}
 # --------------------------------------------------------------------------- public
 
 
-def build_c(source: str, *, libraries=(), library_dirs=(), include_dirs=(), cflags=(),
-            ldflags=(), mimalloc: str | None = None, cdef: str = "", files=(),
-            line_offset: int = 0, base_dir: str | os.PathLike | None = None) -> CModule:
+def build_c(source: str, *, isolate: bool = False, **kwargs) -> CModule:
+    """Compile C source with cffi (API mode) and return a loaded ``CModule``.
+
+    isolate: every call of a function of the module (``c.f(...)``) runs in an
+    isolated child (``run_c``): a crash raises ``IsolatedCallError`` naming the
+    signal and the allocator's message, and the kernel lives on. Arguments and
+    results must then be plain values (ints, floats, bytes); a pointer into the
+    kernel's memory cannot cross into the child. ``c.lib.f`` stays a direct call.
+    Other arguments: see ``_build_module``.
+    """
+    mod = _build_module(source, **kwargs)
+    mod.isolated = isolate
+    return mod
+
+
+def _build_module(source: str, *, libraries=(), library_dirs=(), include_dirs=(), cflags=(),
+                  ldflags=(), mimalloc: str | None = None, cdef: str = "", files=(),
+                  line_offset: int = 0, base_dir: str | os.PathLike | None = None) -> CModule:
     """Compile C source with cffi (API mode) and return a loaded ``CModule``.
 
     libraries/library_dirs/include_dirs: as for gcc's ``-l``/``-L``/``-I``.

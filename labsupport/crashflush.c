@@ -69,6 +69,100 @@ int labsupport_crash_flush_install(void)
     return 0;
 }
 
+/* ---- In the notebook kernel itself: a last word before a direct C call kills it ----
+ *
+ * labsupport.lastword calls labsupport_guard_install(fd) in the kernel. When a
+ * C function called directly (not isolated) faults, this handler writes one
+ * record to fd: the signal, the faulting address, the call noted last
+ * (labsupport_guard_note: "write_null() from cell 12") and the process's memory
+ * map (/proc/self/maps, to place the address in the heap, a library, a stack or
+ * nowhere). Only open/read/write: async-signal-safe. Then it hands the signal
+ * to the handler that was there before (Python's faulthandler, which adds the
+ * Python traceback), so the process still dies of the same signal. */
+#include <fcntl.h>
+
+static int guard_fd = -1;
+static char last_call[512];
+static struct sigaction previous[32];
+
+void labsupport_guard_note(const char *what)
+{
+    size_t i = 0;
+    if (what)
+        for (; what[i] && i < sizeof last_call - 1; i++)
+            last_call[i] = what[i];
+    last_call[i] = 0;
+}
+
+static void put(const char *s) { (void)!write(guard_fd, s, strlen(s)); }
+
+static void put_hex(unsigned long v)
+{
+    char buf[19] = "0x";
+    int n = 0;
+    unsigned long t = v;
+    do { n++; t >>= 4; } while (t);
+    for (int i = n - 1; i >= 0; i--, v >>= 4)
+        buf[2 + i] = "0123456789abcdef"[v & 15];
+    buf[2 + n] = 0;
+    put(buf);
+}
+
+static void put_dec(int v)
+{
+    char buf[12];
+    int n = 0;
+    do { buf[10 - n++] = (char)('0' + v % 10); v /= 10; } while (v && n < 10);
+    buf[11] = 0;
+    put(buf + 11 - n);
+}
+
+static void on_kernel_crash(int sig, siginfo_t *info, void *ctx)
+{
+    if (guard_fd >= 0) {
+        put("signal ");
+        put_dec(sig);
+        put("\naddress ");
+        put_hex((unsigned long)info->si_addr);
+        put("\ncall ");
+        put(last_call);
+        put("\nmaps\n");
+        int m = open("/proc/self/maps", O_RDONLY);
+        if (m >= 0) {
+            char buf[4096];
+            ssize_t n;
+            while ((n = read(m, buf, sizeof buf)) > 0)
+                if (write(guard_fd, buf, (size_t)n) < 0)
+                    break;
+            close(m);
+        }
+        put("end\n");
+    }
+    (void)ctx;
+    sigaction(sig, &previous[sig], NULL);   /* faulthandler's, or the default */
+    raise(sig);
+}
+
+int labsupport_guard_install(int fd)
+{
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+    struct sigaction sa;
+    stack_t old;
+    guard_fd = fd;
+    if (sigaltstack(NULL, &old) == 0 && (old.ss_flags & SS_DISABLE)) {
+        stack_t ss = {.ss_sp = alt_stack, .ss_size = sizeof alt_stack, .ss_flags = 0};
+        sigaltstack(&ss, NULL);
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_kernel_crash;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (sigaction(sigs[i], &sa, &previous[sigs[i]]) != 0)
+            return -1;
+    return 0;
+}
+
 /* Called before the child exits with os._exit(), which skips C's exit handlers. */
 void labsupport_crash_flush_all(void)
 {

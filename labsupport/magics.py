@@ -1,7 +1,7 @@
 """The ``%%cffi`` cell magic: ordinary C in a notebook cell, callable from Python.
 
     %%cffi [NAME] [-l LIB]... [-L DIR]... [-I DIR]... [--cflags "..."] [--ldflags "..."]
-           [--mimalloc static|dynamic] [--cdef "..."] [--file PATH]...
+           [--mimalloc static|dynamic] [--cdef "..."] [--file PATH]... [--isolate [--timeout S]]
 
 Binds NAME (default ``c``) to the built ``CModule``. A compile error prints
 gcc's diagnostics with the cell's line numbers and no Python traceback; the
@@ -26,6 +26,9 @@ _parser.add_argument("--mimalloc", choices=["static", "dynamic"])
 _parser.add_argument("--cdef", default="")
 _parser.add_argument("--file", dest="files", action="append", default=[])
 _parser.add_argument("--quiet", action="store_true", help="do not print warnings and notes")
+_parser.add_argument("--isolate", action="store_true",
+                     help="run every call of the cell's functions in an isolated child (a crash raises)")
+_parser.add_argument("--timeout", type=float, default=10.0, help="seconds an isolated call may take")
 
 
 class UsageError(CompileError):
@@ -52,7 +55,8 @@ def cffi_magic(line: str, cell: str, namespace: dict):
     mod = build_c(cell, libraries=opts.libraries, library_dirs=opts.library_dirs,
                   include_dirs=opts.include_dirs, cflags=shlex.split(opts.cflags),
                   ldflags=shlex.split(opts.ldflags), mimalloc=opts.mimalloc, cdef=opts.cdef,
-                  files=opts.files, line_offset=1)
+                  files=opts.files, line_offset=1, isolate=opts.isolate)
+    mod.timeout = opts.timeout
     namespace[opts.name] = mod
     if not opts.quiet:
         if mod.warnings:
