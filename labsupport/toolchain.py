@@ -42,7 +42,7 @@ def example_path(lesson: str, *parts: str) -> Path:
 @dataclass(frozen=True)
 class Tool:
     name: str            # what lessons call it
-    kind: str            # "command", "python", "npm" or "file"
+    kind: str            # "command", "python", "npm", "file" or "header"
     probe: str           # command name, distribution name, npm package, or glob
     lessons: str         # e.g. "04, 05"
     install: str         # exact install line
@@ -59,8 +59,8 @@ TOOLS: tuple[Tool, ...] = (
     Tool("pahole", "command", "pahole", "02", f"{_APT} dwarves"),
     Tool("mingw", "command", "x86_64-w64-mingw32-gcc", "04, 05, 06", f"{_APT} mingw-w64"),
     Tool("wine", "command", "wine", "04, 05, 06", f"{_APT} wine wine64"),
-    Tool("lsan", "file", "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.lsan-x86_64.a", "07",
-         f"{_APT} libclang-rt-14-dev"),
+    # gcc's own LeakSanitizer runtime (gcc -fsanitize=leak): no version in the package name
+    Tool("lsan", "file", "/usr/lib/*/liblsan.so.0", "07", f"{_APT} liblsan0"),
     Tool("node", "command", "node", "08", f"{_APT} nodejs npm"),
     Tool("npm", "command", "npm", "08", f"{_APT} npm"),
     Tool("z3-solver (npm)", "npm", "z3-solver", "08", "npm install   (in the course folder)"),
@@ -70,6 +70,8 @@ TOOLS: tuple[Tool, ...] = (
     Tool("ziglang", "python", "ziglang", "08", "pip install ziglang"),
     Tool("pefile", "python", "pefile", "04, 05", "pip install pefile"),
     Tool("z3-solver (Python)", "python", "z3-solver", "08", "pip install z3-solver"),
+    Tool("cmake", "python", "cmake", "06", "pip install cmake"),
+    Tool("jsoncpp", "header", "/usr/include/jsoncpp/json/version.h", "06", f"{_APT} libjsoncpp-dev"),
 )
 _BY_NAME = {t.name: t for t in TOOLS} | {t.probe: t for t in TOOLS if t.kind == "command"}
 
@@ -110,6 +112,13 @@ def _locate(name: str) -> tuple[str | None, str | None]:
             return (None, None)
         import json
         return (str(pkg.parent), json.loads(pkg.read_text()).get("version"))
+    if t.kind == "header":     # a -dev package: its version from a *VERSION_STRING define
+        hits = sorted(glob.glob(t.probe))
+        if not hits:
+            return (None, None)
+        import re
+        m = re.search(r'VERSION_STRING\s+"([^"]+)"', Path(hits[-1]).read_text(errors="replace"))
+        return (hits[-1], m.group(1) if m else "?")
     if t.kind == "file":
         hits = sorted(glob.glob(t.probe))
         return (hits[-1], "clang " + Path(hits[-1]).parts[-4]) if hits else (None, None)
