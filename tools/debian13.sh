@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Run the course's test command on Debian 13 ("trixie": glibc 2.41, gcc 14, Python 3.13,
+# Wine 10) in a chroot built with Debian's own debootstrap, then list the compared cells
+# whose output differs from the stored book, and any test that failed.
+#
+#   sudo tools/debian13.sh [ROOTFS]        (default /var/tmp/labsupport-debian13)
+#
+# Not part of ./lab test: it downloads a Debian root file system (~1 GB with the tools)
+# and runs the whole suite inside it (20-40 minutes on 2 cores). The root file system is
+# kept, so a second run only refreshes the course and runs the tests again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HERE=$(pwd)
+ROOTFS=${1:-/var/tmp/labsupport-debian13}
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then sed -n '2,11p' "$0"; exit 0; fi
+[ "$(id -u)" -eq 0 ] || { echo "run as root (debootstrap and chroot need it)"; exit 1; }
+
+command -v debootstrap >/dev/null || { apt-get update -qq; apt-get install -y -qq debootstrap; }
+if [ ! -x "$ROOTFS/usr/bin/apt-get" ]; then
+  echo "[debian13] building $ROOTFS"
+  debootstrap --variant=minbase --include=ca-certificates,git,python3,python3-venv,nodejs,npm \
+    trixie "$ROOTFS" "$MIRROR"
+fi
+
+mounts=()
+cleanup() { for ((i=${#mounts[@]}-1; i>=0; i--)); do umount -l "${mounts[$i]}" 2>/dev/null || true; done; }
+trap cleanup EXIT
+for d in proc sys dev dev/pts; do
+  mkdir -p "$ROOTFS/$d"
+  if ! mountpoint -q "$ROOTFS/$d"; then
+    case $d in proc) mount -t proc proc "$ROOTFS/proc" ;; *) mount --bind "/$d" "$ROOTFS/$d" ;; esac
+    mounts+=("$ROOTFS/$d")
+  fi
+done
+cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf" 2>/dev/null || true
+
+rm -rf "$ROOTFS/root/course"
+git clone --quiet --no-hardlinks "$HERE" "$ROOTFS/root/course"
+echo "[debian13] running ./lab test inside (as root; set-up installs apt.txt there)"
+set +e
+chroot "$ROOTFS" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 CI=true \
+  bash -c 'cd /root/course && cat /etc/debian_version && ./lab test --junitxml=/root/report.xml -q' \
+  > "$ROOTFS/root/test.log" 2>&1
+status=$?
+set -e
+tail -5 "$ROOTFS/root/test.log"
+python3 "$HERE/tools/nbval_report.py" "$ROOTFS/root/report.xml"
+echo "[debian13] full log: $ROOTFS/root/test.log (exit $status)"
