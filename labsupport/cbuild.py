@@ -37,6 +37,9 @@ from cffi.recompiler import make_c_source
 
 from .toolchain import cache_dir, mimalloc as _mimalloc_files
 
+__all__ = ["BUILD_VERSION", "DEFAULT_CFLAGS", "CModule", "CompileError", "IsolatedCallError", "LinkError",
+           "build_c", "build_c_file", "build_program"]
+
 BUILD_VERSION = "1"          # bump when the build recipe changes
 DEFAULT_CFLAGS = ("-O0", "-g", "-Wall")   # -O0: the lessons' bugs must not be optimised away
 CELL_NAME = "cell.c"

@@ -53,6 +53,9 @@ from pathlib import Path
 
 import cloudpickle
 
+__all__ = ["DEFAULT_MAX_PROCESSES", "DEFAULT_MAX_RSS_MB", "SIGNAL_HELP", "RunResult", "run_c", "run_program",
+           "run_python"]
+
 HEAD_BYTES = 64 * 1024       # keep this much of the start of a huge output ...
 TAIL_BYTES = 16 * 1024       # ... and this much of its end
 FILE_LIMIT = 1 << 30         # RLIMIT_FSIZE for the child: 1 GiB

@@ -15,20 +15,42 @@ import sys
 
 from .cbuild import CompileError, build_c
 
+__all__ = ["UsageError", "cffi_magic", "register", "usage"]
+
 _parser = argparse.ArgumentParser(prog="%%cffi", add_help=False, exit_on_error=False)
-_parser.add_argument("name", nargs="?", default="c")
-_parser.add_argument("-l", dest="libraries", action="append", default=[])
-_parser.add_argument("-L", dest="library_dirs", action="append", default=[])
-_parser.add_argument("-I", dest="include_dirs", action="append", default=[])
-_parser.add_argument("--cflags", default="")
-_parser.add_argument("--ldflags", default="")
-_parser.add_argument("--mimalloc", choices=["static", "dynamic"])
-_parser.add_argument("--cdef", default="")
-_parser.add_argument("--file", dest="files", action="append", default=[])
+_parser.add_argument("name", nargs="?", default="c", help="the Python name the module is bound to (default c)")
+_parser.add_argument("-l", dest="libraries", action="append", default=[], metavar="LIB",
+                     help="link a library, as gcc -l (repeatable)")
+_parser.add_argument("-L", dest="library_dirs", action="append", default=[], metavar="DIR",
+                     help="where to look for libraries, as gcc -L (repeatable)")
+_parser.add_argument("-I", dest="include_dirs", action="append", default=[], metavar="DIR",
+                     help="where to look for headers, as gcc -I (repeatable)")
+_parser.add_argument("--cflags", default="", metavar='"..."', help="more compiler flags (after -O0 -g -Wall)")
+_parser.add_argument("--ldflags", default="", metavar='"..."', help="more linker flags")
+_parser.add_argument("--mimalloc", choices=["static", "dynamic"],
+                     help="link mimalloc from the wheel: libmimalloc.a or libmimalloc.so")
+_parser.add_argument("--cdef", default="", metavar='"..."',
+                     help="extra declarations for cffi, for what the automatic scan cannot see")
+_parser.add_argument("--file", dest="files", action="append", default=[], metavar="PATH",
+                     help="another C file compiled into the same module (repeatable)")
 _parser.add_argument("--quiet", action="store_true", help="do not print warnings and notes")
 _parser.add_argument("--isolate", action="store_true",
                      help="run every call of the cell's functions in an isolated child (a crash raises)")
-_parser.add_argument("--timeout", type=float, default=10.0, help="seconds an isolated call may take")
+_parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                     help="seconds an isolated call may take (default 10)")
+
+
+def usage() -> str:
+    """The magic's usage, generated from each option's help string."""
+    lines = ["usage: " + _parser.format_usage()[7:].strip()]
+    for action in _parser._actions:
+        flag = ", ".join(action.option_strings) or action.dest.upper()
+        if action.metavar:
+            flag += f" {action.metavar}"
+        elif action.choices:
+            flag += " {" + "|".join(action.choices) + "}"
+        lines.append(f"  {flag:24} {action.help}")
+    return "\n".join(lines)
 
 
 class UsageError(CompileError):
@@ -46,10 +68,9 @@ def cffi_magic(line: str, cell: str, namespace: dict):
     try:
         opts, unknown = _parser.parse_known_args(args)
     except (argparse.ArgumentError, ValueError) as exc:
-        raise UsageError(f"%%cffi: {exc}\nusage: {_parser.format_usage()[7:]}") from None
+        raise UsageError(f"%%cffi: {exc}\n{usage()}") from None
     if unknown:
-        raise UsageError(f"%%cffi: unknown option(s) {' '.join(unknown)}\n"
-                         f"usage: {_parser.format_usage()[7:]}")
+        raise UsageError(f"%%cffi: unknown option(s) {' '.join(unknown)}\n{usage()}")
     if not opts.name.isidentifier():
         raise UsageError(f"%%cffi: {opts.name!r} is not a Python name")
     mod = build_c(cell, libraries=opts.libraries, library_dirs=opts.library_dirs,
@@ -69,5 +90,5 @@ def cffi_magic(line: str, cell: str, namespace: dict):
 def register(ipython) -> None:
     def _magic(line, cell):
         return cffi_magic(line, cell, ipython.user_ns)
-    _magic.__doc__ = __doc__
+    _magic.__doc__ = __doc__ + "\n" + usage()
     ipython.register_magic_function(_magic, magic_kind="cell", magic_name="cffi")

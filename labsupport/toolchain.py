@@ -20,6 +20,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+__all__ = ["ROOT", "TOOLS", "DoctorReport", "MimallocFiles", "MissingTool", "Tool", "cache_dir", "doctor",
+           "example_path", "have", "mimalloc", "missing", "require", "tool_path"]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -125,9 +128,9 @@ def _locate(name: str) -> tuple[str | None, str | None]:
     raise ValueError(t.kind)
 
 
-def have(name: str) -> bool:
-    """True when the tool ``name`` (a TOOLS name or command) is installed."""
-    return _locate(name)[0] is not None
+def have(*names: str) -> bool:
+    """True when every tool named (TOOLS names or commands) is installed."""
+    return all(_locate(n)[0] is not None for n in names)
 
 
 def tool_path(name: str) -> str | None:
@@ -135,24 +138,31 @@ def tool_path(name: str) -> str | None:
     return _locate(name)[0]
 
 
-def missing(name: str) -> str:
-    """A one-line message naming what to install; lessons print it instead of running a cell."""
-    t = _tool(name)
-    return (f"{t.name} is not installed, so this cell does not run here. "
-            f"Install it with:  {t.install}   (used by lesson(s) {t.lessons}). "
-            f"The rest of the lesson still runs.")
+def missing(*names: str) -> str:
+    """One message naming what to install among ``names`` (only the absent ones, or all
+    of them when none is absent); lessons print it instead of running a cell."""
+    tools = [_tool(n) for n in names]
+    absent = [t for t in tools if _locate(t.name)[0] is None] or tools
+    what = " and ".join(t.name for t in absent)
+    apt = [t.install[len(_APT):].split() for t in absent if t.install.startswith(_APT)]
+    lines = [f"{_APT} {' '.join(dict.fromkeys(p for pkgs in apt for p in pkgs))}"] if apt else []
+    lines += [t.install for t in absent if not t.install.startswith(_APT)]
+    lessons = ", ".join(dict.fromkeys(t.lessons for t in absent))
+    verb = "is" if len(absent) == 1 else "are"
+    return (f"{what} {verb} not installed, so this cell does not run here. "
+            f"Install {'it' if len(absent) == 1 else 'them'} with:  {';  '.join(lines)}   "
+            f"(used by lesson(s) {lessons}). The rest of the lesson still runs.")
 
 
 class MissingTool(RuntimeError):
-    """Raised by ``require`` when a tool is absent; its message is ``missing(name)``."""
+    """Raised by ``require`` when a tool is absent; its message is ``missing(...)``."""
 
 
-def require(name: str) -> str:
-    """Path of the tool, or raise MissingTool with the install line."""
-    path = tool_path(name)
-    if path is None:
-        raise MissingTool(missing(name))
-    return path
+def require(*names: str) -> str:
+    """Path of the (first) tool; raise MissingTool naming every absent one."""
+    if not have(*names):
+        raise MissingTool(missing(*names))
+    return tool_path(names[0])
 
 
 @dataclass(frozen=True)
