@@ -38,9 +38,9 @@ from cffi.recompiler import make_c_source
 from .toolchain import cache_dir, mimalloc as _mimalloc_files
 
 __all__ = ["BUILD_VERSION", "DEFAULT_CFLAGS", "CModule", "CompileError", "IsolatedCallError", "LinkError",
-           "build_c", "build_c_file", "build_program"]
+           "Recipe", "build_c", "build_c_file", "build_program", "compiler_version", "make_recipe"]
 
-BUILD_VERSION = "1"          # bump when the build recipe changes
+BUILD_VERSION = "2"          # bump when what a Recipe means changes
 DEFAULT_CFLAGS = ("-O0", "-g", "-Wall")   # -O0: the lessons' bugs must not be optimised away
 CELL_NAME = "cell.c"
 
@@ -139,8 +139,13 @@ class _IsolatedFunction:
 
 # --------------------------------------------------------------------------- helpers
 
-_gcc_version_cache: dict[str, str] = {}
-_GCC_ENV = {**os.environ, "LC_ALL": "C"}    # ASCII quotes in diagnostics, whatever the locale
+_version_cache: dict[tuple[str, ...], str] = {}
+
+
+def _build_env(extra: dict | None = None) -> dict:
+    """The environment of a compiler run, read now (not frozen at import): the kernel's
+    current variables, LC_ALL=C for ASCII quotes in diagnostics whatever the locale."""
+    return {**os.environ, "LC_ALL": "C", **(extra or {})}
 
 
 def _gcc() -> str:
@@ -151,11 +156,72 @@ def _gcc() -> str:
     return gcc
 
 
-def _gcc_version(gcc: str) -> str:
-    if gcc not in _gcc_version_cache:
-        out = subprocess.run([gcc, "-dumpfullversion"], capture_output=True, text=True)
-        _gcc_version_cache[gcc] = out.stdout.strip()
-    return _gcc_version_cache[gcc]
+def compiler_version(compiler) -> str:
+    """The compiler's own version line (gcc, MinGW's gcc, zig cc ...), cached per process;
+    part of every cache key, so a new compiler rebuilds everything."""
+    argv = (compiler,) if isinstance(compiler, str) else tuple(compiler)
+    if argv not in _version_cache:
+        try:
+            out = subprocess.run([*argv, "--version"], capture_output=True, text=True, timeout=120,
+                                 env=_build_env(), stdin=subprocess.DEVNULL)
+            text = (out.stdout or out.stderr).strip()
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            text = f"unknown ({exc})"
+        _version_cache[argv] = text.splitlines()[0] if text else "unknown"
+    return _version_cache[argv]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One build, described by everything that decides what it produces.
+
+    ``build_c`` (a cffi module), ``build_program`` (a program or library, any
+    compiler) and lesson 08's WebAssembly build each make one; ``key()`` hashes
+    every field, so an edit to a source, a local header, a flag or the compiler
+    (its version included) gives a new key and a rebuild, and nothing else does.
+    """
+    kind: str                                   # "cffi", "program", "wasm"
+    compiler: tuple[str, ...]                   # argv prefix, e.g. ("gcc",) or zig's
+    compiler_version: str
+    sources: tuple[tuple[str, str], ...]        # (path, text); a cell is ("<cell>", text)
+    headers: tuple[tuple[str, str], ...]        # local headers reached by quoted #includes
+    cflags: tuple[str, ...] = ()
+    ldflags: tuple[str, ...] = ()
+    libraries: tuple[str, ...] = ()
+    library_dirs: tuple[str, ...] = ()
+    include_dirs: tuple[str, ...] = ()
+    link_inputs: tuple[str, ...] = ()           # archives or objects linked in (libmimalloc.a)
+    extra: tuple[tuple[str, str], ...] = ()     # what else decides the output (cdef, target...)
+
+    def key(self, length: int = 20) -> str:
+        from dataclasses import asdict
+        text = json.dumps({"v": BUILD_VERSION, **asdict(self)}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def make_recipe(kind: str, compiler, sources, *, search=(), cflags=(), ldflags=(), libraries=(),
+                library_dirs=(), include_dirs=(), link_inputs=(), extra=None) -> Recipe:
+    """A ``Recipe`` with the sources' texts and local headers read now.
+
+    sources: paths, or ``(name, text)`` pairs for text that is not a file (a cell).
+    search: folders where quoted #includes are looked up (after each file's own).
+    """
+    argv = (compiler,) if isinstance(compiler, str) else tuple(compiler)
+    texts, headers = [], {}
+    for src in sources:
+        if isinstance(src, tuple):
+            name, text, own = src[0], src[1], []
+        else:
+            path = Path(src)
+            name, text, own = str(path), path.read_text(errors="replace"), [path.parent]
+        texts.append((name, text))
+        _local_headers(text, [*own, *map(Path, search)], headers)
+    return Recipe(kind=kind, compiler=argv, compiler_version=compiler_version(argv),
+                  sources=tuple(texts), headers=tuple(sorted(headers.items())),
+                  cflags=tuple(map(str, cflags)), ldflags=tuple(map(str, ldflags)),
+                  libraries=tuple(libraries), library_dirs=tuple(map(str, library_dirs)),
+                  include_dirs=tuple(map(str, include_dirs)), link_inputs=tuple(map(str, link_inputs)),
+                  extra=tuple(sorted((k, str(v)) for k, v in (extra or {}).items())))
 
 
 _QUOTED_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
@@ -369,21 +435,13 @@ def _build_module(source: str, *, libraries=(), library_dirs=(), include_dirs=()
             ldflags.append(f"-Wl,-rpath,{mi.lib_dir}")
         else:
             raise ValueError("mimalloc must be None, 'static' or 'dynamic'")
-    gcc = _gcc()
-
-    headers: dict[str, str] = {}
-    search = [base, *map(Path, include_dirs)]
-    _local_headers(source, search, headers)
-    for f in files:
-        _local_headers(Path(f).read_text(), [Path(f).parent, *search], headers)
-    key = json.dumps(dict(
-        v=BUILD_VERSION, source=source, cdef=cdef, libraries=libraries, library_dirs=library_dirs,
-        include_dirs=include_dirs, cflags=cflags, ldflags=ldflags, link_inputs=link_inputs,
-        files={f: Path(f).read_text() for f in files}, headers=headers,
-        cffi=cffi.__version__, python=sys.version, gcc=_gcc_version(gcc), gccpath=gcc,
-    ), sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
-    modname = f"_labc_{digest}"
+    recipe = make_recipe("cffi", _gcc(), [("<cell>", source), *files], search=[base, *include_dirs],
+                         cflags=cflags, ldflags=ldflags, libraries=libraries,
+                         library_dirs=library_dirs, include_dirs=include_dirs,
+                         link_inputs=link_inputs,
+                         extra={"cdef": cdef, "cffi": cffi.__version__, "python": sys.version,
+                                "base": base})
+    modname = f"_labc_{recipe.key()}"
     out_dir = cache_dir() / "cffi"
     out_dir.mkdir(parents=True, exist_ok=True)
     so_path = out_dir / f"{modname}{_SUFFIX}"
@@ -398,15 +456,20 @@ def _build_module(source: str, *, libraries=(), library_dirs=(), include_dirs=()
 
     build_dir = tempfile.mkdtemp(prefix=f"{modname}-", dir=out_dir)
     try:
-        return _build(source, modname, build_dir, so_path, meta_path, gcc, headers, files, cdef,
-                      libraries, library_dirs, include_dirs, cflags, ldflags, link_inputs,
-                      line_offset, base)
+        return _compile_module(recipe, modname, build_dir, so_path, meta_path, cdef, line_offset, base)
     finally:
         shutil.rmtree(build_dir, ignore_errors=True)
 
 
-def _build(source, modname, build_dir, so_path, meta_path, gcc, headers, files, cdef,
-           libraries, library_dirs, include_dirs, cflags, ldflags, link_inputs, line_offset, base):
+def _compile_module(recipe: Recipe, modname, build_dir, so_path, meta_path, cdef, line_offset, base):
+    """Build a cffi module from its recipe in ``build_dir``; install it at ``so_path``."""
+    gcc = recipe.compiler[0]
+    source = recipe.sources[0][1]
+    files = [name for name, _ in recipe.sources[1:]]
+    headers = dict(recipe.headers)
+    cflags, ldflags = list(recipe.cflags), list(recipe.ldflags)
+    libraries, library_dirs = list(recipe.libraries), list(recipe.library_dirs)
+    include_dirs, link_inputs = list(recipe.include_dirs), list(recipe.link_inputs)
     cell = Path(build_dir, CELL_NAME)
     cell.write_text(source)
     inc = [f"-I{d}" for d in [str(base), *include_dirs]]
@@ -417,7 +480,7 @@ def _build(source, modname, build_dir, so_path, meta_path, gcc, headers, files, 
     for i, src in enumerate([str(cell), *files]):
         aux_i = aux.with_suffix(f".{i}.txt")
         p = subprocess.run([gcc, "-fsyntax-only", f"-aux-info={aux_i}", *DEFAULT_CFLAGS, *inc,
-                            *cflags, src], capture_output=True, text=True, cwd=build_dir, env=_GCC_ENV)
+                            *cflags, src], capture_output=True, text=True, cwd=build_dir, env=_build_env())
         diag = _map_diagnostics(p.stderr, build_dir, line_offset if i == 0 else 0)
         if p.returncode != 0:
             raise CompileError(f"C compile error:\n{diag}", diag)
@@ -449,7 +512,7 @@ def _build(source, modname, build_dir, so_path, meta_path, gcc, headers, files, 
     cmd = [gcc, "-shared", "-fPIC", *DEFAULT_CFLAGS, "-w", f"-I{py_inc}", *inc, *cflags,
            str(gen), *files, *link_inputs, "-o", str(tmp_so),
            *[f"-L{d}" for d in library_dirs], *[f"-l{lib}" for lib in libraries], *ldflags]
-    p = subprocess.run(cmd, capture_output=True, text=True, cwd=build_dir, env=_GCC_ENV)
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=build_dir, env=_build_env())
     if p.returncode != 0:
         diag = _map_diagnostics(p.stderr, build_dir, line_offset)
         if "Python.h" in diag and "conflicting types" in diag:
@@ -501,14 +564,11 @@ def build_program(sources, *, output: str | None = None, cflags=(), ldflags=(), 
     base = Path(base_dir or os.getcwd()).resolve()
     srcs = [(base / s).resolve() for s in sources]
     cc = [compiler] if isinstance(compiler, str) else list(compiler or [_gcc()])
-    headers: dict[str, str] = {}
-    for s in srcs:
-        _local_headers(s.read_text(errors="replace"), [s.parent, base], headers)
-    key = json.dumps(dict(v=BUILD_VERSION, sources={str(s): s.read_text(errors="replace") for s in srcs},
-                          headers=headers, cflags=list(map(str, cflags)), ldflags=list(map(str, ldflags)),
-                          libraries=list(libraries), cc=cc, default=list(default_cflags),
-                          ccv=_gcc_version(cc[0]) if compiler is None else ""), sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    recipe = make_recipe("program", cc, srcs, search=[base], cflags=cflags, ldflags=ldflags,
+                         libraries=libraries,
+                         extra={"output": output or "", "default_cflags": " ".join(default_cflags),
+                                "env": json.dumps(env or {}, sort_keys=True)})
+    digest = recipe.key(16)
     out_dir = cache_dir() / "programs" / digest
     target = out_dir / (output or srcs[0].stem)
     if target.exists():
@@ -517,7 +577,7 @@ def build_program(sources, *, output: str | None = None, cflags=(), ldflags=(), 
     tmp = out_dir / f"tmp{os.getpid()}-{target.name}"
     cmd = [*cc, *default_cflags, *map(str, cflags), *map(str, srcs), "-o", str(tmp),
            *map(str, ldflags), *[f"-l{x}" for x in libraries]]
-    p = subprocess.run(cmd, capture_output=True, text=True, env={**_GCC_ENV, **(env or {})})
+    p = subprocess.run(cmd, capture_output=True, text=True, env=_build_env(env))
     if p.returncode != 0:
         diag = p.stderr.replace(str(base) + os.sep, "").strip()
         for s in srcs:

@@ -129,3 +129,34 @@ def test_type_declarations_scanner():
     assert any(d.startswith("typedef struct block") for d in decls)
     assert any(d.startswith("struct pt {") for d in decls)
     assert not any("helper" in d for d in decls)
+
+
+def test_recipe_key_names_every_input(tmp_path):
+    from labsupport.cbuild import make_recipe
+    (tmp_path / "h.h").write_text("#define N 1\n")
+    src = tmp_path / "a.c"
+    src.write_text('#include "h.h"\nint main(void) { return N; }\n')
+    base = make_recipe("program", "gcc", [src])
+    assert base.key() == make_recipe("program", "gcc", [src]).key()
+    assert dict(base.headers) == {str(tmp_path / "h.h"): "#define N 1\n"}
+    assert base.compiler_version.startswith("gcc")           # the compiler's version is always there
+    (tmp_path / "h.h").write_text("#define N 2\n")
+    assert make_recipe("program", "gcc", [src]).key() != base.key()      # a header edit rebuilds
+    assert make_recipe("program", "gcc", [src], cflags=["-O2"]).key() != base.key()
+    from dataclasses import replace
+    assert replace(base, compiler_version="gcc 99").key() != base.key()
+
+
+def test_mingw_builds_carry_their_compiler_version():
+    import labsupport as lab
+    from labsupport.cbuild import compiler_version
+    if not lab.have("mingw"):
+        pytest.skip(lab.missing("mingw"))
+    assert "mingw" in compiler_version("x86_64-w64-mingw32-gcc").lower()
+
+
+def test_the_build_environment_is_read_at_build_time(monkeypatch):
+    from labsupport.cbuild import _build_env
+    monkeypatch.setenv("LAB_SET_AFTER_IMPORT", "1")
+    env = _build_env({"X": "y"})
+    assert env["LAB_SET_AFTER_IMPORT"] == "1" and env["LC_ALL"] == "C" and env["X"] == "y"
