@@ -40,7 +40,7 @@ from .toolchain import cache_dir, mimalloc as _mimalloc_files
 __all__ = ["BUILD_VERSION", "DEFAULT_CFLAGS", "CModule", "CompileError", "IsolatedCallError", "LinkError",
            "Recipe", "build_c", "build_c_file", "build_program", "compiler_version", "make_recipe"]
 
-BUILD_VERSION = "2"          # bump when what a Recipe means changes
+BUILD_VERSION = "3"          # bump when what a Recipe means changes
 DEFAULT_CFLAGS = ("-O0", "-g", "-Wall")   # -O0: the lessons' bugs must not be optimised away
 CELL_NAME = "cell.c"
 
@@ -268,6 +268,37 @@ def _strip_comments(text: str) -> str:
 _INT_DEFINE = re.compile(r"^\s*#\s*define\s+([A-Za-z_]\w*)\s+(\(?-?(?:0[xX][0-9a-fA-F]+|\d+)[uUlL]*\)?)\s*$", re.M)
 
 
+_ANY_DEFINE = re.compile(r"^\s*#\s*define\s+([A-Za-z_]\w*)[ \t]+(.+?)\s*$", re.M)
+_INT_TOKEN = re.compile(r"\s*(0[xX][0-9a-fA-F]+[uUlL]*|\d+[uUlL]*|<<|>>|[-+~*/%|&^()]|[A-Za-z_]\w*)")
+
+
+def _integer_expression_defines(text: str, known: set[str]) -> list[str]:
+    """``#define NAME (1 << 5)``-style macros: an integer expression of literals,
+    operators and integer macros already known. cffi is told ``#define NAME ...``
+    and asks the compiler for the value."""
+    out = []
+    for m in _ANY_DEFINE.finditer(text):
+        name, expr = m.group(1), m.group(2)
+        if name in known or "(" == text[m.start(1) + len(name):m.start(1) + len(name) + 1]:
+            continue
+        pos, ok, has_op = 0, True, False
+        while pos < len(expr):
+            t = _INT_TOKEN.match(expr, pos)
+            if not t:
+                ok = False
+                break
+            tok = t.group(1)
+            if (tok[0].isalpha() or tok[0] == "_") and tok not in known:
+                ok = False
+                break
+            has_op |= not tok[0].isdigit()
+            pos = t.end()
+        if ok and has_op and expr.strip():
+            out.append(f"#define {name} ...")
+            known.add(name)
+    return out
+
+
 def type_declarations(text: str) -> list[str]:
     """Top-level struct/union/enum/typedef declarations and integer #defines of C text.
 
@@ -277,6 +308,7 @@ def type_declarations(text: str) -> list[str]:
     text = _strip_comments(text)
     decls = [f"#define {m.group(1)} {m.group(2).strip('()').rstrip('uUlL')}"
              for m in _INT_DEFINE.finditer(text)]
+    decls += _integer_expression_defines(text, {d.split()[1] for d in decls})
     body = "\n".join("" if line.lstrip().startswith("#") else line for line in text.splitlines())
     depth, start = 0, 0
     for i, c in enumerate(body):
@@ -296,6 +328,105 @@ def type_declarations(text: str) -> list[str]:
                     stmt.startswith("typedef") or "{" in stmt):
                 decls.append(stmt)
     return decls
+
+
+_LINE_MARKER = re.compile(r'^# (\d+) "((?:[^"\\]|\\.)*)"')
+
+
+def _marked_files(preprocessed: str) -> set[str]:
+    """Every file named by the line markers of ``gcc -E`` output."""
+    return {m.group(2) for m in map(_LINE_MARKER.match, preprocessed.splitlines()) if m}
+
+
+def _local_part(preprocessed: str, local: set[str]) -> str:
+    """The lines of ``gcc -E`` output that came from the cell or a local file (by line markers)."""
+    out, keep = [], False
+    for line in preprocessed.splitlines():
+        m = _LINE_MARKER.match(line)
+        if m:
+            name = m.group(2)
+            keep = os.path.basename(name) == CELL_NAME or os.path.realpath(name) in local
+            continue
+        if keep:
+            out.append(line)
+    return "\n".join(out)
+
+
+_LAYOUT = "__lab_layout__"      # stands where a packed/aligned attribute was
+
+
+def _balanced_end(text: str, i: int) -> int:
+    """Index just past the parenthesised group starting at text[i] == '('."""
+    depth = 0
+    for j in range(i, len(text)):
+        if text[j] == "(":
+            depth += 1
+        elif text[j] == ")":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+    return len(text)
+
+
+_EXTENSION = re.compile(r"\b(__attribute__|__attribute|__asm__|__asm|asm|__declspec|_Alignas|__typeof__)\s*(?=\()")
+_DROP = re.compile(r"\b(__extension__|__restrict__|__restrict|__inline__|__inline|inline|_Noreturn|"
+                   r"__thread|_Thread_local)\b")
+_RENAME = {"__const": "const", "__signed__": "signed", "__volatile__": "volatile", "__signed": "signed"}
+
+
+def strip_gcc_extensions(text: str) -> str:
+    """What cffi's parser does not accept, removed or translated: attributes (a packed or
+    aligned one leaves a marker so the layout is taken from the compiler), inline asm
+    labels, __extension__, __restrict, inline, _Noreturn."""
+    out, i = [], 0
+    while True:
+        m = _EXTENSION.search(text, i)
+        if not m:
+            out.append(text[i:])
+            break
+        out.append(text[i:m.start()])
+        end = _balanced_end(text, text.index("(", m.end()))
+        group = text[m.start():end]
+        if m.group(1).startswith("__attribute") and ("packed" in group or "aligned" in group):
+            out.append(f" {_LAYOUT} ")
+        elif m.group(1) == "_Alignas":
+            out.append(f" {_LAYOUT} ")
+        i = end
+    text = _DROP.sub(" ", "".join(out))
+    return re.sub(r"\b(" + "|".join(_RENAME) + r")\b", lambda m: _RENAME[m.group(1)], text)
+
+
+def _compiler_layout(decl: str) -> str:
+    """A struct/union whose layout attributes were stripped: end its body with "...;" so
+    cffi takes the layout (offsets, size) from the compiler instead of computing it."""
+    if _LAYOUT not in decl:
+        return decl
+    decl = " ".join(decl.replace(_LAYOUT, " ").split())
+    close = decl.rfind("}")
+    if close < 0 or not re.search(r"\b(struct|union)\b", decl[:decl.find("{") + 1] if "{" in decl else ""):
+        return decl
+    return decl[:close].rstrip() + " ...; " + decl[close:]
+
+
+def _declarations_seen_by_compiler(pre_texts: list[str], local: set[str], raw_texts: list[str],
+                                   api_texts: list[str]) -> list[str]:
+    """Types (struct/union/enum/typedef) declared in the cell and local files, from the
+    preprocessed text (macros expanded, extern "C" guards gone), and integer #defines
+    from their raw text."""
+    decls: list[str] = []
+    for text in [*raw_texts, *api_texts]:
+        decls += [d for d in type_declarations(_only_defines(text)) if d not in decls]
+    for text in pre_texts:
+        part = strip_gcc_extensions(_local_part(text, local))
+        for d in type_declarations(part):
+            d = _compiler_layout(d)
+            if d not in decls:
+                decls.append(d)
+    return decls
+
+
+def _only_defines(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if line.lstrip().startswith("#"))
 
 
 _AUX_LINE = re.compile(r"^/\* (?P<file>.+?):(?P<line>\d+):(?P<kind>[NO][CF]) \*/ (?P<decl>.*?;)")
@@ -405,7 +536,8 @@ def build_c(source: str, *, isolate: bool = False, **kwargs) -> CModule:
 
 def _build_module(source: str, *, libraries=(), library_dirs=(), include_dirs=(), cflags=(),
                   ldflags=(), mimalloc: str | None = None, cdef: str = "", files=(),
-                  line_offset: int = 0, base_dir: str | os.PathLike | None = None) -> CModule:
+                  line_offset: int = 0, base_dir: str | os.PathLike | None = None,
+                  headers=()) -> CModule:
     """Compile C source with cffi (API mode) and return a loaded ``CModule``.
 
     libraries/library_dirs/include_dirs: as for gcc's ``-l``/``-L``/``-I``.
@@ -416,8 +548,15 @@ def _build_module(source: str, *, libraries=(), library_dirs=(), include_dirs=()
     files: more C files compiled into the same module.
     line_offset: added to line numbers in diagnostics (the magic passes 1 for its own line).
     base_dir: where relative include dirs and quoted includes are resolved (default: cwd).
+    headers: installed headers whose API becomes callable, e.g. ``["cjson/cJSON.h"]`` with
+    ``libraries=["cjson"]``: their functions, types and integer macros are declared to
+    cffi as the compiler sees them (no declarations written twice).
     """
     base = Path(base_dir or os.getcwd()).resolve()
+    api_headers = [h.strip().strip("<>\"") for h in headers]
+    if api_headers:
+        source = "".join(f"#include <{h}>\n" for h in api_headers) + source
+        line_offset -= len(api_headers)
     include_dirs = [str((base / d).resolve()) for d in include_dirs]
     library_dirs = [str((base / d).resolve()) for d in library_dirs]
     files = [str((base / f).resolve()) for f in files]
@@ -440,7 +579,7 @@ def _build_module(source: str, *, libraries=(), library_dirs=(), include_dirs=()
                          library_dirs=library_dirs, include_dirs=include_dirs,
                          link_inputs=link_inputs,
                          extra={"cdef": cdef, "cffi": cffi.__version__, "python": sys.version,
-                                "base": base})
+                                "base": base, "api_headers": "\n".join(api_headers)})
     modname = f"_labc_{recipe.key()}"
     out_dir = cache_dir() / "cffi"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -473,27 +612,38 @@ def _compile_module(recipe: Recipe, modname, build_dir, so_path, meta_path, cdef
     cell = Path(build_dir, CELL_NAME)
     cell.write_text(source)
     inc = [f"-I{d}" for d in [str(base), *include_dirs]]
-    # pass 1: diagnostics with the cell's line numbers, and the list of prototypes
-    aux = Path(build_dir, "aux.txt")
+    # pass 1, per source: preprocess (the compiler's own view of every declaration),
+    # then a syntax-only pass over that text for diagnostics with the cell's line numbers
+    # and the list of prototypes (-aux-info)
+    api = dict(recipe.extra).get("api_headers", "")
+    api_headers = [h for h in api.split("\n") if h]
     notes: list[str] = []
-    aux_texts = []
+    aux_texts, pre_texts = [], []
     for i, src in enumerate([str(cell), *files]):
-        aux_i = aux.with_suffix(f".{i}.txt")
-        p = subprocess.run([gcc, "-fsyntax-only", f"-aux-info={aux_i}", *DEFAULT_CFLAGS, *inc,
-                            *cflags, src], capture_output=True, text=True, cwd=build_dir, env=_build_env())
+        tu = Path(build_dir, f"tu{i}")        # -save-temps leaves the preprocessed text here
+        tu.mkdir()
+        aux_i = tu / "aux.txt"
+        p = subprocess.run([gcc, "-fsyntax-only", "-save-temps", f"-aux-info={aux_i}", *DEFAULT_CFLAGS,
+                            *inc, *cflags, src], capture_output=True, text=True, cwd=tu,
+                           env=_build_env())
         diag = _map_diagnostics(p.stderr, build_dir, line_offset if i == 0 else 0)
         if p.returncode != 0:
             raise CompileError(f"C compile error:\n{diag}", diag)
         if diag:
             notes.append(diag)
         aux_texts.append(aux_i.read_text() if aux_i.exists() else "")
+        pre_texts.append("\n".join(f.read_text(errors="replace") for f in tu.glob("*.i")))
     warnings = "\n".join(notes)
     notes = []
     local = {os.path.realpath(h) for h in headers} | {os.path.realpath(f) for f in files}
+    local |= {os.path.realpath(f) for t in pre_texts for f in _marked_files(t)
+              if any(f.endswith("/" + h) for h in api_headers)}
     protos = []
     for t in aux_texts:
         protos += [p for p in _prototypes(t, local) if p[0] not in {q[0] for q in protos}]
-    type_decls = type_declarations("\n".join([*headers.values(), source]))
+    type_decls = _declarations_seen_by_compiler(pre_texts, local, [source, *headers.values()],
+                                                [Path(f).read_text(errors="replace")
+                                                 for f in local if f.endswith(".h")])
     cdef_text = _cdef_that_parses(type_decls + [p for _, p in protos] + ([cdef] if cdef else []),
                                   notes)
     ffi = cffi.FFI()

@@ -1,7 +1,7 @@
 """The ``%%cffi`` cell magic: ordinary C in a notebook cell, callable from Python.
 
     %%cffi [NAME] [-l LIB]... [-L DIR]... [-I DIR]... [--cflags "..."] [--ldflags "..."]
-           [--mimalloc static|dynamic] [--cdef "..."] [--file PATH]... [--isolate [--timeout S]]
+           [--mimalloc static|dynamic] [--cdef "..."] [--file PATH]... [--header H]... [--isolate [--timeout S]]
 
 Binds NAME (default ``c``) to the built ``CModule``. A compile error prints
 gcc's diagnostics with the cell's line numbers and no Python traceback; the
@@ -33,6 +33,8 @@ _parser.add_argument("--cdef", default="", metavar='"..."',
                      help="extra declarations for cffi, for what the automatic scan cannot see")
 _parser.add_argument("--file", dest="files", action="append", default=[], metavar="PATH",
                      help="another C file compiled into the same module (repeatable)")
+_parser.add_argument("--header", dest="headers", action="append", default=[], metavar="H",
+                     help="an installed header whose API becomes callable, e.g. cjson/cJSON.h with -l cjson")
 _parser.add_argument("--quiet", action="store_true", help="do not print warnings and notes")
 _parser.add_argument("--isolate", action="store_true",
                      help="run every call of the cell's functions in an isolated child (a crash raises)")
@@ -76,7 +78,7 @@ def cffi_magic(line: str, cell: str, namespace: dict):
     mod = build_c(cell, libraries=opts.libraries, library_dirs=opts.library_dirs,
                   include_dirs=opts.include_dirs, cflags=shlex.split(opts.cflags),
                   ldflags=shlex.split(opts.ldflags), mimalloc=opts.mimalloc, cdef=opts.cdef,
-                  files=opts.files, line_offset=1, isolate=opts.isolate)
+                  files=opts.files, line_offset=1, isolate=opts.isolate, headers=opts.headers)
     mod.timeout = opts.timeout
     namespace[opts.name] = mod
     if not opts.quiet:

@@ -160,3 +160,86 @@ def test_the_build_environment_is_read_at_build_time(monkeypatch):
     monkeypatch.setenv("LAB_SET_AFTER_IMPORT", "1")
     env = _build_env({"X": "y"})
     assert env["LAB_SET_AFTER_IMPORT"] == "1" and env["LC_ALL"] == "C" and env["X"] == "y"
+
+
+FIXTURES = lab.ROOT / "tests" / "fixtures"
+
+
+def test_a_real_style_header_yields_every_function():
+    """extern "C" guards, export and calling-convention macros, a self-referential struct,
+    callbacks in function-pointer fields, a packed record, flag macros, restrict, inline."""
+    c = lab.build_c_file(FIXTURES / "widget" / "widget.c")
+    assert set(c.functions) == {"wg_init_hooks", "wg_push", "wg_sum", "wg_each", "wg_free",
+                                "wg_record_size", "wg_twice"}
+    assert c.notes == []
+    head = c.ffi.NULL
+    for v in (1, 2, 3):
+        head = c.wg_push(head, v)
+    assert c.wg_sum(head) == 6 and head.next.value == 2
+    assert (c.lib.WG_FLAG_SORTED, c.lib.WG_FLAG_ALL, c.lib.WG_VERSION_MAJOR, c.lib.WG_TEXT) == (8, 9, 2, 2)
+    # the packed record: cffi takes its layout from the compiler
+    assert c.ffi.sizeof("struct wg_record") == c.wg_record_size() == 9
+    assert c.ffi.offsetof("struct wg_record", "value") == 1
+    seen = []
+
+    @c.ffi.callback("wg_visit")
+    def visit(node, context):
+        seen.append(node.value)
+    c.wg_each(head, visit, c.ffi.NULL)
+    assert seen == [3, 2, 1]
+    hooks = c.ffi.new("wg_hooks *")
+    assert c.ffi.typeof(hooks.alloc_fn).kind == "function"
+    c.wg_free(head)
+
+
+def test_strip_gcc_extensions():
+    from labsupport.cbuild import _LAYOUT, strip_gcc_extensions
+    text = ('__extension__ typedef struct { long long x; } __attribute__((aligned(16))) big;\n'
+            'extern int f(const char *__restrict s) __attribute__((nonnull (1))) __asm__("" "f2");\n'
+            'static __inline__ int g(void);')
+    out = strip_gcc_extensions(text)
+    assert "__attribute__" not in out and "__asm__" not in out and "__restrict" not in out
+    assert "__extension__" not in out and "__inline__" not in out and out.count(_LAYOUT) == 1
+
+
+def test_integer_expression_macros():
+    from labsupport.cbuild import type_declarations
+    decls = type_declarations("#define A 4\n#define B (A << 2)\n#define C (B | 1u)\n"
+                              "#define NAME \"text\"\n#define CDECL __cdecl\n#define F(x) (x)\n")
+    assert decls == ["#define A 4", "#define B ...", "#define C ..."]
+
+
+def test_installed_header_api_is_callable():
+    """Debian's libcjson-dev through the header option: no declarations written twice."""
+    import os
+    if not os.path.exists("/usr/include/cjson/cJSON.h"):
+        pytest.skip("libcjson-dev is not installed: sudo apt-get install -y libcjson-dev")
+    c = lab.build_c("", headers=["<cjson/cJSON.h>"], libraries=["cjson"])
+    assert len(c.functions) > 70 and "cJSON_Parse" in c.functions and c.notes == []
+    doc = c.cJSON_Parse(b'{"a": [1, 2, {"b": "x"}]}')
+    items = c.cJSON_GetObjectItem(doc, b"a")
+    assert c.cJSON_GetArraySize(items) == 3 and c.cJSON_IsArray(items)
+    assert items.type & c.lib.cJSON_Array
+    text = c.cJSON_PrintUnformatted(doc)
+    assert c.ffi.string(text) == b'{"a":[1,2,{"b":"x"}]}'
+    c.cJSON_free(text)
+    c.cJSON_Delete(doc)
+    # and in a cell that uses it, called isolated
+    cell = lab.build_c(r"""
+        int count_items(const char *json) {
+            cJSON *doc = cJSON_Parse(json);
+            int n = cJSON_GetArraySize(doc);
+            cJSON_Delete(doc);
+            return n;
+        }""", headers=["cjson/cJSON.h"], libraries=["cjson"], isolate=True)
+    assert cell.count_items(b"[1, 2, 3, 4]") == 4
+
+
+def test_diagnostics_keep_cell_lines_with_a_header_option():
+    import os
+    if not os.path.exists("/usr/include/cjson/cJSON.h"):
+        pytest.skip("libcjson-dev is not installed")
+    with pytest.raises(lab.CompileError) as info:
+        lab.build_c("int f(void) {\n  return undefined_name;\n}\n", headers=["cjson/cJSON.h"],
+                    libraries=["cjson"], line_offset=1)
+    assert "cell line 3" in str(info.value) or ":3:" in str(info.value), str(info.value)
