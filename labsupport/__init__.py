@@ -10,8 +10,10 @@ Modules, one per concept:
 - ``exercises``  checks that say what is wrong
 - ``workcopy``   the learner's working copy (no outputs, no solutions) and ``solution()``
 - ``magics``     the ``%%cffi`` cell magic
+- ``capability`` can this machine run each lesson (ptrace, Wine, valgrind, caps...)?
 - ``lastword``   when a direct C call kills the kernel, the next kernel says what happened
 - ``cmakebuild``  configure and build a CMake project, cached; link lines without temp paths
+- ``addrspace``  a process's address space from /proc/PID/maps and smaps; a picture and a widget
 
 Heavy modules (matplotlib, ipywidgets) are imported only when first used, so an
 isolated child that imports ``labsupport`` starts fast.
@@ -29,16 +31,19 @@ __all__ = [   # the public API the notebooks use (see CONTRIBUTING.md)
     "ROOT", "MissingTool", "cache_dir", "doctor", "example_path", "have", "mimalloc", "missing",
     "require", "tool_path", "CModule", "CompileError", "IsolatedCallError", "LinkError", "build_c", "build_c_file",
     "build_program", "RunResult", "run_c", "run_program", "run_python",
-    "Block", "draw_heap", "HeapMap", "Case", "check", "solution",
+    "Block", "draw_heap", "HeapMap", "Case", "check", "solution", "capabilities",
     "CMakeBuild", "cmake_build", "cmake_path",
     "struct_layout", "StructLayoutView", "compare_with_pahole", "pahole_text",
+    "read_address_space", "parse_maps", "parse_smaps", "draw_address_space", "AddressSpaceView",
 ]
 
 _LAZY = {
     "Block": "heapmap", "draw_heap": "heapmap", "HeapMap": "heapmap",
-    "Case": "exercises", "check": "exercises", "solution": "workcopy",
+    "Case": "exercises", "check": "exercises", "solution": "workcopy", "capabilities": "capability",
     "struct_layout": "structlayout", "StructLayoutView": "structlayout",
     "compare_with_pahole": "structlayout", "pahole_text": "structlayout",
+    "read_address_space": "addrspace", "parse_maps": "addrspace", "parse_smaps": "addrspace",
+    "draw_address_space": "addrspace", "AddressSpaceView": "addrspace",
 }
 
 

@@ -57,6 +57,9 @@ def main(argv=None) -> int:
         print(report)
         if not report.ok:
             print("\nMissing tools only switch off the cells that need them; the rest of the course runs.")
+        from .capability import capabilities
+        print("\nWhat this machine can do (each one tried for real):")
+        print(capabilities())
         return 0
     if args.cmd == "warmup":
         warmup()
