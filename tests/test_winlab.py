@@ -125,3 +125,28 @@ def test_ready_names_what_is_missing(monkeypatch, capsys):
     assert winlab.ready() is False
     out = capsys.readouterr().out
     assert "apt-get install -y mingw-w64" in out and "apt-get install -y wine wine64" in out
+
+
+def test_zig_cold_cache_says_so_once(monkeypatch, tmp_path, capsys):
+    """A cold zig cache prints the 'minutes, once per machine' line; a warm one prints nothing."""
+    monkeypatch.setenv("LABSUPPORT_ZIG_CACHE", str(tmp_path / "zig"))
+    calls = []
+
+    def fake_build_program(*args, **kwargs):
+        calls.append(kwargs)
+        built = tmp_path / "x.dll"
+        built.write_bytes(b"MZ")
+        return built
+
+    monkeypatch.setattr(winlab, "build_program", fake_build_program)
+    monkeypatch.setattr(winlab, "compiler_argv", lambda c: ["zig"])
+    src = write(tmp_path, "d.c", DLL)
+    winlab.build([src], tmp_path / "out" / "d.dll", compiler="zig", shared=True)
+    assert winlab.ZIG_WINDOWS_COLD_MESSAGE in capsys.readouterr().out
+    lib = tmp_path / "zig" / "o" / "0123abcd" / "libmingw32.lib"
+    lib.parent.mkdir(parents=True)
+    lib.write_bytes(b"!<arch>\n")
+    assert winlab.zig_windows_libc_cached()
+    winlab.build([src], tmp_path / "out" / "d.dll", compiler="zig", shared=True)
+    assert capsys.readouterr().out == ""
+    assert len(calls) == 2

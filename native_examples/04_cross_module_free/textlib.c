@@ -15,19 +15,33 @@
 #include <mimalloc.h>
 #endif
 
+/* How many strings from text_greeting are still out (not yet given to text_free).
+   Lesson 04's exercise uses it to catch a "fix" that never frees. */
+static long live;
+
 /* Returns a new string. The caller must give it back with text_free(). */
 char *text_greeting(const char *name)
 {
     size_t n = strlen(name) + sizeof "hello, ";
     char *s = malloc(n);
-    if (s) snprintf(s, n, "hello, %s", name);
+    if (s) {
+        snprintf(s, n, "hello, %s", name);
+        live++;
+    }
     return s;
 }
 
 /* The matching free: the module that allocates exports the function that frees. */
 void text_free(void *p)
 {
+    if (p) live--;
     free(p);
+}
+
+/* Strings handed out by text_greeting and not given back yet. */
+long text_live(void)
+{
+    return live;
 }
 
 /* Fix 2: the caller passes its own allocator in, so it can free with its own free. */

@@ -1,16 +1,21 @@
 // cxx_new.cpp - which operator new does this program use, and who serves it?
 //
-// Built three ways in lesson 05:
+// Lesson 05 runs it:
 //   g++ cxx_new.cpp                                  libstdc++'s operator new -> glibc malloc
-//   the same, run with LD_PRELOAD=libmimalloc.so     mimalloc exports operator new too
-//   g++ cxx_new.cpp mi_new_delete.cpp -lmimalloc     operator new defined in the program,
-//                                                    by mimalloc-new-delete.h
+//   the same, run with LD_PRELOAD=libmimalloc.so     mimalloc defines operator new itself
+// and tries to link it with mi_new_delete.cpp (mimalloc-new-delete.h) and libmimalloc.a:
+// a "multiple definition" error, because the wheel's mimalloc already defines the
+// operators (built with MI_OVERRIDE=ON).
 #include <dlfcn.h>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <string>
 #include <vector>
+
+// weak: defined when a static mimalloc is linked in (its mi_* API is hidden from dlsym)
+extern "C" bool mi_is_in_heap_region(const void *p) __attribute__((weak));
 
 static const char *module_of(void *address)
 {
@@ -25,8 +30,10 @@ static const char *module_of(void *address)
 int main()
 {
     std::setvbuf(stdout, nullptr, _IONBF, 0);
-    auto in_mimalloc = reinterpret_cast<bool (*)(const void *)>(
-        dlsym(RTLD_DEFAULT, "mi_is_in_heap_region"));
+    bool (*in_mimalloc)(const void *) = mi_is_in_heap_region;
+    if (!in_mimalloc)
+        in_mimalloc = reinterpret_cast<bool (*)(const void *)>(
+            dlsym(RTLD_DEFAULT, "mi_is_in_heap_region"));
     auto who = [&](const void *p) { return in_mimalloc && in_mimalloc(p) ? "mimalloc" : "glibc"; };
 
     void *(*op_new)(std::size_t) = ::operator new;      // the definition this program binds to
@@ -38,6 +45,9 @@ int main()
     std::printf("%-30s %s\n", "new int", who(one));
     std::printf("%-30s %s\n", "std::vector<double>(1000)", who(many.data()));
     std::printf("%-30s %s\n", "std::string(100 chars)", who(text.data()));
+    void *raw = std::malloc(100);
+    std::printf("%-30s %s\n", "malloc in the program", who(raw));
+    std::free(raw);
     delete one;
     return 0;
 }

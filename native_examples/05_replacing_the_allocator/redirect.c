@@ -6,10 +6,14 @@
  *   none  no patch: every call goes to the C runtime (msvcrt.dll)
  *   iat   patch this program's import address table (IAT) slots for malloc/free:
  *         only calls made by this program are redirected
+ *   iat-plugin  patch plugin.dll's IAT slots instead
+ *   iat-all     patch the IAT slots of both modules (program and plugin.dll)
  *   crt   patch the entry points of malloc/free inside msvcrt.dll itself:
  *         every caller is redirected (the program, plugin.dll, the CRT's own _strdup)
- * naive  the new free() trusts every pointer it gets; without it, blocks the new
- *         allocator did not make are handed back to the C runtime's free.
+ * naive  the new free() trusts every pointer it gets and hands it to its own heap's
+ *         HeapFree; without it, blocks the new allocator did not make are handed back
+ *         to the C runtime's free. Either way it checks ownership BEFORE it writes
+ *         into a block's header: it never writes into memory it does not own.
  *
  * The patch is applied in main(), after the C runtime started and after some blocks
  * were already allocated: the situation of an allocator that is "loaded too late".
@@ -78,8 +82,12 @@ __attribute__((noinline)) static void new_free(void *p)
             if (counting) foreign_freed_by_crt++;
             return;
         }
+        /* naive: trust it anyway. HeapFree with a pointer that is not a block of
+           new_heap (undefined on Windows; Wine checks and returns FALSE). */
+        if (!HeapFree(new_heap, 0, h) && counting) heapfree_failed++;
+        return;
     }
-    h->magic = 0;
+    h->magic = 0;                      /* only now, in our own block's header */
     if (!HeapFree(new_heap, 0, h) && counting) heapfree_failed++;
 }
 
@@ -168,9 +176,18 @@ int main(int argc, char **argv)
     char *volatile early = malloc(64);
     plugin_keep();
 
-    if (strcmp(mode, "iat") == 0) {
+    int iat_program = strcmp(mode, "iat") == 0 || strcmp(mode, "iat-all") == 0;
+    int iat_plugin = strcmp(mode, "iat-plugin") == 0 || strcmp(mode, "iat-all") == 0;
+    if (iat_program) {
         patch_slot(iat_slot(mod_program, "msvcrt.dll", "malloc"), (void *)new_malloc);
         patch_slot(iat_slot(mod_program, "msvcrt.dll", "free"), (void *)new_free);
+    }
+    if (iat_plugin) {
+        patch_slot(iat_slot(mod_plugin, "msvcrt.dll", "malloc"), (void *)new_malloc);
+        patch_slot(iat_slot(mod_plugin, "msvcrt.dll", "free"), (void *)new_free);
+    }
+    if (iat_program || iat_plugin) {
+        /* done */
     } else if (strcmp(mode, "crt") == 0) {
         jump_patch(&malloc_patch, (void *)crt_malloc, (void *)new_malloc);
         jump_patch(&free_patch, (void *)crt_free, (void *)new_free);

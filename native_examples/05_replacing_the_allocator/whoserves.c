@@ -1,14 +1,19 @@
 /* whoserves.c - which allocator serves each kind of allocation in this process?
  *
- *   whoserves [PLUGIN.so]
+ *   whoserves [global:LIB.so] [PLUGIN.so] [deep:PLUGIN2.so]
  *
- * For each allocation it asks mimalloc "is this block yours?" (mi_is_in_heap_region),
- * looked up at run time with dlsym: when no mimalloc is loaded the answer is glibc.
- * It also prints which file the name `malloc` resolves to (dlsym + dladdr).
- * The same source is run plain, with LD_PRELOAD=libmimalloc.so, and linked with
- * mimalloc.o first (static override). mimalloc.o exports malloc & co. but keeps its
- * own API (mi_*) hidden, so that build is compiled with -DSTATIC_MIMALLOC and calls
- * mi_is_in_heap_region directly.
+ *   global:LIB.so     first thing in main: dlopen(LIB.so, RTLD_NOW | RTLD_GLOBAL)
+ *                     (lesson 05 opens libmimalloc.so this way, "too late")
+ *   PLUGIN.so         a library opened with dlopen(RTLD_NOW | RTLD_LOCAL)
+ *   deep:PLUGIN2.so   a library opened with dlopen(RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND)
+ *                     (must be another file than PLUGIN.so: a file is loaded once)
+ *
+ * For each allocation it asks mimalloc "is this block yours?" (mi_is_in_heap_region).
+ * That function is declared weak: a static mimalloc linked into the program defines
+ * it (mimalloc.o and libmimalloc.a keep the mi_* API hidden, so dlsym cannot find
+ * it there); otherwise it is looked up at run time with dlsym. When no mimalloc is
+ * loaded the answer is glibc. It also prints which file the name `malloc` resolves
+ * to (dlsym + dladdr). Every block goes back to the module that allocated it.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -20,9 +25,9 @@
 void *helper_alloc(size_t n);          /* from libhelper.so, linked normally */
 
 static bool (*in_mimalloc)(const void *);
-#ifdef STATIC_MIMALLOC
-bool mi_is_in_heap_region(const void *p);
-#endif
+/* weak: a reference that does not pull anything out of an archive, and is NULL
+   when nothing defines it at link time */
+bool mi_is_in_heap_region(const void *p) __attribute__((weak));
 
 static const char *base(const char *path)
 {
@@ -46,11 +51,18 @@ static void report(const char *what, void *p)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
-#ifdef STATIC_MIMALLOC
+    int arg = 1;
+    if (arg < argc && strncmp(argv[arg], "global:", 7) == 0) {
+        if (!dlopen(argv[arg] + 7, RTLD_NOW | RTLD_GLOBAL)) {
+            fprintf(stderr, "dlopen: %s\n", dlerror());
+            return 2;
+        }
+        printf("%-34s %s\n", "opened with RTLD_GLOBAL", base(argv[arg] + 7));
+        arg++;
+    }
     in_mimalloc = mi_is_in_heap_region;
-#else
-    in_mimalloc = (bool (*)(const void *))dlsym(RTLD_DEFAULT, "mi_is_in_heap_region");
-#endif
+    if (!in_mimalloc)
+        in_mimalloc = (bool (*)(const void *))dlsym(RTLD_DEFAULT, "mi_is_in_heap_region");
 
     printf("%-34s %s\n", "the name malloc resolves to", provider("malloc"));
     printf("%-34s %s\n", "the name strdup resolves to", provider("strdup"));
@@ -64,14 +76,17 @@ int main(int argc, char **argv)
     report("asprintf (allocates inside libc)", c);
     void *d = helper_alloc(100);
     report("malloc in libhelper.so (linked)", d);
-    void *e = NULL;
-    if (argc > 1) {
-        void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+    free(a); free(b); free(c); free(d);
+    for (; arg < argc; arg++) {
+        int deep = strncmp(argv[arg], "deep:", 5) == 0;
+        const char *path = deep ? argv[arg] + 5 : argv[arg];
+        void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | (deep ? RTLD_DEEPBIND : 0));
         if (!h) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 2; }
         void *(*plugin_alloc)(size_t) = (void *(*)(size_t))dlsym(h, "plugin_alloc");
-        e = plugin_alloc(100);
-        report("malloc in a dlopen'ed library", e);
+        void (*plugin_free)(void *) = (void (*)(void *))dlsym(h, "plugin_free");
+        void *e = plugin_alloc(100);
+        report(deep ? "malloc in an RTLD_DEEPBIND library" : "malloc in a dlopen'ed library", e);
+        plugin_free(e);         /* back to the plugin's own free */
     }
-    free(a); free(b); free(c); free(d); free(e);
     return 0;
 }

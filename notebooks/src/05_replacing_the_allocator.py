@@ -14,21 +14,24 @@
 # # 05 · Replacing the allocator for a whole process
 #
 # Lesson 04 showed what goes wrong when two allocators share a process. This lesson
-# does it on purpose and *completely*: every `malloc` in the process, from the program,
-# from its libraries, from libc itself and from a library opened later, goes to
-# mimalloc. On Linux that is symbol interposition; on Windows it is patching the C
-# runtime, which we build ourselves and run under Wine.
+# replaces the allocator on purpose, for the whole process: the `malloc` calls of the
+# program, of its libraries, of libc itself and of a library opened later all go to
+# mimalloc, and you will see the one kind of library that still keeps glibc's (one
+# opened with `RTLD_DEEPBIND`). On Linux that is symbol interposition; on Windows it is
+# patching the C runtime, which we build ourselves and run under Wine.
 #
 # **You will learn to**
-# - override `malloc` with `LD_PRELOAD` (a program and a Python child) and with
-#   `mimalloc.o` linked first, and prove from inside the process who serves each call;
+# - override `malloc` with `LD_PRELOAD` (a program and a Python child) and by linking
+#   `mimalloc.o` into the program, prove from inside the process who serves each call,
+#   and predict where the override stops (link order of archives, `RTLD_DEEPBIND`, a
+#   late `RTLD_GLOBAL`);
 # - use mimalloc's switches (`MIMALLOC_VERBOSE`, `MIMALLOC_SHOW_STATS`) and spot the
 #   ones that do nothing (`MI_VERBOSE`);
 # - route C++ `new`/`delete` to mimalloc;
 # - explain how `mimalloc-redirect.dll` works on Windows, by building the two patching
 #   techniques (import table, C runtime entry points) and the "loaded too late" failure.
 #
-# **Time:** about 45 minutes. **Builds on:** 04 (two allocators in one process).
+# **Time:** about 60 minutes. **Builds on:** 04 (two allocators in one process).
 
 # %% [markdown]
 # ## Setup
@@ -53,23 +56,25 @@ WINDOWS = winlab.ready()
 # `whoserves.c` allocates five ways: `malloc` in the program, `strdup`, `asprintf`
 # (which allocates *inside* libc), `malloc` inside `libhelper.so` (linked normally) and
 # `malloc` inside `lateplugin.so` (opened later with `dlopen(RTLD_LOCAL)`). For each
-# block it asks mimalloc "is this yours?" (`mi_is_in_heap_region`, looked up at run
-# time: when no mimalloc is loaded the answer is glibc). It also prints which file the
-# *name* `malloc` resolves to (`dlsym` then `dladdr`).
+# block it asks mimalloc "is this yours?" (`mi_is_in_heap_region`: found at run time
+# with `dlsym`, or, for a mimalloc linked into the program, through a weak reference;
+# when no mimalloc is loaded the answer is glibc). It also prints which file the
+# *name* `malloc` resolves to (`dlsym` then `dladdr`). Each block goes back to the
+# module that allocated it.
 
 # %%
 winlab.build([SRC / "helper.c"], OUT / "libhelper.so", compiler="gcc", shared=True)
 winlab.build([SRC / "lateplugin.c"], OUT / "lateplugin.so", compiler="gcc", shared=True)
 link = [f"-L{OUT}", "-lhelper", "-Wl,-rpath,$ORIGIN", "-ldl", "-lpthread"]
 winlab.build([SRC / "whoserves.c"], OUT / "whoserves", compiler="gcc", libs=link)
-# static override: mimalloc.o is the FIRST object on the link line
+# static override: mimalloc.o linked into the program
 winlab.build([MI.object_file, SRC / "whoserves.c"], OUT / "whoserves_static", compiler="gcc",
-             flags=["-O2", "-DSTATIC_MIMALLOC"], libs=link)
+             libs=link)
 PLUGIN = str(OUT / "lateplugin.so")
 
 
-def whoserves(program="whoserves", env=None):
-    return lab.run_program([str(OUT / program), PLUGIN], env=env, timeout=10)
+def whoserves(program="whoserves", env=None, args=(PLUGIN,)):
+    return lab.run_program([str(OUT / program), *args], env=env, timeout=10)
 
 
 print(whoserves().stdout)
@@ -89,11 +94,11 @@ print(whoserves(env=PRELOAD).stdout)
 # %% [markdown]
 # All of them. The dynamic linker loads a preloaded library right after the program,
 # before every `DT_NEEDED` library, so its `malloc`, `free`, `strdup`... are the first
-# definitions in the global search order. Every reference to `malloc` in any module,
-# libc's own internal calls included, binds to it (glibc documents this: *Replacing
-# malloc* in its manual). `RTLD_LOCAL` hides the
-# *plugin's* symbols from others; it does not stop the plugin from finding `malloc`
-# in the global scope.
+# definitions in the global search order. Every module that looks `malloc` up in that
+# order, libc's own internal calls included, binds to it (glibc documents this:
+# *Replacing malloc* in its manual). `RTLD_LOCAL` hides the *plugin's* symbols from
+# others; it does not stop the plugin from finding `malloc` in the global scope. (Not
+# every library looks there first: the exercise after section 3 has one that does not.)
 #
 # Note the `strdup` line: mimalloc exports its own `strdup` and `strndup`, so with
 # mimalloc loaded `strdup` is not glibc's function at all. `asprintf` is the real
@@ -121,8 +126,8 @@ for var in ["MIMALLOC_VERBOSE", "MI_VERBOSE"]:
             print("   ", line.strip())
 
 # %% [markdown]
-# `arena_reserve` is the 1 GiB of address space mimalloc reserves at start (lesson 03:
-# reserved, not committed). The first lines verbatim (they contain an address and the
+# `arena_reserve` is the 1 GiB of address space mimalloc reserves at start (lesson 03,
+# coming: reserved, not committed). The first lines verbatim (they contain an address and the
 # build date, so this cell's output is not compared):
 
 # %%
@@ -154,21 +159,21 @@ with open(real, "rb") as f:
 # real interpreter), `LD_PRELOAD=... python` loads mimalloc into the shell, `env`,
 # and every process the shim starts, not just Python. Start the binary directly.
 #
-# The child finds out for itself, with `ctypes`, where `malloc` comes from and who
-# served the buffer of a 1 MiB `bytearray` (CPython takes buffers that big from
-# `malloc`; small objects come from its own pymalloc arenas):
+# Two questions, answered two ways. *Which library defines the `malloc` the
+# interpreter calls?* The dynamic linker itself can say: with `LD_DEBUG=bindings` it
+# reports every symbol binding it makes (`LD_DEBUG_OUTPUT` sends the report to a
+# file). *Who served a given block?* The child asks mimalloc, with `ctypes`, whether
+# the buffer of a 1 MiB `bytearray` lies in its heap (CPython takes buffers that big
+# from `malloc`; small objects come from its own pymalloc arenas):
 
 # %%
+import glob
+import re
+import tempfile
+
 CHILD = r'''
-import ctypes, os
-class DlInfo(ctypes.Structure):
-    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
-                ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
+import ctypes
 process = ctypes.CDLL(None)                      # the global scope: every loaded library
-info = DlInfo()
-malloc = ctypes.cast(process.malloc, ctypes.c_void_p).value
-process.dladdr(ctypes.c_void_p(malloc), ctypes.byref(info))
-print("malloc resolves to:", os.path.basename(info.dli_fname.decode()))
 is_mimalloc = getattr(process, "mi_is_in_heap_region", None)
 if is_mimalloc:
     is_mimalloc.restype, is_mimalloc.argtypes = ctypes.c_bool, [ctypes.c_void_p]
@@ -176,17 +181,47 @@ buf = bytearray(1 << 20)
 addr = ctypes.addressof((ctypes.c_char * 1).from_buffer(buf))
 print("1 MiB bytearray served by:", "mimalloc" if is_mimalloc and is_mimalloc(addr) else "glibc")
 '''
+
+
+def malloc_bindings(report_dir, program):
+    """The libraries the dynamic linker bound the name malloc to, from its own report.
+    A binding to the program itself is left out: for a non-PIE program that is its PLT
+    stub, the canonical address other libraries must use, not a definition."""
+    found = set()
+    for path in glob.glob(os.path.join(report_dir, "ld.*")):
+        for m in re.finditer(r"to (\S+) \[\d+\]: normal symbol `malloc'", open(path).read()):
+            if os.path.realpath(m.group(1)) != os.path.realpath(program):
+                found.add(os.path.basename(m.group(1)))
+    return ", ".join(sorted(found))
+
+
 for env in [None, PRELOAD]:
-    r = lab.run_program([real, "-c", CHILD], env=env, timeout=30)
-    print("LD_PRELOAD" if env else "plain     ", "|", r.stdout.strip().replace("\n", " | "))
+    with tempfile.TemporaryDirectory() as d:
+        debug = {"LD_DEBUG": "bindings", "LD_DEBUG_OUTPUT": os.path.join(d, "ld")}
+        r = lab.run_program([real, "-c", CHILD], env={**(env or {}), **debug}, timeout=30)
+        print("LD_PRELOAD" if env else "plain     ", "| malloc bound to:", malloc_bindings(d, real),
+              "|", r.stdout.strip())
 
 # %% [markdown]
-# ## 3. Static override: `mimalloc.o` first
+# Why not ask the running interpreter where its `malloc` is, with
+# `dladdr(dlsym(RTLD_DEFAULT, "malloc"))`, as `whoserves.c` does below? For a program
+# built as a position-independent executable (gcc's default on Debian, and how
+# `whoserves` is built) that names the library that defines `malloc`. But Debian's
+# own `/usr/bin/python3` is built *non-PIE*: for such an executable `dlsym` returns
+# the address of the executable's own PLT stub for `malloc` (the "canonical" address
+# every library must agree on), and `dladdr` then names `python3.11`, whichever
+# library really serves the calls. The linker's report shows the same effect (it binds
+# the libraries' references to that stub, which is why the cell leaves bindings to the
+# program itself out); its bindings *from* the program name the real definition on
+# every build of the interpreter.
+
+# %% [markdown]
+# ## 3. Static override: `mimalloc.o` linked in
 #
 # Without any environment variable, link mimalloc *into the program*: the wheel ships
-# `mimalloc.o` (one object file with all of mimalloc, exporting `malloc` & co.), and it
-# goes *first* on the link line so that its definitions are the ones the program
-# exports. The build above did that for `whoserves_static`.
+# `mimalloc.o`, one object file with all of mimalloc that defines `malloc` & co. The
+# build above put it first on the link line, as mimalloc's README recommends
+# (*Static override*: "link it as the first object file").
 #
 # **Predict:** does the `dlopen`ed library, which the program never linked against,
 # now use glibc or mimalloc?
@@ -195,17 +230,162 @@ for env in [None, PRELOAD]:
 print(whoserves("whoserves_static").stdout)
 
 # %% [markdown]
-# mimalloc everywhere, and the name `malloc` resolves to *the program itself*. The
-# linker exports the program's `malloc` because `libc.so.6` refers to that name, and
-# the program is first in the global search order: libc's internal calls, `libhelper.so` and the late
-# `dlopen`ed plugin all bind to it. This is the same interposition as `LD_PRELOAD`,
-# fixed at link time. (On macOS, mimalloc documents only the dynamic override with
-# `DYLD_INSERT_LIBRARIES`; its two-level namespace binds each library to the `malloc`
-# it was linked against, and static override is not supported there.)
+# mimalloc everywhere, and the name `malloc` resolves to *the program itself*. Why does
+# a program export `malloc` at all? The linker puts a symbol of an executable into its
+# dynamic symbol table when a shared library it links against refers to that name:
+# `libc.so.6` (and `libhelper.so`) refer to `malloc`, so the program's definition is
+# exported. And the program is first in the global search order: libc's internal calls,
+# `libhelper.so` and the late `dlopen`ed plugin all bind to it. This is the same
+# interposition as `LD_PRELOAD`, fixed at link time. (On macOS, mimalloc documents only
+# the dynamic override with `DYLD_INSERT_LIBRARIES`; its two-level namespace binds each
+# library to the `malloc` it was linked against, and static override is not supported
+# there.)
+#
+# Does "first" on the link line matter? For an **object file**, no: the linker takes
+# every object file it is given, wherever it stands, and there can be only one
+# definition of `malloc` among them. For an **archive** (`libmimalloc.a`), yes: the
+# linker takes a member out of an archive only to resolve a name that is *still
+# undefined when it reaches the archive*, and it does not go back. The exercise below
+# asks you to predict both.
 #
 # Lesson 04's `libtext_private.so` is the opposite: mimalloc linked in *and hidden*.
 # Whether an embedded allocator takes over the process or stays private is decided by
 # symbol visibility, not by the code.
+
+# %% [markdown]
+# ### Exercise 1: where does the override stop?
+#
+# Six new configurations, built or run in the next cell (nothing is printed). Predict,
+# for each, whether **glibc** or **mimalloc** serves the allocation named. Reason from
+# the search order, and from what the linker takes out of an archive:
+#
+# | configuration | how it was made |
+# |---|---|
+# | `mimalloc.o last` | `gcc whoserves.c ... -lhelper -ldl mimalloc.o`: the object file *last* |
+# | `libmimalloc.a first` | `gcc libmimalloc.a whoserves.c ...`: the archive *before* the program's code |
+# | `libmimalloc.a last` | `gcc whoserves.c ... libmimalloc.a`: the archive after it |
+# | `LD_PRELOAD + RTLD_DEEPBIND` | `LD_PRELOAD=libmimalloc.so`, and a plugin opened with `dlopen(RTLD_LOCAL \| RTLD_DEEPBIND)`: it looks up names in *itself and its own dependencies first* (`dlopen(3)`), before the global scope |
+# | `static mimalloc.o + RTLD_DEEPBIND` | `whoserves_static` from above, same `RTLD_DEEPBIND` plugin |
+# | `RTLD_GLOBAL, late` | no preload; the first thing `main` does is `dlopen("libmimalloc.so", RTLD_NOW \| RTLD_GLOBAL)`, then it allocates |
+#
+# Write your answers into `PREDICTION` ("glibc" or "mimalloc"). The check runs every
+# configuration and compares, without showing the answers; each case has a hint.
+
+# %%
+DEEP = OUT / "deepplugin.so"          # lateplugin.c again, as another file (a file loads once)
+winlab.build([SRC / "lateplugin.c"], DEEP, compiler="gcc", shared=True)
+winlab.build([SRC / "whoserves.c"], OUT / "whoserves_o_last", compiler="gcc",
+             libs=link + [MI.object_file])
+winlab.build([MI.static_lib, SRC / "whoserves.c"], OUT / "whoserves_a_first", compiler="gcc",
+             libs=link)
+winlab.build([SRC / "whoserves.c"], OUT / "whoserves_a_last", compiler="gcc",
+             libs=link + [MI.static_lib, "-lpthread"])
+CONFIGS = {   # name: (program, environment, arguments)
+    "mimalloc.o last": ("whoserves_o_last", None, ()),
+    "libmimalloc.a first": ("whoserves_a_first", None, ()),
+    "libmimalloc.a last": ("whoserves_a_last", None, ()),
+    "LD_PRELOAD + RTLD_DEEPBIND": ("whoserves", PRELOAD, (f"deep:{DEEP}",)),
+    "static mimalloc.o + RTLD_DEEPBIND": ("whoserves_static", None, (f"deep:{DEEP}",)),
+    "RTLD_GLOBAL, late": ("whoserves", None, (f"global:{MI.shared_lib}", PLUGIN)),
+}
+QUESTIONS = [   # (configuration, the line of whoserves' report that answers it)
+    ("mimalloc.o last", "asprintf (allocates inside libc)"),
+    ("libmimalloc.a first", "malloc in the program"),
+    ("libmimalloc.a last", "malloc in the program"),
+    ("LD_PRELOAD + RTLD_DEEPBIND", "malloc in an RTLD_DEEPBIND library"),
+    ("static mimalloc.o + RTLD_DEEPBIND", "malloc in an RTLD_DEEPBIND library"),
+    ("RTLD_GLOBAL, late", "malloc in the program"),
+    ("RTLD_GLOBAL, late", "malloc in a dlopen'ed library"),
+]
+
+# %% tags=["solution"]
+PREDICTION = {
+    # ### BEGIN SOLUTION
+    ("mimalloc.o last", "asprintf (allocates inside libc)"): "mimalloc",
+    ("libmimalloc.a first", "malloc in the program"): "glibc",
+    ("libmimalloc.a last", "malloc in the program"): "mimalloc",
+    ("LD_PRELOAD + RTLD_DEEPBIND", "malloc in an RTLD_DEEPBIND library"): "glibc",
+    ("static mimalloc.o + RTLD_DEEPBIND", "malloc in an RTLD_DEEPBIND library"): "glibc",
+    ("RTLD_GLOBAL, late", "malloc in the program"): "glibc",
+    ("RTLD_GLOBAL, late", "malloc in a dlopen'ed library"): "glibc",
+    # ### END SOLUTION
+}
+
+# %%
+def report(program, env=None, args=()):
+    """whoserves' report as {line name: allocator}."""
+    out = whoserves(program, env, args).stdout
+    return {line[:34].strip(): line[34:].strip() for line in out.splitlines()}
+
+
+ACTUAL = {(config, line): report(*CONFIGS[config]).get(line, "?") for config, line in QUESTIONS}
+HINTS = {
+    ("mimalloc.o last", "asprintf (allocates inside libc)"):
+        "An object file on the command line is always linked in, wherever it stands; "
+        "libc refers to malloc, so the program exports the one it contains.",
+    ("libmimalloc.a first", "malloc in the program"):
+        "When the linker reads the archive, nothing refers to malloc yet (whoserves.c comes "
+        "later), so it takes no member, and it does not go back for it.",
+    ("libmimalloc.a last", "malloc in the program"):
+        "By the time the linker reaches the archive, whoserves.c has left malloc "
+        "undefined: it takes the member that defines it.",
+    ("LD_PRELOAD + RTLD_DEEPBIND", "malloc in an RTLD_DEEPBIND library"):
+        "RTLD_DEEPBIND searches the library and its own dependencies first. Its "
+        "dependency is libc.so.6, which defines malloc; the preloaded library is not among them.",
+    ("static mimalloc.o + RTLD_DEEPBIND", "malloc in an RTLD_DEEPBIND library"):
+        "Same rule: the plugin's own dependencies come first, and the program is not one of them.",
+    ("RTLD_GLOBAL, late", "malloc in the program"):
+        "RTLD_GLOBAL appends the library to the END of the global search order: "
+        "libc.so.6 is still found first.",
+    ("RTLD_GLOBAL, late", "malloc in a dlopen'ed library"):
+        "A library opened later looks up malloc in the global order too, and libc.so.6 "
+        "is before the late libmimalloc.so.",
+}
+lab.check(lambda config, line: PREDICTION.get((config, line), "no prediction"), [
+    lab.Case(args=key, expected=ACTUAL[key], label=f"{key[0]}: {key[1]}", hint=HINTS[key])
+    for key in QUESTIONS
+], reveal_expected=False, name="who serves malloc")
+
+# %% [markdown]
+# ### What the exercise showed
+#
+# The two link orders for the object file, and the two for the archive, side by side:
+
+# %%
+for program in ["whoserves_static", "whoserves_o_last", "whoserves_a_first", "whoserves_a_last"]:
+    r = report(program)
+    print(f"{program:18} malloc resolves to {r['the name malloc resolves to']:18}"
+          f" the program's malloc: {r['malloc in the program']:8}"
+          f" asprintf: {r['asprintf (allocates inside libc)']}")
+
+# %% [markdown]
+# - `mimalloc.o` first or last: the same result. The README's "link it as the first
+#   object file" is harmless advice, but the position of an object file does not
+#   decide anything here.
+# - `libmimalloc.a` first: the linker pulled nothing out of it, and glibc serves every
+#   call, with no warning at all. Last: it works. Position matters for **archives**.
+#   (That is one reason mimalloc ships `mimalloc.o`: "linkers give preference to that
+#   over archives to resolve symbols", its README says.)
+#
+# And the libraries opened at run time:
+
+# %%
+for config in ["LD_PRELOAD + RTLD_DEEPBIND", "static mimalloc.o + RTLD_DEEPBIND", "RTLD_GLOBAL, late"]:
+    print(f"--- {config}")
+    print(whoserves(*CONFIGS[config]).stdout)
+
+# %% [markdown]
+# - **`RTLD_DEEPBIND`** beats both overrides: the plugin's own dependencies (`libc.so.6`)
+#   come first, so its `malloc` is glibc's while the rest of the process uses mimalloc.
+#   Two allocators again, as in lesson 04: a block from this plugin must go back to the
+#   plugin (`whoserves` calls the plugin's own `plugin_free`; lesson 04 measured what a
+#   wrong free does in exactly this setting: the preloaded mimalloc returned silently).
+#   "Every `malloc` goes to mimalloc" is true only for modules that look `malloc` up in
+#   the global order.
+# - **`RTLD_GLOBAL`, late**: `libmimalloc.so` is loaded, its `mi_*` functions are found,
+#   and it serves nothing: a library added to the global scope goes to its *end*. An
+#   override has to be in place before the first lookup, which is what `LD_PRELOAD`
+#   does on Linux and what `mimalloc-redirect.dll` must do on Windows (section 5).
 
 # %% [markdown]
 # ## 4. C++ `new` and `delete`
@@ -214,23 +394,17 @@ print(whoserves("whoserves_static").stdout)
 # libstdc++ implements on top of `malloc`. Two ways to reach mimalloc:
 #
 # - override `malloc` (above): libstdc++'s `operator new` calls the new `malloc`;
-#   mimalloc also exports the `operator new`/`delete` symbols itself;
 # - include `mimalloc-new-delete.h` in **exactly one** source file: it *defines* every
 #   form of the global `operator new`/`delete` to call mimalloc (`mi_new`, `mi_free`...).
-#   This is the way where `malloc` is not overridden: on Windows without the redirect
-#   DLL, on macOS, or with a static mimalloc built without override.
+#
+# **Predict:** under `LD_PRELOAD`, where does `operator new` itself live?
 
 # %%
 def cxx_demo():
     winlab.build([SRC / "cxx_new.cpp"], OUT / "cxx_plain", compiler="gcc",
                  flags=["-O2", "-x", "c++"], libs=["-ldl", "-lstdc++"])
-    mi_lib = MI.shared_lib.parent
-    winlab.build([SRC / "cxx_new.cpp", SRC / "mi_new_delete.cpp"], OUT / "cxx_header",
-                 compiler="gcc", flags=["-O2", f"-I{MI.include_dir}", "-x", "c++"],
-                 libs=[f"-L{mi_lib}", "-lmimalloc", f"-Wl,-rpath,{mi_lib}", "-ldl", "-lstdc++"])
-    for label, program, env in [("plain", "cxx_plain", None), ("LD_PRELOAD", "cxx_plain", PRELOAD),
-                                ("mimalloc-new-delete.h", "cxx_header", None)]:
-        r = lab.run_program([str(OUT / program)], env=env, timeout=10)
+    for label, env in [("plain", None), ("LD_PRELOAD", PRELOAD)]:
+        r = lab.run_program([str(OUT / "cxx_plain")], env=env, timeout=10)
         print(f"--- {label}\n{r.stdout}")
 
 
@@ -240,9 +414,42 @@ else:
     print(lab.missing("g++"))
 
 # %% [markdown]
-# With the header, `operator new` lives in the program itself. (Linking
-# `libmimalloc.so` on Linux also interposes `malloc`, as in section 3; the header is
-# what makes `new` independent of that.)
+# Under `LD_PRELOAD`, `operator new` lives in `libmimalloc.so`: this build of mimalloc
+# (the wheel's, built with mimalloc's default `MI_OVERRIDE=ON`) defines the C++
+# operators *itself*, next to `malloc`. Count them, and see what the header adds on
+# top of it (`mi_new_delete.cpp` is the one source file that includes it):
+
+# %%
+def defines_operators(path):
+    r = lab.run_program(["nm", "-C", "--defined-only", str(path)], timeout=30)
+    return sum(1 for line in r.stdout.splitlines()
+               if " T operator new" in line or " T operator delete" in line)
+
+
+for path in [MI.shared_lib, MI.static_lib, MI.object_file]:
+    print(f"{path.name:15} defines {defines_operators(path)} forms of operator new/delete")
+if lab.have("g++"):
+    try:
+        winlab.build([SRC / "cxx_new.cpp", SRC / "mi_new_delete.cpp"], OUT / "cxx_header",
+                     compiler="gcc", flags=["-O2", f"-I{MI.include_dir}", "-x", "c++"],
+                     libs=["-x", "none", MI.static_lib, "-ldl", "-lpthread", "-lstdc++"])
+        print("the header + libmimalloc.a: linked")
+    except winlab.BuildError as exc:
+        twice = exc.diagnostics.count("multiple definition of `operator")
+        print(f"the header + libmimalloc.a: link error, {twice} operators defined twice")
+
+# %% [markdown]
+# With this mimalloc the header adds nothing on Linux: the library already defines
+# every operator, and linking the header's definitions next to the static library is a
+# "multiple definition" error. (The header's definitions *could* win over the shared
+# `libmimalloc.so`, since the program is first in the search order, but then `new`
+# goes to the very same mimalloc.) The header is for builds where nothing else replaces
+# `operator new`: mimalloc built with `MI_OVERRIDE=OFF` and linked as a plain library,
+# and Windows, where mimalloc's README recommends it "for best performance" next to the
+# redirect DLL (*Dynamic override on Windows*). The header's own comment says the same:
+# "On Windows, or when linking dynamically with mimalloc, these can be more performant
+# than the standard new-delete operations." This course cannot show the Windows case
+# running: there is no MSVC build here.
 
 # %% [markdown]
 # ## 5. Windows: how `mimalloc-redirect.dll` takes over the C runtime
@@ -259,27 +466,37 @@ else:
 #   must sit next to it. The redirect DLL **patches the C runtime's allocation entry
 #   points** (`malloc`, `free`... in `ucrtbase.dll`) so every module's calls land in
 #   mimalloc, whichever IAT they came through.
-# - It must be loaded **before the CRT initialises**: `mimalloc.dll` must be early in
-#   the EXE's import list. mimalloc's `minject` tool rewrites an EXE's import table so
-#   that it is first (`minject --inplace`, `minject -l` lists it; debug builds use the
-#   `-debug` DLL names, `--postfix=debug`). The program must use the DLL C runtime
-#   (`/MD`).
+# - It must be loaded **before the CRT initialises**, and the program must use the DLL C
+#   runtime (`/MD`). mimalloc's README (*Dynamic override on Windows*) gets that load
+#   order in the ordinary way: **link the program with `mimalloc.dll`'s import library
+#   and call a mimalloc function**, "like `mi_version()`", in `main` (or use the linker
+#   switch `/include:mi_version`), so that `mimalloc.dll` really is in the EXE's import
+#   list, as early as possible. An import library that nothing references leaves no
+#   import behind, which is why the call matters.
+# - `minject` (in mimalloc's `bin/`) is for the other case: "we cannot always re-link an
+#   executable": it patches an existing EXE's import table (`minject -l` lists it,
+#   `--inplace` rewrites it).
 # - Loaded too late (for example with `LoadLibrary` after start-up) it redirects
-#   nothing and prints "standard malloc is _not_ redirected" (mimalloc issues #668,
-#   #820). `MIMALLOC_DISABLE_REDIRECT=1` turns the redirect off.
+#   nothing (mimalloc issues #668, #820), and it says so only if asked: the
+#   redirector's message ("standard malloc is _not_ redirected" in the issues) is
+#   printed only with `MIMALLOC_VERBOSE=1` or `MIMALLOC_SHOW_ERRORS=1` (mimalloc
+#   `src/init.c`, `_mi_auto_process_init`). `MIMALLOC_DISABLE_REDIRECT=1` turns the
+#   redirect off.
 #
 # We cannot run that closed DLL here, but we can build the *mechanism* and watch it.
 # `redirect.c` contains a tiny "new allocator" (a header with a tag in front of each
 # block, on a heap of its own) that counts calls by calling module, and two patches:
 #
-# - `iat`: rewrite *the program's* IAT slots for `malloc`/`free`;
+# - `iat`: rewrite *the program's* IAT slots for `malloc`/`free` (`iat-plugin` and
+#   `iat-all` do it for `plugin.dll`, or both modules: the exercise below);
 # - `crt`: overwrite the first 12 bytes of `malloc`/`free` *inside `msvcrt.dll`* with
 #   `mov rax, new_malloc; jmp rax`, the way a redirect DLL patches the CRT. (Under Wine
 #   the `msvcrt.dll` we patch is Wine's own, itself a PE DLL.)
 #
 # Both are applied in `main()`, after the CRT started and after the program and
 # `plugin.dll` each allocated one block: the "loaded too late" situation. The new
-# `free` recognises blocks it did not make and hands them back to the CRT's `free`.
+# `free` recognises blocks it did not make (it asks its own heap, `HeapValidate`, then
+# checks its tag) and hands them back to the CRT's `free`.
 
 # %%
 if WINDOWS:
@@ -321,7 +538,9 @@ if WINDOWS:
 #
 # ### Loaded too late, handled naively
 #
-# What if the new `free` trusts every pointer? Run both patches with `naive`:
+# What if the new `free` trusts every pointer? With `naive` it still notices (and
+# counts) a foreign block before it writes anything, but then hands it to its *own*
+# heap's `HeapFree` instead of the CRT's `free`. Run both patches with `naive`:
 
 # %%
 if WINDOWS:
@@ -330,77 +549,99 @@ if WINDOWS:
 
 # %% [markdown]
 # The new `free` passed 2 blocks it never made to its own heap. Under **Wine**,
-# `HeapFree` on the wrong heap fails and returns FALSE: the blocks leak, silently. On
-# **Windows** that is undefined (heap corruption is likely), and a real allocator does
-# not even get that far: mimalloc's `free` finds a block's metadata from its address
-# (lesson 04 showed `mi_free` segfaulting on a glibc pointer). This is why the redirect
-# must be in place before the CRT hands out its first block, and why it still has to
-# recognise blocks from before it arrived.
+# `HeapFree` with a pointer from another heap checks, fails and returns FALSE: the
+# blocks leak, silently. On **Windows** `HeapFree` promises nothing for such a pointer
+# (undefined: heap corruption is possible). And this demo is the *kind* version: it
+# checks ownership before it writes into the header in front of a block. An allocator
+# that trusted the pointer all the way would first write its bookkeeping into the 16
+# bytes before the block, memory that belongs to the CRT's heap (the block's header or
+# its neighbour), and so corrupt that heap before it even reached `HeapFree`. A real
+# allocator has the same problem in its own form: mimalloc's `free` finds a block's
+# metadata from its address, and lesson 04 measured both a SIGSEGV in `mi_free` and a
+# silent return on foreign pointers. This is why the redirect must be in place before
+# the CRT hands out its first block, and why it still has to recognise blocks from
+# before it arrived.
 
 # %% [markdown]
-# ## 6. Exercise: predict, then let the check run it
+# ### Exercise 2: patch other import tables
 #
-# For each configuration and each call, predict whether **glibc** or **mimalloc**
-# serves it. Edit `PREDICTION`; the check runs `whoserves` in every configuration
-# and compares. Two of the entries below are wrong.
-
-# %%
-CONFIGS = {"plain": ("whoserves", None), "LD_PRELOAD": ("whoserves", PRELOAD),
-           "static mimalloc.o": ("whoserves_static", None)}
-CALLS = ["malloc in the program", "asprintf (allocates inside libc)", "malloc in a dlopen'ed library"]
-
-PREDICTION = {
-    ("plain", "malloc in the program"): "glibc",
-    ("plain", "asprintf (allocates inside libc)"): "glibc",
-    ("plain", "malloc in a dlopen'ed library"): "glibc",
-    ("LD_PRELOAD", "malloc in the program"): "mimalloc",
-    ("LD_PRELOAD", "asprintf (allocates inside libc)"): "mimalloc",
-    ("LD_PRELOAD", "malloc in a dlopen'ed library"): "mimalloc",
-    ("static mimalloc.o", "malloc in the program"): "mimalloc",
-    ("static mimalloc.o", "asprintf (allocates inside libc)"): "glibc",
-    ("static mimalloc.o", "malloc in a dlopen'ed library"): "glibc",
-}
+# Two more modes patch import tables only, never the CRT itself:
+#
+# - `iat-plugin`: only `plugin.dll`'s IAT slots for `malloc`/`free`;
+# - `iat-all`: the IAT slots of *both* modules, the program's and `plugin.dll`'s.
+#
+# The scenario is the same as above (the program and the plugin each keep one block
+# from before the patch, then: 3 program blocks, 3 plugin blocks, one `_strdup` made
+# inside `msvcrt.dll` and freed by the program, then both early blocks freed). Predict
+# the counts `redirect.exe` will report. Fill in `PREDICTION_2` with numbers; the check
+# runs both modes under Wine and compares without showing the answers.
 
 # %% tags=["solution"]
-PREDICTION = {(config, call): "glibc" if config == "plain" else "mimalloc"
-              for config in CONFIGS for call in CALLS}
+PREDICTION_2 = {
+    # ### BEGIN SOLUTION
+    ("iat-plugin", "malloc from the program"): 0,
+    ("iat-plugin", "malloc from plugin.dll"): 3,
+    ("iat-plugin", "blocks the new free() never allocated"): 1,
+    ("iat-all", "malloc inside msvcrt.dll"): 0,
+    ("iat-all", "blocks the new free() never allocated"): 3,
+    # ### END SOLUTION
+}
 
 # %%
-def measured():
-    """Run whoserves in each configuration: {(config, call): allocator}."""
-    truth = {}
-    for config, (program, env) in CONFIGS.items():
-        for line in whoserves(program, env).stdout.splitlines():
-            for call in CALLS:
-                if line.startswith(call):
-                    truth[(config, call)] = line.split()[-1]
-    return truth
+QUESTIONS_2 = {
+    ("iat-plugin", "malloc from the program"):
+        "Each module calls the CRT through its own IAT: patching plugin.dll's slots "
+        "changes nothing for the program's calls.",
+    ("iat-plugin", "malloc from plugin.dll"):
+        "Every malloc the plugin makes after the patch goes through its patched slot.",
+    ("iat-plugin", "blocks the new free() never allocated"):
+        "Only the plugin's free is redirected. Which block does the plugin free that it "
+        "allocated before the patch?",
+    ("iat-all", "malloc inside msvcrt.dll"):
+        "_strdup calls malloc inside msvcrt.dll, through no import table at all.",
+    ("iat-all", "blocks the new free() never allocated"):
+        "Count every block freed through a patched slot that the new malloc did not make: "
+        "the two early blocks, and the _strdup string the program frees.",
+}
 
 
-TRUTH = measured()
-lab.check(lambda config, call: PREDICTION.get((config, call), "?"), [
-    lab.Case(args=key, expected=TRUTH[key], label=f"{key[0]}: {key[1]}",
-             hint="A program that defines malloc itself is first in the global search "
-                  "order, like a preloaded library: every module that looks up malloc, "
-                  "libc and dlopen'ed libraries included, gets the program's.")
-    for key in TRUTH
-], name="who serves malloc")
+def redirect_count(mode, line):
+    """The first number on `line` of redirect.exe's report for `mode`."""
+    for text in redirect(mode).stdout.splitlines():
+        if text.strip().startswith(line):
+            return int(text.split(":")[1].split()[0])
+    return None
+
+
+if WINDOWS:
+    ACTUAL_2 = {key: redirect_count(*key) for key in QUESTIONS_2}
+    lab.check(lambda mode, line: PREDICTION_2.get((mode, line), "no prediction"), [
+        lab.Case(args=key, expected=ACTUAL_2[key], label=f"{key[0]}: {key[1]}", hint=hint)
+        for key, hint in QUESTIONS_2.items()
+    ], reveal_expected=False, name="redirect counts")
+else:
+    print(winlab.why_not())
 
 # %% [markdown]
 # ## Summary
 #
-# - On Linux, whoever defines `malloc` first in the global search order serves the
-#   whole process: a preloaded library (`LD_PRELOAD`) or the executable itself
-#   (`mimalloc.o` linked first). libc's internal calls and libraries opened later
-#   follow. Prove it from inside: `dladdr(dlsym(RTLD_DEFAULT, "malloc"))`,
-#   `mi_is_in_heap_region(p)`.
+# - On Linux, whoever defines `malloc` first in the global search order serves every
+#   module that looks it up there: a preloaded library (`LD_PRELOAD`) or the executable
+#   itself (`mimalloc.o` linked in, first or last). libc's internal calls and libraries
+#   opened later follow; a library opened with `RTLD_DEEPBIND` does not (it keeps
+#   glibc's `malloc`, measured under both overrides), and a `libmimalloc.so` opened late
+#   with `RTLD_GLOBAL` serves nothing. `libmimalloc.a` placed before the code that
+#   calls `malloc` is silently ignored. Prove it from inside:
+#   `dladdr(dlsym(RTLD_DEFAULT, "malloc"))`, `mi_is_in_heap_region(p)`.
 # - mimalloc's options are `MIMALLOC_*` environment variables; `MI_VERBOSE` does nothing.
-# - C++: `operator new` follows `malloc` when `malloc` is overridden; otherwise
-#   `mimalloc-new-delete.h` in one source file.
+# - C++: the wheel's mimalloc defines `operator new`/`delete` itself, so they follow
+#   the `malloc` override; `mimalloc-new-delete.h` (in one source file) is for builds
+#   where nothing replaces them (mimalloc without override, Windows).
 # - On Windows each module has its own import table. Patching one IAT catches one
 #   module; patching the CRT entry points catches everybody, including the CRT itself.
 #   That is what `mimalloc-redirect.dll` does, and why it must load before the CRT
-#   initialises (`minject`) and still hand back blocks allocated before it.
+#   initialises (link `mimalloc.dll`'s import library and call `mi_version()`; `minject`
+#   for an EXE you cannot re-link) and still hand back blocks allocated before it.
 #
 # **Myths corrected**
 # - "`MI_VERBOSE=1` shows mimalloc's settings": the variables are `MIMALLOC_*`.
@@ -408,11 +649,29 @@ lab.check(lambda config, call: PREDICTION.get((config, call), "?"), [
 #   library's symbols, not the global `malloc` from it.
 # - "Linking mimalloc into my DLL replaces malloc on Windows": only for that module's
 #   calls; the process-wide override is the redirect DLL.
+# - "`mimalloc.o` must come first on the link line": for an object file the position
+#   did not matter (measured); for the archive `libmimalloc.a` it does, and first is the
+#   *wrong* place.
+# - "Every `malloc` goes to mimalloc under `LD_PRELOAD`": not in a library opened with
+#   `RTLD_DEEPBIND`.
+# - "On Windows you need `minject`": mimalloc's README makes linking `mimalloc.dll`'s
+#   import library and calling `mi_version()` (or `/include:mi_version`) the main way;
+#   `minject` is for executables you cannot re-link.
+# - "A debug program needs the `-debug` DLL": `-debug` is the name CMake gives a
+#   non-release build *of mimalloc* (`mimalloc-debug.dll`; `minject --postfix=debug`
+#   injects that one); it says nothing about how your program is built.
+# - "If the redirect failed, mimalloc tells you": only with `MIMALLOC_VERBOSE=1` or
+#   `MIMALLOC_SHOW_ERRORS=1`; otherwise the program just runs on the CRT's allocator.
 #
 # **Further reading**
 # - mimalloc, *Overriding malloc*: https://microsoft.github.io/mimalloc/overrides.html and
 #   *Environment options*: https://microsoft.github.io/mimalloc/environment.html
-# - mimalloc `bin/readme.md` (Windows override, `minject`): https://github.com/microsoft/mimalloc/tree/main/bin
+# - mimalloc's README, *Static override* and *Dynamic override on Windows*:
+#   https://github.com/microsoft/mimalloc#static-override ; `bin/readme.md` (Windows
+#   override, `minject`): https://github.com/microsoft/mimalloc/tree/main/bin ; the
+#   redirector message and `MIMALLOC_VERBOSE`/`MIMALLOC_SHOW_ERRORS`: `src/init.c`,
+#   `src/options.c`.
+# - Lesson 06, [static vs dynamic mimalloc](06_static_vs_dynamic_mimalloc.ipynb).
 # - mimalloc issues #668 and #820 (redirect loaded after the CRT).
 # - `ld.so(8)` (`LD_PRELOAD`), `dlopen(3)`, `dladdr(3)`; the glibc manual, *Replacing malloc*:
 #   https://www.gnu.org/software/libc/manual/html_node/Replacing-malloc.html
