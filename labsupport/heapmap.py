@@ -1,6 +1,7 @@
 """Draw a heap as blocks: offset, size, state (used / free / meta) and an owner label.
 
-The picture wraps the address range into rows of ``row_bytes`` (like a hex dump),
+The picture wraps the address range into rows of ``row_bytes`` (like a hex dump,
+but offsets are decimal everywhere in the course),
 so neighbours stay neighbours and a block that crosses a row continues on the
 next one. Every lesson that has a heap to show (the teaching allocator, real
 glibc chunks, mimalloc pages, a WebAssembly linear memory) hands a list of
@@ -40,21 +41,56 @@ class Block:
             raise ValueError("offset and size must be >= 0")
 
 
-def summarize(blocks) -> dict:
-    """Bytes per state, the largest free block and external fragmentation.
+@dataclass(frozen=True)
+class Fragmentation:
+    footprint: int               # heap start to the end of the highest block in use (or meta)
+    holes: int                   # free bytes below the footprint
+    largest_hole: int
+    external_fragmentation: float  # 1 - largest_hole / holes (0.0 when there are no holes)
 
-    External fragmentation = 1 - largest free block / all free bytes: 0 when the
-    free memory is one piece, close to 1 when it is many small pieces.
+
+def fragmentation(blocks) -> Fragmentation:
+    """The course's one definition of external fragmentation (every lesson uses this).
+
+    blocks: ``Block`` objects, or ``(offset, size, used)`` tuples, offsets from the
+    heap start. A block is in use unless its state is "free" (meta counts as in use).
+
+    * footprint: from the heap start to the end of the highest block in use;
+    * holes: the free blocks *below* the footprint (the untouched tail above it,
+      such as glibc's top chunk, is not a hole: it is room to grow into);
+    * external fragmentation = 1 - largest hole / all hole bytes: 0 when the free
+      memory inside the heap is one piece, close to 1 when it is many small pieces.
     """
+    spans = []
+    for b in blocks:
+        if isinstance(b, Block):
+            spans.append((b.offset, b.size, b.state != "free"))
+        else:
+            o, s, u = b[:3]
+            spans.append((o, s, bool(u)))
+    footprint = max((o + s for o, s, u in spans if u), default=0)
+    holes = [s for o, s, u in spans if not u and o + s <= footprint]
+    total, largest = sum(holes), max(holes, default=0)
+    return Fragmentation(footprint, total, largest, (1 - largest / total) if total else 0.0)
+
+
+def summarize(blocks) -> dict:
+    """Bytes per state, the largest free block, and the figures of ``fragmentation``
+    (holes below the footprint, largest hole, external fragmentation)."""
+    blocks = list(blocks)
     out = {s: 0 for s in STATES}
     largest = 0
     for b in blocks:
         out[b.state] += b.size
         if b.state == "free":
             largest = max(largest, b.size)
+    f = fragmentation(blocks)
     out["blocks"] = len(blocks)
     out["largest_free"] = largest
-    out["external_fragmentation"] = (1 - largest / out["free"]) if out["free"] else 0.0
+    out["footprint"] = f.footprint
+    out["holes"] = f.holes
+    out["largest_hole"] = f.largest_hole
+    out["external_fragmentation"] = f.external_fragmentation
     return out
 
 
@@ -117,7 +153,7 @@ def draw_heap(blocks, title: str | None = None, row_bytes: int | None = None, ax
     ax.set_ylim(nrows, 0)
     step = max(1, nrows // 8)
     ax.set_yticks([r + 0.5 for r in range(0, nrows, step)])
-    ax.set_yticklabels([f"+{start + r * row_bytes:#x}" for r in range(0, nrows, step)], fontsize=7)
+    ax.set_yticklabels([f"+{start + r * row_bytes}" for r in range(0, nrows, step)], fontsize=7)
     ax.tick_params(axis="x", labelsize=7)
     ax.set_xlabel(f"byte within row ({row_bytes} bytes per row); rows are offsets from the heap start",
                   fontsize=8)
@@ -148,12 +184,12 @@ def figure_png(fig, dpi: int = 80) -> bytes:
 
 def _details_html(blocks, i: int) -> str:
     b = blocks[i]
-    return (f"<b>block {i}</b>: offset +{b.offset:#x} ({b.offset:,}), size {b.size:,} B, "
+    return (f"<b>block {i}</b>: offset +{b.offset}, size {b.size:,} B, "
             f"state <b>{escape(b.state)}</b>{', owner ' + escape(b.owner) if b.owner else ''}")
 
 
 def _table_html(blocks, limit: int = 40) -> str:
-    rows = "".join(f"<tr><td>{i}</td><td>+{b.offset:#x}</td><td>{b.size:,}</td><td>{escape(b.state)}</td>"
+    rows = "".join(f"<tr><td>{i}</td><td>+{b.offset}</td><td>{b.size:,}</td><td>{escape(b.state)}</td>"
                    f"<td>{escape(b.owner)}</td></tr>" for i, b in enumerate(blocks[:limit]))
     more = f"<tr><td colspan=5>... {len(blocks) - limit:,} more</td></tr>" if len(blocks) > limit else ""
     return ("<div style='max-height:14em;overflow:auto'><table style='font-size:80%'>"

@@ -22,7 +22,14 @@ Figures (the same definitions for every allocator):
 * utilisation = live requested bytes / footprint (1.0 would be perfect; 0 for an empty heap);
 * holes: free bytes below the footprint; largest hole;
 * external fragmentation = 1 - largest hole / holes (0: the free memory is one
-  piece; near 1: it is crumbs).
+  piece; near 1: it is crumbs), defined once in ``heapmap.fragmentation``.
+  For mimalloc it is not reported: every free slot of a page has the page's one
+  block size, so "largest hole" says nothing about which requests would fit.
+
+Offsets are decimal. For glibc, a chunk's offset is the position of its 8-byte
+size field, counted from the size field of the heap's first chunk; a chunk runs
+from its size field to the next chunk's size field (its last 8 bytes are what
+glibc's source calls the next chunk's ``prev_size``).
 
 ``Stepper`` is the widget: a slider over the precomputed states; each step only
 swaps three small HTML strings (an SVG heap map, the free list, the figures),
@@ -32,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import os
 import random
 import re
 from dataclasses import dataclass, field
@@ -39,7 +47,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .cbuild import build_c_file, build_program
-from .heapmap import COLORS, Block    # the stepper's SVG uses the heap map's colours
+from .heapmap import COLORS, Block, fragmentation    # the stepper's SVG uses the heap map's colours
 from .isolate import run_c, run_program
 from .toolchain import cache_dir, example_path, mimalloc
 
@@ -199,16 +207,13 @@ class Figures:
 
 
 def figures_of(blocks, live: int, failed: int = 0) -> Figures:
-    """Figures for blocks given as (offset, size, used) from the heap start."""
-    blocks = list(blocks)
-    used_ends = [o + s for o, s, u in blocks if u]
-    footprint = max(used_ends, default=0)
-    holes = [s for o, s, u in blocks if not u and o + s <= footprint]
-    total = sum(holes)
-    largest = max(holes, default=0)
-    return Figures(live=live, footprint=footprint, holes=total, largest_hole=largest,
-                   utilisation=(live / footprint) if footprint else 0.0,
-                   external_fragmentation=(1 - largest / total) if total else 0.0, failed=failed)
+    """Figures for blocks given as (offset, size, used) from the heap start.
+    Footprint, holes and external fragmentation come from ``heapmap.fragmentation``,
+    the course's one definition."""
+    f = fragmentation(blocks)
+    return Figures(live=live, footprint=f.footprint, holes=f.holes, largest_hole=f.largest_hole,
+                   utilisation=(live / f.footprint) if f.footprint else 0.0,
+                   external_fragmentation=f.external_fragmentation, failed=failed)
 
 
 # ---------------------------------------------------------------------------
@@ -275,6 +280,7 @@ class Replay:
     def summary(self) -> dict:
         f = self.final.figures
         return {"policy": f"{self.policy}/{self.order}", "peak footprint B": self.peak_footprint,
+                "fixed meta B": 8, "peak w/o meta B": self.peak_footprint - 8,
                 "failed allocs": len(self.failures), "final holes B": f.holes,
                 "final largest hole B": f.largest_hole,
                 "final ext. fragmentation": round(f.external_fragmentation, 3),
@@ -426,6 +432,7 @@ class RealHeap:
     mmapped: list = field(default_factory=list)  # glibc: (id, chunk size) served by mmap
     chunks: list = field(default_factory=list)   # glibc: Chunk rows, in address order
     usable: dict = field(default_factory=dict)   # mimalloc: id -> usable size of its block
+    meta: int = 0                # fixed bookkeeping inside the footprint (glibc: the tcache chunk)
     raw: str = ""
 
     def table(self) -> str:
@@ -440,19 +447,38 @@ class RealHeap:
     def peak_footprint(self) -> int:
         return max(self.footprints, default=0)
 
+    def picture(self, top: bool = True) -> list:
+        """glibc: blocks for ``lab.draw_heap`` in the course's picture of a chunk (lesson 00):
+        its 8-byte size field (meta), then the rest of the chunk, up to the next size field.
+        top=False leaves the top chunk out. mimalloc: the blocks as they are."""
+        if not self.chunks:
+            return list(self.blocks)
+        out = []
+        for b in self.blocks:
+            if b.owner == "top" and not top:
+                continue
+            out.append(Block(b.offset, 8, "meta", ""))
+            out.append(Block(b.offset + 8, b.size - 8, b.state, b.owner))
+        return out
+
     def summary(self) -> dict:
         f = self.figures
-        return {"policy": self.allocator, "peak footprint B": self.peak_footprint, "failed allocs": 0,
-                "final holes B": f.holes, "final largest hole B": f.largest_hole,
-                "final ext. fragmentation": round(f.external_fragmentation, 3), "blocks searched": None}
+        mi = self.allocator == "mimalloc"       # equal-size slots: ext. fragmentation means nothing there
+        return {"policy": self.allocator, "peak footprint B": self.peak_footprint,
+                "fixed meta B": self.meta, "peak w/o meta B": self.peak_footprint - self.meta,
+                "failed allocs": 0, "final holes B": f.holes, "final largest hole B": f.largest_hole,
+                "final ext. fragmentation": None if mi else round(f.external_fragmentation, 3),
+                "blocks searched": None}
 
 
 def _write_trace(trace: Trace) -> Path:
     text = trace.text(numeric=True)
     p = Path(cache_dir()) / "lesson01" / f"trace-{hashlib.sha256(text.encode()).hexdigest()[:12]}.trace"
     p.parent.mkdir(parents=True, exist_ok=True)
-    if not p.exists():
-        p.write_text(text)
+    if not p.exists():              # atomic: another process may read the same file at once
+        tmp = p.with_name(f"{p.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, p)
     return p
 
 
@@ -486,13 +512,14 @@ def replay_glibc(trace, stop: int | None = None, tunables: str | None = None) ->
             if state == "used":
                 blocks.append(Block(off, size, "used", ids.get(owner, "")))
             elif state in ("free", "tcache", "top"):
-                blocks.append(Block(off, size, "free", "" if state == "free" else state))
+                blocks.append(Block(off, size, "free", {"free": "", "tcache": "in tcache"}.get(state, state)))
             else:
-                blocks.append(Block(off, size, "meta", "tcache" if state == "tcache_struct" else "other"))
+                blocks.append(Block(off, size, "meta", "glibc's tcache" if state == "tcache_struct" else "other"))
     live = live_bytes(trace, stop)
     body = [(b.offset, b.size, b.state != "free") for b in blocks if b.owner != "top"]
+    meta = sum(c.size for c in chunks if c.state == "tcache_struct")
     return RealHeap("glibc" + (" (no tcache)" if tunables else ""), blocks, foot,
-                    figures_of(body, live), mmapped=mmapped, chunks=chunks, raw=text)
+                    figures_of(body, live), mmapped=mmapped, chunks=chunks, meta=meta, raw=text)
 
 
 def replay_mimalloc(trace, stop: int | None = None) -> RealHeap:
@@ -519,7 +546,7 @@ def replay_mimalloc(trace, stop: int | None = None) -> RealHeap:
     live_in = {}
     for pi, off, owner, _usable in blocks:
         live_in.setdefault(pi, []).append((off, owner))
-    committed_total = holes = largest = 0
+    committed_total = 0
     for pi, (poff, reserved, committed, bsize, used) in enumerate(pages):
         committed_total += committed
         taken = dict(live_in.get(pi, []))
@@ -530,13 +557,14 @@ def replay_mimalloc(trace, stop: int | None = None) -> RealHeap:
                 out.append(Block(pos + o, bsize, "used", taken[o]))
             else:
                 out.append(Block(pos + o, bsize, "free", ""))
-                holes += bsize
-                largest = max(largest, bsize)
         pos += max(nblocks * bsize, 16)
     live = live_bytes(trace, stop)
-    figs = Figures(live=live, footprint=committed_total, holes=holes, largest_hole=largest,
+    # free slots are the holes; external fragmentation is computed the one way, but
+    # summary() leaves it out: every free slot of a page has that page's block size
+    f = fragmentation([(0, committed_total, 1)] + [(0, b.size, 0) for b in out if b.state == "free"])
+    figs = Figures(live=live, footprint=committed_total, holes=f.holes, largest_hole=f.largest_hole,
                    utilisation=(live / committed_total) if committed_total else 0.0,
-                   external_fragmentation=(1 - largest / holes) if holes else 0.0)
+                   external_fragmentation=f.external_fragmentation)
     return RealHeap("mimalloc", out, foot, figs, pages=pages, usable=usable, raw=text)
 
 
@@ -571,7 +599,7 @@ def heap_svg(state: State, arena_size: int, width: int = 720, row_h: int = 16) -
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width + label_w + 4}" '
              f'height="{nrows * row_h + 4}" style="font-family:monospace;font-size:9px">']
     for r in range(nrows):
-        parts.append(f'<text x="0" y="{r * row_h + 12}" fill="#666">+{r * rb:#x}</text>')
+        parts.append(f'<text x="0" y="{r * row_h + 12}" fill="#666">+{r * rb}</text>')
     # prologue and epilogue tags
     spans = [(0, 8, "meta", "", None), (arena_size - 8, 8, "meta", "", None)]
     spans += [(o, s, "used" if u else "free", own, order.get(o)) for o, s, u, own in state.blocks]
@@ -584,7 +612,7 @@ def heap_svg(state: State, arena_size: int, width: int = 720, row_h: int = 16) -
             X, Y, W = label_w + x * scale, row * row_h + 2, max(w * scale - 0.8, 0.6)
             outline = ' stroke="#d62728" stroke-width="2"' if off == state.changed else ""
             parts.append(f'<rect x="{X:.1f}" y="{Y}" width="{W:.1f}" height="{row_h - 3}" '
-                         f'fill="{COLORS[st]}"{outline}><title>+{off:#x} {size} B {st} {html.escape(own)}'
+                         f'fill="{COLORS[st]}"{outline}><title>+{off} {size} B {st} {html.escape(own)}'
                          f'{" (free list #%d)" % fl if fl else ""}</title></rect>')
             if first and W > 22:
                 label = html.escape(own) if st == "used" else (f"#{fl}" if fl else "")
@@ -599,7 +627,7 @@ def heap_svg(state: State, arena_size: int, width: int = 720, row_h: int = 16) -
 
 def freelist_html(state: State, limit: int = 12) -> str:
     sizes = {o: s for o, s, _u, _own in state.blocks}
-    items = [f"+{o:#x} ({sizes.get(o, '?')} B)" for o in state.freelist[:limit]]
+    items = [f"+{o} ({sizes.get(o, '?')} B)" for o in state.freelist[:limit]]
     more = f" → ... {len(state.freelist) - limit} more" if len(state.freelist) > limit else ""
     return "<b>free list</b>: head → " + " → ".join(items) + more + " → NULL"
 
@@ -623,7 +651,7 @@ def op_html(state: State, total: int) -> str:
     if state.failed:
         what += " → <b style='color:#d62728'>FAILED: no free block is big enough</b>"
     elif state.changed is not None:
-        what += f" → block at +{state.changed:#x}"
+        what += f" → block at +{state.changed}"
     return f"step {state.step} of {total}: <b>{what}</b>"
 
 
@@ -784,6 +812,87 @@ def check_policy(answer, trace="exercise"):
                                           hint="the smallest peak footprint of the four is the expected value; "
                                                "replay the trace under each policy and compare")],
                  name="peak_footprint_of")
+
+
+MAX_BEST_FIT_OPS = 12
+
+
+def first_beats_best(text) -> str:
+    """Replay a trace under first/lifo and best/lifo; "ok" when best fit fails an
+    allocation and first fit fails none, else what is wrong (the exercise's verdict)."""
+    if text is None:
+        return "no trace yet"
+    try:
+        t = text if isinstance(text, Trace) else parse_trace(str(text), "your trace")
+    except TraceError as e:
+        return f"the trace does not parse: {e}"
+    if not len(t):
+        return "the trace is empty"
+    if len(t) > MAX_BEST_FIT_OPS:
+        return f"{len(t)} operations: at most {MAX_BEST_FIT_OPS} please"
+    try:
+        first, best = replay(t, "first", "lifo"), replay(t, "best", "lifo")
+    except ValueError as e:
+        return str(e)
+    arena = first.arena_size
+    if not best.failures:
+        return f"best fit fails no allocation (arena {arena:,} B)"
+    if first.failures:
+        return (f"first fit fails too, at step {first.failures[0].step} ({first.failures[0].op}) "
+                f"(arena {arena:,} B)")
+    return "ok"
+
+
+def check_first_beats_best(text):
+    """Exercise: a trace of at most 12 operations on which best fit fails and first fit succeeds."""
+    from .exercises import Case, check
+    return check(first_beats_best, [Case(args=(text,), expected="ok", label="replay(your trace)",
+                                         hint="make best fit's choice leave two holes that are each too small "
+                                              "for a later request, while first fit leaves one hole that fits; "
+                                              "the free list is LIFO (the last block freed is searched first), "
+                                              "and a '# arena: BYTES' line makes the arena small enough to fill")],
+                 name="replay")
+
+
+REUSE_TRACE = """\
+alloc a 40
+alloc b 40
+alloc c 100
+alloc d 40
+free b
+free d
+free a
+free c
+alloc x 40
+alloc y 100
+alloc z 24
+alloc w 40
+"""
+
+
+def real_reuse(trace=REUSE_TRACE) -> dict:
+    """For each block allocated after the first free: the id of the freed block whose
+    chunk it got in a fresh glibc process, or "new" for a chunk that was never used."""
+    t = _as_trace(trace)
+    first_free = next(i for i, op in enumerate(t.ops) if op.kind == "free")
+    last_free = max(i for i, op in enumerate(t.ops) if op.kind == "free")
+    before = {ch.offset: ch.owner for ch in replay_glibc(t, stop=first_free).chunks if ch.state == "used"}
+    after = {ch.owner: ch.offset for ch in replay_glibc(t).chunks if ch.state == "used"}
+    return {op.id: before.get(after[op.id], "new") for op in t.ops[last_free + 1:] if op.kind == "alloc"}
+
+
+def check_reuse(answer, trace=REUSE_TRACE):
+    """Exercise: answer = {new id: old id or "new"}; compared with glibc in a fresh process.
+    Choose-the-answer: a wrong guess is not told the right one."""
+    from .exercises import Case, check
+    real = real_reuse(trace)
+    answer = answer if isinstance(answer, dict) else {}
+    return check(lambda k: str(answer.get(k, "?")).strip(),
+                 [Case(args=(k,), expected=v, label=f"answer[{k!r}]",
+                       hint="each chunk size has its own tcache list, last in, first out; a request whose "
+                            "size class has nothing freed is cut from the top chunk (\"new\")")
+                  for k, v in real.items()],
+                 name="answer", reveal_expected=False)
 
 
 def format_table(rows, columns=None) -> str:

@@ -21,7 +21,46 @@ def test_summary_and_fragmentation():
           lab.Block(112, 96, "free")]
     s = heapmap.summarize(bs)
     assert (s["meta"], s["used"], s["free"], s["largest_free"]) == (16, 64, 128, 96)
-    assert s["external_fragmentation"] == pytest.approx(1 - 96 / 128)
+    # the free tail above the highest used block is room to grow, not a hole
+    assert (s["footprint"], s["holes"], s["largest_hole"]) == (112, 32, 32)
+    assert s["external_fragmentation"] == 0.0
+
+
+# --------------------------------------------------------------------------- the one definition
+def test_fragmentation_one_hole_is_zero():
+    f = heapmap.fragmentation([lab.Block(0, 32), lab.Block(32, 64, "free"), lab.Block(96, 32)])
+    assert (f.footprint, f.holes, f.largest_hole, f.external_fragmentation) == (128, 64, 64, 0.0)
+
+
+def test_fragmentation_crumbs_and_tail():
+    # used 0..32, hole 64 B, used, hole 32 B, used, then a 1000-byte untouched tail
+    f = heapmap.fragmentation([(0, 32, 1), (32, 64, 0), (96, 32, 1), (128, 32, 0), (160, 32, 1),
+                               (192, 1000, 0)])
+    assert (f.footprint, f.holes, f.largest_hole) == (192, 96, 64)
+    assert f.external_fragmentation == pytest.approx(1 - 64 / 96)
+    four = heapmap.fragmentation([(i * 64, 32, 1) for i in range(5)] + [(i * 64 + 32, 32, 0) for i in range(4)])
+    assert four.external_fragmentation == pytest.approx(0.75)          # four equal crumbs
+
+
+def test_fragmentation_meta_counts_as_in_use_and_empty_heap():
+    f = heapmap.fragmentation([lab.Block(0, 656, "meta"), lab.Block(656, 48, "free"), lab.Block(704, 48)])
+    assert (f.footprint, f.holes, f.external_fragmentation) == (752, 48, 0.0)
+    empty = heapmap.fragmentation([lab.Block(0, 4096, "free")])
+    assert (empty.footprint, empty.holes, empty.external_fragmentation) == (0, 0, 0.0)
+    assert heapmap.fragmentation([]).footprint == 0
+
+
+def test_tracestep_uses_the_same_definition():
+    from labsupport import tracestep as ts
+    blocks = [(0, 32, 1), (32, 64, 0), (96, 32, 1), (128, 32, 0), (160, 32, 1), (192, 1000, 0)]
+    f, g = ts.figures_of(blocks, live=10), heapmap.fragmentation(blocks)
+    assert (f.footprint, f.holes, f.largest_hole, f.external_fragmentation) == \
+        (g.footprint, g.holes, g.largest_hole, g.external_fragmentation)
+
+
+def test_offsets_are_decimal():
+    assert "+656" in heapmap._table_html([lab.Block(656, 32)])
+    assert "0x" not in heapmap._details_html([lab.Block(656, 32)], 0)
 
 
 def test_bad_block_rejected():

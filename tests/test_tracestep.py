@@ -265,3 +265,41 @@ def test_heap_svg_has_one_rect_per_block_row_piece():
     r = ts.replay("intro")
     svg = ts.heap_svg(r.final, r.arena_size)
     assert svg.count("<rect") >= len(r.final.blocks) + 2
+
+
+# --------------------------------------------------------------------------- the lesson's other exercises
+BEST_FAILS = """# arena: 240
+alloc A 80
+alloc s1 16
+alloc B 48
+alloc s2 16
+free B
+free A
+alloc r 16
+alloc x 48
+alloc y 48
+"""
+
+
+def test_first_beats_best_verdicts():
+    assert ts.first_beats_best(BEST_FAILS) == "ok"
+    assert ts.first_beats_best(BEST_FAILS.replace("free B\nfree A", "free A\nfree B")).startswith("first fit fails too")
+    assert ts.first_beats_best("alloc a 10\n").startswith("best fit fails no allocation")
+    assert "at most 12" in ts.first_beats_best("alloc a 1\nfree a\n" * 7)
+    assert "does not parse" in ts.first_beats_best("free a\n")
+    assert ts.first_beats_best(None) == "no trace yet"
+
+
+def test_reuse_is_measured_and_choose_the_answer_hides_it(capsys):
+    real = ts.real_reuse()
+    assert real == {"x": "a", "y": "c", "z": "new", "w": "d"}      # tcache: per size, LIFO
+    assert ts.check_reuse(dict(real))
+    assert not ts.check_reuse({**real, "x": "b"})
+    out = capsys.readouterr().out
+    assert "✘" in out and "hint:" in out and "expected" not in out
+
+
+def test_glibc_summary_separates_the_tcache_chunk_and_mimalloc_has_no_ext_fragmentation():
+    g = ts.replay_glibc("fragment").summary()
+    assert g["fixed meta B"] == 656 and g["peak w/o meta B"] == g["peak footprint B"] - 656
+    assert ts.replay_mimalloc("fragment").summary()["final ext. fragmentation"] is None

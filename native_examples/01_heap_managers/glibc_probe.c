@@ -4,13 +4,18 @@
  *                                   every chunk as offsets from the heap start
  *   glibc_probe brk                 watch the program break grow with malloc
  *   glibc_probe mmap                requests around the mmap threshold
+ *   glibc_probe sizes N...          chunk size and malloc_usable_size of malloc(N)
+ *   glibc_probe history             a chunk 16 bytes bigger than the request needs
+ *   glibc_probe uaf                 which bytes of a freed block free() overwrites
  *
  * Run it as a fresh process (the heap of an interpreter is already full), and
  * with GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0 to see
- * plain bins and coalescing.  Only glibc 2.26+ on x86_64 (tcache layout of 2.30+).
+ * plain bins and coalescing.  Needs glibc 2.32+ on x86_64: the tcache walk below
+ * assumes the tcache layout of 2.30+ and the safe-linked pointers of 2.32+.
  */
 #define _GNU_SOURCE
 #pragma GCC diagnostic ignored "-Warray-bounds"   /* we read below malloc's pointers on purpose */
+#pragma GCC diagnostic ignored "-Wuse-after-free" /* and, once, a block after free (cmd_uaf) */
 #include "probe_io.h"
 #include <malloc.h>
 #include <stdint.h>
@@ -159,12 +164,61 @@ static int cmd_mmap(void)
     return 0;
 }
 
+/* malloc(n) for each n, never freed: chunks cut from the top, exactly the size glibc computes */
+static int cmd_sizes(int argc, char **argv)
+{
+    out("request  chunk  malloc_usable_size  A\n");
+    for (int i = 0; i < argc; i++) {
+        size_t n = strtoul(argv[i], NULL, 10);
+        void *p = sink = malloc(n);
+        out("%7zu  %5zu  %18zu  %zu\n", n, size_field(p) & ~(size_t)7, malloc_usable_size(p),
+            (size_field(p) & NON_MAIN_ARENA) >> 2);
+    }
+    out_flush();
+    return 0;
+}
+
+/* a heap with a history: a free 1024-byte chunk in a bin, then malloc(1000) (which needs 1008) */
+static int cmd_history(void)
+{
+    void *t[7], *x = malloc(1016);
+    sink = malloc(16);                                    /* guards: keep the chunks apart */
+    for (int i = 0; i < 7; i++) { t[i] = malloc(1016); sink = malloc(16); }
+    for (int i = 0; i < 7; i++) free(t[i]);               /* the tcache list for 1024-byte chunks is full (7) */
+    free(x);                                              /* so x goes to a bin */
+    void *p = sink = malloc(1000);
+    out("a free 1024-byte chunk waits in a bin; malloc(1000) needs 1008 bytes: the rest would be 16 < 32\n");
+    out("malloc(1000): chunk size %zu, the chunk that was free: %s, malloc_usable_size %zu\n",
+        size_field(p) & ~(size_t)7, p == x ? "yes" : "no", malloc_usable_size(p));
+    out_flush();
+    return 0;
+}
+
+/* use after free: which bytes of a freed 64-byte block does free() itself overwrite? */
+static int cmd_uaf(void)
+{
+    /* volatile: otherwise gcc drops the stores as dead (the block is freed right after) */
+    volatile unsigned char *p = sink = malloc(64);
+    for (int i = 0; i < 64; i++) p[i] = 0xAB;
+    free((void *)p);                                      /* into the tcache */
+    int first = -1, last = -1, changed = 0;
+    for (int i = 0; i < 64; i++)
+        if (p[i] != 0xAB) { if (first < 0) first = i; last = i; changed++; }
+    out("a 64-byte block filled with 0xAB, then freed: %d bytes changed (bytes %d to %d), %d kept\n",
+        changed, first, last, 64 - changed);
+    out_flush();
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "trace")) return cmd_trace(argv[2], argc >= 4 ? atoi(argv[3]) : -1);
     if (argc >= 2 && !strcmp(argv[1], "brk")) return cmd_brk();
     if (argc >= 2 && !strcmp(argv[1], "mmap")) return cmd_mmap();
-    out("usage: glibc_probe trace FILE [STOP] | brk | mmap\n");
+    if (argc >= 2 && !strcmp(argv[1], "sizes")) return cmd_sizes(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "history")) return cmd_history();
+    if (argc >= 2 && !strcmp(argv[1], "uaf")) return cmd_uaf();
+    out("usage: glibc_probe trace FILE [STOP] | brk | mmap | sizes N... | history | uaf\n");
     out_flush();
     return 2;
 }

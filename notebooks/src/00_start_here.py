@@ -15,12 +15,16 @@
 # garbage-collected language and the native or WebAssembly memory it drives. You
 # run every failure for real on this machine, look at it drawn, and fix it.
 #
-# **In this notebook (about 25 minutes)** you will:
+# **In this notebook (about 35 minutes)** you will:
 # 1. check that the tools the course uses are installed;
-# 2. write C in a notebook cell and call it from Python;
+# 2. write C in a notebook cell and call it from Python, and solve a first
+#    exercise that checks itself;
 # 3. crash a C program on purpose — and see that the notebook survives;
-# 4. draw a real heap, read from glibc's own bookkeeping;
-# 5. solve a first exercise that checks itself.
+# 4. draw a real heap, read from glibc's own bookkeeping, and predict chunk sizes
+#    in a second exercise.
+#
+# **Prerequisites:** you can read a little C (pointers, `malloc`, `free`) and a
+# little Python.
 #
 # **How to use the notebooks.** Run cells in order with <kbd>Shift</kbd>+<kbd>Enter</kbd>.
 # Before each experiment you will find a **Predict** prompt: decide what you
@@ -120,6 +124,42 @@ int twice(int v) {
 c.add(1, 1)
 
 # %% [markdown]
+# ### Exercise 1: bytes are not strings
+#
+# Every exercise has a cell for your answer (in your copy of the notebook it holds
+# a starter) and, right after it, a check that runs your code on several cases and
+# says which case failed, what it expected, what it got, and a hint.
+#
+# A C string ends at its first zero byte. A buffer of bytes — what `malloc` hands
+# out — has a length instead, and zero bytes are ordinary data in it. Complete
+# `count_zeros(buf, n)`: how many of the `n` bytes at `buf` are zero.
+#
+# **Predict** first: what does a loop that stops at the first zero byte return for
+# the buffer `b"a\0b\0\0c"`? The check runs your function in a child process
+# (`isolate=True`), so a crash in your C is reported, not fatal.
+
+# %% tags=["solution"]
+# %%cffi zeros
+#include <stddef.h>
+
+size_t count_zeros(const char *buf, size_t n) {
+    size_t count = 0;
+    // ### BEGIN SOLUTION
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] == 0)
+            count++;
+    // ### END SOLUTION
+    return count;
+}
+
+# %%
+buffers = [b"memory", b"a\0b\0\0c", b"\0\0\0\0", b"\0 at the start", b""]
+lab.check((zeros, "count_zeros"),
+          [lab.Case(args=(buf, len(buf)), expected=buf.count(0), label=f"count_zeros({buf!r}, {len(buf)})",
+                    hint="look at all n bytes: here a zero byte is data, not the end of a string")
+           for buf in buffers], isolate=True)
+
+# %% [markdown]
 # ## 3. A crash the notebook survives
 #
 # C code runs inside the notebook's own process (the *kernel*). If it writes
@@ -203,16 +243,23 @@ lab.run_program([double_free, "unnoticed"])
 # `a, b, a` passes it. Nothing crashed, yet two blocks that the program believes
 # are separate now share the same memory: writing one silently overwrites the
 # other. A crash is the *lucky* outcome of a memory bug; tools such as valgrind
-# and AddressSanitizer (lesson 07) find the unlucky ones.
+# and AddressSanitizer (lesson 07, coming) find the unlucky ones.
 #
 # ## 4. A first heap picture
 #
 # When a program calls `malloc(24)`, where does the block go, and how big is it
-# really? glibc's malloc writes a small header just below every block it hands
-# out; the header holds the size of the whole *chunk*. The small program
-# `native_examples/00_start_here/first_heap.c` asks for six blocks, frees two,
-# and prints what glibc recorded. It runs as a separate program, so the heap it
-# shows is a fresh one, the same on every run.
+# really? glibc's malloc writes an 8-byte header, the **size field**, just below
+# every block it hands out; it holds the size of the whole *chunk*. The small
+# program `native_examples/00_start_here/first_heap.c` asks for six blocks, frees
+# two, and prints what glibc recorded. It runs as a separate program, so the heap
+# it shows is a fresh one, the same on every run.
+#
+# **How the course draws a glibc chunk** (in every lesson): a chunk starts at its
+# 8-byte size field and runs up to the next chunk's size field; everything after
+# the size field is the program's to use. Offsets are decimal, counted from the
+# size field of the heap's first chunk. (glibc's source starts a chunk 8 bytes
+# earlier, at a word it calls `prev_size`; that word is the last 8 usable bytes
+# of the chunk before, so both descriptions cover the same bytes.)
 #
 # **Predict:** `malloc(24)` and `malloc(16)`: which one takes more room?
 
@@ -225,26 +272,31 @@ print(run.stdout)
 rows = [list(map(int, line.split())) for line in run.stdout.splitlines() if not line.startswith("#")]
 blocks = []
 for i, requested, chunk, offset, freed in rows:
-    # offsets are shifted by 8 so the picture starts at the first size field:
-    # the 8-byte size field sits just below each pointer; the rest of the chunk is the block
-    blocks.append(lab.Block(offset, 8, "meta"))
-    blocks.append(lab.Block(offset + 8, chunk - 8, "free" if freed else "used",
-                            owner=f"malloc({requested})"))
+    blocks.append(lab.Block(offset, 8, "meta"))                 # the chunk's 8-byte size field
+    if i < 0:                                                   # glibc's own first chunk
+        blocks.append(lab.Block(offset + 8, chunk - 8, "meta", owner="glibc's tcache"))
+    else:                                                       # the rest of the chunk is the block
+        blocks.append(lab.Block(offset + 8, chunk - 8, "free" if freed else "used",
+                                owner=f"malloc({requested})"))
 lab.draw_heap(blocks, title="six malloc calls, two freed (glibc; offsets from the first size field)",
               row_bytes=256)
 
 # %% [markdown]
 # What the picture shows, all read from glibc itself:
 #
-# - `malloc(24)` and `malloc(16)` both got a **32-byte chunk**: 8 bytes of size
-#   header plus room for 24 bytes. 32 bytes is glibc's smallest chunk on 64-bit
+# - The heap starts with a 656-byte chunk that glibc allocated for itself: the
+#   table of its *tcache*, a per-thread cache of freed blocks (lesson 01).
+# - `malloc(24)` and `malloc(16)` both got a **32-byte chunk**: the 8-byte size
+#   field plus room for 24 bytes. 32 bytes is glibc's smallest chunk on 64-bit
 #   Linux, and every chunk size is a multiple of 16.
 # - The blocks sit **next to each other** in the order they were asked for.
 # - The **freed** blocks (grey) did not move and were not given back to the
-#   operating system: they wait for the next request of the same size.
-# - Each block's room runs up to the next size field. Its last 8 bytes double
-#   as the next chunk's "previous size" field, which glibc only uses once the
-#   block is free. Lesson 01 takes the header apart bit by bit.
+#   operating system: they wait in the tcache for the next request of the same size.
+# - Each block's room runs up to the next size field. Its last 8 bytes are what
+#   glibc calls the next chunk's `prev_size`: glibc writes there only when the
+#   block is free in one of its bins (not while it waits in the tcache), so while
+#   the block is in use they are the program's. Lesson 01 takes the header apart
+#   bit by bit.
 #
 # The same picture as a widget, with a block picker and a table (every later
 # lesson uses it to draw its heaps):
@@ -253,50 +305,37 @@ lab.draw_heap(blocks, title="six malloc calls, two freed (glibc; offsets from th
 lab.HeapMap(blocks, title="the same heap, explorable")
 
 # %% [markdown]
-# ## 5. A first exercise
+# ### Exercise 2: predict the chunk size
 #
-# Exercises come with a check that runs your code against cases and says which
-# case failed, what it expected and what it got. The expected values here are
-# not typed in: they are measured from the real glibc in this kernel, by a tiny
-# C function that allocates, reads the header, and frees.
+# Write `chunk_size(n)`: the size of the chunk glibc uses for `malloc(n)` on this
+# 64-bit Linux machine. The expected values are not typed in: the cell below
+# measures them with a tiny C program, `native_examples/00_start_here/chunk_sizes.c`,
+# that calls `malloc(n)` for each request in a **fresh process** and reads the
+# size field. (Measured inside this notebook's own process, whose heap already
+# holds Python's objects, a chunk can come out 16 bytes bigger: glibc sometimes
+# hands out a whole free chunk rather than leave a sliver under 32 bytes. Lesson
+# 01 shows one. The rule you write is the size glibc uses *at least*.)
 
 # %%
-# %%cffi glibc
-#include <stdlib.h>
-size_t real_chunk_size(size_t n) {
-    void *p = malloc(n);
-    size_t size = ((size_t *)p)[-1] & ~(size_t)7;
-    free(p);
-    return size;
-}
-
-# %%
-requests = [0, 1, 24, 25, 40, 100, 1000, 4000]
-cases = [lab.Case(args=(n,), expected=glibc.real_chunk_size(n),
-                  hint="a chunk needs 8 bytes of header, is a multiple of 16, and is at least 32")
-         for n in requests]
-
-# %% [markdown]
-# **Exercise.** Write `chunk_size(n)`: the size of the chunk glibc uses for
-# `malloc(n)`, on this 64-bit Linux machine. Here is what a wrong first guess
-# looks like when checked:
-
-# %%
-def chunk_size(n):
-    return (n + 15) // 16 * 16          # round up to 16: forgets the header
-
-
-lab.check(chunk_size, cases)
-
-# %% [markdown]
-# Now your turn: replace the body below until the check passes.
+requests = [0, 1, 8, 24, 25, 40, 41, 100, 1000, 4000]
+sizes_exe = lab.build_program([lab.example_path("00_start_here", "chunk_sizes.c")])
+measured = dict(tuple(map(int, line.split()))
+                for line in lab.run_program([sizes_exe, *map(str, requests)]).stdout.splitlines())
+print(f"measured {len(measured)} chunk sizes in a fresh process")
 
 # %% tags=["solution"]
 def chunk_size(n):
-    return max(32, (n + 8 + 15) // 16 * 16)
+    size = n                                  # a first guess: change it
+    ### BEGIN SOLUTION
+    size = max(32, (n + 8 + 15) // 16 * 16)   # size field + request, up to 16, at least 32
+    ### END SOLUTION
+    return size
 
 # %%
-lab.check(chunk_size, cases)
+lab.check(chunk_size, [lab.Case(args=(n,), expected=measured[n],
+                                hint="a chunk holds the request plus its 8-byte size field, "
+                                     "is a multiple of 16, and is at least 32")
+                       for n in requests])
 
 # %% [markdown]
 # ## Summary
@@ -306,8 +345,10 @@ lab.check(chunk_size, cases)
 # - Anything that can crash runs through `lab.run_c` / `lab.run_python` /
 #   `lab.run_program`: you see the signal, the allocator's own message and an
 #   explanation, and the notebook survives.
-# - glibc's `malloc` carves the heap into chunks with a size header just below
-#   each pointer; chunk sizes are multiples of 16 and at least 32 bytes here.
+# - glibc's `malloc` carves the heap into chunks with an 8-byte size field just
+#   below each pointer; a chunk is at least the request plus 8, rounded up to a
+#   multiple of 16, and at least 32 bytes here. Measure such things in a fresh
+#   process: a heap with a history can hand out a little more.
 # - Exercises check themselves and tell you which case failed and why.
 #
 # **Myth corrected:** "a double free always crashes". glibc caught the first one

@@ -15,18 +15,22 @@
 # and takes them back. How does it do that, what does it cost, and why does a
 # heap that still has plenty of free bytes sometimes fail to hold a block?
 #
-# **In this notebook (about 75 minutes)** you will:
+# **In this notebook (about 110 minutes; sections 4 and 6, about 25 minutes
+# together, are optional on a first pass)** you will:
 # 1. see why a heap exists: pages, the cost of asking the kernel for every object,
 #    and how glibc grows its heap (`brk`) or maps big blocks (`mmap`);
 # 2. run a small *teaching allocator* written in C — boundary tags, an explicit
-#    free list, first / next / best fit, splitting and coalescing — and step
-#    through allocation traces with a widget that draws the heap after every step;
-# 3. read glibc's real chunk headers, watch its *tcache* reuse blocks and, with
-#    tcache switched off, watch neighbours merge;
-# 4. look at mimalloc's heap: one page per size class, blocks of equal size;
-# 5. measure fragmentation on the same traces for all of them;
-# 6. place Windows' heap manager in the same picture;
-# 7. write coalescing yourself, and two more exercises that check themselves.
+#    free list, first / next / best fit, splitting and coalescing — step through
+#    allocation traces with a widget that draws the heap after every step, and
+#    write its coalescing yourself (exercise 1);
+# 3. read glibc's real chunk headers, predict which freed chunk its *tcache* hands
+#    back (exercise 2), watch neighbours merge with tcache switched off, and see
+#    when freed memory really goes back to the kernel;
+# 4. *(optional)* look at mimalloc's heap: pages of equal-size blocks, one size
+#    class per page;
+# 5. measure fragmentation on the same traces for all of them, and write a trace
+#    on which best fit loses (exercise 3);
+# 6. *(optional)* place Windows' heap manager in the same picture.
 #
 # **Builds on:** lesson 00 (C in a cell with `%%cffi`, crash isolation with
 # `lab.run_c`, heap pictures with `lab.draw_heap`).
@@ -163,8 +167,9 @@ print(lab.run_program([glibc_probe, "brk"]).stdout)
 # %% [markdown]
 # The first `malloc(24)` moved the break by 135,168 bytes, i.e. 132 KiB: what was
 # needed, plus 128 KiB of padding (glibc's `M_TOP_PAD`), rounded up to whole pages.
-# The block sits 672 bytes in: first comes a 656-byte chunk holding glibc's *tcache*
-# (section 3), then 16 bytes of bookkeeping for our chunk. Then thousands of
+# The block sits 672 bytes past the old break: 8 unused bytes (glibc's first
+# chunk starts with a `prev_size` word nobody needs), a 656-byte chunk holding
+# glibc's *tcache* (section 3), then our chunk's 8-byte size field. Then thousands of
 # `malloc(24)` calls are served without any system call, until the padding is used
 # up and the break moves again: after 4,202 more blocks the first time, then every
 # 4,224 blocks (4,224 chunks of 32 bytes = 135,168 bytes).
@@ -203,6 +208,10 @@ print(lab.run_program([glibc_probe, "mmap"]).stdout)
 # used:   [header 8][payload ............................][footer 8]
 # free:   [header 8][next 8][prev 8][ ... unused ....... ][footer 8]
 # ```
+#
+# Offsets in this section count from the start of the arena, and a block's offset
+# is where its header is: the same picture as glibc's chunks in lesson 00 (a
+# block starts at its size word). Offsets are decimal throughout the course.
 #
 # - **Boundary tags.** Every block starts with a *header* word, `size | used bit`,
 #   and ends with a *footer* holding the same word (Knuth's boundary tags). From
@@ -271,8 +280,8 @@ print("invariant check:", lib.ta_check(heap, msg, 200), ffi.string(msg).decode()
 # After `free(a)`: still two, because `a` merged with the free block after it
 # (48 + 128 = 176 bytes). `ta_check` walks the heap and the free list and checks
 # every invariant: headers equal footers, sizes add up to the arena, no two free
-# blocks touch, every free block is on the list once. You will need it in the
-# exercise.
+# blocks touch, every free block is on the list once. The check of exercise 1
+# runs it after every step.
 #
 # ### The trace stepper
 #
@@ -301,57 +310,160 @@ print(r)
 print(ts.freelist_html(r.final).replace("<b>", "").replace("</b>", ""))
 
 # %% [markdown]
+# ### Exercise 1: write coalescing
+#
+# Below is `ta_coalesce` for the teaching allocator, half done: it merges a freed
+# block with the block *after* it. `ta_free` calls it with a block that is already
+# marked free but not yet on the free list; it must merge every free neighbour into
+# one block, take merged neighbours off the free list (`ta_list_remove`), and return
+# the merged block, which `ta_free` then puts on the list. The helpers
+# `ta_next_block`, `ta_prev_block`, `ta_prev_is_used`, `ta_is_used`, `ta_size`,
+# `ta_set` are in `native_examples/01_heap_managers/talloc.h`.
+#
+# The cells compile `talloc.c` with `-DTA_LEARNER_COALESCE`, which leaves its own
+# `ta_coalesce` out, so the one in the cell is used. The check replays four traces
+# against that allocator **in a child process**, runs `ta_check` after every step,
+# and reports the first step where an invariant broke. A crash or an endless loop
+# in the C is reported the same way; the notebook keeps running.
+#
+# First the half-done version as it is. **Predict:** at which step of the
+# `coalesce` trace will it fail, and why?
+
+# %%
+# %%cffi half -I ../native_examples/01_heap_managers --file ../native_examples/01_heap_managers/talloc.c --cflags "-DTA_LEARNER_COALESCE"
+#include "talloc.h"
+
+ta_block *ta_coalesce(ta_heap *h, ta_block *b)
+{
+    ta_block *next = ta_next_block(b);
+    if (!ta_is_used(next)) {                     /* merge with the block after */
+        ta_list_remove(h, next);
+        ta_set(b, ta_size(b) + ta_size(next), 0);
+    }
+    /* TODO: merge with the block before, if it is free */
+    return b;
+}
+
+# %%
+ts.check_coalesce(half)
+
+# %% [markdown]
+# The message names the step and its operation: `free c` freed a block whose
+# *previous* neighbour (`b`) was already free, and the two free blocks now touch.
+# Here is the trace, step by step:
+
+# %%
+for i, line in enumerate(ts.load_trace("coalesce").text().splitlines(), 1):
+    print(f"step {i:>2}: {line}")
+
+# %% [markdown]
+# What does the check do with worse bugs? This version spins forever on a free
+# neighbour; it runs in the child, which is stopped after 2 seconds, and the
+# message says where:
+
+# %%
+# %%cffi spinning -I ../native_examples/01_heap_managers --file ../native_examples/01_heap_managers/talloc.c --cflags "-DTA_LEARNER_COALESCE"
+#include "talloc.h"
+
+ta_block *ta_coalesce(ta_heap *h, ta_block *b)
+{
+    while (!ta_prev_is_used(b)) { }              /* BUG: nothing changes inside the loop */
+    return b;
+}
+
+# %%
+ts.check_coalesce(spinning, traces=("coalesce",))
+
+# %% [markdown]
+# Now your turn: finish `ta_coalesce` in the cell below (it starts as the
+# half-done version) so that the check after it passes on all four traces. Think
+# about what the merged block's header *and* footer must say, and which blocks
+# must leave the free list.
+
+# %% tags=["solution"]
+# %%cffi mine -I ../native_examples/01_heap_managers --file ../native_examples/01_heap_managers/talloc.c --cflags "-DTA_LEARNER_COALESCE"
+#include "talloc.h"
+
+ta_block *ta_coalesce(ta_heap *h, ta_block *b)
+{
+    ta_block *next = ta_next_block(b);
+    if (!ta_is_used(next)) {                     /* merge with the block after */
+        ta_list_remove(h, next);
+        ta_set(b, ta_size(b) + ta_size(next), 0);
+    }
+    // ### BEGIN SOLUTION
+    if (!ta_prev_is_used(b)) {                   /* merge with the block before */
+        ta_block *prev = ta_prev_block(b);
+        ta_list_remove(h, prev);
+        ta_set(prev, ta_size(prev) + ta_size(b), 0);
+        b = prev;
+    }
+    // ### END SOLUTION
+    return b;
+}
+
+# %%
+ts.check_coalesce(mine)
+
+# %% [markdown]
 # ## 3. The real thing: glibc's chunks
 #
 # glibc's allocator (ptmalloc2, described in the glibc wiki page
 # [MallocInternals](https://sourceware.org/glibc/wiki/MallocInternals)) uses the
-# same ideas with some tricks:
+# same ideas with some tricks. The pictures and tables draw a chunk as lesson 00
+# did: its 8-byte size field, then the bytes the program may use, up to the next
+# chunk's size field; an offset is the position of a size field, in decimal, from
+# the size field of the heap's first chunk.
 #
 # - a block is a **chunk**; the 8 bytes just below the pointer `malloc` returns
 #   hold the chunk size, and its 3 low bits are flags: **P** = 1 (the *previous*
 #   chunk is in use), **M** = 2 (this chunk was `mmap`ped), **A** = 4 (it belongs to
-#   a non-main arena, i.e. another thread's heap);
-# - there is **no footer on a used chunk**: only a *free* chunk writes its size at
-#   its end, and the next chunk's P bit says whether it is there. That saves 8
-#   bytes per block compared with our teaching allocator;
+#   a *non-main arena*: one of the extra heaps glibc creates for threads other
+#   than the first, at most 8 per core on 64-bit; threads share them, so an arena
+#   is a pool, not one thread's private heap);
+# - there is **no footer on a used chunk**: only a chunk that is free *in a bin*
+#   writes its size into its last 8 bytes (glibc calls that word the next chunk's
+#   `prev_size`) and clears the next chunk's P bit. While a chunk is in use, those
+#   8 bytes are the program's. That saves 8 bytes per block compared with our
+#   teaching allocator;
 # - chunk sizes are multiples of 16, and the smallest chunk is 32 bytes.
 #
-# **Predict** the chunk size for `malloc(0)`, `malloc(24)`, `malloc(25)`, `malloc(100)`.
+# **Predict** the chunk size for `malloc(0)`, `malloc(24)`, `malloc(25)`, `malloc(100)`,
+# and how many bytes of each the program may really use (`malloc_usable_size`).
+# The probe measures them in a fresh process, allocating without freeing, so every
+# chunk is cut from the top of a new heap:
 
 # %%
-# %%cffi chunks
-#include <stdlib.h>
-
-void *get(size_t n) { return malloc(n); }
-void put(void *p) { free(p); }
-
-/* the word just below a pointer from malloc: the chunk's size and its 3 flag bits */
-size_t size_field(void *p) { return ((size_t *)p)[-1]; }
-
-# %%
-print("request  chunk  usable  A")
-for n in (0, 1, 24, 25, 40, 100, 1000):
-    p = chunks.get(n)
-    field = chunks.size_field(p)
-    chunks.put(p)
-    size = field & ~7
-    print(f"{n:>7}  {size:>5}  {size - 8:>6}  {field >> 2 & 1}")
+print(lab.run_program([glibc_probe, "sizes", "0", "1", "24", "25", "40", "100", "1000"]).stdout)
 
 # %% [markdown]
 # A chunk is the request plus 8 bytes for the size field, rounded up to 16, and
 # never below 32: `malloc(0)` and `malloc(24)` both get 32 bytes, and 24 of them are
-# usable (the 8 bytes after them are the next chunk's size field; a used chunk may
-# also borrow the first 8 bytes of its neighbour's header, its *prev_size* field).
-# A = 0 because the notebook runs this in its main thread. (This cell ran in the
-# notebook's own process: reading below a pointer that `malloc` just returned is
-# safe; the P bit here depends on whatever Python freed last, so we leave it for
-# the next experiments, which run in a fresh process.)
+# usable — everything after the size field up to the next chunk's size field. Those
+# 24 bytes already include the 8 that glibc's source calls the next chunk's
+# `prev_size`: there is nothing more to borrow. A = 0 because the probe runs in
+# its main thread, in the main arena.
+#
+# That size is what glibc uses **at least**. In a heap with a history a chunk can be
+# 16 bytes bigger: when the free chunk glibc picks would leave a remainder under
+# 32 bytes (too small to be a chunk), it hands out the whole chunk. The probe builds
+# such a heap on purpose:
+
+# %%
+print(lab.run_program([glibc_probe, "history"]).stdout)
+
+# %% [markdown]
+# So measure chunk sizes in a fresh process, as the probe does. In the notebook's
+# own process, whose heap is full of Python's objects, `malloc(1000)` has been seen
+# to return a 1,024-byte chunk, and the result depends on what ran before.
 #
 # ### tcache: last in, first out
 #
 # Since glibc 2.26 each thread has a **tcache**: small lists of recently freed
-# chunks, one per size, at most 7 each, used before anything else and without
-# locking. A chunk in the tcache still *looks* in use: its neighbour's P bit stays 1.
+# chunks, one list per chunk size for the 64 sizes from 32 to 1,040 bytes (requests
+# up to 1,032 bytes), at most 7 chunks each, used before anything else and without
+# locking. A chunk in the tcache still *looks* in use: its neighbour's P bit stays 1,
+# and glibc writes no `prev_size` for it.
 #
 # **Predict:** allocate `a`, `b`, `c` (40 bytes each), free them in that order, then
 # allocate `x`, `y`, `z`. Which old chunk does each new one get?
@@ -376,17 +488,53 @@ for name in "xyz":
 
 # %% [markdown]
 # The last chunk freed is the first reused: each tcache list is a stack. That is
-# fast (and kind to the cache: the chunk was just touched), and it is also why a
-# use-after-free in a C program so often "works": the freed block is soon someone
-# else's.
+# fast (and kind to the cache: the chunk was just touched). It is also why a
+# use-after-free in a C program so often "works": **Predict** how many bytes of a
+# freed 64-byte block `free` itself overwrites.
+
+# %%
+print(lab.run_program([glibc_probe, "uaf"]).stdout)
+
+# %% [markdown]
+# Only the first 16: the tcache stores its list link there (the *next* pointer,
+# "safe-linked", i.e. XORed with its own address shifted right by 12, since glibc
+# 2.32) and a *key* that lets `free` spot a double free (lesson 00). The other 48
+# bytes still hold the old data — until the next `malloc` of that size hands the
+# block to someone else.
 #
+# ### Exercise 2: which chunk comes back?
+#
+# A fresh process (with tcache, as always) runs this trace. For each of `x`, `y`,
+# `z`, `w`: does it get the chunk of `a`, `b`, `c` or `d`, or a chunk that was never
+# used before (`"new"`)? Put your prediction in `answer`; the check replays the
+# trace in a fresh process and compares, without telling you the right answer.
+# (The teaching allocator cannot help you here: glibc's rules are its own.)
+
+# %%
+print(ts.REUSE_TRACE)
+
+# %% tags=["solution"]
+answer = {"x": "?", "y": "?", "z": "?", "w": "?"}      # "a", "b", "c", "d" or "new"
+### BEGIN SOLUTION
+# 40 -> 48-byte chunks: b, d, a are freed into one tcache list (top: a, then d, then b);
+# 100 -> a 112-byte chunk: c alone in its list. 24 -> 32 bytes: that list is empty,
+# and tcache lists are exact-size, so z is cut from the top chunk.
+answer = {"x": "a", "y": "c", "z": "new", "w": "d"}
+### END SOLUTION
+
+# %%
+ts.check_reuse(answer)
+
+# %% [markdown]
 # ### Turning tcache off: bins, coalescing and the top chunk
 #
 # glibc reads **tunables** from the environment at start-up
 # ([manual](https://www.gnu.org/software/libc/manual/html_node/Memory-Allocation-Tunables.html)).
 # `GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0` empties the
 # tcache and the *fastbins* (another cache of small chunks that are not merged), so
-# every free goes to the plain bins, where neighbours merge. Tunables are read only
+# every free goes to the plain bins, where neighbours merge. (The *small bins* each
+# hold chunks of one exact size; only the *large bins*, for chunks of 1,024 bytes
+# and more, hold a range of sizes, kept sorted.) Tunables are read only
 # when a process starts, so the probe runs as a fresh process with that variable set.
 #
 # **Predict:** four 40-byte chunks `a b c d`, the last one next to the top chunk.
@@ -408,17 +556,73 @@ for stop, what in [(5, "free b"), (6, "free c"), (7, "free d")]:
 #
 # - after `free b`, `b` is a free chunk in a bin, and `c`'s **P bit is 0**;
 # - after `free c`, `c` merged **backwards** with `b` into one 96-byte free chunk
-#   (found through `b`'s size, which a free chunk writes at its end, just below `c`);
+#   (found through `b`'s size, which a chunk free in a bin writes into its last
+#   8 bytes, just below `c`'s size field);
 # - after `free d`, `d` merged with the free chunk before it *and* with the top
 #   chunk: the heap ends right after `a` again.
 #
-# Memory freed into the top chunk can go back to the kernel: glibc shrinks the
-# heap (`brk` down) when the top chunk exceeds `M_TRIM_THRESHOLD` (128 KiB to
-# start with). Memory parked in the tcache or in a bin in the middle of the heap
-# cannot: that is the first reason why a program's memory use rarely goes down
-# after `free`.
+# ### When does freed memory go back to the kernel?
 #
-# A large request served by `mmap` is not in this heap at all:
+# The top chunk after `free d` is 134,464 bytes, more than `M_TRIM_THRESHOLD`
+# (128 KiB to start with, [`mallopt(3)`](https://man7.org/linux/man-pages/man3/mallopt.3.html)),
+# and yet the heap was not shrunk. When `free` trims, it keeps `M_TOP_PAD` (128 KiB)
+# and gives back only *whole pages* beyond it: 134,464 − 131,072 = 3,392 bytes is
+# less than one page, so nothing went back.
+#
+# **Predict** for the program `native_examples/01_heap_managers/trim.c` (a fresh
+# process): it allocates and touches 16,384 blocks of 1,000 bytes, plus one more
+# block at the end of the heap (the *pin*). It frees the 16,384 blocks but keeps the
+# pin, then calls `malloc_trim(0)`, then frees the pin. After each step: does the
+# program break move, and does the resident memory (RSS, read from
+# `/proc/self/status`) go down? The RSS column is the growth over the program's
+# start, rounded to whole MiB.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+trim = lab.build_program([lab.example_path("01_heap_managers", "trim.c")], cflags=("-O1",))
+trimmed = lab.run_program([trim])
+print(trimmed.stdout)
+
+# %% [markdown]
+# (RSS can differ a little between machines — transparent huge pages, for one — so
+# that output is not compared when the course is tested; the conclusions are:)
+
+# %%
+import re
+
+rows = [list(map(int, re.findall(r"[+]\s*(\d+) (?:KiB|MiB)", line)))
+        for line in trimmed.stdout.splitlines()]
+(brk_alloc, rss_alloc), (brk_freed, rss_freed), (brk_trim, rss_trim), (brk_pin, rss_pin) = \
+    [row[:2] for row in rows]
+top_after_pin = int(re.search(r"top chunk (\d+) B", trimmed.stdout).group(1))
+print("free() in the middle moved the break:   ", brk_freed != brk_alloc)
+print("free() in the middle lowered the RSS:   ", rss_freed < rss_alloc)
+print("malloc_trim(0) returned most of the RSS:", rss_trim < rss_alloc / 4)
+print("malloc_trim(0) moved the break by < 1 %:", brk_alloc - brk_trim < brk_alloc / 100)
+print("freeing the pin kept a top chunk of M_TOP_PAD (128 KiB) plus less than a page:",
+      131072 <= top_after_pin < 131072 + 4096 + 64)
+
+# %% [markdown]
+# - **Freed in the middle, nothing goes back.** 16 MiB are free, but they lie below
+#   the pin, so they are not part of the top chunk (only about 104 KiB is) and
+#   `free` has nothing to trim: break and RSS stay where they were.
+# - **`malloc_trim(0)` goes further than `free`.** It returns every *whole free
+#   page inside* the heap's free chunks with `madvise(MADV_DONTNEED)`
+#   ([`malloc_trim(3)`](https://man7.org/linux/man-pages/man3/malloc_trim.3.html)):
+#   the RSS drops back to where it started, while the break barely moves (only the
+#   small top chunk is cut). The pages are still part of the heap's address range;
+#   touching them again just maps fresh zero pages.
+# - **Freed at the top, it goes back — all but the pad.** Freeing the pin merges
+#   everything into the top chunk, and `free` shrinks the heap with `brk`, keeping
+#   a top chunk of `M_TOP_PAD` plus less than a page.
+#
+# So memory parked in the tcache or in a bin in the middle of the heap stays with
+# the process (as far as RSS is concerned) until the program calls `malloc_trim`,
+# or until everything above it is freed too: the first reason why a program's
+# memory use rarely goes down after `free`.
+#
+# A large request served by `mmap` is not in this heap at all, and `free` unmaps
+# it at once:
 
 # %%
 big = ts.replay_glibc("alloc small 100\nalloc big 300000\n")
@@ -426,23 +630,57 @@ print("chunks in the heap:", [(ch.owner, ch.size) for ch in big.chunks if ch.sta
 print("served by mmap:   ", big.mmapped)
 
 # %% [markdown]
-# ## 4. mimalloc: a page per size class
+# ## 4. mimalloc: a page per size class *(optional on a first pass)*
 #
 # [mimalloc](https://github.com/microsoft/mimalloc) (Leijen, Zorn and de Moura,
 # *Mimalloc: Free List Sharding in Action*, APLAS 2019) takes another road. It
-# rounds every request up to a **size class** (8, 16, 32, 48, 64, 80, 96, 112, 128,
-# 160, ... about 12.5% apart for larger sizes), and each size class has its own
+# rounds every request up to a **size class**, and each size class has its own
 # **pages** (64 KiB here) that hold blocks of that one size only. There are no
-# headers or footers on blocks: the page knows the block size. Free blocks are
-# kept in *several* free lists per page (the paper's *free-list sharding*): one to
-# allocate from, one that local frees go to, and one for frees coming from other
-# threads.
+# headers or footers on blocks: the page knows the block size.
 #
 # The probe `mi_probe.c` replays a trace in a private mimalloc heap (`mi_heap_new`)
 # from the `cmeel-mimalloc` wheel, in a fresh process, and lists the heap's pages
 # with `mi_heap_visit_blocks` (in address order; for each page, how many bytes
-# mimalloc has carved into blocks so far, of the page's usable bytes). First, sizes:
-# glibc's chunk versus mimalloc's block for the same requests.
+# mimalloc has carved into blocks so far, of the page's usable bytes), and the
+# usable size of every block (`mi_usable_size`).
+#
+# **Predict:** how far apart are neighbouring size classes — a fixed number of
+# bytes, or a fixed ratio? The cell asks for every size from 1 to 1,100 bytes:
+
+# %%
+usable = {}
+for lo in range(1, 1101, 275):                       # four fresh processes of 275 requests
+    chunk = ts.parse_trace("".join(f"alloc r{n} {n}\n" for n in range(lo, min(lo + 275, 1101))))
+    usable.update({int(k[1:]): v for k, v in ts.replay_mimalloc(chunk).usable.items()})
+classes = sorted(set(usable.values()))
+print("size classes:", ", ".join(map(str, classes)))
+gaps = [b / a - 1 for a, b in zip(classes, classes[1:]) if a >= 64]
+print(f"from 64 bytes on, neighbours are {min(gaps):.1%} to {max(gaps):.1%} apart")
+worst = max(range(65, 1101), key=lambda n: (usable[n] - n) / usable[n])
+print(f"worst rounding above 64 bytes: {worst} -> {usable[worst]}, "
+      f"{(usable[worst] - worst) / usable[worst]:.1%} of the block unused")
+
+# %% [markdown]
+# Up to 128 bytes the classes are 16 bytes apart (with an 8-byte class at the
+# bottom); from there on there are **four classes per power of two** (128, 160, 192,
+# 224, 256, 320, ...), so neighbours are 14 % to 25 % apart, and rounding up wastes
+# at most about 20 % of a block (`129` gets 160 bytes). That is internal
+# fragmentation bought for speed: few classes, and blocks of one size per page.
+#
+# Free blocks are kept in *many* free lists — the paper's **free-list sharding**.
+# First, there is not one free list per size class but **one per page**: a size
+# class spread over twenty pages has twenty lists, and allocating or freeing touches
+# only the list of the page at hand, which stays short and close in memory. Second,
+# each page splits its list three ways: `free` (allocation pops from it), `local_free`
+# (the owning thread's frees go here, and become the new `free` list when it runs
+# out) and `thread_free` (frees from *other* threads, pushed with an atomic
+# operation, so the owner needs no lock). To free a pointer, mimalloc must find its
+# page: mimalloc 1 and 2 round the address down to the start of its segment;
+# mimalloc 3 (the version here) looks the address up in a **page map**, a table with
+# an entry per 64 KiB slice of the address space
+# ([`src/page-map.c`](https://github.com/microsoft/mimalloc/blob/dev3/src/page-map.c)).
+#
+# Now glibc's chunk next to mimalloc's block for a few requests:
 
 # %%
 requests = [0, 1, 9, 17, 24, 25, 40, 100, 129, 200, 1000, 4000]
@@ -455,8 +693,9 @@ for op in sizes:
 
 # %% [markdown]
 # mimalloc has an 8-byte class (glibc's minimum is a 32-byte chunk), but rounds
-# larger requests to coarser classes (`129` → 160, `1000` → 1024). Now the pages for
-# the intro trace, and the three heaps side by side:
+# larger requests to coarser classes (`129` → 160, `1000` → 1024), where glibc's
+# chunks stay within 16 bytes of the request. Now the pages for the intro trace,
+# and the three heaps side by side:
 
 # %%
 mi = ts.replay_mimalloc("intro")
@@ -464,12 +703,13 @@ print(mi.table())
 
 # %%
 intro_talloc = ts.replay("intro").final.heap_blocks()
-intro_glibc = [blk for blk in ts.replay_glibc("intro").blocks if blk.owner != "top"]
+intro_glibc = ts.replay_glibc("intro").picture(top=False)     # size fields drawn as in lesson 00
 fig = Figure(figsize=(9, 7.5), layout="constrained")
 axes = fig.subplots(3, 1)
 lab.draw_heap([blk for blk in intro_talloc if blk.offset < 512], "teaching allocator (first fit): start of the arena",
               row_bytes=256, ax=axes[0])
-lab.draw_heap(intro_glibc, "glibc: the tcache chunk, then the chunks (top chunk left out)", row_bytes=512, ax=axes[1])
+lab.draw_heap(intro_glibc, "glibc: size fields (orange), the tcache chunk, then the chunks (top left out)",
+              row_bytes=512, ax=axes[1])
 lab.draw_heap(mi.blocks, "mimalloc: the carved part of each page, one size class per page", row_bytes=2048, ax=axes[2])
 fig
 
@@ -480,11 +720,11 @@ fig
 # page for each class it has seen (`b` was class 8, `c` class 112, both freed now).
 #
 # **Why this is fast.** Allocation is "pop the head of this page's free list": no
-# search, no splitting, no coalescing, no header to write. Freeing is "push on a
-# list of the page the pointer belongs to", found by address arithmetic. Blocks
-# of the same size sit together, so a loop over many small objects touches few
-# cache lines and pages. Frees from other threads go to a separate list, so the
-# owning thread needs no lock.
+# search, no splitting, no coalescing, no header to write. Freeing is "find the
+# page (page map), push on its local list". Blocks of the same size sit together,
+# so a loop over many small objects touches few cache lines and pages. Frees from
+# other threads go to the page's separate `thread_free` list, so the owning thread
+# needs no lock.
 #
 # **What it costs.** Every size class in use holds at least part of a page, and
 # rounding to a class wastes the difference (internal fragmentation). A program
@@ -493,8 +733,11 @@ fig
 #
 # ## 5. Fragmentation, measured
 #
-# The same definitions for every allocator (measured below the heap's high-water
-# mark; the untouched space above it — glibc's top chunk, unused pages — is left out):
+# The same definitions for every allocator, and for every heap picture in the
+# course (one function computes them, `labsupport.heapmap.fragmentation`; the
+# stepper and the tables below call it). They are measured below the heap's
+# high-water mark; the untouched space above it — glibc's top chunk, the rest of
+# the teaching arena, unused pages — is room to grow into, not a hole:
 #
 # - **footprint**: bytes from the heap start to the end of the highest block in use
 #   (for mimalloc: the carved part of its pages);
@@ -502,6 +745,11 @@ fig
 # - **holes**: free bytes below the footprint; **largest hole**;
 # - **external fragmentation** = 1 − largest hole / holes: 0 when the free memory is
 #   one piece, close to 1 when it is crumbs.
+#
+# The tables also show each allocator's **fixed bookkeeping** inside the footprint
+# and the peak footprint without it: glibc's heap starts with its 656-byte tcache
+# chunk (allocated even when the tcache is switched off), the teaching arena with
+# an 8-byte prologue; mimalloc keeps its page bookkeeping outside the carved bytes.
 #
 # The trace `fragment` keeps small objects alive between big buffers, frees the
 # buffers, then asks for two medium blocks and two big ones again, in a 1 KiB arena.
@@ -524,7 +772,16 @@ print(ts.fragmentation_table("fragment"))
 # because no single free block was big enough. That is external fragmentation.
 # Best fit put the medium blocks in the medium holes and everything fitted.
 # glibc and mimalloc never fail here: they would grow the heap, and glibc's
-# per-size tcache happened to return exactly the right chunks.
+# per-size tcache happened to return exactly the right chunks. Without its
+# 656-byte tcache chunk, glibc's peak footprint is 832 bytes, exactly the teaching
+# allocator's best fit without its prologue.
+#
+# mimalloc's row has no external fragmentation, on purpose: its holes are the free
+# slots in its pages, and every slot of a page has that page's one block size. The
+# formula would say "close to 1" (many small pieces) for any mimalloc heap with a
+# few free slots, although each slot fits exactly the requests of its class and no
+# other. What means something there is the footprint and the utilisation: how many
+# bytes the carved pages hold for how few live ones.
 #
 # One trace proves little. Here are 1,000 random operations (sizes 16 to 600
 # bytes, at most 60 blocks alive), for every allocator, and the footprint after
@@ -563,17 +820,59 @@ fig
 #   instead of reusing the holes behind it. **Best fit** and **address-ordered
 #   first fit** are the best of the teaching policies — which is what Wilson et al.
 #   found over many real programs (see Further reading).
-# - **glibc without tcache** is as tight as best fit: its bins are sorted by size,
-#   which is close to best fit. **glibc with tcache** needs about twice the
-#   footprint: the tcache keeps up to 7 freed chunks per size unmerged, ready for
-#   reuse. It trades memory for speed.
+# - **glibc without tcache** is as tight as best fit (compare the columns without
+#   the fixed bookkeeping): its small bins each hold one exact size and its large
+#   bins are sorted by size, so it takes the smallest free chunk that fits — best
+#   fit, in effect. **glibc with tcache** needs almost twice the footprint: the
+#   tcache keeps up to 7 freed chunks per size unmerged, ready for reuse. It trades
+#   memory for speed.
 # - **mimalloc** has the largest footprint on this small trace: 17 size classes
 #   are in use, and each has a page of which about 4 KiB or more has been carved
 #   into blocks, for a few live blocks each. Its design pays off with many objects per
-#   size class and with many threads; lesson 09 measures speed, and how these
-#   figures compare with the benchmarks in the mimalloc paper.
+#   size class and with many threads; lesson 09 (coming) measures speed, and how
+#   these figures compare with the benchmarks in the mimalloc paper.
 #
-# ## 6. Windows: the same split, other names
+# ### Exercise 3: a trace on which best fit loses
+#
+# Best fit never failed an allocation on the traces so far. Write a trace of **at
+# most 12 operations** on which the teaching allocator with **best fit** fails an
+# allocation and with **first fit** fails none (both with the LIFO free list, the
+# default). A line `# arena: BYTES` (a multiple of 16) sets the arena size; without
+# it the arena is 16 KiB, far too roomy. Remember the block sizes of section 2
+# (request + 16, rounded up to 16, at least 32), that a block is split only when at
+# least 32 bytes remain, and that the free list is searched from the block freed
+# last. `ts.Stepper(my_trace)` shows your trace step by step; the check replays it
+# under both policies.
+
+# %% tags=["solution"]
+my_trace = """\
+# arena: 256
+alloc a 24
+"""
+### BEGIN SOLUTION
+# Two holes, 96 B (freed last, so first on the list) and 64 B. A 32-byte block:
+# first fit splits the 96 (leaving 64 + 64), best fit splits the 64 (leaving 96 + 32).
+# Then two 64-byte blocks: first fit has two 64s; best fit puts the first in the 96,
+# leaving 32 + 32, and the second fails.
+my_trace = """\
+# arena: 240
+alloc A 80
+alloc s1 16
+alloc B 48
+alloc s2 16
+free B
+free A
+alloc r 16
+alloc x 48
+alloc y 48
+"""
+### END SOLUTION
+
+# %%
+ts.check_first_beats_best(my_trace)
+
+# %% [markdown]
+# ## 6. Windows: the same split, other names *(optional on a first pass)*
 #
 # Windows has the same two layers, and the documentation names them:
 #
@@ -606,174 +905,41 @@ fig
 # (This section has no output on purpose: this machine runs Linux. Lessons 04 and 05
 # run Windows programs under Wine, and say where Wine differs from Windows.)
 #
-# ## 7. Exercises
-#
-# Each exercise ends with a check that runs your answer against real data and says
-# what is wrong. Reference solutions are in cells tagged `solution` (student
-# copies of the notebook leave them out).
-#
-# ### Exercise 1: predict glibc's chunk sizes
-#
-# Write `chunk_size(n)`: the size of the chunk glibc uses for `malloc(n)` (on this
-# 64-bit machine). The check compares it with chunk sizes measured in a fresh process.
-
-# %%
-def chunk_size(n):
-    return n            # replace this with your rule
-
-
-ts.check_chunk_sizes(chunk_size)
-
-
-# %% tags=["solution"]
-def chunk_size(n):
-    return max(32, (n + 8 + 15) // 16 * 16)
-
-
-ts.check_chunk_sizes(chunk_size)
-
-# %% [markdown]
-# ### Exercise 2: write coalescing
-#
-# Below is `ta_coalesce` for the teaching allocator, half done: it merges a freed
-# block with the block *after* it. `ta_free` calls it with a block that is already
-# marked free but not yet on the free list; it must merge every free neighbour into
-# one block, take merged neighbours off the free list (`ta_list_remove`), and return
-# the merged block, which `ta_free` then puts on the list. The helpers
-# `ta_next_block`, `ta_prev_block`, `ta_prev_is_used`, `ta_is_used`, `ta_size`,
-# `ta_set` are in `native_examples/01_heap_managers/talloc.h`.
-#
-# The cell compiles `talloc.c` with `-DTA_LEARNER_COALESCE`, which leaves its own
-# `ta_coalesce` out, so yours is used. The check replays four traces against *your*
-# allocator **in a child process**, runs `ta_check` after every step, and reports
-# the first step where an invariant broke. A crash or an endless loop in your C is
-# reported the same way; the notebook keeps running.
-#
-# Run the two cells as they are first. **Predict:** at which step of the `coalesce`
-# trace will the half-done version fail, and why?
-
-# %%
-# %%cffi mine -I ../native_examples/01_heap_managers --file ../native_examples/01_heap_managers/talloc.c --cflags "-DTA_LEARNER_COALESCE"
-#include "talloc.h"
-
-ta_block *ta_coalesce(ta_heap *h, ta_block *b)
-{
-    ta_block *next = ta_next_block(b);
-    if (!ta_is_used(next)) {                     /* merge with the block after */
-        ta_list_remove(h, next);
-        ta_set(b, ta_size(b) + ta_size(next), 0);
-    }
-    /* TODO: merge with the block before, if it is free */
-    return b;
-}
-
-# %%
-ts.check_coalesce(mine)
-
-# %% [markdown]
-# The message names the step and its operation: `free c` freed a block whose
-# *previous* neighbour (`b`) was already free, and the two free blocks now touch.
-# Here is the trace, step by step:
-
-# %%
-for i, line in enumerate(ts.load_trace("coalesce").text().splitlines(), 1):
-    print(f"step {i:>2}: {line}")
-
-# %% [markdown]
-# Now finish `ta_coalesce` in the cell above and run both cells again.
-#
-# What does the check do with worse bugs? This version forgets the free list and
-# spins forever on a free neighbour; it runs in the child, which is stopped after
-# 2 seconds, and the message says where:
-
-# %%
-# %%cffi spinning -I ../native_examples/01_heap_managers --file ../native_examples/01_heap_managers/talloc.c --cflags "-DTA_LEARNER_COALESCE"
-#include "talloc.h"
-
-ta_block *ta_coalesce(ta_heap *h, ta_block *b)
-{
-    while (!ta_prev_is_used(b)) { }              /* BUG: nothing changes inside the loop */
-    return b;
-}
-
-# %%
-ts.check_coalesce(spinning, traces=("coalesce",))
-
-# %% tags=["solution"]
-# %%cffi mine -I ../native_examples/01_heap_managers --file ../native_examples/01_heap_managers/talloc.c --cflags "-DTA_LEARNER_COALESCE"
-#include "talloc.h"
-
-ta_block *ta_coalesce(ta_heap *h, ta_block *b)
-{
-    ta_block *next = ta_next_block(b);
-    if (!ta_is_used(next)) {                     /* merge with the block after */
-        ta_list_remove(h, next);
-        ta_set(b, ta_size(b) + ta_size(next), 0);
-    }
-    if (!ta_prev_is_used(b)) {                   /* merge with the block before */
-        ta_block *prev = ta_prev_block(b);
-        ta_list_remove(h, prev);
-        ta_set(prev, ta_size(prev) + ta_size(b), 0);
-        b = prev;
-    }
-    return b;
-}
-
-# %% tags=["solution"]
-ts.check_coalesce(mine)
-
-# %% [markdown]
-# ### Exercise 3: choose the policy
-#
-# The trace `exercise` (200 random operations) runs in a 16 KiB arena. Which
-# placement policy needs the **least memory** on it — the smallest peak footprint:
-# `"first/lifo"`, `"first/address"`, `"next/lifo"` or `"best/lifo"`? Predict first,
-# then find out with `ts.replay("exercise", policy, order)` (its `.peak_footprint`),
-# or step through it with `ts.Stepper("exercise")`.
-
-# %%
-my_answer = "next/lifo"          # your answer
-ts.check_policy(my_answer)
-
-# %% tags=["solution"]
-runs = {f"{p}/{o}": ts.replay("exercise", p, o).peak_footprint
-        for p, o in [("first", "lifo"), ("first", "address"), ("next", "lifo"), ("best", "lifo")]}
-print(runs)
-my_answer = min(runs, key=runs.get)
-ts.check_policy(my_answer)
-
-# %% [markdown]
-# Best fit is not the winner here: address-ordered first fit packs blocks toward
-# the start of the arena, so the holes it leaves behind are refilled before the
-# heap grows. The "best" in best fit is a local choice for one request, not a
-# promise about the whole run.
-#
 # ## Summary
 #
 # - The kernel hands out **pages**; a heap manager carves them into blocks and keeps
 #   track of the free ones. glibc grows its heap with `brk` in steps of about 132 KiB
 #   and gives large blocks their own `mmap`ping.
 # - A block carries bookkeeping: glibc puts an 8-byte size field with three flag
-#   bits (P, M, A) below every pointer, rounds chunks to 16 bytes, with 32 at least.
+#   bits (P, M, A) below every pointer; a chunk is at least the request + 8 rounded
+#   up to 16, and 32 at least, and everything after the size field up to the next
+#   one is usable. A heap with a history may hand out 16 bytes more.
 # - Boundary tags let `free` find both neighbours in constant time; an explicit free
 #   list makes `malloc` search only free blocks; the placement policy decides how
 #   fragmented the heap gets.
-# - glibc's tcache reuses the last freed chunk first and does not merge: fast, and it
-#   costs memory. Turn it off with `GLIBC_TUNABLES` and you see P bits clear and
-#   chunks merge, into each other and into the top chunk.
-# - mimalloc gives each size class its own pages of equal blocks: no search, no
-#   merging, and a page per size class to pay for.
+# - glibc's tcache reuses the last freed chunk of the same size first and does not
+#   merge: fast, and it costs memory. Turn it off with `GLIBC_TUNABLES` and you see
+#   P bits clear and chunks merge, into each other and into the top chunk.
+# - `free` shrinks the heap only from the top, keeping 128 KiB of pad;
+#   `malloc_trim(0)` also returns whole free pages from the middle.
+# - mimalloc gives each size class its own pages of equal blocks, with free lists
+#   per page: no search, no merging, up to about 20 % lost to rounding, and a page
+#   per size class to pay for.
 #
 # **Myths this lesson corrected**
 #
 # - *"malloc(n) uses n bytes."* It uses a chunk of at least n + 8 bytes rounded to 16,
 #   never less than 32 (glibc, 64-bit); mimalloc rounds to a size class.
 # - *"free gives memory back to the system."* Mostly it parks the block in the tcache
-#   or a bin for reuse; only the top of the heap (past a threshold) and `mmap`ped
-#   chunks go back.
+#   or a bin for reuse. `mmap`ped chunks go back at once; the top of the heap goes
+#   back only in whole pages beyond a 128 KiB pad (a 134,464-byte top chunk stayed);
+#   free memory in the middle of the heap goes back only when the program calls
+#   `malloc_trim`, which returns its whole pages with `madvise`.
 # - *"Everything of 128 KiB or more is mmapped."* Only when the top chunk cannot hold
 #   it, and the threshold rises as mmapped chunks are freed.
-# - *"Best fit always fragments least."* Not on the `exercise` trace.
+# - *"Best fit always fragments least."* It did well on the random trace, and
+#   still your 12-operation trace of exercise 3 makes it fail where first fit
+#   succeeds: "best" is a local choice for one request, not a promise about the run.
 #
 # **Further reading (primary sources)**
 #
@@ -781,10 +947,14 @@ ts.check_policy(my_answer)
 #   chunks, arenas, bins, tcache.
 # - `mallopt(3)` ([man7.org](https://man7.org/linux/man-pages/man3/mallopt.3.html)):
 #   `M_MMAP_THRESHOLD` and its dynamic adjustment, `M_TOP_PAD`, `M_TRIM_THRESHOLD`;
-#   glibc manual, [Memory Allocation Tunables](https://www.gnu.org/software/libc/manual/html_node/Memory-Allocation-Tunables.html).
+#   glibc manual, [Memory Allocation Tunables](https://www.gnu.org/software/libc/manual/html_node/Memory-Allocation-Tunables.html);
+#   [`malloc_trim(3)`](https://man7.org/linux/man-pages/man3/malloc_trim.3.html).
+# - glibc source, [`malloc/malloc.c`](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=refs/heads/release/2.36/master)
+#   (release 2.36): `request2size`, `tcache_put`, `systrim`, `mtrim`.
 # - D. Leijen, B. Zorn, L. de Moura, *Mimalloc: Free List Sharding in Action*,
 #   APLAS 2019 (Microsoft Research technical report MSR-TR-2019-18),
-#   [microsoft.com/research](https://www.microsoft.com/en-us/research/publication/mimalloc-free-list-sharding-in-action/).
+#   [microsoft.com/research](https://www.microsoft.com/en-us/research/publication/mimalloc-free-list-sharding-in-action/);
+#   mimalloc 3's page map: [`src/page-map.c`](https://github.com/microsoft/mimalloc/blob/dev3/src/page-map.c).
 # - P. R. Wilson, M. S. Johnstone, M. Neely, D. Boles, *Dynamic Storage Allocation:
 #   A Survey and Critical Review*, IWMM 1995: placement policies and fragmentation
 #   measured on real programs.
@@ -793,4 +963,4 @@ ts.check_policy(my_answer)
 #   [HeapAlloc](https://learn.microsoft.com/en-us/windows/win32/api/heapapi/nf-heapapi-heapalloc),
 #   [VirtualAlloc](https://learn.microsoft.com/en-us/windows/win32/api/memoryapi/nf-memoryapi-virtualalloc).
 #
-# **Next:** lesson 02, alignment — why those 16 bytes matter.
+# **Next:** lesson 02 (coming), alignment — why those 16 bytes matter.

@@ -1,0 +1,43 @@
+"""Seeded wrong answers for lesson 01, keyed by the 1-based index of the
+solution-tagged cell. Each must make the following check print "✘" and "hint:"."""
+
+WRONG = {
+    # 1: merges with the block before but leaves that block on the free list
+    #    (ta_free then inserts it a second time)
+    1: '''%%cffi mine -I ../native_examples/01_heap_managers --file ../native_examples/01_heap_managers/talloc.c --cflags "-DTA_LEARNER_COALESCE"
+#include "talloc.h"
+
+ta_block *ta_coalesce(ta_heap *h, ta_block *b)
+{
+    ta_block *next = ta_next_block(b);
+    if (!ta_is_used(next)) {                     /* merge with the block after */
+        ta_list_remove(h, next);
+        ta_set(b, ta_size(b) + ta_size(next), 0);
+    }
+    if (!ta_prev_is_used(b)) {                   /* merge with the block before */
+        ta_block *prev = ta_prev_block(b);
+        ta_set(prev, ta_size(prev) + ta_size(b), 0);
+        b = prev;
+    }
+    return b;
+}
+''',
+    # 2: thinks the tcache is a queue (first freed, first reused)
+    2: '''answer = {"x": "b", "y": "c", "z": "new", "w": "d"}
+''',
+    # 3: the right idea, but the holes are freed in the wrong order: the 64-byte hole
+    #    is first on the LIFO list, so first fit makes the same choice as best fit
+    3: '''my_trace = """\\
+# arena: 240
+alloc A 80
+alloc s1 16
+alloc B 48
+alloc s2 16
+free A
+free B
+alloc r 16
+alloc x 48
+alloc y 48
+"""
+''',
+}
