@@ -1,0 +1,543 @@
+"""Struct layouts: where the compiler put each field, the holes between, and the
+8/16-byte and 64-byte cache-line boundaries they cross.
+
+    lay = lab.struct_layout(c, "struct rec")   # c: a %%cffi module; read from the compiler
+    lay                                          # a picture (HTML) and a text rendering
+    print(lay.table())                           # offset, size, align, end of every field
+    lay.holes                                    # [Hole(offset=1, size=7, kind="hole", after="tag"), ...]
+    lab.StructLayoutView(c)                      # widget: pick any struct of the cell, any field
+    ok, report = lab.compare_with_pahole(lay, c.path)   # the same struct, read from DWARF by pahole
+
+The model (``Field``, ``Hole``, ``Layout``, ``from_cffi``, ``parse_pahole``) is
+plain data with no drawing imports; the views (``Layout.text()``, ``Layout.html()``,
+``StructLayoutView``) draw it. ipywidgets is imported only when a widget is made.
+
+Where the numbers come from: cffi's ``ffi.sizeof``/``ffi.alignof`` and
+``ffi.typeof(T).fields`` of the *built* module (cffi asks the C compiler for the
+real offsets in API mode). cffi flattens anonymous struct/union members; so does
+``parse_pahole``. A struct cffi cannot see into (declared opaque) raises ``LayoutUnavailable``
+with the reason; its size and
+alignment are still readable with ``c.ffi.sizeof``/``c.ffi.alignof``, and pahole
+shows its fields. (labsupport's cbuild declares packed and aligned structs to cffi
+with ``...;``, so cffi takes their offsets from the compiler and they do have
+layouts.) An incomplete type (declared, never defined) raises ``LayoutUnavailable``.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from html import escape
+
+CACHE_LINE = 64
+
+
+class LayoutUnavailable(LookupError):
+    """cffi cannot give this type's fields (opaque to it, or its cdef disagrees with gcc)."""
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    offset: int               # bytes from the start of the struct (for a bit-field: of its storage unit)
+    size: int                 # bytes (a bit-field: its storage unit; a flexible array member: 0)
+    align: int                # alignof(the field's type)
+    type: str
+    bit_offset: int | None = None   # bit-fields only: first bit inside the storage unit
+    bit_size: int | None = None     # bit-fields only: width in bits
+    flexible: bool = False          # a flexible array member (``T name[];``)
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.size
+
+    @property
+    def is_bitfield(self) -> bool:
+        return self.bit_size is not None
+
+    def bit_range(self) -> tuple[int, int]:
+        """[first bit, end bit) from the start of the struct."""
+        if self.is_bitfield:
+            start = self.offset * 8 + self.bit_offset
+            return start, start + self.bit_size
+        return self.offset * 8, self.end * 8
+
+    def byte_range(self) -> tuple[int, int]:
+        a, b = self.bit_range()
+        return a // 8, -(-b // 8)
+
+    def crosses(self, boundary: int) -> bool:
+        """True when the field's bytes straddle a multiple of ``boundary`` (from offset 0)."""
+        a, b = self.byte_range()
+        return b > a and a // boundary != (b - 1) // boundary
+
+
+@dataclass(frozen=True)
+class Hole:
+    offset: int
+    size: int
+    kind: str                 # "hole" (between fields) or "tail" (padding at the end)
+    after: str | None = None  # the field just before it
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str                 # "struct rec"
+    kind: str                 # "struct" or "union"
+    size: int
+    align: int
+    fields: tuple[Field, ...]
+    source: str = "cffi"      # where the numbers came from
+
+    # ------------------------------------------------------------------ model
+    @property
+    def holes(self) -> list[Hole]:
+        """Byte ranges no field touches: holes between fields and tail padding.
+
+        A byte shared by bit-fields counts as used even if some of its bits are not
+        (see ``unused_bits``)."""
+        used = bytearray(self.size)
+        for f in self.fields:
+            a, b = f.byte_range()
+            for i in range(a, min(b, self.size)):
+                used[i] = 1
+        out, i, last_end, last_name = [], 0, 0, None
+        ends = sorted((f.byte_range()[1], f.name) for f in self.fields)
+        while i < self.size:
+            if used[i]:
+                i += 1
+                continue
+            j = i
+            while j < self.size and not used[j]:
+                j += 1
+            after = None
+            for e, n in ends:
+                if e <= i:
+                    after = n
+            kind = "hole" if any(f.offset >= j for f in self.fields) else "tail"
+            out.append(Hole(i, j - i, kind, after))
+            i = j
+        return out
+
+    @property
+    def padding(self) -> int:
+        return sum(h.size for h in self.holes)
+
+    @property
+    def member_bytes(self) -> int:
+        return self.size - self.padding
+
+    @property
+    def unused_bits(self) -> int:
+        """Bits inside used bytes that no bit-field covers (0 without bit-fields)."""
+        if not any(f.is_bitfield for f in self.fields):
+            return 0
+        bits = bytearray(self.size * 8)
+        for f in self.fields:
+            a, b = f.bit_range()
+            for i in range(a, min(b, len(bits))):
+                bits[i] = 1
+        used_bytes = {i // 8 for i, v in enumerate(bits) if v}
+        return sum(1 for i in range(len(bits)) if not bits[i] and i // 8 in used_bytes)
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.name} has no field {name!r}; it has: {', '.join(f.name for f in self.fields)}")
+
+    def min_size(self) -> int:
+        """The smallest size any order of these fields could reach (no bit-fields):
+        the member bytes rounded up to the struct's alignment."""
+        total = sum(f.size for f in self.fields) if self.kind == "struct" else max(
+            (f.size for f in self.fields), default=0)
+        return -(-total // self.align) * self.align if self.align else total
+
+    def summary(self) -> str:
+        holes = [h for h in self.holes if h.kind == "hole"]
+        tail = sum(h.size for h in self.holes if h.kind == "tail")
+        s = (f"{self.name}: size {self.size}, align {self.align}, {len(self.fields)} field"
+             f"{'s' if len(self.fields) != 1 else ''}; {sum(h.size for h in holes)} bytes in "
+             f"{len(holes)} hole{'s' if len(holes) != 1 else ''} + {tail} bytes of tail padding")
+        if self.size:
+            s += f" ({100 * self.padding / self.size:.0f}% padding)"
+        if self.unused_bits:
+            s += f"; {self.unused_bits} unused bits inside bit-field bytes"
+        return s
+
+    # ------------------------------------------------------------------ views (text, html)
+    def _letters(self) -> dict[str, str]:
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+        return {f.name: alphabet[i % len(alphabet)] for i, f in enumerate(self.fields)}
+
+    def _byte_owner(self) -> list[list[str]]:
+        owners: list[list[str]] = [[] for _ in range(self.size)]
+        for f in self.fields:
+            a, b = f.byte_range()
+            for i in range(a, min(b, self.size)):
+                owners[i].append(f.name)
+        return owners
+
+    def text(self, row_bytes: int = 32) -> str:
+        """A deterministic picture: one character per byte ('.' = padding), '|' at every
+        16-byte boundary and ':' at the 8-byte ones in between, a marked line at every
+        64-byte cache-line boundary; then the table."""
+        letters = self._letters()
+        owners = self._byte_owner()
+        lines = [self.summary()]
+        for start in range(0, max(self.size, 1), row_bytes):
+            if start and start % CACHE_LINE == 0:
+                lines.append(f"        ---- cache line {start // CACHE_LINE} starts at byte {start} ----")
+            cells = []
+            for i in range(start, min(start + row_bytes, self.size)):
+                if i % 16 == 0:
+                    cells.append("|")
+                elif i % 8 == 0:
+                    cells.append(":")
+                o = owners[i]
+                cells.append("." if not o else ("*" if len(o) > 1 else letters[o[0]]))
+            lines.append(f"  {start:5d} {''.join(cells)}|")
+        legend = "  ".join(f"{letters[f.name]}={f.name}" for f in self.fields)
+        lines.append(f"  key: {legend}  .=padding" + ("  *=shared (union or bit-fields)"
+                                                     if any(len(o) > 1 for o in owners) else "")
+                     + "  |=16-byte boundary  :=8-byte boundary")
+        lines.append(self.table())
+        return "\n".join(lines)
+
+    def table(self) -> str:
+        rows = [("offset", "size", "align", "end", "field", "type", "note")]
+        holes = {h.offset: h for h in self.holes}
+        items: list[tuple[int, int, object]] = [(f.byte_range()[0], 1, f) for f in self.fields]
+        items += [(h.offset, 0 if h.kind == "hole" else 2, h) for h in holes.values()]
+        for _, _, it in sorted(items, key=lambda t: (t[0], t[1])):
+            if isinstance(it, Hole):
+                nxt = [f for f in self.fields if f.offset >= it.offset + it.size]
+                if it.kind == "tail":
+                    why = "tail padding: size rounded up to a multiple of the alignment"
+                elif nxt and nxt[0].align and it.size >= nxt[0].align:
+                    why = (f"more than {nxt[0].name}'s own alignment ({nxt[0].align}) needs: a forced "
+                           f"alignment (_Alignas, aligned attribute)")
+                else:
+                    why = "the next field needs a multiple of its alignment"
+                rows.append((str(it.offset), str(it.size), "", str(it.offset + it.size),
+                             "(padding)" if it.kind == "tail" else "(hole)", "", why))
+                continue
+            f = it
+            if f.is_bitfield:
+                size = f"{f.bit_size}b"
+                off = f"{f.offset}:{f.bit_offset}"
+            else:
+                size, off = str(f.size), str(f.offset)
+            notes = []
+            if f.flexible:
+                notes.append("flexible array member: not counted in sizeof")
+            if f.crosses(CACHE_LINE):
+                notes.append("crosses a 64-byte cache line")
+            elif f.crosses(16) and not f.is_bitfield:
+                notes.append("crosses a 16-byte boundary")
+            if not f.is_bitfield and f.align and f.offset % f.align:
+                notes.append(f"misaligned for its type (offset % {f.align} = {f.offset % f.align})")
+            rows.append((off, size, str(f.align), str(f.end), f.name, f.type, "; ".join(notes)))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        out = ["  " + "  ".join(c.rjust(w) if i < 4 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+               for r in rows]
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def _repr_pretty_(self, p, cycle):
+        p.text(self.text())
+
+    def html(self, highlight: str | None = None, row_bytes: int = 32) -> str:
+        """The picture as HTML: a grid of bytes, coloured by field, padding hatched,
+        8-byte words separated, a red rule at every 64-byte line."""
+        colours = ["#4C72B0", "#55A868", "#C44E52", "#8172B2", "#CCB974", "#64B5CD",
+                   "#DD8452", "#937860", "#DA8BC3", "#8C8C8C"]
+        col = {f.name: colours[i % len(colours)] for i, f in enumerate(self.fields)}
+        owners = self._byte_owner()
+        cell = "display:inline-block;width:18px;height:22px;margin:0;box-sizing:border-box;" \
+               "font:10px monospace;text-align:center;line-height:22px;color:white;overflow:hidden;"
+        rows = []
+        for start in range(0, max(self.size, 1), row_bytes):
+            if start and start % CACHE_LINE == 0:
+                rows.append(f'<div style="border-top:2px solid #d62728;font:10px sans-serif;color:#d62728;'
+                            f'margin:2px 0">cache line {start // CACHE_LINE} (byte {start})</div>')
+            cells = [f'<span style="display:inline-block;width:40px;font:10px monospace">{start}</span>']
+            for i in range(start, min(start + row_bytes, self.size)):
+                o = owners[i]
+                left = ("border-left:3px solid #000;" if i % 16 == 0 else
+                        "border-left:2px solid #777;" if i % 8 == 0 else "border-left:1px solid #fff;")
+                if not o:
+                    style = cell + left + "background:repeating-linear-gradient(45deg,#eee,#eee 3px,#ccc 3px,#ccc 5px);"
+                    title = f"byte {i}: padding"
+                    label = ""
+                else:
+                    name = o[0]
+                    op = "1" if highlight in (None, *o) else "0.35"
+                    style = cell + left + f"background:{col[name]};opacity:{op};"
+                    title = f"byte {i}: {', '.join(o)}"
+                    label = escape(name[0]) if (i == self.field(name).byte_range()[0]) else ""
+                cells.append(f'<span title="{escape(title)}" style="{style}">{label}</span>')
+            rows.append("<div>" + "".join(cells) + "</div>")
+        legend = " ".join(f'<span style="background:{col[f.name]};color:white;padding:0 4px;'
+                          f'font:11px monospace">{escape(f.name)}</span>' for f in self.fields)
+        return (f'<div><div style="font:12px sans-serif;margin-bottom:4px">{escape(self.summary())}</div>'
+                + "".join(rows) + f'<div style="margin-top:4px">{legend} '
+                f'<span style="font:11px sans-serif">hatched = padding; black rule = 16-byte boundary, '
+                f'grey rule = 8-byte boundary; red rule = 64-byte cache line</span></div>'
+                f'<pre style="font-size:11px">{escape(self.table())}</pre></div>')
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+    def __repr__(self) -> str:
+        return f"<Layout {self.name}: size {self.size}, align {self.align}, {len(self.fields)} fields>"
+
+
+# ---------------------------------------------------------------------- model builders
+
+def _norm(name: str) -> str:
+    return " ".join(name.split())
+
+
+def from_cffi(ffi, ctype) -> Layout:
+    """The layout of a struct/union type of a cffi FFI (as the C compiler laid it out)."""
+    try:
+        T = ffi.typeof(ctype) if isinstance(ctype, str) else ctype
+    except Exception as exc:          # cffi checks its cdef against the compiler here
+        raise LayoutUnavailable(f"cffi cannot lay out {ctype!r}: {exc}") from None
+    if T.kind == "pointer":
+        T = T.item
+    if T.kind not in ("struct", "union"):
+        raise LayoutUnavailable(f"{T.cname} is not a struct or a union")
+    try:
+        ffi.sizeof(T)          # an incomplete type: asking cffi for its fields would abort
+    except Exception:
+        raise LayoutUnavailable(f"{T.cname} is incomplete here (declared, never defined): "
+                                f"it has no layout") from None
+    try:
+        fields = T.fields
+    except Exception as exc:
+        raise LayoutUnavailable(f"cffi cannot lay out {T.cname}: {exc}") from None
+    if not fields:
+        raise LayoutUnavailable(
+            f"cffi sees {T.cname} as opaque (its declaration was not parsed: e.g. "
+            f"__attribute__((packed)) or _Alignas); size {ffi.sizeof(T)}, align {ffi.alignof(T)} "
+            f"are known, the fields are not. Read them with pahole, or with offsetof() in C.")
+    out = []
+    for name, f in fields:
+        ft = f.type
+        flexible = ft.kind == "array" and ft.length is None
+        if flexible:
+            size, align = 0, ffi.alignof(ft.item)
+        else:
+            size, align = ffi.sizeof(ft), ffi.alignof(ft)
+        if f.bitsize is not None and f.bitsize >= 0 and f.bitshift is not None and f.bitshift >= 0:
+            out.append(Field(name, f.offset, size, align, ft.cname, f.bitshift, f.bitsize))
+        else:
+            out.append(Field(name, f.offset, size, align, ft.cname, flexible=flexible))
+    return Layout(_norm(T.cname), T.kind, ffi.sizeof(T), ffi.alignof(T), tuple(out), "cffi")
+
+
+def struct_layout(module, ctype: str) -> Layout:
+    """``lab.struct_layout(c, "struct rec")``: the layout of a type of a %%cffi module
+    (or of a cffi FFI)."""
+    ffi = getattr(module, "ffi", module)
+    return from_cffi(ffi, ctype)
+
+
+def cell_types(module) -> list[str]:
+    """Every struct, union and typedef-to-struct name a module declares to cffi."""
+    ffi = getattr(module, "ffi", module)
+    typedefs, structs, unions = ffi.list_types()
+    names = [f"struct {s}" for s in structs if not s.startswith("$")] + \
+            [f"union {u}" for u in unions if not u.startswith("$")]
+    for t in typedefs:
+        try:
+            if ffi.typeof(t).kind in ("struct", "union"):
+                names.append(t)
+        except Exception:
+            pass
+    return sorted(names)
+
+
+# ---------------------------------------------------------------------- pahole
+
+_MEMBER = re.compile(r"^(?P<decl>[^/]*?);\s*/\*\s*(?P<off>\d+)(?::\s*(?P<bit>\d+))?\s+(?P<size>\d+)\s*\*/")
+_CLOSE = re.compile(r"^\}\s*(?P<name>[A-Za-z_]\w*)?(?P<arr>\[[^\]]*\])?\s*;\s*/\*\s*(?P<off>\d+)\s+(?P<size>\d+)\s*\*/")
+_SIZE = re.compile(r"/\*\s*size:\s*(\d+)")
+
+
+def _decl_name(decl: str) -> tuple[str, int | None]:
+    decl = re.sub(r"__attribute__\s*\(\(.*\)\)", "", decl).strip()
+    bits = None
+    m = re.search(r":\s*(\d+)\s*$", decl)
+    if m:
+        bits = int(m.group(1))
+        decl = decl[:m.start()].strip()
+    decl = re.sub(r"(\[[^\]]*\])+\s*$", "", decl).strip()
+    name = re.findall(r"[A-Za-z_]\w*", decl)[-1]
+    return name, bits
+
+
+def parse_pahole(text: str) -> dict:
+    """Parse ``pahole -C NAME`` output: {"kind", "size", "fields": [(name, offset, size,
+    bit_offset, bit_size)]}. Anonymous struct/union members are flattened (as cffi does)."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        raise ValueError("empty pahole output")
+    head = lines[0]
+    kind = "union" if re.match(r"(typedef\s+)?union\b", head) else "struct"
+    fields, depth, size = [], 0, None
+    stack: list[list] = []
+    for ln in lines[1:]:
+        if ln.startswith("/*"):
+            m = _SIZE.search(ln)
+            if m and depth == 0:
+                size = int(m.group(1))
+            continue
+        if ln.endswith("{"):                   # an inline (anonymous or nested) struct/union
+            depth += 1
+            stack.append([])
+            continue
+        if ln.startswith("}"):
+            if depth == 0:
+                continue                        # the end of the type itself
+            inner = stack.pop()
+            depth -= 1
+            m = _CLOSE.match(ln)
+            target = stack[-1] if stack else fields
+            if m and m.group("name"):           # a named member of an inline type
+                target.append((m.group("name"), int(m.group("off")), int(m.group("size")), None, None))
+            else:                               # anonymous: its members belong to the parent
+                target.extend(inner)
+            continue
+        m = _MEMBER.match(ln)
+        if m:
+            name, bits = _decl_name(m.group("decl"))
+            entry = (name, int(m.group("off")), int(m.group("size")),
+                     int(m.group("bit")) if m.group("bit") is not None else None, bits)
+            (stack[-1] if stack else fields).append(entry)
+    if size is None and kind == "union":
+        size = None     # pahole prints no size line for a union: the caller compares fields only
+    return {"kind": kind, "size": size, "fields": fields}
+
+
+def pahole_text(path, name: str, *, reorganize: bool = False, timeout: float = 30) -> str:
+    """pahole's view of type ``name`` (without "struct ") in the -g object at ``path``."""
+    exe = shutil.which("pahole")
+    if exe is None:
+        from .toolchain import missing
+        raise FileNotFoundError(missing("pahole"))
+    bare = re.sub(r"^(struct|union)\s+", "", name.strip())
+    argv = [exe, *(["--reorganize"] if reorganize else []), "-C", bare, str(path)]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0 or not p.stdout.strip():
+        raise LookupError(f"pahole found no type {bare!r} in the module "
+                          f"(a type the C never uses may have no debug info){': ' + p.stderr.strip() if p.stderr.strip() else ''}")
+    return p.stdout.rstrip("\n")
+
+
+def compare_with_pahole(layout: Layout, path, text: str | None = None) -> tuple[bool, str]:
+    """Compare a layout with pahole's reading of the DWARF in ``path``.
+
+    Returns (agree, report). Compares the size and every field's offset and size
+    (bit position and width for bit-fields). A flexible array member is size 0 in both.
+    """
+    text = text if text is not None else pahole_text(path, layout.name)
+    p = parse_pahole(text)
+    diffs = []
+    if p["size"] is not None and p["size"] != layout.size:
+        diffs.append(f"size: layout {layout.size}, pahole {p['size']}")
+    ours = {f.name: f for f in layout.fields}
+    theirs = {e[0]: e for e in p["fields"]}
+    if list(ours) != list(theirs):
+        diffs.append(f"fields: layout {list(ours)}, pahole {list(theirs)}")
+    for name in ours.keys() & theirs.keys():
+        f, (_, off, size, bit, bits) = ours[name], theirs[name]
+        if f.is_bitfield:
+            if (f.bit_size, f.offset * 8 + f.bit_offset) != (bits, off * 8 + (bit or 0)):
+                diffs.append(f"{name}: layout bits {f.offset}:{f.bit_offset} width {f.bit_size}, "
+                             f"pahole {off}:{bit} width {bits}")
+        elif (f.offset, f.size) != (off, size):
+            diffs.append(f"{name}: layout offset {f.offset} size {f.size}, pahole offset {off} size {size}")
+    if diffs:
+        return False, f"{layout.name}: cffi and pahole DISAGREE:\n  " + "\n  ".join(diffs)
+    return True, (f"{layout.name}: cffi and pahole agree (size {layout.size}, "
+                  f"{len(layout.fields)} fields, same offsets and sizes)")
+
+
+# ---------------------------------------------------------------------- widget
+
+def _make_widget_class():
+    import ipywidgets as widgets
+
+    class StructLayoutView(widgets.VBox):
+        """Pick a struct of a module and a field; see the picture and the field's details."""
+
+        def __init__(self, module, ctype: str | None = None):
+            self._module = module
+            names = cell_types(module)
+            if not names:
+                raise LayoutUnavailable("the module declares no struct or union to cffi")
+            self._pick = widgets.Dropdown(options=names, value=ctype or names[0], description="type")
+            self._field = widgets.Dropdown(options=[], description="field")
+            self._picture = widgets.HTML()
+            self._details = widgets.HTML()
+            self._pick.observe(lambda ch: self._load(), names="value")
+            self._field.observe(lambda ch: self._show(), names="value")
+            super().__init__([widgets.HBox([self._pick, self._field]), self._picture, self._details])
+            self._load()
+
+        def _load(self):
+            try:
+                self.layout_model = struct_layout(self._module, self._pick.value)
+            except LayoutUnavailable as exc:
+                self.layout_model = None
+                self._field.options = []
+                self._picture.value = f"<pre>{escape(str(exc))}</pre>"
+                self._details.value = ""
+                return
+            self._field.options = ["(none)"] + [f.name for f in self.layout_model.fields]
+            self._field.value = "(none)"
+            self._show()
+
+        def _show(self):
+            lay = self.layout_model
+            if lay is None:
+                return
+            name = self._field.value if self._field.value not in (None, "(none)") else None
+            self._picture.value = lay.html(highlight=name)
+            if name:
+                f = lay.field(name)
+                before = [h for h in lay.holes if h.after and h.offset + h.size == f.offset]
+                rows = [("type", f.type), ("offset", f.offset), ("size", f.size), ("alignof", f.align),
+                        ("offset % alignof", f.offset % f.align if f.align else 0),
+                        ("hole just before", f"{before[0].size} bytes" if before else "none"),
+                        ("crosses a 64-byte line", "yes" if f.crosses(CACHE_LINE) else "no")]
+                if f.is_bitfield:
+                    rows.append(("bits", f"{f.bit_size} bits from bit {f.bit_offset} of its unit"))
+                self._details.value = "<table>" + "".join(
+                    f"<tr><td>{escape(str(k))}</td><td><code>{escape(str(v))}</code></td></tr>"
+                    for k, v in rows) + "</table>"
+            else:
+                self._details.value = ""
+
+        def __repr__(self):       # deterministic text for nbval (no widget model ids)
+            lay = self.layout_model
+            return f"StructLayoutView({lay.summary() if lay else self._pick.value})"
+
+    return StructLayoutView
+
+
+_WIDGET = None
+
+
+def StructLayoutView(module, ctype: str | None = None):  # noqa: N802
+    """The struct layout widget (ipywidgets is imported on first use)."""
+    global _WIDGET
+    if _WIDGET is None:
+        _WIDGET = _make_widget_class()
+    return _WIDGET(module, ctype)
