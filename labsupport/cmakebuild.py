@@ -13,8 +13,9 @@ have. ``CMAKE_PREFIX_PATH`` points at the ``cmeel-mimalloc`` wheel, so
 
 A build is cached under ``cache_dir()/cmake/`` by a hash of everything that
 affects it: every file of the project (and ``extra_files``), the options, the
-cmake version and the C and C++ compilers' versions. A failed build is cached
-too (a link error is a result worth showing again). Re-running a notebook
+cmake version, the C and C++ compilers' versions and the mimalloc wheel's
+version. A failed build is cached too (a link error is a result worth showing
+again). Re-running a notebook
 therefore does not rebuild; editing any project file does. Configure and
 build run through ``run_program`` with a timeout.
 """
@@ -66,6 +67,13 @@ def _project_files(source_dir: Path) -> dict[str, str]:
     return files
 
 
+def _mimalloc_version() -> str | None:
+    try:
+        return mimalloc().version      # a new wheel at the same path must rebuild
+    except MissingTool:
+        return None
+
+
 def _mimalloc_prefix() -> str | None:
     try:
         return str(mimalloc().lib_dir.parent)
@@ -103,7 +111,8 @@ class CMakeBuild:
 
     def errors(self) -> str:
         """The lines of the log that say what failed (compiler, linker, CMake errors)."""
-        keep = re.compile(r"(error|cannot find|undefined reference|CMake Error|not found|No such file)",
+        keep = re.compile(r"(error|cannot find|undefined reference|multiple definition|CMake Error|"
+                          r"not found|No such file)",
                           re.IGNORECASE)
         noise = re.compile(r"^(g?make(\[\d+\])?: \*\*\*|\s*$)")
         return "\n".join(l for l in self.log.splitlines() if keep.search(l) and not noise.match(l))
@@ -118,7 +127,8 @@ class CMakeBuild:
 
 
 def build_key(source_dir, options: dict, extra_files=(), cmake: str | None = None) -> str:
-    """The cache key: a hash of the project's files, the options, cmake's and the compilers' versions."""
+    """The cache key: a hash of the project's files, the options, cmake's, the compilers' and
+    mimalloc's versions."""
     source_dir = Path(source_dir).resolve()
     key = dict(v=CMAKEBUILD_VERSION, files=_project_files(source_dir), source=str(source_dir),
                extra={str(Path(f).resolve()): hashlib.sha256(Path(f).read_bytes()).hexdigest()
@@ -126,7 +136,7 @@ def build_key(source_dir, options: dict, extra_files=(), cmake: str | None = Non
                options={k: str(v) for k, v in sorted(options.items())},
                cmake=_first_line([cmake, "--version"]) if cmake else None,
                cc=_first_line(["cc", "--version"]), cxx=_first_line(["c++", "--version"]),
-               generator=GENERATOR)
+               mimalloc=_mimalloc_version(), generator=GENERATOR)
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -1,0 +1,111 @@
+// server.cpp - the program that uses the config library, like a web server's main().
+//
+//   server probe             who serves: the program's new, the library's new, jsoncpp's
+//   server listen [ADDRESS]  add_listener(ADDRESS, port) x 1000 (default 0.0.0.0): the library copies
+//   server config FILE       load FILE, read three values (made in the library, freed here)
+//   server string N          a string of N chars made in the library, destroyed here
+//   server fixed FILE        the exercise-2 API, 1000 times, then what glibc still holds
+//
+// "Who serves" is proved two ways: glibc's own counters (mallinfo2: bytes glibc has
+// handed out and not got back) and, when a mimalloc is linked in, mi_is_in_heap_region.
+#include "appconfig.h"
+
+#include <dlfcn.h>
+#include <malloc.h>
+#include <json/json.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#ifdef STATIC_MIMALLOC
+extern "C" bool mi_is_in_heap_region(const void *p);
+#endif
+
+static long glibc_in_use() { return static_cast<long>(mallinfo2().uordblks); }
+
+// Allocate with `make`, check whether glibc's in-use bytes grew by the block's size.
+template <class Make>
+static const char *who(Make make)
+{
+    bool (*in_mimalloc)(const void *) = nullptr;
+#ifdef STATIC_MIMALLOC
+    in_mimalloc = mi_is_in_heap_region;
+#else
+    in_mimalloc = reinterpret_cast<bool (*)(const void *)>(dlsym(RTLD_DEFAULT, "mi_is_in_heap_region"));
+#endif
+    long before = glibc_in_use();
+    const void *p = make();
+    bool glibc = glibc_in_use() - before >= 4000;
+    bool mimalloc = in_mimalloc && in_mimalloc(p);
+    return glibc ? (mimalloc ? "both?!" : "glibc") : (mimalloc || !in_mimalloc ? "mimalloc" : "?");
+}
+
+int main(int argc, char **argv)
+{
+    std::setvbuf(stdout, nullptr, _IONBF, 0);
+    const char *mode = argc > 1 ? argv[1] : "probe";
+
+    if (!std::strcmp(mode, "probe")) {
+        // each block is 4096 bytes and deliberately kept (this is a probe, not a leak test)
+        std::printf("%-36s %s\n", "new in the program", who([] { return new char[4096]; }));
+        std::printf("%-36s %s\n", "new in libappconfig.so",
+                    who([] { return config_probe_alloc(4096); }));
+        static char text[4097];
+        std::memset(text, 'j', 4096);
+        std::printf("%-36s %s\n", "malloc in libjsoncpp.so", who([] {
+            return static_cast<const void *>((new Json::Value(text))->asCString());
+        }));
+        return 0;
+    }
+    if (!std::strcmp(mode, "listen")) {
+        const char *address = argc > 2 ? argv[2] : "0.0.0.0";
+        for (int i = 0; i < 1000; i++) add_listener(address, 8000 + i);
+        std::printf("listeners: %zu\n", listener_count());
+        clear_listeners();
+        std::printf("listeners after clear: %zu\n", listener_count());
+        return 0;
+    }
+    if (!std::strcmp(mode, "config") && argc > 2) {
+        if (!config_load(argv[2])) { std::printf("cannot load %s\n", argv[2]); return 2; }
+        for (const char *key : {"name", "document_root", "log_path"}) {
+            std::string value = config_string(key);      // made in the library...
+            std::printf("app.%-14s = %s (%zu chars)\n", key, value.c_str(), value.size());
+        }                                                // ...freed here
+        config_unload();
+        std::printf("config loaded and released\n");
+        return 0;
+    }
+    if (!std::strcmp(mode, "string") && argc > 2) {
+        std::size_t n = std::strtoul(argv[2], nullptr, 10);
+        {
+            std::string s = config_make_string(n);
+            std::printf("got %zu chars, capacity %zu\n", s.size(), s.capacity());
+        }
+        std::printf("destroyed\n");
+        return 0;
+    }
+    if (!std::strcmp(mode, "fixed") && argc > 2) {
+        if (!config_load(argv[2])) { std::printf("cannot load %s\n", argv[2]); return 2; }
+        for (const char *key : {"name", "document_root", "log_path"}) {
+            ConfigText t = config_text(key);
+            char value[256] = "";                                    // the program's own copy
+            std::size_t n = t.data && t.size < sizeof value ? t.size : 0;
+            std::memcpy(value, t.data ? t.data : "", n);
+            value[n] = 0;
+            config_text_release(t);
+            std::printf("app.%-14s = %s (%zu chars)\n", key, value, n);
+        }
+        long before = glibc_in_use();
+        for (int i = 0; i < 1000; i++) {
+            ConfigText t = config_text("document_root");
+            config_text_release(t);
+        }
+        std::printf("glibc bytes still in use after 1000 calls: %ld\n", glibc_in_use() - before);
+        config_unload();
+        return 0;
+    }
+    std::fprintf(stderr, "usage: server probe|listen [ADDRESS]|config FILE|string N|fixed FILE\n");
+    return 2;
+}

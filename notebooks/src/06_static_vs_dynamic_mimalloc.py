@@ -1,0 +1,754 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · Static versus dynamic mimalloc, from the link error to the crash (the Drogon case)
+#
+# In April 2024 a user of the Drogon C++ web framework on macOS created a new project
+# and got `ld: library not found for -lmimalloc-static` (drogon issue #1994). With the
+# *dynamic* mimalloc it built and ran. With the *static* one installed it built, but
+# the server crashed when it loaded its JSON config (`loadConfigFile`), and a Drogon
+# tool printed `pointer being freed was not allocated` (issue #2022). This lesson
+# rebuilds each step for real on Linux, with real CMake, and says exactly where macOS
+# differs.
+#
+# **You will learn to**
+# - read a CMake link error: *target names* (`mimalloc-static`) versus *file names*
+#   (`libmimalloc.a`), and how an unknown target silently becomes `-lmimalloc-static`;
+# - take a built program apart (`ldd`, `readelf -d`, `nm`, size) and tell which
+#   allocator serves it, a library it uses, and a library it opens later;
+# - reproduce the crash: a config library on jsoncpp hands the program strings whose
+#   memory comes from *another* allocator, as macOS's two-level namespace arranges;
+# - explain why only the config path crashes, why short strings hide it (SSO), and fix
+#   it three ways: the dynamic library, one allocator, an API that frees where it allocates.
+#
+# **Time:** about 60 minutes (the first run builds about a dozen small CMake projects: one to
+# two minutes; later runs use the cache).
+# **Builds on:** 04 (two allocators in one process, private binding), 05 (who serves a
+# pointer; static override with `mimalloc.o`; C++ `new`/`delete`).
+
+# %% [markdown]
+# ## Setup
+#
+# The projects live in `native_examples/06_static_vs_dynamic/`. CMake is the one from
+# the `cmake` wheel on PyPI (so a learner needs no system CMake); mimalloc's own CMake
+# package comes with the `cmeel-mimalloc` wheel. `lab.cmake_build` configures and
+# builds a project once and caches the result by a hash of its files, its options and
+# the tools' versions: running the notebook again does not rebuild.
+
+# %%
+import re
+from pathlib import Path
+
+import labsupport as lab
+
+SRC = lab.example_path("06_static_vs_dynamic")
+MI = lab.mimalloc()
+CONFIG_JSON = str(SRC / "config" / "config.json")
+print("mimalloc", MI.version, "from the cmeel-mimalloc wheel")
+CMAKE = lab.have("cmake")
+CXX = CMAKE and lab.have("jsoncpp") and lab.have("g++")
+for tool in ["cmake", "jsoncpp", "g++"]:
+    print(f"{tool:8}", "found" if lab.have(tool) else lab.missing(tool))
+if CMAKE:
+    r = lab.run_program([lab.cmake_path(), "--version"], timeout=30)
+    print("cmake used here:", r.stdout.split()[2], "(the PyPI wheel)")
+
+# %% [markdown]
+# mimalloc's CMake package is a folder of `.cmake` files. The one that matters says
+# which **targets** exist and which **files** they stand for:
+
+# %%
+pkg = next((MI.lib_dir / "cmake").glob("mimalloc-*"))
+print("package folder: <mimalloc wheel>/lib/cmake/" + pkg.name)
+release = (pkg / "mimalloc-release.cmake").read_text()
+for target, location in re.findall(r'Import target "([^"]+)".*?IMPORTED_LOCATION_RELEASE "([^"]+)"',
+                                    release, re.S):
+    print(f"  target {target:16} -> file {location.replace('${_IMPORT_PREFIX}', '<prefix>')}")
+
+# %% [markdown]
+# ## 1. The link error
+#
+# Two projects, the same line `target_link_libraries(hello PRIVATE mimalloc-static)`.
+# `with_find_package/CMakeLists.txt` first calls `find_package(mimalloc 3.4 CONFIG
+# REQUIRED)`; `without_find_package/CMakeLists.txt` does not.
+#
+# **Predict:** does CMake stop with an error about the unknown `mimalloc-static` in the
+# second project? If not, what reaches the linker?
+
+# %%
+LINK = {}
+if CMAKE:
+    for name in ["with_find_package", "without_find_package"]:
+        b = lab.cmake_build(SRC / "link_error" / name)
+        LINK[name] = b
+        print(f"--- {name}: {'builds' if b.ok else 'fails at the ' + b.stage + ' step'}")
+        print("link line:", b.link_line("hello"))
+        if not b.ok:
+            print(b.errors())
+else:
+    print(lab.missing("cmake"))
+
+# %% [markdown]
+# CMake configured the second project without a word. In `target_link_libraries`, a
+# name is first looked up as a **target**; `find_package(mimalloc)` is what creates the
+# imported targets `mimalloc` and `mimalloc-static` (the file printed in Setup). Without
+# it there is no such target, and CMake treats the name as a plain library name: the
+# generated link line "will ask the linker to search for the library (e.g. `foo` becomes
+# `-lfoo` or `foo.lib`)" (CMake documentation of `target_link_libraries`). The linker then looks for
+# `libmimalloc-static.so` or `libmimalloc-static.a`, files that do not exist under any
+# install of mimalloc: the static library's **file** is `libmimalloc.a`. GNU ld says
+# `cannot find -lmimalloc-static`; Apple's linker says `library not found for
+# -lmimalloc-static` (the line in drogon #1994), or in its newer versions
+# `library 'mimalloc-static' not found` (mimalloc pull request #1082).
+#
+# With the target, the link line names the archive by its full path and adds what the
+# target says it needs (`-lpthread -lrt -latomic`, from `INTERFACE_LINK_LIBRARIES` in
+# `mimalloc.cmake`). mimalloc's readme (*Using the library*) gives exactly this pair:
+# `find_package(mimalloc 1.8 REQUIRED)`, then `target_link_libraries(myapp PUBLIC
+# mimalloc-static)`; copy the second line without the first and you get the error above.
+#
+# The same error has a second cause: the target exists only if mimalloc was built and
+# installed with its static library. mimalloc's CMake option `MI_BUILD_STATIC` (default
+# `ON` in mimalloc's `CMakeLists.txt`, checked in v3.4.3) controls it; a package built
+# with `-DMI_BUILD_STATIC=OFF` installs no `libmimalloc.a` and its CMake package defines no
+# `mimalloc-static`. mimalloc's own test programs once failed exactly like this with
+# `MI_BUILD_STATIC=OFF`: `ld: library 'mimalloc-static' not found` (mimalloc pull request
+# #1082, 2025-05-04). In drogon #1994 the maintainer answered that mimalloc is not
+# required (Drogon's sources never mention it); the thread does not show the user's
+# `CMakeLists.txt` that named `mimalloc-static`; after the user installed mimalloc, the
+# project linked with either target.
+
+# %% [markdown]
+# ## 2. What each build contains
+#
+# `who/CMakeLists.txt` builds one small C program, `who.c`, four ways: without mimalloc;
+# linked to the `mimalloc` target (`libmimalloc.so`); to `mimalloc-static`
+# (`libmimalloc.a`); and with `mimalloc.o` as its first object (lesson 05). It also builds
+# `liblinked.so` (the program is linked against it) and `opened.so` (opened later with
+# `dlopen(RTLD_LOCAL)`).
+#
+# **Predict:** which of the four executables have `libmimalloc.so` as a `NEEDED` entry?
+# Which define `malloc` themselves, and which *export* it to other modules?
+
+# %%
+WHO = lab.cmake_build(SRC / "who") if CMAKE else None
+KINDS = ["plain", "dynamic", "archive", "object"]
+
+
+def tool_lines(argv):
+    r = lab.run_program(argv, timeout=30)
+    return r.stdout.splitlines()
+
+
+def anatomy(path):
+    needed = [l.split("[")[1].rstrip("]") for l in tool_lines(["readelf", "-d", str(path)])
+              if "(NEEDED)" in l]
+    defined = {l.split()[-1] for l in tool_lines(["nm", str(path)]) if re.search(r" [TW] \w+$", l)}
+    exported = {l.split()[-1] for l in tool_lines(["nm", "-D", "--defined-only", str(path)])}
+    return needed, defined, exported
+
+
+if WHO and WHO.ok:
+    print(f"{'build':8} {'size KiB':>8}  {'defines malloc/free/new':24} {'exports malloc':15} NEEDED")
+    for kind in KINDS:
+        exe = WHO.path(f"who_{kind}")
+        needed, defined, exported = anatomy(exe)
+        mine = "/".join(s for s, sym in [("malloc", "malloc"), ("free", "free"), ("new", "_Znwm")]
+                        if sym in defined) or "-"
+        print(f"{kind:8} {exe.stat().st_size // 1024:8}  {mine:24} {'yes' if 'malloc' in exported else 'no':15} "
+              f"{', '.join(needed)}")
+elif CMAKE:
+    print(WHO)
+
+# %% [markdown]
+# - **dynamic**: 16 KiB; mimalloc is *not inside*, it is a `NEEDED` entry
+#   (`libmimalloc.so.3`), listed before `libc.so.6`. `ldd` shows where the loader finds it:
+
+# %%
+if WHO and WHO.ok:
+    for line in tool_lines(["ldd", str(WHO.path("who_dynamic"))]):
+        name = line.split()[0]
+        if "=>" in line:
+            where = line.split("=>")[1].split("(")[0].strip()
+            where = "<mimalloc wheel>/lib/" + Path(where).name if "cmeel" in where else (
+                "<build>/" + Path(where).name if str(WHO.build_dir) in where else where)
+            print(f"  {name:20} => {where}")
+
+# %% [markdown]
+# - **archive** and **object**: about 240 KiB bigger; all of mimalloc was copied in, and
+#   `nm` shows `malloc`, `free` and `operator new` (`_Znwm`) defined (`T`) in the
+#   executable itself. They *export* `malloc`: the linker puts a
+#   definition into the dynamic symbol table when a shared library (here `libc.so.6`)
+#   refers to that name.
+# - The archive was linked *after* `who.c`'s object (CMake puts target libraries after
+#   the objects), so the linker pulled in the archive member that defines `malloc`;
+#   lesson 05 showed that the archive placed *first* pulls in nothing.
+#
+# **Predict:** now run them. For each build, who serves `malloc` in the program, inside
+# libc (`asprintf`), in `liblinked.so`, and in `opened.so`?
+
+# %%
+def who(kind):
+    r = lab.run_program([str(WHO.path(f"who_{kind}")), str(WHO.path("opened.so"))], timeout=10)
+    return r.stdout if r.ok else str(r)
+
+
+if WHO and WHO.ok:
+    for kind in KINDS:
+        print(f"--- who_{kind}\n{who(kind)}")
+
+# %% [markdown]
+# On Linux all three ways of bringing mimalloc give **one allocator for the whole
+# process**: whoever defines `malloc` first in the global search order (the executable
+# itself, or `libmimalloc.so` before `libc.so.6`) serves every module, a library opened
+# later included (ELF symbol interposition, lesson 05). `mi_is_in_heap_region(p)` proves it
+# block by block; `dladdr` says which file the *name* `malloc` resolves to.
+
+# %% [markdown]
+# ## 3. A config-loading library across the boundary
+#
+# `config/` holds a shared library, `libappconfig.so`, in the role of a framework's
+# config loader: it parses a JSON file with **jsoncpp** (Drogon's JSON library) and
+# offers
+#
+# ```c++
+# std::string config_string(const char *key);          // returned BY VALUE
+# void add_listener(const std::string &address, int port);   // copied inside
+# ```
+#
+# and `server.cpp`, a program that uses it. The same `CMakeLists.txt` builds it with
+# `-DSETUP=` `none`, `dynamic` (`mimalloc` target), `static` (`mimalloc-static`) or
+# `private`: `mimalloc-static` **and** `-Wl,--exclude-libs,ALL` on the executable, which
+# keeps mimalloc's `malloc`/`new`/`delete` local to the executable. That is what macOS
+# does to a statically linked mimalloc (section 5): the executable's own calls bind to
+# the copy inside it, every library keeps the system allocator it was linked against.
+#
+# (The project finds jsoncpp by its header and library file, as Drogon's own
+# `cmake_modules/FindJsoncpp.cmake` does. Debian 12's `jsoncppConfig.cmake` begins with
+# `cmake_policy(VERSION 3.0)`, which CMake 4, the version the PyPI wheel installs here,
+# rejects: `find_package(jsoncpp CONFIG)` fails at the configure step.)
+#
+# `server probe` allocates 4 KiB three ways and asks two witnesses who served it:
+# glibc's own counter of bytes in use (`mallinfo2().uordblks`) and, when a mimalloc is
+# linked in, `mi_is_in_heap_region`.
+
+# %%
+SETUPS = ["none", "dynamic", "static", "private"]
+SERVER = {}
+if CXX:
+    for setup in SETUPS:
+        SERVER[setup] = lab.cmake_build(SRC / "config", options={"SETUP": setup}, name=f"config-{setup}")
+        print(f"SETUP={setup:8}", "built" if SERVER[setup].ok else SERVER[setup])
+else:
+    print("\n".join(lab.missing(t) for t in ["cmake", "jsoncpp", "g++"] if not lab.have(t)))
+
+
+def server(setup, *args, build=None):
+    b = build or SERVER[setup]
+    return lab.run_program([str(b.path("server")), *map(str, args)], timeout=20)
+
+# %% [markdown]
+# **Predict:** with `SETUP=private`, who serves the library's `new`, and jsoncpp's `malloc`?
+
+# %%
+if CXX:
+    for setup in ["static", "private"]:
+        print(f"--- SETUP={setup}\n{server(setup, 'probe').stdout}")
+
+# %% [markdown]
+# With `static`, one allocator: mimalloc everywhere (section 2 again). With `private`,
+# **two**: the program's `new` is mimalloc, while `libappconfig.so` and `libjsoncpp.so`
+# bind to libstdc++'s `operator new` and glibc's `malloc`.
+#
+# Now the two paths of a web server's start-up. `listen` calls `add_listener("0.0.0.0",
+# port)` a thousand times; `config` loads `config.json` and reads three values with
+# `config_string`.
+#
+# **Predict:** with `SETUP=private`, which path crashes, and after which value?
+
+# %%
+if CXX:
+    print("config.json:\n" + Path(CONFIG_JSON).read_text())
+    for setup in ["static", "private"]:
+        for mode in ["listen", "config"]:
+            r = server(setup, mode, CONFIG_JSON) if mode == "config" else server(setup, mode)
+            print(f"=== SETUP={setup}, {mode}\n{r}")
+
+# %% [markdown]
+# `listen` is fine in both. `config` with `private` dies in a **SIGSEGV** right after
+# printing `app.document_root`, the first *long* value.
+#
+# Follow one string. `config_string` returns `root["app"][key].asString()`: the
+# characters are copied into a new `std::string` **inside `libjsoncpp.so`**, with the
+# `operator new` that library binds to (libstdc++'s, on glibc's `malloc`). The caller's
+# `std::string` destructor runs **in the executable**, inlined there at `-O3`, and calls
+# the executable's `operator delete`: mimalloc's. Freeing a block glibc made, mimalloc
+# looks up metadata it never wrote, and faults (lesson 04 saw the same inside `mi_free`).
+# `app.name` (`"demo"`) survived because a 4-character string allocates nothing
+# (section 4). A debugger, in a child, names the function that faulted:
+
+# %%
+if CXX and lab.have("gdb"):
+    r = lab.run_program(["gdb", "-q", "-batch", "-ex", "run", "-ex", "bt", "--args",
+                         str(SERVER["private"].path("server")), "config", CONFIG_JSON], timeout=60)
+    frames = [re.search(r"in (\S+) \(", l) for l in r.stdout.splitlines() if l.startswith("#")]
+    for i, m in enumerate(f for f in frames if f):
+        print(f"frame {i}: {m.group(1)}")
+elif CXX:
+    print(lab.missing("gdb"))
+
+# %% [markdown]
+# `mi_free_size` is mimalloc's sized `operator delete(void *, std::size_t)` (C++14
+# sized deallocation, which GCC uses by default), called directly from `main`, where the
+# `std::string` destructor was inlined.
+#
+# `add_listener` never crashes because **ownership never crosses**: the caller's
+# `"0.0.0.0"` is a short string living inside the `std::string` object, and the library
+# copies what it keeps into its own vector and frees that itself. Allocation and
+# `delete` happen in the same module. That is the whole difference between the two paths
+# here, and the most likely reading of the Drogon reports (their threads name no root
+# cause): not JSON, not a leak in jsoncpp, but memory allocated in one module and freed in
+# another, with two allocators present.
+#
+# One more module hides in every C++ program: `libstdc++.so`. Some `std::string` code is
+# compiled into it once (explicit instantiations) instead of being inlined into callers.
+# **Predict:** `listen` with a 40-character address instead of `"0.0.0.0"`; the library
+# still copies, nothing crosses our API.
+
+# %%
+if CXX:
+    long_address = "listener-" + "x" * 31
+    for setup in ["static", "private"]:
+        print(f"SETUP={setup:8} listen {long_address}: {server(setup, 'listen', long_address).status()}")
+    imported = tool_lines(["nm", "-DC", "--undefined-only", str(SERVER["private"].path("server"))])
+    print("string functions the program calls in libstdc++.so:",
+          sorted({re.search(r"::(\w+)\(", l).group(1) for l in imported if "basic_string" in l and "::_M" in l}))
+
+# %% [markdown]
+# It crashes too. The program turns the `const char *` into a temporary `std::string`.
+# The constructor is inlined, but it gets the buffer from `std::string::_M_create`, which
+# the program calls *in `libstdc++.so`* (the program's dynamic symbol table lists it as
+# undefined, `nm -D`): glibc's `malloc`. The temporary is destroyed by code inlined into
+# the program: mimalloc's `delete`. With private binding a replaced `operator new` is only safe if *no* module
+# outside the executable ever allocates what the executable frees, which no C++ program
+# can promise. Hiding a replacement is not a configuration to make work; it is one to
+# avoid.
+#
+# The picture, drawn from the measurements above (the `probe` lines and whether `config`
+# crashed): each module, the allocator its `new` reached, and the string that travels
+# from `libjsoncpp.so` to the program.
+
+# %%
+def binding_picture(setups=("static", "private")):
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyBboxPatch
+    colours = {"mimalloc": "#4C72B0", "glibc": "#DD8452"}
+    fig = Figure(figsize=(9, 3.6), layout="constrained")
+    for ax, setup in zip(fig.subplots(1, len(setups)), setups):
+        probe = dict(re.findall(r"^(.*?)\s{2,}(\w+)$", server(setup, "probe").stdout, re.M))
+        crashed = not server(setup, "config", CONFIG_JSON).ok
+        modules = [("server (executable)", probe["new in the program"]),
+                   ("libappconfig.so", probe["new in libappconfig.so"]),
+                   ("libjsoncpp.so", probe["malloc in libjsoncpp.so"])]
+        ax.set_xlim(0, 10); ax.set_ylim(0, 11.5); ax.axis("off")
+        ax.set_title(f"SETUP={setup}: config path {'CRASHES' if crashed else 'ok'}", fontsize=10)
+        for name, x in [("mimalloc", 2.5), ("glibc", 7.5)]:
+            ax.add_patch(FancyBboxPatch((x - 2, 0.5), 4, 1.6, boxstyle="round,pad=0.1",
+                                        color=colours[name], alpha=0.9))
+            ax.text(x, 1.3, name + (" (in server)" if name == "mimalloc" else " (libc.so.6)"),
+                    ha="center", va="center", color="white", fontsize=9)
+        for i, (name, allocator) in enumerate(modules):
+            x = 1.8 + i * 3.2
+            ax.add_patch(FancyBboxPatch((x - 1.4, 7.2), 2.8, 1.4, boxstyle="round,pad=0.1",
+                                        fc="white", ec=colours[allocator], lw=2))
+            ax.text(x, 7.9, name, ha="center", va="center", fontsize=8)
+            target = 2.5 if allocator == "mimalloc" else 7.5
+            ax.annotate("", xy=(target, 2.3), xytext=(x, 7.0),
+                        arrowprops=dict(arrowstyle="->", color=colours[allocator], lw=1.5))
+        ax.annotate("", xy=(1.8, 9.0), xytext=(8.2, 9.0),
+                    arrowprops=dict(arrowstyle="->", color="crimson" if crashed else "grey",
+                                    lw=1.5, ls="--", connectionstyle="arc3,rad=0.25"))
+        ax.text(5, 10.7, "a long std::string: new in libjsoncpp.so, delete in server", ha="center", fontsize=8,
+                color="crimson" if crashed else "grey")
+    return fig
+
+
+if CXX:
+    import io
+    from IPython.display import Image
+    png = io.BytesIO()
+    binding_picture().savefig(png, format="png", dpi=100)
+    display(Image(png.getvalue()))
+
+# %% [markdown]
+# **The fixes**, each measured here:
+#
+# 1. the dynamic library (`SETUP=dynamic`): one mimalloc, interposed for every module;
+# 2. one allocator for the whole process: the static library *without* hiding it, on a
+#    platform where that interposes (`static`, Linux); or no mimalloc at all (`none`);
+# 3. an API that frees where it allocates (exercise 2).
+
+# %%
+if CXX:
+    for setup in ["none", "dynamic", "static", "private"]:
+        r = server(setup, "config", CONFIG_JSON)
+        print(f"SETUP={setup:8} config path: {'ok' if r.ok else r.status()}")
+
+# %% [markdown]
+# ### Exercise 1: predict three project set-ups
+#
+# `native_examples/06_static_vs_dynamic/setups/one`, `two` and `three` each hold a
+# `CMakeLists.txt` for the same library and server (`three` also a `server.map`). Read
+# them (the cell below prints them). For each, predict:
+#
+# - `links`: does it link? (`True`/`False`)
+# - `library_allocator`: if it links, who serves `new` inside `libappconfig.so`:
+#   `"glibc"` or `"mimalloc"` (`None` if it does not link);
+# - `config_crashes`: if it links, does `server config` crash? (`None` if it does not link)
+#
+# The check builds and runs all three; it tells you which answer is wrong, not what the
+# right one is.
+
+# %%
+for name in ["one", "two", "three"]:
+    folder = SRC / "setups" / name
+    for f in sorted(folder.iterdir()):
+        text = "\n".join(l for l in f.read_text().splitlines()
+                         if l and not l.startswith("cmake_minimum") and "CMAKE_CXX_STANDARD" not in l)
+        print(f"===== setups/{name}/{f.name}\n{text}\n")
+
+# %%
+PREDICTION = {
+    "one":   dict(links=True, library_allocator="?", config_crashes=None),
+    "two":   dict(links=True, library_allocator="?", config_crashes=None),
+    "three": dict(links=True, library_allocator="?", config_crashes=None),
+}
+
+# %% tags=["solution"]
+PREDICTION = {
+    "one":   dict(links=False, library_allocator=None, config_crashes=None),
+    "two":   dict(links=True, library_allocator="mimalloc", config_crashes=False),
+    "three": dict(links=True, library_allocator="glibc", config_crashes=True),
+}
+
+# %%
+CONFIG_FILES = [SRC / "config" / f for f in ["appconfig.cpp", "appconfig.h", "server.cpp", "fix_start.cpp"]]
+
+
+def measure_setup(name):
+    """Build setups/<name> and run it: (links, library_allocator, config_crashes)."""
+    b = lab.cmake_build(SRC / "setups" / name, extra_files=CONFIG_FILES, name=f"setup-{name}")
+    if not b.ok:
+        return (False, None, None)
+    probe = server(None, "probe", build=b).stdout
+    allocator = re.search(r"new in libappconfig.so\s+(\w+)", probe).group(1)
+    return (True, allocator, not server(None, "config", CONFIG_JSON, build=b).ok)
+
+
+HINTS = {
+    "one": "Which line creates the target mimalloc-static? Without it, what does CMake pass "
+           "to the linker, and does a file with that name exist?",
+    "two": "libmimalloc.a is linked into a shared library that hides nothing. Which module "
+           "comes first in the search order with a definition of malloc? (lesson 04, 'exported')",
+    "three": "A version script with 'local: *' hides the executable's symbols from every other "
+             "module, like --exclude-libs in section 3. Where do the libraries' new and the "
+             "program's delete go then?",
+}
+if CXX:
+    lab.check(lambda name: tuple(PREDICTION.get(name, {}).get(k, "?") for k in
+                                 ("links", "library_allocator", "config_crashes")),
+              [lab.Case(args=(name,), expected=measure_setup(name), hint=HINTS[name],
+                        label=f"set-up {name}: (links, library_allocator, config_crashes)")
+               for name in ["one", "two", "three"]],
+              reveal_expected=False, name="set-ups")
+else:
+    print("\n".join(lab.missing(t) for t in ["cmake", "jsoncpp", "g++"] if not lab.have(t)))
+
+# %% [markdown]
+# ## 4. C++ specifics: replacing `new`/`delete`, and strings that hide the bug
+#
+# **Replacement rules.** The global `operator new`/`operator delete` (all their forms)
+# are *replaceable*: a program may define them, once, and then the program's definitions
+# are used instead of the library's (C++ standard, [replacement.functions] and
+# [new.delete]; the Itanium C++ ABI mangles them `_Znwm`, `_ZdlPv`, `_ZdlPvm`...). mimalloc's
+# `mimalloc-new-delete.h` *defines* them, so it goes in **exactly one** source file:
+# two definitions are a duplicate-symbol link error (or, across shared libraries, two
+# replacements that each module binds differently). "Program" is the catch: the standard
+# knows one program; a real process is many modules, and which module's `new` a call
+# reaches is decided by the platform's linker and loader. Section 3 measured that with
+# private binding the executable's replacement reaches only the executable's own code.
+#
+# **Predict:** `new_delete_twice/` includes the header in `a.cpp` *and* `b.cpp` of one
+# program. Compiler error, linker error, or a program with two `operator new`s?
+
+# %%
+if CXX:
+    twice = lab.cmake_build(SRC / "new_delete_twice")
+    dups = sorted(set(re.findall(r"multiple definition of `([^']+)'", twice.log)))
+    print(f"builds: {twice.ok}; failed at the {twice.stage} step" if not twice.ok else "builds")
+    print(f"{len(dups)} functions defined twice, e.g.:")
+    for name in dups[:4]:
+        print("   ", name)
+
+# %% [markdown]
+# The linker refuses: every replaceable form (plain, array, sized, aligned, `nothrow`)
+# is defined in both object files. Inside one program the rule enforces itself; across
+# shared libraries nothing does.
+#
+# **Small strings.** libstdc++ keeps strings of up to 15 characters inside the
+# `std::string` object (the small-string optimisation): no allocation, nothing to free,
+# nothing to get wrong. `server string N` asks the library for a string of `N` characters
+# and destroys it in the program.
+#
+# **Predict:** with `SETUP=private`, for which lengths does it crash?
+
+# %%
+if CXX:
+    outcome = {n: server("private", "string", n).ok for n in range(0, 41)}
+    ok = [n for n, good in outcome.items() if good]
+    bad = [n for n, good in outcome.items() if not good]
+    print(f"no crash for lengths {min(ok)}..{max(ok)}" if ok else "no length survived")
+    print(f"crash    for lengths {min(bad)}..{max(bad)}" if bad else "no length crashed")
+    print(server("private", "string", 16))
+
+# %% [markdown]
+# Up to 15 characters nothing crosses the boundary, so nothing crashes; from 16 every
+# length crashes. A test suite whose config values are short passes; the first real
+# `document_root` path crashes. libc++ (Apple's C++ library) has a larger inline buffer,
+# 22 characters for `char` on 64-bit targets (its `<string>` header, `__min_cap`), so the
+# boundary moves but does not go away.
+#
+# One more trap. The project builds in `Release` mode (`-O3`) unless told otherwise.
+# **Predict:** the same `private` set-up built in `Debug` mode (`-O0 -g`): does `config`
+# still crash?
+
+# %%
+if CXX:
+    debug = lab.cmake_build(SRC / "config", options={"SETUP": "private", "CMAKE_BUILD_TYPE": "Debug"},
+                            name="config-private-debug")
+    for mode, arg in [("config", CONFIG_JSON), ("string", 16)]:
+        r = server(None, mode, arg, build=debug)
+        print(f"Debug build, {mode:6}: {r.status()}")
+    imported = tool_lines(["nm", "-DC", "--undefined-only", str(debug.path("server"))])
+    print("the Debug program calls the string destructor in libstdc++.so:",
+          any("basic_string" in l and "~basic_string" in l for l in imported))
+
+# %% [markdown]
+# No crash. Without optimisation the program's `std::string` destructor is not inlined:
+# it runs in `libstdc++.so`, whose `operator delete` is glibc's, the same allocator that
+# made the block. Whether a cross-module free reaches the wrong allocator can depend on
+# inlining: a bug that a debug build hides and a release build shows.
+
+# %% [markdown]
+# ### Exercise 2: an API that frees where it allocates
+#
+# Keep `SETUP=private` (two allocators) and change the **API** instead. `appconfig.h`
+# declares
+#
+# ```c++
+# struct ConfigText { const char *data; std::size_t size; void *handle; };
+# ConfigText config_text(const char *key);        // the value of app.<key>
+# void config_text_release(ConfigText text);      // give it back to the library
+# ```
+#
+# The program (`server fixed`) copies `data`/`size` into its own buffer and then calls
+# `config_text_release`. Write both functions (C++, compiled into `libappconfig.so`) so
+# that nothing the library allocates is freed by the program and nothing leaks.
+# Available: `config_string(key)` (returns a `std::string`) and
+# `config_app_value(key)` (a `const Json::Value &` owned by the library).
+#
+# The check builds the library with your file in the `private` set-up, runs
+# `server fixed` (three values, then 1000 more calls), and compares with the values
+# read by a plain build; it also counts the bytes glibc still holds after the 1000
+# calls, so a "fix" that simply never frees is caught.
+
+# %% tags=["solution"]
+FIX_CPP = r'''
+#include "appconfig.h"
+#include <json/json.h>
+#include <string>
+
+const Json::Value &config_app_value(const char *key);   // from appconfig.cpp
+
+// Define both:
+//   ConfigText config_text(const char *key)
+//   void config_text_release(ConfigText text)
+// ### BEGIN SOLUTION
+ConfigText config_text(const char *key)
+{
+    auto *copy = new std::string(config_string(key));    // allocated here, in the library...
+    return ConfigText{copy->data(), copy->size(), copy};
+}
+
+void config_text_release(ConfigText text)
+{
+    delete static_cast<std::string *>(text.handle);      // ...and freed here, by the same allocator
+}
+// ### END SOLUTION
+'''
+
+# %%
+def run_fix(source):
+    """Build libappconfig.so with `source` as the fix (SETUP=private) and run `server fixed`."""
+    import hashlib
+    folder = lab.cache_dir() / "fix06"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"fix-{hashlib.sha256(source.encode()).hexdigest()[:12]}.cpp"
+    path.write_text(source)
+    b = lab.cmake_build(SRC / "config", options={"SETUP": "private", "FIX_SOURCE": path},
+                        extra_files=[path], name="config-fix")
+    if not b.ok:
+        return None, b.errors().replace(str(path), "your fix")
+    return b, server("private", "fixed", CONFIG_JSON, build=b)
+
+
+def fix_result(what):
+    b, r = FIX_RUN
+    if b is None:
+        return "does not build: " + r
+    if what == "runs":
+        return "ran" if r.ok else r.status()
+    lines = r.stdout.splitlines()
+    if what == "values":
+        return [l for l in lines if l.startswith("app.")]
+    held = [l for l in lines if l.startswith("glibc bytes still in use")]
+    return int(held[0].split(":")[1]) if held else "no count printed"
+
+
+if CXX:
+    FIX_RUN = run_fix(globals().get("FIX_CPP") or "")
+    reference = [l for l in server("none", "config", CONFIG_JSON).stdout.splitlines() if l.startswith("app.")]
+    lab.check(fix_result, [
+        lab.Case(args=("runs",), expected="ran", label="server fixed runs without crashing",
+                 hint="Does the program still end up freeing a block the library allocated? If it does "
+                      "not build, the message names what is missing: define both functions."),
+        lab.Case(args=("values",), expected=reference, label="the three values it prints",
+                 hint="data must point at the value's characters and stay valid until "
+                      "config_text_release; size is the number of characters."),
+        lab.Case(args=("bytes",), expected=0, label="glibc bytes still held after 1000 calls",
+                 hint="config_text_release must free what config_text allocated (keep a pointer to "
+                      "it in handle), in the library, with the matching delete/free."),
+    ], name="the fixed API")
+else:
+    print("\n".join(lab.missing(t) for t in ["cmake", "jsoncpp", "g++"] if not lab.have(t)))
+
+# %% [markdown]
+# Another correct answer allocates nothing at all: `config_app_value(key).asCString()`
+# is a view into the JSON tree the library owns, valid until `config_unload`, so
+# `config_text_release` has nothing to do. Both follow one rule: **whoever allocates,
+# frees**, and what crosses the boundary is a view plus a way to give it back. Handing
+# out a `std::string` by value is handing out ownership *and* the obligation to free it
+# with the right allocator: across modules with different allocators, that obligation
+# cannot be met.
+
+# %% [markdown]
+# ## 5. What is true on macOS (not run here)
+#
+# This machine is Linux; nothing in this section is executed. Each statement has its
+# source and the date it was checked (2026-11-27, mimalloc `readme.md` at v3.4.3).
+#
+# - **Two-level namespace.** A Mach-O binary records, for each symbol it imports, *the
+#   library* it was found in at link time (for `malloc`: `libSystem`), and dyld binds it
+#   there; there is no single global search order as on Linux (Apple's `ld(1)`:
+#   `-twolevel_namespace` is the default, `-flat_namespace` the exception; Apple, *Mach-O
+#   Programming Topics*). A static mimalloc inside the
+#   executable therefore serves the executable's own calls, while every dylib (jsoncpp,
+#   libc++) keeps `libSystem`'s `malloc`. Section 3's `private` set-up reproduces that
+#   binding on Linux.
+# - **mimalloc's documented override on macOS is dynamic**: `env
+#   DYLD_INSERT_LIBRARIES=/usr/lib/libmimalloc.dylib myprogram` (readme, *Dynamic Override
+#   on MacOS*, with a note that security restrictions may apply when started from a
+#   shell). The interposing tables (`__DATA,__interpose`) are compiled only into the
+#   shared library (`MI_OSX_INTERPOSE && MI_SHARED_LIB_EXPORT` in
+#   `src/prim/osx/alloc-override-zone.c`). The readme's *Static override* section speaks
+#   of "Unix-like systems" and `mimalloc.o`, but its author wrote that linking the object
+#   first works on Linux and BSD while "on Windows, and I believe macOS, this does not work
+#   -- due to link errors and/or non-flat namespaces" (mimalloc issue #71, 2019-07-04), and
+#   macOS users keep reporting static builds failing: #1239 (2026-03-06, arm64,
+#   `MI_OVERRIDE=ON`, a deterministic `pointer being freed was not allocated` in a
+#   standalone C++ program, stable with `MI_OVERRIDE=OFF`) and #1333 (2026-07-16, a static
+#   library, the same message at thread exit, there from a clash of TLS slots, fixed in
+#   v3.4.3 according to the readme's release notes). Treat static override on macOS as
+#   unsupported.
+# - **Malloc zones.** macOS's allocator (`libmalloc`) is a set of *zones*; `free(p)` asks
+#   the registered zones which one owns `p`. When none claims it, `free` prints
+#   `malloc: *** error for object 0x...: pointer being freed was not allocated` and aborts
+#   (Apple's open-source `libmalloc`, `malloc.c`; the message is in #2022 and #1239, and
+#   #1333 shows the abort's stack, `___BUG_IN_CLIENT_OF_LIBMALLOC_POINTER_BEING_FREED_WAS_NOT_ALLOCATED`).
+#   A block made by a mimalloc that no zone knows, freed through the system `free`, gets
+#   exactly this message. mimalloc can register its own zone (`MI_OSX_ZONE`, default `ON`)
+#   so that the system `free` recognises its blocks; the reports above show that this
+#   does not cover every case of a static build.
+# - **The Drogon reports.** #1994 (2024-04-11): `library not found for -lmimalloc-static`
+#   on a new project; with the dynamic `mimalloc` it worked; the user suspected a leak.
+#   #2022 (2024-05-08, built with GCC 14.1): `dg_ctl -v` aborted with `pointer being freed
+#   was not allocated`; with `mimalloc-static`, `drogon::app().loadConfigFile("config.json").run()`
+#   "accessed a null pointer", while the dynamic `mimalloc` worked. Closed for inactivity
+#   (2025-05-18); no root cause was posted. Drogon's own code never mentions mimalloc (its
+#   git history has no commit touching the word); it builds itself as a static library by
+#   default (`BUILD_SHARED_LIBS OFF`) and links jsoncpp, usually a shared library: the same
+#   executable/shared-library split as section 3. That a "jsoncpp leak" caused it is not
+#   shown anywhere in the threads.
+
+# %% [markdown]
+# ## Summary
+#
+# - In CMake, `mimalloc-static` is a **target** created by `find_package(mimalloc)`; the
+#   file is `libmimalloc.a`. An unknown target name becomes `-lmimalloc-static`, which no
+#   file matches: `cannot find -lmimalloc-static` (GNU ld), `library not found for
+#   -lmimalloc-static` (Apple ld). Read the link line: `cmake --build . -v`.
+# - Dynamic mimalloc is a `NEEDED` entry; static mimalloc is ~240 KiB copied into the
+#   executable, which then defines and exports `malloc`. On Linux both interpose: one
+#   allocator for every module, `dlopen`ed ones included.
+# - Two allocators appear when binding is private: macOS's two-level namespace, or on
+#   Linux `--exclude-libs`, a version script, `-Bsymbolic`, `RTLD_DEEPBIND`. Then memory
+#   that crosses a module boundary and is freed on the other side crashes (`SIGSEGV` in
+#   `mi_free` here; `pointer being freed was not allocated` on macOS) or leaks.
+# - Only paths that **transfer ownership** crash: a `std::string` returned by value does;
+#   a `const std::string &` that the library copies does not. Strings of up to 15
+#   characters (libstdc++) or 22 (libc++) allocate nothing and hide the bug; a `Debug`
+#   build (destructor not inlined) hid it here too. `libstdc++.so` is a module as well:
+#   with a hidden `operator new`, even the program's own strings crossed into it.
+# - Fixes: the dynamic library; one allocator for the process; APIs where whoever
+#   allocates also frees.
+#
+# **Myths corrected**
+# - "Static linking is always safer": a static allocator is invisible to the libraries
+#   it does not interpose, so it can *create* a second allocator; on Linux it interposes
+#   only because the executable exports `malloc`.
+# - "The JSON library leaks": jsoncpp frees what it allocates; the crash came from memory
+#   handed across a boundary between two allocators. No thread shows a jsoncpp leak.
+# - "Drogon links mimalloc": neither Drogon's sources nor its network library trantor
+#   mention mimalloc (searched through Drogon's whole git history, snapshot of 2026-07-23,
+#   and trantor's tree of 2026-05-06); the maintainer's answer in #1994 was "not required".
+#   The same user had suggested `find_package(mimalloc 2.1.2 REQUIRED)` for a Drogon
+#   benchmark the next day (the-benchmarker/web-frameworks issue #7381, 2024-04-12): the
+#   mimalloc came from the user's own build.
+#
+# **Further reading**
+# - mimalloc `readme.md`, *Using the library*, *Dynamic override* (Linux, macOS) and
+#   *Static override*: https://github.com/microsoft/mimalloc#overriding-standard-malloc
+#   and its `CMakeLists.txt` (`MI_BUILD_STATIC`, `MI_OSX_ZONE`, `MI_OSX_INTERPOSE`).
+# - Drogon issues #1994, #2022: https://github.com/drogonframework/drogon/issues/1994,
+#   https://github.com/drogonframework/drogon/issues/2022 (and #2017, same reporter).
+# - mimalloc issues #71 (what static override does per platform), #1239 and #1333 (macOS
+#   static builds and `pointer being freed was not allocated`); pull request #1082
+#   (`mimalloc-static` not found with `MI_BUILD_STATIC=OFF`).
+# - CMake, `target_link_libraries` (item types: targets, full paths, plain names):
+#   https://cmake.org/cmake/help/latest/command/target_link_libraries.html
+# - Apple, *Mach-O Programming Topics* / `ld(1)` on macOS: `-twolevel_namespace`,
+#   `-flat_namespace`; Apple's `libmalloc` sources (zones).
+# - Itanium C++ ABI, mangling of the replaceable `operator new`/`delete`:
+#   https://itanium-cxx-abi.github.io/cxx-abi/abi.html ; C++ standard [new.delete]
+#   (replaceable global allocation functions).
+# - GNU ld manual: `--exclude-libs`, `-Bsymbolic`, version scripts.
