@@ -151,8 +151,8 @@ def wait_for(step: str, say=print, poll: float = 1.0, timeout: float = 900) -> b
     """If ``step`` is being prepared in the background, say so once and wait for it.
     Returns True when it is done (or nobody is preparing it: the caller does it itself)."""
     info = status().get(step, {})
-    if info.get("state") != "running":
-        return True
+    if info.get("state") != "running" or info.get("pid") == os.getpid():
+        return True                      # nobody else is preparing it (or it is us)
     what, usual, _ = STEPS[step]
     say(f"waiting for {what}, being prepared in the background since "
         f"{time.time() - info['since']:.0f} s (usually {usual}, once per machine)...")

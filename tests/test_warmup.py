@@ -37,7 +37,9 @@ def test_a_failed_step_is_reported_not_raised(cache, monkeypatch):
 
 
 def test_wait_for_a_step_being_prepared(cache):
-    warmup._write({"zig-windows": {"state": "running", "since": time.time() - 5, "pid": os.getpid()}})
+    import subprocess
+    other = subprocess.Popen(["sleep", "30"])          # "another process" preparing it
+    warmup._write({"zig-windows": {"state": "running", "since": time.time() - 5, "pid": other.pid}})
     assert "being prepared (5 s so far" in warmup.status_line()
 
     def finish():
@@ -48,6 +50,10 @@ def test_wait_for_a_step_being_prepared(cache):
     assert warmup.wait_for("zig-windows", say=said.append, poll=0.1)
     assert said and said[0].startswith("waiting for zig's C library for Windows")
     assert warmup.wait_for("zig-wasm", say=said.append) and len(said) == 1   # nobody preparing it
+    other.kill()
+    other.wait()
+    warmup._write({"zig-wasm": {"state": "running", "since": time.time(), "pid": os.getpid()}})
+    assert warmup.wait_for("zig-wasm", say=said.append) and len(said) == 1   # we are preparing it
 
 
 def test_a_dead_runner_is_not_waited_for(cache):

@@ -1,0 +1,274 @@
+"""The widgets in a real browser: JupyterLab in headless Chromium, every cell run.
+
+For each lesson that shows widgets, the test opens the book notebook (a copy, so
+JupyterLab's autosave can never touch the committed one) in JupyterLab, runs all
+cells, and checks what a learner would see: every widget rendered (no "Error
+displaying widget", no text fallback such as ``VBox(children=...)``), no blank
+image, a slider or dropdown that changes the picture when moved, and no error in
+the browser console. On failure it saves a screenshot and names it.
+
+Needs Debian's ``chromium`` (``./lab test`` installs apt-test.txt) and the
+``playwright`` Python package (its driver only: it never downloads a browser).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import labsupport as lab
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ROOT = lab.ROOT
+ARTIFACTS = Path(os.environ.get("LABSUPPORT_ARTIFACTS", ROOT / "tests" / "artifacts"))
+WIDGET_CLASSES = re.compile(r"\b(HeapMap|Stepper|stepper|struct_layout|StructLayout|AddressSpace|"
+                            r"address_space|ipywidgets|widgets\.)\b")
+TEXT_FALLBACK = re.compile(r"^(VBox|HBox|Box|Tab|Output|IntSlider|Dropdown|HTML|Image|Button|Play)\(",
+                           re.M)
+BENIGN_CONSOLE = ("favicon", "[Violation]", "DevTools", "Failed to load resource: the server responded "
+                  "with a status of 404")
+
+
+def _lessons_with_widgets() -> list[str]:
+    out = []
+    for src in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        text = src.read_text()
+        if WIDGET_CLASSES.search(text) and "application/vnd.jupyter.widget-view+json" in text:
+            out.append(src.name)
+    return out
+
+
+pytestmark = [
+    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed: sudo apt-get install -y chromium"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory):
+    pytest.importorskip("playwright", reason="pip install playwright (the driver only)")
+    root = tmp_path_factory.mktemp("course")
+    (root / "notebooks").mkdir()
+    import nbformat
+    for nb in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"):   # outputs cleared: all must come from this run
+        book = nbformat.read(nb, as_version=4)
+        for cell in book.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        book.metadata.pop("widgets", None)
+        nbformat.write(book, root / "notebooks" / nb.name)
+    (root / "native_examples").symlink_to(ROOT / "native_examples")
+    (root / "node_modules").symlink_to(ROOT / "node_modules") if (ROOT / "node_modules").exists() else None
+    (root / "package.json").symlink_to(ROOT / "package.json")
+    port, token = _free_port(), "browser-test"
+    settings = root / "settings"        # every cell in the page (no windowing), no autosave
+    for plugin, values in {"notebook-extension/tracker": {"windowingMode": "none"},
+                           "docmanager-extension/plugin": {"autosave": False}}.items():
+        path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
+    env["JUPYTERLAB_WORKSPACES_DIR"] = str(root / "workspaces")
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+           "--ServerApp.open_browser=False", "--LabApp.news_url=None",
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if os.getuid() == 0:
+        cmd.append("--allow-root")
+    log = open(root / "server.log", "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("JupyterLab did not start:\n" + (root / "server.log").read_text()[-2000:])
+    yield url, token, root
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"])
+        yield b
+        b.close()
+
+
+def _run_all(page, timeout_s: float):
+    _accept_dialogs(page)
+    page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Shift+C")                     # command palette
+    page.keyboard.type("Run All Cells")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(1000)
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        busy = page.locator(".jp-InputPrompt", has_text="[*]").count()
+        status = page.locator(".jp-Notebook-ExecutionIndicator, .jp-DebuggerBugButton").count()
+        if busy == 0:
+            idle = page.evaluate("""() => !document.querySelector('[data-status="busy"]')""")
+            if idle:
+                return
+        page.wait_for_timeout(1000)
+        del status
+    raise TimeoutError(f"cells still running after {timeout_s:.0f} s")
+
+
+def _check_page(page) -> list[str]:
+    problems = []
+    text = page.locator(".jp-Notebook").first.inner_text()
+    ran = len(re.findall(r"\[\d+\]:", page.locator(".jp-Notebook").first.inner_text()))
+    if ran == 0:
+        problems.append("no cell ran")
+    if "Error displaying widget" in text:
+        problems.append("a widget failed to display (Error displaying widget)")
+    for m in TEXT_FALLBACK.finditer(text):
+        problems.append(f"a widget shown as text: {text[m.start():m.start() + 60]!r}")
+    blank = page.evaluate("""() => [...document.querySelectorAll('.jp-OutputArea img')]
+        .filter(i => !i.complete || i.naturalWidth === 0).length""")
+    if blank:
+        problems.append(f"{blank} image(s) did not load")
+    views = page.locator(".jupyter-widgets").count()
+    if views == 0:
+        problems.append("no widget view rendered at all")
+    return problems
+
+
+def _picture_of(widget):
+    return widget.evaluate("""w => { const p = w.closest('.jp-OutputArea-output') || w.parentElement;
+        const pics = p.querySelectorAll('svg, img, canvas, pre, .widget-html-content');
+        return [...pics].map(e => e.outerHTML.length + ':' + (e.src || e.innerHTML || '').slice(-400)).join('|'); }""")
+
+
+def _interact(page) -> str | None:
+    """Move the first slider (or choose another dropdown option); the picture must change."""
+    slider = page.locator(".jupyter-widgets .noUi-handle, .jupyter-widgets input[type=range]").first
+    if slider.count():
+        box = slider.locator("xpath=ancestor::div[contains(@class,'jupyter-widgets')][1]")
+        before = _picture_of(box.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea-output')][1]"))
+        slider.focus()
+        for _ in range(3):
+            page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(1500)
+        after = _picture_of(box.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea-output')][1]"))
+        return None if before != after else "moving the slider did not change the picture"
+    select = page.locator(".jupyter-widgets select").first
+    if select.count():
+        area = select.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea-output')][1]")
+        before = _picture_of(area)
+        options = select.locator("option").all_inner_texts()
+        current = select.input_value()
+        other = next((o for o in options if o != current), None)
+        if other is None:
+            return None
+        select.select_option(label=other)
+        page.wait_for_timeout(1500)
+        return None if _picture_of(area) != before else "choosing another option did not change the picture"
+    return None
+
+
+def _open(browser, url, token, name, errors):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error"
+            and not any(b in m.text for b in BENIGN_CONSOLE) else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    workspace = re.sub(r"\W", "-", Path(name).stem)            # a fresh workspace per notebook
+    page.goto(f"{url}/lab/workspaces/{workspace}/tree/notebooks/{name}?reset&token={token}")
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator, .jp-Toolbar", timeout=60_000)
+    page.wait_for_timeout(3000)                              # kernel start
+    _accept_dialogs(page)
+    return page
+
+
+def _accept_dialogs(page):
+    """A "Select Kernel" dialog (or any other) takes its default answer."""
+    for _ in range(3):
+        dialog = page.locator(".jp-Dialog .jp-mod-accept")
+        if not dialog.count():
+            return
+        dialog.first.click()
+        page.wait_for_timeout(1500)
+
+
+def _shot(page, name) -> str:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{Path(name).stem}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return str(path)
+
+
+@pytest.mark.parametrize("name", _lessons_with_widgets())
+def test_lesson_widgets_render_and_respond(lab_server, browser, name):
+    url, token, _ = lab_server
+    errors: list[str] = []
+    page = _open(browser, url, token, name, errors)
+    try:
+        _run_all(page, timeout_s=900)
+        problems = _check_page(page)
+        moved = _interact(page)
+        if moved:
+            problems.append(moved)
+        problems += [f"browser console: {e[:200]}" for e in errors]
+        views = page.locator(".jupyter-widgets").count()
+        ran = len(re.findall(r"\[\d+\]:", page.locator(".jp-Notebook").first.inner_text()))
+        print(f"{name}: {ran} cells ran, {views} widget views, interaction: {moved or 'picture changed'}")
+        if problems:
+            pytest.fail(f"{name}: " + "; ".join(problems) + f" (screenshot: {_shot(page, name)})")
+    finally:
+        page.close()
+
+
+def test_a_broken_widget_is_caught(lab_server, browser):
+    """The check itself: a widget whose front-end model does not exist must fail it."""
+    import nbformat
+    url, token, root = lab_server
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import ipywidgets, traitlets\n"
+        "class Broken(ipywidgets.DOMWidget):\n"
+        "    _model_name = traitlets.Unicode('NoSuchModel').tag(sync=True)\n"
+        "    _model_module = traitlets.Unicode('no-such-module').tag(sync=True)\n"
+        "    _view_name = traitlets.Unicode('NoSuchView').tag(sync=True)\n"
+        "    _view_module = traitlets.Unicode('no-such-module').tag(sync=True)\n"
+        "Broken()")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, root / "notebooks" / "zz_broken.ipynb")
+    errors: list[str] = []
+    page = _open(browser, url, token, "zz_broken.ipynb", errors)
+    try:
+        _run_all(page, timeout_s=120)
+        page.wait_for_timeout(2000)
+        problems = _check_page(page) + errors
+        assert problems, "a broken widget went unnoticed"
+    finally:
+        page.close()
