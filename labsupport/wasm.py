@@ -19,7 +19,6 @@ Small and obvious on purpose (lesson 08); use it as ``from labsupport import was
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import re
@@ -28,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .cbuild import CompileError, _local_headers
+from .cbuild import CompileError, make_recipe
 from .toolchain import ROOT, MissingTool, cache_dir, missing
 
 WASM_BUILD_VERSION = "1"     # bump when the recipe below changes
@@ -87,17 +86,20 @@ def compile_wasm(source: str, *, target: str = "wasm32-wasi", flags=DEFAULT_FLAG
     argv_flags = ["-target", target, *flags, *cflags, *(f"-I{d}" for d in include_dirs)]
     if max_memory is not None:
         argv_flags.append(f"-Wl,--max-memory={max_memory}")
-    headers: dict[str, str] = {}
-    _local_headers(source, [Path.cwd(), *map(Path, include_dirs)], headers)
-    key = json.dumps(dict(v=WASM_BUILD_VERSION, source=source, flags=argv_flags, headers=headers,
-                          zig=zig_version()), sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+    # the same recipe and key as every other build (cbuild.Recipe); zig's version is in it
+    recipe = make_recipe("wasm", [*_zig_argv(), "cc"], [("<cell>", source)],
+                         search=[Path.cwd(), *include_dirs], cflags=argv_flags,
+                         extra={"wasm_build": WASM_BUILD_VERSION, "zig": zig_version()})
+    digest = recipe.key()
     out_dir = cache_dir() / "wasm"
     out_dir.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
     out = out_dir / f"{safe}-{digest}.wasm"
     if out.exists():
         return out
+    if target == "wasm32-wasi":
+        from .warmup import wait_for
+        wait_for("zig-wasm")             # zig's wasi libc being prepared in the background?
     with tempfile.TemporaryDirectory(prefix="labwasm-", dir=out_dir) as tmp:
         src = Path(tmp) / f"{safe}.c"
         src.write_text(source)

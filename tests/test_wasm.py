@@ -169,3 +169,14 @@ def test_z3_double_release_throws():
                       packages=("z3-solver",), timeout=120)
     assert r.ok, str(r)
     assert wasm.last_json(r.stdout)["error"].startswith("TypeError")
+
+
+@pytest.mark.skipif(not wasm.node_ready("z3-solver"), reason="node or npm z3-solver missing")
+def test_z3_loop_runs_out_without_release_and_not_with_it():
+    script = lab.example_path("08_wasm_finalization", "z3_loop.mjs")
+    leak = wasm.last_json(wasm.run_node(script, "leak", 200, 20, packages=("z3-solver",),
+                                        timeout=120).stdout)
+    assert leak["error"] and "out of memory" in leak["error"] and leak["done"] < 200
+    rel = wasm.last_json(wasm.run_node(script, "release", 200, 20, packages=("z3-solver",),
+                                       timeout=120).stdout)
+    assert rel["error"] is None and rel["done"] == 200

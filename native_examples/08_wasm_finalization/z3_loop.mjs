@@ -5,7 +5,8 @@
 //        yield    no release(), but gc() and a macrotask (setTimeout 0) each iteration
 //        double   release() twice
 //        after    use a solver after release()
-//        api      which classes of the high-level API have release()
+// Which classes have release(): the notebook reads the installed package's source
+// (node_modules/z3-solver/build/high-level/high-level.js).
 // Z3's own allocator limit is set with setParam('memory_max_size', MB); the
 // estimate Z3 keeps of its allocated bytes is printed (Z3_get_estimated_alloc_size).
 // Run it in a child process with a timeout: an exhausted context may hang later calls.
@@ -31,30 +32,6 @@ function oneSolver(i) {
   const y = ctx.Int.const('y');
   s.add(x.gt(y), y.gt(i));
   return s;
-}
-
-if (mode === 'api') {
-  const solver = new ctx.Solver();
-  const m = ctx.Int.const('m');
-  solver.add(m.gt(1));
-  await solver.check();
-  const samples = {
-    Solver: solver,
-    Optimize: new ctx.Optimize(),
-    Fixedpoint: new ctx.Fixedpoint(),
-    Model: solver.model(),
-    Statistics: solver.statistics(),
-    AstVector: new ctx.AstVector(),
-    Tactic: new ctx.Tactic('simplify'),
-    Goal: new ctx.Goal(),
-    Int: m,
-  };
-  const rows = {};
-  for (const [name, obj] of Object.entries(samples)) rows[name] = typeof obj.release === 'function';
-  for (const [name, has] of Object.entries(rows)) console.log(`${name.padEnd(11)} release(): ${has ? 'yes' : 'no'}`);
-  const dispose = typeof Symbol.dispose === 'symbol' && Symbol.dispose in new ctx.Solver();
-  console.log(`Solver has [Symbol.dispose] (for \`using\`): ${dispose ? 'yes' : 'no'}`);
-  finish({ mode, rows, dispose });
 }
 
 if (mode === 'double' || mode === 'after') {
