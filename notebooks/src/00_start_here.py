@@ -54,7 +54,10 @@ import labsupport as lab
 lab.doctor()
 
 # %% [markdown]
-# The same table is printed by `python -m labsupport doctor` in a terminal.
+# The same table is printed by `./lab doctor` in a terminal, which also *tries*
+# what each lesson needs on this machine (ptrace for gdb and LeakSanitizer, Wine
+# starting a program, valgrind, the memory cap) and says per lesson whether it
+# runs fully, runs with some cells switched off, or cannot run.
 #
 # ## 2. C in a cell
 #
@@ -166,7 +169,9 @@ lab.check((zeros, "count_zeros"),
 # through a bad pointer, the operating system kills that process, and the kernel
 # dies with it. So every demonstration that can crash, hang or eat memory in this
 # course runs in a **child process** instead: `lab.run_c(module, "function", args...)`.
-# The child has a time limit and optional memory and CPU limits; its output is
+# The child has a time limit, a memory cap (a quarter of this machine's memory, at
+# most 2 GiB, so a runaway loop cannot take the machine down), a cap of 64
+# processes, and optional CPU limits; its output is
 # captured at the file-descriptor level (C's `printf` writes to fd 1, which
 # Python's `print` redirection never sees), and you get back how it ended.
 #
@@ -193,10 +198,11 @@ lab.run_c(crash, "write_null")
 
 # %% [markdown]
 # The processor's memory protection stopped the write: the kernel sent the child
-# **SIGSEGV**. The `printf` before it was kept because the child makes C's output
-# unbuffered: normally `stdout` into a file or pipe is buffered, and a buffer that
-# was never flushed vanishes with the process. Integer division by zero is another
-# hardware trap, with another signal:
+# **SIGSEGV**. The `printf` before it was kept on purpose: normally `stdout` into a
+# file or pipe is buffered, and a buffer that was never flushed vanishes with the
+# process. The child line-buffers C's output and installs a signal handler that
+# writes whatever is still buffered before the process dies. Integer division by
+# zero is another hardware trap, with another signal:
 
 # %%
 lab.run_c(crash, "divide", 7, 0)
@@ -211,6 +217,39 @@ print("The kernel is still alive:", c.add(20, 22))
 r = lab.run_c(crash, "write_null")
 print(r.signal, r.returncode, r.ok)
 print(r.stdout.strip())
+
+# %% [markdown]
+# ### Your own experiments
+#
+# In your working copy you will also call C directly, `c.add(1, 2)`: fast, and
+# pointers work, but a crash there kills the kernel, and every variable with it.
+# Two safety nets:
+#
+# - `%%cffi NAME --isolate` makes every call of the cell's functions run in a
+#   child, like `lab.run_c`: the value comes back, a crash becomes a Python
+#   exception, `lab.IsolatedCallError`, and the kernel lives on. The price: a few
+#   milliseconds a call, and only plain values (numbers, bytes) cross into the
+#   child, since a pointer into the kernel's memory means nothing there.
+# - If a direct call does kill the kernel, JupyterLab restarts it, and the next
+#   `import labsupport` in this notebook says what killed its predecessor: the
+#   signal, the C function, the cell, and where the bad address pointed.
+#
+# One more: **Kernel → Interrupt cannot stop C code.** Python checks for the
+# interrupt only between its own instructions, never inside a C function, so an
+# endless loop in a direct call runs until you restart the kernel. Through
+# `lab.run_c` or `--isolate` it has a time limit (10 s unless you say otherwise).
+
+# %%
+# %%cffi risky --isolate
+int plus(int a, int b) { return a + b; }
+int write_null_too(void) { int *volatile p = 0; *p = 1; return 0; }
+
+# %%
+print(risky.plus(2, 3))
+try:
+    risky.write_null_too()
+except lab.IsolatedCallError as err:
+    print("caught:", err.result.signal, "- and the kernel is still here")
 
 # %% [markdown]
 # ### Freeing a block twice
@@ -243,7 +282,7 @@ lab.run_program([double_free, "unnoticed"])
 # `a, b, a` passes it. Nothing crashed, yet two blocks that the program believes
 # are separate now share the same memory: writing one silently overwrites the
 # other. A crash is the *lucky* outcome of a memory bug; tools such as valgrind
-# and AddressSanitizer (lesson 07, coming) find the unlucky ones.
+# and AddressSanitizer (lesson 07) find the unlucky ones.
 #
 # ## 4. A first heap picture
 #
