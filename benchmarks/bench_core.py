@@ -65,7 +65,8 @@ def run() -> list[dict]:
     ratio = statistics.median(cold) / statistics.median(bare)
     out.append(dict(name="cold %%cffi build / bare gcc -shared", value=round(ratio, 2), unit="x",
                     target="<= 1.3x",
-                    note=f"median cold {statistics.median(cold)*1000:.0f} ms vs gcc {statistics.median(bare)*1000:.0f} ms"))
+                    note=f"median cold {statistics.median(cold)*1000:.0f} ms "
+                         f"vs gcc {statistics.median(bare)*1000:.0f} ms"))
     # --- a real library's API through the header option (Debian's libcjson-dev)
     if Path("/usr/include/cjson/cJSON.h").exists():
         cold, bare = [], []

@@ -15,7 +15,8 @@ def main(argv=None) -> int:
     wu.add_argument("--background", action="store_true",
                     help="start it in a detached process and return at once (what ./lab start does)")
     wk = sub.add_parser("work", help="create the learner's working copies in work/ (never overwrites one)")
-    wk.add_argument("--reset", metavar="LESSON", help="a fresh copy of one lesson (e.g. 01); the old one goes to work/backup/")
+    wk.add_argument("--reset", metavar="LESSON",
+                    help="a fresh copy of one lesson (e.g. 01); the old one goes to work/backup/")
     wk.add_argument("--dir", default=str(ROOT / "work"))
     sc = sub.add_parser("student-copy", help="write copies to hand out: no solutions, no outputs")
     sc.add_argument("--src", default=str(ROOT / "notebooks"))

@@ -668,7 +668,8 @@ def _compile_module(recipe: Recipe, modname, build_dir, so_path, meta_path, cdef
         if "Python.h" in diag and "conflicting types" in diag:
             diag += ("\nHint: the cell is compiled together with Python.h, which declares the POSIX "
                      "functions above; give your function another name.")
-        kind = LinkError if ("undefined reference" in diag or " ld" in diag or "cannot find -l" in diag) else CompileError
+        linking = "undefined reference" in diag or " ld" in diag or "cannot find -l" in diag
+        kind = LinkError if linking else CompileError
         raise kind(f"C {'link' if kind is LinkError else 'compile'} error:\n{diag}", diag)
     try:
         mod = _import(modname, str(tmp_so))

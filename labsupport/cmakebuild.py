@@ -106,7 +106,8 @@ class CMakeBuild:
         """The link command CMake generated for ``target`` (Makefile generator: link.txt)."""
         f = self.build_dir / "CMakeFiles" / f"{target}.dir" / "link.txt"
         if not f.exists():
-            return f"(no link step for {target}: configure {'failed' if self.stage == 'configure' else 'did not create it'})"
+            why = "failed" if self.stage == "configure" else "did not create it"
+            return f"(no link step for {target}: configure {why})"
         return " ".join(self.shorten(f.read_text()).split())
 
     def errors(self) -> str:

@@ -102,7 +102,7 @@ class Layout:
             a, b = f.byte_range()
             for i in range(a, min(b, self.size)):
                 used[i] = 1
-        out, i, last_end, last_name = [], 0, 0, None
+        out, i = [], 0
         ends = sorted((f.byte_range()[1], f.name) for f in self.fields)
         while i < self.size:
             if used[i]:
@@ -436,7 +436,8 @@ def pahole_text(path, name: str, *, reorganize: bool = False, timeout: float = 3
     p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if p.returncode != 0 or not p.stdout.strip():
         raise LookupError(f"pahole found no type {bare!r} in the module "
-                          f"(a type the C never uses may have no debug info){': ' + p.stderr.strip() if p.stderr.strip() else ''}")
+                          "(a type the C never uses may have no debug info)"
+                          + (f": {p.stderr.strip()}" if p.stderr.strip() else ""))
     return p.stdout.rstrip("\n")
 
 

@@ -264,7 +264,8 @@ class Solution:
     source: str
 
     def __str__(self) -> str:
-        return f"Reference solution {self.number} of lesson {self.lesson} (read it, then write your own):\n\n{self.source}"
+        return (f"Reference solution {self.number} of lesson {self.lesson} "
+                f"(read it, then write your own):\n\n{self.source}")
 
     def _repr_markdown_(self) -> str:
         lang = "c" if _is_c_cell(self.source) else "python"

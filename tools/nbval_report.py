@@ -30,7 +30,8 @@ def summarise(path: str) -> str:
                           if line.strip().startswith(("-", "+")) and line.strip() not in ("-", "+")), "")
             cells[where.rsplit("/", 1)[-1]].append(f"{name}: {first[:100]}")
         else:
-            tests.append(f"{where}::{name}: {(bad.get('message') or '').splitlines()[0][:120] if bad.get('message') else ''}")
+            message = (bad.get("message") or "").splitlines()
+            tests.append(f"{where}::{name}: {message[0][:120] if message else ''}")
     lines = [f"{total} tests; {sum(map(len, cells.values()))} notebook cells differ; {len(tests)} other tests failed"]
     for nb in sorted(cells):
         lines.append(f"{nb}:")
