@@ -48,6 +48,7 @@ def _lessons_with_widgets() -> list[str]:
 
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed: sudo apt-get install -y chromium"),
 ]
 

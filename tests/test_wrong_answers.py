@@ -37,6 +37,7 @@ def _text(cell):
     return "\n".join(parts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stem", LESSONS)
 def test_checks_catch_the_seeded_wrong_answers(stem):
     from nbclient import NotebookClient
