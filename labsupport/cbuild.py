@@ -38,7 +38,8 @@ from cffi.recompiler import make_c_source
 from .toolchain import cache_dir, mimalloc as _mimalloc_files
 
 __all__ = ["BUILD_VERSION", "DEFAULT_CFLAGS", "CModule", "CompileError", "IsolatedCallError", "LinkError",
-           "Recipe", "build_c", "build_c_file", "build_program", "compiler_version", "make_recipe"]
+           "Recipe", "build_c", "build_c_file", "build_program", "compiler_version", "load_module",
+           "make_recipe"]
 
 BUILD_VERSION = "3"          # bump when what a Recipe means changes
 DEFAULT_CFLAGS = ("-O0", "-g", "-Wall")   # -O0: the lessons' bugs must not be optimised away
@@ -502,7 +503,15 @@ def _cdef_that_parses(decls: list[str], notes: list[str]) -> str:
     return "\n".join(accepted)
 
 
-def _import(modname: str, path: str):
+def _error_kind(diag: str) -> type:
+    """LinkError when the compiler's messages are the linker's, else CompileError."""
+    linking = ("undefined reference" in diag or "cannot find -l" in diag or "undefined symbol" in diag
+               or " ld:" in diag or "/ld: " in diag or "collect2" in diag)
+    return LinkError if linking else CompileError
+
+
+def load_module(modname: str, path: str):
+    """Import a built cffi module once per process (a module cannot be reloaded)."""
     if modname in sys.modules:
         return sys.modules[modname]
     spec = importlib.util.spec_from_file_location(modname, path)
@@ -589,7 +598,7 @@ def _build_module(source: str, *, libraries=(), library_dirs=(), include_dirs=()
     if so_path.exists() and meta_path.exists():
         meta = _meta_cache.get(modname) or json.loads(meta_path.read_text())
         _meta_cache[modname] = meta
-        mod = _import(modname, str(so_path))
+        mod = load_module(modname, str(so_path))
         return CModule(mod.ffi, mod.lib, modname, str(so_path), tuple(meta["functions"]),
                        meta["warnings"], meta["notes"], cached=True)
 
@@ -668,11 +677,10 @@ def _compile_module(recipe: Recipe, modname, build_dir, so_path, meta_path, cdef
         if "Python.h" in diag and "conflicting types" in diag:
             diag += ("\nHint: the cell is compiled together with Python.h, which declares the POSIX "
                      "functions above; give your function another name.")
-        linking = "undefined reference" in diag or " ld" in diag or "cannot find -l" in diag
-        kind = LinkError if linking else CompileError
+        kind = _error_kind(diag)
         raise kind(f"C {'link' if kind is LinkError else 'compile'} error:\n{diag}", diag)
     try:
-        mod = _import(modname, str(tmp_so))
+        mod = load_module(modname, str(tmp_so))
     except ImportError as exc:
         sys.modules.pop(modname, None)
         msg = str(exc).replace(str(tmp_so), "the cell's module")
@@ -733,8 +741,7 @@ def build_program(sources, *, output: str | None = None, cflags=(), ldflags=(), 
         diag = p.stderr.replace(str(base) + os.sep, "").strip()
         for s in srcs:
             diag = diag.replace(str(s.parent) + os.sep, "")
-        kind = LinkError if ("undefined reference" in diag or "cannot find -l" in diag
-                             or "undefined symbol" in diag) else CompileError
+        kind = _error_kind(diag)
         raise kind(f"C build error:\n{diag}", diag)
     os.replace(tmp, target)
     return target

@@ -36,7 +36,6 @@ read only when a process starts.
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 import os
 import pickle
 import resource
@@ -269,13 +268,9 @@ def _call(spec: dict):
         fn = cloudpickle.loads(spec["payload"])
         return fn(*spec["args"], **spec["kwargs"])
     if spec["kind"] == "c":
+        from .cbuild import load_module          # the one way a built module is loaded
         modname, path, func = spec["payload"]
-        mod = sys.modules.get(modname)
-        if mod is None:
-            s = importlib.util.spec_from_file_location(modname, path)
-            mod = importlib.util.module_from_spec(s)
-            s.loader.exec_module(mod)
-            sys.modules[modname] = mod
+        mod = load_module(modname, path)
         return _to_plain(mod.ffi, getattr(mod.lib, func)(*spec["args"]))
     raise ValueError(spec["kind"])
 
@@ -471,14 +466,19 @@ def _kill_tree(root: int, group: int) -> None:
         time.sleep(0.002)
 
 
+def _with_labsupport_importable(env: dict) -> dict:
+    """``env`` with this package's folder first on PYTHONPATH, for a child interpreter."""
+    pkg_parent = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [pkg_parent, env.get("PYTHONPATH")]))
+    return env
+
+
 class _Server:
     def __init__(self):
         import socket
         import subprocess
         self.sock, theirs = socket.socketpair()
-        env = dict(os.environ)
-        pkg_parent = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [pkg_parent, env.get("PYTHONPATH")]))
+        env = _with_labsupport_importable(dict(os.environ))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "labsupport._runner", "--server", str(theirs.fileno())],
             pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL,
@@ -610,9 +610,7 @@ def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=No
             spec_path = os.path.join(tmp, "spec")
             with open(spec_path, "wb") as f:
                 pickle.dump(spec, f)
-            child_env = {**os.environ, **{k: str(v) for k, v in env.items()}}
-            pypath = str(Path(__file__).resolve().parent.parent)
-            child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [pypath, child_env.get("PYTHONPATH")]))
+            child_env = _with_labsupport_importable({**os.environ, **{k: str(v) for k, v in env.items()}})
             spec = dict(spec, kind="exec",
                         payload=([sys.executable, "-m", "labsupport._runner", spec_path], child_env))
         elif kind == "exec":
