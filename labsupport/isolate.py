@@ -59,15 +59,47 @@ HEAD_BYTES = 64 * 1024       # keep this much of the start of a huge output ...
 TAIL_BYTES = 16 * 1024       # ... and this much of its end
 FILE_LIMIT = 1 << 30         # RLIMIT_FSIZE for the child: 1 GiB
 
+def _cgroup_limit_mb() -> int | None:
+    """The memory limit of this process's cgroup (v2 ``memory.max``, or v1), if any: on a
+    JupyterHub or in a container that, not the machine, is what the learner has."""
+    try:
+        rel = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in rel:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        if parts[0] == "0":
+            candidates = [Path("/sys/fs/cgroup") / parts[2].lstrip("/") / "memory.max"]
+        elif "memory" in parts[1].split(","):
+            candidates = [Path("/sys/fs/cgroup/memory") / parts[2].lstrip("/") / "memory.limit_in_bytes"]
+        else:
+            continue
+        for path in candidates:
+            try:
+                text = path.read_text().strip()
+            except OSError:
+                continue
+            if text.isdigit() and int(text) < (1 << 50):
+                return int(text) // (1 << 20)
+    return None
+
+
 def _default_max_rss_mb() -> int:
-    """A quarter of this machine's memory, at most 2 GiB: a runaway loop in a
-    learner's C stays far from the kernel's out-of-memory killer, which could
-    otherwise pick the notebook kernel or, on a shared hub, the server."""
+    """A quarter of this machine's memory, at most 2 GiB, and at most half of the
+    cgroup's limit where there is one (a hub's per-user limit): a runaway loop in a
+    learner's C stays far from the out-of-memory killer, which could otherwise pick
+    the notebook kernel or, on a shared hub, the server."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 20)
     except (ValueError, OSError, AttributeError):
-        return 2048
-    return int(max(256, min(2048, total // 4)))
+        total = 8192
+    cap = min(2048, total // 4)
+    limit = _cgroup_limit_mb()
+    if limit:
+        cap = min(cap, limit // 2)
+    return int(max(128, cap))
 
 
 DEFAULT_MAX_RSS_MB = _default_max_rss_mb()

@@ -251,3 +251,11 @@ def test_a_crash_keeps_a_line_still_in_the_buffer(c):
     r = lab.run_c(c, "half_line_then_crash")
     assert r.signal == "SIGSEGV"
     assert r.stdout == "no newline yet" and r.stderr == "err part"
+
+
+def test_default_cap_follows_a_cgroup_limit(monkeypatch):
+    from labsupport import isolate
+    monkeypatch.setattr(isolate, "_cgroup_limit_mb", lambda: 2048)       # a hub's 2 GiB per user
+    assert isolate._default_max_rss_mb() == 1024
+    monkeypatch.setattr(isolate, "_cgroup_limit_mb", lambda: None)
+    assert isolate._default_max_rss_mb() == min(2048, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 22))
