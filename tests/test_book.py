@@ -1,0 +1,138 @@
+"""The published book (tools/build_book.py): built once into a temporary folder (about
+25 s here), then checked as a reader would find it: a page per lesson with the stored
+outputs and pictures, the README's lesson table as the landing page with working links,
+saved widgets drawn from local files, nothing loaded from another host, no broken
+internal link. Also checks the link checker itself on a small made-up site."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+
+import pytest
+
+import labsupport as lab
+
+ROOT = lab.ROOT
+for mod in ("sphinx", "myst_nb", "sphinx_book_theme", "linkify_it"):
+    if importlib.util.find_spec(mod) is None:
+        pytest.skip(f"{mod} is not installed (pyproject.toml, extra 'book')", allow_module_level=True)
+
+spec = importlib.util.spec_from_file_location("build_book", ROOT / "tools" / "build_book.py")
+build_book = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(build_book)
+
+LESSONS = build_book.lessons()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book")
+    rc = build_book.main(["--out", str(out)])
+    assert rc == 0, "tools/build_book.py failed (its output above says why)"
+    # the staged lessons are the notebooks as stored: Sphinx was told never to run them
+    assert re.search(r'^nb_execution_mode = "off"$', (out / "src" / "conf.py").read_text(), re.M)
+    return out / "html"
+
+
+def _outputs(nb_path):
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        for o in cell.get("outputs", []):
+            yield o
+    return nb
+
+
+def test_every_lesson_has_a_page_in_order(site):
+    assert LESSONS, "no notebooks/NN_topic.ipynb found"
+    index = (site / "index.html").read_text(encoding="utf-8")
+    pos = []
+    for nb in LESSONS:
+        assert (site / f"{nb.stem}.html").exists(), nb.name
+        pos.append(index.find(f'href="{nb.stem}.html"'))
+        assert pos[-1] >= 0, f"the landing page's navigation misses {nb.stem}"
+    assert pos == sorted(pos), "lessons are not in order in the navigation"
+
+
+def test_landing_page_is_the_readme_lesson_table(site):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Lessons", 1)[1]
+    named = re.findall(r"`(\d\d_\w+)\.ipynb`", table)
+    assert named, "README's lesson table names no notebook"
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert "<table" in index
+    for stem in named:
+        if (ROOT / "notebooks" / f"{stem}.ipynb").exists():
+            assert re.search(rf'<a class="reference internal" href="{stem}\.html[^"]*"', index), stem
+
+
+def test_stored_outputs_and_pictures_are_shown_not_recomputed(site):
+    for nb in LESSONS:
+        page = (site / f"{nb.stem}.html").read_text(encoding="utf-8")
+        outputs = list(_outputs(nb))
+        pngs = sum("image/png" in o.get("data", {}) for o in outputs)
+        shown = len(re.findall(r'<img[^>]+src="_images/[^"]+\.png"', page))
+        assert shown >= pngs, f"{nb.name}: {pngs} stored pictures, {shown} on the page"
+        # the first stored line of program output appears as stored
+        streams = [o for o in outputs if o["output_type"] == "stream" and "".join(o["text"]).strip()]
+        if streams:
+            first = "".join(streams[0]["text"]).strip().splitlines()[0].strip()
+            words = re.findall(r"[A-Za-z]{4,}", first)[:3]
+            for w in words:
+                assert w in page, f"{nb.name}: stored output word {w!r} not on the page"
+
+
+def test_saved_widgets_are_drawn_from_local_files(site):
+    with_widgets = [nb for nb in LESSONS
+                    if any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
+                           for o in _outputs(nb))]
+    if not with_widgets:
+        pytest.skip("no lesson stores a widget")
+    live = (site / "_static" / "widgets" / "embed-amd.js").exists()
+    for nb in with_widgets:
+        page = (site / f"{nb.stem}.html").read_text(encoding="utf-8")
+        if live:
+            assert "application/vnd.jupyter.widget-state+json" in page, nb.name
+            assert 'src="_static/widgets/embed-amd.js' in page, nb.name
+        else:  # npm was not reachable: the widget's text form is shown instead
+            assert "application/vnd.jupyter.widget-view+json" not in page, nb.name
+
+
+def test_no_page_loads_from_another_host(site):
+    assert build_book.external_loads(site) == []
+
+
+def test_no_broken_internal_links(site):
+    assert build_book.check_links(site) == []
+
+
+def test_link_checker_finds_a_missing_page_and_a_missing_anchor(tmp_path):
+    (tmp_path / "a.html").write_text(
+        '<h1 id="top">A</h1><a href="b.html#there">ok</a> <a href="#top">self</a>'
+        '<a href="https://example.org/x">external</a> <img src="pic.png">'
+        '<a href="gone.html">missing</a> <a href="b.html#nowhere">bad anchor</a>')
+    (tmp_path / "b.html").write_text('<p id="there">B</p>')
+    (tmp_path / "pic.png").write_bytes(b"\x89PNG")
+    broken = build_book.check_links(tmp_path)
+    assert broken == ["a.html: gone.html (no such file)", "a.html: b.html#nowhere (no such anchor)"]
+
+
+def test_landing_page_links_only_lessons_that_exist():
+    readme = "# T\n\nintro\n\n## Lessons\n\n| # | nb |\n|---|---|\n| 00 | `00_a.ipynb` |\n| 01 | `01_b.ipynb` |\n\n## Next\n"
+    md = build_book.landing_page(readme, {"00_a.ipynb"})
+    assert "[00_a.ipynb](00_a.ipynb)" in md
+    assert "`01_b.ipynb`" in md and "](01_b.ipynb)" not in md
+    assert "## Next" not in md and md.startswith("# T")
+
+
+def test_teaching_guide_has_every_lesson_with_its_stated_time(site):
+    guide = (ROOT / "TEACHING.md").read_text(encoding="utf-8")
+    assert (site / "teaching.html").exists(), "TEACHING.md is not in the book"
+    for src in sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py")):
+        nn = src.name[:2]
+        heading = re.search(rf"^### {nn} · .*$", guide, re.M)
+        assert heading, f"TEACHING.md has no section for lesson {nn}"
+        stated = re.search(r"about (\d+) minutes", src.read_text(encoding="utf-8"))
+        if stated:
+            assert f"{stated.group(1)} minutes" in heading.group(0), (
+                f"lesson {nn} says about {stated.group(1)} minutes; TEACHING.md says: {heading.group(0)}")
