@@ -1,7 +1,8 @@
 """Lesson 01 trace stepper: time per step on a 1,000-operation trace (target <= 100 ms).
 
-Moving the slider runs Stepper.show(i): three HTML strings (the SVG heap map,
-the free list, the figures) from states precomputed by the replay.
+Moving the slider runs StepView.show(i) (labsupport/widgets/stepper.py): four HTML
+strings (the label, the SVG heap map, the named lists, the figures) from steps
+precomputed by the replay (labsupport/heap/talloc.py).
 """
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def run() -> list[dict]:
-    from labsupport import tracestep as ts
+    from labsupport.heap.traces import load_trace
+    from labsupport.widgets.stepper import Stepper
 
-    trace = ts.load_trace("random1000")
+    trace = load_trace("random1000")
     t0 = time.perf_counter()
-    st = ts.Stepper(trace, policy="first", order="lifo")
+    st = Stepper(trace, policy="first", order="lifo")
     build = time.perf_counter() - t0
     n = len(st.replay.states)
     times = []

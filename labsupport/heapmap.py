@@ -1,262 +1,28 @@
-"""Draw a heap as blocks: offset, size, state (used / free / meta) and an owner label.
+"""Heap pictures under their old address (``from labsupport import heapmap``).
 
-The picture wraps the address range into rows of ``row_bytes`` (like a hex dump,
-but offsets are decimal everywhere in the course),
-so neighbours stay neighbours and a block that crosses a row continues on the
-next one. Every lesson that has a heap to show (the teaching allocator, real
-glibc chunks, mimalloc pages, a WebAssembly linear memory) hands a list of
-``Block`` to ``draw_heap`` (a static picture) or ``HeapMap`` (a widget with a
-block picker and a details table).
-
-All rectangles go into one ``PolyCollection``, so 10,000 blocks draw in one
-call rather than 10,000 (see benchmarks/bench_core.py).
+The code lives by layer: the data (``Block``, ``BlockState``, ``fragmentation``,
+``summarize``) in ``labsupport/heap/model.py``, with no plotting import; the
+picture (``draw_heap``, ``figure_png``) in ``labsupport/widgets/heapdraw.py``;
+the widget (``HeapMap``) in ``labsupport/widgets/heapmap.py``; the colours in
+``labsupport/widgets/style.py``. Importing this module registers the PNG
+display of a matplotlib Figure in a notebook, as before.
 """
 from __future__ import annotations
 
-import io
-import math
-from dataclasses import dataclass
-from html import escape
+from .heap.model import STATES, Block, BlockState, Fragmentation, fragmentation, summarize
+from .widgets.heapdraw import _auto_row_bytes, _rectangles  # noqa: F401  (used by tests and old code)
+from .widgets.heapdraw import details_html, draw_heap, figure_png, table_html
+from .widgets.style import COLORS
 
-import numpy as np
-from matplotlib.collections import PolyCollection
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch, Rectangle
-
-COLORS = {"used": "#4C72B0", "free": "#E6E6E6", "meta": "#DD8452"}
-STATES = tuple(COLORS)
+_details_html, _table_html = details_html, table_html      # the old private names
 
 
-@dataclass(frozen=True)
-class Block:
-    offset: int          # from the start of the heap, in bytes (never a raw address)
-    size: int            # bytes
-    state: str = "used"  # "used", "free" or "meta" (headers, footers, bookkeeping)
-    owner: str = ""      # a label: who allocated it, which size class...
-
-    def __post_init__(self):
-        if self.state not in COLORS:
-            raise ValueError(f"state must be one of {', '.join(STATES)}, not {self.state!r}")
-        if self.size < 0 or self.offset < 0:
-            raise ValueError("offset and size must be >= 0")
+def __getattr__(name):       # the widget imports ipywidgets: only when first used
+    if name == "HeapMap":
+        from .widgets.heapmap import HeapMap
+        return HeapMap
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@dataclass(frozen=True)
-class Fragmentation:
-    footprint: int               # heap start to the end of the highest block in use (or meta)
-    holes: int                   # free bytes below the footprint
-    largest_hole: int
-    external_fragmentation: float  # 1 - largest_hole / holes (0.0 when there are no holes)
-
-
-def fragmentation(blocks) -> Fragmentation:
-    """The course's one definition of external fragmentation (every lesson uses this).
-
-    blocks: ``Block`` objects, or ``(offset, size, used)`` tuples, offsets from the
-    heap start. A block is in use unless its state is "free" (meta counts as in use).
-
-    * footprint: from the heap start to the end of the highest block in use;
-    * holes: the free blocks *below* the footprint (the untouched tail above it,
-      such as glibc's top chunk, is not a hole: it is room to grow into);
-    * external fragmentation = 1 - largest hole / all hole bytes: 0 when the free
-      memory inside the heap is one piece, close to 1 when it is many small pieces.
-    """
-    spans = []
-    for b in blocks:
-        if isinstance(b, Block):
-            spans.append((b.offset, b.size, b.state != "free"))
-        else:
-            o, s, u = b[:3]
-            spans.append((o, s, bool(u)))
-    footprint = max((o + s for o, s, u in spans if u), default=0)
-    holes = [s for o, s, u in spans if not u and o + s <= footprint]
-    total, largest = sum(holes), max(holes, default=0)
-    return Fragmentation(footprint, total, largest, (1 - largest / total) if total else 0.0)
-
-
-def summarize(blocks) -> dict:
-    """Bytes per state, the largest free block, and the figures of ``fragmentation``
-    (holes below the footprint, largest hole, external fragmentation)."""
-    blocks = list(blocks)
-    out = {s: 0 for s in STATES}
-    largest = 0
-    for b in blocks:
-        out[b.state] += b.size
-        if b.state == "free":
-            largest = max(largest, b.size)
-    f = fragmentation(blocks)
-    out["blocks"] = len(blocks)
-    out["largest_free"] = largest
-    out["footprint"] = f.footprint
-    out["holes"] = f.holes
-    out["largest_hole"] = f.largest_hole
-    out["external_fragmentation"] = f.external_fragmentation
-    return out
-
-
-def _auto_row_bytes(span: int) -> int:
-    return max(64, 1 << math.ceil(math.log2(max(span, 1) / 32)))
-
-
-def _rectangles(blocks, start: int, row_bytes: int):
-    """Split blocks at row ends: arrays of (row, x, width, state index, block index)."""
-    rows, xs, ws, st, idx = [], [], [], [], []
-    state_index = {s: i for i, s in enumerate(STATES)}
-    for i, b in enumerate(blocks):
-        pos, end = b.offset - start, b.offset - start + b.size
-        while pos < end:
-            row, x = divmod(pos, row_bytes)
-            w = min(end - pos, row_bytes - x)
-            rows.append(row); xs.append(x); ws.append(w); st.append(state_index[b.state]); idx.append(i)
-            pos += w
-    return (np.array(rows), np.array(xs), np.array(ws), np.array(st, dtype=int), np.array(idx, dtype=int))
-
-
-def draw_heap(blocks, title: str | None = None, row_bytes: int | None = None, ax=None,
-              highlight: int | None = None, labels: bool | None = None):
-    """Draw ``blocks`` and return the matplotlib Figure.
-
-    row_bytes: bytes per row (default: a power of two giving about 32 rows).
-    highlight: index of a block to outline in red.
-    labels: write owner labels inside wide blocks (default: when <= 200 blocks).
-    """
-    blocks = list(blocks)
-    if ax is None:
-        fig = Figure(figsize=(9, 3.2))
-        fig.subplots_adjust(left=0.08, right=0.86, top=0.9, bottom=0.16)  # fixed: layout engines draw twice
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
-    if not blocks:
-        ax.text(0.5, 0.5, "(empty heap)", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return fig
-    start = min(b.offset for b in blocks)
-    end = max(b.offset + b.size for b in blocks)
-    row_bytes = row_bytes or _auto_row_bytes(end - start)
-    rows, xs, ws, st, idx = _rectangles(blocks, start, row_bytes)
-    thin = len(blocks) <= 2000
-    if not thin and len(rows) > 1:
-        # no edges are drawn at this size, so neighbours of one state merge into one rectangle
-        joined = (rows[1:] == rows[:-1]) & (st[1:] == st[:-1]) & (xs[1:] == xs[:-1] + ws[:-1])
-        starts = np.flatnonzero(np.r_[True, ~joined])
-        ws = np.add.reduceat(ws, starts)
-        rows, xs, st, idx = rows[starts], xs[starts], st[starts], idx[starts]
-    y0, y1 = rows + 0.08, rows + 0.92
-    verts = np.stack([np.stack([xs, y0], 1), np.stack([xs + ws, y0], 1),
-                      np.stack([xs + ws, y1], 1), np.stack([xs, y1], 1)], 1)
-    palette = np.array([COLORS[s] for s in STATES])
-    ax.add_collection(PolyCollection(verts, facecolors=palette[st], edgecolors="white" if thin else "none",
-                                     linewidths=0.6 if thin else 0))
-    nrows = int(rows.max()) + 1
-    ax.set_xlim(0, row_bytes)
-    ax.set_ylim(nrows, 0)
-    step = max(1, nrows // 8)
-    ax.set_yticks([r + 0.5 for r in range(0, nrows, step)])
-    ax.set_yticklabels([f"+{start + r * row_bytes}" for r in range(0, nrows, step)], fontsize=7)
-    ax.tick_params(axis="x", labelsize=7)
-    ax.set_xlabel(f"byte within row ({row_bytes} bytes per row); rows are offsets from the heap start",
-                  fontsize=8)
-    if labels is None:
-        labels = len(blocks) <= 200
-    if labels:
-        min_w = row_bytes / 14
-        for r, x, w, i in zip(rows, xs, ws, idx):
-            if w >= min_w and blocks[i].owner:
-                ax.text(x + w / 2, r + 0.5, blocks[i].owner, ha="center", va="center", fontsize=8,
-                        color="white" if blocks[i].state != "free" else "black", clip_on=True)
-    if highlight is not None:
-        for r, x, w, i in zip(rows, xs, ws, idx):
-            if i == highlight:
-                ax.add_patch(Rectangle((x, r + 0.02), w, 0.96, fill=False, edgecolor="red", linewidth=1.5))
-    s = summarize(blocks)
-    ax.legend(handles=[Patch(color=COLORS[k], label=f"{k} {s[k]:,} B") for k in STATES],
-              loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
-    ax.set_title(title or f"{len(blocks):,} blocks", fontsize=9)
-    return fig
-
-
-def figure_png(fig, dpi: int = 80) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
-
-
-def _details_html(blocks, i: int) -> str:
-    b = blocks[i]
-    return (f"<b>block {i}</b>: offset +{b.offset}, size {b.size:,} B, "
-            f"state <b>{escape(b.state)}</b>{', owner ' + escape(b.owner) if b.owner else ''}")
-
-
-def _table_html(blocks, limit: int = 40) -> str:
-    rows = "".join(f"<tr><td>{i}</td><td>+{b.offset}</td><td>{b.size:,}</td><td>{escape(b.state)}</td>"
-                   f"<td>{escape(b.owner)}</td></tr>" for i, b in enumerate(blocks[:limit]))
-    more = f"<tr><td colspan=5>... {len(blocks) - limit:,} more</td></tr>" if len(blocks) > limit else ""
-    return ("<div style='max-height:14em;overflow:auto'><table style='font-size:80%'>"
-            "<tr><th>#</th><th>offset</th><th>size</th><th>state</th><th>owner</th></tr>"
-            f"{rows}{more}</table></div>")
-
-
-def _make_widget_class():
-    import ipywidgets as widgets
-
-    class HeapMap(widgets.VBox):
-        """Heap picture + block picker + details + table. ``update(blocks)`` redraws."""
-
-        def __init__(self, blocks, title: str | None = None, row_bytes: int | None = None):
-            self._blocks, self._title, self._row_bytes = list(blocks), title, row_bytes
-            self.image = widgets.Image(format="png")
-            self.picker = widgets.BoundedIntText(description="block #", min=0, value=0,
-                                                 layout=widgets.Layout(width="12em"))
-            self.details = widgets.HTML()
-            self.table = widgets.HTML()
-            self.picker.observe(lambda ch: self._redraw(highlight=ch["new"]), names="value")
-            super().__init__([self.image, widgets.HBox([self.picker, self.details]), self.table])
-            self.update(self._blocks, title)
-
-        def update(self, blocks, title: str | None = None):
-            self._blocks = list(blocks)
-            if title is not None:
-                self._title = title
-            self.picker.max = max(0, len(self._blocks) - 1)
-            self.table.value = _table_html(self._blocks)
-            self.picker.value = min(self.picker.value, self.picker.max)
-            self._redraw(highlight=self.picker.value if self._blocks else None)
-
-        def _redraw(self, highlight):
-            fig = draw_heap(self._blocks, self._title, self._row_bytes, highlight=highlight)
-            self.image.value = figure_png(fig)
-            i = self.picker.value
-            self.details.value = _details_html(self._blocks, i) if self._blocks else ""
-
-        def __repr__(self):
-            s = summarize(self._blocks)
-            return (f"HeapMap({s['blocks']} blocks: {s['used']:,} B used, {s['free']:,} B free, "
-                    f"{s['meta']:,} B meta)")
-
-    return HeapMap
-
-
-_HeapMap = None
-
-
-def HeapMap(blocks, title: str | None = None, row_bytes: int | None = None):  # noqa: N802
-    """The heap map widget (ipywidgets is imported on first use)."""
-    global _HeapMap
-    if _HeapMap is None:
-        _HeapMap = _make_widget_class()
-    return _HeapMap(blocks, title, row_bytes)
-
-
-def _register_png_formatter() -> None:
-    """Let a Figure returned by draw_heap display as a picture, with or without pyplot."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    ip = get_ipython()
-    if ip is not None:
-        ip.display_formatter.formatters["image/png"].for_type(Figure, lambda fig: figure_png(fig, dpi=100))
-
-
-_register_png_formatter()
+__all__ = ["COLORS", "STATES", "Block", "BlockState", "Fragmentation", "fragmentation", "summarize",
+           "draw_heap", "figure_png", "HeapMap"]  # noqa: F822  (HeapMap: lazy)

@@ -4,6 +4,7 @@ import pytest
 
 import labsupport as lab
 from labsupport import heapmap
+from labsupport.widgets import heapdraw
 
 
 def blocks(n, seed=1):
@@ -59,8 +60,8 @@ def test_tracestep_uses_the_same_definition():
 
 
 def test_offsets_are_decimal():
-    assert "+656" in heapmap._table_html([lab.Block(656, 32)])
-    assert "0x" not in heapmap._details_html([lab.Block(656, 32)], 0)
+    assert "+656" in heapdraw.table_html([lab.Block(656, 32)])
+    assert "0x" not in heapdraw.details_html([lab.Block(656, 32)], 0)
 
 
 def test_bad_block_rejected():
@@ -69,14 +70,14 @@ def test_bad_block_rejected():
 
 
 def test_blocks_split_across_rows():
-    rows, xs, ws, st, idx = heapmap._rectangles([lab.Block(0, 100), lab.Block(100, 28, "free")], 0, 64)
+    rows, xs, ws, st, idx = heapdraw._rectangles([lab.Block(0, 100), lab.Block(100, 28, "free")], 0, 64)
     assert list(zip(rows, xs, ws, idx)) == [(0, 0, 64, 0), (1, 0, 36, 0), (1, 36, 28, 1)]
 
 
 def test_draw_ten_thousand_blocks():
     fig = lab.draw_heap(blocks(5000), title="10,000 blocks")
     assert len(fig.axes[0].collections[0].get_paths()) >= 10000
-    assert heapmap.figure_png(fig)[:4] == b"\x89PNG"
+    assert heapdraw.figure_png(fig)[:4] == b"\x89PNG"
 
 
 def test_draw_empty_and_highlight():
@@ -93,3 +94,12 @@ def test_widget_update_and_deterministic_repr():
     assert "block 3" in w.details.value
     w.update(blocks(2))
     assert w.picker.max == 3 and repr(w).startswith("HeapMap(4 blocks:")
+
+
+def test_old_module_is_the_new_layers():
+    from labsupport.heap import model
+    from labsupport.widgets.heapmap import HeapMap
+    assert heapmap.Block is model.Block is lab.Block and heapmap.fragmentation is model.fragmentation
+    assert heapmap.draw_heap is heapdraw.draw_heap is lab.draw_heap
+    assert heapmap.HeapMap is HeapMap is lab.HeapMap and isinstance(HeapMap, type)
+    assert heapmap._table_html is heapdraw.table_html

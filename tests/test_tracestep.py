@@ -1,5 +1,9 @@
-"""Tests of labsupport.tracestep and of the lesson-01 teaching allocator (talloc.c)."""
+"""Tests of what lesson 01 reaches through ``labsupport.tracestep``: traces (heap.traces), the
+teaching allocator talloc.c (heap.talloc), glibc and mimalloc (heap.glibc, heap.mimalloc), the
+stepper (widgets.stepper) and the lesson's checks (lessons.heap_managers)."""
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -63,13 +67,15 @@ def test_figures_definitions():
 
 # --------------------------------------------------------------------------- the teaching allocator
 def _assert_heap_ok(state, arena, order):
-    pos = 8
+    lib = ts.talloc_module().lib                         # the header's constants: TA_TAG 8, TA_ALIGN 16...
+    tag, align = lib.TA_TAG, lib.TA_ALIGN
+    pos = tag
     free = set()
     prev_free = False
     for off, size, used, owner in state.blocks:
         assert off == pos, f"step {state.step}: gap or overlap at {pos}"
-        assert size % 16 == 0 and size >= 32
-        assert (off + 8) % 16 == 0                       # payload alignment
+        assert size % align == 0 and size >= lib.TA_MIN_BLOCK
+        assert (off + tag) % align == 0                  # payload alignment
         if not used:
             assert not prev_free, f"step {state.step}: two free neighbours at {off}"
             free.add(off)
@@ -77,7 +83,7 @@ def _assert_heap_ok(state, arena, order):
             assert owner
         prev_free = not used
         pos += size
-    assert pos == arena - 8
+    assert pos == arena - tag
     assert set(state.freelist) == free and len(state.freelist) == len(free)
     if order == "address":
         assert list(state.freelist) == sorted(state.freelist)
@@ -303,3 +309,18 @@ def test_glibc_summary_separates_the_tcache_chunk_and_mimalloc_has_no_ext_fragme
     g = ts.replay_glibc("fragment").summary()
     assert g["fixed meta B"] == 656 and g["peak w/o meta B"] == g["peak footprint B"] - 656
     assert ts.replay_mimalloc("fragment").summary()["final ext. fragmentation"] is None
+
+
+# --------------------------------------------------------------------------- the old import path
+def test_every_name_lesson_01_uses_is_still_there():
+    src = (lab.ROOT / "notebooks" / "src" / "01_heap_managers.py").read_text()
+    used = set(re.findall(r"\bts\.([A-Za-z_]\w*)", src))
+    assert {"replay", "Stepper", "replay_glibc", "check_reuse"} <= used
+    assert [n for n in sorted(used) if not hasattr(ts, n)] == []
+
+
+def test_tracestep_only_gathers_names():
+    from labsupport.heap import talloc
+    from labsupport.lessons import heap_managers
+    assert ts.replay is talloc.replay and ts.check_reuse is heap_managers.check_reuse
+    assert len((lab.ROOT / "labsupport" / "tracestep.py").read_text().splitlines()) < 120

@@ -1,0 +1,188 @@
+"""Lesson 01 (heap managers): reading talloc.c, the exercises' checks, the comparison table.
+
+Helpers only this lesson uses; what a second lesson needs moves down into
+``labsupport.heap`` (the model and the snapshot sources) or ``labsupport.widgets``.
+Every check measures its expected values on this machine (a fresh glibc process,
+the teaching allocator) and explains a wrong answer with a hint.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..heap.glibc import NO_TCACHE, ChunkState, replay_glibc
+from ..heap.mimalloc import replay_mimalloc
+from ..heap.talloc import check_module, compare_policies, replay
+from ..heap.traces import OpKind, Trace, TraceError, as_trace, example_dir, parse_trace
+from ..widgets.text import format_table
+
+__all__ = ["c_function", "CHUNK_REQUESTS", "real_chunk_sizes", "check_chunk_sizes", "COALESCE_TRACES",
+           "check_coalesce", "best_policy", "check_policy", "MAX_BEST_FIT_OPS", "first_beats_best",
+           "check_first_beats_best", "REUSE_TRACE", "real_reuse", "check_reuse", "fragmentation_table"]
+
+
+def c_function(name: str, path: str | Path | None = None) -> str:
+    """The source text of one function of talloc.c (or ``path``), for reading in the notebook."""
+    text = Path(path or example_dir() / "talloc.c").read_text()
+    m = re.search(rf"^[^\n;{{}}]*\b{re.escape(name)}\s*\([^;{{]*\)\s*\{{", text, re.M)
+    if not m:
+        raise KeyError(f"no function {name!r}")
+    depth, i = 0, m.end() - 1
+    while i < len(text):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        i += 1
+        if depth == 0:
+            break
+    return text[m.start():i]
+
+
+CHUNK_REQUESTS = (0, 1, 8, 24, 25, 40, 41, 100, 1000, 4000)
+
+
+def real_chunk_sizes(requests=CHUNK_REQUESTS) -> dict:
+    """Chunk sizes glibc really gives each request (measured in a fresh process)."""
+    t = parse_trace("".join(f"alloc r{i} {n}\n" for i, n in enumerate(requests)), "sizes")
+    got = {c.owner: c.size for c in replay_glibc(t).chunks if c.state == ChunkState.USED}
+    return {n: got[f"r{i}"] for i, n in enumerate(requests)}
+
+
+def check_chunk_sizes(fn, requests=CHUNK_REQUESTS):
+    """Exercise: fn(n) must give the size of the chunk glibc uses for malloc(n)."""
+    from ..exercises import Case, check
+    real = real_chunk_sizes(requests)
+    return check(fn, [Case(args=(n,), expected=real[n],
+                           hint="a chunk is the request plus its 8-byte size field, rounded up to a "
+                                "multiple of 16, and never smaller than 32") for n in requests],
+                 name=getattr(fn, "__name__", "chunk_size"))
+
+
+COALESCE_TRACES = ("coalesce", "fragment", "exercise", "random1000")
+
+
+def check_coalesce(module, traces=COALESCE_TRACES, policy: str = "first", order: str = "lifo"):
+    """Exercise: a talloc.c built with your ta_coalesce keeps every heap invariant on every
+    trace. Each replay runs in an isolated child: a crash or an endless loop is reported
+    with the step it happened at, and the notebook keeps running."""
+    from ..exercises import Case, check
+    return check(lambda name: check_module(module, name, policy, order),
+                 [Case(args=(t,), expected="ok",
+                       hint="after ta_coalesce, no two free blocks may touch, every free block must be on "
+                            "the free list exactly once, and header == footer for every block")
+                  for t in traces], name="replay")
+
+
+def best_policy(trace, options=None) -> tuple:
+    """The (policy, order) with the smallest peak footprint on ``trace`` (no failed allocations)."""
+    options = options or [("first", "lifo"), ("first", "address"), ("next", "lifo"), ("best", "lifo")]
+    runs = {f"{p}/{o}": replay(trace, p, o) for p, o in options}
+    return min(runs, key=lambda k: (len(runs[k].failures), runs[k].peak_footprint)), runs
+
+
+def check_policy(answer, trace="exercise"):
+    """Exercise: which of first/lifo, first/address, next/lifo, best/lifo needs the least memory
+    (smallest peak footprint) on ``trace``? The check compares footprints, so a wrong answer
+    does not give the right one away."""
+    from ..exercises import Case, check
+    winner, runs = best_policy(trace)
+    a = str(answer).strip().lower()
+    a = a if "/" in a else a + "/lifo"
+
+    def peak_footprint_of(choice):
+        if choice not in runs:
+            raise ValueError(f"{answer!r} is not one of {', '.join(runs)}")
+        return runs[choice].peak_footprint
+
+    return check(peak_footprint_of, [Case(args=(a,), expected=runs[winner].peak_footprint,
+                                          hint="the smallest peak footprint of the four is the expected value; "
+                                               "replay the trace under each policy and compare")],
+                 name="peak_footprint_of")
+
+
+MAX_BEST_FIT_OPS = 12
+
+
+def first_beats_best(text) -> str:
+    """Replay a trace under first/lifo and best/lifo; "ok" when best fit fails an
+    allocation and first fit fails none, else what is wrong (the exercise's verdict)."""
+    if text is None:
+        return "no trace yet"
+    try:
+        t = text if isinstance(text, Trace) else parse_trace(str(text), "your trace")
+    except TraceError as e:
+        return f"the trace does not parse: {e}"
+    if not len(t):
+        return "the trace is empty"
+    if len(t) > MAX_BEST_FIT_OPS:
+        return f"{len(t)} operations: at most {MAX_BEST_FIT_OPS} please"
+    try:
+        first, best = replay(t, "first", "lifo"), replay(t, "best", "lifo")
+    except ValueError as e:
+        return str(e)
+    arena = first.arena_size
+    if not best.failures:
+        return f"best fit fails no allocation (arena {arena:,} B)"
+    if first.failures:
+        return (f"first fit fails too, at step {first.failures[0].step} ({first.failures[0].op}) "
+                f"(arena {arena:,} B)")
+    return "ok"
+
+
+def check_first_beats_best(text):
+    """Exercise: a trace of at most 12 operations on which best fit fails and first fit succeeds."""
+    from ..exercises import Case, check
+    return check(first_beats_best, [Case(args=(text,), expected="ok", label="replay(your trace)",
+                                         hint="make best fit's choice leave two holes that are each too small "
+                                              "for a later request, while first fit leaves one hole that fits; "
+                                              "the free list is LIFO (the last block freed is searched first), "
+                                              "and a '# arena: BYTES' line makes the arena small enough to fill")],
+                 name="replay")
+
+
+REUSE_TRACE = """\
+alloc a 40
+alloc b 40
+alloc c 100
+alloc d 40
+free b
+free d
+free a
+free c
+alloc x 40
+alloc y 100
+alloc z 24
+alloc w 40
+"""
+
+
+def real_reuse(trace=REUSE_TRACE) -> dict:
+    """For each block allocated after the first free: the id of the freed block whose
+    chunk it got in a fresh glibc process, or "new" for a chunk that was never used."""
+    t = as_trace(trace)
+    first_free = next(i for i, op in enumerate(t.ops) if op.kind == OpKind.FREE)
+    last_free = max(i for i, op in enumerate(t.ops) if op.kind == OpKind.FREE)
+    before = {ch.offset: ch.owner for ch in replay_glibc(t, stop=first_free).chunks if ch.state == ChunkState.USED}
+    after = {ch.owner: ch.offset for ch in replay_glibc(t).chunks if ch.state == ChunkState.USED}
+    return {op.id: before.get(after[op.id], "new") for op in t.ops[last_free + 1:] if op.kind == OpKind.ALLOC}
+
+
+def check_reuse(answer, trace=REUSE_TRACE):
+    """Exercise: answer = {new id: old id or "new"}; compared with glibc in a fresh process.
+    Choose-the-answer: a wrong guess is not told the right one."""
+    from ..exercises import Case, check
+    real = real_reuse(trace)
+    answer = answer if isinstance(answer, dict) else {}
+    return check(lambda k: str(answer.get(k, "?")).strip(),
+                 [Case(args=(k,), expected=v, label=f"answer[{k!r}]",
+                       hint="each chunk size has its own tcache list, last in, first out; a request whose "
+                            "size class has nothing freed is cut from the top chunk (\"new\")")
+                  for k, v in real.items()],
+                 name="answer", reveal_expected=False)
+
+
+def fragmentation_table(trace, arena_size: int | None = None, real: bool = True) -> str:
+    """Every teaching-allocator policy, then glibc and mimalloc, on the same trace."""
+    rows = compare_policies(trace, arena_size)
+    if real:
+        rows += [replay_glibc(trace).summary(), replay_glibc(trace, tunables=NO_TCACHE).summary(),
+                 replay_mimalloc(trace).summary()]
+    return format_table(rows)

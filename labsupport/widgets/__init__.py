@@ -1,0 +1,29 @@
+"""Where every picture is drawn: views (strings and figures) and widgets (ipywidgets).
+
+- ``style``      the one convention: colours per block state, "+N" decimal offsets
+- ``heapdraw``   view: ``draw_heap(blocks)``, a matplotlib Figure of a heap
+- ``heapmap``    widget: ``HeapMap(blocks)``, picture + block picker + details + table
+- ``stepviews``  views of one Step: SVG heap strip, named lists, figures, in HTML or text
+                 (``HtmlRenderer``, ``TextRenderer``)
+- ``stepper``    widgets: ``StepView(steps, renderer)`` (generic), ``Stepper(trace)`` (lesson 01)
+- ``text``       plain-text tables (``format_table``)
+
+Other lessons' pictures (``structlayout``, ``addrspace``) still live in their own
+modules. The data these draw is in ``labsupport.heap``. Names are imported on
+first use, so ``import labsupport.widgets`` loads neither matplotlib nor ipywidgets.
+"""
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {"COLORS": "style", "draw_heap": "heapdraw", "figure_png": "heapdraw", "HeapMap": "heapmap",
+         "HtmlRenderer": "stepviews", "TextRenderer": "stepviews", "heap_svg": "stepviews",
+         "StepView": "stepper", "Stepper": "stepper", "format_table": "text"}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,151 @@
+"""Steppers: a slider over precomputed heap states.
+
+``StepView(steps, renderer)`` is the generic one: any list of ``Step`` (teaching
+allocator today, glibc's bins tomorrow) and a renderer (``stepviews.HtmlRenderer``).
+Each slider move only swaps four small HTML strings (label, SVG heap map, named
+lists, figures); pictures are cached, so it stays far below 100 ms per step on a
+1,000-operation trace (benchmarks/bench_tracestep.py).
+
+``Stepper(trace)`` is lesson 01's trace stepper: a StepView over a replay of the
+teaching allocator (``heap.talloc``), with the placement policy and free-list
+order to pick and a box to edit the trace.
+"""
+from __future__ import annotations
+
+import html
+from functools import lru_cache
+
+import ipywidgets as w
+
+from ..heap.talloc import DEFAULT_ARENA, ORDERS, POLICIES, replay
+from ..heap.traces import TraceError, as_trace, parse_trace
+from .stepviews import HtmlRenderer
+from .style import FAILED_COLOR
+
+__all__ = ["StepView", "Stepper", "talloc_renderer"]
+
+
+class StepView:
+    """Play button and slider over ``steps``; shows ``renderer``'s label, heap, lists, figures.
+
+    controls: more widgets for the top row; rows: more rows below. ``set_steps`` swaps
+    in new steps (a replay under another policy) and keeps the position when it can."""
+
+    def __init__(self, steps, renderer, controls=(), rows=(), interval: int = 300):
+        self.steps, self.renderer = list(steps), renderer
+        n = len(self.steps) - 1
+        self._svg = lru_cache(maxsize=4096)(self._svg_uncached)
+        self.slider = w.IntSlider(0, 0, n, description="step", continuous_update=True,
+                                  layout=w.Layout(width="420px"))
+        self.play = w.Play(value=0, min=0, max=n, interval=interval)
+        w.jslink((self.play, "value"), (self.slider, "value"))
+        self.label = w.HTML()
+        self.map = w.HTML()
+        self.lists = w.HTML()
+        self.figures = w.HTML()
+        self.slider.observe(lambda ch: self.show(ch["new"]), names="value")
+        self.widget = w.VBox([w.HBox([self.play, self.slider, *controls]), self.label, self.map,
+                              self.lists, self.figures, *rows])
+        self.show(0)
+
+    def _svg_uncached(self, i):
+        return self.renderer.heap(self.steps[i])
+
+    def show(self, i: int):
+        """Move to step i (what the slider calls)."""
+        s = self.steps[i]
+        r = self.renderer
+        self.label.value = r.label(s, len(self.steps) - 1)
+        self.map.value = self._svg(i)
+        self.lists.value = r.lists(s)
+        self.figures.value = r.figures(s)
+
+    def set_steps(self, steps, renderer=None, position: int | None = None):
+        self.steps = list(steps)
+        if renderer is not None:
+            self.renderer = renderer
+        self._svg.cache_clear()
+        n = len(self.steps) - 1
+        if self.slider.max != n:
+            self.slider.max = self.play.max = n
+        i = min(self.slider.value if position is None else position, n)
+        if self.slider.value != i:
+            self.slider.value = i          # the observer shows it
+        else:
+            self.show(i)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.widget)
+
+
+def talloc_renderer(r) -> HtmlRenderer:
+    """The HTML renderer for a replay of the teaching allocator: the whole arena, its
+    prologue and epilogue tags, the untouched tail up to the epilogue."""
+    return HtmlRenderer(r.arena_size, fixed=r.frame, heap_start=r.tag, heap_end=r.arena_size - r.tag)
+
+
+class Stepper:
+    """The trace stepper: slider, heap map, free list, figures; pick the policy, edit the trace.
+
+    ``Stepper(trace)`` then display ``stepper.widget`` (or just the Stepper in a cell).
+    ``show(i)`` moves to step i (what the slider calls)."""
+
+    def __init__(self, trace, policy: str = "first", order: str = "lifo", arena_size: int | None = None,
+                 editable: bool = True, module=None):
+        self._module = module
+        self.trace = as_trace(trace)
+        self.arena_size = arena_size or self.trace.arena or DEFAULT_ARENA
+        self.replay = replay(self.trace, policy, order, self.arena_size, module=module)
+        self.policy = w.Dropdown(options=list(POLICIES), value=str(policy), description="fit",
+                                 layout=w.Layout(width="150px"))
+        self.order = w.Dropdown(options=list(ORDERS), value=str(order), description="list",
+                                layout=w.Layout(width="160px"))
+        self.message = w.HTML()
+        rows = []
+        if editable:
+            self.text = w.Textarea(value=self.trace.text(), layout=w.Layout(width="420px", height="8em"))
+            self.button = w.Button(description="replay this trace")
+            self.button.on_click(lambda _b: self._from_text())
+            rows = [w.HBox([self.text, w.VBox([self.button, self.message])])]
+        self.view = StepView(self.replay.states, talloc_renderer(self.replay),
+                             controls=[self.policy, self.order], rows=rows)
+        self.policy.observe(lambda ch: self._rerun(), names="value")
+        self.order.observe(lambda ch: self._rerun(), names="value")
+
+    # the view's parts, under the names the lesson and the tests use
+    slider = property(lambda self: self.view.slider)
+    play = property(lambda self: self.view.play)
+    label = property(lambda self: self.view.label)
+    map = property(lambda self: self.view.map)
+    freelist = property(lambda self: self.view.lists)
+    figures = property(lambda self: self.view.figures)
+    widget = property(lambda self: self.view.widget)
+    _svg = property(lambda self: self.view._svg)
+
+    def show(self, i: int):
+        self.view.show(i)
+
+    def _rerun(self):
+        self.replay = replay(self.trace, self.policy.value, self.order.value, self.arena_size, module=self._module)
+        self.view.set_steps(self.replay.states, talloc_renderer(self.replay))
+
+    def _from_text(self):
+        try:
+            t = parse_trace(self.text.value, "your trace")
+        except TraceError as e:
+            self.message.value = f"<span style='color:{FAILED_COLOR}'>{html.escape(str(e))}</span>"
+            return
+        self.trace = t
+        if t.arena:
+            self.arena_size = t.arena
+        self.message.value = f"{len(t)} operations"
+        self.replay = replay(t, self.policy.value, self.order.value, self.arena_size, module=self._module)
+        self.view.set_steps(self.replay.states, talloc_renderer(self.replay), position=0)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.widget)
+
+    def __repr__(self):
+        return f"Stepper({self.replay!r})"

@@ -1,0 +1,18 @@
+"""The course's one picture convention: colours per block state, offsets as "+N" (decimal).
+
+Every view (``heapdraw``, ``heapsvg``, ``heapmap``, ``stepper``) takes its colours
+and its offset labels from here, so a used block looks the same in every picture.
+"""
+from __future__ import annotations
+
+from ..heap.model import BlockState
+
+__all__ = ["COLORS", "FAILED_COLOR", "offset_label"]
+
+COLORS = {BlockState.USED.value: "#4C72B0", BlockState.FREE.value: "#E6E6E6", BlockState.META.value: "#DD8452"}
+FAILED_COLOR = "#d62728"       # a failed step, the block a step touched, the highlighted block
+
+
+def offset_label(offset: int) -> str:
+    """An offset from the heap start as the course writes it: ``+656`` (decimal, never hex)."""
+    return f"+{offset}"
