@@ -1,0 +1,871 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · Virtual memory: reserve and commit, mapped files, and why "memory used" is several numbers
+#
+# A pointer is an address in a *virtual* address space: a range of numbers the
+# processor translates, page by page (4 KiB here), into physical memory — or into
+# nothing yet. This lesson looks at that space for real: what is mapped in a small C
+# program and what backs each piece, how asking for memory and *using* it are two
+# different events, how files become memory, and why a single process has half a
+# dozen honest answers to "how much memory does it use?".
+#
+# **You will learn to**
+# - read a process's memory map (`/proc/PID/maps`, `smaps`) and say what backs every
+#   region: the program, each shared library, the heap, the stack, anonymous memory,
+#   the kernel's vdso;
+# - reserve address space that costs no memory, commit it, and predict exactly how
+#   many page faults and how much resident memory touching it costs (exercise 1);
+#   do the same with Windows' `VirtualAlloc` (under Wine);
+# - tell overcommit from the commit limit, and watch a child that uses more than its
+#   cap get stopped, without risking the machine;
+# - map a file, count the faults that read it, share a mapping between two processes,
+#   and watch a private mapping copy a page on write;
+# - read VSZ, RSS, PSS, USS, swap and Windows' private bytes / working set / commit
+#   charge, and know which one to watch for a leak;
+# - hit a guard page on purpose and read where the fault was; write an allocator that
+#   reserves a large region and commits it on demand (exercise 2).
+#
+# **Time:** about 60 minutes. **Builds on:** 00 (isolated runs), 01 (pages vs heaps;
+# glibc's mmap threshold).
+
+# %% [markdown]
+# ## Setup
+#
+# The C programs are in `native_examples/03_virtual_memory/` (a README there lists
+# them). Each runs as a program of its own through `lab.run_program`: a fresh process
+# every time, with a time limit and the course's memory cap. Builds are cached.
+
+# %%
+import os
+import re
+
+import labsupport as lab
+# %load_ext labsupport
+from labsupport import addrspace, winlab
+from labsupport.addrspace import human
+
+SRC = lab.example_path("03_virtual_memory")
+OUT = winlab.workdir("03")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+print("page size:", PAGE, "bytes")
+
+
+def program(name, *ldflags, cflags=("-O1",)):
+    """Build native_examples/03_virtual_memory/NAME.c into a program (cached)."""
+    return lab.build_program([SRC / f"{name}.c"], cflags=cflags, ldflags=ldflags)
+
+
+LIFECYCLE = program("lifecycle", "-ldl")
+RESERVE = program("reserve")
+OVERCOMMIT = program("overcommit")
+MAPFILE = program("mapfile")
+GUARD = program("guard", cflags=("-O0",))
+# numbers.c links a small shared library; both go into one folder so it is found ($ORIGIN)
+winlab.build([SRC / "libtable.c"], OUT / "libtable.so", compiler="gcc", shared=True, flags=["-O1"])
+NUMBERS = winlab.build([SRC / "numbers.c"], OUT / "numbers", compiler="gcc", flags=["-O1"],
+                       libs=[f"-L{OUT}", "-ltable", "-Wl,-rpath,$ORIGIN"])
+print("built:", ", ".join(p.name for p in (LIFECYCLE, RESERVE, OVERCOMMIT, MAPFILE, GUARD, NUMBERS)))
+
+# %% [markdown]
+# ## 1. What is in a process's address space?
+#
+# `lifecycle.c` copies its own `/proc/self/smaps` — the kernel's list of the
+# process's mappings, one *region* per line with its sizes below — at four moments:
+# just after `main` starts, after `malloc(64 MiB)` (writing only the first 8 MiB),
+# after `dlopen("libz.so.1")`, and after mapping a 4 MiB file and reading it.
+#
+# **Predict:** a C program that has done nothing yet. How many separate regions does
+# it have: about 3 (code, heap, stack), about 10, or more than 20? Which files are mapped?
+
+# %%
+snapdir = OUT / "lifecycle"
+snapdir.mkdir(exist_ok=True)
+datafile = OUT / "data.bin"
+datafile.write_bytes(bytes(range(256)) * (4 * 1024 * 1024 // 256))       # 4 MiB
+run = lab.run_program([LIFECYCLE, snapdir, datafile])
+print(run.stdout)
+STEPS = {"1 after start": "1-start", "2 after malloc(64 MiB)": "2-malloc",
+         "3 after dlopen(libz)": "3-dlopen", "4 after mmap(file)": "4-mmap"}
+snaps = {step: lab.parse_smaps((snapdir / f"{name}.smaps").read_text(), program="lifecycle")
+         for step, name in STEPS.items()}
+start = snaps["1 after start"]
+print(start.summary(sizes=False))
+
+# %% [markdown]
+# More than 20. `parse_smaps` sorts the regions by address and names what backs each
+# one (`labsupport/addrspace.py` holds the rules): the program's own file, the
+# shared libraries (libc, and `ld-linux`, the dynamic loader that mapped them), a few
+# anonymous regions (no file: such as thread-local storage and the loader's data),
+# the main thread's stack, and a few pages the kernel maps into every process. A
+# library takes five regions because its file has five parts with different
+# permissions: read-only headers, executable code (`r-x`), constants (`r--`), a part
+# made read-only after relocation, and writable data (`rw-`).
+#
+# Here is the same list, one row per region (sizes in the table vary a little from
+# run to run, e.g. the stack's, so this cell is not compared by the tests):
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(start.table(fields=("Rss", "Pss")))
+
+# %% [markdown]
+# ### The picture, and the widget
+#
+# Drawn to scale, a 4 KiB page next to the 128 TiB a 64-bit Linux process may use
+# would be invisible, so the picture uses a *broken, logarithmic* axis: each region's
+# height grows with the logarithm of its size, and each unmapped gap (hatched) is
+# drawn the same way with its size written beside it. Low addresses are at the bottom.
+# Pick a step and a region: the details name what backs it, its permissions, and the
+# kernel's counts for it (`Rss`: resident now; `Pss`: shared pages divided among the
+# processes that map them; `Private_Dirty`: written pages that are only this
+# process's).
+#
+# **Predict** before you click through the steps: which regions will appear after
+# `malloc(64 MiB)`? After `dlopen`? After `mmap`?
+
+# %%
+lab.draw_address_space(snaps["4 after mmap(file)"], title="lifecycle, step 4: after mmap(file)",
+                       highlight=snaps["4 after mmap(file)"].regions.index(
+                           snaps["4 after mmap(file)"].find(kind="file")[0]))
+
+# %% [markdown]
+# The same snapshots in the widget (in a running notebook; a static copy of the book
+# shows only the picture above):
+
+# %%
+view = lab.AddressSpaceView(snaps, title="lifecycle")
+view.select(kind="library")
+view
+
+# %% [markdown]
+# Your notebook's own kernel is a process too: a Python interpreter with many more
+# libraries (its numbers differ from machine to machine).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+kernel_space = lab.read_address_space()            # this process: /proc/self/smaps
+print(kernel_space)
+print(kernel_space.summary())
+
+# %% [markdown]
+# What changed at each step of `lifecycle`, read from the snapshots (addresses differ on every run
+# because of address-space layout randomisation, ASLR; sizes and names do not):
+
+# %%
+def changes(before, after):
+    d = before.diff(after)
+    for r in d["added"]:
+        print(f"   + {r.label:24} {r.perms}  {human(r.size):>9}  ({r.kind})")
+    for old, new in d["grown"]:
+        if new.size - old.size >= 1 << 20:          # small growth of the heap is libc's business
+            print(f"   ~ {new.label:24} {new.perms}  grew by {human(new.size - old.size)}")
+    for r in d["removed"]:
+        print(f"   - {r.label:24} {r.perms}  {human(r.size):>9}")
+
+
+names = list(snaps)
+for a, b in zip(names, names[1:]):
+    print(f"{a} -> {b}:")
+    changes(snaps[a], snaps[b])
+after_malloc = snaps["2 after malloc(64 MiB)"]
+big = max(after_malloc.find(kind="anonymous"), key=lambda r: r.size)
+print(f"\nthe malloc's region: {human(big.size)} mapped, {big.kb('Rss') // 1024} MiB resident")
+filemap = snaps["4 after mmap(file)"].find(label="data.bin")[0]
+print(f"the file's region: {human(filemap.size)} mapped, {filemap.kb('Rss') // 1024} MiB resident")
+
+# %% [markdown]
+# - **`malloc(64 MiB)`** is above glibc's mmap threshold (128 KiB, lesson 01), so
+#   glibc asked the kernel for a fresh anonymous mapping. The kernel placed it right
+#   next to an anonymous region that already existed, with the same permissions, and
+#   the two merged into one region: that is why it shows as *grown*, not added.
+#   64 MiB are mapped, **8 MiB are resident**: only the pages the program wrote.
+# - The **`[heap]`** appears at step 2 too: `printf`, called after the first
+#   snapshot, allocated its output buffer with a small `malloc`, which glibc serves
+#   from the brk heap (132 KiB at first).
+# - **`dlopen`** mapped libz's file in five regions, like libc.
+# - **`mmap` of the file** added one read-only region backed by `data.bin`; reading
+#   it made all 4 MiB resident. Those pages belong to the kernel's *page cache*, shared
+#   by every process that maps or reads the file (section 4).
+#
+# ## 2. Reserve, then commit: memory is used when it is touched
+#
+# `mmap(NULL, size, PROT_NONE, ...)` asks for address space with *no access*: a
+# reservation. `mprotect(..., PROT_READ | PROT_WRITE)` makes part of it usable. Only
+# when a page is first written does the processor fault, and the kernel find a
+# physical page, fill it with zeros and map it: a **minor page fault** (minor: no
+# disk read was needed). `reserve.c steps` does this on a 1 GiB reservation and
+# measures each step: VSZ (address space mapped), RSS (resident, counted from the page
+# tables in `/proc/self/smaps_rollup`) and minor faults (`getrusage`).
+#
+# **Predict:** reserving 1 GiB adds how much to RSS? Making half of it writable? Writing
+# one byte? Writing one byte in each page of 8 MiB: how many faults?
+
+# %%
+r = lab.run_program([RESERVE, "steps", "1024"])
+for line in r.stdout.splitlines():          # the last two columns (absolute VSZ, RSS) vary
+    print(line[:62])
+
+# %% [markdown]
+# - Reserving 1 GiB: **VSZ +1 GiB, RSS +0, no fault.** Address space is only a
+#   promise about numbers.
+# - `mprotect` to read/write (the "commit" on Linux): nothing changes either.
+# - One byte written: one fault, one page (4 KiB) resident.
+# - 8 MiB, one byte per page: 2,047 faults (the first page was already there) and
+#   8,188 KiB more: **one fault per page touched**, whatever the program writes
+#   into it. Writing the same pages again costs nothing.
+# - `madvise(MADV_DONTNEED)` hands the pages back: RSS falls, the address space stays.
+#   `munmap` gives the address space back.
+#
+# (The program's region is marked `MADV_NOHUGEPAGE`, so these counts hold whatever
+# the machine's transparent-huge-page setting is. Also: the `VmRSS` line of
+# `/proc/self/status` comes from counters the kernel keeps in per-CPU batches; read
+# while a program was touching pages it was up to 192 KiB away from the exact count.
+# `smaps_rollup` walks the page tables and is exact, which is why the course reads it.)
+#
+# ### Transparent huge pages
+#
+# The processor can also map 2 MiB with one page-table entry. Linux's *transparent
+# huge pages* (THP) do that for anonymous memory on their own, depending on a setting:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+thp = open("/sys/kernel/mm/transparent_hugepage/enabled").read().strip()
+print("transparent_hugepage/enabled:", thp, "(the choice in [brackets] is active)")
+print(lab.run_program([RESERVE, "thp"]).stdout)
+
+# %% [markdown]
+# When this lesson was built, THP was `madvise` here: only regions that ask with
+# `madvise(MADV_HUGEPAGE)` get huge pages. Without advice one byte cost one 4 KiB page; with it, **one fault
+# mapped 2 MiB** (`AnonHugePages` counts it) — cheaper faults, more memory per touch.
+# With `always` (common on other distributions) the first line would look like the
+# second, and RSS grows in 2 MiB steps
+# ([kernel docs: transhuge](https://docs.kernel.org/admin-guide/mm/transhuge.html)).
+#
+# ### The same on Windows: `VirtualAlloc`
+#
+# Windows makes the two steps explicit. `VirtualAlloc(..., MEM_RESERVE, PAGE_NOACCESS)`
+# reserves address space; `VirtualAlloc(..., MEM_COMMIT, PAGE_READWRITE)` commits
+# part of it; `VirtualFree(..., MEM_DECOMMIT)` and `MEM_RELEASE` undo them.
+# Microsoft's documentation of `MEM_COMMIT`: it "allocates memory charges (from the
+# overall size of memory and the paging files on disk)" and "actual physical pages are
+# not allocated unless/until the virtual addresses are actually accessed"
+# ([VirtualAlloc](https://learn.microsoft.com/en-us/windows/win32/api/memoryapi/nf-memoryapi-virtualalloc)).
+# So on Windows, *commit* is where the charge happens, and *touch* is where physical
+# memory is used, as on Linux.
+#
+# `win_reserve.c` does the steps with the Windows API; we build it with MinGW-w64 and
+# run it under **Wine**, which implements these calls on top of Linux's `mmap` and
+# `mprotect`. Wine is not Windows: the calls behave as documented, the *numbers* are
+# Wine's.
+#
+# **Predict:** writing to a page that is reserved but not committed. What happens on
+# Windows?
+
+# %%
+WINDOWS = winlab.ready()
+if WINDOWS:
+    WIN_EXE = winlab.build([SRC / "win_reserve.c"], OUT / "win_reserve.exe", compiler="mingw",
+                           libs=["-lpsapi"])
+    win = winlab.run_wine(WIN_EXE, timeout=60)
+    print(win.status())
+    # the lines whose numbers do not vary; the counters follow in the next cell
+    print("\n".join(l for l in win.stdout.splitlines()
+                    if l.startswith(("VirtualAlloc", "  ")) and "CommitLimit" not in l))
+
+# %% [markdown]
+# All calls succeed, `VirtualQuery` reports the states Windows defines
+# (`MEM_RESERVE`, then `MEM_COMMIT` for the first 64 MiB), and the write into reserved
+# memory raises an **access violation** (`0xC0000005`, `EXCEPTION_ACCESS_VIOLATION`):
+# the program's vectored exception handler commits that one page and lets the write
+# run again. Windows' own thread stacks grow the same way (a guard page, then a commit).
+#
+# Now the counters Windows keeps, as Wine reports them:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if WINDOWS:
+    print("\n".join(l for l in win.stdout.splitlines() if "working set" in l or "CommitLimit" in l))
+
+# %%
+def win_counters(text):
+    """{step: (working set KiB, private bytes KiB, PagefileUsage KiB, faults)} from win_reserve."""
+    out = {}
+    for l in text.splitlines():
+        m = re.match(r"(.+?)\s+working set\s+(\d+) KiB\s+private bytes\s+(\d+) KiB\s+commit "
+                     r"\(PagefileUsage\)\s+(\d+) KiB\s+faults\s+(\d+)", l)
+        if m:
+            out[m.group(1)] = tuple(int(x) for x in m.groups()[1:])
+    return out
+
+
+if WINDOWS:
+    wc = win_counters(win.stdout)
+    s0, s1, s2, s3 = (wc[k] for k in ("start", "after MEM_RESERVE 1 GiB", "after MEM_COMMIT 64 MiB",
+                                      "after writing 8 MiB of it"))
+    print(f"under Wine, MEM_COMMIT of 64 MiB changed PagefileUsage by {round((s2[2] - s1[2]) / 1024)} MiB")
+    print(f"under Wine, writing 8 MiB changed PagefileUsage by {round((s3[2] - s2[2]) / 1024)} MiB, "
+          f"the working set by {round((s3[0] - s2[0]) / 1024)} MiB")
+    print(f"under Wine, private bytes stayed {s3[1]} and the fault count {s3[3]}")
+else:
+    print(lab.missing("wine"))
+
+# %% [markdown]
+# Where Wine's accounting differs from Windows':
+#
+# | counter (`PROCESS_MEMORY_COUNTERS_EX`) | Windows | Wine 8 here |
+# |---|---|---|
+# | `PagefileUsage`, `PrivateUsage` ("private bytes", the process's **commit charge**) | grows by 64 MiB at `MEM_COMMIT`, before any page is touched | grows only when pages are *touched*: Wine computes it from Linux's `RssAnon` + `VmSwap`; `PrivateUsage` stays 0 through `GetProcessMemoryInfo` |
+# | `WorkingSetSize` | grows when pages are touched | the same: Linux's `VmRSS` |
+# | `PageFaultCount` | one more per page first touched | stayed 0 |
+#
+# Wine reads these from `/proc/self/status` (its `fill_vm_counters` in
+# [`dlls/ntdll/unix/process.c`](https://gitlab.winehq.org/wine/wine/-/blob/wine-8.0/dlls/ntdll/unix/process.c));
+# for Windows see
+# [PROCESS_MEMORY_COUNTERS_EX](https://learn.microsoft.com/en-us/windows/win32/api/psapi/ns-psapi-process_memory_counters_ex).
+# To study commit charge, measure on Windows itself.
+
+# %% [markdown]
+# ### Exercise 1: predict RSS and faults
+#
+# `reserve every PAGES N` reserves and commits `PAGES` pages, then writes one byte into
+# every `N`-th page: pages 0, N, 2N, ... below `PAGES`. It prints how much RSS grew (KiB)
+# and how many minor faults the loop took.
+#
+# Write `predict(pages, n)` returning `(rss_growth_kib, faults)`. The check runs the
+# program for real for each case and compares. (The page size is `PAGE`; the region has
+# no huge pages.)
+
+# %% tags=["solution"]
+def predict(pages, n):
+    rss_kib, faults = 0, 0
+    ### BEGIN SOLUTION
+    touched = (pages + n - 1) // n            # pages 0, n, 2n, ... below `pages`
+    rss_kib, faults = touched * PAGE // 1024, touched
+    ### END SOLUTION
+    return rss_kib, faults
+
+# %%
+def measured_every(pages, n):
+    out = lab.run_program([RESERVE, "every", str(pages), str(n)])
+    return tuple(int(x) for x in out.stdout.split())
+
+
+lab.check(predict, [
+    lab.Case(args=(pages, n), expected=measured_every(pages, n),
+             hint="only pages that are written become resident, one minor fault and one page each; "
+                  "count the pages 0, n, 2n, ... that are below `pages` (page 0 counts)")
+    for pages, n in [(100, 1), (1000, 7), (4096, 16), (10, 50), (257, 256)]])
+
+# %% [markdown]
+# ## 3. Overcommit and the commit limit
+#
+# If reserving is free and touching is what costs, how much may a Linux process *ask*
+# for? That is the kernel's overcommit policy, `vm.overcommit_memory`: `0` (the
+# default) refuses only requests that obviously cannot be met, `1` never refuses, `2`
+# counts every private writable mapping against a *commit limit* (swap + a share of
+# RAM) and refuses beyond it
+# ([overcommit accounting](https://docs.kernel.org/mm/overcommit-accounting.html)).
+
+# %%
+mode = open("/proc/sys/vm/overcommit_memory").read().strip()
+print("vm.overcommit_memory =", mode, {"0": "(heuristic)", "1": "(always)", "2": "(strict)"}.get(mode, ""))
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+meminfo = dict(re.findall(r"^(\w+):\s+(\d+) kB", open("/proc/meminfo").read(), re.M))
+for key in ("MemTotal", "SwapTotal", "CommitLimit", "Committed_AS"):
+    print(f"{key:13} {int(meminfo[key]) / 1024 ** 2:7.1f} GiB")
+
+# %% [markdown]
+# `Committed_AS` is what the kernel *would* need if every process touched everything
+# it may write; `CommitLimit` is enforced only in mode 2.
+#
+# **Predict** for mode 0: one `mmap` of read/write memory of half of RAM + swap? Of
+# twice RAM + swap? Twice, as a `PROT_NONE` reservation? Eight `malloc`s of half each?
+# (`overcommit sizes` asks for them and touches none.)
+
+# %%
+print(lab.run_program([OVERCOMMIT, "sizes"]).stdout)
+
+# %% [markdown]
+# In mode 0 only the single request larger than RAM + swap was refused ("Cannot
+# allocate memory", `ENOMEM`); a reservation (`PROT_NONE`) or `MAP_NORESERVE` is not
+# counted at all, and eight requests of half each — **four times** what the machine
+# has — all succeeded, because each is judged alone. A `malloc` that succeeds has
+# *address space* behind it, not memory. The bill comes when pages are touched: if
+# RAM and swap run out then, the kernel's out-of-memory killer ends a process — not
+# necessarily the one that asked.
+#
+# **Windows charges at commit time.** Every `MEM_COMMIT` is counted against the
+# system commit limit (RAM + page files) and fails when it would pass it; nothing is
+# overcommitted, so a program that committed memory can always touch it
+# ([Memory limits for Windows releases](https://learn.microsoft.com/en-us/windows/win32/memory/memory-limits-for-windows-releases);
+# *Windows Internals*, chapter 5). The last two lines of the Wine run show the same
+# request both ways:
+
+# %%
+if WINDOWS:
+    print("\n".join(l for l in win.stdout.splitlines() if "2 x CommitLimit" in l))
+
+# %% [markdown]
+# The reservation succeeds; the commit of twice the limit fails — under Wine because
+# Linux's heuristic refused the underlying `mmap` (error 8, `ERROR_NOT_ENOUGH_MEMORY`,
+# is Wine's translation); Windows refuses such a commit against its commit limit
+# instead. Wine's `CommitLimit` is computed from Linux's RAM and swap, not from a page
+# file.
+#
+# ### A child that touches more than it may
+#
+# The course runs every experiment under a memory cap (`max_rss_mb`, lesson 00): the
+# parent watches the child's resident memory and kills it past the cap. **Predict:** a
+# child that `malloc`s 1 GiB under a 64 MB cap: does the `malloc` fail, or something
+# else?
+
+# %%
+r = lab.run_program([OVERCOMMIT, "touch", "1024"], max_rss_mb=64, timeout=30)
+print(r.stdout.splitlines()[0])
+print(r.status())
+got = max(int(m) for m in re.findall(r"touched (\d+) MiB", r.stdout))
+print("it was stopped before it had touched all 1024 MiB:", got < 1024)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(f"its last report: touched {got} MiB (the cap looks every 20 ms, so where it stops varies)")
+
+# %% [markdown]
+# The `malloc` succeeded — the cap counts resident memory, not address space — and the
+# child was stopped only when its touched pages passed 64 MB. Without the cap the
+# kernel's out-of-memory killer would be the last line of defence, and on a shared
+# machine it might pick someone else's process.
+#
+# ## 4. Memory-mapped files
+#
+# `mmap` of a file makes its bytes addressable: reading `p[i]` reads the file. The
+# first access to a page faults, and the kernel maps the file's page from the **page
+# cache** (reading it from disk first when it is not cached: a *major* fault).
+# `mapfile faults` writes a 16 MiB file, asks the kernel to drop it from the cache
+# (`posix_fadvise(POSIX_FADV_DONTNEED)`), then maps it and reads one byte per page —
+# twice, with a fresh mapping each time. `mincore` reports how many of the file's pages
+# are in the cache.
+#
+# **Predict:** 4,096 pages. How many page faults for the first pass? For the second,
+# when every page is already cached?
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+scratch = OUT / "mapped.bin"
+r = lab.run_program([MAPFILE, "faults", scratch, "16"], timeout=60)
+print(r.stdout)
+
+# %%
+passes = [tuple(int(x) for x in re.findall(r"\d+", l)) for l in r.stdout.splitlines()]
+for (pages, cached_before, faults, major, cached_after), name in zip(passes, ("first", "second")):
+    print(f"{name} pass: {pages} pages read, at least 8 pages per fault: {pages / faults >= 8}; "
+          f"all pages cached afterwards: {cached_after == pages}")
+
+# %% [markdown]
+# Far fewer faults than pages: here about **one fault per 16 pages**, in both passes. For a
+# file the kernel does *fault-around*: on a read fault it also maps the neighbouring
+# pages that are already in the page cache, 64 KiB at a time by default
+# (`fault_around_bytes` in the kernel's `mm/memory.c`). In the first pass readahead
+# brought the file in, so almost none of the faults had to wait for the disk as a
+# *major* fault. Anonymous memory (section 2) has no page cache to map from: one
+# fault per page. (How much was cached before the first pass depends on the machine
+# and on other programs, so the cell above is not compared.)
+#
+# ### Two processes, one file
+#
+# `mapfile share` forks; parent and child each map the same 4-page file themselves.
+# The child writes into page 0 of its `MAP_SHARED` mapping; the parent writes page 1;
+# the parent also has a `MAP_PRIVATE` mapping of the file and writes page 3 into it.
+#
+# **Predict:** does the parent see the child's write? Does `read()` of the file see the
+# parent's write before `msync`? Does the child see the parent's *private* write?
+
+# %%
+r = lab.run_program([MAPFILE, "share", OUT / "shared.bin"])
+print(r.stdout)
+
+# %% [markdown]
+# - `MAP_SHARED`: both processes map **the same physical pages** (the file's page-cache
+#   pages), so each sees the other's writes at once, and so does `read()` — on Linux
+#   the page cache is the one copy. `msync(MS_SYNC)` is about *durability*: it waits
+#   until the dirty pages are written to the disk
+#   ([msync(2)](https://man7.org/linux/man-pages/man2/msync.2.html)).
+# - `MAP_PRIVATE`: reads come from the same cached pages (the parent even saw the
+#   child's write into page 2, a page it had not written — POSIX leaves that
+#   unspecified, Linux does it). The first **write** to a page copies that one page:
+#   `Private_Dirty 4 kB` in the parent's smaps, exactly one page; the file and the child
+#   never see it ([mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html)).
+#
+# ### Library pages shared by two processes: RSS and PSS
+#
+# `libtable.so` is a small library with 1 MiB of read-only data. `numbers` (next
+# section) reads all of it, then forks a child that reads it too. The smaps of the
+# parent count that data's region as `Rss` (resident and mapped) and `Pss`
+# (*proportional*: each page divided by the number of processes mapping it).
+#
+# **Predict** the parent's Pss of the table after the fork.
+
+# %%
+r = lab.run_program([NUMBERS, OUT / "numbers.bin"], timeout=60)
+rows = [l.split() for l in r.stdout.splitlines()]
+header, table = rows[0], {" ".join(row[:-8]): list(map(int, row[-8:])) for row in rows[1:]}
+for step in ("map a 16 MiB file, read it", "read libtable's 1 MiB", "fork: child shares pages",
+             "child exits"):
+    t_rss, t_pss = table[step][-2:]
+    print(f"{step:28} libtable's data: Rss {round(t_rss / 1024)} MiB, Pss/Rss = "
+          + (f"{t_pss / t_rss:.1f}" if t_rss else "-"))
+
+# %% [markdown]
+# The library's data became resident when the program read it (fewer faults than its
+# 256 pages: fault-around again), and stayed resident in the parent. While two processes map
+# those pages, each is charged half: **Pss halves**, then returns to the whole when the
+# child has gone. Summing RSS over processes counts a shared page once per process;
+# summing PSS counts it once.
+#
+# (A trap met while writing this lesson: had `numbers.c` named the library's array
+# directly (`extern const unsigned char table[]`), the linker would have made a *copy
+# relocation* — the array reserved in the program's own writable data and copied there
+# by the loader at start — and the library's pages would never have been read.
+# `libtable.c` keeps the array `static` and hands out its address.)
+#
+# ## 5. One process, several numbers called "memory"
+#
+# Each line of `numbers` is one step; each column one way of counting (KiB; faults
+# since the start):
+#
+# | number | what it counts | from |
+# |---|---|---|
+# | **VSZ** | address space mapped, touched or not | `VmSize` in `/proc/PID/status` |
+# | **RSS** | pages mapped and resident now, shared ones included | `Rss` in `smaps_rollup` |
+# | **PSS** | RSS with each shared page divided by its number of sharers | `Pss` |
+# | **USS** | pages only this process maps (what its exit would free) | `Private_Clean + Private_Dirty` |
+# | **swap** | its pages now in swap (this machine has no swap) | `Swap` |
+# | Windows **working set** | ≈ RSS | `WorkingSetSize` |
+# | Windows **private bytes** / **commit charge** | private memory committed, touched or not | `PrivateUsage` / `PagefileUsage` |
+#
+# **Predict** for each step which columns move: reserve 256 MiB; commit 64 MiB of it;
+# write 32 MiB; `malloc(32 MiB)` without writing; map a 16 MiB file and read it; fork.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(r.stdout)
+
+# %%
+cols = {name: i for i, name in enumerate(header[1:])}
+steps = list(table)
+print(f"{'step':28} {'VSZ':>7} {'RSS':>7} {'PSS':>7} {'USS':>7}   (change, MiB, to the nearest 0.5)")
+for prev, step in zip(steps, steps[1:]):
+    d = [round((table[step][cols[c]] - table[prev][cols[c]]) / 512) / 2 for c in ("VSZ", "RSS", "PSS", "USS")]
+    print(f"{step:28} " + " ".join(f"{x:+7.1f}" for x in d))
+
+# %% [markdown]
+# - **Reserve / commit**: only VSZ moves (commit on Linux is free; on Windows the 64 MiB
+#   would enter the commit charge now).
+# - **Write 32 MiB**: RSS, PSS and USS +32 MiB, and about 8,192 minor faults.
+# - **`malloc(32 MiB)` not written**: VSZ +32 MiB, nothing else (Windows: the heap
+#   commits it, so private bytes would grow).
+# - **The file**: RSS, PSS and USS +16 MiB (no other process maps it), but these are
+#   page-cache pages: clean, so the kernel can drop them and read them again, and any
+#   process that maps the file shares them.
+# - **Fork**: the child shares the parent's 32 MiB of written anonymous pages
+#   (copy-on-write) and maps libtable's data: the parent's PSS falls by half of that and
+#   USS by all of it, though the parent did nothing. (The file's pages stay the
+#   parent's alone: the kernel does not copy a shared file mapping's page-table entries
+#   at fork; the child would fault them in when it touched them.) When the child writes
+#   16 MiB, those pages are copied and the parent's 16 MiB are its own again.
+# - **`MADV_DONTNEED`, `free`, `munmap`**: RSS falls with `MADV_DONTNEED`, VSZ with
+#   `munmap`.
+#
+# **Which to watch for a leak?** Memory that a process allocates and never frees is
+# private and grows: **USS** (or PSS) over time on Linux, **private bytes** on Windows.
+# VSZ grows with every reservation and says little; RSS also counts shared pages and
+# file pages that the kernel can drop, and moves with another process's fork.
+
+# %%
+import matplotlib.pyplot as plt
+
+x = range(len(steps))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
+for c in ("RSS", "PSS", "USS"):
+    ax1.plot(x, [table[s][cols[c]] / 1024 for s in steps], marker="o", label=c)
+ax1.set_ylabel("MiB")
+ax1.legend(fontsize=8)
+ax2.bar(x, [table[s][cols["faults"]] for s in steps], color="#937860")
+ax2.set_ylabel("page faults (cumulative)")
+for ax in (ax1, ax2):
+    ax.set_xticks(list(x))
+    ax.set_xticklabels(steps, rotation=60, ha="right", fontsize=7)
+fig.suptitle("one process, step by step (numbers.c)", fontsize=10)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 6. Guard pages and the stack
+#
+# A page with no access is a *guard page*: any touch faults. The kernel leaves a gap
+# below each stack for the same purpose (`stack_guard_gap`, 256 pages by default,
+# [kernel parameters](https://docs.kernel.org/admin-guide/kernel-parameters.html)),
+# and thread libraries put a `PROT_NONE` page below thread stacks.
+#
+# **Predict:** a function that calls itself forever, each call using about 1 KiB of
+# stack. How does the program end, and after how many calls (the stack limit here is
+# `ulimit -s`, 8 MiB by default)?
+
+# %%
+r = lab.run_program([GUARD, "stack-plain"])
+print(r)
+
+# %% [markdown]
+# SIGSEGV, with no message: the stack may not grow past its limit, and the access
+# below it falls on unmapped addresses. With a handler (on an alternate stack — the
+# normal one is full) the child can say where it was:
+
+# %%
+r = lab.run_program([GUARD, "stack"])
+print(r.stdout.splitlines()[0])
+used_kib = int(re.search(r"stack used: (\d+) KiB", r.stdout).group(1))
+limit_kib = int(re.search(r"\((?:RLIMIT_STACK)\): (\d+) KiB", r.stdout).group(1))
+print("si_code:", re.search(r"si_code (\S+)", r.stdout).group(1))
+print(f"stack used when it faulted: {used_kib / limit_kib:.0%} of the limit")
+
+# %% [markdown]
+# The recursion used (to the nearest percent) the whole 8 MiB before it faulted; the
+# fault address lay just below the deepest frame (`SEGV_MAPERR`: nothing mapped
+# there).
+#
+# A guard page you make yourself: `guard page` maps 4 pages, turns page 2 into
+# `PROT_NONE` with `mprotect`, writes page 1, then byte 100 of page 2. The signal
+# handler reads the faulting address from `si_addr` and prints it as an offset into
+# the mapping. `guard unmapped` writes just past the end of the mapping instead.
+#
+# **Predict** the offset, and the difference between the two `si_code`s.
+
+# %%
+for mode in ("page", "unmapped"):
+    r = lab.run_program([GUARD, mode])
+    print(f"--- guard {mode}: exit code {r.returncode}\n{r.stdout}")
+
+# %% [markdown]
+# Offset 8,292 = page 2 × 4,096 + 100: the exact byte. `SEGV_ACCERR` means "there is a
+# mapping, but not with this permission" (a guard page); `SEGV_MAPERR` means "nothing
+# is mapped here" ([sigaction(2)](https://man7.org/linux/man-pages/man2/sigaction.2.html)).
+# Memory debuggers and allocators use exactly this: electric-fence-style allocators put
+# each block against a guard page, so an overflow faults on the first byte past the end.
+#
+# ### Exercise 2: a bump allocator that commits on demand
+#
+# Complete `bump_alloc(n)`. The arena is a large reservation (`bump_init` maps it
+# `PROT_NONE`); `bump_alloc` hands out the next `n` bytes, 16-byte aligned like
+# `malloc`, and makes memory readable/writable only as it is handed out: when the end of
+# the new block passes `committed`, `mprotect` the next whole `COMMIT_STEP`s
+# (64 KiB each) that are needed. Return `NULL` when the reservation is full. There is no
+# free: a bump allocator releases everything at once.
+#
+# The check runs your allocator in a child: blocks must be writable, aligned and
+# separate; after 8 MiB of small blocks, the readable/writable part of the reservation
+# (read from the child's `/proc/self/maps`) must stay within one step of what was used,
+# and RSS near what was written; a request that does not fit must return `NULL`.
+
+# %% tags=["solution"]
+# %%cffi bump
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#define COMMIT_STEP (64 * 1024)
+
+static char *base;          /* start of the reservation */
+static size_t reserved;     /* its size in bytes */
+static size_t used;         /* bytes handed out so far (from base) */
+static size_t committed;    /* bytes from base that are readable/writable */
+
+int bump_init(size_t reserve) {
+    base = mmap(NULL, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (base == MAP_FAILED) { base = NULL; return -1; }
+    reserved = reserve;
+    used = committed = 0;
+    return 0;
+}
+
+size_t bump_committed(void) { return committed; }
+
+void *bump_alloc(size_t n) {
+    // ### BEGIN SOLUTION
+    size_t start = (used + 15) & ~(size_t)15;                 /* 16-byte aligned */
+    if (start > reserved || n > reserved - start)
+        return NULL;                                          /* does not fit */
+    size_t end = start + n;
+    if (end > committed) {
+        size_t want = (end + COMMIT_STEP - 1) / COMMIT_STEP * COMMIT_STEP;
+        if (want > reserved)
+            want = reserved;
+        if (mprotect(base + committed, want - committed, PROT_READ | PROT_WRITE) != 0)
+            return NULL;
+        committed = want;
+    }
+    used = end;
+    return base + start;
+    // ### END SOLUTION
+    return NULL;
+}
+
+# %%
+def bump_case(modname, path, reserve, sizes, last_must_fail=False, check_commit=False):
+    """Run in a child: use the learner's allocator; return "ok" or what went wrong.
+    check_commit: also measure how much of the reservation is committed and resident."""
+    import ctypes
+    import importlib.util
+    import re
+    import sys
+    spec = importlib.util.spec_from_file_location(modname, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    sys.modules[modname] = mod
+    ffi, lib = mod.ffi, mod.lib
+    if lib.bump_init(reserve) != 0:
+        return "bump_init failed"
+    blocks = []
+    for i, n in enumerate(sizes):
+        p = lib.bump_alloc(n)
+        if last_must_fail and i == len(sizes) - 1:
+            if p != ffi.NULL:
+                return f"bump_alloc({n}) returned a block, but it does not fit in the reservation"
+            break
+        if p == ffi.NULL:
+            return f"bump_alloc({n}) returned NULL"
+        addr = int(ffi.cast("uintptr_t", p))
+        if addr % 16:
+            return f"bump_alloc({n}) returned an address that is not 16-byte aligned"
+        ffi.memmove(p, bytes([i % 251 + 1]) * n, n)         # a crash here: not committed
+        blocks.append((addr, n, i % 251 + 1))
+    base = min(a for a, _, _ in blocks)                       # the first block starts the arena
+    blocks.sort()
+    for (a, n, _), (b, _, _) in zip(blocks, blocks[1:]):
+        if a + n > b:
+            return "two blocks overlap"
+    for a, n, v in blocks:
+        if ffi.buffer(ffi.cast("char *", a), n)[:] != bytes([v]) * n:
+            return "a block's bytes changed: blocks overlap"
+    if not check_commit:
+        return "ok"
+    used = max(a + n for a, n, _ in blocks) - base
+    rw = 0                                # readable/writable bytes inside the reservation
+    with open("/proc/self/maps") as f:
+        for line in f:
+            lo, hi, perms = re.match(r"([0-9a-f]+)-([0-9a-f]+) (\S+)", line).groups()
+            lo, hi = max(int(lo, 16), base), min(int(hi, 16), base + reserve)
+            if hi > lo and perms.startswith("rw"):
+                rw += hi - lo
+    vec = ctypes.create_string_buffer(reserve // 4096)      # resident pages, from mincore(2)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mincore(ctypes.c_void_p(base), ctypes.c_size_t(reserve), vec)
+    rss = sum(b & 1 for b in vec.raw) * 4096
+    step = 64 * 1024
+    if rw > (used + step - 1) // step * step + step:
+        return f"{rw >> 10:,} KiB of the reservation is readable/writable after using {used >> 10:,} KiB"
+    if rss > used + 2 * step:
+        return f"{rss >> 10:,} KiB of the reservation is resident after using {used >> 10:,} KiB"
+    return "ok"
+
+
+def bump_check(reserve, sizes, last_must_fail=False, check_commit=False):
+    """Run one case of the exercise in a child (a crash there is reported, not fatal)."""
+    r = lab.run_python(bump_case, bump.modname, bump.path, reserve, sizes, last_must_fail,
+                       check_commit, timeout=30)
+    if not r.ok:
+        return f"the child {r.status()}" + (f" ({r.error.strip().splitlines()[-1]})" if r.error else "")
+    return r.value
+
+
+MiB = 1 << 20
+lab.check(bump_check, [
+    lab.Case(args=(64 * MiB, [1, 24, 100, 4096, 5000, 3]), expected="ok", label="a few small blocks",
+             hint="round `used` up to a multiple of 16 for each block's start, and mprotect before "
+                  "handing out bytes beyond `committed`"),
+    lab.Case(args=(64 * MiB, [100, 3 * MiB, 10]), expected="ok", label="a block larger than one step",
+             hint="one block may need several COMMIT_STEPs: commit up to the block's end rounded up "
+                  "to a multiple of COMMIT_STEP, not just one step"),
+    lab.Case(args=(1024 * MiB, [800] * 10_000, False, True), expected="ok",
+             label="8 MB of small blocks in 1 GiB: committed and resident close to what was used",
+             hint="commit only what the blocks need (whole steps): making the whole reservation "
+                  "readable/writable at once is committing, not reserving"),
+    lab.Case(args=(1 * MiB, [600 * 1024, 600 * 1024], True), expected="ok",
+             label="a block that does not fit", hint="check the request against `reserved` "
+             "before committing, and return NULL: past the reservation lies somebody else's memory"),
+], name="bump_alloc")
+
+# %% [markdown]
+# The third case is the one that catches the tempting shortcut — `mprotect` the whole
+# reservation once in `bump_init`. It "works", and Linux would even keep RSS low, but
+# it turns the reservation into committed memory: under `vm.overcommit_memory=2`, or on
+# Windows with `MEM_COMMIT`, the whole gigabyte would be charged at once. Real
+# allocators do what you wrote: mimalloc reserves arenas and commits them in steps
+# (its `MIMALLOC_ARENA_RESERVE` option) and commits parts of them as needed — on Windows
+# with `MEM_RESERVE` and `MEM_COMMIT`; on Linux it may commit eagerly when the system
+# overcommits anyway.
+#
+# ## Summary
+#
+# - A process's address space is a list of regions, each backed by something: the
+#   program's file, a library's file, another file, or nothing (anonymous: heap, stack,
+#   big mallocs). `/proc/PID/maps` lists them; `smaps` adds what is resident.
+# - Reserving address space costs nothing; committing (Linux: `mprotect`; Windows:
+#   `MEM_COMMIT`) changes permissions (and on Windows the commit charge); **touching**
+#   a page is what uses memory: one minor fault and one page each for anonymous memory
+#   (2 MiB with a huge page), fewer faults than pages for a cached file (fault-around).
+# - Linux overcommits: a `malloc` that succeeds has address space behind it, not
+#   memory; the bill comes at first touch. Windows charges at commit time against RAM +
+#   page files.
+# - `MAP_SHARED` pages are the page cache's, seen by every process and by `read()`;
+#   `msync` is for durability. `MAP_PRIVATE` copies one page per first write.
+# - VSZ, RSS, PSS, USS, swap, working set, private bytes, commit charge: each answers a
+#   different question. For a leak watch USS/PSS (Linux) or private bytes (Windows).
+# - Guard pages turn a stray access into a SIGSEGV at the exact byte (`si_addr`), with
+#   `SEGV_ACCERR` (mapped, not allowed) or `SEGV_MAPERR` (nothing there).
+#
+# **Myths corrected**
+#
+# - *"Virtual memory is RAM plus the page file."* Virtual memory is address space: a
+#   process here reserved 1 GiB and, in eight requests, four times the machine's RAM,
+#   with none of it in RAM or swap. RAM + page file is Windows' *commit limit*, one
+#   particular budget.
+# - *"A malloc that succeeds has memory behind it."* On Linux it has address space
+#   behind it; memory arrives page by page at first touch, and can be missing then.
+# - *"RSS is what the process costs."* RSS counted the 16 MiB file (page cache, shared,
+#   droppable) and halved in PSS when a child shared the pages; what the process alone
+#   costs is closer to USS, and on Windows the commit charge is what it may cost.
+#
+# ## Further reading
+#
+# - Linux kernel documentation: [Overcommit accounting](https://docs.kernel.org/mm/overcommit-accounting.html);
+#   [`/proc` (smaps, smaps_rollup, status)](https://docs.kernel.org/filesystems/proc.html);
+#   [`vm.overcommit_memory` and friends](https://docs.kernel.org/admin-guide/sysctl/vm.html);
+#   [Transparent huge pages](https://docs.kernel.org/admin-guide/mm/transhuge.html).
+# - Manual pages: [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html),
+#   [mprotect(2)](https://man7.org/linux/man-pages/man2/mprotect.2.html),
+#   [mincore(2)](https://man7.org/linux/man-pages/man2/mincore.2.html),
+#   [proc_pid_smaps(5)](https://man7.org/linux/man-pages/man5/proc_pid_smaps.5.html).
+# - Microsoft Learn: [VirtualAlloc](https://learn.microsoft.com/en-us/windows/win32/api/memoryapi/nf-memoryapi-virtualalloc),
+#   [Reserving and committing memory](https://learn.microsoft.com/en-us/windows/win32/memory/reserving-and-committing-memory),
+#   [Memory limits for Windows releases](https://learn.microsoft.com/en-us/windows/win32/memory/memory-limits-for-windows-releases),
+#   [PROCESS_MEMORY_COUNTERS_EX](https://learn.microsoft.com/en-us/windows/win32/api/psapi/ns-psapi-process_memory_counters_ex),
+#   [Introduction to the page file](https://learn.microsoft.com/en-us/troubleshoot/windows-client/performance/introduction-to-the-page-file)
+#   (the system commit limit: RAM plus page files).
+# - Pavel Yosifovich, Alex Ionescu, Mark Russinovich, David Solomon: *Windows
+#   Internals*, 7th edition, Part 1, chapter 5 "Memory management" (reserve/commit,
+#   commit charge and limit, working sets).
+#
+# **Next:** lesson 04, *Cross-module free*.
