@@ -1,0 +1,241 @@
+"""Leaks, counted and reported: a counting allocator, three leak tools, one vocabulary.
+
+The counting allocator is ``native_examples/07_plugin_leaks/leakcount.c``, preloaded
+into a program (``LD_PRELOAD``); it prints lines ``leakcount ITERATION MODULE BLOCKS
+BYTES`` when the program marks an iteration, and can make the N-th allocation fail.
+This module builds it, parses what it prints, draws live blocks over iterations, runs
+valgrind, heaptrack and LeakSanitizer in isolated children with timeouts, and turns
+their reports into the same few numbers (no addresses, no PIDs):
+
+    shim = leakcount.build_shim()
+    r = lab.run_program([exe, plugin, "loop"], env=leakcount.preload_env(shim))
+    leakcount.plot_live(leakcount.parse_marks(r.stderr), title="live blocks")
+    rep = leakcount.valgrind([exe, plugin, "loop"])   # a LeakReport
+    print(rep.row())
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .cbuild import build_program
+from .isolate import RunResult, run_program
+from .toolchain import example_path, have, missing
+
+__all__ = ["LeakReport", "build_shim", "heaptrack", "lsan", "parse_heaptrack", "parse_lsan",
+           "parse_marks", "parse_valgrind", "plot_live", "preload_env", "sanitize", "valgrind"]
+
+KINDS = ("definitely lost", "indirectly lost", "possibly lost", "still reachable")
+
+
+def build_shim() -> Path:
+    """Build (cached) ``libleakcount.so`` from native_examples/07_plugin_leaks/leakcount.c."""
+    return build_program([example_path("07_plugin_leaks", "leakcount.c")], output="libleakcount.so",
+                         cflags=("-O2", "-fPIC"), ldflags=("-shared",), libraries=("dl",),
+                         default_cflags=("-g", "-Wall"))
+
+
+def preload_env(shim, *, armed_only: bool = False, **extra) -> dict:
+    """The environment that preloads the counting allocator into a program."""
+    env = {"LD_PRELOAD": str(shim), **{k: str(v) for k, v in extra.items()}}
+    if armed_only:
+        env["LEAKCOUNT_TRACK"] = "armed"
+    return env
+
+
+def parse_marks(text: str) -> dict[str, list[tuple[int, int, int]]]:
+    """``leakcount I MODULE BLOCKS BYTES`` lines -> {module: [(i, blocks, bytes), ...]}.
+
+    A module absent at a mark (no live block) gets a zero there, so every series
+    has one point per mark.
+    """
+    rows = [line.split() for line in text.splitlines() if line.startswith("leakcount ")]
+    marks = sorted({int(r[1]) for r in rows})
+    found: dict[str, dict[int, tuple[int, int]]] = {}
+    for _, i, module, blocks, nbytes in rows:
+        found.setdefault(module, {})[int(i)] = (int(blocks), int(nbytes))
+    return {m: [(i, *per.get(i, (0, 0))) for i in marks] for m, per in sorted(found.items())}
+
+
+def plot_live(series: dict, title: str = "", modules=None, ax=None, what: str = "blocks"):
+    """Live blocks (or bytes, ``what="bytes"``) per module over iterations, as lines."""
+    import matplotlib.pyplot as plt
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+    else:
+        fig = ax.figure
+    col = 1 if what == "blocks" else 2
+    for module in modules or series:
+        points = series.get(module, [])
+        ax.plot([p[0] for p in points], [p[col] for p in points], marker=".", label=module)
+    ax.set_xlabel("iteration of the encode loop")
+    ax.set_ylabel(f"live {what}")
+    ax.set_ylim(bottom=0)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small", loc="upper left")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------- report parsing
+
+
+_SANITIZE = [
+    (re.compile(r"^==\d+==", re.M), "==PID=="),
+    (re.compile(r"^--\d+--", re.M), "--PID--"),
+    (re.compile(r"0x[0-9a-fA-F]+"), "0x…"),
+    (re.compile(r"/tmp/[\w./+-]+/([\w.+-]+)"), r"…/\1"),
+    (re.compile(r"(?:/[\w.+-]+)+/(?:native_examples|\.cache)/[\w./+-]*?([\w.+-]+)(?=[:\s)]|$)", re.M),
+     r"\1"),
+    (re.compile(r"\bloss record \d+ of \d+"), "loss record"),
+]
+
+
+def sanitize(text: str) -> str:
+    """A tool's report without PIDs, addresses, record numbers or long paths."""
+    for rx, repl in _SANITIZE:
+        text = rx.sub(repl, text)
+    return text
+
+
+@dataclass
+class LeakReport:
+    """What one tool said about one run, as numbers: {kind: (blocks, bytes)} and records."""
+    tool: str
+    kinds: dict = field(default_factory=dict)
+    records: list = field(default_factory=list)   # (kind, bytes, blocks or calls, [function, ...])
+    result: RunResult | None = None
+    note: str = ""
+
+    def blocks(self, kind: str) -> int:
+        return self.kinds.get(kind, (0, 0))[0]
+
+    def nbytes(self, kind: str) -> int:
+        return self.kinds.get(kind, (0, 0))[1]
+
+    def sees_plugin_leak(self) -> bool:
+        return any(k in ("definitely lost", "indirectly lost", "leaked") and
+                   any(f in ("encode", "encode_image") for f in funcs)
+                   for k, _, _, funcs in self.records)
+
+    def row(self) -> str:
+        if self.note:
+            return f"{self.tool:10} {self.note}"
+        parts = [f"{k}: {self.nbytes(k)} bytes" if k == "leaked" else
+                 f"{k}: {self.blocks(k)} blocks, {self.nbytes(k)} bytes" for k in self.kinds]
+        return f"{self.tool:10} " + ("; ".join(parts) or "no leak reported")
+
+
+def _num(s: str) -> int:
+    return int(s.replace(",", ""))
+
+
+def parse_valgrind(text: str) -> LeakReport:
+    """memcheck's LEAK SUMMARY and loss records (``--leak-check=full``)."""
+    rep = LeakReport("valgrind")
+    for kind in KINDS:
+        m = re.search(rf"{kind}: ([\d,]+) bytes in ([\d,]+) blocks", text)
+        if m:
+            rep.kinds[kind] = (_num(m.group(2)), _num(m.group(1)))
+    rx = re.compile(r"^==\d+== ([\d,]+)(?: \([\d,]+ direct, [\d,]+ indirect\))? bytes in ([\d,]+) "
+                    r"blocks are (\w+ \w+) in loss record[^\n]*\n((?:==\d+==    (?:at|by) [^\n]*\n)+)", re.M)
+    for m in rx.finditer(text):
+        funcs = re.findall(r"(?:at|by) 0x[0-9A-Fa-f]+: (?:\(anonymous namespace\)::)?([\w:~<>]+)", m.group(4))
+        rep.records.append((m.group(3), _num(m.group(1)), _num(m.group(2)), funcs))
+    return rep
+
+
+def parse_lsan(text: str) -> LeakReport:
+    """LeakSanitizer's "Direct leak" / "Indirect leak" records, as valgrind's kinds."""
+    rep = LeakReport("LSan")
+    rx = re.compile(r"^(Direct|Indirect) leak of (\d+) byte\(s\) in (\d+) object\(s\) allocated from:\n"
+                    r"((?:\s+#\d+ [^\n]*\n?)+)", re.M)
+    for m in rx.finditer(text):
+        kind = "definitely lost" if m.group(1) == "Direct" else "indirectly lost"
+        funcs = re.findall(r"#\d+ 0x[0-9a-f]+ in (?:\(anonymous namespace\)::)?([\w:~<>]+)", m.group(4))
+        rep.records.append((kind, int(m.group(2)), int(m.group(3)), funcs))
+        blocks, nbytes = rep.kinds.get(kind, (0, 0))
+        rep.kinds[kind] = (blocks + int(m.group(3)), nbytes + int(m.group(2)))
+    return rep
+
+
+def _size(s: str) -> int:
+    m = re.fullmatch(r"([\d.]+)([KMG]?)B?", s)
+    return round(float(m.group(1)) * {"": 1, "K": 1000, "M": 1000 ** 2, "G": 1000 ** 3}[m.group(2)])
+
+
+def parse_heaptrack(text: str) -> LeakReport:
+    """``heaptrack_print -l 1 -m 0``: every block not freed at exit is "leaked" (no reachability)."""
+    rep = LeakReport("heaptrack")
+    section = text.split("MEMORY LEAKS", 1)[-1] if "MEMORY LEAKS" in text else ""
+    rx = re.compile(r"^(\S+) leaked over (\d+) calls from\n((?:  \S[^\n]*\n(?:    [^\n]*\n)*)+)", re.M)
+    for m in rx.finditer(section):
+        funcs = [re.sub(r"^\(anonymous namespace\)::", "", f.split("(")[0])
+                 for f in re.findall(r"^  (\S[^\n]*)$", m.group(3), re.M)]
+        rep.records.append(("leaked", _size(m.group(1)), int(m.group(2)), funcs))
+    # "N calls" counts every allocation made at that place, not only the leaked ones:
+    # heaptrack's report gives leaked bytes, not leaked blocks.
+    total = re.search(r"total memory leaked: (\S+)", text)
+    if total:
+        rep.kinds["leaked"] = (None, _size(total.group(1)))
+    return rep
+
+
+# ----------------------------------------------------------------- running the tools
+
+
+def valgrind(argv, *, timeout: float = 120, extra=()) -> LeakReport:
+    """memcheck with --leak-check=full, in an isolated child."""
+    if not have("valgrind"):
+        return LeakReport("valgrind", note=missing("valgrind"))
+    r = run_program(["valgrind", "--leak-check=full", "--show-leak-kinds=all", "--num-callers=16",
+                     *extra, *map(str, argv)], timeout=timeout)
+    rep = parse_valgrind(r.stderr)
+    rep.result = r
+    if r.timed_out:
+        rep.note = r.status()
+    return rep
+
+
+def lsan(argv, *, timeout: float = 60, options: str = "") -> LeakReport:
+    """Run a program built with ``gcc -fsanitize=leak``; LSan reports at exit (exit code 23)."""
+    if not have("lsan"):
+        return LeakReport("LSan", note=missing("lsan"))
+    env = {"LSAN_OPTIONS": "exitcode=23" + (":" + options if options else "")}
+    r = run_program(list(map(str, argv)), timeout=timeout, env=env)
+    rep = parse_lsan(r.stderr)
+    rep.result = r
+    if r.timed_out:
+        rep.note = r.status()
+    return rep
+
+
+def heaptrack(argv, *, timeout: float = 120) -> LeakReport:
+    """heaptrack (record, then ``heaptrack_print -l 1 -m 0``), each step with a timeout.
+
+    heaptrack can block forever (a program that exports its own static malloc): the
+    timeout is the watchdog.
+    """
+    if not have("heaptrack"):
+        return LeakReport("heaptrack", note=missing("heaptrack"))
+    tmp = Path(tempfile.mkdtemp(prefix="heaptrack-"))
+    try:
+        r = run_program(["heaptrack", "-o", str(tmp / "trace"), *map(str, argv)], timeout=timeout)
+        if r.timed_out:
+            return LeakReport("heaptrack", result=r, note=r.status())
+        files = sorted(tmp.glob("trace*"))
+        if not files:
+            return LeakReport("heaptrack", result=r, note="heaptrack wrote no trace: " + r.stderr[-300:])
+        p = run_program(["heaptrack_print", "-l", "1", "-m", "0", "-p", "0", "-a", "0", "-T", "0",
+                         str(files[0])], timeout=timeout)
+        rep = parse_heaptrack(p.stdout)
+        rep.result = RunResult(r.returncode, r.signal, r.timed_out, r.stdout, p.stdout,
+                               seconds=r.seconds, timeout=timeout)
+        return rep
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,246 @@
+/* leakcount: a counting allocator, preloaded into a program (LD_PRELOAD=libleakcount.so).
+ *
+ * It interposes malloc, calloc, realloc and free, hands the work to glibc
+ * (__libc_malloc...), and keeps a table of live blocks: size, the address of the
+ * code that called malloc, and an "epoch". From that it reports live blocks and bytes
+ * per module (the .so whose code called malloc) and per call site, and it can make
+ * the N-th allocation fail (fault injection).
+ *
+ * The program talks to it through weak symbols, so the same program runs without it:
+ *   leakcount_mark(i)          print one line per module: "leakcount I MODULE BLOCKS BYTES"
+ *   leakcount_arm(n)           start a new epoch; count allocations; the n-th fails (0: none)
+ *   leakcount_disarm()         stop; returns how many allocations the epoch made
+ *   leakcount_epoch_live(&b)   live blocks (and bytes) made during the last epoch, except
+ *                              those glibc itself keeps (made by libc.so or ld.so)
+ *   leakcount_sites(fd)        the call sites of those blocks, one line each
+ * Environment: LEAKCOUNT_TRACK=armed tracks only armed epochs (cheap in a big process);
+ * LEAKCOUNT_FD=n writes marks there instead of stderr.
+ * Not thread-safe beyond a spin lock; aligned allocations are passed through untracked.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+
+#define SLOTS (1u << 18)
+#define TOMB ((void *)1)
+
+struct slot { void *ptr; size_t size; void *caller; long epoch; };
+static struct slot table[SLOTS];
+static long live_blocks, epoch, armed, fail_at, seen, dropped;
+static int track_all = -1, lock_word;
+static __thread int inside;          /* our own calls (dladdr...) are not counted */
+
+static void lock(void) { while (__atomic_exchange_n(&lock_word, 1, __ATOMIC_ACQUIRE)) ; }
+static void unlock(void) { __atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE); }
+
+static size_t hash(void *p) { return ((size_t)p >> 4) * 0x9E3779B97F4A7C15ull >> 46; }
+
+static int tracking(void)
+{
+    if (track_all < 0) {
+        const char *t = getenv("LEAKCOUNT_TRACK");
+        track_all = !(t && strcmp(t, "armed") == 0);
+    }
+    return !inside && (track_all || armed);
+}
+
+static void insert(void *p, size_t size, void *caller)
+{
+    lock();
+    for (size_t i = hash(p), n = 0; n < SLOTS; i = (i + 1) & (SLOTS - 1), n++) {
+        if (table[i].ptr == NULL || table[i].ptr == TOMB) {
+            table[i] = (struct slot){p, size, caller, armed ? epoch : 0};
+            live_blocks++;
+            unlock();
+            return;
+        }
+    }
+    dropped++;                                   /* table full: not counted */
+    unlock();
+}
+
+static void erase(void *p)
+{
+    if (!inside)                 /* inside: leakcount_mark already holds the lock */
+        lock();
+    for (size_t i = hash(p), n = 0; n < SLOTS && table[i].ptr; i = (i + 1) & (SLOTS - 1), n++) {
+        if (table[i].ptr == p) {
+            table[i].ptr = TOMB;
+            live_blocks--;
+            break;
+        }
+    }
+    if (!inside)
+        unlock();
+}
+
+static int inject(void)          /* 1: this allocation must fail */
+{
+    if (!armed || inside)
+        return 0;
+    return ++seen == fail_at;
+}
+
+void *malloc(size_t n)
+{
+    if (inject()) { errno = ENOMEM; return NULL; }
+    void *p = __libc_malloc(n);
+    if (p && tracking())
+        insert(p, n, __builtin_return_address(0));
+    return p;
+}
+
+void *calloc(size_t a, size_t b)
+{
+    if (inject()) { errno = ENOMEM; return NULL; }
+    void *p = __libc_calloc(a, b);
+    if (p && tracking())
+        insert(p, a * b, __builtin_return_address(0));
+    return p;
+}
+
+void *realloc(void *old, size_t n)
+{
+    if (old == NULL)
+        return malloc(n);
+    if (inject()) { errno = ENOMEM; return NULL; }
+    void *p = __libc_realloc(old, n);
+    if (p || n == 0) {
+        erase(old);
+        if (p && tracking())
+            insert(p, n, __builtin_return_address(0));
+    }
+    return p;
+}
+
+void free(void *p)
+{
+    if (!p)
+        return;
+    erase(p);
+    __libc_free(p);
+}
+
+void leakcount_arm(long n)
+{
+    lock();
+    epoch++;
+    armed = 1;
+    fail_at = n;
+    seen = 0;
+    unlock();
+}
+
+long leakcount_disarm(void)
+{
+    armed = 0;
+    return seen;
+}
+
+static const char *module_of(void *caller, const char **func);
+
+/* glibc's own modules keep some blocks on purpose and free them later themselves
+ * (dlerror()'s message after a failed dlopen, for one): not counted as leaks. */
+static int system_module(const char *m)
+{
+    return strncmp(m, "ld-linux", 8) == 0 || strncmp(m, "libc.so", 7) == 0;
+}
+
+long leakcount_epoch_live(long *bytes)
+{
+    long blocks = 0, total = 0;
+    const char *func;
+    inside++;
+    lock();
+    for (size_t i = 0; i < SLOTS; i++)
+        if (table[i].ptr && table[i].ptr != TOMB && table[i].epoch == epoch && epoch
+            && !system_module(module_of(table[i].caller, &func))) {
+            blocks++;
+            total += (long)table[i].size;
+        }
+    unlock();
+    inside--;
+    if (bytes)
+        *bytes = total;
+    return blocks;
+}
+
+static const char *module_of(void *caller, const char **func)
+{
+    Dl_info info;
+    *func = "?";
+    if (!dladdr(caller, &info) || !info.dli_fname)
+        return "?";
+    if (info.dli_sname)
+        *func = info.dli_sname;
+    const char *slash = strrchr(info.dli_fname, '/');
+    const char *name = slash ? slash + 1 : info.dli_fname;
+    return *name ? name : "(program)";
+}
+
+#define MAXMOD 32
+void leakcount_mark(long iteration)
+{
+    const char *names[MAXMOD];
+    long blocks[MAXMOD] = {0}, bytes[MAXMOD] = {0};
+    int nmod = 0;
+    static int fd = -1;
+    if (fd < 0) {
+        const char *f = getenv("LEAKCOUNT_FD");
+        fd = f ? atoi(f) : 2;
+    }
+    inside++;
+    lock();
+    for (size_t i = 0; i < SLOTS; i++) {
+        if (!table[i].ptr || table[i].ptr == TOMB)
+            continue;
+        const char *func, *m = module_of(table[i].caller, &func);
+        int k = 0;
+        while (k < nmod && strcmp(names[k], m) != 0)
+            k++;
+        if (k == nmod) {
+            if (nmod == MAXMOD)
+                continue;
+            names[nmod++] = m;
+        }
+        blocks[k]++;
+        bytes[k] += (long)table[i].size;
+    }
+    unlock();
+    char line[256];
+    for (int k = 0; k < nmod; k++) {
+        int n = snprintf(line, sizeof line, "leakcount %ld %s %ld %ld\n", iteration, names[k],
+                         blocks[k], bytes[k]);
+        if (write(fd, line, (size_t)n) < 0)
+            break;
+    }
+    inside--;
+}
+
+void leakcount_sites(int fd)
+{
+    char line[256];
+    inside++;
+    lock();
+    for (size_t i = 0; i < SLOTS; i++) {
+        if (!table[i].ptr || table[i].ptr == TOMB || table[i].epoch != epoch || !epoch)
+            continue;
+        const char *func, *m = module_of(table[i].caller, &func);
+        if (system_module(m))
+            continue;
+        int n = snprintf(line, sizeof line, "site %s %s %zu\n", m, func, table[i].size);
+        if (write(fd, line, (size_t)n) < 0)
+            break;
+    }
+    unlock();
+    inside--;
+}

@@ -1,0 +1,841 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · Leaks at plugin boundaries: found four ways, fixed on every path
+#
+# libheif, the library behind HEIF/HEIC images in many Linux programs, once had a
+# leak in its encoder plugin for the kvazaar HEVC encoder: kvazaar returns encoded data
+# as linked lists of *chunks* that must be given back with kvazaar's own `chunk_free`,
+# and the plugin did not give them back on every path (libheif issue #1143, fixed by
+# PR #1141, released in v1.18.0). Nothing crashed. Memory just went away, a little per
+# image, and mostly on paths that tests rarely take: an encoder error, an early return,
+# an exception.
+#
+# This lesson rebuilds that situation in miniature, three shared libraries deep, and
+# hunts the leaks four ways.
+#
+# **You will learn to**
+# - see a leak grow, live, with a counting allocator you preload into the program;
+# - read valgrind, heaptrack and LeakSanitizer reports of the same run: *definitely* vs
+#   *indirectly* lost, the backtrace into the plugin, and what each tool cannot see
+#   (an allocator of its own) and costs;
+# - exercise every error path by fault injection (the N-th allocation fails, for every N)
+#   and show which N leak;
+# - fix it in C (one exit, one cleanup) and in C++ (an owner whose deleter is the
+#   library's free: the PR #1141 pattern), and prove the fix for every N;
+# - state ownership in a plugin API so the next plugin cannot get it wrong.
+#
+# **Time:** about 60 minutes. **Builds on:** 00 (isolated runs), 04 (the module that
+# allocates provides the free), 05 (`LD_PRELOAD`).
+
+# %%
+import re
+import shutil
+
+import labsupport as lab
+# %load_ext labsupport
+from labsupport import leakcount
+from labsupport import winlab
+
+SRC = lab.example_path("07_plugin_leaks")
+OUT = winlab.workdir("07")
+
+# %% [markdown]
+# ## 1. Three layers, like libheif and kvazaar
+#
+# | layer | here | in the real case |
+# |---|---|---|
+# | application | `encode_loop.c`: encodes images in a loop | a photo tool, a thumbnailer |
+# | host library | `libminiheif.so` (`miniheif.c`): loads an encoder plugin with `dlopen` and calls it only through `struct mh_encoder_plugin`, a struct of function pointers | libheif, `struct heif_encoder_plugin` (`heif_plugin.h`) |
+# | plugin | `plugin_*.so` (`plugin_kvz.cpp`, C++; `plugin_kvz_c.c`, C): adapts the encoder library to that struct | libheif's `encoder_kvazaar.cc` |
+# | encoder library | `libminikvz.so` (`minikvz.c`): a table of functions; returns **linked lists of data chunks** that go back through its own `chunk_free`, pictures through `picture_free` | kvazaar: `kvz_api`, `kvz_data_chunk`, `api->chunk_free` |
+#
+# The plugin is built four ways from the same interface:
+#
+# | plugin | what it does with the encoder's chunks and pictures |
+# |---|---|
+# | `plugin_leak_normal.so` | forgets the encoded picture's chunk list on the **normal** path (every image) |
+# | `plugin_leak_errors.so` | frees everything on the normal path, nothing on the **error paths**: encoder failure, output buffer full, a C++ exception unwinding through it (the realistic bug) |
+# | `plugin_fixed.so` | C++, every object held by an owner that calls the library's free (PR #1141's pattern) |
+# | `plugin_fixed_c.so` | C, one exit and one cleanup block |
+#
+# Each layer is its own shared library, built with `-g` so the tools can name lines.
+# `build_stack` builds everything into a folder; the encoder library comes in three
+# variants we use later (its objects from `malloc`, or from a private pool, with or
+# without notes to valgrind).
+
+# %%
+PLUGINS = {"leak_normal": 1, "leak_errors": 2, "fixed": 0}
+
+
+def build(sources, output, folder, *, cflags=(), libs=(), shared=True, cxx=False):
+    """Build (cached) and copy into `folder`, so the layers find each other ($ORIGIN)."""
+    built = lab.build_program(sources, output=output, compiler="g++" if cxx else None,
+                              cflags=["-O0", "-g", "-Wall", *(["-fPIC"] if shared else []), *cflags],
+                              ldflags=[*(["-shared"] if shared else []), *libs], default_cflags=())
+    shutil.copyfile(built, folder / output)
+    (folder / output).chmod(0o755)
+
+
+def build_stack(variant="malloc", kvz_flags=()):
+    folder = OUT / variant
+    folder.mkdir(parents=True, exist_ok=True)
+    here = ["-L" + str(folder), "-Wl,-rpath,$ORIGIN"]
+    build([SRC / "minikvz.c"], "libminikvz.so", folder, cflags=kvz_flags)
+    build([SRC / "miniheif.c"], "libminiheif.so", folder, libs=["-ldl"])
+    for name, mode in PLUGINS.items():
+        build([SRC / "plugin_kvz.cpp"], f"plugin_{name}.so", folder, cflags=[f"-DLEAK_MODE={mode}"],
+              libs=here + ["-lminikvz"], cxx=True)
+    build([SRC / "plugin_kvz_c.c"], "plugin_fixed_c.so", folder, libs=here + ["-lminikvz"])
+    build([SRC / "encode_loop.c"], "encode_loop", folder, shared=False,
+          libs=here + ["-lminiheif", "-ldl"])
+    if lab.have("lsan"):            # gcc's LeakSanitizer run-time (liblsan0)
+        build([SRC / "encode_loop.c"], "encode_loop_lsan", folder, shared=False,
+              cflags=["-fsanitize=leak"], libs=["-fsanitize=leak"] + here + ["-lminiheif", "-ldl"])
+    return folder
+
+
+STACK = build_stack()
+print("built:", " ".join(sorted(p.name for p in STACK.iterdir())))
+
+# %% [markdown]
+# Who links whom? The application links the host library; the host library does **not**
+# link the plugin (it opens it by path at run time); the plugin links the encoder library.
+
+# %%
+for name in ["encode_loop", "libminiheif.so", "plugin_leak_errors.so", "libminikvz.so"]:
+    r = lab.run_program(["readelf", "-d", str(STACK / name)])
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", r.stdout)
+    print(f"{name:22} needs: {', '.join(n for n in needed if n.startswith(('libmini', 'libstdc')))or '-'}")
+
+
+def loop(plugin, *args, stack=STACK, exe="encode_loop", env=None, timeout=60):
+    """Run the application on one plugin, isolated, with a timeout."""
+    return lab.run_program([str(stack / exe), str(stack / f"plugin_{plugin}.so"), *map(str, args)],
+                           env=env, timeout=timeout)
+
+
+print(loop("leak_errors", "loop", 20).stdout)
+
+# %% [markdown]
+# Every fifth image is bigger than the 200-byte output buffer, so the plugin returns
+# `MH_ERR_BUFFER_FULL` and the application skips that image: an expected error, handled,
+# nothing printed. The program ran to its end and its output looks perfect.
+#
+# The interface (`miniheif.h`) mirrors libheif's: the host calls
+# `plugin->encode_image(encoder, image, out, capacity, &size)`; inside, the plugin asks
+# the encoder library for header chunks and picture chunks, copies their bytes, and must
+# give every list back with `api->chunk_free(list)` and the picture with
+# `api->picture_free(pic)`.
+#
+# *Does Debian's real libheif let you load your own plugin?* Measured on Debian 12:
+# `libheif-dev` 1.15.1 installs `heif_plugin.h` (the plugin structs) next to `heif.h`,
+# and `libheif.so.1` exports `heif_load_plugin`, `heif_load_plugins` and
+# `heif_register_encoder_plugin` and reads `LIBHEIF_PLUGIN_PATH`; its own codecs (x265,
+# libde265, aom) are linked in, and it has no kvazaar support (that arrived later, with
+# the plugin this lesson is about). So an out-of-tree plugin is possible there, but the
+# lesson does not depend on it.
+#
+# ## 2. A counting allocator: see the leak grow
+#
+# **Question:** how do you see a leak *while the program runs*, per library?
+#
+# `leakcount.c` is about 250 lines of C. Preloaded with `LD_PRELOAD` (lesson 05), it
+# defines `malloc`, `calloc`, `realloc` and `free`, passes each call to glibc
+# (`__libc_malloc`...), and keeps a table of live blocks with their size and the
+# **return address** of the call: the code that asked. When the program calls
+# `leakcount_mark(i)` (a weak symbol: without the preload it is NULL and skipped), it
+# groups live blocks by the module that contains that address (`dladdr`) and prints
+# `leakcount I MODULE BLOCKS BYTES`.
+#
+# **Predict:** over 30 iterations, draw in your head the live blocks allocated by
+# `libminikvz.so` for the three C++ plugins. Which lines rise, how fast, and where?
+
+# %%
+SHIM = leakcount.build_shim()
+series = {}
+for plugin in ["leak_normal", "leak_errors", "fixed"]:
+    r = loop(plugin, "loop", 30, env=leakcount.preload_env(SHIM))
+    series[plugin] = leakcount.parse_marks(r.stderr)
+    last = {m: s[-1][1] for m, s in series[plugin].items() if m.startswith(("libmini", "libstdc"))}
+    print(f"{plugin:12} live blocks after 30 images:", last)
+
+# %%
+import matplotlib.pyplot as plt
+
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), sharey=True)
+for ax, plugin in zip(axes, series):
+    leakcount.plot_live(series[plugin], title=f"plugin_{plugin}.so", ax=ax,
+                        modules=["libminikvz.so", "libminiheif.so", "libstdc++.so.6"])
+fig.suptitle("live blocks per module (who called malloc), after each image")
+fig.tight_layout()
+
+# %% [markdown]
+# - **leak_normal** rises with every image: each encoded picture's chunk list (here 3
+#   chunks of 80 bytes) stays behind.
+# - **leak_errors** is flat, then steps up every fifth image: only the "buffer full" path
+#   leaks, and it leaks more (the picture and its pixels too). A test suite that encodes
+#   a few images that fit never sees it.
+# - **fixed** is flat. The one block of `libminikvz.so` is the encoder object, the one of
+#   `libminiheif.so` the host's context; `libstdc++.so.6` holds the C++ plugin's
+#   `new encoder_struct` and its `std::vector` (the caller of `malloc` there is
+#   `operator new`, in libstdc++) plus libstdc++'s own 72 KiB emergency pool for
+#   exceptions, made once at start-up.
+#
+# The module that *called* `malloc` is the encoder library, yet the bug is in the plugin:
+# a counting allocator tells you *what* grows and *where it was made*, not who forgot it.
+# For that you need a backtrace.
+#
+# ## 3. Three leak tools on the same run
+#
+# - **valgrind memcheck** runs the program on a simulated CPU, replaces `malloc`, and at
+#   exit scans memory for pointers to each live block (`--leak-check=full`).
+# - **heaptrack** preloads a library that records every allocation and free with a
+#   backtrace to a file; `heaptrack_print -l 1` lists what was never freed.
+# - **LeakSanitizer** (`gcc -fsanitize=leak`, a run-time library linked into the
+#   *program*) replaces `malloc` and scans for pointers at exit, like memcheck, at
+#   native speed.
+#
+# All three run in isolated children with timeouts; reports are reduced to counts and
+# kinds (the raw reports are full of addresses and process ids).
+#
+# **Predict:** on `plugin_leak_errors.so` with 10 images (2 of them "buffer full"),
+# will the three tools agree on the number of leaked blocks?
+
+# %%
+ARGS = ["loop", 10]
+run_args = [str(STACK / "plugin_leak_errors.so"), *map(str, ARGS)]
+TOOLS = lab.have("valgrind", "heaptrack", "lsan")     # a missing one prints how to install it
+vg = leakcount.valgrind([STACK / "encode_loop", *run_args])
+ht = leakcount.heaptrack([STACK / "encode_loop", *run_args])
+ls = leakcount.lsan([STACK / "encode_loop_lsan", *run_args])
+counted = leakcount.parse_marks(loop("leak_errors", *ARGS, env=leakcount.preload_env(SHIM)).stderr)
+for rep in (vg, ht, ls):
+    print(rep.row())
+kvz = counted["libminikvz.so"]
+print(f"{'counting':10} libminikvz.so: {kvz[-1][1]} live blocks, {kvz[-1][2]} bytes after 10 images "
+      f"({kvz[0][1]} at the start)")
+
+# %% [markdown]
+# They agree where it matters. valgrind and LSan both find **12 blocks, 872 bytes**
+# (4 definitely + 8 indirectly lost, 192 + 680 bytes); the counting allocator counts 12
+# more live blocks in `libminikvz.so` than at the start (the 13th is the encoder object,
+# live on purpose), 888 − 16 = 872 bytes. heaptrack's number is bigger: it has no idea of
+# reachability, so *every* block not freed at exit counts as "leaked", including stdout's
+# 4 KiB buffer, which glibc never frees and valgrind cleans up before it counts
+# (`__libc_freeres`). (heaptrack also hides some known system "leaks" by default;
+# `heaptrack_print --print-suppressions` lists them.) valgrind's "still reachable" blocks are the dynamic
+# loader's and libstdc++'s: pointers to them still exist at exit, they are not leaks.
+#
+# **Definitely vs indirectly lost.** A block is *definitely lost* when no pointer to it
+# is found anywhere; *indirectly lost* when the only pointers to it are inside blocks
+# that are themselves lost. Here is one record from valgrind:
+
+# %%
+def record(text, must_have):
+    """The first valgrind loss record whose lines contain every string in must_have."""
+    for block in re.split(r"\n==\d+== \n", text):
+        if all(s in block for s in must_have):
+            lines = [l for l in leakcount.sanitize(block).splitlines()
+                     if "valgrind" not in l and "libc_start" not in l]
+            return "\n".join(lines)
+    return "(no such record)"
+
+
+if vg.result:
+    print(record(vg.result.stderr, ["definitely lost", "picture_alloc (minikvz.c:118)"]))
+
+# %% [markdown]
+# Read it from the top: 2 blocks of 16 bytes (`struct mk_picture`, one per "buffer full"
+# image) that no pointer reaches any more, plus 200 bytes reachable only *through* them
+# (each picture's pixel buffer `pic->y`): that is the "(32 direct, 200 indirect)". The
+# backtrace runs from `malloc` through the encoder library (`picture_alloc`) into the
+# **plugin** (`encode`, `plugin_kvz.cpp:111`) and the host (`mh_encode`). The bug is
+# where the pointer was last held: in the plugin. A chunk list works the same way: its
+# first chunk is definitely lost, the chunks after it, reached only through `next`,
+# indirectly. Fix the definitely lost ones and the indirect ones go with them.
+#
+# ### Exercise 1: classify five leak reports
+#
+# Below are five excerpts from the reports of the runs above (valgrind, LSan and
+# heaptrack), with the word that says the kind blanked out as `▢▢▢`. For each, decide:
+# `"definitely lost"`, `"indirectly lost"` or `"not a leak"` (a block still reachable
+# at exit, or one freed later by the system). Remember what heaptrack calls "leaked".
+# Line numbers refer to `native_examples/07_plugin_leaks/`: `minikvz.c:121` allocates a
+# picture's pixel buffer, `minikvz.c:191` the first chunk of a list, `:198` the next ones.
+
+# %%
+def blank(text):
+    text = re.sub(r"(definitely lost|indirectly lost|still reachable|possibly lost)", "▢▢▢", text)
+    return re.sub(r"^(Direct|Indirect) leak", "▢▢▢ leak", text, flags=re.M)
+
+
+def lsan_record(text, must_have):
+    for block in text.split("\n\n"):
+        if all(s in block for s in must_have):
+            return "\n".join(l for l in leakcount.sanitize(block).splitlines()[:7])
+    return "(no such record)"
+
+
+def heaptrack_record(text, must_have):
+    """One heaptrack leak record, one line per frame: function (file:line)."""
+    for block in text.split("\n\n"):
+        if all(s in block for s in must_have):
+            lines = leakcount.sanitize(block).splitlines()
+            head = [l for l in lines if "leaked over" in l]
+            frames = [f"  {l.strip()}" + (f"  ({lines[i + 1].split('at ', 1)[1]})"
+                                           if i + 1 < len(lines) and "  at " in lines[i + 1] else "")
+                      for i, l in enumerate(lines) if l.startswith("  ") and not l.startswith("    ")]
+            return "\n".join(head + frames[:12])
+    return "(no such record)"
+
+
+QUIZ = {} if not TOOLS else {   # n: (tool, excerpt, valgrind's record of the same allocation)
+    1: ("valgrind", record(vg.result.stderr, ["bytes in", "emit (minikvz.c:147)",
+                                               "encoder_encode (minikvz.c:191)"]), None),
+    2: ("LeakSanitizer", lsan_record(ls.result.stderr, ["leak of", "minikvz.c:198"]), None),
+    3: ("heaptrack", heaptrack_record(ht.result.stderr, ["leaked over", "_IO_file_doallocate"]),
+        ["bytes in", "_IO_file_doallocate"]),
+    4: ("valgrind", record(vg.result.stderr, ["72,704 bytes in 1 blocks"]), None),
+    5: ("heaptrack", heaptrack_record(ht.result.stderr, ["leaked over", "minikvz.c:121"]),
+        ["bytes in", "(minikvz.c:121)"]),
+}
+for n, (tool, text, _) in QUIZ.items():
+    print(f"--- report {n} ({tool})\n{blank(text)}\n")
+if not TOOLS:
+    print("This exercise needs all three tools.", lab.missing("valgrind", "heaptrack", "lsan"))
+
+# %% tags=["solution"]
+ANSWERS = {
+    # ### BEGIN SOLUTION
+    1: "definitely lost",
+    2: "indirectly lost",
+    3: "not a leak",
+    4: "not a leak",
+    5: "indirectly lost",
+    # ### END SOLUTION
+}
+
+# %%
+def truth(n):
+    """The kind, from the unblanked reports (heaptrack's from valgrind's view of the same site)."""
+    tool, text, same_site = QUIZ[n]
+    if same_site:                      # heaptrack has no kinds: ask valgrind about that site
+        text = record(vg.result.stderr, same_site)   # no record at all: valgrind freed it first
+    m = re.search(r"(definitely lost|indirectly lost|Direct leak|Indirect leak)", text)
+    if not m:
+        return "not a leak"
+    return {"Direct leak": "definitely lost", "Indirect leak": "indirectly lost"}.get(m.group(1), m.group(1))
+
+
+QUIZ_HINTS = {
+    1: "No pointer to these 2 blocks is found anywhere, and other blocks hang off them (the "
+       "'indirect' bytes in the line): the head chunk of each list the plugin dropped.",
+    2: "LSan says 'Direct' or 'Indirect'. These are chunks after the first of a list "
+       "(minikvz.c:198): what points to them, and is that block itself lost?",
+    3: "heaptrack calls every block not freed at exit 'leaked'. This one is stdout's buffer, "
+       "made by printf: still pointed to by stdout at exit, and glibc never frees it.",
+    4: "72,704 bytes made while libstdc++ was initialised: its emergency pool for exceptions. "
+       "Is there still a pointer to it at exit?",
+    5: "minikvz.c:121 is a picture's pixel buffer pic->y. Who points to it, and is that "
+       "block itself lost? heaptrack does not tell you: reason like valgrind does.",
+}
+if QUIZ:
+    lab.check(lambda n: ANSWERS.get(n, "no answer"),
+              [lab.Case(args=(n,), expected=truth(n), label=f"report {n} ({QUIZ[n][0]})",
+                        hint=QUIZ_HINTS[n]) for n in QUIZ],
+              reveal_expected=False, name="your classification")
+else:
+    print(lab.missing("valgrind", "heaptrack", "lsan"))
+
+# %% [markdown]
+# ## 4. Which tool, at what cost, and what none of them sees
+#
+# **Predict:** rank the four by how much they slow the program down.
+#
+# The timing runs the same loop with 3,000 images (all four tools, and the plain
+# program); the ratios vary from run to run and machine to machine, so this cell's
+# output is not compared.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+BIG = ["loop", 3000, 3000]
+big_args = [str(STACK / "plugin_fixed.so"), *map(str, BIG)]
+plain = min(lab.run_program([STACK / "encode_loop", *big_args], timeout=60).seconds for _ in range(3))
+costs = {
+    "counting allocator": lab.run_program([STACK / "encode_loop", *big_args], timeout=120,
+                                          env=leakcount.preload_env(SHIM)),
+    "LeakSanitizer": leakcount.lsan([STACK / "encode_loop_lsan", *big_args], timeout=120),
+    "heaptrack": leakcount.heaptrack([STACK / "encode_loop", *big_args], timeout=300),
+    "valgrind memcheck": leakcount.valgrind([STACK / "encode_loop", *big_args], timeout=300),
+}
+print(f"plain run: {plain * 1000:.0f} ms for 3000 images (start-up included)")
+for tool, run in costs.items():
+    result = getattr(run, "result", run)
+    print(f"{tool:20}", f"{result.seconds / plain:6.1f} x the plain run" if result else run.note)
+
+# %% [markdown]
+# Measured on this course's machine (2 cores shared with other jobs, so the numbers
+# wobble, measured over several builds): the counting allocator and LeakSanitizer
+# 1.1-2x; heaptrack 30-45x and valgrind 85-100x. The plain run takes only 30-40 ms, so
+# part of those two ratios is
+# fixed cost: valgrind translates the program and its libraries before running them
+# (about 1.5 s even for 3 images), heaptrack writes every event to a file and analyses
+# it afterwards. On a long run (300,000 images, measured once by hand: 1.6 s plain)
+# memcheck still took 95 s, about 60x, more than the "20 to 30 times" of valgrind's
+# Quick Start, because this loop does little besides `malloc` and `free`, which memcheck
+# handles most expensively; LeakSanitizer took 2.5 s (1.6x). The cheap tools can run on
+# every test; the expensive ones on the run that shows the problem.
+#
+# ### An allocator of its own
+#
+# Real encoders often manage memory themselves. `minikvz.c` built with
+# `-DMK_PRIVATE_POOL` takes every object from a pool it carves out of one `mmap`ed
+# region: `malloc` is never called. With `-DMK_VALGRIND_ANNOTATE` it also tells valgrind
+# about each block with the client requests `VALGRIND_MALLOCLIKE_BLOCK` /
+# `VALGRIND_FREELIKE_BLOCK` (`valgrind/valgrind.h`; they cost a few instructions and do
+# nothing outside valgrind).
+#
+# **Predict:** for the leaking plugin on top of the pool, which tools still see a leak?
+
+# %%
+POOL = build_stack("pool", ["-DMK_PRIVATE_POOL"])
+POOL_VG = build_stack("pool_vg", ["-DMK_PRIVATE_POOL", "-DMK_VALGRIND_ANNOTATE"])
+
+
+def seen(rep):
+    return "missing" if rep.note else rep.sees_plugin_leak()
+
+
+def sees(stack):
+    args = [str(stack / "plugin_leak_errors.so"), *map(str, ARGS)]
+    r = loop("leak_errors", *ARGS, stack=stack, env=leakcount.preload_env(SHIM, SHOW_OWN_COUNT=1))
+    kvz = leakcount.parse_marks(r.stderr).get("libminikvz.so", [(0, 0, 0)])
+    own = re.search(r"own count: (\d+)", r.stdout)
+    return {
+        "counting allocator": kvz[-1][1] - kvz[0][1] > 0,
+        "valgrind": seen(leakcount.valgrind([stack / "encode_loop", *args])),
+        "heaptrack": seen(leakcount.heaptrack([stack / "encode_loop", *args])),
+        "LeakSanitizer": seen(leakcount.lsan([stack / "encode_loop_lsan", *args])),
+        "the library's own count": own is not None and int(own.group(1)) > 0,
+    }
+
+
+table = {"malloc": sees(STACK), "private pool": sees(POOL), "pool + valgrind notes": sees(POOL_VG)}
+print(f"{'sees the plugin leak?':26}" + "".join(f"{k:>24}" for k in table))
+for tool in table["malloc"]:
+    print(f"{tool:26}" + "".join(f"{ {True: 'yes', False: 'NO'}.get(table[k][tool], 'tool missing'):>24}"
+                                 for k in table))
+
+# %% [markdown]
+# Blocks that never go through `malloc` are invisible to everything that watches
+# `malloc`: the counting allocator, heaptrack and LeakSanitizer see nothing, and neither
+# does valgrind, which replaces `malloc` too. Only two things still see them: valgrind,
+# *if the allocator describes its blocks* with client requests (mimalloc, for
+# one, has a build option for this: `MI_TRACK_VALGRIND`), and the library's own bookkeeping
+# (`mk_live_objects()`, printed by the program as "minikvz's own count"). A library with
+# its own allocator should offer one of the two. ("valgrind sees every leak" is a myth:
+# it sees every leak *of the allocators it knows*.)
+#
+# **A tool can also hang.** Here is a program that carries its own `malloc`: mimalloc's
+# static library linked into the executable, so the executable itself defines (and
+# exports) `malloc` (lesson 06). heaptrack's recorder never finishes on it; the timeout
+# of the isolated run is the watchdog. valgrind replaces that `malloc` like glibc's,
+# because it is an exported function named `malloc`.
+#
+# **Predict:** what do heaptrack and valgrind report for its one leaked block?
+
+# %%
+MI = lab.mimalloc()
+own = lab.build_program([SRC / "own_malloc.c"], cflags=("-O0", "-g"),
+                        ldflags=(str(MI.static_lib), "-lpthread"))
+print("heaptrack:", leakcount.heaptrack([own], timeout=5).row().split(None, 1)[1])
+print("valgrind: ", leakcount.valgrind([own]).row().split(None, 1)[1])
+
+# %% [markdown]
+# **Which tool when?**
+#
+# | tool | sees | costs here | use it when |
+# |---|---|---|---|
+# | counting allocator (yours) | live blocks per module, over time, while the program runs; fault injection | ~1x | a leak that grows in a long-running process; CI checks of "flat after N iterations"; sweeping error paths |
+# | valgrind memcheck | definitely / indirectly / possibly lost, still reachable; full backtraces; no rebuild | the most | any binary you cannot rebuild; the precise kind of each leak |
+# | heaptrack | every allocation with backtrace, over time; "leaked" = not freed at exit | several x | where memory goes (peaks, temporary allocations), leaks in a program you run for a while; a GUI (`heaptrack_gui`) |
+# | LeakSanitizer | definitely (Direct) / indirectly (Indirect) lost at exit | ~1x | every test run in CI: needs `-fsanitize=leak` at link time (or ASan, which includes it) |
+#
+# ## 5. Fault injection: make every error path run
+#
+# **Question:** the realistic leak only happens on error paths. How do you make sure
+# *every* error path has run once?
+#
+# Make failures happen on purpose, everywhere, one at a time. The counting allocator can
+# make the **N-th allocation** fail (`leakcount_arm(N)`: `malloc` returns NULL, so C++'s
+# `new` throws `std::bad_alloc`), and the encoder library can make its **N-th encoder
+# call** fail (`mk_fail_encode_at(N)`). `encode_loop sweep-alloc` runs one small job
+# (open the encoder, encode two images that fit, close it) for N = 1, 2, 3, ... until N
+# is past the job's last allocation, and after each job counts the blocks made during the
+# job that are still live: a leak on that path.
+#
+# **Predict:** for `plugin_leak_errors.so`, which N leak?
+
+# %%
+def sweep(plugin, kind="alloc", stack=STACK):
+    r = loop(plugin, f"sweep-{kind}", stack=stack, env=leakcount.preload_env(SHIM))
+    rows = re.findall(r"N=(\d+) (\S+) leaked (\d+) blocks (\d+) bytes", r.stdout)
+    return [(int(n), outcome, int(b), int(nb)) for n, outcome, b, nb in rows]
+
+
+def show(plugin, kind="alloc"):
+    rows = sweep(plugin, kind)
+    leaking = [n for n, _, blocks, _ in rows if blocks]
+    print(f"{plugin:12} {kind:6} {len(rows)} runs; N that leak: {leaking or 'none'}")
+    return rows
+
+
+errors_alloc = show("leak_errors", "alloc")
+errors_encode = show("leak_errors", "encode")
+for n, outcome, blocks, nbytes in errors_alloc:
+    print(f"  N={n:2}  {outcome:14} {blocks} blocks left ({nbytes} bytes)")
+
+# %% [markdown]
+# Each failing N is a different error path:
+# - N=1-3 fail inside `mh_open` and leak nothing (the host library cleans up);
+# - N=4-5: the picture's allocations (nothing held yet);
+# - N=6: the header chunk: `encoder_headers` fails, and the plugin returns without
+#   `picture_free`: the picture and its pixels leak (2 blocks, 80 bytes);
+# - N=7: `std::vector` in `append_chunk_data` throws `std::bad_alloc`, which unwinds
+#   through the plugin past `chunk_free` and `picture_free`: header chunk + picture;
+# - N=8-10: chunks inside `encoder_encode` (which cleans up its own partial list): the
+#   picture leaks again; N=11-12: the vector grows for the picture's data and throws:
+#   3 chunks + the picture;
+# - N=13-17: the second image; its vector already has room, so no allocation there can
+#   fail; the last N succeeds.
+#
+# `sweep-encode` makes the encoder itself report failure on each of the two images: both
+# leak the picture. None of these paths run in a normal test.
+#
+# ### The fix, twice
+#
+# **C: one exit.** `plugin_kvz_c.c` initialises every pointer it may hold to NULL, turns
+# every early `return` into `goto done`, and gives everything back at `done:`, whatever
+# path got there (the library's frees accept NULL, which makes this short):
+#
+# ```c
+#     mk_chunk *headers = NULL, *data = NULL;
+#     mk_picture *pic = api->picture_alloc(w, h);
+#     if (!pic) { result = error(MH_ERR_NOMEM, "picture_alloc failed"); goto done; }
+#     ...
+#     if (!api->encoder_encode(enc->kvz, pic, &data, &len)) { result = ...; goto done; }
+#     ...
+# done:                                  /* the only way out: give everything back */
+#     api->chunk_free(data);
+#     api->chunk_free(headers);
+#     api->picture_free(pic);
+#     return result;
+# ```
+#
+# **C++: owners.** `plugin_kvz.cpp` with `LEAK_MODE=0` is what PR #1141 did in libheif:
+# each object is held by a `std::unique_ptr` whose *deleter calls the library's own free*,
+# so an early `return` or an exception runs it. For the chunk list the owner guards the
+# pointer *variable* (`&data`), so each new list assigned to `data` is owned as well:
+#
+# ```c++
+#     auto pic = make_guard(api->picture_alloc(w, h),
+#                           [api](mk_picture *p) { api->picture_free(p); });
+#     mk_chunk *data = nullptr;
+#     auto free_data = [api](mk_chunk **d) { if (*d) { api->chunk_free(*d); *d = nullptr; } };
+#     auto data_deleter = std::unique_ptr<mk_chunk *, decltype(free_data)>(&data, free_data);
+# ```
+#
+# (libheif's own code has exactly these lines with `kvz_data_chunk`, and `make_guard`
+# for `kvz_picture` and `kvz_encoder`.) And the exception still must not cross the C
+# interface: `encode_image` catches `std::bad_alloc` and returns an error.
+#
+# **Predict:** the same sweeps on the fixed plugins.
+
+# %%
+fixed_rows = {(p, kind): show(p, kind) for p in ["fixed", "fixed_c"] for kind in ["alloc", "encode"]}
+
+# %% [markdown]
+# No N leaks, in either language, for failing allocations or failing encoder calls. And
+# the loop, with its "buffer full" images:
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), sharey=True)
+for ax, plugin in zip(axes, ["leak_errors", "fixed", "fixed_c"]):
+    r = loop(plugin, "loop", 30, env=leakcount.preload_env(SHIM))
+    leakcount.plot_live(leakcount.parse_marks(r.stderr), title=f"plugin_{plugin}.so", ax=ax,
+                        modules=["libminikvz.so", "libminiheif.so"])
+fig.suptitle("live blocks after each image: before and after the fix")
+fig.tight_layout()
+
+# %%
+rows = [n for n, *_ in errors_alloc]
+fig, ax = plt.subplots(figsize=(8, 2.8))
+ax.set_xticks(rows)
+ax.bar([n - 0.2 for n in rows], [b for _, _, b, _ in errors_alloc], width=0.4, label="plugin_leak_errors.so")
+ax.bar([n + 0.2 for n, *_ in fixed_rows["fixed", "alloc"]],
+       [b for _, _, b, _ in fixed_rows["fixed", "alloc"]], width=0.4, label="plugin_fixed.so")
+ax.set_xlabel("N: the allocation that fails")
+ax.set_ylabel("blocks leaked by the job")
+ax.legend()
+ax.set_title("fault-injection sweep: leaks per failing allocation (the fixed plugin: none)")
+fig.tight_layout()
+
+# %% [markdown]
+# ### Exercise 2: fix a leaking host loop
+#
+# The plugin is fixed; now the application. `encode_batch(plugin, n)` below opens the
+# encoder, encodes `n` small images and returns the total number of bytes, or minus the
+# error code when something failed. On the normal path it is correct. Fix it so that it
+# leaks nothing **on any path**: one exit with cleanup is the C way (`mh_close(NULL)` and
+# `free(NULL)` do nothing).
+#
+# The check runs your function in a child with the counting allocator preloaded: once
+# without faults (the result must not change), then with the N-th allocation failing,
+# for every N until the job makes no more, and names the first N that leaks.
+# (`encode_batch_failing`, at the end of the cell, is what the check calls: leave it.)
+
+# %%
+LIBDIR = str(STACK)
+PLUGIN = str(STACK / "plugin_fixed_c.so").encode()
+INC = str(SRC)
+
+# %%
+# %%cffi batch -l miniheif -L {LIBDIR} -I {INC} --ldflags "-Wl,-rpath,{LIBDIR}"
+#include <stdint.h>
+#include <stdlib.h>
+#include "miniheif.h"
+
+extern void leakcount_arm(long fail_at) __attribute__((weak));   /* the counting allocator */
+extern long leakcount_disarm(void) __attribute__((weak));
+
+#define CAPACITY 200
+
+long encode_batch(const char *plugin, int n)
+{
+    struct mh_context *ctx;
+    struct mh_error e = mh_open(plugin, &ctx);
+    if (e.code != MH_OK)
+        return -e.code;
+    uint8_t *out = malloc(CAPACITY);
+    uint8_t *pixels = malloc(64);
+    if (!out || !pixels)
+        return -MH_ERR_NOMEM;
+    long total = 0;
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 64; k++)
+            pixels[k] = (uint8_t)(k * 3 + i);
+        struct mh_image img = {8, 8, pixels};
+        size_t size;
+        e = mh_encode(ctx, &img, out, CAPACITY, &size);
+        if (e.code != MH_OK)
+            return -e.code;
+        total += (long)size;
+    }
+    free(pixels);
+    free(out);
+    mh_close(ctx);
+    return total;
+}
+
+long encode_batch_failing(const char *plugin, int n, long fail_at, long *allocations)
+{
+    if (!leakcount_arm)
+        return -100;               /* not under the counting allocator */
+    leakcount_arm(fail_at);
+    long result = encode_batch(plugin, n);
+    *allocations = leakcount_disarm();
+    return result;
+}
+
+# %%
+GIVEN = batch                                   # the given code is right without faults
+EXPECTED_TOTAL = {n: GIVEN.encode_batch(PLUGIN, n) for n in (1, 3)}
+print("encode_batch without faults:", ", ".join(f"n={n}: {t} bytes" for n, t in EXPECTED_TOTAL.items()))
+
+# %% tags=["solution"]
+# %%cffi batch -l miniheif -L {LIBDIR} -I {INC} --ldflags "-Wl,-rpath,{LIBDIR}"
+#include <stdint.h>
+#include <stdlib.h>
+#include "miniheif.h"
+
+extern void leakcount_arm(long fail_at) __attribute__((weak));   /* the counting allocator */
+extern long leakcount_disarm(void) __attribute__((weak));
+
+#define CAPACITY 200
+
+long encode_batch(const char *plugin, int n)
+{
+    // ### BEGIN SOLUTION
+    struct mh_context *ctx = NULL;
+    uint8_t *out = NULL, *pixels = NULL;
+    long result = 0;
+    struct mh_error e = mh_open(plugin, &ctx);
+    if (e.code != MH_OK) {
+        result = -e.code;
+        goto done;
+    }
+    out = malloc(CAPACITY);
+    pixels = malloc(64);
+    if (!out || !pixels) {
+        result = -MH_ERR_NOMEM;
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 64; k++)
+            pixels[k] = (uint8_t)(k * 3 + i);
+        struct mh_image img = {8, 8, pixels};
+        size_t size;
+        e = mh_encode(ctx, &img, out, CAPACITY, &size);
+        if (e.code != MH_OK) {
+            result = -e.code;
+            goto done;
+        }
+        result += (long)size;
+    }
+done:
+    free(pixels);
+    free(out);
+    mh_close(ctx);
+    return result;
+    // ### END SOLUTION
+    return 0;
+}
+
+long encode_batch_failing(const char *plugin, int n, long fail_at, long *allocations)
+{
+    if (!leakcount_arm)
+        return -100;               /* not under the counting allocator */
+    leakcount_arm(fail_at);
+    long result = encode_batch(plugin, n);
+    *allocations = leakcount_disarm();
+    return result;
+}
+
+# %%
+def sweep_batch(modname, path, plugin, n):
+    """In a child under the counting allocator: no faults, then the N-th allocation failing."""
+    import ctypes
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(modname, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shim = ctypes.CDLL(None)
+    shim.leakcount_epoch_live.restype = ctypes.c_long
+    shim.leakcount_epoch_live.argtypes = [ctypes.c_void_p]
+    total = module.lib.encode_batch(plugin, n)          # also loads the plugin once
+    allocations = module.ffi.new("long *")
+    for fail_at in range(1, 1000):
+        result = module.lib.encode_batch_failing(plugin, n, fail_at, allocations)
+        left = shim.leakcount_epoch_live(None)
+        if left:
+            return (f"{total} bytes; leaks when allocation N={fail_at} fails "
+                    f"(encode_batch returned {result}, {left} blocks left)")
+        if fail_at > allocations[0]:
+            break
+    return f"{total} bytes; no leak for any N"
+
+
+def check_batch(n):
+    r = lab.run_python(sweep_batch, batch.modname, batch.path, PLUGIN, n, timeout=60,
+                       env=leakcount.preload_env(SHIM, armed_only=True))
+    if r.ok:
+        return r.value
+    return f"the child was {r.status()} {r.stderr.strip()[-300:]}".strip()
+
+
+lab.check(check_batch, [
+    lab.Case(args=(3,), expected=f"{EXPECTED_TOTAL[3]} bytes; no leak for any N",
+             hint="Every return after mh_open succeeded must still call mh_close(ctx), and free "
+                  "whatever malloc gave you. One 'done:' label that frees everything (free(NULL) "
+                  "and mh_close(NULL) do nothing) covers every path; initialise all pointers to "
+                  "NULL first. If the byte count is wrong, the normal path changed."),
+    lab.Case(args=(1,), expected=f"{EXPECTED_TOTAL[1]} bytes; no leak for any N",
+             hint="With a single image, too: every path must end at the cleanup."),
+], name="encode_batch under fault injection")
+
+# %% [markdown]
+# ## 6. Ownership in a plugin API
+#
+# A leak at a plugin boundary is an ownership question nobody answered in writing.
+# Lesson 04's rule, *the module that allocates provides the free*, is what kvazaar does
+# (`api->chunk_free`, `api->picture_free`): the caller never needs to know which
+# allocator made a chunk, so the library may use `malloc`, a pool, or mimalloc. The
+# rule does not by itself say *who must call it and when*. That is what the interface
+# must state, for every pointer that crosses it:
+#
+# - libheif's `heif_plugin.h` (1.15.1, Debian 12) says, for `encode_image`, only: "After
+#   pushing an image into the encoder, you should call get_compressed_data() to get
+#   compressed data until it returns a NULL data pointer." Who owns the `uint8_t **data`
+#   that `get_compressed_data` returns, and until when it is valid, is not written; the
+#   kvazaar plugin keeps it in its own buffer, valid until the next call. (`heif.h`, the
+#   application API, pairs each object with its release function: `heif_context_free`,
+#   `heif_image_release`, ...)
+# - kvazaar's `kvazaar.h` is explicit: `chunk_free` is "Free a list of data chunks", and
+#   for `encoder_encode`: "If pic_out and data_out are set to non-NULL values, the caller
+#   is responsible for calling picture_free and chunk_free on them." The plugin is that
+#   caller.
+#
+# **A short review checklist for a plugin API**
+# 1. For every pointer returned or filled in: who owns it, with which function it goes
+#    back (never "free it"), and until when a borrowed pointer stays valid.
+# 2. Every `*_free` accepts NULL and releases whole structures (a list, a picture with its
+#    planes), so callers can write one cleanup block.
+# 3. On failure, out-parameters are set to NULL and nothing is half-owned by the caller.
+# 4. No exception, `longjmp` or allocator crosses the boundary: a C interface catches at
+#    its edge and returns an error code.
+# 5. A library with its own allocator exposes its live-object count or annotates its
+#    blocks, so leak tools can see them.
+# 6. Tests run every error path: a fault-injection sweep (N-th allocation, N-th call) in
+#    CI, with a leak checker.
+#
+# ## Summary
+#
+# - A plugin stack has three owners of memory: host, plugin, codec library. The codec's
+#   objects go back through the codec's own free, and the plugin, which holds them, must
+#   do it on **every** path.
+# - A counting allocator (preloaded, `dladdr` on the caller) shows leaks growing per
+#   module and iteration; valgrind and LeakSanitizer classify them (definitely: nothing
+#   points to it; indirectly: only lost blocks do) with a backtrace into the plugin;
+#   heaptrack calls everything not freed at exit "leaked".
+# - None of them sees blocks that never went through `malloc`, unless the allocator
+#   tells valgrind (client requests) or counts its own objects.
+# - Error paths run only when you make them: a fault-injection sweep over every N finds
+#   the leaking ones; the fix is one exit with cleanup in C and owners whose deleter is
+#   the library's free in C++ (libheif PR #1141), proven by the same sweep.
+#
+# **Myths corrected**
+# - "valgrind sees every leak": not blocks from a private allocator (the pool above),
+#   unless the allocator describes them to it.
+# - "A leak only on the error path is harmless": error paths are the ones a long-running
+#   program takes again and again (every image too big, every corrupt input), and they
+#   leak more (the step every fifth image above, and both the chunks *and* the picture).
+# - "heaptrack's 'leaked' means lost": it means not freed at exit, reachable or not.
+# - "The library that called malloc has the bug": the counting allocator blamed
+#   libminikvz.so; the backtrace showed the plugin forgot to give the memory back.
+#
+# ## Further reading
+# - libheif issue #1143 and PR #1141 (the kvazaar plugin's leaks and the owners that fixed
+#   them; released in v1.18.0): https://github.com/strukturag/libheif/issues/1143,
+#   https://github.com/strukturag/libheif/pull/1141
+# - libheif's plugin interface: `libheif/heif_plugin.h`, and `libheif/plugins/encoder_kvazaar.cc`.
+# - Valgrind user manual, memcheck, "Memory leak detection" (definitely, indirectly,
+#   possibly lost, still reachable) and "Client requests" (`VALGRIND_MALLOCLIKE_BLOCK`):
+#   https://valgrind.org/docs/manual/mc-manual.html#mc-manual.leaks; the Quick Start
+#   (cost: "20 to 30 times"): https://valgrind.org/docs/manual/quick-start.html
+# - LeakSanitizer: https://github.com/google/sanitizers/wiki/AddressSanitizerLeakSanitizer
+#   and gcc's `-fsanitize=leak` (GCC manual, Instrumentation Options).
+# - heaptrack README: https://github.com/KDE/heaptrack
+# - `dladdr(3)`, `ld.so(8)` (`LD_PRELOAD`), `dlopen(3)` (`RTLD_NODELETE`).
+#
+# **Next:** lesson 08, *WebAssembly memory and finalizers*.
