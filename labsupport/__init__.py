@@ -6,13 +6,21 @@ Modules, one per concept:
 - ``cbuild``     C in a cell (cffi API mode, cached builds, diagnostics on the cell's lines)
 - ``isolate``    run C, Python or programs in a child with limits; crashes never reach the kernel
 - ``toolchain``  find tools and mimalloc's files; ``python -m labsupport doctor``
-- ``heapmap``    draw a heap as blocks; an ipywidget with details
+- ``heap``       the heap as data: Block, Step, bins, the figures; traces; snapshot sources
+                 (teaching allocator, glibc, mimalloc). No drawing
+- ``widgets``    where pictures are drawn: draw_heap, HeapMap, the steppers, step views
+- ``lessons``    helpers one lesson alone uses (lesson 01's checks: ``lessons.heap_managers``)
+- ``heapmap``, ``tracestep``  the old addresses of the above, kept for the notebooks
+- ``structlayout`` struct layouts read from the compiler (fields, holes, cache lines), pahole check, widget
 - ``exercises``  checks that say what is wrong
 - ``workcopy``   the learner's working copy (no outputs, no solutions) and ``solution()``
 - ``magics``     the ``%%cffi`` cell magic
 - ``capability`` can this machine run each lesson (ptrace, Wine, valgrind, caps...)?
 - ``lastword``   when a direct C call kills the kernel, the next kernel says what happened
 - ``cmakebuild``  configure and build a CMake project, cached; link lines without temp paths
+- ``allocbench`` allocators side by side (interleaved runs, paired ratios) and the malloc lab's driver
+- ``leakcount``  a preloaded counting allocator (live blocks per module, fault injection);
+  valgrind, heaptrack and LeakSanitizer run isolated, their reports as counts and kinds
 - ``addrspace``  a process's address space from /proc/PID/maps and smaps; a picture and a widget
 
 Heavy modules (matplotlib, ipywidgets) are imported only when first used, so an
@@ -38,7 +46,7 @@ __all__ = [   # the public API the notebooks use (see CONTRIBUTING.md)
 ]
 
 _LAZY = {
-    "Block": "heapmap", "draw_heap": "heapmap", "HeapMap": "heapmap",
+    "Block": "heap.model", "draw_heap": "widgets.heapdraw", "HeapMap": "widgets.heapmap",
     "Case": "exercises", "check": "exercises", "solution": "workcopy", "capabilities": "capability",
     "struct_layout": "structlayout", "StructLayoutView": "structlayout",
     "compare_with_pahole": "structlayout", "pahole_text": "structlayout",

@@ -55,13 +55,14 @@ class Tool:
 _APT = "sudo apt-get install -y"
 TOOLS: tuple[Tool, ...] = (
     Tool("gcc", "command", "gcc", "all", f"{_APT} gcc"),
-    Tool("g++", "command", "g++", "05", f"{_APT} g++"),
-    Tool("gdb", "command", "gdb", "04", f"{_APT} gdb"),
+    Tool("g++", "command", "g++", "05, 06, 07", f"{_APT} g++"),
+    Tool("gdb", "command", "gdb", "04, 06", f"{_APT} gdb"),
     Tool("valgrind", "command", "valgrind", "07", f"{_APT} valgrind"),
     Tool("heaptrack", "command", "heaptrack", "07", f"{_APT} heaptrack", ("--version",)),
+    Tool("strace", "command", "strace", "09", f"{_APT} strace", ("-V",)),
     Tool("pahole", "command", "pahole", "02", f"{_APT} dwarves"),
-    Tool("mingw", "command", "x86_64-w64-mingw32-gcc", "04, 05, 06", f"{_APT} mingw-w64"),
-    Tool("wine", "command", "wine", "04, 05, 06", f"{_APT} wine wine64"),
+    Tool("mingw", "command", "x86_64-w64-mingw32-gcc", "02, 03, 04, 05", f"{_APT} mingw-w64"),
+    Tool("wine", "command", "wine", "02, 03, 04, 05", f"{_APT} wine wine64"),
     # gcc's own LeakSanitizer runtime (gcc -fsanitize=leak): no version in the package name
     Tool("lsan", "file", "/usr/lib/*/liblsan.so.0", "07", f"{_APT} liblsan0"),
     Tool("node", "command", "node", "08", f"{_APT} nodejs npm"),
