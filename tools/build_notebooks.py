@@ -2,6 +2,8 @@
 
     python tools/build_notebooks.py                          # every notebooks/src/*.py
     python tools/build_notebooks.py notebooks/src/00_start_here.py [...]
+    python tools/build_notebooks.py --text-only notebooks/src/01_heap_managers.py
+
 
 Each source (a jupytext "percent" file) becomes notebooks/<name>.ipynb, executed
 top to bottom in a fresh kernel with notebooks/ as the working directory, so
@@ -42,10 +44,35 @@ def build(src: Path, timeout: int = 900) -> Path:
     return target
 
 
+def sync_text(src: Path) -> Path:
+    """Copy the markdown of a source into its executed notebook, outputs untouched.
+
+    Only when every code cell is unchanged (same sources, same order): then the
+    stored outputs are still exactly what executing the source gives. Otherwise
+    the notebook must be rebuilt for real, and this refuses.
+    """
+    new = jupytext.read(src)
+    target = NB_DIR / (src.stem + ".ipynb")
+    old = nbformat.read(target, as_version=4)
+    code = lambda nb: [c.source for c in nb.cells if c.cell_type == "code"]      # noqa: E731
+    if code(new) != code(old) or [c.cell_type for c in new.cells] != [c.cell_type for c in old.cells]:
+        raise SystemExit(f"{src.name}: code cells changed; rebuild it (without --text-only)")
+    changed = 0
+    for a, b in zip(old.cells, new.cells):
+        if a.cell_type == "markdown" and a.source != b.source:
+            a.source = b.source
+            changed += 1
+    nbformat.write(old, target)
+    print(f"{target.relative_to(ROOT)}: {changed} markdown cell(s) updated, outputs untouched")
+    return target
+
+
 def main(argv: list[str]) -> int:
+    text_only = "--text-only" in argv
+    argv = [a for a in argv if a != "--text-only"]
     sources = [Path(a).resolve() for a in argv] or sorted((NB_DIR / "src").glob("[0-9]*.py"))
     for src in sources:
-        build(src)
+        sync_text(src) if text_only else build(src)
     return 0
 
 

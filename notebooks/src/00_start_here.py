@@ -282,7 +282,7 @@ lab.run_program([double_free, "unnoticed"])
 # `a, b, a` passes it. Nothing crashed, yet two blocks that the program believes
 # are separate now share the same memory: writing one silently overwrites the
 # other. A crash is the *lucky* outcome of a memory bug; tools such as valgrind
-# and AddressSanitizer (lesson 07) find the unlucky ones.
+# and AddressSanitizer find the unlucky ones (lesson 07 puts valgrind and LeakSanitizer to work).
 #
 # ## 4. A first heap picture
 #

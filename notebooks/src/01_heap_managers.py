@@ -51,7 +51,8 @@ from labsupport import tracestep as ts
 # %% [markdown]
 # `labsupport.tracestep` is this lesson's helper: it reads allocation *traces*
 # (`alloc ID SIZE` / `free ID`, one per line), replays them against an allocator
-# and measures the heap. Its source is in `labsupport/tracestep.py`; the C it
+# and measures the heap. Its source is in `labsupport/heap/` (the model and the
+# replay) and `labsupport/widgets/` (the pictures); the C it
 # drives is in `native_examples/01_heap_managers/`.
 #
 # ## 1. Why a heap exists
@@ -829,7 +830,7 @@ fig
 # - **mimalloc** has the largest footprint on this small trace: 17 size classes
 #   are in use, and each has a page of which about 4 KiB or more has been carved
 #   into blocks, for a few live blocks each. Its design pays off with many objects per
-#   size class and with many threads; lesson 09 (coming) measures speed, and how
+#   size class and with many threads; [lesson 09](09_measuring_allocators.ipynb) measures speed, and how
 #   these figures compare with the benchmarks in the mimalloc paper.
 #
 # ### Exercise 3: a trace on which best fit loses
@@ -963,4 +964,4 @@ ts.check_first_beats_best(my_trace)
 #   [HeapAlloc](https://learn.microsoft.com/en-us/windows/win32/api/heapapi/nf-heapapi-heapalloc),
 #   [VirtualAlloc](https://learn.microsoft.com/en-us/windows/win32/api/memoryapi/nf-memoryapi-virtualalloc).
 #
-# **Next:** lesson 02 (coming), alignment — why those 16 bytes matter.
+# **Next:** [lesson 02](02_alignment.ipynb), alignment — why those 16 bytes matter.

@@ -946,4 +946,4 @@ for fn in ("stamp_by_cast", "stamp_by_memcpy", "decode"):
 # - Arnaldo Carvalho de Melo, "The 7 dwarves: debugging information beyond gdb"
 #   (pahole's design), Ottawa Linux Symposium 2007.
 #
-# **Next:** lesson 03, *Virtual memory and mapped files* (coming).
+# **Next:** [lesson 03](03_virtual_memory.ipynb), *Virtual memory and mapped files*.

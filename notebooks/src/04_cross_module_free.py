@@ -519,7 +519,7 @@ if WINDOWS:
 #
 # 1. **The module that allocates exports the function that frees.** `text_free`,
 #    `win_free`; in real libraries `H5free_memory`, `sqlite3_free`, `xmlFree`,
-#    kvazaar's `api->chunk_free` (lesson 07, coming). The caller never calls `free()` on what it did not allocate.
+#    kvazaar's `api->chunk_free` ([lesson 07](07_plugin_leaks.ipynb)). The caller never calls `free()` on what it did not allocate.
 # 2. **The caller passes its allocator in.** `text_greeting_with(name, malloc)`
 #    allocates with the caller's function, so the caller frees with the caller's `free`.
 #    Many C libraries take an allocator struct (`lua_newstate`, zlib's `zalloc`/`zfree`,

@@ -126,8 +126,8 @@ for var in ["MIMALLOC_VERBOSE", "MI_VERBOSE"]:
             print("   ", line.strip())
 
 # %% [markdown]
-# `arena_reserve` is the 1 GiB of address space mimalloc reserves at start (lesson 03,
-# coming: reserved, not committed). The first lines verbatim (they contain an address and the
+# `arena_reserve` is the 1 GiB of address space mimalloc reserves at start
+# ([lesson 03](03_virtual_memory.ipynb): reserved, not committed). The first lines verbatim (they contain an address and the
 # build date, so this cell's output is not compared):
 
 # %%

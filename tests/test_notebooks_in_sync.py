@@ -1,0 +1,19 @@
+"""Every committed lesson notebook was built from its source as it is now."""
+import jupytext
+import nbformat
+import pytest
+
+import labsupport as lab
+
+SOURCES = sorted((lab.ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=[s.stem for s in SOURCES])
+def test_notebook_matches_its_source(src):
+    book = nbformat.read(lab.ROOT / "notebooks" / f"{src.stem}.ipynb", as_version=4)
+    new = jupytext.read(src)
+    assert [(c.cell_type, c.source) for c in book.cells] == [(c.cell_type, c.source) for c in new.cells], (
+        f"notebooks/{src.stem}.ipynb is out of date: run tools/build_notebooks.py {src.relative_to(lab.ROOT)}"
+        " (or --text-only when only markdown changed)")
+    code = [c for c in book.cells if c.cell_type == "code" and c.source.strip()]
+    assert all(c.get("execution_count") for c in code), "a code cell was never executed"
