@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+__all__ = ["main"]
+
 
 def main(argv=None) -> int:
     from .toolchain import ROOT, doctor

@@ -7,6 +7,8 @@ import sys
 
 from labsupport.isolate import _fresh_main, _server_main
 
+__all__: list[str] = []      # an entry point, nothing to import
+
 if __name__ == "__main__":
     if sys.argv[1] == "--server":
         _server_main(int(sys.argv[2]))

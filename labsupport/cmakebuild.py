@@ -34,6 +34,8 @@ from pathlib import Path
 from .isolate import run_program
 from .toolchain import MissingTool, cache_dir, have, missing, mimalloc
 
+__all__ = ["CMAKEBUILD_VERSION", "CMakeBuild", "GENERATOR", "build_key", "cmake_build", "cmake_path"]
+
 CMAKEBUILD_VERSION = 1
 GENERATOR = "Unix Makefiles"     # needs make; the wheel has no ninja
 

@@ -30,6 +30,9 @@ import subprocess
 from dataclasses import dataclass
 from html import escape
 
+__all__ = ["CACHE_LINE", "Field", "Hole", "Layout", "LayoutUnavailable", "StructLayoutView", "cell_types",
+           "compare_with_pahole", "from_cffi", "pahole_text", "parse_pahole", "struct_layout"]
+
 CACHE_LINE = 64
 
 

@@ -30,6 +30,10 @@ from pathlib import Path
 from .cbuild import CompileError, make_recipe
 from .toolchain import ROOT, MissingTool, cache_dir, missing
 
+__all__ = ["DEFAULT_FLAGS", "PAGE", "WASM_BUILD_VERSION", "WasmInstance", "compile_wasm", "compile_wasm_file",
+           "instantiate", "last_json", "node_missing", "node_modules", "node_ready", "require_node",
+           "run_node", "without_json", "zig_cache_dir", "zig_env", "zig_version"]
+
 WASM_BUILD_VERSION = "1"     # bump when the recipe below changes
 PAGE = 65536                 # bytes in a WebAssembly page
 

@@ -31,6 +31,11 @@ from .isolate import RunResult, run_program
 from .wasm import zig_cache_dir, zig_env
 from .toolchain import MissingTool, cache_dir, have, missing, tool_path
 
+__all__ = ["BASE_OVERRIDES", "BuildError", "CREATE_OVERRIDES", "MINGW", "WINE64", "ZIG_WINDOWS_COLD_MESSAGE",
+           "build", "c_runtime", "compiler_argv", "have_windows_tools", "imports", "prepare_wine", "ready",
+           "run_wine", "why_not", "wine_env", "wine_loader", "wine_prefix", "workdir",
+           "zig_windows_libc_cached"]
+
 MINGW = "x86_64-w64-mingw32-gcc"
 WINE64 = "/usr/lib/wine/wine64"     # Debian's 64-bit loader; /usr/bin/wine is a wrapper script
 BASE_OVERRIDES = "winedbg.exe=d"
