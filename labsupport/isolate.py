@@ -52,8 +52,8 @@ from pathlib import Path
 
 import cloudpickle
 
-__all__ = ["DEFAULT_MAX_PROCESSES", "DEFAULT_MAX_RSS_MB", "SIGNAL_HELP", "RunResult", "run_c", "run_program",
-           "run_python"]
+__all__ = ["DEFAULT_MAX_PROCESSES", "DEFAULT_MAX_RSS_MB", "SIGNAL_HELP", "RunResult", "pid_alive", "run_c",
+           "run_program", "run_python"]
 
 HEAD_BYTES = 64 * 1024       # keep this much of the start of a huge output ...
 TAIL_BYTES = 16 * 1024       # ... and this much of its end
@@ -599,6 +599,22 @@ def _read_capped(path: str) -> str:
             omitted = size - HEAD_BYTES - TAIL_BYTES
             data = head + f"\n[... {omitted:,} bytes of output omitted ...]\n".encode() + tail
     return data.decode("utf-8", errors="replace")
+
+
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` exists and is not a zombie."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _kill_group(pid: int) -> None:

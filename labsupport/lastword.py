@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .isolate import pid_alive
 from .toolchain import cache_dir
 
 __all__ = ["Crash", "guarded", "install", "previous_crash", "record_dir", "report_previous"]
@@ -179,16 +180,6 @@ def _parse(text: str, tb: str) -> Crash | None:
                  "\n".join(frames), fields.get("session", ""))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def previous_crash(session: str | None = None) -> Crash | None:
     """The newest recorded crash of a dead kernel of this notebook; its files are removed.
     Records of dead kernels that ended without a crash are removed too."""
@@ -199,7 +190,7 @@ def previous_crash(session: str | None = None) -> Crash | None:
             pid = int(rec.stem)
         except ValueError:
             continue
-        if pid == os.getpid() or _alive(pid):
+        if pid == os.getpid() or pid_alive(pid):
             continue
         tb = rec.with_suffix(".traceback")
         text = rec.read_text(errors="replace")

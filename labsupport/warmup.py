@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from . import toolchain
+from .isolate import pid_alive
 
 __all__ = ["STEPS", "run", "start_background", "status", "status_line", "wait_for"]
 
@@ -43,25 +44,11 @@ def status() -> dict:
     except (OSError, ValueError):
         return {}
     for info in data.values():           # a runner that died mid-step leaves "running" behind
-        if info.get("state") == "running" and not _alive(info.get("pid", 0)):
+        if info.get("state") == "running" and not pid_alive(info.get("pid", 0)):
             info["state"] = "failed"
             info["error"] = "the warm-up process ended before this step did"
     return data
 
-
-def _alive(pid: int) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:                                  # a zombie is not alive
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _write(data: dict) -> None:

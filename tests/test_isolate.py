@@ -210,15 +210,6 @@ def test_memory_cap_counts_grandchildren():
     assert r.stopped_by == "memory"
 
 
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().split(") ")[1][0] != "Z"
-
-
 def test_fork_loop_is_stopped_and_leaves_nothing(c):
     from labsupport import isolate
     r = lab.run_c(c, "fork_loop", timeout=30)
@@ -227,6 +218,7 @@ def test_fork_loop_is_stopped_and_leaves_nothing(c):
 
 
 def test_a_setsid_grandchild_does_not_outlive_the_call(tmp_path):
+    from labsupport import isolate
     pidfile = tmp_path / "pid"
     r = lab.run_program(["python3", "-c", f"""
 import os, time
@@ -239,7 +231,7 @@ time.sleep(0.5)
 """], timeout=20)
     assert r.ok
     pid = int(pidfile.read_text())
-    assert not _alive(pid)
+    assert not isolate.pid_alive(pid)
 
 
 def test_character_at_a_time_output_is_complete(c):
