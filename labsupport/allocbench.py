@@ -1,0 +1,667 @@
+"""Measuring allocators (lesson 09): workloads under several mallocs, and a malloc lab.
+
+    from labsupport import allocbench as ab
+    res = ab.compare(["churn", "prodcons"], ["glibc", "mimalloc"], repeats=5)
+    print(res.table()); res.plot()
+    lab_rows = ab.malloclab({"teaching": "talloc", "mine": my_c_source}, ["grow", "awk"])
+
+Workloads are small C programs in ``native_examples/09_measuring_allocators/``
+that print one ``RESULT key=value...`` line (wall and CPU time of the measured
+loop, peak RSS, page faults). Allocators are environment settings for the same
+binary: glibc as is, glibc without tcache (``GLIBC_TUNABLES``), mimalloc by
+``LD_PRELOAD`` of the wheel's ``libmimalloc.so``, the teaching allocator of
+lesson 01 by ``LD_PRELOAD`` of ``talloc_preload.c``. Every run goes through
+``run_program`` (a fresh process, limits, a timeout).
+
+Method, built in: a warm-up round that is thrown away, then rounds in which
+every (workload, allocator) pair runs once, in an order rotated each round
+(interleaving, so a burst of load from elsewhere hits all of them); medians;
+ratios computed per round (paired) with their min..max spread.
+
+The malloc lab (after CS:APP's mdriver) builds ``mdriver.c`` with an allocator
+file that implements ``mm.h`` and scores it: correctness first (the first failing
+operation named), then utilisation, then throughput relative to glibc measured
+in the same call.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .cbuild import build_program
+from .isolate import run_program
+from .toolchain import cache_dir, example_path, mimalloc
+
+__all__ = ["ALLOCATORS", "WORKLOADS", "Comparison", "Score", "Trace", "Workload", "allocator_env",
+           "build_workload", "check_predictions", "check_utilisation", "compare", "driver", "grow_trace",
+           "here", "lab_plot", "lab_table", "lab_verdicts", "load_trace", "malloclab", "parse_trace",
+           "record", "recorder", "run_workload", "score", "syscall_counts", "talloc_preload"]
+
+LESSON = "09_measuring_allocators"
+NO_TCACHE = "glibc.malloc.tcache_count=0"
+
+
+def here(*parts) -> Path:
+    return example_path(LESSON, *parts)
+
+
+# ---------------------------------------------------------------------------
+# workloads and allocators
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    source: str
+    quick: tuple          # argv for the notebook's quick runs
+    full: tuple           # argv for benchmarks/bench_allocators.py
+    what: str
+
+
+WORKLOADS = {w.name: w for w in [
+    Workload("churn", "churn.c", ("1500000", "1000", "1024"), ("2000000", "1000", "1024"),
+             "small objects of mixed sizes, random order, 1 thread"),
+    Workload("large", "large.c", ("6000", "8", "16384", "1048576"), ("20000", "8", "16384", "1048576"),
+             "16 KiB..1 MiB blocks, every page written"),
+    Workload("threads", "threads.c", ("4", "300000", "1000", "1024"), ("4", "500000", "1000", "1024"),
+             "4 threads, each its own small-object churn"),
+    Workload("prodcons", "prodcons.c", ("1", "1000000", "64", "256"), ("2", "1000000", "64", "256"),
+             "producer mallocs, consumer frees (cross-thread free)"),
+    Workload("frag", "frag.c", ("10", "20000", "32", "1000", "16"), ("20", "20000", "32", "1000", "16"),
+             "big blocks freed around pinned small ones, then bigger requests"),
+]}
+
+ALLOCATORS = ("glibc", "glibc-no-tcache", "mimalloc", "talloc")
+LABELS = {"glibc": "glibc", "glibc-no-tcache": "glibc, no tcache", "mimalloc": "mimalloc",
+          "talloc": "teaching (talloc)"}
+
+
+def build_workload(name: str) -> Path:
+    w = WORKLOADS[name]
+    return build_program([here(w.source)], cflags=("-O2", "-pthread"), ldflags=("-pthread",))
+
+
+def talloc_preload() -> Path:
+    """Lesson 01's talloc.c, unchanged, as an LD_PRELOAD malloc (one lock)."""
+    return build_program([here("talloc_preload.c"), example_path("01_heap_managers", "talloc.c")],
+                         output="libtalloc_preload.so",
+                         cflags=("-O2", "-fno-builtin", "-fPIC", f"-I{example_path('01_heap_managers')}"),
+                         ldflags=("-shared",))
+
+
+def allocator_env(alloc: str) -> dict:
+    if alloc == "glibc":
+        return {}
+    if alloc == "glibc-no-tcache":
+        return {"GLIBC_TUNABLES": NO_TCACHE}
+    if alloc == "mimalloc":
+        return {"LD_PRELOAD": str(mimalloc().shared_lib)}
+    if alloc == "talloc":
+        return {"LD_PRELOAD": str(talloc_preload())}
+    raise ValueError(f"unknown allocator {alloc!r}; choose from {', '.join(ALLOCATORS)}")
+
+
+def parse_result(stdout: str) -> dict:
+    m = re.search(r"^RESULT (.*)$", stdout, re.M)
+    if not m:
+        raise RuntimeError(f"no RESULT line in the output: {stdout[-300:]!r}")
+    out = {}
+    for kv in m.group(1).split():
+        k, v = kv.split("=", 1)
+        out[k] = float(v) if "." in v else int(v)
+    return out
+
+
+def run_workload(name: str, alloc: str = "glibc", args=None, timeout: float = 60.0,
+                 full: bool = False, extra_env: dict | None = None) -> dict:
+    """Run one workload once under one allocator; the parsed RESULT line."""
+    exe = build_workload(name)
+    argv = [str(exe), *map(str, args if args is not None else
+                           (WORKLOADS[name].full if full else WORKLOADS[name].quick))]
+    env = {**allocator_env(alloc), **(extra_env or {})}
+    r = run_program(argv, timeout=timeout, env=env or None, max_rss_mb=None)
+    if not r.ok:
+        raise RuntimeError(f"{name} under {alloc}: {r.status()}\n{r.stderr[-500:]}")
+    return parse_result(r.stdout)
+
+
+# ---------------------------------------------------------------------------
+# side by side, interleaved
+# ---------------------------------------------------------------------------
+@dataclass
+class Comparison:
+    workloads: list
+    allocators: list
+    samples: dict = field(default_factory=dict)     # (workload, alloc) -> list of RESULT dicts
+    skipped: dict = field(default_factory=dict)     # (workload, alloc) -> reason
+
+    def values(self, w, a, key="wall"):
+        return [s[key] for s in self.samples.get((w, a), [])]
+
+    def median(self, w, a, key="wall"):
+        v = self.values(w, a, key)
+        return statistics.median(v) if v else float("nan")
+
+    def spread(self, w, a, key="wall"):
+        """(max - min) / median of the runs: how much one measurement can be off."""
+        v = self.values(w, a, key)
+        return (max(v) - min(v)) / statistics.median(v) if len(v) > 1 and statistics.median(v) else 0.0
+
+    def ratios(self, w, a, base="glibc", key="wall"):
+        """Paired ratios base/a, one per round (same round = same moment of machine load)."""
+        b, x = self.values(w, base, key), self.values(w, a, key)
+        return [p / q for p, q in zip(b, x) if q > 0]
+
+    def ratio(self, w, a, base="glibc", key="wall"):
+        """(median, min, max) of the paired ratios base/a: > 1 means a is faster than base."""
+        r = self.ratios(w, a, base, key)
+        return (statistics.median(r), min(r), max(r)) if r else (float("nan"),) * 3
+
+    def winner(self, w, key="wall", among=("glibc", "mimalloc")):
+        return min((a for a in among if self.values(w, a, key)), key=lambda a: self.median(w, a, key))
+
+    def table(self, key="wall") -> str:
+        rows = [f"{'workload':10} {'allocator':18} {'median ' + key:>12} {'spread':>7} "
+                f"{'glibc/this (min..max)':>24} {'cpu s':>7} {'peak RSS':>9} {'faults':>8}"]
+        for w in self.workloads:
+            for a in self.allocators:
+                if (w, a) in self.skipped:
+                    rows.append(f"{w:10} {LABELS.get(a, a):18} skipped: {self.skipped[w, a]}")
+                    continue
+                if not self.values(w, a):
+                    continue
+                med, lo, hi = self.ratio(w, a, key=key)
+                rows.append(f"{w:10} {LABELS.get(a, a):18} {self.median(w, a, key) * 1000:9.1f} ms "
+                            f"{self.spread(w, a, key) * 100:6.0f}% "
+                            f"{med:9.2f}x ({lo:5.2f}..{hi:5.2f})  {self.median(w, a, 'cpu'):7.3f} "
+                            f"{self.median(w, a, 'maxrss_kb') / 1024:6.1f} MB {self.median(w, a, 'minflt'):8.0f}")
+            rows.append("")
+        return "\n".join(rows)
+
+    def plot(self, key="wall"):
+        from matplotlib.figure import Figure
+        fig = Figure(figsize=(10, 4), layout="constrained")
+        ax1, ax2 = fig.subplots(1, 2)
+        allocs = [a for a in self.allocators if a != "glibc"]
+        width = 0.8 / max(1, len(allocs))
+        for j, a in enumerate(allocs):
+            xs, meds, errs = [], [], [[], []]
+            for i, w in enumerate(self.workloads):
+                if not self.values(w, a):
+                    continue
+                med, lo, hi = self.ratio(w, a, key=key)
+                xs.append(i + (j - (len(allocs) - 1) / 2) * width)
+                meds.append(med)
+                errs[0].append(med - lo)
+                errs[1].append(hi - med)
+            ax1.bar(xs, meds, width, yerr=errs, capsize=3, label=LABELS.get(a, a))
+        ax1.axhline(1, color="black", linewidth=0.8)
+        ax1.set_yscale("log")
+        ax1.set_xticks(range(len(self.workloads)), self.workloads)
+        ax1.set_ylabel(f"glibc {key} time / this allocator's  (>1: faster)")
+        ax1.set_title("speed relative to glibc (median, bars: min..max of paired runs)", fontsize=9)
+        ax1.legend(fontsize=8)
+        width = 0.8 / len(self.allocators)
+        for j, a in enumerate(self.allocators):
+            xs = [i + (j - (len(self.allocators) - 1) / 2) * width for i, w in enumerate(self.workloads)
+                  if self.values(w, a)]
+            ys = [self.median(w, a, "maxrss_kb") / 1024 for w in self.workloads if self.values(w, a)]
+            ax2.bar(xs, ys, width, label=LABELS.get(a, a))
+        ax2.set_yscale("log")
+        ax2.set_xticks(range(len(self.workloads)), self.workloads)
+        ax2.set_ylabel("peak RSS, MB (median)")
+        ax2.set_title("peak resident memory (getrusage ru_maxrss)", fontsize=9)
+        return fig
+
+
+class _Line:
+    """A one-line progress display that overwrites itself in a notebook."""
+
+    def __init__(self):
+        self.h = None
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+            if get_ipython() is not None and "IPKernelApp" in get_ipython().config:
+                self.h = display("", display_id=True)
+        except Exception:  # noqa: BLE001 - plain console: print instead
+            self.h = None
+
+    def update(self, text):
+        if self.h is not None:
+            from IPython.display import Pretty
+            self.h.update(Pretty(text))
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+
+def compare(workloads=None, allocators=("glibc", "mimalloc"), repeats: int = 5, args: dict | None = None,
+            full: bool = False, timeout: float = 60.0, skip: dict | None = None,
+            progress: bool = True) -> Comparison:
+    """Every workload under every allocator: one warm-up round (discarded), then
+    ``repeats`` rounds; within a round the allocators' order rotates.
+    ``args``: {workload: argv} to change parameters; ``skip``: {(workload, alloc): reason}."""
+    workloads = list(workloads or WORKLOADS)
+    allocators = list(allocators)
+    args = args or {}
+    res = Comparison(workloads, allocators, skipped=dict(skip or {}))
+    line = _Line() if progress else None
+    total = (repeats + 1) * len(workloads) * len(allocators)
+    done, t0 = 0, time.monotonic()
+    for rnd in range(repeats + 1):
+        for w in workloads:
+            order = allocators[rnd % len(allocators):] + allocators[:rnd % len(allocators)]
+            for a in order:
+                done += 1
+                if (w, a) in res.skipped:
+                    continue
+                if line:
+                    line.update(f"{'warm-up' if rnd == 0 else f'round {rnd}/{repeats}'}: {w} under "
+                                f"{LABELS.get(a, a)}   [{done}/{total} runs, {time.monotonic() - t0:.0f} s]")
+                try:
+                    out = run_workload(w, a, args.get(w), timeout=timeout, full=full)
+                except RuntimeError as exc:
+                    res.skipped[w, a] = str(exc).splitlines()[0]
+                    res.samples.pop((w, a), None)
+                    continue
+                if rnd > 0:
+                    res.samples.setdefault((w, a), []).append(out)
+    if line:
+        line.update(f"done: {total} runs in {time.monotonic() - t0:.0f} s "
+                    f"({repeats} rounds after one warm-up round)")
+    return res
+
+
+# ---------------------------------------------------------------------------
+# traces for the malloc lab
+# ---------------------------------------------------------------------------
+@dataclass
+class Trace:
+    name: str
+    ops: list               # (kind, id, size, line) with kind in "alloc", "free", "realloc"
+
+    def __len__(self):
+        return len(self.ops)
+
+    def __repr__(self):
+        return f"Trace({self.name!r}: {len(self.ops)} operations)"
+
+    def numeric(self) -> str:
+        """The driver's format: 'IDS OPS' then a/r/f lines with ids 0, 1, 2..."""
+        ids, out = {}, []
+        for kind, i, size, _ in self.ops:
+            n = ids.setdefault(i, len(ids))
+            out.append(f"{kind[0]} {n} {size}" if kind != "free" else f"f {n}")
+        return f"{len(ids)} {len(out)}\n" + "\n".join(out) + "\n"
+
+    def live_peak(self) -> int:
+        live, peak, sizes = 0, 0, {}
+        for kind, i, size, _ in self.ops:
+            if kind == "free":
+                live -= sizes.pop(i)
+            else:
+                live += size - sizes.get(i, 0)
+                sizes[i] = size
+            peak = max(peak, live)
+        return peak
+
+
+def parse_trace(text: str, name: str = "trace") -> Trace:
+    """Lesson 01's format plus ``realloc ID SIZE``; the first bad line is named."""
+    ops, live = [], set()
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].split()
+        if not line:
+            continue
+        kind = line[0]
+        ok = (kind in ("alloc", "realloc") and len(line) == 3 and line[2].isdigit()) or \
+             (kind == "free" and len(line) == 2)
+        if not ok:
+            raise ValueError(f"{name}, line {n}: expected 'alloc ID SIZE', 'realloc ID SIZE' or 'free ID', "
+                             f"got {raw.strip()!r}")
+        i = line[1]
+        if kind == "alloc" and i in live:
+            raise ValueError(f"{name}, line {n}: {i!r} is already allocated: {raw.strip()!r}")
+        if kind in ("free", "realloc") and i not in live:
+            raise ValueError(f"{name}, line {n}: {i!r} is not allocated: {raw.strip()!r}")
+        if kind == "free":
+            live.discard(i)
+        else:
+            live.add(i)
+        ops.append((kind, i, int(line[2]) if kind != "free" else 0, n))
+    return Trace(name, ops)
+
+
+def trace_dirs():
+    return [here("traces"), example_path("01_heap_managers", "traces")]
+
+
+def load_trace(name) -> Trace:
+    """A Trace, trace text, a path, or the name of a trace shipped with lesson 09 or 01."""
+    if isinstance(name, Trace):
+        return name
+    if "\n" in str(name):
+        return parse_trace(str(name))
+    p = Path(name)
+    if not p.exists():
+        for d in trace_dirs():
+            if (d / f"{name}.trace").exists():
+                p = d / f"{name}.trace"
+                break
+        else:
+            have = sorted({x.stem for d in trace_dirs() for x in d.glob("*.trace")})
+            raise FileNotFoundError(f"no trace {name!r}; shipped: {', '.join(have)}")
+    return parse_trace(p.read_text(), p.stem)
+
+
+def grow_trace(vectors: int = 6, steps: int = 120, step: int = 48, seed: int = 9) -> Trace:
+    """Growing buffers (a string builder, a vector) resized by small steps, with
+    short-lived small blocks allocated between the resizes: what makes a naive
+    realloc (allocate, copy, free) waste memory."""
+    import random
+    rng = random.Random(seed)
+    ops, size, tmp = [], {}, 0
+    for v in range(vectors):
+        size[v] = 64
+        ops.append(("alloc", f"v{v}", 64, 0))
+    for s in range(steps):
+        for v in range(vectors):
+            size[v] += rng.randint(step // 2, step * 3 // 2)
+            ops.append(("realloc", f"v{v}", size[v], 0))
+            ops.append(("alloc", f"t{tmp}", rng.randint(16, 96), 0))
+            if tmp >= 3:
+                ops.append(("free", f"t{tmp - 3}", 0, 0))
+            tmp += 1
+    for t in range(max(0, tmp - 3), tmp):
+        ops.append(("free", f"t{t}", 0, 0))
+    for v in range(vectors):
+        ops.append(("free", f"v{v}", 0, 0))
+    return Trace("grow", [(k, i, n, j + 1) for j, (k, i, n, _) in enumerate(ops)])
+
+
+def trace_text(trace: Trace) -> str:
+    return "".join(f"{k} {i} {n}\n" if k != "free" else f"free {i}\n" for k, i, n, _ in trace.ops)
+
+
+def recorder() -> Path:
+    """The LD_PRELOAD trace recorder (tracerec.c)."""
+    return build_program([here("tracerec.c")], output="libtracerec.so",
+                         cflags=("-O2", "-fno-builtin", "-fPIC"), ldflags=("-shared", "-ldl"))
+
+
+def record(argv, name: str = "recorded", env: dict | None = None, timeout: float = 30.0) -> Trace:
+    """Run a program with the recorder preloaded; its malloc calls as a Trace."""
+    out = cache_dir() / "traces" / f"{name}-{os.getpid()}.trace"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)
+    r = run_program(list(map(str, argv)), timeout=timeout,
+                    env={"LD_PRELOAD": str(recorder()), "TRACEREC_OUT": str(out), **(env or {})})
+    if not r.ok:
+        raise RuntimeError(f"recording {argv[0]}: {r.status()}")
+    text = out.read_text()
+    out.unlink(missing_ok=True)
+    return parse_trace(text, name)
+
+
+# ---------------------------------------------------------------------------
+# the malloc lab
+# ---------------------------------------------------------------------------
+BUILTIN = {"glibc": "mm_libc.c", "glibc-no-tcache": "mm_libc.c", "mimalloc": "mm_libc.c",
+           "talloc": "mm_talloc.c", "broken": "mm_broken.c"}
+
+
+def driver(allocator: str) -> Path:
+    """mdriver built with an allocator: a builtin name (glibc, mimalloc, talloc,
+    broken), a path to a C file implementing mm.h, or the C source itself."""
+    inc = (f"-I{here()}", f"-I{example_path('01_heap_managers')}")
+    talloc_c = example_path("01_heap_managers", "talloc.c")
+    if allocator in BUILTIN:
+        src = here(BUILTIN[allocator])
+    elif "\n" in allocator or "mm_malloc" in allocator:
+        d = cache_dir() / "malloclab"
+        d.mkdir(parents=True, exist_ok=True)
+        src = d / f"mm_{hashlib.sha256(allocator.encode()).hexdigest()[:16]}.c"
+        if not src.exists():
+            src.write_text(allocator)
+    else:
+        src = Path(allocator)
+    extra = [] if src.name == "mm_libc.c" else [talloc_c]
+    return build_program([here("mdriver.c"), src, *extra], output="mdriver",
+                         cflags=("-O2", "-fno-builtin-malloc", *inc), ldflags=("-ldl",))
+
+
+def _trace_file(trace: Trace) -> Path:
+    text = trace.numeric()
+    d = cache_dir() / "malloclab"
+    d.mkdir(parents=True, exist_ok=True)
+    p = d / f"{trace.name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.rep"
+    if not p.exists():
+        p.write_text(text)
+    return p
+
+
+@dataclass
+class Score:
+    allocator: str
+    trace: str
+    ok: bool
+    message: str               # "" when correct, else the first failing operation and why
+    live: int = 0
+    footprint: int = 0
+    seconds: float = float("nan")   # median replay time
+    ops: int = 0
+
+    @property
+    def utilisation(self) -> float:
+        return self.live / self.footprint if self.footprint else 0.0
+
+
+def _name_op(msg: str, trace: Trace) -> str:
+    """Turn the driver's 'op N (a 3 24)' into the trace's own words and line."""
+    m = re.match(r"FAIL op (\d+) \([^)]*\): (.*)", msg)
+    if not m:
+        return msg
+    n = int(m.group(1))
+    if not 1 <= n <= len(trace.ops):
+        return f"operation {n}: {m.group(2)}"
+    kind, i, size, line = trace.ops[n - 1]
+    what = f"{kind} {i} {size}" if kind != "free" else f"free {i}"
+    ids = {}
+    for k, j, _, _ in trace.ops:
+        ids.setdefault(j, len(ids))
+    why = re.sub(r"live block (\d+)", lambda mm: f"live block {list(ids)[int(mm.group(1))]}", m.group(2))
+    why = re.sub(r"block (\d+) was", lambda mm: f"block {list(ids)[int(mm.group(1))]} was", why)
+    return f"operation {n} ({what}{f', line {line}' if line else ''}): {why}"
+
+
+def score(allocator: str, trace, repeats: int = 5, timeout: float = 60.0, label: str | None = None) -> Score:
+    """Run the driver on one trace in a fresh process: correctness, utilisation, time."""
+    trace = load_trace(trace)
+    exe = driver(allocator)
+    env = allocator_env(allocator) if allocator in ("glibc-no-tcache", "mimalloc") else None
+    r = run_program([str(exe), str(_trace_file(trace)), str(repeats)], timeout=timeout, env=env,
+                    max_rss_mb=None)
+    name = label or (allocator if allocator in BUILTIN or "\n" not in allocator else "yours")
+    out = r.stdout
+    fail = re.search(r"^(FAIL .*|ERROR .*)$", out, re.M)
+    if fail or not r.ok:
+        msg = _name_op(fail.group(1), trace) if fail else f"the driver {r.status()}"
+        return Score(name, trace.name, False, msg, ops=len(trace))
+    util = re.search(r"UTIL live=(\d+) footprint=(\d+)", out)
+    tm = re.search(r"TIME median=([\d.]+)", out)
+    return Score(name, trace.name, True, "", int(util.group(1)), int(util.group(2)),
+                 float(tm.group(1)) if tm else float("nan"), len(trace))
+
+
+def malloclab(allocators: dict, traces, repeats: int = 5, rounds: int = 1, progress: bool = True) -> list:
+    """Score every allocator ({label: allocator}) on every trace; glibc always
+    included as the reference for throughput. ``rounds`` > 1 repeats the whole
+    set, interleaved, and keeps the median time. Returns a list of Score."""
+    allocators = {"glibc": "glibc", **allocators}
+    traces = [load_trace(t) for t in traces]
+    line = _Line() if progress else None
+    best: dict = {}
+    for rnd in range(rounds):
+        for t in traces:
+            items = list(allocators.items())
+            k = rnd % len(items)
+            for label, a in items[k:] + items[:k]:
+                if line:
+                    line.update(f"round {rnd + 1}/{rounds}: {t.name} with {label}")
+                s = score(a, t, repeats=repeats, label=label)
+                best.setdefault((label, t.name), []).append(s)
+    out = []
+    for t in traces:
+        for label in allocators:
+            ss = best[label, t.name]
+            s = ss[0]
+            if s.ok:
+                s.seconds = statistics.median(x.seconds for x in ss)
+            out.append(s)
+    if line:
+        line.update(f"done: {len(allocators)} allocators x {len(traces)} traces")
+    return out
+
+
+def lab_table(scores) -> str:
+    base = {s.trace: s.seconds for s in scores if s.allocator == "glibc" and s.ok}
+    rows = [f"{'trace':12} {'allocator':17} {'correct':8} {'utilisation':>11} {'peak live':>10} "
+            f"{'footprint':>10} {'speed vs glibc':>15}"]
+    for s in scores:
+        if not s.ok:
+            rows.append(f"{s.trace:12} {s.allocator:17} {'NO':8} {s.message}")
+            continue
+        speed = base.get(s.trace, float("nan")) / s.seconds if s.seconds else float("nan")
+        rows.append(f"{s.trace:12} {s.allocator:17} {'yes':8} {s.utilisation:11.3f} {s.live:10,} "
+                    f"{s.footprint:10,} {speed:14.2f}x")
+    return "\n".join(rows)
+
+
+def lab_verdicts(scores) -> str:
+    """Only what does not depend on timing: which allocator passed which trace."""
+    return "\n".join(f"{s.trace:12} {s.allocator:17} " + ("correct" if s.ok else "REJECTED: " + s.message)
+                     for s in scores)
+
+
+def lab_plot(scores):
+    from matplotlib.figure import Figure
+    base = {s.trace: s.seconds for s in scores if s.allocator == "glibc" and s.ok}
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    labels = list(dict.fromkeys(s.allocator for s in scores))
+    markers = "osD^v<>"
+    for j, lab_ in enumerate(labels):
+        pts = [(s.utilisation, base[s.trace] / s.seconds, s.trace) for s in scores
+               if s.allocator == lab_ and s.ok and s.trace in base and s.seconds]
+        if pts:
+            ax.scatter([p[0] for p in pts], [p[1] for p in pts], marker=markers[j % len(markers)], s=50,
+                       label=lab_)
+            for x, y, t in pts:
+                ax.annotate(t, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.axhline(1, color="black", linewidth=0.6)
+    ax.set_xlabel("utilisation = peak live bytes / peak footprint  (right is better)")
+    ax.set_ylabel("throughput relative to glibc  (up is better)")
+    ax.set_title("the malloc lab: every allocator on every trace", fontsize=10)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def syscall_counts(workload: str, alloc: str, args=None, timeout: float = 60.0) -> dict:
+    """strace -f -c of one run: {syscall: calls} (strace must be installed)."""
+    exe = build_workload(workload)
+    argv = ["strace", "-f", "-c", "-o", "/dev/stderr", str(exe),
+            *map(str, args if args is not None else WORKLOADS[workload].quick)]
+    r = run_program(argv, timeout=timeout, env=allocator_env(alloc) or None, max_rss_mb=None)
+    calls = {}
+    for line in r.stderr.splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[0].replace(".", "").isdigit() and parts[-1] != "total":
+            try:
+                calls[parts[-1]] = int(parts[3])
+            except ValueError:
+                continue
+    return calls
+
+
+# ---------------------------------------------------------------------------
+# the lesson's exercises
+# ---------------------------------------------------------------------------
+HINTS = {
+    "churn": "one thread, small sizes: who has the shorter fast path, and what does a free cost?",
+    "large": "sizes cross glibc's mmap threshold: count the page faults and system calls",
+    "threads": "independent threads: does each get its own cache or arena?",
+    "prodcons": "every free comes from another thread: where does such a block go, and who takes a lock?",
+    "frag": "pinned small blocks between freed big ones: who can reuse the holes?",
+}
+
+
+def check_predictions(predictions: dict, res: Comparison, tolerance: float = 2.0, close: float = 1.3):
+    """Exercise: {workload: (winner, factor)} against this run's medians of glibc vs
+    mimalloc. The winner counts only where the run is clear (ratio >= ``close``);
+    the factor must be within ``tolerance`` times the measured one."""
+    from .exercises import Case, check
+
+    def measured(w):
+        g, m = res.median(w, "glibc"), res.median(w, "mimalloc")
+        return ("glibc" if g <= m else "mimalloc", max(g, m) / min(g, m))
+
+    def yours(w):
+        p = (predictions or {}).get(w)
+        return p if p is None else (str(p[0]).strip().lower(), float(p[1]))
+
+    def compare(expected, got):
+        if not (isinstance(got, tuple) and len(got) == 2):
+            return False
+        win, factor = got
+        if factor < 1 or (expected[1] >= close and win != expected[0]):
+            return False
+        return max(factor, expected[1]) / min(factor, expected[1]) <= tolerance
+
+    ws = [w for w in res.workloads if res.values(w, "glibc") and res.values(w, "mimalloc")]
+    return check(yours, [Case(args=(w,), expected=measured(w), label=f"your prediction for {w!r}",
+                              hint=f"{HINTS.get(w, '')} (a pair like ('mimalloc', 2.0); the factor is "
+                                   f"slower / faster, so at least 1)") for w in ws],
+                 compare=compare, reveal_expected=False, name="predictions")
+
+
+def check_utilisation(source: str, target, traces, factor: float = 1.4):
+    """Exercise: the learner's allocator (C source implementing mm.h) must pass the
+    driver on every trace, and reach ``factor`` times the teaching allocator's
+    utilisation on ``target``, measured now."""
+    from .exercises import Case, check
+    target = load_trace(target)
+    base = score("talloc", target, repeats=0)
+    need = round(base.utilisation * factor, 3)
+    cache = {}
+
+    def run(kind, t):
+        t = load_trace(t)
+        if t.name not in cache:
+            cache[t.name] = score(source, t, repeats=0, label="yours")
+        s = cache[t.name]
+        if kind == "correct":
+            return "correct" if s.ok else s.message
+        return round(s.utilisation, 3) if s.ok else s.message
+
+    def compare(expected, got):
+        if isinstance(expected, float):
+            return isinstance(got, float) and got >= expected
+        return expected == got
+
+    cases = [Case(args=("correct", t), expected="correct", label=f"the driver on {load_trace(t).name!r}",
+                  hint="correctness comes first: the message names the first operation that went wrong; "
+                       "a block taken for growing in place must leave the free list (ta_list_remove)")
+             for t in [*traces, target]]
+    cases.append(Case(args=("util", target), expected=need,
+                      label=f"utilisation on {target.name!r} (the teaching allocator has "
+                            f"{base.utilisation:.3f}; at least {factor} times that)",
+                      hint="where do small blocks land? Compare the placement policies of lesson 01 "
+                           "(TA_BEST_FIT, TA_ADDRESS) on this trace, and think about realloc"))
+    return check(run, cases, compare=compare, name="your allocator")

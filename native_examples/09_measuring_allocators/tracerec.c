@@ -1,0 +1,188 @@
+/* tracerec.c - record a program's malloc/calloc/realloc/free calls as a trace (LD_PRELOAD).
+ *
+ *   gcc -O2 -fno-builtin -shared -fPIC tracerec.c -o libtracerec.so -ldl
+ *   TRACEREC_OUT=prog.trace LD_PRELOAD=./libtracerec.so some-program args...
+ *
+ * Writes lesson 01's trace format, plus realloc:  alloc ID SIZE / free ID /
+ * realloc ID SIZE.  Every block gets a new number; a pointer the recorder never
+ * saw allocated (one from before it started) is left out.  The real allocator
+ * (the next malloc in the lookup order: glibc's) still serves every call.
+ * Threads: one lock around the bookkeeping, so the trace is one interleaving.
+ * Limits: memalign/posix_memalign/aligned_alloc are not recorded (their frees
+ * are then unknown pointers and left out); child processes inherit LD_PRELOAD
+ * and append to the same file (set TRACEREC_OUT per process if that matters).
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static void *(*real_malloc)(size_t);
+static void (*real_free)(void *);
+static void *(*real_calloc)(size_t, size_t);
+static void *(*real_realloc)(void *, size_t);
+
+static int out_fd = -1, in_hook, started;
+static volatile int lock_word;
+static char buf[1 << 16];
+static size_t used;
+static long next_id;
+
+#define SLOTS (1 << 22)                    /* open addressing: pointer -> id */
+static uintptr_t *keys;
+static long *vals;
+
+static char boot[1 << 14];                 /* dlsym may call calloc before we know the real one */
+static size_t boot_used;
+
+static void lock(void) { while (__atomic_exchange_n(&lock_word, 1, __ATOMIC_ACQUIRE)) {} }
+static void unlock(void) { __atomic_store_n(&lock_word, 0, __ATOMIC_RELEASE); }
+
+static void flush(void)
+{
+    for (size_t off = 0; off < used; ) {
+        ssize_t n = write(out_fd, buf + off, used - off);
+        if (n <= 0) break;
+        off += (size_t)n;
+    }
+    used = 0;
+}
+
+static void put_num(unsigned long v)
+{
+    char d[24];
+    int k = 0;
+    do { d[k++] = (char)('0' + v % 10); v /= 10; } while (v);
+    while (k) buf[used++] = d[--k];
+}
+
+static void emit(const char *what, long id, long size)
+{
+    if (out_fd < 0) return;
+    if (used > sizeof buf - 64) flush();
+    size_t n = strlen(what);
+    memcpy(buf + used, what, n); used += n;
+    put_num((unsigned long)id);
+    if (size >= 0) { buf[used++] = ' '; put_num((unsigned long)size); }
+    buf[used++] = '\n';
+}
+
+static size_t slot_of(uintptr_t p)
+{
+    size_t h = (size_t)((p >> 4) * 0x9E3779B97F4A7C15ULL) & (SLOTS - 1);
+    while (keys[h] && keys[h] != p) h = (h + 1) & (SLOTS - 1);
+    return h;
+}
+static void remember(void *p, long id) { size_t h = slot_of((uintptr_t)p); keys[h] = (uintptr_t)p; vals[h] = id; }
+static long forget(void *p)                /* -1 if unknown; backward-shift delete */
+{
+    size_t h = slot_of((uintptr_t)p);
+    if (!keys[h]) return -1;
+    long id = vals[h];
+    keys[h] = 0;
+    for (size_t j = (h + 1) & (SLOTS - 1); keys[j]; j = (j + 1) & (SLOTS - 1)) {
+        size_t want = (size_t)((keys[j] >> 4) * 0x9E3779B97F4A7C15ULL) & (SLOTS - 1);
+        if ((j > h && (want <= h || want > j)) || (j < h && want <= h && want > j)) {
+            keys[h] = keys[j]; vals[h] = vals[j]; keys[j] = 0; h = j;
+        }
+    }
+    return id;
+}
+
+static void at_exit(void) { lock(); flush(); unlock(); }
+
+static void *boot_alloc(size_t n)          /* while dlsym runs: static memory, never freed */
+{
+    size_t want = (n + 15) & ~(size_t)15;
+    if (boot_used + want > sizeof boot) return NULL;
+    void *p = boot + boot_used;
+    boot_used += want;
+    return p;                              /* static memory: already zero */
+}
+
+static void setup_locked(void)
+{
+    in_hook = 1;
+    real_malloc = dlsym(RTLD_NEXT, "malloc");
+    real_free = dlsym(RTLD_NEXT, "free");
+    real_calloc = dlsym(RTLD_NEXT, "calloc");
+    real_realloc = dlsym(RTLD_NEXT, "realloc");
+    keys = mmap(NULL, SLOTS * sizeof *keys, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    vals = mmap(NULL, SLOTS * sizeof *vals, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    const char *path = getenv("TRACEREC_OUT");
+    if (path && keys != MAP_FAILED && vals != MAP_FAILED)
+        out_fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    in_hook = 0;
+}
+
+static void setup(void)                    /* once, before the first recorded call */
+{
+    if (__atomic_load_n(&started, __ATOMIC_ACQUIRE)) return;
+    lock();
+    int first = !started;
+    if (first) setup_locked();
+    __atomic_store_n(&started, 1, __ATOMIC_RELEASE);
+    unlock();
+    if (first) atexit(at_exit);            /* outside the lock: atexit may allocate */
+}
+
+static int is_boot(void *p) { return (char *)p >= boot && (char *)p < boot + sizeof boot; }
+
+void *malloc(size_t n)
+{
+    if (in_hook) return boot_alloc(n);
+    setup();
+    lock();
+    void *p = real_malloc(n);
+    if (p && out_fd >= 0) { remember(p, next_id); emit("alloc ", next_id++, (long)n); }
+    unlock();
+    return p;
+}
+
+void *calloc(size_t k, size_t n)
+{
+    if (in_hook) return boot_alloc(k * n);
+    setup();
+    lock();
+    void *p = real_calloc(k, n);
+    if (p && out_fd >= 0) { remember(p, next_id); emit("alloc ", next_id++, (long)(k * n)); }
+    unlock();
+    return p;
+}
+
+void *realloc(void *old, size_t n)
+{
+    if (old && is_boot(old)) return NULL;
+    if (in_hook) return NULL;
+    setup();
+    lock();
+    void *p = real_realloc(old, n);
+    if (out_fd >= 0) {
+        if (!old) {
+            if (p) { remember(p, next_id); emit("alloc ", next_id++, (long)n); }
+        } else if (p || n == 0) {
+            long id = forget(old);
+            if (id >= 0 && p) { remember(p, id); emit("realloc ", id, (long)n); }
+            else if (id >= 0) emit("free ", id, -1);
+        }
+    }
+    unlock();
+    return p;
+}
+
+void free(void *p)
+{
+    if (!p || is_boot(p)) return;
+    setup();
+    lock();
+    if (out_fd >= 0) {
+        long id = forget(p);
+        if (id >= 0) emit("free ", id, -1);
+    }
+    real_free(p);
+    unlock();
+}
