@@ -128,7 +128,7 @@ def test_landing_page_links_only_lessons_that_exist():
 def test_teaching_guide_has_every_lesson_with_its_stated_time(site):
     guide = (ROOT / "TEACHING.md").read_text(encoding="utf-8")
     assert (site / "teaching.html").exists(), "TEACHING.md is not in the book"
-    for src in sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py")):
+    for src in sorted((ROOT / "src" / "lessons").glob("[0-9][0-9]_*.py")):
         nn = src.name[:2]
         heading = re.search(rf"^### {nn} · .*$", guide, re.M)
         assert heading, f"TEACHING.md has no section for lesson {nn}"

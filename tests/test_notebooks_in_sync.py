@@ -5,7 +5,7 @@ import pytest
 
 import labsupport as lab
 
-SOURCES = sorted((lab.ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))
+SOURCES = sorted((lab.ROOT / "src" / "lessons").glob("[0-9][0-9]_*.py"))
 
 
 @pytest.mark.parametrize("src", SOURCES, ids=[s.stem for s in SOURCES])

@@ -313,7 +313,7 @@ def test_glibc_summary_separates_the_tcache_chunk_and_mimalloc_has_no_ext_fragme
 
 # --------------------------------------------------------------------------- the old import path
 def test_every_name_lesson_01_uses_is_still_there():
-    src = (lab.ROOT / "notebooks" / "src" / "01_heap_managers.py").read_text()
+    src = (lab.ROOT / "src" / "lessons" / "01_heap_managers.py").read_text()
     used = set(re.findall(r"\bts\.([A-Za-z_]\w*)", src))
     assert {"replay", "Stepper", "replay_glibc", "check_reuse"} <= used
     assert [n for n in sorted(used) if not hasattr(ts, n)] == []

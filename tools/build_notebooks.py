@@ -1,8 +1,8 @@
 """Build lesson notebooks from their jupytext sources and execute them for real.
 
-    python tools/build_notebooks.py                          # every notebooks/src/*.py
-    python tools/build_notebooks.py notebooks/src/00_start_here.py [...]
-    python tools/build_notebooks.py --text-only notebooks/src/01_heap_managers.py
+    python tools/build_notebooks.py                          # every src/lessons/*.py
+    python tools/build_notebooks.py src/lessons/00_start_here.py [...]
+    python tools/build_notebooks.py --text-only src/lessons/01_heap_managers.py
 
 
 Each source (a jupytext "percent" file) becomes notebooks/<name>.ipynb, executed
@@ -70,7 +70,7 @@ def sync_text(src: Path) -> Path:
 def main(argv: list[str]) -> int:
     text_only = "--text-only" in argv
     argv = [a for a in argv if a != "--text-only"]
-    sources = [Path(a).resolve() for a in argv] or sorted((NB_DIR / "src").glob("[0-9]*.py"))
+    sources = [Path(a).resolve() for a in argv] or sorted((ROOT / "src" / "lessons").glob("[0-9]*.py"))
     for src in sources:
         sync_text(src) if text_only else build(src)
     return 0

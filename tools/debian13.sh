@@ -17,10 +17,14 @@ if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then sed -n '2,11p' "$0"; exi
 [ "$(id -u)" -eq 0 ] || { echo "run as root (debootstrap and chroot need it)"; exit 1; }
 
 command -v debootstrap >/dev/null || { apt-get update -qq; apt-get install -y -qq debootstrap; }
-if [ ! -x "$ROOTFS/usr/bin/apt-get" ]; then
+if [ ! -f "$ROOTFS/.labsupport-ready" ]; then
   echo "[debian13] building $ROOTFS"
-  debootstrap --variant=minbase --include=ca-certificates,git,python3,python3-venv,nodejs,npm \
+  rm -rf "$ROOTFS"
+  # node and npm come later, from ./lab's own set-up: npm's dependencies do not
+  # configure inside debootstrap's base stage (measured: node-gauge/npmlog loop)
+  debootstrap --variant=minbase --include=ca-certificates,git,python3,python3-venv \
     trixie "$ROOTFS" "$MIRROR"
+  touch "$ROOTFS/.labsupport-ready"
 fi
 
 mounts=()

@@ -1,4 +1,4 @@
-"""Seeded wrong answers for notebooks/src/06_static_vs_dynamic_mimalloc.py.
+"""Seeded wrong answers for src/lessons/06_static_vs_dynamic_mimalloc.py.
 
 Keyed by the 1-based index of the solution-tagged cell; each value replaces that whole
 cell, and the check right after it must print "✘" and "hint:".

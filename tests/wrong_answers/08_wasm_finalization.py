@@ -1,4 +1,4 @@
-"""Seeded wrong answers for lesson 08 (notebooks/src/08_wasm_finalization.py).
+"""Seeded wrong answers for lesson 08 (src/lessons/08_wasm_finalization.py).
 
 Keyed by the 1-based index of the cell tagged ``solution``; each value replaces that
 whole cell, and the check in the following cell must print "✘" and "hint:".
