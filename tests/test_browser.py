@@ -186,12 +186,11 @@ def _interact(page) -> str | None:
     if select.count():
         area = select.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea-output')][1]")
         before = _picture_of(area)
-        options = select.locator("option").all_inner_texts()
-        current = select.input_value()
-        other = next((o for o in options if o != current), None)
-        if other is None:
+        count = select.locator("option").count()
+        if count < 2:
             return None
-        select.select_option(label=other)
+        current = select.evaluate("s => s.selectedIndex")
+        select.select_option(index=(current + 1) % count)
         page.wait_for_timeout(1500)
         return None if _picture_of(area) != before else "choosing another option did not change the picture"
     return None
