@@ -88,7 +88,7 @@ def _cgroup_limit_mb() -> int | None:
 
 def _default_max_rss_mb() -> int:
     """A quarter of this machine's memory, at most 2 GiB, and at most half of the
-    cgroup's limit where there is one (a hub's per-user limit): a runaway loop in a
+    cgroup's limit or of JupyterHub's ``MEM_LIMIT`` where there is one: a runaway loop in a
     learner's C stays far from the out-of-memory killer, which could otherwise pick
     the notebook kernel or, on a shared hub, the server."""
     try:
@@ -97,6 +97,9 @@ def _default_max_rss_mb() -> int:
         total = 8192
     cap = min(2048, total // 4)
     limit = _cgroup_limit_mb()
+    hub = os.environ.get("MEM_LIMIT", "")          # JupyterHub's per-user limit, in bytes
+    if hub.isdigit() and int(hub) > 0:
+        limit = min(limit or 1 << 40, int(hub) // (1 << 20))
     if limit:
         cap = min(cap, limit // 2)
     return int(max(128, cap))

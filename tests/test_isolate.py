@@ -249,5 +249,8 @@ def test_default_cap_follows_a_cgroup_limit(monkeypatch):
     from labsupport import isolate
     monkeypatch.setattr(isolate, "_cgroup_limit_mb", lambda: 2048)       # a hub's 2 GiB per user
     assert isolate._default_max_rss_mb() == 1024
+    monkeypatch.setenv("MEM_LIMIT", str(1 << 30))                          # JupyterHub's MEM_LIMIT
+    assert isolate._default_max_rss_mb() == 512
+    monkeypatch.delenv("MEM_LIMIT")
     monkeypatch.setattr(isolate, "_cgroup_limit_mb", lambda: None)
     assert isolate._default_max_rss_mb() == min(2048, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 22))
