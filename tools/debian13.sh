@@ -38,12 +38,23 @@ for d in proc sys dev dev/pts; do
   fi
 done
 cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf" 2>/dev/null || true
+# a machine behind a TLS-inspecting proxy trusts an extra CA; the chroot must trust it too
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+  mkdir -p "$ROOTFS/usr/local/share/ca-certificates"
+  cp /usr/local/share/ca-certificates/*.crt "$ROOTFS/usr/local/share/ca-certificates/"
+  chroot "$ROOTFS" update-ca-certificates >/dev/null 2>&1 \
+    || cp /etc/ssl/certs/ca-certificates.crt "$ROOTFS/etc/ssl/certs/ca-certificates.crt"
+fi
+passenv=()
+for v in SSL_CERT_FILE PIP_CERT REQUESTS_CA_BUNDLE NODE_EXTRA_CA_CERTS CURL_CA_BUNDLE; do
+  [ -n "${!v:-}" ] && passenv+=("$v=${!v}")
+done
 
 rm -rf "$ROOTFS/root/course"
 git clone --quiet --no-hardlinks "$HERE" "$ROOTFS/root/course"
 echo "[debian13] running ./lab test inside (as root; set-up installs apt.txt there)"
 set +e
-chroot "$ROOTFS" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 CI=true \
+chroot "$ROOTFS" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 CI=true "${passenv[@]}" \
   bash -c 'cd /root/course && cat /etc/debian_version && ./lab test --junitxml=/root/report.xml -q' \
   > "$ROOTFS/root/test.log" 2>&1
 status=$?
