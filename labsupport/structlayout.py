@@ -435,7 +435,9 @@ def pahole_text(path, name: str, *, reorganize: bool = False, timeout: float = 3
         from .toolchain import missing
         raise FileNotFoundError(missing("pahole"))
     bare = re.sub(r"^(struct|union)\s+", "", name.strip())
-    argv = [exe, *(["--reorganize"] if reorganize else []), "-C", bare, str(path)]
+    # -F dwarf: the cffi module carries DWARF (-g); newer pahole (Debian 13) tries BTF first
+    # and fails on a module without a .BTF section
+    argv = [exe, "-F", "dwarf", *(["--reorganize"] if reorganize else []), "-C", bare, str(path)]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if p.returncode != 0 or not p.stdout.strip():
         raise LookupError(f"pahole found no type {bare!r} in the module "
