@@ -59,9 +59,9 @@ def _ptrace() -> Capability:
 
 def _aslr_off() -> Capability:
     from .isolate import run_program
-    setarch = shutil.which("setarch")
+    setarch = toolchain.tool_path("setarch")
     if not setarch:
-        return Capability("aslr-off", False, "setarch is missing", "sudo apt-get install -y util-linux")
+        return Capability("aslr-off", False, "setarch is missing", toolchain.missing("setarch"))
     r = run_program([setarch, "-R", "true"], timeout=10)
     if r.ok:
         return Capability("aslr-off", True, "setarch -R (personality ADDR_NO_RANDOMIZE) works")

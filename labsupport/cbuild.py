@@ -35,7 +35,7 @@ from pathlib import Path
 import cffi
 from cffi.recompiler import make_c_source
 
-from .toolchain import cache_dir, mimalloc as _mimalloc_files
+from .toolchain import cache_dir, mimalloc as _mimalloc_files, tool_path as _tool_path
 
 __all__ = ["BUILD_VERSION", "DEFAULT_CFLAGS", "CModule", "CompileError", "IsolatedCallError", "LinkError",
            "Recipe", "build_c", "build_c_file", "build_program", "compiler_version", "load_module",
@@ -150,7 +150,7 @@ def _build_env(extra: dict | None = None) -> dict:
 
 
 def _gcc() -> str:
-    gcc = os.environ.get("CC") or shutil.which("gcc")
+    gcc = os.environ.get("CC") or _tool_path("gcc")
     if not gcc:
         from .toolchain import missing
         raise CompileError(missing("gcc"))

@@ -25,7 +25,6 @@ layouts.) An incomplete type (declared, never defined) raises ``LayoutUnavailabl
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from html import escape
@@ -430,7 +429,8 @@ def parse_pahole(text: str) -> dict:
 
 def pahole_text(path, name: str, *, reorganize: bool = False, timeout: float = 30) -> str:
     """pahole's view of type ``name`` (without "struct ") in the -g object at ``path``."""
-    exe = shutil.which("pahole")
+    from .toolchain import tool_path
+    exe = tool_path("pahole")
     if exe is None:
         from .toolchain import missing
         raise FileNotFoundError(missing("pahole"))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["ROOT", "TOOLS", "DoctorReport", "MimallocFiles", "MissingTool", "Tool", "cache_dir", "doctor",
-           "example_path", "have", "mimalloc", "missing", "require", "tool_path"]
+           "compiler", "example_path", "have", "mimalloc", "missing", "require", "tool_path", "zig_argv"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,6 +57,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool("gcc", "command", "gcc", "all", f"{_APT} gcc"),
     Tool("g++", "command", "g++", "05, 06, 07", f"{_APT} g++"),
     Tool("gdb", "command", "gdb", "04, 06", f"{_APT} gdb"),
+    Tool("setarch", "command", "setarch", "04 (gdb turns ASLR off with it)", f"{_APT} util-linux"),
     Tool("valgrind", "command", "valgrind", "07", f"{_APT} valgrind"),
     Tool("heaptrack", "command", "heaptrack", "07", f"{_APT} heaptrack", ("--version",)),
     Tool("strace", "command", "strace", "09", f"{_APT} strace", ("-V",)),
@@ -127,6 +128,31 @@ def _locate(name: str) -> tuple[str | None, str | None]:
         hits = sorted(glob.glob(t.probe))
         return (hits[-1], "clang " + Path(hits[-1]).parts[-4]) if hits else (None, None)
     raise ValueError(t.kind)
+
+
+def zig_argv() -> list[str]:
+    """How to start zig (the ``ziglang`` wheel, as ``python -m ziglang``); raises MissingTool."""
+    try:
+        import ziglang  # noqa: F401
+    except ImportError:
+        raise MissingTool(missing("ziglang")) from None
+    return [sys.executable, "-m", "ziglang"]
+
+
+def compiler(name: str) -> list[str]:
+    """The command line that starts a C compiler the course uses: ``"gcc"`` (or $CC),
+    ``"mingw"`` (x86_64-w64-mingw32-gcc), ``"zig"`` (zig cc) or ``"zig-windows"``
+    (zig cc -target x86_64-windows-gnu). Raises MissingTool naming what to install."""
+    if name == "gcc":
+        cc = os.environ.get("CC")
+        return [cc] if cc else [require("gcc")]
+    if name == "mingw":
+        return [require("mingw")]
+    if name == "zig":
+        return [*zig_argv(), "cc"]
+    if name == "zig-windows":
+        return [*zig_argv(), "cc", "-target", "x86_64-windows-gnu"]
+    raise ValueError(f"unknown compiler {name!r}: gcc, mingw, zig or zig-windows")
 
 
 def have(*names: str) -> bool:

@@ -23,12 +23,11 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from .cbuild import CompileError, make_recipe
-from .toolchain import ROOT, MissingTool, cache_dir, missing
+from .toolchain import ROOT, MissingTool, cache_dir, missing, tool_path, zig_argv
 
 __all__ = ["DEFAULT_FLAGS", "PAGE", "WASM_BUILD_VERSION", "WasmInstance", "compile_wasm", "compile_wasm_file",
            "instantiate", "last_json", "node_missing", "node_modules", "node_ready", "require_node",
@@ -58,11 +57,7 @@ def zig_env() -> dict[str, str]:
 
 
 def _zig_argv() -> list[str]:
-    try:
-        import ziglang  # noqa: F401  (the wheel; run as python -m ziglang)
-    except ImportError:
-        raise MissingTool(missing("ziglang")) from None
-    return [sys.executable, "-m", "ziglang"]
+    return zig_argv()                    # found in one place: toolchain
 
 
 @functools.lru_cache(maxsize=None)
@@ -209,8 +204,7 @@ def node_modules() -> Path:
 
 def require_node(*packages: str) -> str:
     """Path of node; raise MissingTool naming what to install if node or a package is absent."""
-    import shutil
-    node = shutil.which("node")
+    node = tool_path("node")
     if node is None:
         raise MissingTool(missing("node"))
     for pkg in packages:

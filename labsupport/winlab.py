@@ -23,12 +23,12 @@ import dataclasses
 import fcntl
 import os
 import shutil
-import sys
 from pathlib import Path
 
 from .cbuild import CompileError, build_program
 from .isolate import RunResult, run_program
 from .wasm import zig_cache_dir, zig_env
+from .toolchain import compiler as toolchain_compiler
 from .toolchain import MissingTool, cache_dir, have, missing, tool_path
 
 __all__ = ["BASE_OVERRIDES", "BuildError", "CREATE_OVERRIDES", "MINGW", "WINE64", "ZIG_WINDOWS_COLD_MESSAGE",
@@ -78,22 +78,10 @@ def workdir(name: str) -> Path:
 
 def compiler_argv(compiler: str) -> list[str]:
     """The command line that starts ``compiler`` ("mingw", "zig" or "gcc")."""
-    if compiler == "mingw":
-        path = tool_path("mingw")
-        if path is None:
-            raise MissingTool(missing("mingw"))
-        return [path]
+    if compiler in ("mingw", "gcc"):
+        return toolchain_compiler(compiler)
     if compiler == "zig":
-        try:
-            import ziglang  # noqa: F401  (run as python -m ziglang)
-        except ImportError:
-            raise MissingTool(missing("ziglang")) from None
-        return [sys.executable, "-m", "ziglang", "cc", "-target", "x86_64-windows-gnu"]
-    if compiler == "gcc":
-        path = tool_path("gcc")
-        if path is None:
-            raise MissingTool(missing("gcc"))
-        return [path]
+        return toolchain_compiler("zig-windows")
     raise ValueError(f"compiler must be 'mingw', 'zig' or 'gcc', not {compiler!r}")
 
 

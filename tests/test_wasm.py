@@ -130,7 +130,8 @@ def test_json_helpers():
 
 
 def test_missing_node_is_named(monkeypatch):
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+    from labsupport import toolchain
+    monkeypatch.setattr(toolchain, "_locate", lambda name: (None, None))     # nothing installed
     with pytest.raises(lab.MissingTool, match="node"):
         wasm.require_node()
     assert not wasm.node_ready()

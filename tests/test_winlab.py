@@ -34,7 +34,8 @@ def write(tmp_path, name, text):
 
 
 def test_missing_tools_name_the_package(monkeypatch):
-    monkeypatch.setattr(winlab, "tool_path", lambda name: None)
+    from labsupport import toolchain
+    monkeypatch.setattr(toolchain, "_locate", lambda name: (None, None))     # nothing installed
     with pytest.raises(lab.MissingTool, match="mingw-w64"):
         winlab.compiler_argv("mingw")
     monkeypatch.setattr(winlab, "have", lambda name: False)
