@@ -396,7 +396,9 @@ def test_a_direct_null_write_kills_only_that_learners_kernel(room, hub):
     r = ada.run("print('boom' in dir())")
     assert r["ok"] and r["stdout"].strip() == "False", r
     r = ada.run("import labsupport as lab\nprint(lab.run_c(lab.build_c('int one(void){return 1;}'), 'one').value)")
-    assert r["ok"] and r["stdout"].split()[-1] == "1", r
+    # the restarted kernel's first `import labsupport` may also say what killed its
+    # predecessor (stderr, before or after the value)
+    assert r["ok"] and "1" in r["stdout"].splitlines(), r
     # the course's last-word note: the new kernel tells ada what killed the old one
     assert "died of SIGSEGV" in r["stdout"], r
 
