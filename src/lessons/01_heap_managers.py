@@ -497,11 +497,13 @@ for name in "xyz":
 print(lab.run_program([glibc_probe, "uaf"]).stdout)
 
 # %% [markdown]
-# Only the first 16: the tcache stores its list link there (the *next* pointer,
+# Only the first two words, 16 bytes: the tcache stores its list link there (the *next* pointer,
 # "safe-linked", i.e. XORed with its own address shifted right by 12, since glibc
 # 2.32) and a *key* that lets `free` spot a double free (lesson 00). The other 48
 # bytes still hold the old data — until the next `malloc` of that size hands the
 # block to someone else.
+# (The probe compares whole 8-byte words: the two words `free` writes hold an
+# address and a random key, and any one of their bytes can equal `0xAB` by chance.)
 #
 # ### Exercise 2: which chunk comes back?
 #
