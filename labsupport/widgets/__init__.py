@@ -6,6 +6,7 @@
 - ``stepviews``  views of one Step: SVG heap strip, named lists, figures, in HTML or text
                  (``HtmlRenderer``, ``TextRenderer``)
 - ``stepper``    widgets: ``StepView(steps, renderer)`` (generic), ``Stepper(trace)`` (lesson 01)
+- ``sidebyside`` widget: ``SideBySide(panels)``, one slider over several managers' replays
 - ``text``       plain-text tables (``format_table``)
 
 Other lessons' pictures (``structlayout``, ``addrspace``) still live in their own
@@ -18,7 +19,8 @@ import importlib
 
 _LAZY = {"COLORS": "style", "draw_heap": "heapdraw", "figure_png": "heapdraw", "HeapMap": "heapmap",
          "HtmlRenderer": "stepviews", "TextRenderer": "stepviews", "heap_svg": "stepviews",
-         "StepView": "stepper", "Stepper": "stepper", "format_table": "text"}
+         "StepView": "stepper", "Stepper": "stepper", "SideBySide": "sidebyside", "Panel": "sidebyside",
+         "format_table": "text"}
 
 __all__ = list(_LAZY)
 

@@ -1,0 +1,102 @@
+"""One trace, one slider, one panel per heap manager.
+
+``SideBySide(panels)`` shows several replays of the same trace (the teaching
+allocator, glibc, mimalloc...) under one slider and one play button, so the
+learner sees each manager answer the same request differently. A panel is a
+``Panel(title, steps, renderer)``: any list of ``heap.model.Step`` and a
+renderer from ``stepviews`` (what ``StepView`` takes). Every replay must have
+the same number of steps (one per operation, plus step 0).
+
+``choices_text(panels)`` gives the same comparison as plain text, one line per
+operation: where each manager put each block (offsets from its own heap start),
+for print() and for compared notebook outputs.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from functools import lru_cache
+
+import ipywidgets as w
+
+from .text import format_table
+
+__all__ = ["Panel", "SideBySide", "choices_text"]
+
+
+@dataclass
+class Panel:
+    """One manager's replay: a title, its steps (step 0 first) and a step renderer."""
+    title: str
+    steps: list
+    renderer: object
+
+
+def _check_lengths(panels):
+    n = {len(p.steps) for p in panels}
+    if len(n) != 1:
+        raise ValueError("every replay needs one step per operation: "
+                         + ", ".join(f"{p.title}: {len(p.steps)}" for p in panels))
+    return n.pop()
+
+
+class SideBySide:
+    """Play button and slider over several replays of one trace, one panel each.
+
+    ``show(i)`` moves every panel to step i (what the slider calls)."""
+
+    def __init__(self, panels, interval: int = 400):
+        self.panels = list(panels)
+        n = _check_lengths(self.panels) - 1
+        self.slider = w.IntSlider(0, 0, n, description="step", continuous_update=True,
+                                  layout=w.Layout(width="420px"))
+        self.play = w.Play(value=0, min=0, max=n, interval=interval)
+        w.jslink((self.play, "value"), (self.slider, "value"))
+        self.label = w.HTML()
+        self._parts = []
+        boxes = []
+        for p in self.panels:
+            parts = {k: w.HTML() for k in ("label", "map", "lists", "figures")}
+            self._parts.append(parts)
+            title = w.HTML(f"<h4 style='margin:6px 0 2px 0'>{html.escape(p.title)}</h4>")
+            boxes.append(w.VBox([title, parts["label"], parts["map"], parts["lists"], parts["figures"]],
+                                layout=w.Layout(border="1px solid #ddd", padding="4px", margin="2px 0")))
+        self._svg = [lru_cache(maxsize=4096)(lambda i, p=p: p.renderer.heap(p.steps[i])) for p in self.panels]
+        self.slider.observe(lambda ch: self.show(ch["new"]), names="value")
+        self.widget = w.VBox([w.HBox([self.play, self.slider]), *boxes])
+        self.show(0)
+
+    def show(self, i: int):
+        for p, parts, svg in zip(self.panels, self._parts, self._svg):
+            s, r = p.steps[i], p.renderer
+            parts["label"].value = r.label(s, len(p.steps) - 1)
+            parts["map"].value = svg(i)
+            parts["lists"].value = r.lists(s)
+            parts["figures"].value = r.figures(s)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.widget)
+
+    def __repr__(self):
+        return f"SideBySide({', '.join(p.title for p in self.panels)}; {len(self.panels[0].steps) - 1} steps)"
+
+
+def choices_text(panels) -> str:
+    """One row per operation: the block each manager touched (offset from its own heap
+    start, or FAILED), and each manager's footprint after the last step."""
+    panels = list(panels)
+    n = _check_lengths(panels)
+    rows = []
+    for i in range(1, n):
+        op = panels[0].steps[i].op
+        row = {"step: operation": f"{i}: {op}"}
+        for p in panels:
+            s = p.steps[i]
+            row[p.title] = "FAILED" if s.failed else ("" if s.changed is None else f"+{s.changed}")
+        rows.append(row)
+    last = {"step: operation": "footprint at the end"}
+    for p in panels:
+        last[p.title] = f"{p.steps[-1].figures.footprint:,} B"
+    rows.append(last)
+    return format_table(rows)

@@ -1,0 +1,39 @@
+"""The side-by-side view: one slider over several replays of one trace."""
+import pytest
+
+from labsupport.heap.talloc import replay
+from labsupport.heap.traces import load_trace
+from labsupport.widgets.sidebyside import Panel, SideBySide, choices_text
+from labsupport.widgets.stepper import talloc_renderer
+
+
+def _panels(*policies):
+    t = load_trace("intro")
+    out = []
+    for p in policies:
+        r = replay(t, p)
+        out.append(Panel(f"{p} fit", r.states, talloc_renderer(r)))
+    return out
+
+
+def test_one_slider_moves_every_panel():
+    view = SideBySide(_panels("first", "best"))
+    view.slider.value = 3
+    labels = [parts["label"].value for parts in view._parts]
+    assert all("step 3 of 7" in lab for lab in labels)
+    assert all("<svg" in parts["map"].value for parts in view._parts)
+
+
+def test_choices_text_has_one_row_per_operation_and_the_footprints():
+    text = choices_text(_panels("first", "best"))
+    lines = text.splitlines()
+    assert lines[0].split()[-4:] == ["first", "fit", "best", "fit"]
+    assert len(lines) == 2 + 7 + 1
+    assert "1: alloc a 24" in lines[2] and lines[-1].startswith("footprint at the end")
+
+
+def test_replays_of_different_lengths_are_refused():
+    a, b = _panels("first", "best")
+    b.steps = b.steps[:-1]
+    with pytest.raises(ValueError, match="one step per operation"):
+        SideBySide([a, b])
