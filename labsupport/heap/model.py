@@ -150,6 +150,9 @@ class BinType(StrEnum):
     UNSORTED = "unsorted"        # glibc: one doubly linked list where freed chunks wait
     SMALLBIN = "smallbin"        # glibc: per chunk size, doubly linked, FIFO
     LARGEBIN = "largebin"        # glibc: per size range, doubly linked and sorted by size
+    MI_FREE = "page free"        # mimalloc: per page, singly linked; malloc pops the head
+    MI_LOCAL_FREE = "page local free"    # mimalloc: freed by the page's own thread; becomes `free` later
+    MI_THREAD_FREE = "page thread free"  # mimalloc: freed by other threads (atomic push); owner collects
 
     @property
     def link_fields(self) -> tuple:
@@ -162,7 +165,8 @@ class BinType(StrEnum):
 
 _LINK_FIELDS = {BinType.FREE_LIST: ("next", "prev"), BinType.TCACHE: ("next",), BinType.FASTBIN: ("fd",),
                 BinType.UNSORTED: ("fd", "bk"), BinType.SMALLBIN: ("fd", "bk"),
-                BinType.LARGEBIN: ("fd", "bk", "fd_nextsize", "bk_nextsize")}
+                BinType.LARGEBIN: ("fd", "bk", "fd_nextsize", "bk_nextsize"),
+                BinType.MI_FREE: ("next",), BinType.MI_LOCAL_FREE: ("next",), BinType.MI_THREAD_FREE: ("next",)}
 
 
 @dataclass(frozen=True)
