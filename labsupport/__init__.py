@@ -43,6 +43,7 @@ __all__ = [   # the public API the notebooks use (see CONTRIBUTING.md)
     "CMakeBuild", "cmake_build", "cmake_path",
     "struct_layout", "StructLayoutView", "compare_with_pahole", "pahole_text",
     "read_address_space", "parse_maps", "parse_smaps", "draw_address_space", "AddressSpaceView",
+    "glibc_steps", "GlibcStepper",
 ]
 
 _LAZY = {
@@ -52,6 +53,7 @@ _LAZY = {
     "compare_with_pahole": "structlayout", "pahole_text": "structlayout",
     "read_address_space": "addrspace", "parse_maps": "addrspace", "parse_smaps": "addrspace",
     "draw_address_space": "addrspace", "AddressSpaceView": "addrspace",
+    "glibc_steps": "heap.glibc", "GlibcStepper": "widgets.glibcstep",
 }
 
 

@@ -13,7 +13,7 @@ This module only gathers names; the code lives by layer:
 """
 from __future__ import annotations
 
-from .heap.glibc import NO_TCACHE, Chunk, ChunkState, GlibcHeap, replay_glibc
+from .heap.glibc import NO_TCACHE, Chunk, ChunkState, GlibcHeap, GlibcSteps, glibc_steps, replay_glibc
 from .heap.mimalloc import MimallocHeap, Page, replay_mimalloc
 from .heap.model import Bin, Bins, BinType, Figures, HeapSnapshot, Step, figures_of
 from .heap.probes import build_probe
@@ -24,7 +24,8 @@ from .heap.traces import (LESSON, Op, OpKind, Trace, TraceError, as_trace, examp
 from .lessons.heap_managers import (CHUNK_REQUESTS, COALESCE_TRACES, MAX_BEST_FIT_OPS, REUSE_TRACE,
                                     best_policy, c_function, check_chunk_sizes, check_coalesce,
                                     check_first_beats_best, check_policy, check_reuse, first_beats_best,
-                                    fragmentation_table, real_chunk_sizes, real_reuse)
+                                    fragmentation_table, real_chunk_sizes, real_reuse, BIN_TRACE, check_bins,
+                                    check_footprint_trace, footprint_ratio)
 from .widgets import stepviews as _views
 from .widgets.text import format_table
 
@@ -37,6 +38,9 @@ def __getattr__(name):       # the widget imports ipywidgets: only when first us
     if name in ("Stepper", "StepView"):
         from .widgets import stepper
         return getattr(stepper, name)
+    if name in ("GlibcStepper", "GlibcTextRenderer"):
+        from .widgets import glibcstep
+        return getattr(glibcstep, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -73,4 +77,5 @@ __all__ = ["NO_TCACHE", "Chunk", "ChunkState", "GlibcHeap", "replay_glibc", "Mim
            "best_policy", "c_function", "check_chunk_sizes", "check_coalesce", "check_first_beats_best",
            "check_policy", "check_reuse", "first_beats_best", "fragmentation_table", "real_chunk_sizes",
            "real_reuse", "format_table", "State", "RealHeap", "Stepper", "StepView", "heap_svg",  # noqa: F822 (lazy)
-           "freelist_html", "figures_html", "op_html"]
+           "freelist_html", "figures_html", "op_html", "GlibcSteps", "glibc_steps", "GlibcStepper",
+           "GlibcTextRenderer", "BIN_TRACE", "check_bins", "check_footprint_trace", "footprint_ratio"]

@@ -4,7 +4,8 @@
                 definition of the figures (``fragmentation``, ``figures_of``, ``summarize``)
 - ``traces``    allocation traces: Op, Trace, parse_trace, load_trace, random_trace, live_bytes
 - ``talloc``    snapshot source: the teaching allocator (talloc.c, in-process): replay -> Steps
-- ``glibc``     snapshot source: glibc malloc in a fresh process: Chunk, ChunkState, GlibcHeap
+- ``glibc``     snapshot source: glibc malloc in a fresh process: Chunk, ChunkState, GlibcHeap;
+                every bin at every step: glibc_steps -> GlibcSteps of GlibcStep
 - ``mimalloc``  snapshot source: a private mimalloc heap in a fresh process: Page, MimallocHeap
 - ``probes``    building and running the probe programs the two real sources use
 
@@ -14,12 +15,12 @@ from .model import (STATES, Bin, BinType, Bins, Block, BlockState, Figures, Frag
                     figures_of, fragmentation, summarize)
 from .traces import Op, OpKind, Trace, TraceError, live_bytes, load_trace, parse_trace, random_trace
 from .talloc import Order, Policy, Replay, replay
-from .glibc import NO_TCACHE, Chunk, ChunkState, GlibcHeap, replay_glibc
+from .glibc import NO_TCACHE, Chunk, ChunkState, GlibcHeap, GlibcStep, GlibcSteps, glibc_steps, replay_glibc
 from .mimalloc import MimallocHeap, Page, replay_mimalloc
 
 __all__ = ["STATES", "Bin", "BinType", "Bins", "Block", "BlockState", "Figures", "Fragmentation",
            "HeapSnapshot", "Step", "figures_of", "fragmentation", "summarize",
            "Op", "OpKind", "Trace", "TraceError", "live_bytes", "load_trace", "parse_trace", "random_trace",
            "Order", "Policy", "Replay", "replay",
-           "NO_TCACHE", "Chunk", "ChunkState", "GlibcHeap", "replay_glibc",
+           "NO_TCACHE", "Chunk", "ChunkState", "GlibcHeap", "replay_glibc", "GlibcStep", "GlibcSteps", "glibc_steps",
            "MimallocHeap", "Page", "replay_mimalloc"]

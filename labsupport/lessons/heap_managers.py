@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..heap.glibc import NO_TCACHE, ChunkState, replay_glibc
+from ..heap.glibc import NO_TCACHE, TCACHE_STRUCT_SIZE, ChunkState, glibc_steps, replay_glibc
 from ..heap.mimalloc import replay_mimalloc
 from ..heap.talloc import check_module, compare_policies, replay
 from ..heap.traces import OpKind, Trace, TraceError, as_trace, example_dir, parse_trace
@@ -18,7 +18,9 @@ from ..widgets.text import format_table
 
 __all__ = ["c_function", "CHUNK_REQUESTS", "real_chunk_sizes", "check_chunk_sizes", "COALESCE_TRACES",
            "check_coalesce", "best_policy", "check_policy", "MAX_BEST_FIT_OPS", "first_beats_best",
-           "check_first_beats_best", "REUSE_TRACE", "real_reuse", "check_reuse", "fragmentation_table"]
+           "check_first_beats_best", "REUSE_TRACE", "real_reuse", "check_reuse", "fragmentation_table",
+           "BIN_TRACE", "BIN_KINDS", "real_bins", "check_bins", "MAX_FOOTPRINT_OPS", "footprint_ratio",
+           "check_footprint_trace"]
 
 
 def c_function(name: str, path: str | Path | None = None) -> str:
@@ -186,3 +188,129 @@ def fragmentation_table(trace, arena_size: int | None = None, real: bool = True)
         rows += [replay_glibc(trace).summary(), replay_glibc(trace, tunables=NO_TCACHE).summary(),
                  replay_mimalloc(trace).summary()]
     return format_table(rows)
+
+
+# --------------------------------------------------------------------------- from which bin?
+BIN_TRACE = """\
+alloc a 40
+alloc b 1500
+alloc c 40
+alloc d 3000
+alloc e 40
+free a
+free b
+free d
+free c
+alloc x 40
+alloc y 1500
+alloc z 2000
+alloc w 5000
+"""
+
+BIN_KINDS = ("tcache", "fastbin", "unsorted", "smallbin", "largebin", "top")
+
+
+def _owners_before(steps, i) -> dict:
+    """chunk offset -> the trace id whose chunk started there, among the blocks allocated before step i."""
+    owners = {}
+    for k in range(1, i):
+        op = steps.trace.ops[k - 1]
+        if op.kind == OpKind.ALLOC and isinstance(steps[k].changed, int):
+            owners[steps[k].changed] = op.id
+    return owners
+
+
+def real_bins(trace=BIN_TRACE) -> dict:
+    """For each block allocated after the first free, in a fresh glibc process: (the id of the
+    block whose chunk it got, or "new"; the kind of place that chunk was in just before the
+    malloc: "tcache", "fastbin", "unsorted", "smallbin", "largebin" or "top")."""
+    s = glibc_steps(trace)
+    ops = s.trace.ops
+    first_free = next(i for i, op in enumerate(ops, 1) if op.kind == OpKind.FREE)
+    owners = _owners_before(s, first_free)
+    out = {}
+    for i in range(first_free + 1, len(s)):
+        op = ops[i - 1]
+        if op.kind == OpKind.ALLOC:
+            out[op.id] = (owners.get(s[i].changed, "new"), (s[i].served or "?").split()[0])
+    return out
+
+
+def _bins_with_ids(step, owners) -> str:
+    sizes = {c.offset: c.size for c in step.chunks}
+    lines = [f"{b.name}: " + " → ".join(f"{owners.get(o, '+' + str(o))} ({sizes.get(o, '?')} B)" for o in b.offsets)
+             for b in step.bins]
+    if step.top:
+        lines.append(f"top: +{step.top[0]} ({step.top[1]:,} B)")
+    return "; ".join(lines)
+
+
+def _norm(answer):
+    if isinstance(answer, (tuple, list)) and len(answer) == 2:
+        return (str(answer[0]).strip(), str(answer[1]).strip().lower())
+    return answer
+
+
+def check_bins(answer, trace=BIN_TRACE):
+    """Exercise: answer = {new id: (old id or "new", bin kind)}, compared with glibc replayed
+    in a fresh process. Choose-the-answer: a wrong guess is shown the bins as they were just
+    before that malloc (with the blocks' ids), not the answer."""
+    from ..exercises import Case, check
+    s = glibc_steps(trace)
+    real = real_bins(trace)
+    step_of = {op.id: i for i, op in enumerate(s.trace.ops, 1) if op.kind == OpKind.ALLOC}
+    answer = answer if isinstance(answer, dict) else {}
+    cases = []
+    for k, v in real.items():
+        before = s[step_of[k] - 1]
+        owners = _owners_before(s, step_of[k])
+        cases.append(Case(args=(k,), expected=v, label=f"answer[{k!r}]",
+                          hint=f"just before alloc {k}, glibc's bins held: {_bins_with_ids(before, owners)}. "
+                               "The tcache is checked first (exact size, last in first out); the unsorted bin is "
+                               "scanned from its oldest chunk and an exact fit is taken at once; otherwise a chunk "
+                               "is cut from the smallest bigger free chunk, or from top. Name the bin the chunk "
+                               "(or the piece it was cut from) was in before the call"))
+    return check(lambda k: _norm(answer.get(k, "?")), cases, name="answer", reveal_expected=False)
+
+
+# --------------------------------------------------------------------------- footprint >= 2 x live
+MAX_FOOTPRINT_OPS = 12
+
+
+def footprint_ratio(text) -> tuple:
+    """(peak footprint without the tcache chunk, peak live bytes) of a trace replayed with glibc
+    (default tunables) in a fresh process. The footprint is what glibc holds below its top
+    chunk (mallinfo2: arena - keepcost), minus its own 656-byte tcache chunk."""
+    s = glibc_steps(text)
+    return max(s.footprints) - TCACHE_STRUCT_SIZE, s.peak_live
+
+
+def _footprint_verdict(text) -> str:
+    try:
+        t = parse_trace(text, "your trace")
+    except TraceError as e:
+        return f"the trace does not parse: {e}"
+    if len(t) > MAX_FOOTPRINT_OPS:
+        return f"{len(t)} operations: at most {MAX_FOOTPRINT_OPS} are allowed"
+    bad = [op for op in t if op.kind == OpKind.ALLOC and not 100 <= op.size <= 65536]
+    if bad:
+        return f"every request must be 100 to 65,536 bytes: {bad[0]}"
+    if not any(op.kind == OpKind.ALLOC for op in t):
+        return "the trace allocates nothing"
+    foot, live = footprint_ratio(t)
+    if foot >= 2 * live:
+        return "ok"
+    return (f"peak footprint {foot:,} B is {foot / live:.2f} x the peak live {live:,} B; "
+            "it must be at least 2 x")
+
+
+def check_footprint_trace(text):
+    """Exercise: a trace of at most 12 operations (requests of 100 to 65,536 bytes) on which
+    glibc's peak footprint is at least twice the peak live bytes, checked by replaying it."""
+    from ..exercises import Case, check
+    return check(_footprint_verdict, [Case(args=(text,), expected="ok", label="glibc_steps(your trace)",
+                                           hint="glibc reuses a freed chunk only for a request it fits: the "
+                                                "tcache only for its exact size, a bin chunk after cutting it; "
+                                                "a chunk next to top merges into top; free before you allocate "
+                                                "again, so the peak live bytes stay small")],
+                 name="replay")

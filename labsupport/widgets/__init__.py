@@ -6,6 +6,7 @@
 - ``stepviews``  views of one Step: SVG heap strip, named lists, figures, in HTML or text
                  (``HtmlRenderer``, ``TextRenderer``)
 - ``stepper``    widgets: ``StepView(steps, renderer)`` (generic), ``Stepper(trace)`` (lesson 01)
+- ``glibcstep``  widget: ``GlibcStepper(trace)``, StepView over glibc's real bins (``GlibcRenderer``)
 - ``sidebyside`` widget: ``SideBySide(panels)``, one slider over several managers' replays
 - ``text``       plain-text tables (``format_table``)
 
@@ -20,7 +21,7 @@ import importlib
 _LAZY = {"COLORS": "style", "draw_heap": "heapdraw", "figure_png": "heapdraw", "HeapMap": "heapmap",
          "HtmlRenderer": "stepviews", "TextRenderer": "stepviews", "heap_svg": "stepviews",
          "StepView": "stepper", "Stepper": "stepper", "SideBySide": "sidebyside", "Panel": "sidebyside",
-         "format_table": "text"}
+         "format_table": "text", "GlibcStepper": "glibcstep", "GlibcRenderer": "glibcstep"}
 
 __all__ = list(_LAZY)
 

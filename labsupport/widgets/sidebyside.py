@@ -61,7 +61,7 @@ class SideBySide:
             title = w.HTML(f"<h4 style='margin:6px 0 2px 0'>{html.escape(p.title)}</h4>")
             boxes.append(w.VBox([title, parts["label"], parts["map"], parts["lists"], parts["figures"]],
                                 layout=w.Layout(border="1px solid #ddd", padding="4px", margin="2px 0")))
-        self._svg = [lru_cache(maxsize=4096)(lambda i, p=p: p.renderer.heap(p.steps[i])) for p in self.panels]
+        self._svg = [lru_cache(maxsize=512)(lambda i, p=p: p.renderer.heap(p.steps[i])) for p in self.panels]
         self.slider.observe(lambda ch: self.show(ch["new"]), names="value")
         self.widget = w.VBox([w.HBox([self.play, self.slider]), *boxes])
         self.show(0)

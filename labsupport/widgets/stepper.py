@@ -13,6 +13,7 @@ order to pick and a box to edit the trace.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from functools import lru_cache
 
 import ipywidgets as w
@@ -32,9 +33,9 @@ class StepView:
     in new steps (a replay under another policy) and keeps the position when it can."""
 
     def __init__(self, steps, renderer, controls=(), rows=(), interval: int = 300):
-        self.steps, self.renderer = list(steps), renderer
+        self.steps, self.renderer = _steps(steps), renderer
         n = len(self.steps) - 1
-        self._svg = lru_cache(maxsize=4096)(self._svg_uncached)
+        self._svg = lru_cache(maxsize=512)(self._svg_uncached)   # a big heap's SVG is ~200 KiB
         self.slider = w.IntSlider(0, 0, n, description="step", continuous_update=True,
                                   layout=w.Layout(width="420px"))
         self.play = w.Play(value=0, min=0, max=n, interval=interval)
@@ -61,7 +62,7 @@ class StepView:
         self.figures.value = r.figures(s)
 
     def set_steps(self, steps, renderer=None, position: int | None = None):
-        self.steps = list(steps)
+        self.steps = _steps(steps)
         if renderer is not None:
             self.renderer = renderer
         self._svg.cache_clear()
@@ -77,6 +78,11 @@ class StepView:
     def _ipython_display_(self):
         from IPython.display import display
         display(self.widget)
+
+
+def _steps(steps):
+    """A sequence of steps as it is (glibc's ``GlibcSteps`` builds each step when asked), else a list."""
+    return steps if isinstance(steps, Sequence) else list(steps)
 
 
 def talloc_renderer(r) -> HtmlRenderer:

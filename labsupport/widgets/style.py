@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from ..heap.model import BlockState
 
-__all__ = ["COLORS", "FAILED_COLOR", "offset_label"]
+__all__ = ["COLORS", "FAILED_COLOR", "BIN_COLORS", "offset_label"]
 
 COLORS = {BlockState.USED.value: "#4C72B0", BlockState.FREE.value: "#E6E6E6", BlockState.META.value: "#DD8452"}
 FAILED_COLOR = "#d62728"       # a failed step, the block a step touched, the highlighted block
+
+# glibc's free chunks by the bin that holds them (the glibc stepper); the top chunk is plain "free"
+BIN_COLORS = {"tcache": "#8FD694", "fastbin": "#F2C14E", "unsorted": "#C9A0DC", "smallbin": "#7FC8F8",
+              "largebin": "#F28E8E", "free": COLORS["free"], "top": "#F4F4F4"}
 
 
 def offset_label(offset: int) -> str:

@@ -7,6 +7,12 @@
  *   glibc_probe sizes N...          chunk size and malloc_usable_size of malloc(N)
  *   glibc_probe history             a chunk 16 bytes bigger than the request needs
  *   glibc_probe uaf                 which bytes of a freed block free() overwrites
+ *   glibc_probe steps FILE [info] [> OUT]
+ *                                   replay a trace and print, after every operation, what
+ *                                   changed: chunks, every bin (tcache, fastbins, unsorted,
+ *                                   small, large), the top chunk and av->system_mem; with
+ *                                   "info", glibc's own malloc_info() XML at the end;
+ *                                   "> OUT" (one argument) writes to the file OUT instead
  *
  * Run it as a fresh process (the heap of an interpreter is already full), and
  * with GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0 to see
@@ -219,6 +225,254 @@ static int cmd_uaf(void)
     return 0;
 }
 
+/* ------------------------------------------------------------------------------------
+ * steps: every bin, after every operation, read from glibc's own main_arena
+ *
+ * Where is main_arena?  It is a static variable of libc.so.6 (no exported symbol; debug
+ * symbols are not installed).  glibc 2.36 (malloc/malloc.c) initialises it as
+ *     static struct malloc_state main_arena = { .mutex = ..., .next = &main_arena,
+ *                                               .attached_threads = 1 };
+ * so in a single-threaded process it is the one place in libc's writable data whose `next`
+ * field points to its own start.  Before the first malloc we scan libc's writable PT_LOAD
+ * segments (dl_iterate_phdr: no malloc) for such words; after the first malloc we keep the
+ * one candidate that also agrees with mallinfo2() (system_mem == arena, the top chunk's size
+ * == keepcost, top inside the heap) and whose empty bins point to themselves.  Exactly one
+ * must pass, or the probe says so and stops.  Layout of struct malloc_state on x86_64,
+ * glibc 2.26+ (have_fastchunks) with NFASTBINS = 10, NBINS = 128, BINMAPSIZE = 4:          */
+#include <link.h>
+#define AR_FASTBINS 16        /* mfastbinptr fastbinsY[10] */
+#define AR_TOP 96             /* mchunkptr top */
+#define AR_LAST_REMAINDER 104
+#define AR_BINS 112           /* mchunkptr bins[254]: bin i's fd at bins[2(i-1)], bk next to it */
+#define AR_NEXT 2160          /* struct malloc_state *next (after binmap[4] at 2144) */
+#define AR_ATTACHED 2176
+#define AR_SYSTEM_MEM 2184
+#define NFASTBINS 10
+#define NBINS 128
+#define WORD(p, off) (*(uintptr_t *)((unsigned char *)(p) + (off)))
+/* safe-linking (glibc 2.32+): a stored next pointer is next ^ (address of the field >> 12) */
+#define REVEAL(field_addr) (*(uintptr_t *)(field_addr) ^ ((uintptr_t)(field_addr) >> 12))
+
+static uintptr_t cand[16];
+static int ncand;
+static unsigned char *arena;  /* main_arena, once validated */
+
+static int find_candidates(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size; (void)data;
+    if (!info->dlpi_name || !strstr(info->dlpi_name, "libc.so")) return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W)) continue;
+        uintptr_t lo = (info->dlpi_addr + ph->p_vaddr + 7) & ~(uintptr_t)7;
+        uintptr_t hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+        for (uintptr_t a = lo; a + AR_SYSTEM_MEM + 16 <= hi; a += 8)
+            if (WORD(a, AR_NEXT) == a && WORD(a, AR_ATTACHED) == 1 && ncand < 16) cand[ncand++] = a;
+    }
+    return 0;
+}
+
+static uintptr_t bin_at(unsigned char *ar, int i) { return (uintptr_t)ar + AR_BINS + 16 * (i - 1) - 16; }
+
+static int validate(unsigned char *heap, struct mallinfo2 *mi)
+{
+    int found = 0;
+    for (int k = 0; k < ncand; k++) {
+        unsigned char *a = (unsigned char *)cand[k];
+        uintptr_t top = WORD(a, AR_TOP);
+        if (WORD(a, AR_SYSTEM_MEM) != mi->arena) continue;
+        if (top < (uintptr_t)heap || top >= (uintptr_t)heap + mi->arena) continue;
+        if ((WORD(top, 8) & ~(uintptr_t)7) != mi->keepcost) continue;
+        int ok = 1;
+        for (int i = 1; i < NBINS && ok; i++) {           /* a bin is empty (fd == bk == itself) or in the heap */
+            uintptr_t b = bin_at(a, i), fd = WORD(b, 16), bk = WORD(b, 24);
+            if ((fd == b) != (bk == b)) ok = 0;
+            else if (fd != b && (fd < (uintptr_t)heap || fd >= top)) ok = 0;
+        }
+        if (ok) { arena = a; found++; }
+    }
+    return found;
+}
+
+/* bins: 0..63 tcache (chunk size 32 + 16 i), 64..73 fastbins (32 + 16 i), 74 + (i - 1) for
+ * glibc's bin i = 1 (unsorted), 2..63 (small, size 16 i), 64..126 (large) */
+#define NB (64 + NFASTBINS + NBINS - 2)      /* glibc's bins 1..126 (127 is never used) */
+#define MAXCH (1 << 18)
+#define MAXLIST (1 << 20)
+#define OFFSLOTS (1 << 22)               /* offsets / 16 we can index: a heap up to 64 MiB */
+static long list_off[MAXLIST];           /* every bin's chunks, concatenated */
+static int bin_start[NB + 1];
+#define FNV_BASIS 1469598103934665603ULL
+#define FNV_PRIME 1099511628211ULL
+static uint64_t prev_hash[NB];       /* a bin is printed when its hash of (count, offsets) changes */
+static int prev_len[NB];
+static unsigned char member[OFFSLOTS];   /* offset / 16 -> bin id + 1 (0: in no bin) */
+static int owner_at[OFFSLOTS];           /* offset / 16 -> trace id + 1 */
+struct ch { long off; size_t size; int flags; int owner; unsigned char state; };
+static struct ch chunks_a[MAXCH], chunks_b[MAXCH];
+static struct ch *cur = chunks_a, *prev = chunks_b;
+static int ncur, nprev;
+static long prev_top = -1, prev_topsize = -1, prev_sysmem = -1;
+static const char *state_name[] = {"used", "tcache_struct", "tcache", "fastbin", "unsorted", "smallbin",
+                                   "largebin", "top", "free", "fast_or_other"};
+enum { S_USED, S_TSTRUCT, S_TCACHE, S_FAST, S_UNSORTED, S_SMALL, S_LARGE, S_TOP, S_FREE, S_OTHER };
+
+static int kind_of_bin(int id)
+{
+    if (id < 64) return S_TCACHE;
+    if (id < 74) return S_FAST;
+    if (id == 74) return S_UNSORTED;
+    return id - 74 + 1 < 64 ? S_SMALL : S_LARGE;
+}
+
+static void add(int id, unsigned char *heap, uintptr_t chunk, int *n)
+{
+    long off = (long)(chunk - (uintptr_t)heap);
+    if (*n < MAXLIST) list_off[(*n)++] = off;
+    if (off >= 0 && off / 16 < OFFSLOTS) member[off / 16] = (unsigned char)(id + 1);
+}
+
+static void snapshot(int step, unsigned char *heap, int tcache_ok)
+{
+    struct mallinfo2 mi = mallinfo2();
+    out("s %d\n", step);
+    if (mi.arena == 0) return;                            /* no heap yet */
+    if (!arena) {
+        int found = validate(heap, &mi);
+        if (found != 1) { out("error main_arena: %d of %d candidates valid\n", found, ncand); return; }
+        out("arena %d\n", ncand);
+    }
+    unsigned char *top = (unsigned char *)WORD(arena, AR_TOP);
+    /* 1. the bins */
+    int n = 0;
+    for (int id = 0; id < NB; id++) {
+        bin_start[id] = n;
+        int guard = 0;
+        if (id < 64) {                                   /* tcache: entries point at user data */
+            if (!tcache_ok) continue;
+            unsigned char *tc = heap + 16;
+            uintptr_t e = (uintptr_t)((void **)(tc + 64 * sizeof(uint16_t)))[id];
+            while (e && guard++ < 100000) { add(id, heap, e - 16, &n); e = REVEAL(e); }
+        } else if (id < 74) {                            /* fastbins: head raw, fd safe-linked */
+            uintptr_t p = WORD(arena, AR_FASTBINS + 8 * (id - 64));
+            while (p && guard++ < 1000000) { add(id, heap, p, &n); p = REVEAL(p + 16); }
+        } else {                                         /* doubly linked, head = bin_at(i) */
+            uintptr_t b = bin_at(arena, id - 74 + 1), r = WORD(b, 16);
+            while (r != b && guard++ < 1000000) { add(id, heap, r, &n); r = WORD(r, 16); }
+        }
+    }
+    bin_start[NB] = n;
+    for (int id = 0; id < NB; id++) {                    /* print the bins that changed */
+        uint64_t h = FNV_BASIS;                          /* an empty bin: FNV_BASIS */
+        int len = bin_start[id + 1] - bin_start[id];
+        unsigned count = id < 64 && tcache_ok ? ((uint16_t *)(heap + 16))[id] : 0;
+        if (count) h = (h ^ count) * FNV_PRIME;         /* the tcache's count, too */
+        for (int k = bin_start[id]; k < bin_start[id + 1]; k++) h = (h ^ (uint64_t)list_off[k]) * FNV_PRIME;
+        if (h == prev_hash[id] && len == prev_len[id]) continue;
+        prev_hash[id] = h; prev_len[id] = len;
+        out("b %d", id);
+        if (id < 64 && tcache_ok) out(" n=%u", count);   /* the tcache's own count */
+        for (int k = bin_start[id]; k < bin_start[id + 1]; k++) out(" %ld", list_off[k]);
+        out("\n");
+    }
+    /* 2. the chunks, in address order */
+    ncur = 0;
+    for (unsigned char *c = heap; c <= top && ncur < MAXCH; c += SIZE_OF(c)) {
+        size_t size = SIZE_OF(c);
+        long off = (long)(c - heap);
+        int owner = -1, st;
+        int slot = off >= 0 && off / 16 < OFFSLOTS ? (int)(off / 16) : -1;
+        if (c == top) st = S_TOP;
+        else if (c == heap) st = S_TSTRUCT;
+        else if (slot >= 0 && member[slot]) st = kind_of_bin(member[slot] - 1);
+        else if (slot >= 0 && owner_at[slot]) { st = S_USED; owner = owner_at[slot] - 1; }
+        else if (!(FLAGS_OF(c + size) & PREV_INUSE)) st = S_FREE;
+        else st = S_OTHER;
+        cur[ncur++] = (struct ch){off, size, (int)FLAGS_OF(c), owner, (unsigned char)st};
+        if (c == top || size == 0) break;
+    }
+    for (int k = 0; k < n; k++)                          /* clear the membership marks */
+        if (list_off[k] >= 0 && list_off[k] / 16 < OFFSLOTS) member[list_off[k] / 16] = 0;
+    int i = 0, j = 0;                                    /* print what differs from the last step */
+    while (i < ncur || j < nprev) {
+        if (j >= nprev || (i < ncur && cur[i].off < prev[j].off)) {
+            out("c %ld %zu %d %s %d\n", cur[i].off, cur[i].size, cur[i].flags, state_name[cur[i].state], cur[i].owner);
+            i++;
+        } else if (i >= ncur || prev[j].off < cur[i].off) {
+            out("x %ld\n", prev[j].off);
+            j++;
+        } else {
+            if (cur[i].size != prev[j].size || cur[i].flags != prev[j].flags || cur[i].owner != prev[j].owner
+                || cur[i].state != prev[j].state)
+                out("c %ld %zu %d %s %d\n", cur[i].off, cur[i].size, cur[i].flags, state_name[cur[i].state],
+                    cur[i].owner);
+            i++; j++;
+        }
+    }
+    struct ch *t = prev; prev = cur; cur = t; nprev = ncur;
+    long topoff = (long)(top - heap), topsize = (long)SIZE_OF(top), sysmem = (long)WORD(arena, AR_SYSTEM_MEM);
+    if (topoff != prev_top || topsize != prev_topsize || sysmem != prev_sysmem)
+        out("t %ld %ld %ld\n", topoff, topsize, sysmem);
+    prev_top = topoff; prev_topsize = topsize; prev_sysmem = sysmem;
+}
+
+static char info_buf[1 << 16];
+
+static int cmd_steps(const char *path, int info, const char *to)
+{
+    if (to) {                                            /* a long trace: more output than a pipe's reader keeps */
+        int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || dup2(fd, 1) < 0) { out("cannot write %s\n", to); out_flush(); return 1; }
+        close(fd);
+    }
+    int nops = read_trace(path);
+    if (nops < 0) { out("cannot read %s\n", path); out_flush(); return 1; }
+    unsigned char *heap = sbrk(0);
+    heap = (unsigned char *)(((uintptr_t)heap + 15) & ~(uintptr_t)15);
+    dl_iterate_phdr(find_candidates, NULL);
+    for (int id = 0; id < NB; id++) prev_hash[id] = FNV_BASIS;                 /* all empty */
+    int tcache_ok = -1;
+    snapshot(0, heap, 0);
+    for (int i = 0; i < nops; i++) {
+        int id = op_id[i];
+        if (op_kind[i] == 'a') {
+            unsigned char *p = live[id] = malloc((size_t)op_size[i]);
+            if (tcache_ok < 0)                            /* the tcache is the heap's first chunk, 0x290 B */
+                tcache_ok = SIZE_OF(heap) == 16 + TCACHE_BINS * (sizeof(uint16_t) + sizeof(void *));
+            if (!p) out("a null\n");
+            else if (FLAGS_OF(p - 16) & IS_MMAPPED) out("a mmap %zu\n", SIZE_OF(p - 16));
+            else {
+                long off = (long)(p - 16 - heap);
+                if (off >= 0 && off / 16 < OFFSLOTS) owner_at[off / 16] = id + 1;
+                out("a %ld\n", off);
+            }
+        } else {
+            unsigned char *p = live[id];
+            if (p) {
+                long off = (long)(p - 16 - heap);
+                if (off >= 0 && off / 16 < OFFSLOTS) owner_at[off / 16] = 0;
+            }
+            free(p);
+            live[id] = NULL;
+        }
+        snapshot(i + 1, heap, tcache_ok > 0);
+        if (!arena && mallinfo2().arena) {
+            static const char msg[] = "glibc_probe: main_arena not found (see find_candidates)\n";
+            out_flush();
+            if (write(2, msg, sizeof msg - 1) < 0) return 1;
+            return 1;
+        }
+    }
+    out("end\n");
+    out_flush();
+    if (info) {                                           /* stdout's buffer is ours: no malloc before the walk */
+        setvbuf(stdout, info_buf, _IOFBF, sizeof info_buf);
+        malloc_info(0, stdout);
+        fflush(stdout);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "trace")) return cmd_trace(argv[2], argc >= 4 ? atoi(argv[3]) : -1);
@@ -227,7 +481,16 @@ int main(int argc, char **argv)
     if (argc >= 2 && !strcmp(argv[1], "sizes")) return cmd_sizes(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "history")) return cmd_history();
     if (argc >= 2 && !strcmp(argv[1], "uaf")) return cmd_uaf();
-    out("usage: glibc_probe trace FILE [STOP] | brk | mmap | sizes N... | history | uaf\n");
+    if (argc >= 3 && !strcmp(argv[1], "steps")) {
+        int info = 0;
+        const char *to = NULL;
+        for (int i = 3; i < argc; i++) {
+            if (!strcmp(argv[i], "info")) info = 1;
+            else if (argv[i][0] == '>') to = argv[i] + 1;
+        }
+        return cmd_steps(argv[2], info, to);
+    }
+    out("usage: glibc_probe trace FILE [STOP] | steps FILE [info] | brk | mmap | sizes N... | history | uaf\n");
     out_flush();
     return 2;
 }

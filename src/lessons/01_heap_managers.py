@@ -15,7 +15,7 @@
 # and takes them back. How does it do that, what does it cost, and why does a
 # heap that still has plenty of free bytes sometimes fail to hold a block?
 #
-# **In this notebook (about 110 minutes; sections 4 and 6, about 25 minutes
+# **In this notebook (about 130 minutes; sections 4 and 6, about 25 minutes
 # together, are optional on a first pass)** you will:
 # 1. see why a heap exists: pages, the cost of asking the kernel for every object,
 #    and how glibc grows its heap (`brk`) or maps big blocks (`mmap`);
@@ -24,12 +24,15 @@
 #    allocation traces with a widget that draws the heap after every step, and
 #    write its coalescing yourself (exercise 1);
 # 3. read glibc's real chunk headers, predict which freed chunk its *tcache* hands
-#    back (exercise 2), watch neighbours merge with tcache switched off, and see
-#    when freed memory really goes back to the kernel;
+#    back (exercise 2), watch neighbours merge with tcache switched off, step
+#    through all of glibc's bins (tcache, fastbins, unsorted, small and large bins)
+#    read live from its arena, predict which bin serves a request (exercise 3),
+#    and see when freed memory really goes back to the kernel;
 # 4. *(optional)* look at mimalloc's heap: pages of equal-size blocks, one size
 #    class per page;
 # 5. measure fragmentation on the same traces for all of them, and write a trace
-#    on which best fit loses (exercise 3);
+#    on which best fit loses (exercise 4), and one on which glibc holds twice the
+#    memory the program uses (exercise 5);
 # 6. *(optional)* place Windows' heap manager in the same picture.
 #
 # **Builds on:** lesson 00 (C in a cell with `%%cffi`, crash isolation with
@@ -563,7 +566,146 @@ for stop, what in [(5, "free b"), (6, "free c"), (7, "free d")]:
 #   8 bytes, just below `c`'s size field);
 # - after `free d`, `d` merged with the free chunk before it *and* with the top
 #   chunk: the heap ends right after `a` again.
+
+# %% [markdown]
+# ### Stepping through glibc's bins
 #
+# The tables show each chunk, but not *which list* glibc keeps a free chunk on.
+# The **glibc stepper** replays a trace in a fresh process, as the probe above
+# does, and after every operation reads glibc's own bookkeeping: the tcache (the
+# heap's first chunk) and `main_arena`, the `struct malloc_state` in libc's data
+# that holds every other bin, the top chunk and `system_mem`. libc does not export
+# `main_arena`, so the probe finds it as the one place in libc's writable data whose
+# `next` field points to itself (glibc initialises it with `.next = &main_arena`),
+# and uses it only if its `system_mem` equals what `mallinfo2()` reports and its
+# `top` is the top chunk ([malloc.c of glibc 2.36](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=glibc-2.36),
+# `struct malloc_state`). The lists it shows, in the order `malloc` looks at them:
+#
+# - **tcache** (per thread): 64 lists, one per chunk size from 32 to 1,040 bytes, at
+#   most 7 chunks each (the tunable `glibc.malloc.tcache_count`), last in, first out.
+#   `free` puts a chunk there first, `malloc` looks there first;
+# - **fastbins** (in the arena): one list per chunk size up to 128 bytes
+#   (`DEFAULT_MXFAST` is 64 × 8 / 4 on 64-bit), last in, first out. A small chunk goes
+#   there when its tcache list is full. A fastbin chunk is **not merged**: its
+#   neighbour's P bit stays 1, as for the tcache;
+# - **unsorted**: one list. Any other freed chunk is first **merged** with its free
+#   neighbours (into **top** if it touches the top chunk), then put at the head of
+#   the unsorted bin. `malloc` scans the unsorted bin from its other end (the oldest
+#   chunk): it takes an exact fit (with the tcache on, an exact fit of a tcache size
+#   is first moved to the tcache and the scan goes on), and moves every other chunk
+#   it passes to its small or large bin;
+# - **small bins**: 62 lists, one exact size each (32 to 1,008 bytes), first in,
+#   first out; **large bins**: 63 lists for 1,024 bytes and more, each a range of
+#   sizes (`largebin 0x440+`: from 1,088 up to the next bin), kept sorted by size.
+#   When no list has the exact size, `malloc` cuts the smallest bigger chunk it finds
+#   in them and puts the rest (if it is at least 32 bytes) back in the unsorted bin;
+# - **top**: what is left is cut from the top chunk; `av->system_mem` is what the
+#   arena got from the kernel with `brk` (135,168 bytes for a small heap: 132 KiB).
+#
+# In the picture, used chunks are blue and glibc's own tcache chunk orange, as in every
+# heap picture of the course; a free chunk has the colour of its bin (green tcache,
+# yellow fastbin, purple unsorted, blue small bin, red large bin; the top chunk, cut
+# short, is pale), `#1` is its place in that list, and the chunk the step touched is
+# outlined in red. The label says where each `malloc`'s chunk came from. The box
+# switches `GLIBC_TUNABLES` (tcache and fastbins off) and replays.
+#
+# **Predict:** in the trace `intro` (section 2), where do `c` and `b` go when they are
+# freed, and where does `e` come from — with tcache, and without?
+
+# %%
+ts.GlibcStepper("intro")
+
+# %% [markdown]
+# The same replay without the widget, from step 5 on:
+
+# %%
+for tunables in (None, ts.NO_TCACHE):
+    print("GLIBC_TUNABLES:", tunables or "(not set)")
+    for st in ts.glibc_steps("intro", tunables)[5:]:
+        came = f"chunk +{st.changed} from {st.served}" if st.served else f"chunk +{st.changed} freed"
+        print(f"  {str(st.op):12} {came:36} bins: {st.bins_text().replace(chr(10), '; ')}")
+
+# %% [markdown]
+# With tcache, `c` (a 112-byte chunk) and `b` (32 bytes) each start a tcache list of
+# their size, and `e` takes `b`'s chunk back from the tcache. Without it, `c` goes to
+# the unsorted bin; `b` merges with the free `c` after it into one 144-byte chunk;
+# and `e` is **cut** from that chunk: `malloc` found no exact fit, moved the chunk to
+# its small bin, split it, and put the 112-byte rest back in the unsorted bin.
+#
+# Now the trace `fragment`, which section 5 measures: four buffers freed between
+# small live blocks, then four requests. **Predict** which lists the freed buffers
+# land in, with and without tcache, and whether any request is served from the top
+# chunk. Then switch the box.
+
+# %%
+ts.GlibcStepper("fragment")
+
+# %% [markdown]
+# With tcache, the two 80-byte and the two 272-byte chunks wait in two tcache lists,
+# and the four requests take them back, last freed first. Without tcache all four
+# wait in the unsorted bin, newest at the head; each request scans it from the oldest
+# end and takes the first exact fit (`m1` gets `B`'s chunk, the first freed). Either
+# way no request reaches the top chunk: the footprint stays where it was.
+#
+# A tour of the other lists: eight 40-byte blocks and one of 1,200 bytes are freed.
+# **Predict** where the eighth 40-byte chunk goes, and what `alloc huge 2000` (a
+# large request) does to it.
+
+# %%
+tour = ts.parse_trace("".join(f"alloc a{i} 40\n" for i in range(1, 9)) + "alloc big 1200\nalloc pin 16\n"
+                      + "".join(f"free a{i}\n" for i in range(1, 9)) + "free big\nalloc huge 2000\n"
+                      + "alloc small 100\nfree pin\n", "tour")
+ts.GlibcStepper(tour)
+
+# %%
+steps = ts.glibc_steps(tour)
+for i in (18, 19, 20, 21):
+    print(f"after {steps[i].op}:\n  " + steps[i].bins_text().replace("\n", "\n  "))
+
+# %% [markdown]
+# - `a1` to `a7` fill the tcache list for 48-byte chunks (7 is the limit); `a8` goes
+#   to the **fastbin** of that size, `big` (1,216 bytes, too big for the tcache) to the
+#   **unsorted** bin;
+# - `alloc huge 2000` is a large request, and glibc first **consolidates** the
+#   fastbins (`malloc_consolidate`): `a8` merges with the free `big` after it into a
+#   1,264-byte chunk. No free chunk fits 2,016 bytes, so `huge` is cut from top, and
+#   the scan of the unsorted bin has sorted the merged chunk into its **large bin**;
+# - `alloc small 100` finds no 112-byte chunk anywhere, so glibc cuts the smallest
+#   bigger one (the large-bin chunk) and puts the rest back in the unsorted bin.
+#
+# The first seven chunks never merged with anything: the tcache is fast because it
+# skips all of that work, and it pays in memory (section 5 measures how much).
+#
+# ### Exercise 3: which chunk, from which bin?
+#
+# A fresh process (with tcache) runs the trace below. For each of `x`, `y`, `z`, `w`:
+# which block's chunk does it get (`"a"` to `"e"`, or `"new"` for a chunk that no
+# block had before), and where was that chunk just before the `malloc`: `"tcache"`,
+# `"fastbin"`, `"unsorted"`, `"smallbin"`, `"largebin"` or `"top"`? When glibc cuts
+# a request from a bigger free chunk, name the bin that bigger chunk was in. The
+# check replays the trace and, on a wrong answer, shows the bins as they were just
+# before that `malloc` (not the answer). You can also paste the trace into a
+# `ts.GlibcStepper` — but predict first.
+
+# %%
+print(ts.BIN_TRACE)
+
+# %% tags=["solution"]
+answer = {"x": ("?", "?"), "y": ("?", "?"), "z": ("?", "?"), "w": ("?", "?")}
+### BEGIN SOLUTION
+# x: 40 -> 48 B: the tcache list for 48 B holds c (freed last), then a.
+# b (1,520 B) and d (3,008 B) are too big for the tcache: unsorted bin, b the oldest.
+# y: 1500 -> 1,520 B: the scan starts at the oldest chunk, b, an exact fit.
+# z: 2000 -> 2,016 B: d is no exact fit; glibc sorts it into a large bin and cuts z
+#    from its start (the rest goes back to the unsorted bin). Before the call d was unsorted.
+# w: 5000 -> 5,008 B: no free chunk is that big: top.
+answer = {"x": ("c", "tcache"), "y": ("b", "unsorted"), "z": ("d", "unsorted"), "w": ("new", "top")}
+### END SOLUTION
+
+# %%
+ts.check_bins(answer)
+
+# %% [markdown]
 # ### When does freed memory go back to the kernel?
 #
 # The top chunk after `free d` is 134,464 bytes, more than `M_TRIM_THRESHOLD`
@@ -835,7 +977,7 @@ fig
 #   size class and with many threads; [lesson 09](09_measuring_allocators.ipynb) measures speed, and how
 #   these figures compare with the benchmarks in the mimalloc paper.
 #
-# ### Exercise 3: a trace on which best fit loses
+# ### Exercise 4: a trace on which best fit loses
 #
 # Best fit never failed an allocation on the traces so far. Write a trace of **at
 # most 12 operations** on which the teaching allocator with **best fit** fails an
@@ -873,6 +1015,41 @@ alloc y 48
 
 # %%
 ts.check_first_beats_best(my_trace)
+
+# %% [markdown]
+# ### Exercise 5: make glibc hold twice what you use
+#
+# glibc never fails on these traces, but it can keep far more memory than the
+# program holds. Write a trace of **at most 12 operations**, every request between
+# 100 and 65,536 bytes (so neither rounding nor `mmap` does the work for you), on
+# which glibc (default tunables) reaches a **footprint at least twice the peak live
+# bytes**. The footprint here is what glibc holds below its top chunk (`mallinfo2`:
+# `arena − keepcost`, what the stepper shows as `top`'s offset), without its 656-byte
+# tcache chunk; both are peaks over the whole trace. The check replays your trace in a
+# fresh process; `ts.GlibcStepper(my_trace)` shows why it does or does not work.
+
+# %% tags=["solution"]
+my_trace = """\
+alloc a 100
+"""
+### BEGIN SOLUTION
+# Each freed chunk waits in the tcache for a request of its exact size, and the
+# next request is of another size, so it is cut from top: the footprint grows by
+# every chunk while only one block is ever live (peak 1,000 bytes).
+my_trace = """\
+alloc a 1000
+free a
+alloc b 900
+free b
+alloc c 800
+free c
+alloc d 700
+free d
+"""
+### END SOLUTION
+
+# %%
+ts.check_footprint_trace(my_trace)
 
 # %% [markdown]
 # ## 6. Windows: the same split, other names *(optional on a first pass)*
@@ -923,6 +1100,11 @@ ts.check_first_beats_best(my_trace)
 # - glibc's tcache reuses the last freed chunk of the same size first and does not
 #   merge: fast, and it costs memory. Turn it off with `GLIBC_TUNABLES` and you see
 #   P bits clear and chunks merge, into each other and into the top chunk.
+# - Behind the tcache, glibc's arena keeps fastbins (small, unmerged), one unsorted
+#   bin (where freed chunks wait, merged), small bins (one size each) and large bins
+#   (size ranges, sorted); a large request first consolidates the fastbins. A freed
+#   chunk is reused only for a request it fits, so a few live blocks can hold the
+#   heap open at twice their size or more.
 # - `free` shrinks the heap only from the top, keeping 128 KiB of pad;
 #   `malloc_trim(0)` also returns whole free pages from the middle.
 # - mimalloc gives each size class its own pages of equal blocks, with free lists
@@ -941,7 +1123,7 @@ ts.check_first_beats_best(my_trace)
 # - *"Everything of 128 KiB or more is mmapped."* Only when the top chunk cannot hold
 #   it, and the threshold rises as mmapped chunks are freed.
 # - *"Best fit always fragments least."* It did well on the random trace, and
-#   still your 12-operation trace of exercise 3 makes it fail where first fit
+#   still your 12-operation trace of exercise 4 makes it fail where first fit
 #   succeeds: "best" is a local choice for one request, not a promise about the run.
 #
 # **Further reading (primary sources)**
@@ -953,7 +1135,8 @@ ts.check_first_beats_best(my_trace)
 #   glibc manual, [Memory Allocation Tunables](https://www.gnu.org/software/libc/manual/html_node/Memory-Allocation-Tunables.html);
 #   [`malloc_trim(3)`](https://man7.org/linux/man-pages/man3/malloc_trim.3.html).
 # - glibc source, [`malloc/malloc.c`](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=refs/heads/release/2.36/master)
-#   (release 2.36): `request2size`, `tcache_put`, `systrim`, `mtrim`.
+#   (release 2.36): `struct malloc_state`, `request2size`, `tcache_put`, `_int_malloc`
+#   (the order in which bins are searched), `malloc_consolidate`, `systrim`, `mtrim`.
 # - D. Leijen, B. Zorn, L. de Moura, *Mimalloc: Free List Sharding in Action*,
 #   APLAS 2019 (Microsoft Research technical report MSR-TR-2019-18),
 #   [microsoft.com/research](https://www.microsoft.com/en-us/research/publication/mimalloc-free-list-sharding-in-action/);

@@ -25,9 +25,12 @@ ta_block *ta_coalesce(ta_heap *h, ta_block *b)
     # 2: thinks the tcache is a queue (first freed, first reused)
     2: '''answer = {"x": "b", "y": "c", "z": "new", "w": "d"}
 ''',
-    # 3: the right idea, but the holes are freed in the wrong order: the 64-byte hole
+    # 3: names the bins glibc sorts b and d into during the search, not where they were before the call
+    3: '''answer = {"x": ("c", "tcache"), "y": ("b", "smallbin"), "z": ("d", "largebin"), "w": ("new", "top")}
+''',
+    # 4: the right idea, but the holes are freed in the wrong order: the 64-byte hole
     #    is first on the LIFO list, so first fit makes the same choice as best fit
-    3: '''my_trace = """\\
+    4: '''my_trace = """\\
 # arena: 240
 alloc A 80
 alloc s1 16
@@ -38,6 +41,22 @@ free B
 alloc r 16
 alloc x 48
 alloc y 48
+"""
+''',
+    # 5: frees lag one allocation behind, so two big blocks are live at once, and a pin is
+    #    cut from a hole: glibc keeps only 1.72 x the peak live bytes
+    5: '''my_trace = """\\
+alloc A 1000
+alloc p1 100
+alloc B 1100
+alloc p2 100
+free A
+alloc C 1200
+alloc p3 100
+free B
+alloc D 1300
+alloc p4 100
+free C
 """
 ''',
 }

@@ -1,0 +1,168 @@
+"""glibc's bins read from main_arena at every step (heap.glibc.glibc_steps), checked against
+glibc's own malloc_info() on known traces, and the glibc stepper (widgets.glibcstep)."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from labsupport.heap.glibc import (NO_TCACHE, TCACHE_STRUCT_SIZE, GlibcStep, bin_name, bin_type, glibc_steps,
+                                   largebin_index, parse_malloc_info, replay_glibc)
+from labsupport.heap.model import BinType
+from labsupport.heap.traces import random_trace
+
+SEVEN = "".join(f"alloc a{i} 40\nalloc g{i} 16\n" for i in range(9)) + "".join(f"free a{i}\n" for i in range(7))
+FAST = SEVEN + "free a7\nfree a8\n"
+TO_TOP = "alloc a 100\nalloc b 100\nalloc c 100\nfree a\nfree b\nfree c\n"
+LARGE = "alloc a 2000\nalloc g 16\nalloc b 1100\nalloc g2 16\nfree a\nfree b\nalloc c 3000\n"
+
+
+def expected_malloc_info(step: GlibcStep) -> dict:
+    """What malloc_info() must say about the main heap, computed from the bins we decoded:
+    fastbins (count, count * size); "rest": the top chunk plus every chunk of the unsorted,
+    small and large bins, summed as glibc does: chunksize(top), and the binned chunks' size
+    fields with their flag bits (chunksize_nomask)."""
+    chunk = {c.offset: c for c in step.chunks}
+    fast = [chunk[o] for b in step.bins if b.type == BinType.FASTBIN for o in b.offsets]
+    rest = [chunk[o] for b in step.bins if b.type in (BinType.UNSORTED, BinType.SMALLBIN, BinType.LARGEBIN)
+            for o in b.offsets]
+    top = chunk[step.top[0]]
+    sizes = []
+    for b in step.bins:
+        cs = [chunk[o].size | chunk[o].flags for o in b.offsets]
+        if b.type == BinType.FASTBIN:
+            sizes.append((b.size - 15, b.size, len(cs) * b.size, len(cs)))
+        elif b.type in (BinType.SMALLBIN, BinType.LARGEBIN):
+            sizes.append((min(cs), max(cs), sum(cs), len(cs)))
+    unsorted = [chunk[o].size | chunk[o].flags for o in (step.bins.get("unsorted") or ())]
+    return {"fast": (len(fast), sum(c.size for c in fast)),
+            "rest": (1 + len(rest), top.size + sum(c.size + c.flags for c in rest)),
+            "sizes": sizes,
+            "unsorted": (min(unsorted), max(unsorted), sum(unsorted), len(unsorted)) if unsorted else None}
+
+
+def _final(trace, tunables=None):
+    s = glibc_steps(trace, tunables, info=True)
+    assert s.malloc_info is not None
+    assert s.malloc_info == expected_malloc_info(s[-1]), (s.malloc_info, s[-1].bins_text())
+    return s
+
+
+def test_a_tcache_list_of_seven():
+    s = _final(SEVEN)
+    last = s[-1]
+    tc = last.bins["tcache 0x30"]
+    firsts = {op.id: s[i].changed for i, op in enumerate(s.trace.ops, 1) if op.kind == "alloc"}
+    assert tc.offsets == tuple(firsts[f"a{i}"] for i in reversed(range(7)))    # LIFO: the last freed is the head
+    assert last.tcache_counts["tcache 0x30"] == 7 and tc.size == 48 and tc.type == BinType.TCACHE
+    assert all(c.state == "tcache" for c in last.chunks if c.offset in tc.offsets)
+    assert s.malloc_info["fast"] == (0, 0) and s.malloc_info["rest"][0] == 1     # malloc_info has no tcache
+
+
+def test_a_fastbin_after_the_tcache_is_full():
+    s = _final(FAST)
+    last = s[-1]
+    assert len(last.bins["tcache 0x30"]) == 7
+    fb = last.bins["fastbin 0x30"]
+    assert fb.offsets == (s[17].changed, s[15].changed)       # a8 then a7: a fastbin is LIFO too
+    assert s.malloc_info["fast"] == (2, 96)
+    # the next malloc of that size comes from the tcache, the eighth from the fastbin, and
+    # glibc moves the rest of that fastbin into the tcache ("stashing")
+    again = glibc_steps(FAST + "".join(f"alloc b{i} 40\n" for i in range(8)))
+    assert [again[i].served for i in range(len(again) - 8, len(again))] == ["tcache 0x30"] * 7 + ["fastbin 0x30"]
+    assert again[-1].bins.names == ["tcache 0x30"] and len(again[-1].bins["tcache 0x30"]) == 1
+
+
+def test_consolidation_into_top():
+    s = _final(TO_TOP, NO_TCACHE)
+    assert s[4].bins.names == ["unsorted"] and s[5].bins["unsorted"].offsets == (TCACHE_STRUCT_SIZE,)
+    assert s[5].chunks[1].size == 224                            # a and b merged
+    assert len(s[-1].bins) == 0 and s[-1].top[0] == TCACHE_STRUCT_SIZE     # and then into top
+    assert s[-1].top[1] + TCACHE_STRUCT_SIZE == s[-1].system_mem
+
+
+def test_a_large_bin_insertion():
+    s = _final(LARGE)
+    last = s[-1]
+    large = last.bins.of_type(BinType.LARGEBIN)
+    assert [b.name for b in large] == ["largebin 0x440+", "largebin 0x7c0+"]
+    assert [len(b) for b in large] == [1, 1]
+    assert s[-2].bins.names == ["unsorted"] and len(s[-2].bins["unsorted"]) == 2   # sorted by malloc(3000)
+    assert s[-1].served == "top"
+    assert len(s.malloc_info["sizes"]) == 2
+
+
+def test_bin_names_follow_glibc():
+    assert bin_name(0) == "tcache 0x20" and bin_name(63) == "tcache 0x410"
+    assert bin_name(64) == "fastbin 0x20" and bin_name(74) == "unsorted" and bin_name(75) == "smallbin 0x20"
+    assert bin_name(74 + 62) == "smallbin 0x3f0" and bin_name(74 + 63) == "largebin 0x400+"
+    assert bin_type(74 + 63) == BinType.LARGEBIN and largebin_index(1024) == 64 and largebin_index(1 << 30) == 126
+    assert parse_malloc_info("<heap nr=\"0\"><total type=\"fast\" count=\"1\" size=\"32\"/></heap>")["fast"] == (1, 32)
+
+
+@pytest.mark.parametrize("tunables", [None, NO_TCACHE])
+def test_step_invariants_on_a_random_trace(tunables):
+    t = random_trace(400, seed=3, sizes=(16, 1500))
+    s = glibc_steps(t, tunables, info=True)
+    assert len(s) == len(t) + 1 and s[0].top is None and len(s[0].chunks) == 0
+    assert s.malloc_info == expected_malloc_info(s[-1])
+    for i in range(1, len(s)):
+        st = s[i]
+        chunks = st.chunks
+        assert chunks[0].offset == 0 and chunks[0].size == TCACHE_STRUCT_SIZE
+        for a, b in zip(chunks, chunks[1:]):                    # chunks tile the heap up to top
+            assert a.offset + a.size == b.offset
+        assert chunks[-1].state == "top" and (chunks[-1].offset, chunks[-1].size) == st.top
+        state = {c.offset: str(c.state) for c in chunks}
+        for b in st.bins:                                       # every binned chunk says which kind
+            assert len(b) > 0 and all(state[o] == str(b.type) for o in b.offsets)
+            if b.type == BinType.TCACHE:
+                assert len(b) <= 7 and st.tcache_counts[b.name] == len(b)
+            if b.size is not None:
+                assert all(c.size == b.size for c in chunks if c.offset in b.offsets)
+        if st.op.kind == "alloc" and st.served != "mmap":
+            c = next(c for c in chunks if c.offset == st.changed)
+            assert c.state == "used" and c.owner == st.op.id
+        assert st.served is None or st.op.kind == "alloc"
+    final = replay_glibc(t, tunables=tunables)                  # the one-snapshot walk agrees
+    assert [(c.offset, c.size) for c in final.chunks] == [(c.offset, c.size) for c in s[-1].chunks]
+
+
+def test_steps_built_in_any_order_are_the_same():
+    t = random_trace(300, seed=5)
+    a, b = glibc_steps(t), glibc_steps(t)
+    order = list(range(len(a)))
+    random.Random(1).shuffle(order)
+    for i in order:
+        assert b[i] == a[i] or (b[i].chunks, b[i].bins, b[i].top) == (a[i].chunks, a[i].bins, a[i].top)
+    assert [x.bins for x in a[::37]] == [b[i].bins for i in range(0, len(b), 37)]
+
+
+def test_glibc_stepper_shows_bins_beside_the_map():
+    from labsupport.widgets.glibcstep import GlibcStepper, GlibcTextRenderer, glibc_span
+    from labsupport.widgets.stepper import StepView
+    g = GlibcStepper(FAST, editable=True)
+    assert isinstance(g.view, StepView) and g.slider.max == len(g.steps) - 1
+    g.slider.value = len(g.steps) - 1
+    assert "fastbin 0x30" in g.bins.value and "(count 7)" in g.bins.value and "<svg" in g.map.value
+    assert 'stroke="#d62728"' in g.map.value                  # the chunk the step touched
+    g.tunables.value = True                                   # no tcache, no fastbins: all in unsorted
+    assert "unsorted" in g.bins.value and "tcache" not in g.bins.value and g.steps.tunables == NO_TCACHE
+    g.text.value = "alloc x 24\nfree x\n"
+    g._from_text()
+    assert g.slider.max == 2 and g.slider.value == 0
+    g.text.value = "free nothing\n"
+    g._from_text()
+    assert "not allocated" in g.message.value
+    out = GlibcTextRenderer(glibc_span(g.steps)).render(g.steps[1], 2)
+    assert out.splitlines()[0] == "step 1 of 2: alloc x 24 → chunk at +656 from top" and "0x" not in out.split("\n")[1]
+
+
+def test_mmapped_requests_and_the_arena_found_once():
+    s = glibc_steps("alloc big 300000\nalloc s 100\nfree big\nalloc huge 200000\n")
+    assert s[1].served == "mmap" and s[1].changed is None and s.mmapped == [("big", 303104)]
+    assert s[2].served == "top" and s[2].changed == TCACHE_STRUCT_SIZE
+    # freeing an mmapped chunk raised the mmap threshold: 200,000 bytes now come from the heap,
+    # which grows with brk (system_mem)
+    assert s[4].served == "top" and s[4].system_mem > s[3].system_mem
+    assert s.arena_candidates >= 1                    # the probe accepted exactly one of them
