@@ -37,3 +37,20 @@ def test_replays_of_different_lengths_are_refused():
     b.steps = b.steps[:-1]
     with pytest.raises(ValueError, match="one step per operation"):
         SideBySide([a, b])
+
+
+def test_three_managers_replay_the_same_trace_for_real():
+    from labsupport.toolchain import have
+    from labsupport.widgets.sidebyside import manager_panels
+    panels = manager_panels("intro")
+    assert [p.title.split()[0] for p in panels] == ["teaching", "glibc"] + (["mimalloc"] if have("mimalloc") else [])
+    text = choices_text(panels)
+    rows = text.splitlines()[2:-1]
+    assert len(rows) == 7
+    # every manager answered every malloc with a block (nothing failed on this small trace)
+    for row in rows:
+        if "alloc" in row:
+            assert "FAILED" not in row and row.count("+") == len(panels)
+    view = SideBySide(panels)
+    view.slider.value = 7
+    assert all("step 7 of 7" in parts["label"].value for parts in view._parts)

@@ -10,6 +10,9 @@ the same number of steps (one per operation, plus step 0).
 ``choices_text(panels)`` gives the same comparison as plain text, one line per
 operation: where each manager put each block (offsets from its own heap start),
 for print() and for compared notebook outputs.
+
+``compare_managers(trace)`` is lesson 01's: the teaching allocator (a placement
+policy), glibc (its bins) and mimalloc (its pages' lists), each replayed for real.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import ipywidgets as w
 
 from .text import format_table
 
-__all__ = ["Panel", "SideBySide", "choices_text"]
+__all__ = ["Panel", "SideBySide", "choices_text", "manager_panels", "compare_managers"]
 
 
 @dataclass
@@ -100,3 +103,35 @@ def choices_text(panels) -> str:
         last[p.title] = f"{p.steps[-1].figures.footprint:,} B"
     rows.append(last)
     return format_table(rows)
+
+
+def manager_panels(trace, policy: str = "first", order: str = "lifo", tunables: str | None = None) -> list:
+    """One panel per heap manager for ``trace``: the teaching allocator (``policy``,
+    ``order``), glibc (``tunables``: e.g. ``heap.glibc.NO_TCACHE``) and mimalloc. Each
+    is a real replay (``heap.talloc.replay``, ``heap.glibc.glibc_steps``,
+    ``heap.mimalloc.mimalloc_steps``); a manager this machine cannot run is left out."""
+    from ..heap.glibc import glibc_steps
+    from ..heap.mimalloc import mimalloc_steps
+    from ..heap.talloc import replay
+    from ..heap.traces import as_trace
+    from ..toolchain import have
+    from .glibcstep import GlibcRenderer, glibc_span
+    from .stepper import talloc_renderer
+    from .stepviews import HtmlRenderer
+
+    trace = as_trace(trace)
+    r = replay(trace, policy, order)
+    panels = [Panel(f"teaching allocator ({policy} fit, {order})", r.states, talloc_renderer(r))]
+    g = glibc_steps(trace, tunables)
+    panels.append(Panel("glibc" + (" (tcache and fastbins off)" if tunables else ""), g,
+                        GlibcRenderer(glibc_span(g))))
+    if have("mimalloc"):
+        m = mimalloc_steps(trace)
+        span = max(sum(p[1] for p in m.pages), 64)
+        panels.append(Panel("mimalloc", m, HtmlRenderer(span, empty="no pages yet")))
+    return panels
+
+
+def compare_managers(trace, policy: str = "first", order: str = "lifo", tunables: str | None = None) -> SideBySide:
+    """The side-by-side view of ``manager_panels``: one slider, one panel per manager."""
+    return SideBySide(manager_panels(trace, policy, order, tunables))

@@ -9,6 +9,9 @@
  *   fixed       win_free() the DLL's string: was it freed?
  * Both then repeat that with N more strings of 16 KiB (default 512) and report
  * whether the DLL's heap grew.
+ *   reuse       N times (default 600): get a string from the DLL, free() it from the
+ *               program; does the DLL hand out the address just freed again? (only
+ *               if that free really freed it). Small strings, then strings of 16 KiB.
  */
 #include <windows.h>
 #include <malloc.h>
@@ -134,6 +137,26 @@ int main(int argc, char **argv)
                n, n / 64);
         if (mib < 2) printf("stayed flat (grew by less than 2 MiB)\n");
         else printf("grew by %ld MiB\n", mib);
+        free(from_app);
+    } else if (strcmp(mode, "reuse") == 0) {
+        int n = argc > 3 ? atoi(argv[3]) : 600;
+        static char big[16 * 1024];
+        memset(big, 'x', sizeof big - 16);
+        const char *names[2] = {"world", big}, *labels[2] = {"small strings:", "16 KiB strings:"};
+        lib_free(from_dll);
+        for (int k = 0; k < 2; k++) {
+            int reused = 0, first = -1;
+            char *prev = NULL;
+            for (int i = 0; i < n; i++) {
+                char *s = greeting(names[k]);
+                if (s == prev && reused++ == 0) first = i;
+                prev = s;
+                free(s);                                  /* the program's free: wrong */
+            }
+            printf("%-16s the address just freed came back %d of %d times", labels[k], reused, n - 1);
+            if (first > 0) printf(" (from string %d on)", first);
+            printf("\n");
+        }
         free(from_app);
     } else {
         fprintf(stderr, "unknown mode %s\n", mode);
