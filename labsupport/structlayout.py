@@ -435,11 +435,17 @@ def pahole_text(path, name: str, *, reorganize: bool = False, timeout: float = 3
         from .toolchain import missing
         raise FileNotFoundError(missing("pahole"))
     bare = re.sub(r"^(struct|union)\s+", "", name.strip())
-    # -F dwarf: the cffi module carries DWARF (-g); newer pahole (Debian 13) tries BTF first
-    # and fails on a module without a .BTF section
+    # -F dwarf: the cffi module carries DWARF (-g); without it pahole may try BTF first
+    # ("libbpf: failed to find '.BTF' ELF section") before falling back to DWARF
     argv = [exe, "-F", "dwarf", *(["--reorganize"] if reorganize else []), "-C", bare, str(path)]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    if p.returncode != 0 or not p.stdout.strip():
+    # pahole 1.29 and 1.30 (Debian 13 ships 1.30) print the type and then exit 1 with
+    # "pahole: FILE: Invalid argument": the multithreaded DWARF loader of 1.29 takes the
+    # stop it makes once the one type asked for with -C is printed for an error. Fixed in
+    # 1.31 (dwarves commit 6b78b72, "pahole: Do not return an error when printing only a
+    # specific class"). So the printed type is what counts, not the exit status (a type
+    # pahole cannot find prints nothing on stdout, with exit status 0).
+    if not p.stdout.strip():
         raise LookupError(f"pahole found no type {bare!r} in the module "
                           "(a type the C never uses may have no debug info)"
                           + (f": {p.stderr.strip()}" if p.stderr.strip() else ""))

@@ -12,6 +12,12 @@ SOURCES = sorted((lab.ROOT / "src" / "lessons").glob("[0-9][0-9]_*.py"))
 def test_notebook_matches_its_source(src):
     book = nbformat.read(lab.ROOT / "notebooks" / f"{src.stem}.ipynb", as_version=4)
     new = jupytext.read(src)
+    # the build appends one generated markdown cell naming the platform the outputs were
+    # recorded on (tools/build_notebooks.py: metadata {"labsupport": "platform"}); it has no source
+    stamps = [i for i, c in enumerate(book.cells) if c.get("metadata", {}).get("labsupport") == "platform"]
+    assert stamps in ([], [len(book.cells) - 1]), "the platform cell must be the notebook's last, and only one"
+    assert all("Outputs recorded on:" in book.cells[i].source for i in stamps)
+    book.cells = [c for i, c in enumerate(book.cells) if i not in stamps]
     assert [(c.cell_type, c.source) for c in book.cells] == [(c.cell_type, c.source) for c in new.cells], (
         f"notebooks/{src.stem}.ipynb is out of date: run tools/build_notebooks.py {src.relative_to(lab.ROOT)}"
         " (or --text-only when only markdown changed)")

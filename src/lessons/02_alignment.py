@@ -39,6 +39,7 @@
 # ## Setup
 
 # %%
+import os
 import re
 import statistics
 import subprocess
@@ -446,35 +447,83 @@ for size in (1, 8, 24, 100, 1000):
 # 460 (adopted in C17) removed the size rule and says an unsupported alignment makes
 # `aligned_alloc` *fail by returning a null pointer*.
 #
-# **Predict:** glibc 2.36 gets `aligned_alloc(64, 100)` (size not a multiple) and
-# `aligned_alloc(24, 48)` (24 is not a power of two). NULL, a pointer, or a crash?
+# **Predict:** this machine's glibc gets `aligned_alloc(64, 100)` (size not a
+# multiple) and `aligned_alloc(24, 48)` (24 is not a power of two). NULL, a pointer,
+# or a crash?
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# which calls fail depends on the glibc version (2.38 made aligned_alloc strict), so this
+# output is not compared; the next cell checks what it must show on every version
+GLIBC = os.confstr("CS_GNU_LIBC_VERSION")            # such as "glibc 2.36"
+print("this machine:", GLIBC)
 rules = lab.build_program([SRC / "aligned_alloc_rules.c"])
 r = lab.run_program([rules])
 print(r.stdout if r.ok else r)
 
 # %% [markdown]
-# What this glibc did (read it off the output above, it is the real run):
+# The first line names this machine's glibc. `aligned_alloc` changed in glibc 2.38
+# ([bug 20137](https://sourceware.org/bugzilla/show_bug.cgi?id=20137), patch
+# "aligned_alloc: conform to C17", 2023): before it, glibc treated `aligned_alloc`
+# as `memalign`, which rounds an alignment up to the next power of two; from 2.38 on
+# it returns NULL with `EINVAL` for an alignment that is not a power of two, 0
+# included, which is what C17's wording asks for. The next cell reads the output
+# above and checks it against the rule for the version printed there.
+
+# %%
+glibc_version = tuple(int(x) for x in GLIBC.split()[1].split(".")[:2])
+strict = glibc_version >= (2, 38)
+result = {ln.split("->")[0].strip(): ln.split("->")[1] for ln in r.stdout.splitlines() if "->" in ln}
+
+
+def gave_block(call):
+    return result[call].split()[0] == "ptr"
+
+
+def rejected(call):
+    return result[call].split()[:2] == ["NULL", "errno=EINVAL"]
+
+
+def rounded_up(call):
+    return gave_block(call) and "rounded up" in result[call]
+
+
+odd = ["aligned_alloc(24, 48)", "aligned_alloc(48, 96)"]
+print("aligned_alloc(64, 100): a block although 100 is not a multiple of 64:",
+      gave_block("aligned_alloc(64, 100)"))
+print("aligned_alloc(24, 48), (48, 96): what this glibc's version does "
+      "(before 2.38 rounded up, from 2.38 NULL/EINVAL):",
+      all(rejected(c) if strict else rounded_up(c) for c in odd))
+print("aligned_alloc(0, 16): likewise (before 2.38 a block, from 2.38 NULL/EINVAL):",
+      rejected("aligned_alloc(0, 16)") if strict else gave_block("aligned_alloc(0, 16)"))
+print("aligned_alloc(1, 16): a block:", gave_block("aligned_alloc(1, 16)"))
+print("posix_memalign with 4, 24, 0: EINVAL:",
+      all(rejected(f"posix_memalign(&p, {a}, 100)") for a in (4, 24, 0)))
+print("memalign(24, 100), memalign(3, 100): rounded up:",
+      rounded_up("memalign(24, 100)") and rounded_up("memalign(3, 100)"))
+print("every block aligned and big enough:",
+      all(" no" not in v and "NO" not in v for v in result.values() if "ptr" in v))
+
+# %% [markdown]
+# What glibc does (the output that starts with `this machine:` is the real run here):
 #
-# - `aligned_alloc(64, 100)` returned a 64-aligned block: the C11 size rule is not
-#   enforced, which is what C17 allows anyway.
-# - `aligned_alloc(24, 48)` did **not** fail: glibc 2.36 treats `aligned_alloc` as
-#   `memalign`, which rounds the alignment up to the next power of two (32). Under
-#   C17's wording an unsupported alignment must give NULL. glibc 2.38 changed that:
-#   its `aligned_alloc` returns NULL with `EINVAL` for an alignment that is not a
-#   power of two, 0 included ([bug 20137](https://sourceware.org/bugzilla/show_bug.cgi?id=20137),
-#   patch "aligned_alloc: conform to C17"). Run this cell on a newer system and compare.
-# - `aligned_alloc(0, 16)` and `(1, 16)` gave ordinary blocks, as `malloc(16)` would.
-# - `posix_memalign` is the strict one: 4 (smaller than `sizeof(void *)`), 24 (not
-#   a power of two) and 0 all give `EINVAL`, as its return value (`posix_memalign`
-#   returns the error number instead of setting `errno`).
+# - `aligned_alloc(64, 100)` returns a 64-aligned block on every version: the C11
+#   size rule is not enforced, which is what C17 allows anyway.
+# - `aligned_alloc(24, 48)` depends on the version. glibc before 2.38 (Debian 12 has
+#   2.36) does **not** fail: it rounds the alignment up to 32, like `memalign`. Under
+#   C17's wording an unsupported alignment must give NULL, and glibc 2.38 and later
+#   (Debian 13 has 2.41) do that: NULL with `EINVAL`, for `aligned_alloc(0, 16)` too.
+#   Code that relied on the old leniency breaks when the system is upgraded.
+# - `aligned_alloc(1, 16)` gives an ordinary block, as `malloc(16)` would.
+# - `posix_memalign` is the strict one on every version: 4 (smaller than
+#   `sizeof(void *)`), 24 (not a power of two) and 0 all give `EINVAL`, as its return
+#   value (`posix_memalign` returns the error number instead of setting `errno`).
 # - `memalign(24, ...)` and even `memalign(3, ...)` succeed, rounded up.
 #
 # Portable code asks for a power of two, at least `sizeof(void *)`, and frees with
 # `free`. The [glibc manual](https://sourceware.org/glibc/manual/latest/html_node/Aligned-Memory-Blocks.html)
 # documents these functions as the *latest* glibc implements them (`EINVAL` for
-# `aligned_alloc`); the output above is what this machine's 2.36 really does.
+# `aligned_alloc`); an older glibc does what its own version did, as above.
 #
 # ### mimalloc: `mi_malloc_aligned`
 #
@@ -512,9 +561,9 @@ for size, al in ((100, 16), (100, 64), (1, 4096), (100, 1 << 16), (48, 24)):
     print(f"mi_malloc_aligned({size}, {al}): {verdict}")
 
 # %% [markdown]
-# mimalloc 3.4.3 returned NULL for alignment 24 (not a power of two) where glibc's
-# `memalign` rounded up: the behaviour C17 asks of `aligned_alloc`. A 64 KiB
-# alignment was served too.
+# This mimalloc (its version printed above) returned NULL for alignment 24 (not a
+# power of two) where glibc's `memalign` rounded up: the behaviour C17 asks of
+# `aligned_alloc`. A 64 KiB alignment was served too.
 #
 # ### Windows: `_aligned_malloc` needs `_aligned_free`
 #
@@ -556,9 +605,10 @@ if WIN:
     print("Wine's heap warnings:", [re.sub(r"[0-9A-F]{8,16}", "X", ln.split(":", 1)[1]) for ln in warn])
 
 # %% [markdown]
-# Under Wine 8 the wrong `free` returns as if nothing happened: Wine's heap sees a
-# pointer that is not the start of one of its blocks, prints a warning only when asked
-# (`WINEDEBUG=warn+heap`: "invalid block type"), and ignores it; the block leaks.
+# Under Wine (measured with Wine 8.0 and 10.0) the wrong `free` returns as if nothing
+# happened: Wine's heap sees a pointer that is not the start of one of its blocks,
+# prints a warning only when asked (`WINEDEBUG=warn+heap`: "invalid block type"), and
+# ignores it; the block leaks.
 # **Wine is not Windows.** On Windows, freeing a pointer that is not the start of a
 # heap block is heap corruption. Microsoft's page says to use `_aligned_free` and not
 # `free`, "which doesn't reclaim the aligned memory correctly and can lead to
@@ -907,8 +957,8 @@ for fn in ("stamp_by_cast", "stamp_by_memcpy", "decode"):
 # - `__attribute__((packed))` removes padding by making fields misaligned: alignment
 #   1, line splits in arrays, misaligned pointers.
 # - `malloc` returns `alignof(max_align_t)` = 16-aligned blocks here. For more:
-#   `posix_memalign` (strict, `EINVAL`), `aligned_alloc` (glibc 2.36 accepts what C17
-#   says must fail), `mi_malloc_aligned` with `mi_free`, and on Windows
+#   `posix_memalign` (strict, `EINVAL`), `aligned_alloc` (glibc before 2.38 accepts
+#   what C17 says must fail; 2.38 and later refuse it), `mi_malloc_aligned` with `mi_free`, and on Windows
 #   `_aligned_malloc` with `_aligned_free` only.
 # - Misaligned inside a cache line: no measurable cost here. Across a line: a few
 #   times. Stores across a page: tens to over a hundred times. Split atomics: orders

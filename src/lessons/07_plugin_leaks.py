@@ -189,8 +189,9 @@ fig.tight_layout()
 # - **fixed** is flat. The one block of `libminikvz.so` is the encoder object, the one of
 #   `libminiheif.so` the host's context; `libstdc++.so.6` holds the C++ plugin's
 #   `new encoder_struct` and its `std::vector` (the caller of `malloc` there is
-#   `operator new`, in libstdc++) plus libstdc++'s own 72 KiB emergency pool for
-#   exceptions, made once at start-up.
+#   `operator new`, in libstdc++) plus libstdc++'s own emergency pool for exceptions,
+#   made once at start-up (about 72 KiB; its exact size changes with the libstdc++
+#   version: 72,704 bytes with gcc 12's, 73,728 with gcc 14's).
 #
 # The module that *called* `malloc` is the encoder library, yet the bug is in the plugin:
 # a counting allocator tells you *what* grows and *where it was made*, not who forgot it.
@@ -275,6 +276,10 @@ if vg.result:
 # picture's pixel buffer, `minikvz.c:191` the first chunk of a list, `:198` the next ones.
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# the excerpts name glibc's and libstdc++'s internal frames, line numbers and versions, and
+# the sizes of their blocks, which change with the toolchain (Debian 12 and 13 differ); the
+# check below is compared, and first says whether every excerpt was found
 def blank(text):
     text = re.sub(r"(definitely lost|indirectly lost|still reachable|possibly lost)", "▢▢▢", text)
     return re.sub(r"^(Direct|Indirect) leak", "▢▢▢ leak", text, flags=re.M)
@@ -306,7 +311,7 @@ QUIZ = {} if not TOOLS else {   # n: (tool, excerpt, valgrind's record of the sa
     2: ("LeakSanitizer", lsan_record(ls.result.stderr, ["leak of", "minikvz.c:198"]), None),
     3: ("heaptrack", heaptrack_record(ht.result.stderr, ["leaked over", "_IO_file_doallocate"]),
         ["bytes in", "_IO_file_doallocate"]),
-    4: ("valgrind", record(vg.result.stderr, ["72,704 bytes in 1 blocks"]), None),
+    4: ("valgrind", record(vg.result.stderr, ["in 1 blocks", "libstdc++", "call_init"]), None),
     5: ("heaptrack", heaptrack_record(ht.result.stderr, ["leaked over", "minikvz.c:121"]),
         ["bytes in", "(minikvz.c:121)"]),
 }
@@ -345,12 +350,14 @@ QUIZ_HINTS = {
        "(minikvz.c:198): what points to them, and is that block itself lost?",
     3: "heaptrack calls every block not freed at exit 'leaked'. This one is stdout's buffer, "
        "made by printf: still pointed to by stdout at exit, and glibc never frees it.",
-    4: "72,704 bytes made while libstdc++ was initialised: its emergency pool for exceptions. "
+    4: "One block made while libstdc++ was initialised: its emergency pool for exceptions. "
        "Is there still a pointer to it at exit?",
     5: "minikvz.c:121 is a picture's pixel buffer pic->y. Who points to it, and is that "
        "block itself lost? heaptrack does not tell you: reason like valgrind does.",
 }
 if QUIZ:
+    print("excerpts found:", sum("(no such record)" not in text for _, text, _ in QUIZ.values()),
+          "of", len(QUIZ))
     lab.check(lambda n: ANSWERS.get(n, "no answer"),
               [lab.Case(args=(n,), expected=truth(n), label=f"report {n} ({QUIZ[n][0]})",
                         hint=QUIZ_HINTS[n]) for n in QUIZ],
