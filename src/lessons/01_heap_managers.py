@@ -15,7 +15,7 @@
 # and takes them back. How does it do that, what does it cost, and why does a
 # heap that still has plenty of free bytes sometimes fail to hold a block?
 #
-# **In this notebook (about 130 minutes; sections 4 and 6, about 25 minutes
+# **In this notebook (about 150 minutes; sections 4, 6 and 7, about 45 minutes
 # together, are optional on a first pass)** you will:
 # 1. see why a heap exists: pages, the cost of asking the kernel for every object,
 #    and how glibc grows its heap (`brk`) or maps big blocks (`mmap`);
@@ -29,11 +29,14 @@
 #    read live from its arena, predict which bin serves a request (exercise 3),
 #    and see when freed memory really goes back to the kernel;
 # 4. *(optional)* look at mimalloc's heap: pages of equal-size blocks, one size
-#    class per page;
+#    class per page, and step through one trace in the teaching allocator, glibc and
+#    mimalloc side by side;
 # 5. measure fragmentation on the same traces for all of them, and write a trace
 #    on which best fit loses (exercise 4), and one on which glibc holds twice the
 #    memory the program uses (exercise 5);
-# 6. *(optional)* place Windows' heap manager in the same picture.
+# 6. *(optional)* run two threads: glibc's second arena (the A bit), mimalloc's
+#    thread-free list, and who gets a block back that another thread freed (exercise 6);
+# 7. *(optional)* place Windows' heap manager in the same picture.
 #
 # **Builds on:** lesson 00 (C in a cell with `%%cffi`, crash isolation with
 # `lab.run_c`, heap pictures with `lab.draw_heap`).
@@ -708,11 +711,21 @@ ts.check_bins(answer)
 # %% [markdown]
 # ### When does freed memory go back to the kernel?
 #
-# The top chunk after `free d` is 134,464 bytes, more than `M_TRIM_THRESHOLD`
+# After `free d` without tcache (above), everything but `a` had merged into the top
+# chunk. How big is it, and why did `free` not give any of it back?
+
+# %%
+top = ts.replay_glibc(merge, tunables=ts.NO_TCACHE).chunks[-1]
+beyond = top.size - 128 * 1024
+print(f"top chunk after free d: {top.size:,} bytes ({top.state}); beyond a 128 KiB pad: {beyond:,} bytes,",
+      "less than one page" if beyond < os.sysconf("SC_PAGE_SIZE") else "at least one page")
+
+# %% [markdown]
+# The top chunk is larger than `M_TRIM_THRESHOLD`
 # (128 KiB to start with, [`mallopt(3)`](https://man7.org/linux/man-pages/man3/mallopt.3.html)),
 # and yet the heap was not shrunk. When `free` trims, it keeps `M_TOP_PAD` (128 KiB)
-# and gives back only *whole pages* beyond it: 134,464 − 131,072 = 3,392 bytes is
-# less than one page, so nothing went back.
+# and gives back only *whole pages* beyond it (`systrim` in malloc.c): what lies beyond
+# the pad here is less than one page, so nothing went back.
 #
 # **Predict** for the program `native_examples/01_heap_managers/trim.c` (a fresh
 # process): it allocates and touches 16,384 blocks of 1,000 bytes, plus one more
@@ -875,6 +888,41 @@ fig
 # rounding to a class wastes the difference (internal fragmentation). A program
 # that uses many sizes a few times each pays for many half-empty pages, as this
 # tiny trace does. Section 5 measures it.
+#
+# ### Three managers, one trace
+#
+# One slider now drives three real replays of the same trace: the teaching allocator
+# (section 2), glibc with its bins (section 3) and mimalloc with each page's lists. Each
+# panel counts offsets from the start of its own heap (glibc: from the tcache's chunk;
+# mimalloc: its pages laid end to end in address order, so a block keeps its place).
+#
+# **Predict:** in the intro trace, `c` (100 bytes) and `b` are freed, then `e` asks for
+# 24 bytes. Which manager gives `e` the place where `b` was, which gives it a neighbour
+# of `a`, and which cuts it from fresh space?
+
+# %%
+from labsupport.widgets.sidebyside import choices_text, compare_managers, manager_panels
+
+print(choices_text(manager_panels("intro")))
+
+# %%
+compare_managers("intro")
+
+# %% [markdown]
+# - The teaching allocator (first fit, LIFO list) merged `b` with the free `c` behind it
+#   when `b` was freed; that merged block is first on the list, so `e` is cut from its
+#   front, at `b`'s old place, and the rest stays free.
+# - glibc gives `e` `b`'s chunk too, but for another reason: `b` (a `malloc(0)`, a 32-byte
+#   chunk) and `e` (24 bytes, also a 32-byte chunk) share one tcache list, and the tcache
+#   answers exact sizes only. Had `e` asked for 40 bytes, glibc would have cut it from top.
+# - mimalloc gives `e` a never-used block in the page of its size class (32 bytes), next to
+#   `a`: `b` was in the 8-byte class's page, so it can never serve `e`, and freed blocks
+#   wait on `local free` while the page's `free` list still has blocks.
+#
+# Step back through the panels to see the other choices: glibc's chunks sit one after the
+# other in request order, mimalloc opened one page per size class, and the footprints in
+# the last row differ more than tenfold for the same five blocks (mimalloc's cost for a
+# tiny heap; section 5 measures larger ones).
 #
 # ## 5. Fragmentation, measured
 #
@@ -1052,7 +1100,177 @@ free d
 ts.check_footprint_trace(my_trace)
 
 # %% [markdown]
-# ## 6. Windows: the same split, other names *(optional on a first pass)*
+# ## 6. Two threads *(optional on a first pass)*
+#
+# So far one thread did all the `malloc`s. Real programs have several, and an allocator
+# with one lock would make them queue. glibc gives threads their own **arenas** (each a
+# heap with its own bins and its own lock); mimalloc gives each thread its own **pages**.
+# Both then have to answer the same question: what happens when thread A frees a block
+# that thread B allocated?
+#
+# The probes here are small programs run as fresh processes
+# (`native_examples/01_heap_managers/thread_probe.c` for glibc, `mi_probe.c xfree` for
+# mimalloc); the two threads take turns at a barrier, so every run gives the same answer.
+#
+# ### A second thread's first `malloc`
+#
+# **Predict:** the main thread mallocs 24 bytes, then a second thread mallocs 24 bytes.
+# Is thread 2's chunk in the same `[heap]` as the main thread's? What is its A bit
+# (`NON_MAIN_ARENA`, the third flag bit of the size field, section 3)?
+
+# %%
+from labsupport.heap.mimalloc import mimalloc_steps
+from labsupport.heap.threads import NO_TCACHE, arena_demo, arena_outcome, mimalloc_cross_thread_free
+
+two = arena_demo(24)
+print(two.table(free=False))
+
+# %% [markdown]
+# Thread 2's chunk has the **A bit set** and lives in an **anonymous mapping**, not in
+# `[heap]`: its first `malloc` made a new arena. In glibc 2.36, a thread's first `malloc`
+# sets up its tcache, which asks for an arena (`arena_get2` in
+# [arena.c](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/arena.c;hb=glibc-2.36#l924)):
+# an arena left behind by a thread that exited, or else a new one (`_int_new_arena`),
+# as long as there are fewer than 8 per core on a 64-bit machine
+# (`NARENAS_FROM_NCORES`); after that, threads share arenas.
+#
+# The main arena (`main_arena`, a variable inside libc) grows the `[heap]` with `brk`.
+# Every other arena lives in **heaps** that `new_heap` gets from `mmap`: it reserves
+# `HEAP_MAX_SIZE` (`2 * DEFAULT_MMAP_THRESHOLD_MAX`, the 64 MiB measured above on
+# this 64-bit machine) without access (`PROT_NONE`), starts on a multiple of that size,
+# and makes only the part in use read-write (the 132 KiB above), growing it with
+# `mprotect`. Because of that alignment, `free` finds the heap of any chunk by clearing the
+# low bits of its address (`heap_for_ptr`), and the heap's first words (`heap_info`)
+# point to the arena, whose `malloc_state` follows right behind them (the `+48` above).
+# That is what the A bit is for: `arena_for_chunk` is "A clear: `main_arena`; A set:
+# `heap_for_ptr(p)->ar_ptr`"
+# ([arena.c lines 153-163](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/arena.c;hb=glibc-2.36#l153)).
+#
+# ### Freeing another thread's chunk
+#
+# **Predict:** now the main thread frees thread 2's chunk. Then the main thread calls
+# `malloc(24)`, and after it thread 2 does. Which of the two gets that chunk back? And with
+# the tcache turned off (`GLIBC_TUNABLES=glibc.malloc.tcache_count=0`, section 3)?
+
+# %%
+print(two.table(chunks=False))
+print()
+print(arena_demo(24, tunables=NO_TCACHE).table(chunks=False))
+
+# %% [markdown]
+# With the tcache, the chunk of thread 2's arena went into the **main thread's tcache**,
+# and the main thread's next `malloc(24)` got it. Without the tcache it went back to
+# **its own arena**, into a fastbin of arena 1, and thread 2 got it.
+#
+# The source says why
+# ([malloc.c, glibc 2.36](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=glibc-2.36)):
+# `__libc_free` finds the chunk's arena (`ar_ptr = arena_for_chunk (p)`, line 3384) and
+# calls `_int_free (ar_ptr, p, 0)`. The first thing `_int_free` does (line 4475) is
+# `if (tcache->counts[tc_idx] < mp_.tcache_count) { tcache_put (p, tc_idx); return; }`,
+# and `tcache` is a `__thread` variable (line 3139): the tcache of the thread that
+# calls `free`, whatever arena the chunk belongs to. Only when that tcache bin has no room
+# does `_int_free` go on with `ar_ptr`, the chunk's own arena: a fastbin (a lock-free push),
+# or the arena's bins under its lock. So with the tcache, chunks **migrate** between
+# threads: the main thread now uses a chunk whose A bit says "arena 1", and when it frees
+# it later, the same rule applies again.
+
+# %% [markdown]
+# ### Exercise 6: who gets it back?
+#
+# The main thread first frees `own_freed` 24-byte chunks of its own, then thread 2's
+# 24-byte chunk; then the main thread calls `malloc(24)`, and after it thread 2 does.
+# Write `who_gets_it_back(tcache_on, own_freed)`: it returns `"main thread"` or
+# `"thread 2"` (whose `malloc` gets thread 2's chunk), or `"neither"`. The check runs
+# the real program (`arena_outcome`) for a few cases and compares, without showing the
+# answers. Think about how many chunks one tcache bin holds (section 3).
+
+# %% tags=["solution"]
+def who_gets_it_back(tcache_on, own_freed):
+    ### BEGIN SOLUTION
+    # free() tries the CALLING thread's tcache first; a tcache bin holds at most
+    # mp_.tcache_count chunks (glibc.malloc.tcache_count, 7 by default). When the main
+    # thread's bin is already full (or the tcache is off), _int_free uses the chunk's own
+    # arena: a fastbin of arena 1, where thread 2's next malloc finds it. Otherwise the
+    # chunk is on top of the main thread's tcache bin (LIFO): its next malloc takes it.
+    return "main thread" if tcache_on and own_freed < 7 else "thread 2"
+    ### END SOLUTION
+
+
+# %%
+lab.check(who_gets_it_back,
+          [lab.Case(args=(t, n), expected=arena_outcome(t, n),
+                    hint="free() first tries the tcache of the thread that calls it, but only "
+                         "while that tcache bin has room: how many chunks does a bin hold?")
+           for t, n in [(True, 0), (False, 0), (True, 7), (True, 3), (True, 6), (False, 7), (True, 12)]],
+          reveal_expected=False)
+
+# %% [markdown]
+# ### mimalloc: three free lists per page
+#
+# mimalloc does not put a freed block where the next `malloc` takes blocks from. Every
+# page keeps **three** lists (`mi_page_t` in
+# [types.h](https://github.com/microsoft/mimalloc/blob/v3.4.3/include/mimalloc/types.h#L382)):
+# `free`, which `malloc` pops; `local_free`, for blocks the page's own thread frees;
+# `xthread_free`, for blocks other threads free. `mimalloc_steps` replays a trace in a
+# fresh process and reads these lists after every operation (the README's "free list
+# multi-sharding": [readme.md](https://github.com/microsoft/mimalloc/blob/v3.4.3/readme.md)).
+#
+# **Predict:** one thread allocates `a`, `b`, `c` (64 bytes each), frees `a`, then `b`,
+# then allocates `d`. With glibc's tcache, `d` would be `b` (last in, first out: section 3).
+# Here?
+
+# %%
+small = "alloc a 64\nalloc b 64\nalloc c 64\nfree a\nfree b\nalloc d 64\n"
+steps = mimalloc_steps(small)
+print(f"lists read from mimalloc's pages: {steps.internals} {steps.why}")
+for s in steps[1:]:
+    lists = "; ".join(f"{b.name}: " + (", ".join(f"+{o}" for o in b.offsets[:3])
+                                      + (f", ... ({len(b)} blocks)" if len(b) > 3 else "") or "empty")
+                      for b in s.bins)
+    print(f"{str(s.op):<11} block +{s.changed:<4} {lists}")
+
+# %% [markdown]
+# `d` is a block never used before: `a` and `b` went to the page's `local_free` list
+# (newest first), and `malloc` keeps popping `free` until it is empty; only then does it
+# move `local_free` over (`mi_free_block_local` in
+# [src/free.c](https://github.com/microsoft/mimalloc/blob/v3.4.3/src/free.c#L28),
+# `_mi_page_free_collect` in
+# [src/page.c](https://github.com/microsoft/mimalloc/blob/v3.4.3/src/page.c#L206)).
+# The fast path of `malloc` looks at one list and nothing else.
+#
+# ### mimalloc: a free from another thread
+#
+# **Predict:** thread 2 allocates `a` and `b` (48 bytes), frees `b` itself; then the main
+# thread frees `a`. The page counts its blocks in use (`used`). Does `used` drop when `b`
+# is freed? When `a` is freed?
+
+# %%
+print(mimalloc_cross_thread_free(48))
+
+# %% [markdown]
+# - Thread 2's own free of `b`: onto `local_free`, and `used` drops at once.
+# - The main thread's free of `a`: onto the page's **thread-free list** with one atomic
+#   compare-and-swap (`mi_free_block_mt`,
+#   [src/free.c](https://github.com/microsoft/mimalloc/blob/v3.4.3/src/free.c#L57)), no lock;
+#   the main thread does not touch `used`, so the page still counts `a` as in use.
+# - Thread 2's next `malloc` (`c`) takes a block from `free`, and `a` stays where it is:
+#   the fast path does not look at the thread-free list.
+# - When thread 2 **collects** (here `mi_collect(false)`; `malloc` does it too when a page's
+#   `free` list runs out), `_mi_page_free_collect` takes the whole thread-free list with an
+#   atomic compare-and-swap, puts it in front of `local_free` and lowers `used`
+#   ([src/page.c](https://github.com/microsoft/mimalloc/blob/v3.4.3/src/page.c#L142)).
+#   Thread 2 gets `a` back only after the blocks on `free` are used up.
+# - The main thread's own 48-byte blocks are on another page: pages belong to one thread.
+#
+# So the two allocators disagree: glibc lets the freeing thread keep the chunk (in its
+# tcache), and sends it home only when the tcache is full or off; mimalloc always sends the
+# block home, to its page's thread-free list, and the owner takes it back when it collects.
+#
+# These are glibc 2.36 and mimalloc 3.4.3 on Linux. Other allocators (macOS's, Windows'
+# heap) have their own schemes for threads, not measured here.
+
+# %% [markdown]
+# ## 7. Windows: the same split, other names *(optional on a first pass)*
 #
 # Windows has the same two layers, and the documentation names them:
 #
@@ -1110,6 +1328,10 @@ ts.check_footprint_trace(my_trace)
 # - mimalloc gives each size class its own pages of equal blocks, with free lists
 #   per page: no search, no merging, up to about 20 % lost to rounding, and a page
 #   per size class to pay for.
+# - Threads: glibc gives a second thread its own arena in an `mmap`ped heap (A bit
+#   set), but `free` first offers a chunk to the *calling* thread's tcache, so chunks
+#   migrate between threads until a tcache bin is full; mimalloc sends a block freed
+#   by another thread back to its page's thread-free list, where the owner collects it.
 #
 # **Myths this lesson corrected**
 #
@@ -1117,7 +1339,7 @@ ts.check_footprint_trace(my_trace)
 #   never less than 32 (glibc, 64-bit); mimalloc rounds to a size class.
 # - *"free gives memory back to the system."* Mostly it parks the block in the tcache
 #   or a bin for reuse. `mmap`ped chunks go back at once; the top of the heap goes
-#   back only in whole pages beyond a 128 KiB pad (a 134,464-byte top chunk stayed);
+#   back only in whole pages beyond a 128 KiB pad (section 3's top chunk stayed);
 #   free memory in the middle of the heap goes back only when the program calls
 #   `malloc_trim`, which returns its whole pages with `madvise`.
 # - *"Everything of 128 KiB or more is mmapped."* Only when the top chunk cannot hold

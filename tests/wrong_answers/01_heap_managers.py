@@ -59,4 +59,9 @@ alloc p4 100
 free C
 """
 ''',
+    # 6: saw the two runs (tcache on: main thread; off: thread 2) but not that a tcache bin
+    #    can be full: the case with 7 of the main thread's own chunks freed first catches it
+    6: """def who_gets_it_back(tcache_on, own_freed):
+    return "main thread" if tcache_on else "thread 2"
+""",
 }
