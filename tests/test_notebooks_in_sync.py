@@ -15,7 +15,8 @@ def test_notebook_matches_its_source(src):
     # the build appends one generated markdown cell naming the platform the outputs were
     # recorded on (tools/build_notebooks.py: metadata {"labsupport": "platform"}); it has no source
     stamps = [i for i, c in enumerate(book.cells) if c.get("metadata", {}).get("labsupport") == "platform"]
-    assert stamps in ([], [len(book.cells) - 1]), "the platform cell must be the notebook's last, and only one"
+    assert stamps == [len(book.cells) - 1], ("the book needs exactly one platform cell, its last: rebuild it with "
+                                             f"tools/build_notebooks.py {src.relative_to(lab.ROOT)}")
     assert all("Outputs recorded on:" in book.cells[i].source for i in stamps)
     book.cells = [c for i, c in enumerate(book.cells) if i not in stamps]
     assert [(c.cell_type, c.source) for c in book.cells] == [(c.cell_type, c.source) for c in new.cells], (
