@@ -26,7 +26,6 @@ in the same call.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import statistics
 import sys
@@ -389,23 +388,16 @@ def trace_text(trace: Trace) -> str:
 
 
 def recorder() -> Path:
-    """The LD_PRELOAD trace recorder (tracerec.c)."""
-    return build_program([here("tracerec.c")], output="libtracerec.so",
-                         cflags=("-O2", "-fno-builtin", "-fPIC"), ldflags=("-shared", "-ldl"))
+    """The LD_PRELOAD trace recorder (tracerec.c; ``heap.recorder`` builds it)."""
+    from .heap.recorder import recorder_library
+    return recorder_library()
 
 
 def record(argv, name: str = "recorded", env: dict | None = None, timeout: float = 30.0) -> Trace:
-    """Run a program with the recorder preloaded; its malloc calls as a Trace."""
-    out = cache_dir() / "traces" / f"{name}-{os.getpid()}.trace"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.unlink(missing_ok=True)
-    r = run_program(list(map(str, argv)), timeout=timeout,
-                    env={"LD_PRELOAD": str(recorder()), "TRACEREC_OUT": str(out), **(env or {})})
-    if not r.ok:
-        raise RuntimeError(f"recording {argv[0]}: {r.status()}")
-    text = out.read_text()
-    out.unlink(missing_ok=True)
-    return parse_trace(text, name)
+    """Run a program with the recorder preloaded; its malloc calls as a Trace (with realloc).
+    ``heap.recorder.record`` gives the same calls as a course trace (alloc/free only)."""
+    from .heap.recorder import record_text
+    return parse_trace(record_text(argv, env=env, timeout=timeout), name)
 
 
 # ---------------------------------------------------------------------------
@@ -631,14 +623,15 @@ def check_predictions(predictions: dict, res: Comparison, tolerance: float = 2.0
                  compare=compare, reveal_expected=False, name="predictions")
 
 
-def check_utilisation(source: str, target, traces, factor: float = 1.4):
+def check_utilisation(source: str, target, traces, factor: float = 1.4, versus: str = "talloc"):
     """Exercise: the learner's allocator (C source implementing mm.h) must pass the
-    driver on every trace, and reach ``factor`` times the teaching allocator's
-    utilisation on ``target``, measured now."""
+    driver on every trace, and reach ``factor`` times the utilisation of the allocator
+    ``versus`` (default: the teaching allocator) on ``target``, measured now."""
     from .exercises import Case, check
     target = load_trace(target)
-    base = score("talloc", target, repeats=0)
+    base = score(versus, target, repeats=0)
     need = round(base.utilisation * factor, 3)
+    who = "the teaching allocator" if versus == "talloc" else versus
     cache = {}
 
     def run(kind, t):
@@ -660,7 +653,7 @@ def check_utilisation(source: str, target, traces, factor: float = 1.4):
                        "a block taken for growing in place must leave the free list (ta_list_remove)")
              for t in [*traces, target]]
     cases.append(Case(args=("util", target), expected=need,
-                      label=f"utilisation on {target.name!r} (the teaching allocator has "
+                      label=f"utilisation on {target.name!r} ({who} has "
                             f"{base.utilisation:.3f}; at least {factor} times that)",
                       hint="where do small blocks land? Compare the placement policies of lesson 01 "
                            "(TA_BEST_FIT, TA_ADDRESS) on this trace, and think about realloc"))

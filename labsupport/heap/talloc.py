@@ -12,6 +12,9 @@ order codes) are read from its header through the built module (``lib.TA_*``).
 from __future__ import annotations
 
 import re
+import zlib
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -21,7 +24,8 @@ from .model import Bin, Bins, BinType, Block, BlockState, Step, figures_of
 from .traces import OpKind, Trace, as_trace, example_dir, numeric_ids
 
 __all__ = ["Policy", "Order", "POLICIES", "ORDERS", "DEFAULT_ARENA", "FREE_LIST", "talloc_module",
-           "Replay", "replay", "compare_policies", "check_module", "heap_blocks"]
+           "Replay", "replay", "LazyReplay", "TallocSteps", "replay_lazy", "compare_policies", "check_module",
+           "heap_blocks"]
 
 
 class Policy(StrEnum):
@@ -118,68 +122,186 @@ class Replay:
                 f"peak footprint {self.peak_footprint:,} B, {len(self.failures)} failed)")
 
 
-def replay(trace, policy: str = "first", order: str = "lifo", arena_size: int | None = None,
-           coalesce: bool = True, module=None) -> Replay:
-    """Replay a trace against the teaching allocator; keep the heap after every step."""
-    trace = as_trace(trace)
-    policy = _choice(Policy, policy, "policy")
-    order = _choice(Order, order, "order")
-    arena_size = arena_size or trace.arena or DEFAULT_ARENA
-    m = module or talloc_module()
-    ffi, lib = m.ffi, m.lib
-    align, tag = lib.TA_ALIGN, lib.TA_TAG
-    if arena_size % align:
-        raise ValueError(f"arena_size must be a multiple of {align}")
-    mem = ffi.new("unsigned char[]", arena_size + align)
-    pad = -int(ffi.cast("uintptr_t", mem)) % align          # start on an aligned boundary
-    heap = ffi.new("ta_heap *")
-    if lib.ta_init(heap, mem + pad, arena_size, policy.code(lib), order.code(lib), int(coalesce)) != 0:
-        raise ValueError(f"arena of {arena_size} bytes is too small")
-    base = int(ffi.cast("uintptr_t", heap.base)) + tag      # a payload pointer - this = its block's offset
-    maxb = arena_size // lib.TA_MIN_BLOCK + 2
-    info = ffi.new("ta_info[]", maxb)
-    fl = ffi.new("long[]", maxb)
-    live: dict = {}          # id -> (payload pointer, requested size)
-    owner_at: dict = {}      # block offset -> id
-    live_total = failed = 0
-    r = Replay(trace, policy, order, arena_size, tag=tag)
-    states = r.states
+class _Machine:
+    """The teaching allocator driven by a trace one operation at a time, and a ``Step``
+    of its heap when asked: what ``replay`` and ``replay_lazy`` share. ``save``/``load``
+    copy its whole state (the arena's bytes, compressed; the heap header; the bookkeeping)."""
 
-    def snapshot(step, op, failed_here, changed, searched):
-        n = lib.ta_walk(heap, info, maxb)
-        if n < 0:
-            raise RuntimeError(f"step {step}: the heap walk broke (corrupted block sizes)")
-        entries = [info[i] for i in range(n)]           # index the cffi array once per block
-        blocks = tuple((e.offset, e.size, int(e.used), owner_at.get(e.offset, "") if e.used else "")
-                       for e in entries)
-        k = lib.ta_freelist(heap, fl, maxb)
-        bins = Bins((Bin(FREE_LIST, BinType.FREE_LIST, tuple(fl[i] for i in range(max(k, 0)))),))
-        figs = figures_of(((o, s, u) for o, s, u, _ in blocks), live_total, failed)
-        states.append(Step(step, op, blocks, bins, figs, failed_here, changed, searched))
+    def __init__(self, trace, policy, order, arena_size, coalesce, module):
+        self.trace, self.policy, self.order, self.arena_size = trace, policy, order, arena_size
+        m = module or talloc_module()
+        self.ffi, self.lib = ffi, lib = m.ffi, m.lib
+        align, self.tag = lib.TA_ALIGN, lib.TA_TAG
+        if arena_size % align:
+            raise ValueError(f"arena_size must be a multiple of {align}")
+        self.mem = ffi.new("unsigned char[]", arena_size + align)
+        pad = -int(ffi.cast("uintptr_t", self.mem)) % align          # start on an aligned boundary
+        self.heap = heap = ffi.new("ta_heap *")
+        if lib.ta_init(heap, self.mem + pad, arena_size, policy.code(lib), order.code(lib), int(coalesce)) != 0:
+            raise ValueError(f"arena of {arena_size} bytes is too small")
+        self.base = int(ffi.cast("uintptr_t", heap.base)) + self.tag   # a payload pointer - this = its offset
+        self.maxb = arena_size // lib.TA_MIN_BLOCK + 2
+        self.info = ffi.new("ta_info[]", self.maxb)
+        self.fl = ffi.new("long[]", self.maxb)
+        self.live: dict = {}          # id -> (payload pointer, requested size)
+        self.owner_at: dict = {}      # block offset -> id
+        self.live_total = self.failed = 0
+        self.pos = 0                  # operations applied so far
+        self.seen: dict = {}          # block tuple -> the same tuple, shared by the steps that have it
 
-    snapshot(0, None, False, None, 0)
-    for step, op in enumerate(trace.ops, 1):
+    def apply(self):
+        """Apply the next operation; (failed here, offset it touched, list entries searched)."""
+        ffi, lib, heap = self.ffi, self.lib, self.heap
+        op = self.trace.ops[self.pos]
+        self.pos += 1
         before = heap.searched
         changed, failed_here = None, False
         if op.kind == OpKind.ALLOC:
             p = lib.ta_malloc(heap, op.size)
             if p == ffi.NULL:
-                failed += 1
+                self.failed += 1
                 failed_here = True
             else:
-                changed = int(ffi.cast("uintptr_t", p)) - base
-                live[op.id] = (p, op.size)
-                owner_at[changed] = op.id
-                live_total += op.size
+                changed = int(ffi.cast("uintptr_t", p)) - self.base
+                self.live[op.id] = (p, op.size)
+                self.owner_at[changed] = op.id
+                self.live_total += op.size
         else:
-            p, size = live.pop(op.id, (None, 0))
+            p, size = self.live.pop(op.id, (None, 0))
             if p is not None:
-                changed = int(ffi.cast("uintptr_t", p)) - base
-                owner_at.pop(changed, None)
-                live_total -= size
+                changed = int(ffi.cast("uintptr_t", p)) - self.base
+                self.owner_at.pop(changed, None)
+                self.live_total -= size
                 lib.ta_free(heap, p)
-        snapshot(step, op, failed_here, changed, heap.searched - before)
+        return failed_here, changed, heap.searched - before
+
+    def snapshot(self, step, op, failed_here, changed, searched) -> Step:
+        ffi, lib, seen, owner_at = self.ffi, self.lib, self.seen, self.owner_at
+        n = lib.ta_walk(self.heap, self.info, self.maxb)
+        if n < 0:
+            raise RuntimeError(f"step {step}: the heap walk broke (corrupted block sizes)")
+        raw = ffi.unpack(ffi.cast("long *", self.info), 3 * n)   # (offset, size, used) per block, in one call
+        offs, used = raw[0::3], raw[2::3]
+        owners = [owner_at.get(o, "") if u else "" for o, u in zip(offs, used)]
+        blocks = tuple(seen.setdefault(b, b) for b in          # one tuple per distinct block: a step
+                       zip(offs, raw[1::3], used, owners))     # costs 8 B per block, not ~100 B
+        k = lib.ta_freelist(self.heap, self.fl, self.maxb)
+        bins = Bins((Bin(FREE_LIST, BinType.FREE_LIST, tuple(self.fl[i] for i in range(max(k, 0)))),))
+        figs = figures_of(((o, s, u) for o, s, u, _ in blocks), self.live_total, self.failed)
+        return Step(step, op, blocks, bins, figs, failed_here, changed, searched)
+
+    def save(self) -> tuple:
+        return (zlib.compress(self.ffi.buffer(self.mem)[:], 1), self.ffi.buffer(self.heap)[:], dict(self.live),
+                dict(self.owner_at), self.live_total, self.failed, self.pos)
+
+    def load(self, saved: tuple):
+        mem, heap, live, owner_at, self.live_total, self.failed, self.pos = saved
+        self.ffi.memmove(self.mem, zlib.decompress(mem), len(self.mem))
+        self.ffi.memmove(self.heap, heap, len(heap))
+        self.live, self.owner_at = dict(live), dict(owner_at)
+
+
+def _machine(trace, policy, order, arena_size, coalesce, module) -> _Machine:
+    trace = as_trace(trace)
+    return _Machine(trace, _choice(Policy, policy, "policy"), _choice(Order, order, "order"),
+                    arena_size or trace.arena or DEFAULT_ARENA, coalesce, module)
+
+
+def replay(trace, policy: str = "first", order: str = "lifo", arena_size: int | None = None,
+           coalesce: bool = True, module=None) -> Replay:
+    """Replay a trace against the teaching allocator; keep the heap after every step."""
+    m = _machine(trace, policy, order, arena_size, coalesce, module)
+    r = Replay(m.trace, m.policy, m.order, m.arena_size, tag=m.tag)
+    r.states.append(m.snapshot(0, None, False, None, 0))
+    for step, op in enumerate(m.trace.ops, 1):
+        r.states.append(m.snapshot(step, op, *m.apply()))
     return r
+
+
+class TallocSteps(Sequence):
+    """The steps of a replay, each built when asked (``replay_lazy``): the trace runs once,
+    saving the allocator's state every ``every`` operations; step i restores the last
+    saved state before it and runs forward (or just runs on, when the last step asked
+    for was a little earlier). The last ``cache`` steps asked for are kept."""
+
+    def __init__(self, machine: _Machine, every: int = 256, cache: int = 512):
+        self._m, self._every, self._size = machine, max(1, every), max(1, cache)
+        self._saved = {0: machine.save()}
+        self._cache: OrderedDict = OrderedDict()
+        self.failed_steps = []
+        for k in range(1, len(machine.trace.ops) + 1):
+            if machine.apply()[0]:
+                self.failed_steps.append(k)
+            if k % self._every == 0:
+                self._saved[k] = machine.save()
+
+    def __len__(self):
+        return len(self._m.trace.ops) + 1
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        step = self._cache.get(i)
+        if step is not None:
+            self._cache.move_to_end(i)
+            return step
+        m = self._m
+        start = (max(i - 1, 0) // self._every) * self._every
+        if not start <= m.pos <= max(i - 1, 0):
+            m.load(self._saved[start])
+        while m.pos < i - 1:
+            m.apply()
+        step = m.snapshot(0, None, False, None, 0) if i == 0 else m.snapshot(i, m.trace.ops[i - 1], *m.apply())
+        self._cache[i] = step
+        if len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return step
+
+
+@dataclass
+class LazyReplay:
+    """A replay whose steps are built when asked (``replay_lazy``): ``states`` is a
+    ``TallocSteps`` (a sequence, for ``StepView``); the figures that need every step
+    (``peak_footprint``, ``summary``) are left out: use ``replay`` for those."""
+    trace: Trace
+    policy: Policy
+    order: Order
+    arena_size: int
+    states: TallocSteps
+    tag: int
+
+    def __len__(self):
+        return len(self.states)
+
+    def __getitem__(self, i) -> Step:
+        return self.states[i]
+
+    @property
+    def final(self) -> Step:
+        return self.states[-1]
+
+    @property
+    def failures(self) -> list:
+        return [self.states[i] for i in self.states.failed_steps]
+
+    frame = Replay.frame
+
+    def __repr__(self):
+        return (f"LazyReplay({self.trace.name!r}, {self.policy} fit, {self.order} free list, "
+                f"arena {self.arena_size:,} B: {len(self.trace)} steps, {len(self.states.failed_steps)} failed)")
+
+
+def replay_lazy(trace, policy: str = "first", order: str = "lifo", arena_size: int | None = None,
+                coalesce: bool = True, module=None, every: int = 256, cache: int = 512) -> LazyReplay:
+    """Like ``replay``, for long traces: the same steps, each built when asked (a fast
+    first pass, a copy of the allocator's state every ``every`` operations, the last
+    ``cache`` steps kept), so memory does not grow with the number of steps."""
+    m = _machine(trace, policy, order, arena_size, coalesce, module)
+    return LazyReplay(m.trace, m.policy, m.order, m.arena_size, TallocSteps(m, every, cache), m.tag)
 
 
 COMPARED = (("first", "lifo"), ("first", "address"), ("next", "lifo"), ("best", "lifo"))

@@ -18,12 +18,14 @@ from functools import lru_cache
 
 import ipywidgets as w
 
-from ..heap.talloc import DEFAULT_ARENA, ORDERS, POLICIES, replay
+from ..heap.talloc import DEFAULT_ARENA, ORDERS, POLICIES, replay, replay_lazy
 from ..heap.traces import TraceError, as_trace, parse_trace
 from .stepviews import HtmlRenderer
 from .style import FAILED_COLOR
 
-__all__ = ["StepView", "Stepper", "talloc_renderer"]
+__all__ = ["StepView", "Stepper", "talloc_renderer", "LAZY_FROM"]
+
+LAZY_FROM = 5000     # Stepper: traces this long build their steps when shown
 
 
 class StepView:
@@ -95,14 +97,15 @@ class Stepper:
     """The trace stepper: slider, heap map, free list, figures; pick the policy, edit the trace.
 
     ``Stepper(trace)`` then display ``stepper.widget`` (or just the Stepper in a cell).
-    ``show(i)`` moves to step i (what the slider calls)."""
+    ``show(i)`` moves to step i (what the slider calls). A trace of ``LAZY_FROM`` operations
+    or more (or ``lazy=True``) builds each step when it is shown (``talloc.replay_lazy``)."""
 
     def __init__(self, trace, policy: str = "first", order: str = "lifo", arena_size: int | None = None,
-                 editable: bool = True, module=None):
-        self._module = module
+                 editable: bool = True, module=None, lazy: bool | None = None):
+        self._module, self._lazy = module, lazy
         self.trace = as_trace(trace)
         self.arena_size = arena_size or self.trace.arena or DEFAULT_ARENA
-        self.replay = replay(self.trace, policy, order, self.arena_size, module=module)
+        self.replay = self._replay(self.trace, policy, order)
         self.policy = w.Dropdown(options=list(POLICIES), value=str(policy), description="fit",
                                  layout=w.Layout(width="150px"))
         self.order = w.Dropdown(options=list(ORDERS), value=str(order), description="list",
@@ -132,8 +135,15 @@ class Stepper:
     def show(self, i: int):
         self.view.show(i)
 
+    def _replay(self, trace, policy, order):
+        """All steps at once (``replay``), or from LAZY_FROM operations on (or ``lazy=True``)
+        each step when shown (``replay_lazy``: a long real trace replays in a second, not a
+        minute, and does not keep every step in memory)."""
+        lazy = len(trace) >= LAZY_FROM if self._lazy is None else self._lazy
+        return (replay_lazy if lazy else replay)(trace, policy, order, self.arena_size, module=self._module)
+
     def _rerun(self):
-        self.replay = replay(self.trace, self.policy.value, self.order.value, self.arena_size, module=self._module)
+        self.replay = self._replay(self.trace, self.policy.value, self.order.value)
         self.view.set_steps(self.replay.states, talloc_renderer(self.replay))
 
     def _from_text(self):
@@ -146,7 +156,7 @@ class Stepper:
         if t.arena:
             self.arena_size = t.arena
         self.message.value = f"{len(t)} operations"
-        self.replay = replay(t, self.policy.value, self.order.value, self.arena_size, module=self._module)
+        self.replay = self._replay(t, self.policy.value, self.order.value)
         self.view.set_steps(self.replay.states, talloc_renderer(self.replay), position=0)
 
     def _ipython_display_(self):

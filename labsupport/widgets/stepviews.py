@@ -13,6 +13,7 @@ list (``free list: head -> +8 (32 B) -> NULL``; ``tcache 0x20: head -> ...``).
 from __future__ import annotations
 
 import html
+from functools import lru_cache
 
 from .style import COLORS, FAILED_COLOR
 
@@ -48,25 +49,33 @@ def heap_svg(step, span: int, fixed=(), numbered: str | None = None, width: int 
     spans = [(o, s, "meta", "", None) for o, s in fixed]
     spans += [(o, s, "used" if u else "free", own, order.get(o)) for o, s, u, own in step.blocks]
     changed = step.changed
-    for off, size, st, own, fl in spans:
-        pos, end = off, off + size
-        first = True
-        while pos < end:
-            row, x = divmod(pos, rb)
-            w = min(end - pos, rb - x)
-            X, Y, W = label_w + x * scale, row * row_h + 2, max(w * scale - 0.8, 0.6)
-            outline = f' stroke="{FAILED_COLOR}" stroke-width="2"' if off == changed else ""
-            parts.append(f'<rect x="{X:.1f}" y="{Y}" width="{W:.1f}" height="{row_h - 3}" '
-                         f'fill="{COLORS[st]}"{outline}><title>+{off} {size} B {st} {html.escape(own)}'
-                         f'{f" ({list_name} #{fl})" if fl else ""}</title></rect>')
-            if first and W > 22:
-                label = html.escape(own) if st == "used" else (f"#{fl}" if fl else "")
-                if label:
-                    color = "white" if st == "used" else "#333"
-                    parts.append(f'<text x="{X + 2:.1f}" y="{Y + 10}" fill="{color}">{label[: int(W // 6)]}</text>')
-            first = False
-            pos += w
+    for off, size, st, own, fl in spans:      # a block unchanged since the last step: a cache hit
+        parts.append(_span_svg(off, size, st, own, fl, off == changed, rb, scale, row_h, label_w, list_name))
     parts.append("</svg>")
+    return "".join(parts)
+
+
+@lru_cache(maxsize=1 << 15)
+def _span_svg(off, size, st, own, fl, outlined, rb, scale, row_h, label_w, list_name) -> str:
+    """One block of ``heap_svg``: a rect per row it covers, and its label."""
+    parts = []
+    pos, end = off, off + size
+    first = True
+    while pos < end:
+        row, x = divmod(pos, rb)
+        w = min(end - pos, rb - x)
+        X, Y, W = label_w + x * scale, row * row_h + 2, max(w * scale - 0.8, 0.6)
+        outline = f' stroke="{FAILED_COLOR}" stroke-width="2"' if outlined else ""
+        parts.append(f'<rect x="{X:.1f}" y="{Y}" width="{W:.1f}" height="{row_h - 3}" '
+                     f'fill="{COLORS[st]}"{outline}><title>+{off} {size} B {st} {html.escape(own)}'
+                     f'{f" ({list_name} #{fl})" if fl else ""}</title></rect>')
+        if first and W > 22:
+            label = html.escape(own) if st == "used" else (f"#{fl}" if fl else "")
+            if label:
+                color = "white" if st == "used" else "#333"
+                parts.append(f'<text x="{X + 2:.1f}" y="{Y + 10}" fill="{color}">{label[: int(W // 6)]}</text>')
+        first = False
+        pos += w
     return "".join(parts)
 
 

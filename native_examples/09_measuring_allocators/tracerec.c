@@ -7,14 +7,26 @@
  * realloc ID SIZE.  Every block gets a new number; a pointer the recorder never
  * saw allocated (one from before it started) is left out.  The real allocator
  * (the next malloc in the lookup order: glibc's) still serves every call.
- * Threads: one lock around the bookkeeping, so the trace is one interleaving.
+ * Threads: one lock around the bookkeeping, so the trace is one interleaving;
+ * TRACEREC_THREADS=1 adds "# t N" to each line (N: 0 for the first thread that
+ * allocated, 1 for the next...).
+ * Length: TRACEREC_MAX=N stops recording after N operations (a last line
+ * "# capped after N operations" says so); the pointer table (4 Mi slots) also
+ * stops it when 3 Mi blocks are live at once.
+ * Processes: only the process started with TRACEREC_OUT records. The library
+ * removes TRACEREC_OUT from the environment when it is loaded, so programs it
+ * starts (exec) run unrecorded; a forked child stops recording at the fork
+ * (its copy of the unwritten buffer is dropped: the parent writes it).
+ * Recursion: dlsym may allocate while the real functions are looked up; those
+ * calls get static memory (boot_alloc), per thread.
  * Limits: memalign/posix_memalign/aligned_alloc are not recorded (their frees
- * are then unknown pointers and left out); child processes inherit LD_PRELOAD
- * and append to the same file (set TRACEREC_OUT per process if that matters).
+ * are then unknown pointers and left out); a process ending in _exit or a
+ * crash loses the last unwritten buffer (up to 64 KiB of lines).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +38,17 @@ static void (*real_free)(void *);
 static void *(*real_calloc)(size_t, size_t);
 static void *(*real_realloc)(void *, size_t);
 
-static int out_fd = -1, in_hook, started;
+static int out_fd = -1, started, tag_threads, capped;
+static __thread int in_hook __attribute__((tls_model("initial-exec")));
+static __thread int my_thread __attribute__((tls_model("initial-exec")));   /* 0: not numbered yet */
+static int threads_seen;
+static long max_ops = -1, ops_done, live_count;
 static volatile int lock_word;
+#define SLOTS (1 << 22)                    /* open addressing: pointer -> id */
 static char buf[1 << 16];
 static size_t used;
 static long next_id;
 
-#define SLOTS (1 << 22)                    /* open addressing: pointer -> id */
 static uintptr_t *keys;
 static long *vals;
 
@@ -60,15 +76,36 @@ static void put_num(unsigned long v)
     while (k) buf[used++] = d[--k];
 }
 
+static void put_str(const char *s) { size_t n = strlen(s); memcpy(buf + used, s, n); used += n; }
+
 static void emit(const char *what, long id, long size)
 {
     if (out_fd < 0) return;
-    if (used > sizeof buf - 64) flush();
-    size_t n = strlen(what);
-    memcpy(buf + used, what, n); used += n;
+    if (used > sizeof buf - 96) flush();
+    put_str(what);
     put_num((unsigned long)id);
     if (size >= 0) { buf[used++] = ' '; put_num((unsigned long)size); }
+    if (tag_threads) {
+        if (!my_thread) my_thread = ++threads_seen;
+        put_str(" # t ");
+        put_num((unsigned long)(my_thread - 1));
+    }
     buf[used++] = '\n';
+}
+
+static int recording(void)                 /* under the lock: may this call still be recorded? */
+{
+    if (out_fd < 0 || capped) return 0;
+    if ((max_ops >= 0 && ops_done >= max_ops) || live_count >= SLOTS / 4 * 3) {
+        capped = 1;
+        if (used > sizeof buf - 96) flush();
+        put_str("# capped after ");
+        put_num((unsigned long)ops_done);
+        put_str(" operations\n");
+        return 0;
+    }
+    ops_done++;
+    return 1;
 }
 
 static size_t slot_of(uintptr_t p)
@@ -77,13 +114,14 @@ static size_t slot_of(uintptr_t p)
     while (keys[h] && keys[h] != p) h = (h + 1) & (SLOTS - 1);
     return h;
 }
-static void remember(void *p, long id) { size_t h = slot_of((uintptr_t)p); keys[h] = (uintptr_t)p; vals[h] = id; }
+static void remember(void *p, long id) { size_t h = slot_of((uintptr_t)p); keys[h] = (uintptr_t)p; vals[h] = id; live_count++; }
 static long forget(void *p)                /* -1 if unknown; backward-shift delete */
 {
     size_t h = slot_of((uintptr_t)p);
     if (!keys[h]) return -1;
     long id = vals[h];
     keys[h] = 0;
+    live_count--;
     for (size_t j = (h + 1) & (SLOTS - 1); keys[j]; j = (j + 1) & (SLOTS - 1)) {
         size_t want = (size_t)((keys[j] >> 4) * 0x9E3779B97F4A7C15ULL) & (SLOTS - 1);
         if ((j > h && (want <= h || want > j)) || (j < h && want <= h && want > j)) {
@@ -114,6 +152,10 @@ static void setup_locked(void)
     keys = mmap(NULL, SLOTS * sizeof *keys, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     vals = mmap(NULL, SLOTS * sizeof *vals, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     const char *path = getenv("TRACEREC_OUT");
+    const char *max = getenv("TRACEREC_MAX");
+    const char *thr = getenv("TRACEREC_THREADS");
+    if (max && *max) max_ops = atol(max);
+    tag_threads = thr && *thr == '1';
     if (path && keys != MAP_FAILED && vals != MAP_FAILED)
         out_fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
     in_hook = 0;
@@ -130,6 +172,23 @@ static void setup(void)                    /* once, before the first recorded ca
     if (first) atexit(at_exit);            /* outside the lock: atexit may allocate */
 }
 
+static void fork_prepare(void) { lock(); }
+static void fork_parent(void) { unlock(); }
+static void fork_child(void)               /* the child records nothing: the parent owns the trace */
+{
+    used = 0;
+    if (out_fd >= 0) close(out_fd);
+    out_fd = -1;
+    unlock();
+}
+
+__attribute__((constructor)) static void tracerec_init(void)
+{
+    setup();
+    unsetenv("TRACEREC_OUT");              /* exec'd children: not recorded (unsetenv does not allocate) */
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
 static int is_boot(void *p) { return (char *)p >= boot && (char *)p < boot + sizeof boot; }
 
 void *malloc(size_t n)
@@ -138,7 +197,7 @@ void *malloc(size_t n)
     setup();
     lock();
     void *p = real_malloc(n);
-    if (p && out_fd >= 0) { remember(p, next_id); emit("alloc ", next_id++, (long)n); }
+    if (p && recording()) { remember(p, next_id); emit("alloc ", next_id++, (long)n); }
     unlock();
     return p;
 }
@@ -149,7 +208,7 @@ void *calloc(size_t k, size_t n)
     setup();
     lock();
     void *p = real_calloc(k, n);
-    if (p && out_fd >= 0) { remember(p, next_id); emit("alloc ", next_id++, (long)(k * n)); }
+    if (p && recording()) { remember(p, next_id); emit("alloc ", next_id++, (long)(k * n)); }
     unlock();
     return p;
 }
@@ -161,13 +220,15 @@ void *realloc(void *old, size_t n)
     setup();
     lock();
     void *p = real_realloc(old, n);
-    if (out_fd >= 0) {
+    if (out_fd >= 0 && !capped) {
         if (!old) {
-            if (p) { remember(p, next_id); emit("alloc ", next_id++, (long)n); }
+            if (p && recording()) { remember(p, next_id); emit("alloc ", next_id++, (long)n); }
         } else if (p || n == 0) {
             long id = forget(old);
-            if (id >= 0 && p) { remember(p, id); emit("realloc ", id, (long)n); }
-            else if (id >= 0) emit("free ", id, -1);
+            if (id >= 0 && recording()) {
+                if (p) { remember(p, id); emit("realloc ", id, (long)n); }
+                else emit("free ", id, -1);
+            }
         }
     }
     unlock();
@@ -179,9 +240,9 @@ void free(void *p)
     if (!p || is_boot(p)) return;
     setup();
     lock();
-    if (out_fd >= 0) {
+    if (out_fd >= 0 && !capped) {
         long id = forget(p);
-        if (id >= 0) emit("free ", id, -1);
+        if (id >= 0 && recording()) emit("free ", id, -1);
     }
     real_free(p);
     unlock();
