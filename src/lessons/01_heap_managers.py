@@ -29,8 +29,9 @@
 #    read live from its arena, predict which bin serves a request (exercise 3),
 #    and see when freed memory really goes back to the kernel;
 # 4. *(optional)* look at mimalloc's heap: pages of equal-size blocks, one size
-#    class per page, and step through one trace in the teaching allocator, glibc and
-#    mimalloc side by side;
+#    class per page; step through one trace in the teaching allocator, glibc and
+#    mimalloc side by side; record a real program's `malloc` calls and see which
+#    sizes it asks for;
 # 5. measure fragmentation on the same traces for all of them, and write a trace
 #    on which best fit loses (exercise 4), and one on which glibc holds twice the
 #    memory the program uses (exercise 5);
@@ -923,7 +924,236 @@ compare_managers("intro")
 # other in request order, mimalloc opened one page per size class, and the footprints in
 # the last row differ more than tenfold for the same five blocks (mimalloc's cost for a
 # tiny heap; section 5 measures larger ones).
+
+# %% [markdown]
+# ### A real program's trace
 #
+# Every trace so far was written by hand or by a random generator. What does a real
+# program ask for? The course has a small **recorder**: a shared library
+# (`native_examples/09_measuring_allocators/tracerec.c`, lesson 09 uses it too)
+# that is loaded *before* glibc with `LD_PRELOAD`, so the program's `malloc`,
+# `calloc`, `realloc` and `free` calls reach it first. It writes one line per call
+# and passes the call on to glibc. `calloc` is written as an `alloc`; lesson 01's
+# trace format has no `realloc`, so a `realloc` becomes *allocate the new block,
+# free the old one* — what a `realloc` that moves the block does.
+#
+# What it records: only the process it starts (a program that program starts with
+# `exec`, and a child made with `fork`, are not recorded); all threads, as one
+# sequence (a lock around the bookkeeping); at most 200,000 calls unless told
+# otherwise. The recorder's own tables are in `mmap`ed memory, so it never
+# records itself.
+#
+# We record Python starting up and doing nothing: `python -I -S -c pass` (`-I -S`:
+# Python ignores its `PYTHON*` environment variables and the user's folders and
+# loads no installed packages, so the start-up is mostly the interpreter's own and
+# much the same in every installation of one version).
+#
+# **Predict:** how many allocations does an interpreter make before it runs a
+# program that does nothing: about 10, about 100, about 1,000, or about 100,000?
+# And which request sizes will be the most common?
+
+# %%
+import sys
+
+from labsupport.heap import recorder
+from labsupport.widgets.sizeplot import plot_size_histogram, size_table
+
+rec = recorder.record([sys.executable, "-I", "-S", "-c", "pass"], "python -I -S -c pass",
+                      env={"LC_ALL": "C.UTF-8"})
+allocs = rec.calls["alloc"] + rec.calls["realloc"]
+print("allocations (malloc, calloc, realloc):",
+      "about 10" if allocs < 30 else "about 100" if allocs < 300 else "about 1,000" if allocs < 3000 else "more")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# The exact counts depend on the Python version (and a little on the environment):
+# not compared.
+print(rec)
+print(f"{len(rec):,} operations in lesson 01's format (each realloc became alloc + free)")
+print("the first operations:", "; ".join(str(op) for op in rec.ops[:6]))
+
+# %% [markdown]
+# About a thousand allocations (and almost as many frees) before a line of your
+# program runs (the exact counts are in the cell above) — and
+# that is with Python's own small-object allocator (`pymalloc`) serving most
+# objects of 512 bytes or less from arenas it gets with `mmap`, so those never
+# reach `malloc` at all. Almost every block is freed again before the process
+# ends.
+#
+# ### Which sizes?
+#
+# glibc rounds every request up to a **chunk size**: request + 8 bytes (the size
+# field), rounded up to a multiple of 16, at least 32 (`request2size` in
+# [malloc.c, glibc 2.36](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=glibc-2.36)).
+# Its fastest path is the **tcache**: per thread, one list per chunk size, for the
+# 64 smallest sizes, 32 to 1,040 bytes (`TCACHE_MAX_BINS 64`; `tidx2usize(63)` =
+# 1,032 bytes, the largest request it takes; at most 7 chunks per list by default,
+# `TCACHE_FILL_COUNT`; tunable with `glibc.malloc.tcache_max`, see the
+# [tunables manual](https://www.gnu.org/software/libc/manual/html_node/Memory-Allocation-Tunables.html)).
+# A `malloc` served from tcache takes no lock and searches nothing: it pops the
+# head of one list.
+#
+# **Predict:** what share of this program's requests falls in the tcache range:
+# under a quarter, about half, or more than three quarters?
+#
+# First check the rounding rule against glibc itself, then count. mimalloc's size
+# classes are measured too (`mi_usable_size` of a fresh `mi_malloc(n)` in a child
+# process), to be drawn as ticks on top of the histogram:
+
+# %%
+measured = recorder.glibc_chunk_sizes(2048)       # a fresh C program: malloc(0..2048), nothing freed
+mi_classes = recorder.mimalloc_size_classes(1 << 18)
+hist = recorder.size_histogram(rec)
+share = hist.tcache_share
+print("request + 8 rounded up to 16, at least 32, for requests 0..2048:",
+      all(measured[n] == recorder.glibc_chunk_size(n) for n in range(2049)))
+print("share of requests in tcache's range:",
+      "more than three quarters" if share > 0.75 else "about half" if share > 0.4 else "under a half")
+print("share of requests of at most 128 bytes:", "more than half" if hist.share_at_most(128) > 0.5 else "at most half")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# The figures vary a little with the Python version and environment: not compared.
+print(size_table(hist, k=8))
+print(f"requests of at most 128 bytes: {hist.share_at_most(128):.0%}; largest request: {hist.largest:,} B")
+print("mimalloc's classes up to 1 KiB:", ", ".join(str(c) for c in mi_classes if c <= 1024))
+plot_size_histogram(hist, mi_classes)
+
+# %% [markdown]
+# What the histogram shows (the exact shares are printed above; in the run that
+# built this book, with Python 3.11, the three most common chunk sizes were the
+# three smallest, 32, 48 and 64 bytes):
+#
+# - **Small requests dominate.** Most calls want a few dozen bytes: short strings,
+#   small arrays of pointers, little C structs. A fast path for small sizes that
+#   covers seven requests in eight pays off even if everything else stays slow.
+# - **Sizes repeat.** The stems stand on a few chunk sizes, not spread over all of
+#   them: a single small size can be a quarter of all requests, and a few larger
+#   sizes come back dozens of times. A list *per size* (glibc's tcache and
+#   fastbins, mimalloc's size classes) then almost always has a block of the right
+#   size waiting, freed a moment ago by the same kind of object, and taking it needs
+#   no search and no splitting.
+# - **The tail is long but thin.** A few requests of tens or hundreds of KiB are
+#   rare (a request above the 128 KiB `mmap` threshold gets its own `mmap`, as
+#   shown earlier in this lesson; the largest request is printed above). Searching sorted bins
+#   for those costs little in total.
+# - **mimalloc's classes** (ticks on top, measured) are 16 bytes apart up to 128
+#   and then four per power of two: the same idea as tcache (a list per size),
+#   with coarser steps for bigger sizes and the free lists kept per page.
+#
+# Tcache covers *requests* up to 1,032 bytes, but it is a cache: each list holds at
+# most 7 chunks, so a program that frees 100 blocks of one size keeps 7 in tcache
+# and the rest go to the fastbins or the unsorted bin.
+
+# %% [markdown]
+# ### Replaying a window of it
+#
+# A real trace is too long to step through, and it starts with a heap the
+# teaching allocator has not seen. `recorder.window(trace, start, n)` cuts `n`
+# operations out of it that replay on their own: frees of blocks allocated
+# *before* the window are dropped (those blocks were never allocated here), blocks
+# still live at its end stay allocated, and ids are renumbered 0, 1, 2, ...
+# (The other choice, allocating the blocks live at `start` first, would need an
+# arena as big as Python's whole heap at that moment, and would place them where
+# the teaching allocator likes, not where glibc did.)
+# `recorder.replay_window` replays it in the teaching allocator, in an arena (a
+# power of two) big enough that nothing fails.
+#
+# **Predict:** the window below is 200 operations from the middle of start-up.
+# Will the teaching allocator's free list stay short (at most 10 blocks) or grow
+# longer? How many allocations will first fit fail to place?
+
+# %%
+start = len(rec) // 2
+win = recorder.window(rec, start, 200)
+r = recorder.replay_window(rec, start, 200)
+print(f"{len(win)} operations from the middle of the recording")
+print("allocations that did not fit:", len(r.failures))
+longest = max(len(s.freelist) for s in r.states)
+print("longest free list:", "at most 10 blocks" if longest <= 10 else "more than 10 blocks")
+freed, reused, allocs = set(), 0, 0
+for s in r.states[1:]:                       # which allocations got a block freed earlier in the window?
+    if s.op.kind == "free":
+        freed.add(s.changed)
+    else:
+        allocs += 1
+        reused += s.changed in freed
+print("allocations placed where an earlier block of the window was freed:",
+      "more than half" if reused > allocs / 2 else "at most half")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# The window's contents depend on the recorded program's version: not compared.
+print("first operations of the window:", "; ".join(str(op) for op in win.ops[:8]))
+print(r)
+print(f"{reused} of {allocs} allocations reused a place freed in the window; "
+      f"free list at most {longest} blocks")
+
+# %%
+stepper = ts.Stepper(win, arena_size=r.arena_size, editable=False)
+stepper
+
+# %% [markdown]
+# Step through it (hover over a block for its offset, size and owner). The free
+# list stays short (its longest is printed above) because most frees are followed
+# soon by a request that fits the freed place: more than half of the window's
+# allocations land where a block of the window was freed before. That is the pattern tcache is built for, and glibc would not even
+# search: it pops the list of that one chunk size.
+#
+# The same window in the other two managers, on one slider (glibc's bins, mimalloc's
+# pages):
+
+# %%
+compare_managers(win)
+
+# %% [markdown]
+# **Predict:** replay the same window with best fit. Will it examine more or fewer
+# free-list entries than first fit? Will it leave more or fewer bytes in holes at
+# the end?
+
+# %%
+first, best = r, recorder.replay_window(rec, start, 200, policy="best", arena_size=r.arena_size)
+print("best fit examined", "more" if best.searched > first.searched else "not more",
+      "free-list entries than first fit")
+print("best fit left", "fewer" if best.final.figures.holes < first.final.figures.holes else "not fewer",
+      "bytes in holes at the end")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# The figures depend on the recorded window: not compared.
+print(ts.format_table([first.summary(), best.summary()]))
+
+# %% [markdown]
+# Best fit looks at every free block to find the tightest one, so it searches more
+# (the table above has the counts) and leaves less in holes: the trade-off
+# lesson 01's synthetic traces showed, now on a real program. Real allocators
+# avoid paying for the search by keeping *many* lists, one per size: the search
+# for "the smallest free block that fits" becomes "the head of the list for this
+# size".
+#
+# Why a *window*? The stepper draws every block at every step. On a random
+# 10,000-operation trace (about 60 blocks at a time) a slider move took about
+# 0.1 ms when this lesson was written (`benchmarks/bench_tracestep.py` measures it
+# on your machine). The first 10,000 operations of Python importing six modules hold
+# about 1,700 blocks at a time: keeping every step took some 15 s and 240 MiB, so
+# from 5,000 operations on the stepper builds each step when it is shown (0.3 s and
+# 8 MiB up front, then about 3 ms a move, and each picture is about 450 KiB of SVG).
+# A few hundred operations show the patterns just as well. To record a program of
+# your own:
+#
+# ```python
+# t = recorder.record(["ls", "-R", "/usr/share/doc"])   # any program and its arguments
+# recorder.size_histogram(t).tcache_share
+# ```
+#
+# Sources: glibc 2.36 `malloc/malloc.c` (`request2size`, `TCACHE_MAX_BINS`,
+# `tidx2usize`, `TCACHE_FILL_COUNT`,
+# [source](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=glibc-2.36));
+# mimalloc's size classes: `mi_bin` in
+# [`src/page-queue.c`](https://github.com/microsoft/mimalloc/blob/dev3/src/page-queue.c);
+# `LD_PRELOAD`: [ld.so(8)](https://man7.org/linux/man-pages/man8/ld.so.8.html).
+
+# %% [markdown]
 # ## 5. Fragmentation, measured
 #
 # The same definitions for every allocator, and for every heap picture in the
