@@ -176,9 +176,15 @@ def test_interrupt_while_waiting_leaves_isolation_usable(c):
     def interrupt_soon():
         time.sleep(0.5)
         os.kill(os.getpid(), signal.SIGINT)
-    threading.Thread(target=interrupt_soon).start()
-    with pytest.raises(KeyboardInterrupt):
-        lab.run_c(c, "spin", timeout=30)
+    # a test run started in the background by a non-interactive shell inherits SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler: install it here
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt_soon).start()
+        with pytest.raises(KeyboardInterrupt):
+            lab.run_c(c, "spin", timeout=30)
+    finally:
+        signal.signal(signal.SIGINT, old)
     assert lab.run_c(c, "add", 2, 2).value == 4
 
 
