@@ -6,8 +6,9 @@ import random
 
 import pytest
 
-from labsupport.heap.glibc import (NO_TCACHE, TCACHE_STRUCT_SIZE, GlibcStep, bin_name, bin_type, glibc_steps,
-                                   largebin_index, parse_malloc_info, replay_glibc)
+from labsupport.heap.glibc import (NO_TCACHE, TCACHE_STRUCT_SIZE, GlibcStep, bin_name, bin_type,
+                                   freed_small_chunk_bin, glibc_steps, largebin_index, parse_malloc_info,
+                                   replay_glibc)
 from labsupport.heap.model import BinType
 from labsupport.heap.traces import random_trace
 
@@ -75,7 +76,9 @@ def test_a_fastbin_after_the_tcache_is_full():
 
 def test_consolidation_into_top():
     s = _final(TO_TOP, NO_TCACHE)
-    assert s[4].bins.names == ["unsorted"] and s[5].bins["unsorted"].offsets == (TCACHE_STRUCT_SIZE,)
+    small = freed_small_chunk_bin()          # unsorted up to glibc 2.40, the small bin from 2.41
+    assert [b.type for b in s[4].bins] == [small]
+    assert [(b.type, b.offsets) for b in s[5].bins] == [(small, (TCACHE_STRUCT_SIZE,))]
     assert s[5].chunks[1].size == 224                            # a and b merged
     assert len(s[-1].bins) == 0 and s[-1].top[0] == TCACHE_STRUCT_SIZE     # and then into top
     assert s[-1].top[1] + TCACHE_STRUCT_SIZE == s[-1].system_mem
@@ -146,8 +149,9 @@ def test_glibc_stepper_shows_bins_beside_the_map():
     g.slider.value = len(g.steps) - 1
     assert "fastbin 0x30" in g.bins.value and "(count 7)" in g.bins.value and "<svg" in g.map.value
     assert 'stroke="#d62728"' in g.map.value                  # the chunk the step touched
-    g.tunables.value = True                                   # no tcache, no fastbins: all in unsorted
-    assert "unsorted" in g.bins.value and "tcache" not in g.bins.value and g.steps.tunables == NO_TCACHE
+    g.tunables.value = True                                   # no tcache, no fastbins: unsorted or small bins
+    assert str(freed_small_chunk_bin()) in g.bins.value and "tcache" not in g.bins.value
+    assert g.steps.tunables == NO_TCACHE
     g.text.value = "alloc x 24\nfree x\n"
     g._from_text()
     assert g.slider.max == 2 and g.slider.value == 0

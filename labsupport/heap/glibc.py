@@ -47,9 +47,29 @@ from .traces import OpKind, as_trace, live_bytes, numeric_ids
 
 __all__ = ["NO_TCACHE", "ChunkState", "Chunk", "GlibcHeap", "replay_glibc", "TCACHE_STRUCT_SIZE",
            "bin_name", "bin_type", "largebin_index", "GlibcStep", "GlibcSteps", "glibc_steps",
-           "parse_malloc_info"]
+           "parse_malloc_info", "glibc_version", "freed_small_chunk_bin"]
 
 NO_TCACHE = "glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0"
+
+
+def glibc_version() -> tuple:
+    """The running glibc's version, e.g. (2, 36) (``confstr(_CS_GNU_LIBC_VERSION)``);
+    (0, 0) when the C library is not glibc."""
+    import os
+    try:
+        text = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (ValueError, OSError):
+        text = ""
+    m = re.match(r"glibc (\d+)\.(\d+)", text)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def freed_small_chunk_bin(version: tuple | None = None) -> BinType:
+    """Where ``free`` puts a merged chunk of small-bin size (below 1,024 bytes) that the
+    tcache and the fastbins do not take: the unsorted bin up to glibc 2.40; its small bin
+    from glibc 2.41 on (commit e2436d6f, "Place small chunks directly in their smallbin,
+    so they don't pollute the unsorted bin"). Large chunks go to the unsorted bin in both."""
+    return BinType.SMALLBIN if (version or glibc_version()) >= (2, 41) else BinType.UNSORTED
 
 
 class ChunkState(StrEnum):

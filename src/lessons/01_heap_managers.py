@@ -594,7 +594,10 @@ for stop, what in [(5, "free b"), (6, "free c"), (7, "free d")]:
 #   neighbour's P bit stays 1, as for the tcache;
 # - **unsorted**: one list. Any other freed chunk is first **merged** with its free
 #   neighbours (into **top** if it touches the top chunk), then put at the head of
-#   the unsorted bin. `malloc` scans the unsorted bin from its other end (the oldest
+#   the unsorted bin. (From glibc 2.41 on, only *large* merged chunks go there: one of
+#   small-bin size goes straight to its small bin, commit
+#   [e2436d6f](https://sourceware.org/git/?p=glibc.git;a=commitdiff;h=e2436d6f5aa47ce8da80c2ba0f59dfb9ffde08f3).
+#   The cells below print which glibc ran them.) `malloc` scans the unsorted bin from its other end (the oldest
 #   chunk): it takes an exact fit (with the tcache on, an exact fit of a tcache size
 #   is first moved to the tcache and the scan goes on), and moves every other chunk
 #   it passes to its small or large bin;
@@ -613,6 +616,12 @@ for stop, what in [(5, "free b"), (6, "free c"), (7, "free d")]:
 # outlined in red. The label says where each `malloc`'s chunk came from. The box
 # switches `GLIBC_TUNABLES` (tcache and fastbins off) and replays.
 #
+# These lists are glibc's own choices and they change between releases: the
+# unsorted-bin change of 2.41 above is one, and later releases rework the tcache and
+# the fastbins again (the [NEWS](https://sourceware.org/git/?p=glibc.git;a=blob;f=NEWS)
+# file lists them). The probe reads the layout of glibc 2.32 to 2.41 and stops with an
+# error, rather than draw wrong bins, where it does not find it.
+#
 # **Predict:** in the trace `intro` (section 2), where do `c` and `b` go when they are
 # freed, and where does `e` come from — with tcache, and without?
 
@@ -623,6 +632,10 @@ ts.GlibcStepper("intro")
 # The same replay without the widget, from step 5 on:
 
 # %%
+from labsupport.heap.glibc import freed_small_chunk_bin, glibc_version
+
+print("glibc %d.%d: a freed small chunk that neither tcache nor fastbins take goes to the" % glibc_version(),
+      "unsorted bin" if freed_small_chunk_bin() == "unsorted" else "small bin of its size")
 for tunables in (None, ts.NO_TCACHE):
     print("GLIBC_TUNABLES:", tunables or "(not set)")
     for st in ts.glibc_steps("intro", tunables)[5:]:
@@ -632,9 +645,10 @@ for tunables in (None, ts.NO_TCACHE):
 # %% [markdown]
 # With tcache, `c` (a 112-byte chunk) and `b` (32 bytes) each start a tcache list of
 # their size, and `e` takes `b`'s chunk back from the tcache. Without it, `c` goes to
-# the unsorted bin; `b` merges with the free `c` after it into one 144-byte chunk;
-# and `e` is **cut** from that chunk: `malloc` found no exact fit, moved the chunk to
-# its small bin, split it, and put the 112-byte rest back in the unsorted bin.
+# the unsorted bin (glibc 2.41 and later: to its small bin); `b` merges with the free
+# `c` after it into one 144-byte chunk; and `e` is **cut** from that chunk: `malloc`
+# found no exact fit (up to glibc 2.40 it first moved the chunk from the unsorted bin
+# to its small bin), split it, and put the 112-byte rest in the unsorted bin.
 #
 # Now the trace `fragment`, which section 5 measures: four buffers freed between
 # small live blocks, then four requests. **Predict** which lists the freed buffers
@@ -647,8 +661,9 @@ ts.GlibcStepper("fragment")
 # %% [markdown]
 # With tcache, the two 80-byte and the two 272-byte chunks wait in two tcache lists,
 # and the four requests take them back, last freed first. Without tcache all four
-# wait in the unsorted bin, newest at the head; each request scans it from the oldest
-# end and takes the first exact fit (`m1` gets `B`'s chunk, the first freed). Either
+# wait in the unsorted bin, newest at the head (glibc 2.41 and later: in the two small
+# bins of their sizes, also newest at the head); each request takes the exact fit
+# nearest the other end, the oldest (`m1` gets `B`'s chunk, the first freed). Either
 # way no request reaches the top chunk: the footprint stays where it was.
 #
 # A tour of the other lists: eight 40-byte blocks and one of 1,200 bytes are freed.
