@@ -1252,7 +1252,9 @@ fig
 
 # %% [markdown]
 # What these numbers say (they come from this machine, and they are deterministic:
-# same trace, same allocator code, same result):
+# same trace, same allocator code, same result; glibc's rows change with glibc's
+# version, which the platform note at the end of the notebook names: glibc 2.41, for
+# one, puts freed small chunks straight into small bins):
 #
 # - **Next fit** is the worst here by far: it keeps walking into fresh memory
 #   instead of reusing the holes behind it. **Best fit** and **address-ordered
