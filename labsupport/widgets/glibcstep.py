@@ -15,8 +15,8 @@ import html
 import ipywidgets as w
 
 from ..heap.glibc import NO_TCACHE, glibc_steps
-from ..heap.traces import TraceError, as_trace, parse_trace
-from .stepper import StepView
+from ..heap.traces import as_trace
+from .stepper import StepView, TraceStepper
 from .stepviews import figures_html, figures_text, op_html, op_text, row_bytes_for
 from .style import BIN_COLORS, COLORS, FAILED_COLOR
 
@@ -198,7 +198,7 @@ class GlibcTextRenderer(GlibcRenderer):
         return "\n".join([self.label(step, total), self.heap(step), self.lists(step), self.figures(step)])
 
 
-class GlibcStepper:
+class GlibcStepper(TraceStepper):
     """The glibc stepper: slider and play over a real glibc replay, heap map coloured by bin,
     the bins beside it; a switch for GLIBC_TUNABLES (tcache and fastbins off) and a box to
     edit the trace. ``show(i)`` moves to step i; ``steps`` is the ``GlibcSteps``."""
@@ -208,51 +208,19 @@ class GlibcStepper:
         self.steps = glibc_steps(self.trace, NO_TCACHE if no_tcache else None)
         self.tunables = w.Checkbox(value=bool(no_tcache), description="GLIBC_TUNABLES: tcache and fastbins off",
                                    indent=False, layout=w.Layout(width="300px"))
-        self.message = w.HTML()
-        rows = []
-        if editable:
-            self.text = w.Textarea(value=self.trace.text(), layout=w.Layout(width="420px", height="8em"))
-            self.button = w.Button(description="replay this trace")
-            self.button.on_click(lambda _b: self._from_text())
-            rows = [w.HBox([self.text, w.VBox([self.button, self.message])])]
+        rows = self._editor_rows(editable)
         self.view = StepView(self.steps, GlibcRenderer(glibc_span(self.steps)), controls=[self.tunables], rows=rows)
         self.view.widget.children = (self.view.widget.children[0], self.view.label,
                                      w.HBox([self.view.map, self.view.lists]), self.view.figures, *rows)
         self.view.map.layout = w.Layout(flex="0 0 auto")              # the map keeps its width
         self.view.lists.layout = w.Layout(flex="1 1 auto", min_width="320px", margin="0 0 0 12px")
-        self.tunables.observe(lambda ch: self._rerun(), names="value")
+        self.tunables.observe(lambda ch: self._refresh(), names="value")
 
-    slider = property(lambda self: self.view.slider)
-    play = property(lambda self: self.view.play)
-    label = property(lambda self: self.view.label)
-    map = property(lambda self: self.view.map)
     bins = property(lambda self: self.view.lists)
-    figures = property(lambda self: self.view.figures)
-    widget = property(lambda self: self.view.widget)
 
-    def show(self, i: int):
-        self.view.show(i)
-
-    def _replay(self, position=None):
+    def _refresh(self, position: int | None = None):
         self.steps = glibc_steps(self.trace, NO_TCACHE if self.tunables.value else None)
         self.view.set_steps(self.steps, GlibcRenderer(glibc_span(self.steps)), position=position)
-
-    def _rerun(self):
-        self._replay()
-
-    def _from_text(self):
-        try:
-            t = parse_trace(self.text.value, "your trace")
-        except TraceError as e:
-            self.message.value = f"<span style='color:{FAILED_COLOR}'>{html.escape(str(e))}</span>"
-            return
-        self.trace = t
-        self.message.value = f"{len(t)} operations"
-        self._replay(position=0)
-
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
 
     def __repr__(self):
         return f"GlibcStepper({self.steps!r})"

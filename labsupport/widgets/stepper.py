@@ -23,7 +23,7 @@ from ..heap.traces import TraceError, as_trace, parse_trace
 from .stepviews import HtmlRenderer
 from .style import FAILED_COLOR
 
-__all__ = ["StepView", "Stepper", "talloc_renderer", "LAZY_FROM"]
+__all__ = ["StepView", "TraceStepper", "Stepper", "talloc_renderer", "LAZY_FROM"]
 
 LAZY_FROM = 5000     # Stepper: traces this long build their steps when shown
 
@@ -93,7 +93,58 @@ def talloc_renderer(r) -> HtmlRenderer:
     return HtmlRenderer(r.arena_size, fixed=r.frame, heap_start=r.tag, heap_end=r.arena_size - r.tag)
 
 
-class Stepper:
+class TraceStepper:
+    """What every trace stepper shares: a ``StepView`` (``self.view``), a box to edit the
+    trace and replay it, and the view's parts under the names lessons and tests use.
+
+    A subclass sets ``self.trace`` and ``self.view`` and implements ``_refresh(position)``
+    (replay ``self.trace`` and hand the steps to the view); ``_accept(trace)`` may read
+    more from a new trace (the teaching allocator: its arena size)."""
+
+    def _editor_rows(self, editable: bool) -> list:
+        """The trace box, its button and the message line (the rows below the view)."""
+        self.message = w.HTML()
+        if not editable:
+            return []
+        self.text = w.Textarea(value=self.trace.text(), layout=w.Layout(width="420px", height="8em"))
+        self.button = w.Button(description="replay this trace")
+        self.button.on_click(lambda _b: self._from_text())
+        return [w.HBox([self.text, w.VBox([self.button, self.message])])]
+
+    slider = property(lambda self: self.view.slider)
+    play = property(lambda self: self.view.play)
+    label = property(lambda self: self.view.label)
+    map = property(lambda self: self.view.map)
+    figures = property(lambda self: self.view.figures)
+    widget = property(lambda self: self.view.widget)
+
+    def show(self, i: int):
+        """Move to step i (what the slider calls)."""
+        self.view.show(i)
+
+    def _refresh(self, position: int | None = None):
+        raise NotImplementedError
+
+    def _accept(self, trace) -> None:
+        """Read what else a new trace says (nothing by default)."""
+
+    def _from_text(self):
+        try:
+            t = parse_trace(self.text.value, "your trace")
+        except TraceError as e:
+            self.message.value = f"<span style='color:{FAILED_COLOR}'>{html.escape(str(e))}</span>"
+            return
+        self.trace = t
+        self._accept(t)
+        self.message.value = f"{len(t)} operations"
+        self._refresh(position=0)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.widget)
+
+
+class Stepper(TraceStepper):
     """The trace stepper: slider, heap map, free list, figures; pick the policy, edit the trace.
 
     ``Stepper(trace)`` then display ``stepper.widget`` (or just the Stepper in a cell).
@@ -110,30 +161,14 @@ class Stepper:
                                  layout=w.Layout(width="150px"))
         self.order = w.Dropdown(options=list(ORDERS), value=str(order), description="list",
                                 layout=w.Layout(width="160px"))
-        self.message = w.HTML()
-        rows = []
-        if editable:
-            self.text = w.Textarea(value=self.trace.text(), layout=w.Layout(width="420px", height="8em"))
-            self.button = w.Button(description="replay this trace")
-            self.button.on_click(lambda _b: self._from_text())
-            rows = [w.HBox([self.text, w.VBox([self.button, self.message])])]
+        rows = self._editor_rows(editable)
         self.view = StepView(self.replay.states, talloc_renderer(self.replay),
                              controls=[self.policy, self.order], rows=rows)
-        self.policy.observe(lambda ch: self._rerun(), names="value")
-        self.order.observe(lambda ch: self._rerun(), names="value")
+        self.policy.observe(lambda ch: self._refresh(), names="value")
+        self.order.observe(lambda ch: self._refresh(), names="value")
 
-    # the view's parts, under the names the lesson and the tests use
-    slider = property(lambda self: self.view.slider)
-    play = property(lambda self: self.view.play)
-    label = property(lambda self: self.view.label)
-    map = property(lambda self: self.view.map)
     freelist = property(lambda self: self.view.lists)
-    figures = property(lambda self: self.view.figures)
-    widget = property(lambda self: self.view.widget)
     _svg = property(lambda self: self.view._svg)
-
-    def show(self, i: int):
-        self.view.show(i)
 
     def _replay(self, trace, policy, order):
         """All steps at once (``replay``), or from LAZY_FROM operations on (or ``lazy=True``)
@@ -142,26 +177,13 @@ class Stepper:
         lazy = len(trace) >= LAZY_FROM if self._lazy is None else self._lazy
         return (replay_lazy if lazy else replay)(trace, policy, order, self.arena_size, module=self._module)
 
-    def _rerun(self):
+    def _accept(self, trace):
+        if trace.arena:
+            self.arena_size = trace.arena
+
+    def _refresh(self, position: int | None = None):
         self.replay = self._replay(self.trace, self.policy.value, self.order.value)
-        self.view.set_steps(self.replay.states, talloc_renderer(self.replay))
-
-    def _from_text(self):
-        try:
-            t = parse_trace(self.text.value, "your trace")
-        except TraceError as e:
-            self.message.value = f"<span style='color:{FAILED_COLOR}'>{html.escape(str(e))}</span>"
-            return
-        self.trace = t
-        if t.arena:
-            self.arena_size = t.arena
-        self.message.value = f"{len(t)} operations"
-        self.replay = self._replay(t, self.policy.value, self.order.value)
-        self.view.set_steps(self.replay.states, talloc_renderer(self.replay), position=0)
-
-    def _ipython_display_(self):
-        from IPython.display import display
-        display(self.widget)
+        self.view.set_steps(self.replay.states, talloc_renderer(self.replay), position=position)
 
     def __repr__(self):
         return f"Stepper({self.replay!r})"
