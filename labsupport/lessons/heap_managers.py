@@ -246,9 +246,17 @@ def _bins_with_ids(step, owners) -> str:
 
 
 def _norm(answer):
+    """("B", "Unsorted bin") -> ("b", "unsorted"): ids in lower case (the trace's are), the
+    place in the exercise's words however it was spelled ("small bin", "top chunk")."""
     if isinstance(answer, (tuple, list)) and len(answer) == 2:
-        return (str(answer[0]).strip(), str(answer[1]).strip().lower())
+        place = re.sub(r"[\s_-]", "", str(answer[1]).lower())
+        place = _PLACE_ALIASES.get(place.removesuffix("chunk"), place.removesuffix("chunk"))
+        return (str(answer[0]).strip().lower(), place)
     return answer
+
+
+_PLACE_ALIASES = {"unsortedbin": "unsorted", "tcachebin": "tcache", "fast": "fastbin", "small": "smallbin",
+                  "large": "largebin", "topbin": "top"}
 
 
 def check_bins(answer, trace=BIN_TRACE):
@@ -265,7 +273,8 @@ def check_bins(answer, trace=BIN_TRACE):
         before = s[step_of[k] - 1]
         owners = _owners_before(s, step_of[k])
         cases.append(Case(args=(k,), expected=v, label=f"answer[{k!r}]",
-                          hint=f"just before alloc {k}, glibc's bins held: {_bins_with_ids(before, owners)}. "
+                          hint=f"just before alloc {k}, glibc's bins held (each list from its head): "
+             f"{_bins_with_ids(before, owners)}. "
                                "The tcache is checked first (exact size, last in first out); the unsorted bin is "
                                "scanned from its oldest chunk and an exact fit is taken at once; otherwise a chunk "
                                "is cut from the smallest bigger free chunk, or from top. Name the bin the chunk "

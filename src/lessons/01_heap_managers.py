@@ -583,24 +583,29 @@ for stop, what in [(5, "free b"), (6, "free c"), (7, "free d")]:
 # `next` field points to itself (glibc initialises it with `.next = &main_arena`),
 # and uses it only if its `system_mem` equals what `mallinfo2()` reports and its
 # `top` is the top chunk ([malloc.c of glibc 2.36](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=glibc-2.36),
-# `struct malloc_state`). The lists it shows, in the order `malloc` looks at them:
+# `struct malloc_state`). The lists it shows, roughly in the order `malloc` looks at them
+# (for a small request, the small bin of exactly its size is checked before the
+# unsorted bin is scanned; the large bins come after the scan):
 #
 # - **tcache** (per thread): 64 lists, one per chunk size from 32 to 1,040 bytes, at
 #   most 7 chunks each (the tunable `glibc.malloc.tcache_count`), last in, first out.
 #   `free` puts a chunk there first, `malloc` looks there first;
-# - **fastbins** (in the arena): one list per chunk size up to 128 bytes
-#   (`DEFAULT_MXFAST` is 64 × 8 / 4 on 64-bit), last in, first out. A small chunk goes
-#   there when its tcache list is full. A fastbin chunk is **not merged**: its
+# - **fastbins** (in the arena): one list per chunk size from 32 to 128 bytes (the
+#   request limit `DEFAULT_MXFAST` is 64 × 8 / 4 = 128 on 64-bit, and `set_max_fast`
+#   makes it the largest fastbin chunk), last in, first out. A chunk of at most 128
+#   bytes goes there when its tcache list is full. A fastbin chunk is **not merged**: its
 #   neighbour's P bit stays 1, as for the tcache;
 # - **unsorted**: one list. Any other freed chunk is first **merged** with its free
 #   neighbours (into **top** if it touches the top chunk), then put at the head of
-#   the unsorted bin. (From glibc 2.41 on, only *large* merged chunks go there: one of
-#   small-bin size goes straight to its small bin, commit
+#   the unsorted bin. (From glibc 2.41 on, `free` puts only *large* chunks there: one of
+#   small-bin size goes straight to its small bin; split remainders and chunks that
+#   `malloc_consolidate` merged still go to the unsorted bin, commit
 #   [e2436d6f](https://sourceware.org/git/?p=glibc.git;a=commitdiff;h=e2436d6f5aa47ce8da80c2ba0f59dfb9ffde08f3).
 #   The cells below print which glibc ran them.) `malloc` scans the unsorted bin from its other end (the oldest
 #   chunk): it takes an exact fit (with the tcache on, an exact fit of a tcache size
-#   is first moved to the tcache and the scan goes on), and moves every other chunk
-#   it passes to its small or large bin;
+#   is first moved to the tcache while that tcache list has room, and the scan goes
+#   on), and moves every other chunk it passes to its small or large bin (a small
+#   request may also be cut at once from the remainder of the last split);
 # - **small bins**: 62 lists, one exact size each (32 to 1,008 bytes), first in,
 #   first out; **large bins**: 63 lists for 1,024 bytes and more, each a range of
 #   sizes (`largebin 0x440+`: from 1,088 up to the next bin), kept sorted by size.
@@ -611,7 +616,7 @@ for stop, what in [(5, "free b"), (6, "free c"), (7, "free d")]:
 #
 # In the picture, used chunks are blue and glibc's own tcache chunk orange, as in every
 # heap picture of the course; a free chunk has the colour of its bin (green tcache,
-# yellow fastbin, purple unsorted, blue small bin, red large bin; the top chunk, cut
+# yellow fastbin, purple unsorted, light-blue small bin, pink large bin; the top chunk, cut
 # short, is pale), `#1` is its place in that list, and the chunk the step touched is
 # outlined in red. The label says where each `malloc`'s chunk came from. The box
 # switches `GLIBC_TUNABLES` (tcache and fastbins off) and replays.
@@ -703,7 +708,7 @@ for i in (18, 19, 20, 21):
 # `"fastbin"`, `"unsorted"`, `"smallbin"`, `"largebin"` or `"top"`? When glibc cuts
 # a request from a bigger free chunk, name the bin that bigger chunk was in. The
 # check replays the trace and, on a wrong answer, shows the bins as they were just
-# before that `malloc` (not the answer). You can also paste the trace into a
+# before that `malloc`. Use exactly these strings. You can also paste the trace into a
 # `ts.GlibcStepper` — but predict first.
 
 # %%
@@ -910,7 +915,8 @@ fig
 # One slider now drives three real replays of the same trace: the teaching allocator
 # (section 2), glibc with its bins (section 3) and mimalloc with each page's lists. Each
 # panel counts offsets from the start of its own heap (glibc: from the tcache's chunk;
-# mimalloc: its pages laid end to end in address order, so a block keeps its place).
+# mimalloc: the committed part of each page, laid end to end in address order, so a
+# block keeps its place).
 #
 # **Predict:** in the intro trace, `c` (100 bytes) and `b` are freed, then `e` asks for
 # 24 bytes. Which manager gives `e` the place where `b` was, which gives it a neighbour
@@ -956,7 +962,8 @@ compare_managers("intro")
 # `exec`, and a child made with `fork`, are not recorded); all threads, as one
 # sequence (a lock around the bookkeeping); at most 200,000 calls unless told
 # otherwise. The recorder's own tables are in `mmap`ed memory, so it never
-# records itself.
+# records itself. `memalign`, `posix_memalign` and `aligned_alloc` are not recorded
+# (and the frees of their blocks are dropped).
 #
 # We record Python starting up and doing nothing: `python -I -S -c pass` (`-I -S`:
 # Python ignores its `PYTHON*` environment variables and the user's folders and
@@ -1351,7 +1358,7 @@ ts.check_footprint_trace(my_trace)
 #
 # So far one thread did all the `malloc`s. Real programs have several, and an allocator
 # with one lock would make them queue. glibc gives threads their own **arenas** (each a
-# heap with its own bins and its own lock); mimalloc gives each thread its own **pages**.
+# with its own heap or heaps, its own bins and its own lock); mimalloc gives each thread its own **pages**.
 # Both then have to answer the same question: what happens when thread A frees a block
 # that thread B allocated?
 #
@@ -1411,11 +1418,13 @@ print(arena_demo(24, tunables=NO_TCACHE).table(chunks=False))
 #
 # The source says why
 # ([malloc.c, glibc 2.36](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=glibc-2.36)):
-# `__libc_free` finds the chunk's arena (`ar_ptr = arena_for_chunk (p)`, line 3384) and
-# calls `_int_free (ar_ptr, p, 0)`. The first thing `_int_free` does (line 4475) is
+# `__libc_free` finds the chunk's arena (`ar_ptr = arena_for_chunk (p)`,
+# [line 3384](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=glibc-2.36#l3384)) and calls `_int_free (ar_ptr, p, 0)`. After its sanity checks,
+# `_int_free` first tries the tcache ([line 4475](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=glibc-2.36#l4475)):
 # `if (tcache->counts[tc_idx] < mp_.tcache_count) { tcache_put (p, tc_idx); return; }`,
-# and `tcache` is a `__thread` variable (line 3139): the tcache of the thread that
-# calls `free`, whatever arena the chunk belongs to. Only when that tcache bin has no room
+# and `tcache` is a `__thread` variable ([line 3139](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=glibc-2.36#l3139)): the tcache of the thread
+# that calls `free`, whatever arena the chunk belongs to. Only when that tcache bin is
+# full, the tcache is off, or the chunk is larger than the tcache takes (1,040 bytes)
 # does `_int_free` go on with `ar_ptr`, the chunk's own arena: a fastbin (a lock-free push),
 # or the arena's bins under its lock. So with the tcache, chunks **migrate** between
 # threads: the main thread now uses a chunk whose A bit says "arena 1", and when it frees
@@ -1481,6 +1490,8 @@ for s in steps[1:]:
 # (newest first), and `malloc` keeps popping `free` until it is empty; only then does it
 # move `local_free` over (`mi_free_block_local` in
 # [src/free.c](https://github.com/microsoft/mimalloc/blob/v3.4.3/src/free.c#L28),
+# `mi_page_free_quick_collect` at
+# [src/page.c line 196](https://github.com/microsoft/mimalloc/blob/v3.4.3/src/page.c#L196) and
 # `_mi_page_free_collect` in
 # [src/page.c](https://github.com/microsoft/mimalloc/blob/v3.4.3/src/page.c#L206)).
 # The fast path of `malloc` looks at one list and nothing else.
@@ -1496,22 +1507,24 @@ print(mimalloc_cross_thread_free(48))
 
 # %% [markdown]
 # - Thread 2's own free of `b`: onto `local_free`, and `used` drops at once.
-# - The main thread's free of `a`: onto the page's **thread-free list** with one atomic
-#   compare-and-swap (`mi_free_block_mt`,
+# - The main thread's free of `a`: onto the page's **thread-free list** with a
+#   compare-and-swap loop (`mi_free_block_mt`,
 #   [src/free.c](https://github.com/microsoft/mimalloc/blob/v3.4.3/src/free.c#L57)), no lock;
 #   the main thread does not touch `used`, so the page still counts `a` as in use.
 # - Thread 2's next `malloc` (`c`) takes a block from `free`, and `a` stays where it is:
 #   the fast path does not look at the thread-free list.
-# - When thread 2 **collects** (here `mi_collect(false)`; `malloc` does it too when a page's
-#   `free` list runs out), `_mi_page_free_collect` takes the whole thread-free list with an
+# - When thread 2 **collects** (here `mi_collect(false)`; `malloc` does it too, but only
+#   when a page has no blocks left on `free` *or* `local_free`: it first just moves
+#   `local_free` over, or every so many calls), `_mi_page_free_collect` takes the whole thread-free list with an
 #   atomic compare-and-swap, puts it in front of `local_free` and lowers `used`
 #   ([src/page.c](https://github.com/microsoft/mimalloc/blob/v3.4.3/src/page.c#L142)).
 #   Thread 2 gets `a` back only after the blocks on `free` are used up.
 # - The main thread's own 48-byte blocks are on another page: pages belong to one thread.
 #
 # So the two allocators disagree: glibc lets the freeing thread keep the chunk (in its
-# tcache), and sends it home only when the tcache is full or off; mimalloc always sends the
-# block home, to its page's thread-free list, and the owner takes it back when it collects.
+# tcache), and sends it home only when the tcache bin is full, the tcache is off or the
+# chunk is too big for it; mimalloc sends the block home, to its page's thread-free list
+# (unless the owner thread has exited), and the owner takes it back when it collects.
 #
 # These are glibc 2.36 and mimalloc 3.4.3 on Linux. Other allocators (macOS's, Windows'
 # heap) have their own schemes for threads, not measured here.
@@ -1577,7 +1590,7 @@ print(mimalloc_cross_thread_free(48))
 #   per size class to pay for.
 # - Threads: glibc gives a second thread its own arena in an `mmap`ped heap (A bit
 #   set), but `free` first offers a chunk to the *calling* thread's tcache, so chunks
-#   migrate between threads until a tcache bin is full; mimalloc sends a block freed
+#   migrate between threads while the tcache has room; mimalloc sends a block freed
 #   by another thread back to its page's thread-free list, where the owner collects it.
 #
 # **Myths this lesson corrected**

@@ -25,8 +25,9 @@ ta_block *ta_coalesce(ta_heap *h, ta_block *b)
     # 2: thinks the tcache is a queue (first freed, first reused)
     2: '''answer = {"x": "b", "y": "c", "z": "new", "w": "d"}
 ''',
-    # 3: names the bins glibc sorts b and d into during the search, not where they were before the call
-    3: '''answer = {"x": ("c", "tcache"), "y": ("b", "smallbin"), "z": ("d", "largebin"), "w": ("new", "top")}
+    # 3: thinks the unsorted bin is scanned from its head (newest first), so y gets d; and
+    #    names the large bin glibc sorts d into during z's call, not where d waited before it
+    3: '''answer = {"x": ("c", "tcache"), "y": ("d", "unsorted"), "z": ("d", "large bin"), "w": ("new", "top")}
 ''',
     # 4: the right idea, but the holes are freed in the wrong order: the 64-byte hole
     #    is first on the LIFO list, so first fit makes the same choice as best fit
