@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["ROOT", "TOOLS", "DoctorReport", "MimallocFiles", "MissingTool", "Tool", "cache_dir", "doctor",
-           "compiler", "example_path", "have", "mimalloc", "missing", "require", "tool_path", "zig_argv"]
+           "compiler", "example_path", "have", "mimalloc", "missing", "require", "tool_path", "wine_program",
+           "zig_argv"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -163,6 +164,22 @@ def have(*names: str) -> bool:
 def tool_path(name: str) -> str | None:
     """Path of the tool, or None."""
     return _locate(name)[0]
+
+
+# Debian keeps Wine's real programs here; /usr/bin/wine is a wrapper script around them
+_WINE_LIBDIR = Path("/usr/lib/wine")
+_WINE_PROGRAMS = {"loader": ("wine64", "wine"), "server": ("wineserver64", "wineserver")}
+
+
+def wine_program(kind: str) -> str | None:
+    """Wine's ``"loader"`` (what starts a Windows program) or ``"server"``: Debian's own
+    binaries in /usr/lib/wine (64-bit first), else the command on PATH; None without Wine."""
+    names = _WINE_PROGRAMS[kind]
+    for name in names:
+        p = _WINE_LIBDIR / name
+        if os.access(p, os.X_OK) and p.is_file():
+            return str(p)
+    return tool_path("wine") if kind == "loader" else shutil.which(names[-1])
 
 
 def missing(*names: str) -> str:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-import os
 import shutil
 from pathlib import Path
 
@@ -29,15 +28,14 @@ from .cbuild import CompileError, build_program
 from .isolate import RunResult, run_program
 from .wasm import zig_cache_dir, zig_env
 from .toolchain import compiler as toolchain_compiler
-from .toolchain import MissingTool, cache_dir, have, missing, tool_path
+from .toolchain import MissingTool, cache_dir, have, missing, wine_program
 
-__all__ = ["BASE_OVERRIDES", "BuildError", "CREATE_OVERRIDES", "MINGW", "WINE64", "ZIG_WINDOWS_COLD_MESSAGE",
+__all__ = ["BASE_OVERRIDES", "BuildError", "CREATE_OVERRIDES", "MINGW", "ZIG_WINDOWS_COLD_MESSAGE",
            "build", "c_runtime", "compiler_argv", "have_windows_tools", "imports", "prepare_wine", "ready",
            "run_wine", "why_not", "wine_env", "wine_loader", "wine_prefix", "workdir",
            "zig_windows_libc_cached"]
 
 MINGW = "x86_64-w64-mingw32-gcc"
-WINE64 = "/usr/lib/wine/wine64"     # Debian's 64-bit loader; /usr/bin/wine is a wrapper script
 BASE_OVERRIDES = "winedbg.exe=d"
 # Only while creating the prefix: do not offer to install Mono / Gecko (no display here).
 CREATE_OVERRIDES = "winedbg.exe=d;mscoree=d;mshtml=d"
@@ -98,19 +96,20 @@ def zig_windows_libc_cached() -> bool:
 
 
 def build(sources, output, *, compiler: str = "mingw", shared: bool = False,
-          flags=("-O2",), libs=()) -> Path:
+          cflags=("-O2",), ldflags=()) -> Path:
     """Compile and link ``sources`` into ``output`` (an .exe/.dll, or a Linux program/.so).
 
-    ``flags`` go before the sources, ``libs`` (objects, archives, ``-l``/``-Wl`` options)
-    after them, as a linker wants. Windows builds are stripped (``-s``). The build is
+    ``cflags`` go before the sources, ``ldflags`` (objects, archives, ``-l``/``-Wl`` options)
+    after them, as a linker wants (the names ``lab.build_program`` uses). Windows builds
+    are stripped (``-s``). The build is
     ``lab.build_program``'s (cached by content); the result is copied to ``output`` so
     an EXE and its DLLs sit side by side, as Windows' loader wants. Raises BuildError
     (a ``lab.CompileError``) with the compiler's messages on failure.
     """
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    cflags = list(flags) + (["-fPIC"] if shared and compiler == "gcc" else [])
-    ldflags = [str(x) for x in libs] + (["-shared"] if shared else []) + ([] if compiler == "gcc" else ["-s"])
+    cflags = list(cflags) + (["-fPIC"] if shared and compiler == "gcc" else [])
+    ldflags = [str(x) for x in ldflags] + (["-shared"] if shared else []) + ([] if compiler == "gcc" else ["-s"])
     if compiler == "zig" and not zig_windows_libc_cached():
         from .warmup import wait_for
         wait_for("zig-windows")          # being prepared in the background? say so and wait
@@ -156,10 +155,9 @@ def c_runtime(path) -> str:
 
 
 def wine_loader() -> str:
-    """The Wine loader to start programs with (Debian's wine64, else ``wine``)."""
-    if os.access(WINE64, os.X_OK):
-        return WINE64
-    path = tool_path("wine")
+    """The Wine loader to start programs with (``toolchain.wine_program``: Debian's wine64,
+    else ``wine``)."""
+    path = wine_program("loader")
     if path is None:
         raise MissingTool(missing("wine"))
     return path
@@ -197,19 +195,11 @@ def prepare_wine(timeout: float = 600) -> str:
         r = run_program([wine_loader(), "wineboot", "--init"], env=env, timeout=timeout)
         if not r.ok:
             raise RuntimeError(f"wineboot failed: {r.status()}\n{r.stderr[-2000:]}")
-        server = _wineserver()
+        server = wine_program("server")
         if server:      # wait until the prefix is written completely
             run_program([server, "-w"], env=env, timeout=timeout)
         ready.write_text("created by labsupport.winlab\n")
     return f"Wine prefix created: {prefix.name}/ in the course cache"
-
-
-def _wineserver() -> str | None:
-    for p in ("/usr/lib/wine/wineserver64", "/usr/lib/wine/wineserver"):
-        if os.access(p, os.X_OK):
-            return p
-    from shutil import which
-    return which("wineserver")
 
 
 def run_wine(exe, *args, debug: str | None = None, env: dict | None = None, cwd=None,

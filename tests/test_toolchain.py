@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 import labsupport as lab
@@ -48,3 +50,13 @@ def test_doctor_command_line(capsys):
 def test_cache_dir_honours_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("LABSUPPORT_CACHE", str(tmp_path / "c"))
     assert lab.cache_dir() == tmp_path / "c" and (tmp_path / "c").is_dir()
+
+
+def test_wine_programs_are_found_in_one_place():
+    from labsupport import toolchain
+    loader, server = toolchain.wine_program("loader"), toolchain.wine_program("server")
+    if not toolchain.have("wine"):
+        assert loader is None
+        return
+    assert loader and os.access(loader, os.X_OK) and "wine" in os.path.basename(loader)
+    assert server is None or "wineserver" in os.path.basename(server)

@@ -39,7 +39,7 @@ def test_missing_tools_name_the_package(monkeypatch):
     with pytest.raises(lab.MissingTool, match="mingw-w64"):
         winlab.compiler_argv("mingw")
     monkeypatch.setattr(winlab, "have", lambda name: False)
-    monkeypatch.setattr(winlab.os, "access", lambda *a: False)
+    monkeypatch.setattr(toolchain.os, "access", lambda *a: False)          # no /usr/lib/wine either
     with pytest.raises(lab.MissingTool, match="wine64"):
         winlab.prepare_wine()
     assert "mingw-w64" in winlab.why_not() and "wine" in winlab.why_not()
@@ -98,7 +98,7 @@ def test_run_wine_exit_code_output_and_stdin(tmp_path):
 @needs_wine
 def test_run_wine_crash_is_an_exit_code(tmp_path):
     src = write(tmp_path, "c.c", "int main(void){ volatile int *p = 0; *p = 1; return 0; }\n")
-    exe = winlab.build([src], tmp_path / "c.exe", flags=("-O0",))
+    exe = winlab.build([src], tmp_path / "c.exe", cflags=("-O0",))
     r = winlab.run_wine(exe, timeout=120)
     assert not r.ok and not r.timed_out
     assert r.returncode == 0xC0000005 & 0xFF      # the access violation's low byte

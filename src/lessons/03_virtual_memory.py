@@ -72,9 +72,9 @@ OVERCOMMIT = program("overcommit")
 MAPFILE = program("mapfile")
 GUARD = program("guard", cflags=("-O0",))
 # numbers.c links a small shared library; both go into one folder so it is found ($ORIGIN)
-winlab.build([SRC / "libtable.c"], OUT / "libtable.so", compiler="gcc", shared=True, flags=["-O1"])
-NUMBERS = winlab.build([SRC / "numbers.c"], OUT / "numbers", compiler="gcc", flags=["-O1"],
-                       libs=[f"-L{OUT}", "-ltable", "-Wl,-rpath,$ORIGIN"])
+winlab.build([SRC / "libtable.c"], OUT / "libtable.so", compiler="gcc", shared=True, cflags=["-O1"])
+NUMBERS = winlab.build([SRC / "numbers.c"], OUT / "numbers", compiler="gcc", cflags=["-O1"],
+                       ldflags=[f"-L{OUT}", "-ltable", "-Wl,-rpath,$ORIGIN"])
 print("built:", ", ".join(p.name for p in (LIFECYCLE, RESERVE, OVERCOMMIT, MAPFILE, GUARD, NUMBERS)))
 
 # %% [markdown]
@@ -305,7 +305,7 @@ print(lab.run_program([RESERVE, "thp"]).stdout)
 WINDOWS = winlab.ready()
 if WINDOWS:
     WIN_EXE = winlab.build([SRC / "win_reserve.c"], OUT / "win_reserve.exe", compiler="mingw",
-                           libs=["-lpsapi"])
+                           ldflags=["-lpsapi"])
     win = winlab.run_wine(WIN_EXE, timeout=60)
     print(win.status())
     # the lines whose numbers do not vary; the counters follow in the next cell

@@ -79,17 +79,17 @@ WINDOWS = winlab.ready()
 inc = f"-I{MI.include_dir}"
 mimalloc_a = [str(MI.static_lib), "-lpthread"]
 lib_builds = {
-    "private":  dict(flags=["-O2", inc], libs=mimalloc_a + ["-Wl,--exclude-libs,ALL"]),
-    "exported": dict(flags=["-O2", inc], libs=mimalloc_a),
-    "symbolic": dict(flags=["-O2", inc], libs=mimalloc_a + ["-Wl,-Bsymbolic"]),
-    "shared":   dict(flags=["-O2", "-DNO_OWN_ALLOCATOR"], libs=[]),
+    "private":  dict(cflags=["-O2", inc], ldflags=mimalloc_a + ["-Wl,--exclude-libs,ALL"]),
+    "exported": dict(cflags=["-O2", inc], ldflags=mimalloc_a),
+    "symbolic": dict(cflags=["-O2", inc], ldflags=mimalloc_a + ["-Wl,-Bsymbolic"]),
+    "shared":   dict(cflags=["-O2", "-DNO_OWN_ALLOCATOR"], ldflags=[]),
 }
 for kind, how in lib_builds.items():
     winlab.build([SRC / "textlib.c"], OUT / f"libtext_{kind}.so", compiler="gcc",
                  shared=True, **how)
     # the same app.c, linked against each library (and found next to it at run time)
     winlab.build([SRC / "app.c"], OUT / f"app_{kind}", compiler="gcc",
-                 libs=[f"-L{OUT}", f"-ltext_{kind}", "-Wl,-rpath,$ORIGIN", "-ldl"])
+                 ldflags=[f"-L{OUT}", f"-ltext_{kind}", "-Wl,-rpath,$ORIGIN", "-ldl"])
     print(f"built libtext_{kind}.so and app_{kind}")
 
 

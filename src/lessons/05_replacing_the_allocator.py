@@ -66,10 +66,10 @@ WINDOWS = winlab.ready()
 winlab.build([SRC / "helper.c"], OUT / "libhelper.so", compiler="gcc", shared=True)
 winlab.build([SRC / "lateplugin.c"], OUT / "lateplugin.so", compiler="gcc", shared=True)
 link = [f"-L{OUT}", "-lhelper", "-Wl,-rpath,$ORIGIN", "-ldl", "-lpthread"]
-winlab.build([SRC / "whoserves.c"], OUT / "whoserves", compiler="gcc", libs=link)
+winlab.build([SRC / "whoserves.c"], OUT / "whoserves", compiler="gcc", ldflags=link)
 # static override: mimalloc.o linked into the program
 winlab.build([MI.object_file, SRC / "whoserves.c"], OUT / "whoserves_static", compiler="gcc",
-             libs=link)
+             ldflags=link)
 PLUGIN = str(OUT / "lateplugin.so")
 
 
@@ -275,11 +275,11 @@ print(whoserves("whoserves_static").stdout)
 DEEP = OUT / "deepplugin.so"          # lateplugin.c again, as another file (a file loads once)
 winlab.build([SRC / "lateplugin.c"], DEEP, compiler="gcc", shared=True)
 winlab.build([SRC / "whoserves.c"], OUT / "whoserves_o_last", compiler="gcc",
-             libs=link + [MI.object_file])
+             ldflags=link + [MI.object_file])
 winlab.build([MI.static_lib, SRC / "whoserves.c"], OUT / "whoserves_a_first", compiler="gcc",
-             libs=link)
+             ldflags=link)
 winlab.build([SRC / "whoserves.c"], OUT / "whoserves_a_last", compiler="gcc",
-             libs=link + [MI.static_lib, "-lpthread"])
+             ldflags=link + [MI.static_lib, "-lpthread"])
 CONFIGS = {   # name: (program, environment, arguments)
     "mimalloc.o last": ("whoserves_o_last", None, ()),
     "libmimalloc.a first": ("whoserves_a_first", None, ()),
@@ -402,7 +402,7 @@ for config in ["LD_PRELOAD + RTLD_DEEPBIND", "static mimalloc.o + RTLD_DEEPBIND"
 # %%
 def cxx_demo():
     winlab.build([SRC / "cxx_new.cpp"], OUT / "cxx_plain", compiler="gcc",
-                 flags=["-O2", "-x", "c++"], libs=["-ldl", "-lstdc++"])
+                 cflags=["-O2", "-x", "c++"], ldflags=["-ldl", "-lstdc++"])
     for label, env in [("plain", None), ("LD_PRELOAD", PRELOAD)]:
         r = lab.run_program([str(OUT / "cxx_plain")], env=env, timeout=10)
         print(f"--- {label}\n{r.stdout}")
@@ -431,8 +431,8 @@ for path in [MI.shared_lib, MI.static_lib, MI.object_file]:
 if lab.have("g++"):
     try:
         winlab.build([SRC / "cxx_new.cpp", SRC / "mi_new_delete.cpp"], OUT / "cxx_header",
-                     compiler="gcc", flags=["-O2", f"-I{MI.include_dir}", "-x", "c++"],
-                     libs=["-x", "none", MI.static_lib, "-ldl", "-lpthread", "-lstdc++"])
+                     compiler="gcc", cflags=["-O2", f"-I{MI.include_dir}", "-x", "c++"],
+                     ldflags=["-x", "none", MI.static_lib, "-ldl", "-lpthread", "-lstdc++"])
         print("the header + libmimalloc.a: linked")
     except winlab.BuildError as exc:
         twice = exc.diagnostics.count("multiple definition of `operator")
