@@ -278,39 +278,19 @@ def replay_window(trace, start: int, n: int, policy: str = "first", order: str =
 # ---------------------------------------------------------------------------
 # measured, not assumed: what glibc and mimalloc really give (each in a fresh child)
 # ---------------------------------------------------------------------------
-_CHUNKS_C = r"""
-/* chunk sizes: malloc_usable_size + 8 of malloc(n), n = 0..N, in a fresh heap, nothing freed
-   (a freed chunk may be handed out whole, up to 31 bytes bigger than the request needs) */
-#include <malloc.h>
-#include <stdio.h>
-#include <stdlib.h>
-int main(int argc, char **argv)
-{
-    long n = argc > 1 ? atol(argv[1]) : 2048;
-    static char out[1 << 20];
-    setvbuf(stdout, out, _IOFBF, sizeof out);      /* stdio's buffer is not from malloc */
-    void **keep = calloc((size_t)n + 1, sizeof *keep);
-    for (long i = 0; i <= n; i++) keep[i] = malloc((size_t)i);
-    for (long i = 0; i <= n; i++) printf("%zu\n", malloc_usable_size(keep[i]) + sizeof(size_t));
-    return 0;
-}
-"""
-
-
 def glibc_chunk_sizes(upto: int = 2048) -> list:
-    """glibc's chunk size for every request 0..upto, measured: ``malloc_usable_size`` + SIZE_SZ
-    in a fresh C program that allocates them all from a new heap, nothing freed (compare
-    with ``glibc_chunk_size``, the formula). Up to 100,000 (bigger ones are mmapped)."""
+    """glibc's chunk size for every request 0..upto, measured with lesson 01's probe
+    (``glibc_probe sizes``: ``malloc(n)`` in a fresh process, nothing freed, the size field
+    read back), in batches of 1,000 so each output stays small; compare with
+    ``glibc_chunk_size``, the formula. Up to 100,000 (bigger ones are mmapped)."""
+    from .probes import build_probe, run_probe
     if not 0 <= upto <= 100_000:
         raise ValueError("upto must be 0..100000")
-    src = cache_dir() / "recorder" / "chunksizes.c"
-    src.parent.mkdir(parents=True, exist_ok=True)
-    if not src.exists() or src.read_text() != _CHUNKS_C:
-        src.write_text(_CHUNKS_C)
-    r = run_program([build_program([src]), str(upto)], timeout=30)
-    if not r.ok:
-        raise RuntimeError(f"measuring glibc: {r}")
-    return [int(x) for x in r.stdout.split()]
+    probe, sizes = build_probe("glibc_probe"), []
+    for lo in range(0, upto + 1, 1000):
+        text = run_probe([probe, "sizes", *range(lo, min(lo + 1000, upto + 1))])
+        sizes += [int(line.split()[1]) for line in text.splitlines()[1:]]     # after the header
+    return sizes
 
 
 def _mi_classes(lib, upto):

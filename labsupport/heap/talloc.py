@@ -70,14 +70,9 @@ def _choice(enum, value, what):
         raise ValueError(f"{what} must be one of {', '.join(enum)}") from None
 
 
-@dataclass
-class Replay:
-    trace: Trace
-    policy: Policy
-    order: Order
-    arena_size: int
-    states: list = field(default_factory=list)    # Step after every operation (0: before the first)
-    tag: int | None = None                        # lib.TA_TAG (set by replay): prologue, epilogue, header
+class _ReplayBase:
+    """What ``Replay`` and ``LazyReplay`` share: their steps by index, the final step, and
+    the arena's fixed meta spans (needs ``states``, ``arena_size`` and ``tag``)."""
 
     def __len__(self):
         return len(self.states)
@@ -88,6 +83,21 @@ class Replay:
     @property
     def final(self) -> Step:
         return self.states[-1]
+
+    @property
+    def frame(self) -> tuple:
+        """The arena's fixed meta spans (offset, size): the prologue and the epilogue tag."""
+        return ((0, self.tag), (self.arena_size - self.tag, self.tag))
+
+
+@dataclass
+class Replay(_ReplayBase):
+    trace: Trace
+    policy: Policy
+    order: Order
+    arena_size: int
+    states: list = field(default_factory=list)    # Step after every operation (0: before the first)
+    tag: int | None = None                        # lib.TA_TAG (set by replay): prologue, epilogue, header
 
     @property
     def failures(self) -> list:
@@ -101,11 +111,6 @@ class Replay:
     @property
     def searched(self) -> int:
         return sum(s.searched for s in self.states)
-
-    @property
-    def frame(self) -> tuple:
-        """The arena's fixed meta spans (offset, size): the prologue and the epilogue tag."""
-        return ((0, self.tag), (self.arena_size - self.tag, self.tag))
 
     def summary(self) -> dict:
         f = self.final.figures
@@ -263,7 +268,7 @@ class TallocSteps(Sequence):
 
 
 @dataclass
-class LazyReplay:
+class LazyReplay(_ReplayBase):
     """A replay whose steps are built when asked (``replay_lazy``): ``states`` is a
     ``TallocSteps`` (a sequence, for ``StepView``); the figures that need every step
     (``peak_footprint``, ``summary``) are left out: use ``replay`` for those."""
@@ -274,21 +279,9 @@ class LazyReplay:
     states: TallocSteps
     tag: int
 
-    def __len__(self):
-        return len(self.states)
-
-    def __getitem__(self, i) -> Step:
-        return self.states[i]
-
-    @property
-    def final(self) -> Step:
-        return self.states[-1]
-
     @property
     def failures(self) -> list:
         return [self.states[i] for i in self.states.failed_steps]
-
-    frame = Replay.frame
 
     def __repr__(self):
         return (f"LazyReplay({self.trace.name!r}, {self.policy} fit, {self.order} free list, "

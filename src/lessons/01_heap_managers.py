@@ -624,8 +624,9 @@ for stop, what in [(5, "free b"), (6, "free c"), (7, "free d")]:
 # These lists are glibc's own choices and they change between releases: the
 # unsorted-bin change of 2.41 above is one, and later releases rework the tcache and
 # the fastbins again (the [NEWS](https://sourceware.org/git/?p=glibc.git;a=blob;f=NEWS)
-# file lists them). The probe reads the layout of glibc 2.32 to 2.41 and stops with an
-# error, rather than draw wrong bins, where it does not find it.
+# file lists them). The probe assumes the layout of glibc 2.32 and later (it has run on
+# 2.36 and 2.41) and stops with an error, rather than draw wrong bins, where it does
+# not find it.
 #
 # **Predict:** in the trace `intro` (section 2), where do `c` and `b` go when they are
 # freed, and where does `e` come from — with tcache, and without?

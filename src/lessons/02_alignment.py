@@ -39,7 +39,6 @@
 # ## Setup
 
 # %%
-import os
 import re
 import statistics
 import subprocess
@@ -455,8 +454,9 @@ for size in (1, 8, 24, 100, 1000):
 # NBVAL_IGNORE_OUTPUT
 # which calls fail depends on the glibc version (2.38 made aligned_alloc strict), so this
 # output is not compared; the next cell checks what it must show on every version
-GLIBC = os.confstr("CS_GNU_LIBC_VERSION")            # such as "glibc 2.36"
-print("this machine:", GLIBC)
+from labsupport.heap.glibc import glibc_version    # (2, 36) on Debian 12
+
+print("this machine: glibc %d.%d" % glibc_version())
 rules = lab.build_program([SRC / "aligned_alloc_rules.c"])
 r = lab.run_program([rules])
 print(r.stdout if r.ok else r)
@@ -471,8 +471,7 @@ print(r.stdout if r.ok else r)
 # above and checks it against the rule for the version printed there.
 
 # %%
-glibc_version = tuple(int(x) for x in GLIBC.split()[1].split(".")[:2])
-strict = glibc_version >= (2, 38)
+strict = glibc_version() >= (2, 38)
 result = {ln.split("->")[0].strip(): ln.split("->")[1] for ln in r.stdout.splitlines() if "->" in ln}
 
 
