@@ -324,11 +324,42 @@ def parse_smaps(text: str, program: str | None = None) -> AddressSpace:
     return _finish(regions, program)
 
 
+def _process_state(pid) -> str | None:
+    """The one-letter state of /proc/PID/stat ("R", "S", "Z" for a zombie...), None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2:][:1] or None
+
+
 def read_address_space(pid="self", sizes: bool = True) -> AddressSpace:
-    """Read a live process's map (``pid`` an int or "self"); ``sizes`` reads smaps too."""
+    """Read a live process's map (``pid`` an int or "self"); ``sizes`` reads smaps too.
+
+    A process that has exited has no address space left: reading it raises
+    ``ProcessLookupError`` saying so (whether it is gone from /proc already or still
+    a zombie waiting for its parent), never an empty map or a bare FileNotFoundError."""
     name = "smaps" if sizes else "maps"
-    with open(f"/proc/{pid}/{name}") as f:
-        text = f.read()
+    try:
+        with open(f"/proc/{pid}/{name}") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise ProcessLookupError(f"process {pid} has exited (or never existed): /proc/{pid} is gone, "
+                                 f"so there is no address space to read. Read it while the process "
+                                 f"runs (keep it alive, e.g. until it reads a line of input)") from None
+    except ProcessLookupError:
+        raise ProcessLookupError(f"process {pid} has exited: its address space is gone") from None
+    except PermissionError as exc:
+        raise PermissionError(f"/proc/{pid}/{name} is not readable here ({exc.strerror}): another "
+                              f"user's process needs root or ptrace access") from None
+    if not text.strip() and pid != "self":
+        state = _process_state(pid)
+        if state in (None, "Z", "X"):
+            raise ProcessLookupError(
+                f"process {pid} has exited" + (" (a zombie: its parent has not collected it yet)"
+                                                 if state == "Z" else "")
+                + ": its address space is gone, so there are no regions to read")
     try:
         program = os.readlink(f"/proc/{pid}/exe")
     except OSError:

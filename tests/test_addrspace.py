@@ -187,6 +187,22 @@ def test_live_child_by_pid():
         proc.wait()
 
 
+def test_exited_process_says_so():
+    proc = subprocess.Popen(["true"])
+    for _ in range(500):                  # a zombie: exited, not yet collected by its parent
+        if open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
+            break
+        import time
+        time.sleep(0.01)
+    with pytest.raises(ProcessLookupError, match="has exited.*zombie"):
+        lab.read_address_space(proc.pid)
+    with pytest.raises(ProcessLookupError, match="has exited"):
+        lab.read_address_space(proc.pid, sizes=False)
+    proc.wait()                           # collected: /proc/PID is gone
+    with pytest.raises(ProcessLookupError, match="has exited"):
+        lab.read_address_space(proc.pid)
+
+
 def test_picture(space):
     fig = lab.draw_address_space(space, highlight=3, title="t")
     ax = fig.axes[0]
