@@ -21,6 +21,10 @@ alignment are still readable with ``c.ffi.sizeof``/``c.ffi.alignof``, and pahole
 shows its fields. (labsupport's cbuild declares packed and aligned structs to cffi
 with ``...;``, so cffi takes their offsets from the compiler and they do have
 layouts.) An incomplete type (declared, never defined) raises ``LayoutUnavailable``.
+A ``#pragma pack`` region, which cffi's parser never sees, makes cffi's declaration
+disagree with the compiler: ``struct_layout`` then reads the layout from the module's
+debug information with pahole (``from_pahole``), or raises ``LayoutMismatch`` with
+cffi's own message when pahole is missing.
 """
 from __future__ import annotations
 
@@ -29,14 +33,20 @@ import subprocess
 from dataclasses import dataclass
 from html import escape
 
-__all__ = ["CACHE_LINE", "Field", "Hole", "Layout", "LayoutUnavailable", "StructLayoutView", "cell_types",
-           "compare_with_pahole", "from_cffi", "pahole_text", "parse_pahole", "struct_layout"]
+__all__ = ["CACHE_LINE", "Field", "Hole", "Layout", "LayoutMismatch", "LayoutUnavailable", "StructLayoutView",
+           "cell_types", "compare_with_pahole", "from_cffi", "from_pahole", "pahole_text", "parse_pahole",
+           "struct_layout"]
 
 CACHE_LINE = 64
 
 
 class LayoutUnavailable(LookupError):
     """cffi cannot give this type's fields (opaque to it, or its cdef disagrees with gcc)."""
+
+
+class LayoutMismatch(LayoutUnavailable):
+    """cffi's declaration of the type disagrees with the compiler's layout (a #pragma pack
+    cffi's parser never saw): its message is cffi's, not "incomplete"."""
 
 
 @dataclass(frozen=True)
@@ -316,9 +326,17 @@ def from_cffi(ffi, ctype) -> Layout:
         raise LayoutUnavailable(f"{T.cname} is not a struct or a union")
     try:
         ffi.sizeof(T)          # an incomplete type: asking cffi for its fields would abort
-    except Exception:
+    except Exception as exc:
+        msg = str(exc)
+        if re.search(r"\bwrong (offset|size|total size|alignment)\b", msg):
+            # cffi computed the natural layout from its declaration and gcc laid the type
+            # out otherwise: a #pragma pack (or another layout pragma) cffi never saw
+            raise LayoutMismatch(f"cffi's declaration of {T.cname} disagrees with the compiler "
+                                 f"({msg.split(': ', 1)[-1].split('. fix it')[0]}): the compiler "
+                                 f"packed or aligned it in a way cffi's parser does not see, such "
+                                 f"as #pragma pack") from None
         raise LayoutUnavailable(f"{T.cname} is incomplete here (declared, never defined): "
-                                f"it has no layout") from None
+                                f"it has no layout ({msg})") from None
     try:
         fields = T.fields
     except Exception as exc:
@@ -345,9 +363,82 @@ def from_cffi(ffi, ctype) -> Layout:
 
 def struct_layout(module, ctype: str) -> Layout:
     """``lab.struct_layout(c, "struct rec")``: the layout of a type of a %%cffi module
-    (or of a cffi FFI)."""
+    (or of a cffi FFI).
+
+    Where cffi's declaration disagrees with the compiler (a ``#pragma pack`` region,
+    which cffi's parser does not see), the layout is read from the module's debug
+    information with pahole instead, when pahole is installed (``source == "pahole"``);
+    otherwise ``LayoutMismatch`` says what cffi and the compiler disagree on."""
     ffi = getattr(module, "ffi", module)
-    return from_cffi(ffi, ctype)
+    try:
+        return from_cffi(ffi, ctype)
+    except LayoutMismatch as exc:
+        path = getattr(module, "path", None)
+        from .toolchain import have
+        if path is None or not have("pahole"):
+            raise LayoutMismatch(f"{exc} (install pahole to read its real layout from the debug "
+                                 f"information)") from None
+        try:
+            return from_pahole(pahole_text(path, ctype), ffi)
+        except (LookupError, ValueError) as err:
+            raise LayoutMismatch(f"{exc}; pahole could not read it either: {err}") from None
+
+
+def _natural_align(ffi, ctype: str, size: int) -> int:
+    """A field type's own alignment (what it would have outside a packed struct)."""
+    try:
+        return ffi.alignof(ctype)
+    except Exception:
+        a = 1
+        while a < 16 and size % (a * 2) == 0:
+            a *= 2
+        return a
+
+
+_DWARF_NAMES = {       # gcc's DWARF base-type names -> the names cffi uses
+    "short int": "short", "short unsigned int": "unsigned short", "long int": "long",
+    "long unsigned int": "unsigned long", "long long int": "long long",
+    "long long unsigned int": "unsigned long long", "_Bool": "_Bool",
+}
+
+
+def from_pahole(text: str, ffi=None) -> Layout:
+    """A layout from ``pahole -C NAME`` output: offsets and sizes as the compiler laid
+    them out (packed by #pragma pack included). A field's ``align`` is its type's own
+    alignment (asked of cffi for the type pahole names), so a packed field shows as
+    misaligned; the struct's alignment is the largest power of two, up to its largest
+    field alignment, that divides its size and every field offset whose own alignment is
+    at least that large (what #pragma pack(n) gives)."""
+    p = parse_pahole(text)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    name = _norm(re.sub(r"\s*\{\s*$", "", lines[0]).replace("typedef ", ""))
+    decls = {}
+    for ln in lines[1:]:
+        m = _MEMBER.match(ln)
+        if m:
+            nm, _ = _decl_name(m.group("decl"))
+            decls[nm] = m.group("decl")
+    fields = []
+    for fname, off, size, bit, bits in p["fields"]:
+        decl = re.sub(r"__attribute__\s*\(\(.*\)\)", "", decls.get(fname, "")).strip()
+        decl = re.sub(r":\s*\d+\s*$", "", decl)
+        arr = re.findall(r"\[(\d*)\]", decl)
+        base = re.sub(r"(\[[^\]]*\])+\s*$", "", decl).strip()
+        ctype = base[:base.rfind(fname)].strip() if fname in base else base
+        one = size // max(1, int(arr[0] or 1)) if arr else size
+        align = _natural_align(ffi, ctype, one) if ffi is not None else _natural_align(None, "", one)
+        ctype = _DWARF_NAMES.get(" ".join(ctype.split()), ctype)
+        tname = ctype + "".join(f"[{a}]" for a in arr)
+        if bits is not None:
+            fields.append(Field(fname, off, size, align, tname, bit or 0, bits))
+        else:
+            fields.append(Field(fname, off, size, align, tname))
+    size = p["size"] if p["size"] is not None else max((f.end for f in fields), default=0)
+    top = max((f.align for f in fields), default=1)
+    align = top
+    while align > 1 and (size % align or any(f.offset % align for f in fields if f.align >= align)):
+        align //= 2
+    return Layout(name, p["kind"], size, align, tuple(fields), "pahole")
 
 
 def cell_types(module) -> list[str]:

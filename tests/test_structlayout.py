@@ -26,6 +26,13 @@ struct cl use_cl;
 struct hidden *no_hidden(void) { return 0; }
 """
 
+PRAGMA = r"""
+#pragma pack(push, 2)
+struct pragma2 { short kind; double reading; char id; int count; unsigned short u[3]; };
+#pragma pack(pop)
+struct pragma2 use_pragma2;
+"""
+
 
 @pytest.fixture(scope="module")
 def c():
@@ -162,3 +169,22 @@ def test_disagreement_is_reported(c):
     ok, report = lab.compare_with_pahole(wrong, c.path)
     assert not ok and "tag" in report
     assert "saved 16 bytes" in lab.pahole_text(c.path, "struct rec", reorganize=True)
+
+
+def test_pragma_pack_is_not_called_incomplete(monkeypatch):
+    """cffi's parser never sees #pragma pack: its natural layout disagrees with gcc's.
+    That is said as such (never "incomplete"), and with pahole the real layout is read."""
+    c = lab.build_c(PRAGMA)
+    with pytest.raises(sl.LayoutMismatch, match="disagrees with the compiler.*pragma pack") as e:
+        sl.from_cffi(c.ffi, "struct pragma2")
+    assert "incomplete" not in str(e.value) and "reading" in str(e.value)
+    if lab.have("pahole"):
+        L = lab.struct_layout(c, "struct pragma2")
+        assert L.source == "pahole" and (L.size, L.align) == (22, 2)
+        assert [(f.name, f.offset, f.size, f.align, f.type) for f in L.fields] == [
+            ("kind", 0, 2, 2, "short"), ("reading", 2, 8, 8, "double"), ("id", 10, 1, 1, "char"),
+            ("count", 12, 4, 4, "int"), ("u", 16, 6, 2, "unsigned short[3]")]
+        assert lab.compare_with_pahole(L, c.path)[0]
+    monkeypatch.setattr("labsupport.toolchain.have", lambda tool: False)
+    with pytest.raises(sl.LayoutMismatch, match="install pahole"):
+        lab.struct_layout(c, "struct pragma2")
