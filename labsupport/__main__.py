@@ -25,6 +25,8 @@ def main(argv=None) -> int:
     sc.add_argument("--out", default=str(ROOT / "student"))
     sc.add_argument("--nbgrader", action="store_true",
                     help="keep solutions inside nbgrader's BEGIN/END SOLUTION markers, with nbgrader cell metadata")
+    sc.add_argument("--lesson", action="append", metavar="NN",
+                    help="only this lesson (repeatable), e.g. --lesson 01 --out source/lesson01/")
     args = parser.parse_args(argv)
     if args.cmd == "doctor":
         report = doctor()
@@ -60,8 +62,20 @@ def main(argv=None) -> int:
             return 0
         print(workcopy.sync(Path(args.dir)))
         return 0
-    for p in workcopy.write_copies(Path(args.out), Path(args.src), nbgrader=args.nbgrader):
+    try:
+        written = workcopy.write_copies(Path(args.out), Path(args.src), nbgrader=args.nbgrader,
+                                        lessons=args.lesson)
+    except ValueError as exc:
+        print(exc)
+        return 2
+    for p in written:
         print("wrote", p)
+    if args.nbgrader:
+        need = max(workcopy.longest_cell_seconds(Path(args.src) / p.name) for p in written)
+        timeout = max(120, int(need * 4) // 30 * 30 + 30)
+        print(f"\nnbgrader runs each cell with a 30 s limit; the longest cell of these lessons took "
+              f"{need:.0f} s when the book was recorded. In your course's nbgrader_config.py:\n"
+              f"    c.Execute.timeout = {timeout}")
     return 0
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import cffi
 from cffi.recompiler import make_c_source
 
-from .toolchain import cache_dir, mimalloc as _mimalloc_files, tool_path as _tool_path
+from .toolchain import ROOT, cache_dir, mimalloc as _mimalloc_files, tool_path as _tool_path
 
 __all__ = ["BUILD_VERSION", "DEFAULT_CFLAGS", "CModule", "CompileError", "IsolatedCallError", "LinkError",
            "Recipe", "build_c", "build_c_file", "build_program", "compiler_version", "load_module",
@@ -75,12 +75,13 @@ class CModule:
     cached: bool = False
     isolated: bool = False         # c.f(...) runs in an isolated child (build_c(isolate=True))
     timeout: float = 10.0          # for isolated calls
+    not_done: bool = False         # built from an exercise's stub (a LAB_NOT_DONE(); line)
 
     def __getattr__(self, name):
-        if name.startswith("__"):
+        if name.startswith("__") or name == "direct_lib":
             raise AttributeError(name)
         try:
-            fn = getattr(self.lib, name)
+            fn = getattr(self.direct_lib if self.isolated else self.lib, name)
         except AttributeError:
             raise AttributeError(
                 f"the C module has no callable {name!r}; it has: {', '.join(self.functions) or 'none'}"
@@ -97,6 +98,26 @@ class CModule:
 
     def __repr__(self):
         return f"<C module: {', '.join(self.functions) or 'no functions'}>"
+
+
+class _RefusingLib:
+    """``c.lib`` of an isolated module: its functions would run in the kernel, outside the isolation
+    the cell asked for, so calling one through ``c.lib`` is refused with the way to do it."""
+
+    def __init__(self, module: CModule):
+        self._module = module
+
+    def __getattr__(self, name):
+        value = getattr(self._module.direct_lib, name)
+        if name in self._module.functions:
+            raise AttributeError(
+                f"c.lib.{name} would run in the notebook's own process, not in the isolated child this "
+                f"module was built for (--isolate): call c.{name}(...) instead, or, to pass pointers "
+                f"knowing that a crash then kills the kernel, c.direct_lib.{name}(...)")
+        return value
+
+    def __dir__(self):
+        return dir(self._module.direct_lib)
 
 
 class IsolatedCallError(RuntimeError):
@@ -528,6 +549,22 @@ _meta_cache: dict[str, dict] = {}
 # --------------------------------------------------------------------------- public
 
 
+def _resolve(base: Path, path) -> str:
+    """A path as the cell wrote it, relative to the notebook's folder; a lesson's relative path
+    (``../native_examples/...``) that does not exist there, say in a copy of the lesson put in an
+    nbgrader course folder, is taken relative to the course's own ``notebooks/``."""
+    here = (base / path).resolve()
+    if not here.exists() and not Path(path).is_absolute():
+        book = (ROOT / "notebooks" / path).resolve()
+        if book.exists():
+            return str(book)
+    return str(here)
+
+
+NOT_DONE_LINE = "LAB_NOT_DONE();"         # a working copy's C stub: removed before compiling
+NBGRADER_STUB_LINE = "raise NotImplementedError()"   # nbgrader's stub, inside a C comment in a released cell
+
+
 def build_c(source: str, *, isolate: bool = False, **kwargs) -> CModule:
     """Compile C source with cffi (API mode) and return a loaded ``CModule``.
 
@@ -535,11 +572,21 @@ def build_c(source: str, *, isolate: bool = False, **kwargs) -> CModule:
     isolated child (``run_c``): a crash raises ``IsolatedCallError`` naming the
     signal and the allocator's message, and the kernel lives on. Arguments and
     results must then be plain values (ints, floats, bytes); a pointer into the
-    kernel's memory cannot cross into the child. ``c.lib.f`` stays a direct call.
+    kernel's memory cannot cross into the child. ``c.lib.f`` is then refused with a message;
+    ``c.direct_lib.f`` is the direct call, for pointers, at the kernel's risk.
+    A line ``LAB_NOT_DONE();`` (an exercise stub) is removed before compiling and marks the
+    module ``not_done`` (so is a cell still holding nbgrader's stub inside a comment).
     Other arguments: see ``_build_module``.
     """
-    mod = _build_module(source, **kwargs)
-    mod.isolated = isolate
+    lines = source.split("\n")
+    stub = [i for i, line in enumerate(lines) if line.strip() == NOT_DONE_LINE]
+    for i in stub:
+        lines[i] = ""                      # keep the line numbers of the diagnostics
+    mod = _build_module("\n".join(lines), **kwargs)
+    mod.not_done = bool(stub) or any(line.strip() == NBGRADER_STUB_LINE for line in lines)
+    if isolate:
+        mod.isolated = True
+        mod.direct_lib, mod.lib = mod.lib, _RefusingLib(mod)
     return mod
 
 
@@ -566,9 +613,9 @@ def _build_module(source: str, *, libraries=(), library_dirs=(), include_dirs=()
     if api_headers:
         source = "".join(f"#include <{h}>\n" for h in api_headers) + source
         line_offset -= len(api_headers)
-    include_dirs = [str((base / d).resolve()) for d in include_dirs]
-    library_dirs = [str((base / d).resolve()) for d in library_dirs]
-    files = [str((base / f).resolve()) for f in files]
+    include_dirs = [_resolve(base, d) for d in include_dirs]
+    library_dirs = [_resolve(base, d) for d in library_dirs]
+    files = [_resolve(base, f) for f in files]
     libraries, cflags, ldflags = list(libraries), list(cflags), list(ldflags)
     link_inputs: list[str] = []
     if mimalloc:

@@ -38,6 +38,7 @@ __all__ = ["BOOK_DIR", "WORK_DIR", "Solution", "SyncReport", "book_digest", "lea
 BOOK_DIR = ROOT / "notebooks"
 WORK_DIR = ROOT / "work"
 BEGIN, END = "BEGIN SOLUTION", "END SOLUTION"
+NOT_DONE_C = "LAB_NOT_DONE();"      # labsupport.cbuild removes it and marks the module a stub
 _META = "labsupport"          # key of our notebook metadata in a working copy
 
 
@@ -62,31 +63,102 @@ def _marker_region(lines: list[str]) -> tuple[int, int] | None:
     return None if end is None else (begin, end)
 
 
-def _comment(line: str) -> str:
-    """The comment mark of a marker line: ``#`` or ``//``."""
-    return "//" if line.strip().startswith("//") else "#"
-
-
 def _is_c_cell(source: str) -> bool:
     return source.lstrip().startswith("%%cffi")
 
 
+def _parses(source: str) -> bool:
+    import ast
+    try:
+        ast.parse(source)
+    except SyntaxError:
+        return False
+    return True
+
+
+def _python_names_stub(source: str, n: int, reveal: str) -> str:
+    """A stub for a whole Python solution cell: every name the solution binds at top level is
+    bound again, to something the check reads as "not done yet" (``...``, or a function or class
+    with the same signature whose body raises ``NotImplementedError``). Run All then goes on."""
+    import ast
+    out = [f"# Exercise {n}: your answer here (replace the stubs below).",
+           f"# Stuck? Run {reveal} in a new cell to see the reference solution."]
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return "\n".join(out) + "\n"
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            doc = ast.get_docstring(node)
+            head = ast.get_source_segment(source, node).split("\n")
+            sig_end = next(i for i, line in enumerate(head) if line.rstrip().endswith(":")
+                           and _parses("\n".join(head[:i + 1]) + "\n    pass\n"))
+            out += head[:sig_end + 1]
+            if doc:
+                out.append(f"    {ast.unparse(ast.Constant(doc))}")
+            out.append("    raise NotImplementedError  # your code here")
+        elif isinstance(node, ast.ClassDef):
+            bases = ", ".join(ast.unparse(b) for b in node.bases)
+            out.append(f"class {node.name}({bases}):" if bases else f"class {node.name}:")
+            doc = ast.get_docstring(node)
+            if doc:
+                out.append(f"    {ast.unparse(ast.Constant(doc))}")
+            methods = [m for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            for m in methods:
+                out.append(f"    def {m.name}({ast.unparse(m.args)}):")
+                out.append("        raise NotImplementedError  # your code here")
+            if not methods and not doc:
+                out.append("    pass")
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                for name in ast.walk(t):
+                    if isinstance(name, ast.Name):
+                        out.append(f"{name.id} = ...")
+    return "\n".join(out) + "\n"
+
+
 def _stub(source: str, lesson: str, n: int) -> str:
+    """The learner's version of solution cell ``n``: it parses (Python) or compiles (C), runs
+    without raising, and leaves values the checks read as "not done yet"."""
     reveal = f'lab.solution("{lesson}", {n})'
     lines = source.splitlines()
     region = _marker_region(lines)
+    c_cell = _is_c_cell(source)
     if region:
         b, e = region
         indent = lines[b][: len(lines[b]) - len(lines[b].lstrip())]
-        mark = _comment(lines[b])
-        stub = [f"{indent}{mark} Your code here. Stuck? Run {reveal} in a new cell."]
-        return "\n".join(lines[:b] + stub + lines[e + 1:])
-    if _is_c_cell(source):
-        first = lines[0]
-        return (f"{first}\n// Exercise {n}: your C here (the whole cell is yours).\n"
-                f"// Stuck? Run {reveal} in a Python cell to see the reference solution.\n")
-    return (f"# Exercise {n}: your answer here.\n"
-            f"# Stuck? Run {reveal} in a new cell to see the reference solution.\n")
+        if c_cell:
+            stub = [f"{indent}// Your code here, then delete the next line. Stuck? Run {reveal} "
+                    f"in a Python cell.", f"{indent}{NOT_DONE_C}"]
+            return "\n".join(lines[:b] + stub + lines[e + 1:])
+        comment = [f"{indent}# Your code here. Stuck? Run {reveal} in a new cell."]
+        if indent:           # inside a def: a body that says "not done" when called
+            raised = lines[:b] + comment + [f"{indent}raise NotImplementedError  # delete this line"] \
+                + lines[e + 1:]
+            if _parses("\n".join(raised)):
+                return "\n".join(raised)
+        return "\n".join(lines[:b] + comment + lines[e + 1:])
+    if c_cell:
+        return (f"{lines[0]}\n// Exercise {n}: your C here (the whole cell is yours); then delete the "
+                f"next line.\n// Stuck? Run {reveal} in a Python cell to see the reference solution.\n"
+                f"{NOT_DONE_C}\n")
+    return _python_names_stub(source, n, reveal)
+
+
+_TEST_MARKERS = re.compile(r"^\s*#\s*NBVAL_\w+\s*$")
+
+
+def _without_test_markers(source: str) -> str:
+    """A cell without nbval's marker lines (the book needs them; a learner does not)."""
+    lines = source.split("\n")
+    kept = [line for line in lines if not _TEST_MARKERS.match(line)]
+    return "\n".join(kept) if len(kept) != len(lines) else source
+
+
+def _without_markers(source: str) -> str:
+    """A solution as a learner should read it: no nbgrader marker lines."""
+    return "\n".join(line for line in source.split("\n") if BEGIN not in line and END not in line)
 
 
 def _lesson_key(path: Path) -> str:
@@ -120,6 +192,8 @@ def learner_notebook(book_path: Path):
         if _is_solution(cell):
             n += 1
             cell.source = _stub(cell.source, key, n)
+        elif cell.cell_type == "code":
+            cell.source = _without_test_markers(cell.source)
     _clear(nb)
     note = nbformat.v4.new_markdown_cell(
         f"*Your working copy of lesson {key}.* Edit and run anything here; it is never "
@@ -134,38 +208,71 @@ def learner_notebook(book_path: Path):
     return nb
 
 
+def _nbgrader_c_markers(lines: list[str]) -> list[str]:
+    """A C solution's nbgrader markers, each inside a C comment of its own, so that nbgrader's
+    Python stub (``# YOUR CODE HERE`` / ``raise NotImplementedError()``) lands inside a comment:
+    the released cell still compiles, and the magic marks its module "not done"."""
+    out = []
+    for line in lines:
+        indent = line[: len(line) - len(line.lstrip())]
+        if BEGIN in line:
+            out += [f"{indent}/* Write your C after this comment, then delete the line that raises.",
+                    f"{indent}### {BEGIN}", f"{indent}*/"]
+        elif END in line:
+            out += [f"{indent}/*", f"{indent}### {END}", f"{indent}*/"]
+        else:
+            out.append(line)
+    return out
+
+
+def _check_cell_after(cells, i: int):
+    """The cell that gives solution ``i``'s verdict: the next code cell tagged ``check`` before the
+    next solution, else (older lessons) the first of the next three code cells calling a check."""
+    for c in cells[i + 1:]:
+        if _is_solution(c):
+            break
+        if c.cell_type == "code" and "check" in c.metadata.get("tags", []):
+            return c
+    return next((c for c in cells[i + 1:i + 4] if c.cell_type == "code" and "check" in c.source), None)
+
+
+GRADED_BEGIN = "import labsupport.exercises as _graded; _graded.graded_begin()   # graded by nbgrader"
+GRADED_END = "_graded.graded_end()   # raises unless this cell gave a verdict and every verdict passed"
+
+
 def nbgrader_notebook(book_path: Path):
-    """A copy for nbgrader: solutions inside ``### BEGIN/END SOLUTION`` markers, nbgrader
-    cell metadata on each solution and on the check after it, and checks that raise
-    on failure (so nbgrader's autograder counts them)."""
+    """A copy for nbgrader's ``source/``: each solution inside ``### BEGIN/END SOLUTION`` markers
+    (in a C cell, inside C comments, so the released stub compiles: no ``nbgrader_config.py``
+    setting needed), and each solution's check cell a locked 1-point test that starts with
+    ``graded_begin()`` and ends with ``graded_end()``: it raises on a failed or missing verdict,
+    whatever the student deletes from or adds to the unlocked cells (nbgrader restores locked
+    cells before it grades)."""
     nb = _read(book_path)
     key = _lesson_key(book_path)
     n = 0
     cells = nb.cells
-    strict_set = False
     for i, cell in enumerate(cells):
-        if cell.cell_type != "code":
-            continue
-        if not strict_set and re.search(r"^import labsupport", cell.source, re.M):
-            cell.source += ("\nimport labsupport.exercises\n"
-                            "labsupport.exercises.RAISE_ON_FAIL = True   # nbgrader: a failed check fails its cell")
-            strict_set = True
+        if cell.cell_type == "code" and not _is_solution(cell):
+            cell.source = _without_test_markers(cell.source)
         if not _is_solution(cell):
             continue
         n += 1
         lines = cell.source.splitlines()
-        if not _marker_region(lines):
-            if _is_c_cell(cell.source):
-                lines = [lines[0], "// ### BEGIN SOLUTION", *lines[1:], "// ### END SOLUTION"]
-            else:
-                lines = ["### BEGIN SOLUTION", *lines, "### END SOLUTION"]
-            cell.source = "\n".join(lines)
+        reveal = f'lab.solution("{key}", {n})'
+        if _is_c_cell(cell.source):
+            if not _marker_region(lines):
+                lines = [lines[0], f"// {BEGIN}", *lines[1:], f"// {END}"]
+            lines = _nbgrader_c_markers(lines)
+        elif not _marker_region(lines):
+            stub = _python_names_stub(cell.source, n, reveal).rstrip("\n").split("\n")
+            lines = [*stub, f"### {BEGIN}", *lines, f"### {END}"]
+        cell.source = "\n".join(lines)
         cell.metadata["nbgrader"] = {"grade": False, "grade_id": f"lesson{key}-ex{n}",
                                      "locked": False, "schema_version": 3, "solution": True,
                                      "task": False}
-        check = next((c for c in cells[i + 1:i + 4]
-                      if c.cell_type == "code" and "check(" in c.source), None)
+        check = _check_cell_after(cells, i)
         if check is not None:
+            check.source = f"{GRADED_BEGIN}\n{check.source.rstrip()}\n{GRADED_END}"
             check.metadata["nbgrader"] = {"grade": True, "grade_id": f"lesson{key}-ex{n}-check",
                                           "locked": True, "points": 1, "schema_version": 3,
                                           "solution": False, "task": False}
@@ -173,12 +280,29 @@ def nbgrader_notebook(book_path: Path):
     return nb
 
 
-def write_copies(out_dir: Path, book_dir: Path = BOOK_DIR, nbgrader: bool = False) -> list[Path]:
-    """Copies of every lesson to hand out (overwrites ``out_dir``'s files of the same name)."""
+def longest_cell_seconds(book_path: Path) -> float:
+    """The longest a code cell of the book took when it was recorded (from the execution
+    timestamps nbclient stores), for nbgrader's per-cell timeout."""
+    from datetime import datetime
+    longest = 0.0
+    for cell in _read(book_path).cells:
+        ex = cell.metadata.get("execution", {})
+        start, end = ex.get("iopub.execute_input"), ex.get("shell.execute_reply")
+        if start and end:
+            t0, t1 = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (start, end))
+            longest = max(longest, (t1 - t0).total_seconds())
+    return longest
+
+
+def write_copies(out_dir: Path, book_dir: Path = BOOK_DIR, nbgrader: bool = False,
+                 lessons=None) -> list[Path]:
+    """Copies of the lessons (all, or those named in ``lessons``: "01" or 1) to hand out;
+    overwrites ``out_dir``'s files of the same name."""
     import nbformat
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in _lessons(book_dir):
+    paths = [_find_lesson(k, book_dir) for k in lessons] if lessons else _lessons(book_dir)
+    for path in paths:
         nb = nbgrader_notebook(path) if nbgrader else learner_notebook(path)
         target = out_dir / path.name
         nbformat.write(nb, target)
@@ -243,8 +367,14 @@ def reset(lesson: str | int, work_dir: Path = WORK_DIR, book_dir: Path = BOOK_DI
     target = work_dir / path.name
     backup = None
     if target.exists():
-        backup = work_dir / "backup" / f"{path.stem}-{time.strftime('%Y%m%d-%H%M%S')}.ipynb"
-        backup.parent.mkdir(parents=True, exist_ok=True)
+        backup_dir = work_dir / "backup"
+        backup_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime('%Y%m%d-%H%M%S')
+        backup = backup_dir / f"{path.stem}-{stamp}.ipynb"
+        k = 1
+        while backup.exists():                # two resets in the same second: keep both
+            k += 1
+            backup = backup_dir / f"{path.stem}-{stamp}-{k}.ipynb"
         target.replace(backup)
     work_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(learner_notebook(path), target)
@@ -283,4 +413,4 @@ def solution(lesson: str | int, number: int, book_dir: Path = BOOK_DIR) -> Solut
     if not 1 <= number <= len(found):
         raise ValueError(f"lesson {_lesson_key(path)} has {len(found)} exercise(s) with a "
                          f"reference solution; ask for 1 to {len(found)}")
-    return Solution(_lesson_key(path), number, found[number - 1])
+    return Solution(_lesson_key(path), number, _without_test_markers(_without_markers(found[number - 1])))

@@ -113,12 +113,93 @@ def test_nbgrader_copy(book, tmp_path):
     nb = nbformat.read(path, 4)
     sols = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
     assert len(sols) == 3
-    assert sols[0].source.startswith("### BEGIN SOLUTION") and sols[0].source.endswith("### END SOLUTION")
-    assert sols[2].source.startswith("%%cffi c\n// ### BEGIN SOLUTION")
+    # a whole Python solution: the names it binds, stubbed, then the solution inside the markers
+    assert "def f(n):\n    raise NotImplementedError" in sols[0].source
+    assert sols[0].source.endswith("### BEGIN SOLUTION\ndef f(n):\n    return n * 2   # SECRET_WHOLE\n### END SOLUTION")
+    # a C solution: the markers sit inside C comments, so nbgrader's Python stub lands in one
+    assert sols[2].source.startswith("%%cffi c\n/* Write your C after this comment")
+    released = _clear_solutions(sols[2].source)
+    assert "raise NotImplementedError()" in released and "SECRET_C" not in released
+    c = lab.build_c(released.split("\n", 1)[1])
+    assert c.not_done                               # compiles, and says "not done yet"
+    assert not lab.build_c(sols[2].source.split("\n", 1)[1]).not_done   # the teacher's source compiles too
     graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
     assert len(graded) == 2 and all("check(" in c.source for c in graded)
-    assert "RAISE_ON_FAIL = True" in nb.cells[1].source
+    assert all(c.source.startswith(workcopy.GRADED_BEGIN) and c.source.endswith(workcopy.GRADED_END)
+               for c in graded)
+    assert all(c.metadata["nbgrader"]["locked"] for c in graded)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+
+
+def _clear_solutions(source):
+    """What nbgrader's ClearSolutions does with its default Python stub (nbgrader 0.9)."""
+    import re
+    out, inside = [], False
+    for line in source.split("\n"):
+        if "BEGIN SOLUTION" in line:
+            inside = True
+            indent = re.match(r"\s*", line).group(0)
+            out += [indent + "# YOUR CODE HERE", indent + "raise NotImplementedError()"]
+        elif "END SOLUTION" in line:
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+def test_stubs_parse_and_say_not_done(book, tmp_path):
+    """Every stub of the fixture parses; running it leaves names the checks call "not done"."""
+    import ast
+    nb = workcopy.learner_notebook(book / "00_first.ipynb")
+    sols = [c for c in nb.cells if c.metadata.get("tags") == ["solution"]]
+    ns = {}
+    exec(sols[0].source, ns)
+    exec(sols[1].source, ns)
+    assert lab.check(ns["f"], [lab.Case((2,), 4)]).not_done
+    assert lab.check(ns["g"], [lab.Case((1,), 2)]).not_done
+    assert "LAB_NOT_DONE();" in sols[2].source and lab.build_c(sols[2].source.split("\n", 1)[1]).not_done
+    for src in (sols[0].source, sols[1].source):
+        ast.parse(src)
+
+
+def test_python_stub_kinds():
+    stub = workcopy._stub('x = 3\ny, z = 1, 2\nclass K(Base):\n    """doc"""\n    def m(self, a=1):\n'
+                          '        return a\ndef f(a, *, b=2) -> int:\n    """what f does"""\n    return a\n',
+                          "05", 1)
+    ns = {"Base": object}
+    exec(stub, ns)
+    assert ns["x"] is ... and ns["y"] is ... and ns["z"] is ...
+    assert ns["f"].__doc__ == "what f does" and ns["K"].__doc__ == "doc"
+    with pytest.raises(NotImplementedError):
+        ns["f"](1)
+    with pytest.raises(NotImplementedError):
+        ns["K"]().m()
+
+
+def test_marker_region_in_a_literal_stays_valid():
+    src = 'answer = {\n    # ### BEGIN SOLUTION\n    "q1": 3,\n    # ### END SOLUTION\n}'
+    stub = workcopy._stub(src, "02", 1)
+    ns = {}
+    exec(stub, ns)
+    assert ns["answer"] == {}
+
+
+def test_learner_copy_has_no_test_markers(tmp_path):
+    d = tmp_path / "b"
+    d.mkdir()
+    _lesson(d / "00_x.ipynb", [("code", "# NBVAL_IGNORE_OUTPUT\nprint(1)", None),
+                               ("code", "def f():\n    return 1", ["solution"])])
+    nb = workcopy.learner_notebook(d / "00_x.ipynb")
+    assert "NBVAL" not in _text(nb)
+    sol = workcopy.solution("00", 1, d)
+    assert "BEGIN SOLUTION" not in str(sol)
+
+
+def test_resets_in_the_same_second_keep_every_backup(book, tmp_path):
+    work = tmp_path / "work"
+    workcopy.sync(work, book)
+    backups = [workcopy.reset("00", work, book) for _ in range(3)]
+    assert len(set(backups)) == 3 and all(b.exists() for b in backups)
 
 
 def test_raise_on_fail(monkeypatch):
@@ -138,6 +219,8 @@ def test_every_real_lesson_copy_is_clean(tmp_path):
         assert all(not c.get("outputs") for c in copy.cells if c.cell_type == "code"), book_path.name
         others = {line.strip() for c in book_nb.cells if "solution" not in c.metadata.get("tags", [])
                   for line in c.source.splitlines()}
+        interface = {line.strip() for c in copy.cells if "solution" in c.metadata.get("tags", [])
+                     for line in c.source.splitlines() if line.strip().startswith(("def ", "class ", '"'))}
         copy_lines = {line.strip() for c in copy.cells for line in c.source.splitlines()}
         for cell in book_nb.cells:
             if "solution" not in cell.metadata.get("tags", []):
@@ -146,7 +229,7 @@ def test_every_real_lesson_copy_is_clean(tmp_path):
             region = workcopy._marker_region(lines)
             secret = lines[region[0] + 1:region[1]] if region else lines
             starter = {s.strip() for s in (lines[:region[0]] + lines[region[1] + 1:] if region else [])}
-            leaked = {s.strip() for s in secret if len(s.strip()) > 12} - others - starter
+            leaked = {s.strip() for s in secret if len(s.strip()) > 12} - others - starter - interface
             assert not (leaked & copy_lines), (book_path.name, leaked & copy_lines)
         assert len(workcopy.solutions(book_path.stem)) >= 2, f"{book_path.name}: fewer than two exercises"
 
