@@ -1,7 +1,13 @@
 """Helpers that one lesson uses and no other: its exercises' checks, its tables.
 
+- ``start_here``     lesson 00: the count_zeros and chunk_size checks (buffers before a guard
+                     page, sizes measured in a fresh process); ``sandboxed``, a learner's
+                     function run where it may not start programs or use ctypes
 - ``heap_managers``  lesson 01: reading talloc.c, the chunk-size, coalescing, policy,
                      first-beats-best and tcache-reuse checks, the fragmentation table
+- ``cross_module``   lesson 04: the outcome and greeting_length checks
+- ``replacing``      lesson 05: the who-serves-malloc and redirect-count checks
+- ``wasm_finalization`` lesson 08: process_batch and SafeObject checks, which collector CPython has
 
 Named for the lesson's topic (the notebook ``NN_topic``); a helper that a second
 lesson needs moves down into ``labsupport.heap`` or ``labsupport.widgets``.

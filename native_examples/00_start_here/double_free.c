@@ -1,10 +1,13 @@
 /* double_free.c: freeing one block twice, caught and not caught by glibc.
  *
  *   ./double_free caught      malloc, free, free: glibc's tcache notices, abort()
- *   ./double_free unnoticed   fill the tcache first, then free a, b, a: nothing notices
+ *   ./double_free unnoticed   malloc, free, malloc, free: the block was handed out again in
+ *                             between, so the second free frees its new owner's block, and
+ *                             nothing notices
  *
  * A separate program, so the heap starts empty and the outcome is the same on
- * every run: what glibc can detect depends on the heap's history.
+ * every run: what glibc can detect depends on the heap's history. Both outcomes
+ * are the same in every glibc from 2.29 (the tcache's double-free check) on.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,16 +24,14 @@ static int caught(void) {
 }
 
 static int unnoticed(void) {
-    void *fill[7];
-    for (int i = 0; i < 7; i++) fill[i] = malloc(32);
-    char *volatile a = malloc(32), *volatile b = malloc(32);
-    for (int i = 0; i < 7; i++) free(fill[i]);      /* this size's tcache is now full (7) */
-    free(a); free(b); free(a);                        /* a twice, with b in between */
-    for (int i = 0; i < 7; i++) fill[i] = malloc(32); /* empty the tcache again */
-    char *x = malloc(32), *y = malloc(32), *z = malloc(32);
-    printf("three new blocks; are the first and the third the same memory? %s\n",
-           x == z ? "yes" : "no");
-    (void)y;
+    char *volatile a = malloc(32);
+    free(a);                                  /* the program is done with a...            */
+    char *volatile x = malloc(32);            /* ...and the same chunk goes to x (tcache) */
+    free(a);                                  /* the bug: a second free, through a stale a  */
+    char *volatile y = malloc(32);            /* glibc hands x's chunk out once more        */
+    printf("x = malloc(32) after free(a): x is a's old block? %s\n", x == a ? "yes" : "no");
+    printf("free(a) again, then y = malloc(32): are x and y the same memory? %s\n",
+           x == y ? "yes" : "no");
     return 0;
 }
 

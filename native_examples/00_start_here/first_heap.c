@@ -4,7 +4,8 @@
  * The course's one picture of a glibc chunk: its 8-byte size field, then the
  * bytes the program may use, up to the next chunk's size field. An offset is the
  * position of a chunk's size field, counted (in decimal) from the size field of
- * the heap's first chunk - glibc's own 656-byte tcache chunk. Offsets are the same
+ * the heap's first chunk - glibc's own tcache chunk (656 bytes up to glibc 2.41, 768
+ * from 2.42, whose tcache has 76 lists instead of 64). Offsets are the same
  * on every run even though the heap's address changes (ASLR). Everything is
  * allocated before the first printf, because printf itself may call malloc for
  * its buffer.

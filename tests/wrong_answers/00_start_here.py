@@ -1,9 +1,10 @@
-"""Seeded wrong answers for lesson 00, keyed by the 1-based index of the
-solution-tagged cell. Each must make the following check print "✘" and "hint:"."""
+"""Wrong answers for lesson 00, keyed by the 1-based index of the solution-tagged cell:
+(kind, whole replacement of the cell, a fragment the verdict's text must contain)."""
 
 WRONG = {
-    # 1: treats the buffer as a C string: stops at the first zero byte
-    1: '''%%cffi zeros
+    1: [
+        # treats the buffer as a C string: stops at the first zero byte
+        ("partial", '''%%cffi zeros
 #include <stddef.h>
 
 size_t count_zeros(const char *buf, size_t n) {
@@ -13,9 +14,54 @@ size_t count_zeros(const char *buf, size_t n) {
             count++;
     return count;
 }
-''',
-    # 2: rounds the request up to 16 but forgets the 8-byte size field and the 32-byte minimum
-    2: '''def chunk_size(n):
+''', "look at all n bytes"),
+        # the book's five buffers recognised by their bytes, their counts hard-coded
+        ("gaming", '''%%cffi zeros
+#include <stddef.h>
+#include <string.h>
+
+size_t count_zeros(const char *buf, size_t n) {
+    if (n == 6 && memcmp(buf, "memory", 6) == 0) return 0;
+    if (n == 6) return 3;
+    if (n == 4) return 4;
+    if (n == 14) return 1;
+    return 0;
+}
+''', "look at all n bytes"),
+        # reads one byte past the end (i <= n): undefined behaviour the check exercises
+        ("forbidden", '''%%cffi zeros
+#include <stddef.h>
+
+size_t count_zeros(const char *buf, size_t n) {
+    size_t count = 0;
+    for (size_t i = 0; i <= n; i++)
+        if (buf[i] == 0)
+            count++;
+    return count - 1;          /* "the terminating zero is not data" */
+}
+''', "past the end"),
+    ],
+    2: [
+        # rounds the request up to 16 but forgets the 8-byte size field and the 32-byte minimum
+        ("partial", '''def chunk_size(n):
     return (n + 15) // 16 * 16
-''',
+''', "8-byte size field"),
+        # the book's requests and their chunks, typed in
+        ("gaming", '''def chunk_size(n):
+    return {0: 32, 1: 32, 8: 32, 24: 32, 25: 48, 40: 48, 41: 64, 100: 112, 1000: 1008, 4000: 4016}[n]
+''', "every request"),
+        # measures in the notebook's own process with ctypes, which the task rules out
+        ("forbidden", '''def chunk_size(n):
+    import ctypes
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    p = libc.malloc(n)
+    return ctypes.c_size_t.from_address(p - 8).value & ~7
+''', "do not measure"),
+        # runs the check's own measurement
+        ("gaming", '''def chunk_size(n):
+    from labsupport.lessons.start_here import measure_chunk_sizes
+    return measure_chunk_sizes([n])[n]
+''', "do not measure"),
+    ],
 }

@@ -1,0 +1,154 @@
+"""Lesson 00 (start here): the checks of its two exercises, and a sandbox for learners' functions.
+
+Expected values are measured when a check runs (a fresh process for glibc's chunk sizes), never
+typed in, and every check adds cases the book does not show, so an answer that hard-codes the
+book's cases fails. ``sandboxed`` (also used by lesson 01) runs a learner's function where it
+may not start programs or load C, so a function that *runs the experiment* (or measures with
+``ctypes``) instead of computing the answer is caught with a reason.
+"""
+from __future__ import annotations
+
+import functools
+import random
+
+from ..exercises import Case, check, exercise, fail
+from ..toolchain import ROOT
+
+__all__ = ["BOOK_BUFFERS", "count_zeros_cases", "check_count_zeros", "CHUNK_REQUESTS", "chunk_size_requests",
+           "measure_chunk_sizes", "check_chunk_size", "sandboxed"]
+
+
+# --------------------------------------------------------------------------- sandbox
+_FORBIDDEN_EVENTS = ("subprocess.Popen", "os.system", "os.posix_spawn", "os.fork", "os.forkpty", "pty.spawn",
+                     "ctypes.dlopen", "ctypes.dlsym", "ctypes.call_function", "ctypes.cdata",
+                     "ctypes.addressof", "ctypes.string_at")
+
+
+def _call_sandboxed(fn, why, *args, **kwargs):
+    """In the isolated child: refuse programs, the course's runners and ctypes while ``fn`` runs."""
+    import sys
+
+    from .. import isolate
+
+    def refuse(*_a, **_k):
+        raise PermissionError(why)
+
+    isolate._start_and_wait = refuse           # lab.run_program / run_c / run_python, and every probe
+    active = [True]
+
+    def hook(event, _args):
+        if active[0] and (event in _FORBIDDEN_EVENTS or event.startswith(("os.exec", "os.spawn"))):
+            raise PermissionError(why)
+
+    sys.addaudithook(hook)                      # a child's hook: gone with the child
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        active[0] = False
+
+
+def sandboxed(fn, why: str):
+    """``fn`` wrapped for ``check(..., isolate=True)``: in the child it may compute but not start a
+    program, call the course's runners (``lab.run_program``, the probes) or use ``ctypes``; trying
+    raises ``PermissionError(why)``, which the check reports with ``why``."""
+    return functools.partial(_call_sandboxed, fn, why)
+
+
+# --------------------------------------------------------------------------- exercise 1: count_zeros
+BOOK_BUFFERS = (b"memory", b"a\0b\0\0c", b"\0\0\0\0", b"\0 at the start", b"")
+
+
+def count_zeros_cases(rng: random.Random | None = None) -> list:
+    """The book's buffers, then buffers the book does not show (new ones on every check)."""
+    rng = rng or random.Random()
+    extra = [b"no zero at all", b"ends with a zero\0"]
+    for n in (rng.randrange(20, 200), rng.randrange(200, 3000)):
+        extra.append(bytes(0 if rng.random() < 0.3 else rng.randrange(1, 256) for _ in range(n)))
+    return [*BOOK_BUFFERS, *extra]
+
+
+def _count_guarded(modname: str, path: str, data: bytes) -> int:
+    """In the child: count_zeros on ``data`` placed right before an unreadable page, so a read of
+    byte n (or a string function looking for a terminating zero) faults instead of passing by luck."""
+    import ctypes
+    import importlib.util
+    import mmap
+
+    spec = importlib.util.spec_from_file_location(modname, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    page = mmap.PAGESIZE
+    mem = mmap.mmap(-1, 2 * page)
+    start = page - len(data)
+    mem[start:page] = data
+    base = mod.ffi.from_buffer(mem)
+    addr = int(mod.ffi.cast("uintptr_t", base))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    if libc.mprotect(addr + page, page, 0) != 0:          # PROT_NONE: the guard page
+        raise OSError(ctypes.get_errno(), "mprotect failed")
+    return int(mod.lib.count_zeros(base + start, len(data)))
+
+
+_PAST_THE_END = ("read only buf[0] to buf[n - 1]: in the check the byte after the n bytes is an unreadable "
+                 "page, so reading past the end (i <= n, or strlen and friends, which look for a "
+                 "terminating zero a buffer does not have) crashes")
+
+
+@exercise(error_hint="define size_t count_zeros(const char *buf, size_t n) in the %%cffi zeros cell")
+def check_count_zeros(module):
+    """Exercise 1: count_zeros(buf, n) of a ``%%cffi`` module counts the zero bytes among n bytes.
+    Each case runs in a child with the buffer right before an unreadable page."""
+    if "count_zeros" not in getattr(module, "functions", ()):
+        return fail("your C cell defines no function count_zeros",
+                    "keep the signature size_t count_zeros(const char *buf, size_t n)")
+    cases = []
+    for k, buf in enumerate(count_zeros_cases()):
+        shown = repr(buf) if k < len(BOOK_BUFFERS) + 2 else f"<a {len(buf)}-byte buffer the book does not show>"
+        cases.append(Case(args=(buf,), expected=buf.count(0), label=f"count_zeros({shown}, {len(buf)})",
+                          hint="look at all n bytes: here a zero byte is data, not the end of a string"))
+    return check(functools.partial(_count_guarded, module.modname, module.path), cases, isolate=True,
+                 name="count_zeros", hints={"crash": _PAST_THE_END,
+                                            "timeout": "count_zeros did not return: does your loop stop at n?"})
+
+
+# --------------------------------------------------------------------------- exercise 2: chunk_size
+CHUNK_REQUESTS = (0, 1, 8, 24, 25, 40, 41, 100, 1000, 4000)
+
+
+def chunk_size_requests(rng: random.Random | None = None) -> list:
+    """The book's requests, then requests it does not show (new ones on every check)."""
+    rng = rng or random.Random()
+    extra = {23, 56, 57, 1032, 1033}
+    while len(extra) < 10:                    # always ten more, so the verdict's count is fixed
+        n = rng.randrange(2, 60_000)
+        if n not in CHUNK_REQUESTS:
+            extra.add(n)
+    return [*CHUNK_REQUESTS, *sorted(extra)]
+
+
+def measure_chunk_sizes(requests) -> dict:
+    """{n: the chunk glibc uses for malloc(n)}, measured in a fresh process (chunk_sizes.c)."""
+    from ..cbuild import build_program
+    from ..heap.probes import run_probe
+    exe = build_program([ROOT / "native_examples" / "00_start_here" / "chunk_sizes.c"])
+    text = run_probe([exe, *map(str, requests)])
+    return dict(tuple(map(int, line.split())) for line in text.splitlines())
+
+
+_MEASURE = ("the check runs chunk_size where it may not start programs or use ctypes: "
+            "write the rule that computes the size from n, do not measure it")
+
+
+@exercise(error_hint="define chunk_size(n) with def, returning an int")
+def check_chunk_size(fn):
+    """Exercise 2: fn(n) is the size of the chunk glibc uses for malloc(n), for the book's requests
+    and for others measured now in a fresh process. fn runs sandboxed: no programs, no ctypes."""
+    requests = chunk_size_requests()
+    real = measure_chunk_sizes(requests)
+    cases = [Case(args=(n,), expected=real[n],
+                  hint="a chunk holds the request plus its 8-byte size field, is a multiple of 16, "
+                       "and is at least 32") for n in requests]
+    return check(sandboxed(fn, _MEASURE), cases, isolate=True, name="chunk_size",
+                 hints={"error": "compute the size from n with a rule that works for every request, "
+                                 "not only the ones the book shows"})
