@@ -3,7 +3,8 @@
     %%cffi [NAME] [-l LIB]... [-L DIR]... [-I DIR]... [--cflags "..."] [--ldflags "..."]
            [--mimalloc static|dynamic] [--cdef "..."] [--file PATH]... [--header H]... [--isolate [--timeout S]]
 
-Binds NAME (default ``c``) to the built ``CModule``. A compile error prints
+Binds NAME (default ``c``) to the built ``CModule``. With no C of your own, the line
+form ``%cffi NAME --header H -l LIB`` binds a library's API. A compile error prints
 gcc's diagnostics with the cell's line numbers and no Python traceback; the
 kernel stays as it was (an earlier ``c`` keeps working).
 """
@@ -90,7 +91,9 @@ def cffi_magic(line: str, cell: str, namespace: dict):
 
 
 def register(ipython) -> None:
-    def _magic(line, cell):
-        return cffi_magic(line, cell, ipython.user_ns)
+    def _magic(line, cell=None):
+        return cffi_magic(line, cell or "", ipython.user_ns)
     _magic.__doc__ = __doc__ + "\n" + usage()
-    ipython.register_magic_function(_magic, magic_kind="cell", magic_name="cffi")
+    # a line magic too: ``%cffi cj --header cjson/cJSON.h -l cjson`` (no C of your own) gives the
+    # library's API; IPython refuses a %%cell magic with an empty body and suggests the line form
+    ipython.register_magic_function(_magic, magic_kind="line_cell", magic_name="cffi")

@@ -236,7 +236,8 @@ def _check_cell_after(cells, i: int):
     return next((c for c in cells[i + 1:i + 4] if c.cell_type == "code" and "check" in c.source), None)
 
 
-GRADED_BEGIN = "import labsupport.exercises as _graded; _graded.graded_begin()   # graded by nbgrader"
+GRADED_BEGIN = ("import importlib, labsupport.exercises as _graded; _graded = importlib.reload(_graded)"
+                "; _graded.graded_begin()   # graded by nbgrader (the reload undoes any rebinding)")
 GRADED_END = "_graded.graded_end()   # raises unless this cell gave a verdict and every verdict passed"
 
 

@@ -34,8 +34,10 @@ def test_isolated_module_raises_instead_of_dying(capsys):
 def test_isolated_module_refuses_kernel_pointers():
     c = lab.build_c(SRC, isolate=True)
     with pytest.raises(TypeError, match="cannot be passed to an isolated call"):
-        c.deref(c.lib.give())
-    assert c.lib.deref(c.lib.give()) == 5                          # c.lib stays direct
+        c.deref(c.direct_lib.give())
+    assert c.direct_lib.deref(c.direct_lib.give()) == 5            # the explicit direct path
+    with pytest.raises(AttributeError, match=r"call c.give\(...\) instead"):
+        c.lib.give()                                               # no silent direct path
 
 
 def test_magic_isolate_option():
