@@ -44,12 +44,10 @@ def test_usage_errors(ip):
         cffi_magic("--mimalloc sometimes", "int f(void){return 1;}", {})
 
 
-def test_line_form_gives_a_library_api_without_c_of_ones_own():
+def test_line_form_gives_a_library_api_without_c_of_ones_own(ip):
     import os
     if not os.path.exists("/usr/include/cjson/cJSON.h"):
         pytest.skip("libcjson-dev is not installed: sudo apt-get install -y libcjson-dev")
-    ip = get_ipython()
-    ip.run_line_magic("load_ext", "labsupport")
     r = ip.run_cell("%%cffi cj --header cjson/cJSON.h -l cjson\n")
     assert not r.success                 # IPython: "... the cell body is empty. Did you mean the line magic %cffi"
     r = ip.run_cell("%cffi cj --header cjson/cJSON.h -l cjson")
