@@ -37,10 +37,12 @@ from .cbuild import build_program
 from .isolate import run_program
 from .toolchain import cache_dir, example_path, mimalloc
 
-__all__ = ["ALLOCATORS", "WORKLOADS", "Comparison", "Score", "Trace", "Workload", "allocator_env",
-           "build_workload", "check_predictions", "check_utilisation", "compare", "driver", "grow_trace",
-           "here", "lab_plot", "lab_table", "lab_verdicts", "load_trace", "malloclab", "parse_trace",
-           "record", "recorder", "run_workload", "score", "syscall_counts", "talloc_preload"]
+__all__ = ["ALLOCATORS", "FORBIDDEN", "LAB_ALLOCATORS", "REFERENCE", "WORKLOADS", "Comparison", "LabScore",
+           "Rejected", "Score", "Trace", "Workload", "adversarial_traces", "allocator_env", "binary_trace",
+           "build_workload", "compare", "driver", "end_to_end", "grow_trace", "here", "inspect_allocator",
+           "is_reference", "lab_plot", "lab_scores", "lab_table", "lab_verdicts", "load_trace", "malloclab",
+           "parse_trace", "realloc_trace", "record", "recorder", "run_workload", "score", "score_table",
+           "shipped_trace", "sizes_trace", "syscall_counts", "talloc_preload", "thp_mode"]
 
 LESSON = "09_measuring_allocators"
 NO_TCACHE = "glibc.malloc.tcache_count=0"
@@ -214,7 +216,7 @@ class Comparison:
         ax2.set_yscale("log")
         ax2.set_xticks(range(len(self.workloads)), self.workloads)
         ax2.set_ylabel("peak RSS, MB (median)")
-        ax2.set_title("peak resident memory (getrusage ru_maxrss)", fontsize=9)
+        ax2.set_title("peak resident memory (VmHWM from /proc/self/status)", fontsize=9)
         return fig
 
 
@@ -247,6 +249,12 @@ def compare(workloads=None, allocators=("glibc", "mimalloc"), repeats: int = 5, 
     ``args``: {workload: argv} to change parameters; ``skip``: {(workload, alloc): reason}."""
     workloads = list(workloads or WORKLOADS)
     allocators = list(allocators)
+    for w in workloads:                 # refused now, before any warm-up runs
+        if w not in WORKLOADS:
+            raise ValueError(f"unknown workload {w!r}; choose from {', '.join(WORKLOADS)}")
+    for a in allocators:
+        if a not in ALLOCATORS:
+            raise ValueError(f"unknown allocator {a!r}; choose from {', '.join(ALLOCATORS)}")
     args = args or {}
     res = Comparison(workloads, allocators, skipped=dict(skip or {}))
     line = _Line() if progress else None
@@ -283,6 +291,7 @@ def compare(workloads=None, allocators=("glibc", "mimalloc"), repeats: int = 5, 
 class Trace:
     name: str
     ops: list               # (kind, id, size, line) with kind in "alloc", "free", "realloc"
+    children: int = 0       # recorded traces: child processes the program started (not recorded)
 
     def __len__(self):
         return len(self.ops)
@@ -383,6 +392,60 @@ def grow_trace(vectors: int = 6, steps: int = 120, step: int = 48, seed: int = 9
     return Trace("grow", [(k, i, n, j + 1) for j, (k, i, n, _) in enumerate(ops)])
 
 
+def binary_trace(pairs: int = 500, small: int = 64, big: int = 448, later: int = 512) -> Trace:
+    """After CS:APP's binary-bal trace: small and big blocks alternate, every big one is
+    freed, then the requests are a little bigger than the holes: an allocator that
+    cannot place them in the holes must grow the heap by all of them."""
+    ops = []
+    for i in range(pairs):
+        ops += [("alloc", f"s{i}", small, 0), ("alloc", f"b{i}", big, 0)]
+    ops += [("free", f"b{i}", 0, 0) for i in range(pairs)]
+    ops += [("alloc", f"c{i}", later, 0) for i in range(pairs)]
+    ops += [("free", f"s{i}", 0, 0) for i in range(pairs)] + [("free", f"c{i}", 0, 0) for i in range(pairs)]
+    return Trace("binary", [(k, i, n, j + 1) for j, (k, i, n, _) in enumerate(ops)])
+
+
+def realloc_trace(steps: int = 400, start: int = 512, step: int = 128, small: int = 128) -> Trace:
+    """After CS:APP's realloc-bal trace: one block grown by ``step`` bytes at a time, a
+    short-lived small block allocated after every growth: realloc as allocate-copy-free
+    leaves a trail of holes the growing block never fits in again."""
+    ops = [("alloc", "v", start, 0), ("alloc", "t0", small, 0)]
+    for k in range(1, steps + 1):
+        ops += [("realloc", "v", start + k * step, 0), ("alloc", f"t{k}", small, 0), ("free", f"t{k - 1}", 0, 0)]
+    ops += [("free", f"t{steps}", 0, 0), ("free", "v", 0, 0)]
+    return Trace("realloc", [(k, i, n, j + 1) for j, (k, i, n, _) in enumerate(ops)])
+
+
+def sizes_trace(ops_count: int = 4000, seed: int = 3) -> Trace:
+    """Many sizes: 0 bytes to 64 KiB, spread evenly on a log scale (a few zero-byte
+    requests among them), freed in random order with about 300 blocks live."""
+    import random
+    rng = random.Random(seed)
+    ops, live, n = [], [], 0
+    while len(ops) < ops_count:
+        if live and (len(live) > 300 or rng.random() < 0.45):
+            ops.append(("free", live.pop(rng.randrange(len(live))), 0, 0))
+        else:
+            size = 0 if rng.random() < 0.01 else int(2 ** rng.uniform(0, 16))
+            ops.append(("alloc", f"m{n}", size, 0))
+            live.append(f"m{n}")
+            n += 1
+    ops += [("free", i, 0, 0) for i in live]
+    return Trace("sizes", [(k, i, s, j + 1) for j, (k, i, s, _) in enumerate(ops)])
+
+
+def adversarial_traces() -> list:
+    """The lab's adversarial traces: ``binary``, ``realloc`` (after CS:APP's binary-bal
+    and realloc-bal) and ``sizes``; with ``grow_trace``'s ``grow``."""
+    return [binary_trace(), realloc_trace(), sizes_trace(), grow_trace()]
+
+
+def shipped_trace(name: str = "awk") -> Trace:
+    """A trace recorded once and shipped with the lesson (``traces/awk.trace``: mawk 1.3.4),
+    so the lab does not depend on the awk installed here."""
+    return parse_trace(here("traces", f"{name}.trace").read_text(), name)
+
+
 def trace_text(trace: Trace) -> str:
     return "".join(f"{k} {i} {n}\n" if k != "free" else f"free {i}\n" for k, i, n, _ in trace.ops)
 
@@ -396,35 +459,111 @@ def recorder() -> Path:
 def record(argv, name: str = "recorded", env: dict | None = None, timeout: float = 30.0) -> Trace:
     """Run a program with the recorder preloaded; its malloc calls as a Trace (with realloc).
     ``heap.recorder.record`` gives the same calls as a course trace (alloc/free only)."""
-    from .heap.recorder import record_text
-    return parse_trace(record_text(argv, env=env, timeout=timeout), name)
+    from .heap.recorder import children_in, record_text, refuse_childrens_work
+    text = record_text(argv, env=env, timeout=timeout)
+    trace = parse_trace(text, name)
+    refuse_childrens_work(argv, text, len(trace))
+    trace.children = children_in(text)
+    return trace
 
 
 # ---------------------------------------------------------------------------
 # the malloc lab
 # ---------------------------------------------------------------------------
-BUILTIN = {"glibc": "mm_libc.c", "glibc-no-tcache": "mm_libc.c", "mimalloc": "mm_libc.c",
-           "talloc": "mm_talloc.c", "broken": "mm_broken.c"}
+LAB_ALLOCATORS = {"talloc": "mm_talloc.c", "broken": "mm_broken.c"}
+REFERENCE = ("glibc", "glibc-no-tcache", "mimalloc")     # their own memory: the reference path
+BUILTIN = {**LAB_ALLOCATORS, **{a: "mm_libc.c" for a in REFERENCE}}
+
+# what a lab allocator must not call: the C library's allocator, or memory from the kernel
+FORBIDDEN = ("malloc", "calloc", "realloc", "free", "reallocarray", "posix_memalign", "aligned_alloc",
+             "memalign", "valloc", "pvalloc", "strdup", "strndup", "asprintf", "vasprintf", "getline",
+             "__libc_malloc", "__libc_calloc", "__libc_realloc", "__libc_free", "__libc_memalign",
+             "mmap", "mmap64", "munmap", "mremap", "sbrk", "brk", "shmat", "syscall", "dlsym", "dlvsym",
+             "dlopen")
+STATIC_LIMIT = 1024      # writable static bytes a lab allocator may keep (a few pointers, list heads)
+UTIL_WEIGHT = 0.6        # CS:APP's config.h: the performance index weighs utilisation 0.6, throughput 0.4
 
 
-def driver(allocator: str) -> Path:
-    """mdriver built with an allocator: a builtin name (glibc, mimalloc, talloc,
-    broken), a path to a C file implementing mm.h, or the C source itself."""
-    inc = (f"-I{here()}", f"-I{example_path('01_heap_managers')}")
-    talloc_c = example_path("01_heap_managers", "talloc.c")
-    if allocator in BUILTIN:
-        src = here(BUILTIN[allocator])
-    elif "\n" in allocator or "mm_malloc" in allocator:
+class Rejected(Exception):
+    """A lab allocator the driver refuses before running it (the message says why)."""
+
+
+def is_reference(allocator) -> bool:
+    return isinstance(allocator, str) and allocator in REFERENCE
+
+
+def _lab_source(allocator: str) -> Path:
+    """The C file of a lab allocator: a builtin name, C source text, or a path."""
+    if allocator in LAB_ALLOCATORS:
+        return here(LAB_ALLOCATORS[allocator])
+    if "\n" in allocator or "mm_malloc" in allocator:
         d = cache_dir() / "malloclab"
         d.mkdir(parents=True, exist_ok=True)
         src = d / f"mm_{hashlib.sha256(allocator.encode()).hexdigest()[:16]}.c"
         if not src.exists():
             src.write_text(allocator)
-    else:
-        src = Path(allocator)
-    extra = [] if src.name == "mm_libc.c" else [talloc_c]
-    return build_program([here("mdriver.c"), src, *extra], output="mdriver",
-                         cflags=("-O2", "-fno-builtin-malloc", *inc), ldflags=("-ldl",))
+        return src
+    p = Path(allocator)
+    if p.suffix == ".c" and p.exists():
+        return p
+    raise ValueError(f"unknown allocator {allocator!r}: choose from {', '.join(BUILTIN)}, "
+                     "or give C source that defines mm_malloc, or the path of such a .c file")
+
+
+def _known(allocator) -> None:
+    """ValueError for an allocator name that is neither builtin, C source, nor a .c file."""
+    if not is_reference(allocator):
+        _lab_source(allocator)
+
+
+def _cflags():
+    return ("-O2", "-fno-builtin-malloc", f"-I{here()}", f"-I{example_path('01_heap_managers')}")
+
+
+def inspect_allocator(source) -> str:
+    """Why a lab allocator is refused before it runs ("" when it is not): it calls the
+    C library's allocator or asks the kernel for memory (its object's undefined symbols,
+    ``nm -u``), or keeps more than ``STATIC_LIMIT`` bytes of writable static data (``nm -S``)."""
+    import subprocess
+    obj = build_program([_lab_source(source) if isinstance(source, str) else Path(source)],
+                        output="mm.o", cflags=(*_cflags(), "-c"))
+    undef = subprocess.run(["nm", "-u", str(obj)], capture_output=True, text=True).stdout.split()
+    calls = sorted({s.split("@")[0] for s in undef} & set(FORBIDDEN))
+    if calls:
+        libc = [c for c in calls if c not in ("mmap", "mmap64", "munmap", "mremap", "sbrk", "brk", "shmat",
+                                              "syscall", "dlsym", "dlvsym", "dlopen")]
+        what = ("the C library's allocator" if libc else "memory from the kernel, or a way around this check")
+        return (f"your allocator calls {', '.join(calls)}: {what}. In the lab every byte it uses, its "
+                f"bookkeeping included, must come from mem_sbrk(), so that the driver measures the heap; "
+                f"glibc and mimalloc are measured on the separate reference path")
+    static, names = 0, []
+    for line in subprocess.run(["nm", "-S", str(obj)], capture_output=True, text=True).stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "bBdDC":
+            static += int(parts[1], 16)
+            names.append(parts[3])
+    if static > STATIC_LIMIT:
+        return (f"your allocator keeps {static:,} bytes of writable static data ({', '.join(names[:4])}): "
+                f"the lab allows at most {STATIC_LIMIT} (a few pointers and list heads), because memory "
+                f"outside mem_sbrk's heap is not counted in the footprint; take it from mem_sbrk() instead")
+    return ""
+
+
+def driver(allocator: str) -> Path:
+    """mdriver built with an allocator. Lab path (the driver's heap, mem_sbrk): ``talloc``,
+    ``broken``, C source implementing mm.h, or the path of such a file; a learner's file is
+    inspected first (``Rejected`` says why it is refused). Reference path (``-DMM_REFERENCE``,
+    footprint from the process's resident memory): ``glibc``, ``glibc-no-tcache``, ``mimalloc``."""
+    if is_reference(allocator):
+        return build_program([here("mdriver.c"), here("mm_libc.c")], output="mdriver-ref",
+                             cflags=("-O2", "-DMM_REFERENCE", f"-I{here()}"))
+    src = _lab_source(allocator)
+    if allocator not in LAB_ALLOCATORS:
+        problem = inspect_allocator(src)
+        if problem:
+            raise Rejected(problem)
+    return build_program([here("mdriver.c"), src, example_path("01_heap_managers", "talloc.c")],
+                         output="mdriver", cflags=_cflags())
 
 
 def _trace_file(trace: Trace) -> Path:
@@ -443,14 +582,15 @@ class Score:
     trace: str
     ok: bool
     message: str               # "" when correct, else the first failing operation and why
-    live: int = 0
-    footprint: int = 0
+    live: int = 0              # peak live bytes requested
+    footprint: int = 0         # lab path: the driver's heap (peak mem_sbrk); reference: peak RSS growth
     seconds: float = float("nan")   # median replay time
     ops: int = 0
+    reference: bool = False    # glibc / mimalloc: footprint measured from the process, not comparable
 
     @property
     def utilisation(self) -> float:
-        return self.live / self.footprint if self.footprint else 0.0
+        return self.live / self.footprint if self.footprint else float("nan")
 
 
 def _name_op(msg: str, trace: Trace) -> str:
@@ -459,42 +599,58 @@ def _name_op(msg: str, trace: Trace) -> str:
     if not m:
         return msg
     n = int(m.group(1))
-    if not 1 <= n <= len(trace.ops):
-        return f"operation {n}: {m.group(2)}"
-    kind, i, size, line = trace.ops[n - 1]
-    what = f"{kind} {i} {size}" if kind != "free" else f"free {i}"
     ids = {}
     for k, j, _, _ in trace.ops:
         ids.setdefault(j, len(ids))
-    why = re.sub(r"live block (\d+)", lambda mm: f"live block {list(ids)[int(mm.group(1))]}", m.group(2))
-    why = re.sub(r"block (\d+) was", lambda mm: f"block {list(ids)[int(mm.group(1))]} was", why)
+    names = list(ids)
+    why = re.sub(r"live block (\d+)", lambda mm: f"live block {names[int(mm.group(1))]}", m.group(2))
+    why = re.sub(r"block (\d+)(,| was)", lambda mm: f"block {names[int(mm.group(1))]}{mm.group(2)}", why)
+    if n == 0:
+        return f"at the end of the trace: {why}" if "end of trace" in msg else f"in mm_init: {why}"
+    if not 1 <= n <= len(trace.ops):
+        return f"operation {n}: {why}"
+    kind, i, size, line = trace.ops[n - 1]
+    what = f"{kind} {i} {size}" if kind != "free" else f"free {i}"
     return f"operation {n} ({what}{f', line {line}' if line else ''}): {why}"
 
 
 def score(allocator: str, trace, repeats: int = 5, timeout: float = 60.0, label: str | None = None) -> Score:
-    """Run the driver on one trace in a fresh process: correctness, utilisation, time."""
+    """Run the driver on one trace in a fresh process: correctness, utilisation, time.
+    A lab allocator the driver refuses, or one that does not compile, scores not ok with the reason."""
+    from .cbuild import CompileError
     trace = load_trace(trace)
-    exe = driver(allocator)
+    ref = is_reference(allocator)
+    name = label or (allocator if allocator in BUILTIN or "\n" not in allocator else "yours")
+    try:
+        exe = driver(allocator)
+    except Rejected as exc:
+        return Score(name, trace.name, False, f"refused before running: {exc}", ops=len(trace))
+    except CompileError as exc:
+        return Score(name, trace.name, False, f"does not compile:\n{getattr(exc, 'diagnostics', exc)}",
+                     ops=len(trace))
     env = allocator_env(allocator) if allocator in ("glibc-no-tcache", "mimalloc") else None
     r = run_program([str(exe), str(_trace_file(trace)), str(repeats)], timeout=timeout, env=env,
                     max_rss_mb=None)
-    name = label or (allocator if allocator in BUILTIN or "\n" not in allocator else "yours")
     out = r.stdout
     fail = re.search(r"^(FAIL .*|ERROR .*)$", out, re.M)
     if fail or not r.ok:
         msg = _name_op(fail.group(1), trace) if fail else f"the driver {r.status()}"
-        return Score(name, trace.name, False, msg, ops=len(trace))
-    util = re.search(r"UTIL live=(\d+) footprint=(\d+)", out)
+        return Score(name, trace.name, False, msg, ops=len(trace), reference=ref)
+    util = re.search(r"UTIL live=(\d+) footprint(?:_rss)?=(\d+)", out)
     tm = re.search(r"TIME median=([\d.]+)", out)
     return Score(name, trace.name, True, "", int(util.group(1)), int(util.group(2)),
-                 float(tm.group(1)) if tm else float("nan"), len(trace))
+                 float(tm.group(1)) if tm else float("nan"), len(trace), ref)
 
 
-def malloclab(allocators: dict, traces, repeats: int = 5, rounds: int = 1, progress: bool = True) -> list:
-    """Score every allocator ({label: allocator}) on every trace; glibc always
-    included as the reference for throughput. ``rounds`` > 1 repeats the whole
-    set, interleaved, and keeps the median time. Returns a list of Score."""
-    allocators = {"glibc": "glibc", **allocators}
+def malloclab(allocators: dict, traces, repeats: int = 5, rounds: int = 1, progress: bool = True,
+              reference: str = "glibc") -> list:
+    """Score every allocator ({label: allocator}) on every trace; ``reference`` (glibc)
+    always included: its throughput is the cap of the score. ``rounds`` > 1 repeats the
+    whole set, interleaved, and keeps the median time. Every allocator is checked before
+    anything runs (an unknown name raises ValueError). Returns a list of Score."""
+    allocators = {reference: reference, **allocators}
+    for a in allocators.values():
+        _known(a)
     traces = [load_trace(t) for t in traces]
     line = _Line() if progress else None
     best: dict = {}
@@ -520,17 +676,80 @@ def malloclab(allocators: dict, traces, repeats: int = 5, rounds: int = 1, progr
     return out
 
 
+@dataclass
+class LabScore:
+    allocator: str
+    correct: bool
+    utilisation: float          # mean over the traces (CS:APP's avg_util)
+    throughput: float           # operations per second over all traces (total ops / total time)
+    reference_throughput: float
+    reference: bool = False
+
+    @property
+    def relative_throughput(self) -> float:
+        return self.throughput / self.reference_throughput if self.reference_throughput else float("nan")
+
+    @property
+    def index(self) -> float:
+        """CS:APP's performance index, 0..100: 0 unless correct on every trace;
+        utilisation (capped at 1) weighs 0.6, throughput relative to the reference,
+        capped at 1, weighs 0.4: being faster than glibc earns nothing more."""
+        if not self.correct:
+            return 0.0
+        u = min(1.0, self.utilisation)
+        t = min(1.0, self.relative_throughput)
+        return 100 * (UTIL_WEIGHT * u + (1 - UTIL_WEIGHT) * t)
+
+
+def lab_scores(scores, reference: str = "glibc") -> list:
+    """One LabScore per allocator from malloclab's scores."""
+    by = {}
+    for s in scores:
+        by.setdefault(s.allocator, []).append(s)
+
+    def thru(ss):
+        secs = sum(s.seconds for s in ss if s.ok)
+        return sum(s.ops for s in ss if s.ok) / secs if secs > 0 else float("nan")
+
+    ref = thru(by.get(reference, []))
+    return [LabScore(a, all(s.ok for s in ss), statistics.mean(s.utilisation for s in ss) if all(s.ok for s in ss)
+                     else float("nan"), thru(ss) if all(s.ok for s in ss) else float("nan"), ref,
+                     any(s.reference for s in ss)) for a, ss in by.items()]
+
+
+def score_table(scores, reference: str = "glibc") -> str:
+    rows = [f"{'allocator':17} {'path':10} {'mean util':>9} {'ops/s':>11} {'vs ' + reference:>9} "
+            f"{'score':>6}"]
+    for s in lab_scores(scores, reference):
+        path = "reference" if s.reference else "lab"
+        if not s.correct:
+            rows.append(f"{s.allocator:17} {path:10} {'incorrect on a trace: score 0':>40}")
+            continue
+        rows.append(f"{s.allocator:17} {path:10} {s.utilisation:9.3f}{'*' if s.reference else ' '}"
+                    f"{s.throughput:11,.0f} {s.relative_throughput:8.2f}x {s.index:6.1f}")
+    rows.append(f"score = 100 x ({UTIL_WEIGHT} x min(1, mean util) + {1 - UTIL_WEIGHT:.1f} x min(1, ops/s / "
+                f"{reference}'s)), as CS:APP's performance index")
+    if any(s.reference for s in scores):
+        rows.append("* reference path: footprint = growth of the process's resident memory (whole pages), "
+                    "not the driver's heap: not the same quantity")
+    return "\n".join(rows)
+
+
 def lab_table(scores) -> str:
     base = {s.trace: s.seconds for s in scores if s.allocator == "glibc" and s.ok}
-    rows = [f"{'trace':12} {'allocator':17} {'correct':8} {'utilisation':>11} {'peak live':>10} "
-            f"{'footprint':>10} {'speed vs glibc':>15}"]
+    rows = [f"{'trace':12} {'allocator':17} {'correct':8} {'utilisation':>12} {'peak live':>10} "
+            f"{'footprint':>13} {'speed vs glibc':>15}"]
     for s in scores:
         if not s.ok:
-            rows.append(f"{s.trace:12} {s.allocator:17} {'NO':8} {s.message}")
+            rows.append(f"{s.trace:12} {s.allocator:17} {'NO':8} {s.message.splitlines()[0]}")
             continue
         speed = base.get(s.trace, float("nan")) / s.seconds if s.seconds else float("nan")
-        rows.append(f"{s.trace:12} {s.allocator:17} {'yes':8} {s.utilisation:11.3f} {s.live:10,} "
-                    f"{s.footprint:10,} {speed:14.2f}x")
+        mark = " RSS" if s.reference else " sbrk"
+        rows.append(f"{s.trace:12} {s.allocator:17} {'yes':8} {s.utilisation:11.3f}{'*' if s.reference else ' '} "
+                    f"{s.live:10,} {s.footprint:8,}{mark:5} {speed:14.2f}x")
+    if any(s.reference for s in scores):
+        rows.append("* reference path (glibc, mimalloc): footprint = growth of resident memory (RSS, whole "
+                    "pages), not the driver's heap (sbrk): a different quantity")
     return "\n".join(rows)
 
 
@@ -548,21 +767,68 @@ def lab_plot(scores):
     labels = list(dict.fromkeys(s.allocator for s in scores))
     markers = "osD^v<>"
     for j, lab_ in enumerate(labels):
-        pts = [(s.utilisation, base[s.trace] / s.seconds, s.trace) for s in scores
-               if s.allocator == lab_ and s.ok and s.trace in base and s.seconds]
+        pts = [(s.utilisation, base[s.trace] / s.seconds, s.trace, s.reference) for s in scores
+               if s.allocator == lab_ and s.ok and s.trace in base and s.seconds and s.footprint]
         if pts:
+            ref = pts[0][3]
             ax.scatter([p[0] for p in pts], [p[1] for p in pts], marker=markers[j % len(markers)], s=50,
-                       label=lab_)
-            for x, y, t in pts:
+                       label=lab_ + (" (reference: RSS footprint)" if ref else ""),
+                       facecolors="none" if ref else None, edgecolors=f"C{j}" if ref else None)
+            for x, y, t, _ in pts:
                 ax.annotate(t, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.axhline(1, color="black", linewidth=0.6)
     ax.set_xlabel("utilisation = peak live bytes / peak footprint  (right is better)")
     ax.set_ylabel("throughput relative to glibc  (up is better)")
-    ax.set_title("the malloc lab: every allocator on every trace", fontsize=10)
+    ax.set_title("the malloc lab: every allocator on every trace (hollow: reference path)", fontsize=10)
     ax.legend(fontsize=8)
     return fig
+
+
+def thp_mode() -> str:
+    """The kernel's transparent huge page mode ("always", "madvise", "never"): mimalloc's page
+    faults on large blocks depend on it."""
+    try:
+        text = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+    except OSError:
+        return "unknown"
+    m = re.search(r"\[(\w+)\]", text)
+    return m.group(1) if m else "unknown"
+
+
+def _timed(argv, env):
+    """Run argv to the end (output discarded): (wall seconds, CPU seconds user + system)."""
+    import os
+    import subprocess
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    if status:
+        raise RuntimeError(f"{argv[0]} exited with status {status}")
+    return wall, ru.ru_utime + ru.ru_stime
+
+
+def end_to_end(argv, allocators=("glibc", "mimalloc"), rounds: int = 5, timeout: float = 60.0) -> dict:
+    """The whole program, start to end, under each allocator: one warm-up round, then ``rounds``
+    interleaved rounds (order rotated). {allocator: [(wall, cpu), ...]}; each run in a child."""
+    from .isolate import run_python
+    allocators = list(allocators)
+    for a in allocators:
+        if a not in ALLOCATORS:
+            raise ValueError(f"unknown allocator {a!r}; choose from {', '.join(ALLOCATORS)}")
+    envs = {a: allocator_env(a) for a in allocators}
+    out = {a: [] for a in allocators}
+    for rnd in range(rounds + 1):
+        k = rnd % len(allocators)
+        for a in allocators[k:] + allocators[:k]:
+            r = run_python(_timed, list(map(str, argv)), envs[a], timeout=timeout)
+            if not r.ok:
+                raise RuntimeError(f"{argv[0]} under {a}: {r.status()} {r.error or ''}")
+            if rnd:
+                out[a].append(r.value)
+    return out
 
 
 def syscall_counts(workload: str, alloc: str, args=None, timeout: float = 60.0) -> dict:
@@ -580,81 +846,3 @@ def syscall_counts(workload: str, alloc: str, args=None, timeout: float = 60.0) 
             except ValueError:
                 continue
     return calls
-
-
-# ---------------------------------------------------------------------------
-# the lesson's exercises
-# ---------------------------------------------------------------------------
-HINTS = {
-    "churn": "one thread, small sizes: who has the shorter fast path, and what does a free cost?",
-    "large": "sizes cross glibc's mmap threshold: count the page faults and system calls",
-    "threads": "independent threads: does each get its own cache or arena?",
-    "prodcons": "every free comes from another thread: where does such a block go, and who takes a lock?",
-    "frag": "pinned small blocks between freed big ones: who can reuse the holes?",
-}
-
-
-def check_predictions(predictions: dict, res: Comparison, tolerance: float = 2.0, close: float = 1.3):
-    """Exercise: {workload: (winner, factor)} against this run's medians of glibc vs
-    mimalloc. The winner counts only where the run is clear (ratio >= ``close``);
-    the factor must be within ``tolerance`` times the measured one."""
-    from .exercises import Case, check
-
-    def measured(w):
-        g, m = res.median(w, "glibc"), res.median(w, "mimalloc")
-        return ("glibc" if g <= m else "mimalloc", max(g, m) / min(g, m))
-
-    def yours(w):
-        p = (predictions or {}).get(w)
-        return p if p is None else (str(p[0]).strip().lower(), float(p[1]))
-
-    def compare(expected, got):
-        if not (isinstance(got, tuple) and len(got) == 2):
-            return False
-        win, factor = got
-        if factor < 1 or (expected[1] >= close and win != expected[0]):
-            return False
-        return max(factor, expected[1]) / min(factor, expected[1]) <= tolerance
-
-    ws = [w for w in res.workloads if res.values(w, "glibc") and res.values(w, "mimalloc")]
-    return check(yours, [Case(args=(w,), expected=measured(w), label=f"your prediction for {w!r}",
-                              hint=f"{HINTS.get(w, '')} (a pair like ('mimalloc', 2.0); the factor is "
-                                   f"slower / faster, so at least 1)") for w in ws],
-                 compare=compare, reveal_expected=False, name="predictions")
-
-
-def check_utilisation(source: str, target, traces, factor: float = 1.4, versus: str = "talloc"):
-    """Exercise: the learner's allocator (C source implementing mm.h) must pass the
-    driver on every trace, and reach ``factor`` times the utilisation of the allocator
-    ``versus`` (default: the teaching allocator) on ``target``, measured now."""
-    from .exercises import Case, check
-    target = load_trace(target)
-    base = score(versus, target, repeats=0)
-    need = round(base.utilisation * factor, 3)
-    who = "the teaching allocator" if versus == "talloc" else versus
-    cache = {}
-
-    def run(kind, t):
-        t = load_trace(t)
-        if t.name not in cache:
-            cache[t.name] = score(source, t, repeats=0, label="yours")
-        s = cache[t.name]
-        if kind == "correct":
-            return "correct" if s.ok else s.message
-        return round(s.utilisation, 3) if s.ok else s.message
-
-    def compare(expected, got):
-        if isinstance(expected, float):
-            return isinstance(got, float) and got >= expected
-        return expected == got
-
-    cases = [Case(args=("correct", t), expected="correct", label=f"the driver on {load_trace(t).name!r}",
-                  hint="correctness comes first: the message names the first operation that went wrong; "
-                       "a block taken for growing in place must leave the free list (ta_list_remove)")
-             for t in [*traces, target]]
-    cases.append(Case(args=("util", target), expected=need,
-                      label=f"utilisation on {target.name!r} ({who} has "
-                            f"{base.utilisation:.3f}; at least {factor} times that)",
-                      hint="where do small blocks land? Compare the placement policies of lesson 01 "
-                           "(TA_BEST_FIT, TA_ADDRESS) on this trace, and think about realloc"))
-    return check(run, cases, compare=compare, name="your allocator")

@@ -28,7 +28,7 @@ def test_glibc_and_mimalloc_are_correct_and_small_requests_may_be_8_aligned():
 def test_seeded_broken_allocator_is_rejected_naming_the_first_failing_operation():
     s = ab.score("broken", "fragment", repeats=0)
     assert not s.ok
-    assert s.message == "operation 2 (alloc s1 16, line 5): the allocator crashed (SIGSEGV)"
+    assert s.message == "operation 9 (free B, line 12): block B was overwritten at byte 56 before it was freed"
     s = ab.score("broken", "random1000", repeats=0)
     assert not s.ok and s.message.startswith("operation 3 (free b1, line 5):")
 
@@ -38,10 +38,10 @@ def test_overlap_is_named_with_the_trace_ids():
                             "    ta_set(ta_block_of(p), ta_block_size_for(n), 1);   /* grow blindly */\n"
                             "    return p;\n    void *q = mm_malloc(n);\n    if (!q) return NULL;")
     assert bad != MM_TALLOC
-    trace = "alloc a 24\nalloc b 24\nrealloc a 200\n"
+    trace = "alloc a 24\nalloc b 24\nalloc c 400\nfree c\nrealloc a 200\n"
     s = ab.score(bad, ab.parse_trace(trace, "t"), repeats=0)
     assert not s.ok
-    assert s.message.startswith("operation 3 (realloc a 200, line 3): the resized block overlaps live block b")
+    assert s.message.startswith("operation 5 (realloc a 200, line 5): the resized block overlaps live block b")
 
 
 def test_data_overwritten_by_the_allocator_is_caught():
@@ -63,11 +63,166 @@ def test_realloc_must_keep_the_bytes():
 
 
 def test_misaligned_payload_is_rejected():
-    bad = MM_TALLOC.replace("void *p = ta_malloc(&heap, n);\n    note(p);\n    return p;",
-                            "char *p = ta_malloc(&heap, n + 8);\n    note(p);\n    return p ? p + 8 : p;")
+    bad = MM_TALLOC.replace("ta_malloc(&heap, n)", "ta_malloc(&heap, n + 8)") \
+        .replace("ta_block_size_for(n)", "ta_block_size_for(n + 8)") \
+        .replace("    return p;\n}\n\nvoid mm_free", "    return p ? (char *)p + 8 : p;\n}\n\nvoid mm_free")
     assert bad != MM_TALLOC
     s = ab.score(bad, ab.parse_trace("alloc a 40\n", "t"), repeats=0)
     assert not s.ok and "not 16-byte aligned" in s.message
+
+
+# ---- the driver owns the heap ------------------------------------------------------------
+GLIBC_WRAPPER = """#include "mm.h"
+#include <stdlib.h>
+int mm_init(void) { return 0; }
+void *mm_malloc(size_t n) { return malloc(n); }
+void mm_free(void *p) { free(p); }
+void *mm_realloc(void *p, size_t n) { return realloc(p, n); }
+"""
+
+PRIVATE_ARENA = """#include "mm.h"
+#include "talloc.h"
+#include <string.h>
+#include <sys/mman.h>
+static ta_heap heap;
+static unsigned char *arena;
+int mm_init(void)
+{
+    if (!arena) arena = mmap(NULL, 256 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    mem_sbrk(4096);
+    return ta_init(&heap, arena, 256 << 20, TA_FIRST_FIT, TA_LIFO, 1);
+}
+void *mm_malloc(size_t n) { return ta_malloc(&heap, n); }
+void mm_free(void *p) { if (p) ta_free(&heap, p); }
+void *mm_realloc(void *p, size_t n) { void *q = mm_malloc(n); if (q && p) { memcpy(q, p, n); mm_free(p); } return q; }
+size_t mm_footprint(void) { return 4096; }
+"""
+
+
+def test_an_allocator_calling_the_c_librarys_malloc_is_refused_with_the_reason():
+    s = ab.score(GLIBC_WRAPPER, "intro", repeats=0)
+    assert not s.ok
+    assert s.message.startswith("refused before running: your allocator calls free, malloc, realloc: "
+                                "the C library's allocator")
+    assert "mem_sbrk" in s.message
+
+
+def test_an_allocator_with_its_own_arena_and_footprint_is_refused():
+    # the review's first cheat: talloc on a private mmap arena, reporting a 4 KiB footprint
+    s = ab.score(PRIVATE_ARENA, "intro", repeats=0)
+    assert not s.ok and "calls mmap" in s.message
+
+
+def test_static_arrays_are_refused_and_small_statics_allowed():
+    pool = PRIVATE_ARENA.replace("static unsigned char *arena;", "static unsigned char pool[1 << 20], *arena = pool;") \
+        .replace("    if (!arena) arena = mmap(NULL, 256 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS "
+                 "| MAP_NORESERVE, -1, 0);\n", "").replace("256 << 20, TA_FIRST", "sizeof pool, TA_FIRST")
+    assert "mmap(" not in pool
+    s = ab.score(pool, "intro", repeats=0)
+    assert not s.ok and "bytes of writable static data" in s.message and "pool" in s.message
+    assert ab.inspect_allocator(MM_TALLOC) == ""
+
+
+def test_payloads_outside_the_heap_are_named():
+    # a small static buffer (under the static limit) handed out as a payload
+    outside = GLIBC_WRAPPER.replace("#include <stdlib.h>", "static _Alignas(16) char spot[256];") \
+        .replace("return malloc(n);", "(void)n; mem_sbrk(16); return spot;") \
+        .replace("free(p);", "(void)p;").replace("return realloc(p, n);", "(void)p; (void)n; return spot;")
+    assert ab.inspect_allocator(outside) == ""
+    s = ab.score(outside, ab.parse_trace("alloc a 24\n", "t"), repeats=0)
+    assert not s.ok
+    assert s.message.startswith("operation 1 (alloc a 24, line 1): the new payload lies outside the heap")
+
+
+def test_writing_past_the_break_is_named():
+    overrun = MM_TALLOC.replace("return ta_init(&heap, start, TA_MIN_BLOCK + TA_OVERHEAD,",
+                                "return ta_init(&heap, start, 64 << 20,")
+    assert overrun != MM_TALLOC
+    s = ab.score(overrun, "intro", repeats=0)
+    assert not s.ok
+    assert s.message == ("in mm_init: the allocator touched memory past the end of the heap that mem_sbrk "
+                         "handed out (SIGSEGV)")
+
+
+def test_utilisation_is_at_most_one_by_construction():
+    for t in ["intro", "fragment", "exercise", "random1000", *ab.adversarial_traces()]:
+        s = ab.score("talloc", t, repeats=0)
+        assert s.ok, (s.trace, s.message)
+        assert 0 < s.live <= s.footprint and not s.reference
+
+
+def test_reference_path_is_labelled():
+    s = ab.score("glibc", "random1000", repeats=0)
+    assert s.ok and s.reference
+    assert "RSS" in ab.lab_table([s])
+
+
+def test_malloc_of_zero_may_return_null():
+    null0 = MM_TALLOC.replace("    void *p = ta_malloc(&heap, n);", "    if (!n) return NULL;\n    void *p = ta_malloc(&heap, n);")
+    assert null0 != MM_TALLOC
+    s = ab.score(null0, ab.parse_trace("alloc a 0\nalloc b 8\nfree a\nfree b\n", "t"), repeats=1)
+    assert s.ok, s.message
+
+
+def test_blocks_live_at_the_end_are_checked():
+    bad = MM_TALLOC.replace("    if (p) ta_free(&heap, p);",
+                            "    if (p) { ((char *)p)[ta_size(ta_block_of(p))] ^= 1; ta_free(&heap, p); }")
+    s = ab.score(bad, ab.parse_trace("alloc a 24\nalloc b 24\nfree a\n", "t"), repeats=0)
+    assert not s.ok
+    assert s.message == "at the end of the trace: block b, still live at the end of the trace, was overwritten at byte 0"
+
+
+def test_mm_checkheap_runs_after_every_operation():
+    src = MM_TALLOC.replace("    return ta_check(&heap, msg, sizeof msg);",
+                            "    static int calls;\n    return ++calls == 3 ? 1 : ta_check(&heap, msg, sizeof msg);")
+    assert src != MM_TALLOC
+    s = ab.score(src, "intro", repeats=0)
+    assert not s.ok and s.message.startswith("operation 3 ") and "mm_checkheap" in s.message
+
+
+def test_unknown_allocators_are_refused_before_anything_runs():
+    with pytest.raises(ValueError, match="unknown allocator 'nope'"):
+        ab.compare(["churn"], ["glibc", "nope"], progress=False)
+    with pytest.raises(ValueError, match="unknown allocator 'nope'"):
+        ab.malloclab({"x": "nope"}, ["intro"], progress=False)
+    with pytest.raises(ValueError, match="unknown allocator 'nope'"):
+        ab.end_to_end(["true"], ["nope"])
+
+
+def test_lab_score_caps_throughput_and_needs_correctness():
+    scores = ab.malloclab({"teaching": "talloc", "broken": "broken"}, ["intro", "random1000"], repeats=1,
+                          progress=False)
+    by = {s.allocator: s for s in ab.lab_scores(scores)}
+    assert by["broken"].index == 0 and not by["broken"].correct
+    t = by["teaching"]
+    assert t.correct and 0 < t.index <= 100
+    assert t.index <= 100 * (0.6 * min(1, t.utilisation) + 0.4)
+    assert by["glibc"].reference
+
+
+def test_adversarial_and_shipped_traces():
+    names = [t.name for t in ab.adversarial_traces()]
+    assert names == ["binary", "realloc", "sizes", "grow"]
+    assert ab.sizes_trace().numeric() == ab.sizes_trace().numeric()
+    assert any(k == "alloc" and n == 0 for k, _, n, _ in ab.sizes_trace().ops)
+    awk = ab.shipped_trace("awk")
+    assert (len(awk), awk.live_peak()) == (40111, 435103)
+
+
+def test_recording_a_command_whose_work_happens_in_children_says_so(tmp_path):
+    from labsupport import build_program
+    from labsupport.heap import recorder
+    src = tmp_path / "forker.c"
+    src.write_text("#include <stdlib.h>\n#include <sys/wait.h>\n#include <unistd.h>\n"
+                   "int main(void) { pid_t p = fork(); if (!p) { free(malloc(100)); _exit(0); }\n"
+                   "waitpid(p, 0, 0); return 0; }\n")
+    exe = build_program([src])
+    with pytest.raises(recorder.ChildrenNotRecorded, match="only the process started is recorded"):
+        recorder.record([str(exe)])
+    with pytest.raises(recorder.ChildrenNotRecorded):
+        ab.record([str(exe)])
+    rec = recorder.record(["sh", "-c", "ls / > /dev/null; ls / > /dev/null"])
+    assert rec.children >= 1 and "not recorded" in repr(rec)
 
 
 def test_parse_trace_names_the_bad_line():

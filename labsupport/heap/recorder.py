@@ -16,7 +16,10 @@ as a line (lesson 09's malloc lab reads the same lines through
 - Processes: only the process started records. Programs it ``exec``s run without
   recording (the library removes ``TRACEREC_OUT`` from their environment) and a
   forked child stops recording at the fork. ``record(["sh", "-c", ...])`` thus
-  records the shell, not the command it starts.
+  records the shell, not the command it starts: the recorder marks every child it
+  starts (fork, vfork, posix_spawn, system, exec), ``Recording.children`` counts them,
+  and a recording with no allocation of its own but with children raises
+  ``ChildrenNotRecorded`` saying so, instead of returning 0 operations.
 - Length: ``max_ops`` (default 200,000) stops recording; ``Recording.capped`` says so.
 - Not recorded: ``memalign``/``posix_memalign``/``aligned_alloc`` (their frees are
   then unknown pointers and left out), blocks allocated before the library loaded.
@@ -46,7 +49,8 @@ from ..isolate import run_program
 from ..toolchain import cache_dir, example_path
 from .traces import Op, OpKind, Trace, as_trace
 
-__all__ = ["RECORDER_C", "DEFAULT_MAX_OPS", "recorder_library", "record_text", "Recording", "from_recorder_text",
+__all__ = ["ChildrenNotRecorded", "CHILD_LINE", "children_in", "refuse_childrens_work",
+           "RECORDER_C", "DEFAULT_MAX_OPS", "recorder_library", "record_text", "Recording", "from_recorder_text",
            "record", "SIZE_SZ", "MINSIZE", "MALLOC_ALIGNMENT", "TCACHE_MAX_BINS", "TCACHE_MAX_REQUEST",
            "TCACHE_MAX_CHUNK", "glibc_chunk_size", "glibc_chunk_sizes", "mimalloc_size_classes",
            "SizeHistogram", "size_histogram", "window", "replay_window"]
@@ -95,11 +99,36 @@ class Recording(Trace):
     calls: dict = field(default_factory=dict)
     capped: bool = False
     threads: list | None = None
+    children: int = 0          # child processes started (fork, spawn, exec): not recorded
 
     def __repr__(self):
         capped = ", capped" if self.capped else ""
+        kids = f", {self.children} child process(es) not recorded" if self.children else ""
         return (f"Recording({self.name!r}: {len(self.ops)} operations from {sum(self.calls.values())} "
-                f"calls {self.calls}{capped})")
+                f"calls {self.calls}{capped}{kids})")
+
+
+class ChildrenNotRecorded(RuntimeError):
+    """The recorded program allocated nothing itself: its work happened in child processes."""
+
+
+CHILD_LINE = "# child process not recorded"
+
+
+def children_in(text: str) -> int:
+    """How many child processes the recorder saw started (its "# child process" lines)."""
+    return sum(1 for line in text.splitlines() if line.startswith(CHILD_LINE))
+
+
+def refuse_childrens_work(argv, text: str, ops: int) -> None:
+    """ChildrenNotRecorded when a recording holds no operation but the program started children."""
+    n = children_in(text)
+    if n and not ops:
+        raise ChildrenNotRecorded(
+            f"recording {' '.join(map(str, argv))[:80]!r}: 0 operations, and it started {n} child "
+            f"process(es) (fork, spawn or exec): only the process started is recorded, never its children. "
+            f"Record the program that does the work itself (for example record(['mawk', ...]) instead of "
+            f"record(['sh', '-c', 'mawk ...'])).")
 
 
 _LINE = re.compile(r"(alloc|realloc|free) (\d+)(?: (\d+))?\s*(?:# t (\d+))?\s*$")
@@ -113,6 +142,8 @@ def from_recorder_text(text: str, name: str = "recorded") -> Recording:
     for n, raw in enumerate(text.splitlines(), 1):
         if raw.startswith("# capped"):
             capped = True
+            continue
+        if raw.startswith(CHILD_LINE):
             continue
         m = _LINE.match(raw)
         if not m:
@@ -139,13 +170,17 @@ def from_recorder_text(text: str, name: str = "recorded") -> Recording:
             thread_of += [t, t]
             next_id += 1
     return Recording(ops, name, None, {k: calls[k] for k in ("alloc", "realloc", "free")}, capped,
-                     thread_of if tagged else None)
+                     thread_of if tagged else None, children_in(text))
 
 
 def record(argv, name: str = "recorded", env: dict | None = None, timeout: float = 30.0,
            max_ops: int | None = DEFAULT_MAX_OPS, threads: bool = False, cwd=None) -> Recording:
-    """Run a program with the recorder preloaded (a fresh child); its allocations as a course trace."""
-    return from_recorder_text(record_text(argv, env, timeout, max_ops, threads, cwd), name)
+    """Run a program with the recorder preloaded (a fresh child); its allocations as a course trace.
+    ChildrenNotRecorded if it allocated nothing itself but started child processes."""
+    text = record_text(argv, env, timeout, max_ops, threads, cwd)
+    rec = from_recorder_text(text, name)
+    refuse_childrens_work(argv, text, len(rec.ops))
+    return rec
 
 
 # ---------------------------------------------------------------------------

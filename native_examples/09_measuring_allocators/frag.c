@@ -20,7 +20,7 @@ int main(int argc, char **argv)
     long nk = 0;
     uint64_t check = 0, live = 0;
     size_t med = (size_t)big * 3 / 2;
-    double t0 = wall_now();
+    double t0 = bench_start();
     for (long r = 0; r < rounds; r++) {
         for (long i = 0; i < n; i++) {
             s[i] = malloc((size_t)small); memset(s[i], 1, (size_t)small);

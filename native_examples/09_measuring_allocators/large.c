@@ -16,7 +16,7 @@ int main(int argc, char **argv)
     char **slot = calloc((size_t)live, sizeof *slot);
     size_t *len = calloc((size_t)live, sizeof *len);
     uint64_t s = rng_seed((uint64_t)seed), check = 0;
-    double t0 = wall_now();
+    double t0 = bench_start();
     for (long i = 0; i < ops; i++) {
         long k = (long)(rng_next(&s) % (uint64_t)live);
         if (slot[k]) { check += (unsigned char)slot[k][0]; free(slot[k]); }

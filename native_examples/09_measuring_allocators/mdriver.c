@@ -1,7 +1,8 @@
-/* mdriver.c - the malloc lab's driver (lesson 09), after CS:APP's mdriver.
+/* mdriver.c - the malloc lab's driver (lesson 09), after CS:APP's mdriver and memlib.
  *
- *   gcc -O2 mdriver.c mm_talloc.c ../01_heap_managers/talloc.c -I../01_heap_managers -o mdriver
+ *   gcc -O2 -I. -I../01_heap_managers mdriver.c mm_talloc.c ../01_heap_managers/talloc.c -o mdriver
  *   ./mdriver TRACE [REPEATS=5]
+ *   gcc -O2 -DMM_REFERENCE -I. mdriver.c mm_libc.c -o mdriver-ref     # glibc / mimalloc
  *
  * TRACE is a numeric trace (what labsupport.allocbench writes):
  *   first line  "IDS OPS", then one operation a line:
@@ -9,23 +10,42 @@
  *   r ID SIZE   resize block ID to SIZE bytes (mm_realloc)
  *   f ID        free block ID
  *
- * 1. Correctness: every payload aligned (16 bytes for requests of 16 bytes or
- *    more; a smaller request only needs the alignment of the largest power of
- *    two that fits in it, as C23 allows: WG14 N2293), no overlap with any live block,
- *    its bytes unchanged until it is freed or resized, mm_realloc keeps the old
- *    bytes.  The first failing operation is named:  FAIL op N (a 7 24): why
- *    A crash inside the allocator is caught and named the same way.
- * 2. Utilisation: peak live bytes / peak mm_footprint(), measured in the same pass.
- * 3. Throughput: the trace replayed REPEATS times without checks, after one
- *    warm-up replay; the median replay time.
+ * The heap belongs to the driver (CS:APP's memlib): 1 GiB of address space is
+ * reserved without access, and mem_sbrk(n) opens the next n bytes to the
+ * allocator.  The footprint is the highest break, measured here, never asked
+ * of the allocator.  Beyond the break's page nothing is accessible: a write
+ * there stops the run and is named.
+ *
+ * 1. Correctness, after every operation: every payload lies inside the heap,
+ *    is aligned (16 bytes for requests of 16 bytes or more; a smaller request
+ *    only needs the alignment of the largest power of two that fits in it, as
+ *    C23 allows: WG14 N2293), overlaps no live block (a treap of live blocks),
+ *    and keeps its bytes until it is freed or resized (a pattern, checked at
+ *    free, at realloc, and for blocks still live at the end); mm_realloc keeps
+ *    the old bytes; mm_malloc(0) may return NULL.  mm_checkheap() is called
+ *    after every operation when the allocator defines it.  The first failing
+ *    operation is named:  FAIL op N (a 7 24): why.  A crash inside the
+ *    allocator is caught and named the same way.
+ * 2. Utilisation: peak live bytes / peak footprint, in the same pass.
+ * 3. Throughput: the trace replayed REPEATS times without checks, each on a
+ *    fresh heap after mm_init, after one warm-up replay; the median time.
  *
  * Output (one line each):  OK ops=... / UTIL live=... footprint=... / TIME median=... min=... max=...
- * The driver's own memory comes from mmap, never from malloc, so it does not
- * disturb the allocator it measures.
+ *
+ * With -DMM_REFERENCE (glibc, or mimalloc by LD_PRELOAD: allocators that take
+ * their memory from the kernel themselves, not from mem_sbrk) there is no
+ * driver heap: payloads are not checked to lie in one, and the footprint is
+ * the growth of the process's resident memory (/proc/self/statm, whole pages)
+ * above what it was before the trace, a different quantity, printed as
+ * UTIL ... footprint_rss=...
+ *
+ * The driver's own memory comes from mmap, never from malloc, and is touched
+ * before the trace starts, so it does not disturb what it measures.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +78,69 @@ static void *get_mem(size_t n)
     return p;
 }
 
+/* ---- the heap: CS:APP's memlib ---------------------------------------------------- */
+#define MAX_HEAP ((size_t)1 << 30)
+static char *heap_lo, *heap_brk;
+static size_t heap_open;         /* bytes from heap_lo made accessible (whole pages) */
+static size_t heap_peak;         /* the footprint: highest break seen */
+static int shrink_tried;
+
+#ifndef MM_REFERENCE
+static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
+
+static void heap_reset(void)
+{
+    if (!heap_lo) {
+        void *p = mmap(NULL, MAX_HEAP, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) { printf("ERROR cannot reserve the heap\n"); exit(2); }
+        heap_lo = p;
+    } else if (heap_open && mmap(heap_lo, heap_open, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+                                 -1, 0) == MAP_FAILED) {
+        printf("ERROR cannot reset the heap\n"); exit(2);
+    }
+    heap_brk = heap_lo;
+    heap_open = heap_peak = 0;
+}
+
+void *mem_sbrk(intptr_t incr)
+{
+    if (incr < 0) { shrink_tried = 1; return (void *)-1; }         /* as memlib: the heap never shrinks */
+    if ((size_t)incr > MAX_HEAP - (size_t)(heap_brk - heap_lo)) return (void *)-1;
+    char *old = heap_brk;
+    heap_brk += incr;
+    size_t used = (size_t)(heap_brk - heap_lo), pg = page_size();
+    size_t want = (used + pg - 1) / pg * pg;
+    if (want > heap_open) {
+        if (mprotect(heap_lo + heap_open, want - heap_open, PROT_READ | PROT_WRITE) != 0) {
+            heap_brk = old;
+            return (void *)-1;
+        }
+        heap_open = want;
+    }
+    if (used > heap_peak) heap_peak = used;
+    return old;
+}
+void *mem_heap_lo(void) { return heap_lo; }
+void *mem_heap_hi(void) { return heap_brk - 1; }
+size_t mem_heapsize(void) { return (size_t)(heap_brk - heap_lo); }
+size_t mem_pagesize(void) { return page_size(); }
+#else
+static void heap_reset(void) {}
+static long rss_base;
+static long rss_bytes(void)                /* resident memory, without stdio (it could call malloc) */
+{
+    char buf[64];
+    int fd = open("/proc/self/statm", O_RDONLY);
+    long n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0) close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    char *s = buf;
+    strtol(s, &s, 10);                     /* total pages */
+    return strtol(s, NULL, 10) * sysconf(_SC_PAGESIZE);
+}
+#endif
+
 static void op_text(long i, char *buf, size_t n)
 {
     op_t *o = &ops[i];
@@ -65,27 +148,33 @@ static void op_text(long i, char *buf, size_t n)
     else snprintf(buf, n, "%c %d %zu", o->kind, o->id, o->size);
 }
 
-static void on_crash(int sig)
+static void on_crash(int sig, siginfo_t *si, void *ctx)
 {
-    char buf[128], t[64];
+    (void)ctx;
+    char buf[256], t[64];
+    const char *why = sig == SIGSEGV ? "the allocator crashed (SIGSEGV)" : sig == SIGBUS ? "the allocator crashed (SIGBUS)"
+                    : sig == SIGALRM ? "the allocator took too long" : "the allocator crashed (SIGABRT)";
+    if ((sig == SIGSEGV || sig == SIGBUS) && heap_lo && si) {
+        char *a = si->si_addr;
+        if (a >= heap_lo + heap_open && a < heap_lo + MAX_HEAP)
+            why = "the allocator touched memory past the end of the heap that mem_sbrk handed out (SIGSEGV)";
+    }
     if (cur >= 0) op_text(cur, t, sizeof t); else strcpy(t, "mm_init");
-    int n = snprintf(buf, sizeof buf, "FAIL op %ld (%s): the allocator crashed (%s)\n", (long)cur + 1, t,
-                     sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGALRM ? "took too long" : "SIGABRT");
+    int n = snprintf(buf, sizeof buf, "FAIL op %ld (%s): %s\n", (long)cur + 1, t, why);
     if (write(1, buf, (size_t)n) < 0) {}
     _exit(1);
 }
 
 static int fail(long i, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-#include <stdarg.h>
 static int fail(long i, const char *fmt, ...)
 {
-    char t[64], why[256];
+    char t[64], why[300];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
-    op_text(i, t, sizeof t);
+    if (i >= 0) op_text(i, t, sizeof t); else strcpy(t, "end of trace");
     printf("FAIL op %ld (%s): %s\n", i + 1, t, why);
     return 1;
 }
@@ -141,6 +230,26 @@ static long changed(int id, const char *p, size_t n)
     return -1;
 }
 
+/* a new payload: inside the heap, aligned, overlapping nothing.  0 if it is fine. */
+static int placed(long i, int id, char *p, size_t n, const char *what)
+{
+#ifndef MM_REFERENCE
+    if (p < heap_lo || p > heap_brk || (size_t)(heap_brk - p) < n) {
+        if (p >= heap_lo && p < heap_lo + MAX_HEAP)
+            return fail(i, "the %s payload [%zu, %zu) runs past the end of the heap (mem_sbrk has handed out %zu bytes)",
+                        what, (size_t)(p - heap_lo), (size_t)(p - heap_lo) + n, mem_heapsize());
+        return fail(i, "the %s payload lies outside the heap that mem_sbrk handed out: its memory came from "
+                       "somewhere else (the C library's malloc, mmap, a static array)", what);
+    }
+#endif
+    if ((uintptr_t)p % need_align(n))
+        return fail(i, "payload is not %zu-byte aligned (address ends in 0x%x)", need_align(n),
+                    (unsigned)((uintptr_t)p & 0xf));
+    int clash = insert(id, p, n);
+    if (clash >= 0) return fail(i, "the %s block overlaps live block %d", what, clash);
+    return 0;
+}
+
 /* ---- reading the trace ------------------------------------------------------- */
 static void read_trace(const char *path)
 {
@@ -181,6 +290,10 @@ static int check_pass(size_t *peak_live, size_t *peak_fp)
     size_t live = 0;
     *peak_live = *peak_fp = 0;
     cur = -1;
+    heap_reset();
+#ifdef MM_REFERENCE
+    rss_base = rss_bytes();
+#endif
     if (mm_init() != 0) { printf("FAIL op 0 (mm_init): mm_init returned an error\n"); return 1; }
     for (long i = 0; i < nops; i++) {
         op_t *o = &ops[i];
@@ -189,20 +302,15 @@ static int check_pass(size_t *peak_live, size_t *peak_fp)
         cur = i;
         if (o->kind == 'a') {
             char *p = mm_malloc(o->size);
-            if (!p) return fail(i, "mm_malloc returned NULL");
-            if ((uintptr_t)p % need_align(o->size))
-                return fail(i, "payload is not %zu-byte aligned (address ends in 0x%x)", need_align(o->size),
-                            (unsigned)((uintptr_t)p & 0xf));
-            int clash = insert(id, p, o->size);
-            if (clash >= 0) return fail(i, "the new block overlaps live block %d", clash);
-            fill(id, p, 0, o->size);
+            if (!p && o->size) return fail(i, "mm_malloc returned NULL");
+            if (p && placed(i, id, p, o->size, "new")) return 1;
+            if (p) fill(id, p, 0, o->size);
             ptr[id] = p; len[id] = o->size; live += o->size;
         } else if (o->kind == 'f') {
-            if ((at = changed(id, ptr[id], len[id])) >= 0)
+            if (ptr[id] && (at = changed(id, ptr[id], len[id])) >= 0)
                 return fail(i, "block %d was overwritten at byte %ld before it was freed", id, at);
-            erase(id);
-            mm_free(ptr[id]);
-            live -= len[id]; ptr[id] = NULL;
+            if (ptr[id]) { erase(id); mm_free(ptr[id]); }
+            live -= len[id]; ptr[id] = NULL; len[id] = 0;
         } else {
             size_t old = len[id];
             if (ptr[id] && (at = changed(id, ptr[id], old)) >= 0)
@@ -210,23 +318,32 @@ static int check_pass(size_t *peak_live, size_t *peak_fp)
             if (ptr[id]) erase(id);
             char *p = mm_realloc(ptr[id], o->size);
             if (!p && o->size) return fail(i, "mm_realloc returned NULL");
-            if (p && (uintptr_t)p % need_align(o->size))
-                return fail(i, "payload is not %zu-byte aligned (address ends in 0x%x)", need_align(o->size),
-                            (unsigned)((uintptr_t)p & 0xf));
             size_t keep = old < o->size ? old : o->size;
-            if ((at = changed(id, p, keep)) >= 0)
+            if (p && placed(i, id, p, o->size, "resized")) return 1;
+            if (p && (at = changed(id, p, keep)) >= 0)
                 return fail(i, "mm_realloc did not keep the old bytes: byte %ld differs", at);
-            int clash = insert(id, p, o->size);
-            if (clash >= 0) return fail(i, "the resized block overlaps live block %d", clash);
-            fill(id, p, keep, o->size);
-            live += o->size - old; ptr[id] = p; len[id] = o->size;
+            if (p) fill(id, p, keep, o->size);
+            live += o->size - old; ptr[id] = p; len[id] = p ? o->size : 0;
         }
+        if (mm_checkheap && mm_checkheap(0) != 0)
+            return fail(i, "mm_checkheap() says the heap is broken after this operation");
         if (live > *peak_live) *peak_live = live;
-        size_t fp = mm_footprint();
-        if (fp > *peak_fp) *peak_fp = fp;
+#ifdef MM_REFERENCE
+        long fp = rss_bytes() - rss_base;
+        if (fp > 0 && (size_t)fp > *peak_fp) *peak_fp = (size_t)fp;
+#endif
     }
     cur = -1;
-    for (int id = 0; id < nids; id++) if (ptr[id]) { mm_free(ptr[id]); ptr[id] = NULL; }
+    for (int id = 0; id < nids; id++) {              /* blocks still live at the end: their bytes too */
+        long at;
+        if (ptr[id] && (at = changed(id, ptr[id], len[id])) >= 0)
+            return fail(-1, "block %d, still live at the end of the trace, was overwritten at byte %ld", id, at);
+    }
+    for (int id = 0; id < nids; id++) if (ptr[id]) { erase(id); mm_free(ptr[id]); ptr[id] = NULL; }
+#ifndef MM_REFERENCE
+    *peak_fp = heap_peak;
+    if (*peak_live > *peak_fp) { printf("ERROR peak live %zu above the footprint %zu\n", *peak_live, *peak_fp); return 1; }
+#endif
     return 0;
 }
 
@@ -234,11 +351,13 @@ static int check_pass(size_t *peak_live, size_t *peak_fp)
 static double replay(void)
 {
     struct timespec t0, t1;
+    heap_reset();
+    mm_init();
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long i = 0; i < nops; i++) {
         op_t *o = &ops[i];
         if (o->kind == 'a') { ptr[o->id] = mm_malloc(o->size); if (o->size) ptr[o->id][0] = 1; }
-        else if (o->kind == 'f') { mm_free(ptr[o->id]); ptr[o->id] = NULL; }
+        else if (o->kind == 'f') { if (ptr[o->id]) mm_free(ptr[o->id]); ptr[o->id] = NULL; }
         else { ptr[o->id] = mm_realloc(ptr[o->id], o->size); if (o->size) ptr[o->id][0] = 1; }
     }
     for (int id = 0; id < nids; id++) if (ptr[id]) { mm_free(ptr[id]); ptr[id] = NULL; }
@@ -260,17 +379,25 @@ int main(int argc, char **argv)
     if (repeats < 0 || repeats > 1000) repeats = 5;
     read_trace(argv[1]);
     srand(1);
-    signal(SIGSEGV, on_crash); signal(SIGBUS, on_crash); signal(SIGABRT, on_crash); signal(SIGALRM, on_crash);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_crash;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSEGV, &sa, NULL); sigaction(SIGBUS, &sa, NULL); sigaction(SIGABRT, &sa, NULL);
+    sigaction(SIGALRM, &sa, NULL);
     alarm(60);
     size_t peak_live, peak_fp;
     if (check_pass(&peak_live, &peak_fp)) return 1;
     printf("OK ops=%ld\n", nops);
-    printf("UTIL live=%zu footprint=%zu\n", peak_live, peak_fp);
+#ifdef MM_REFERENCE
+    printf("UTIL live=%zu footprint_rss=%zu\n", peak_live, peak_fp);
+#else
+    printf("UTIL live=%zu footprint=%zu%s\n", peak_live, peak_fp, shrink_tried ? " shrink_refused=1" : "");
+#endif
     if (repeats > 0) {
         double t[1000];
-        mm_init();
         replay();                                             /* warm-up */
-        for (int k = 0; k < repeats; k++) { mm_init(); t[k] = replay(); }
+        for (int k = 0; k < repeats; k++) t[k] = replay();
         qsort(t, (size_t)repeats, sizeof t[0], cmp);
         printf("TIME median=%.9f min=%.9f max=%.9f repeats=%d\n", t[repeats / 2], t[0], t[repeats - 1], repeats);
     }

@@ -1,26 +1,45 @@
 /* mm.h - the malloc lab's interface (lesson 09), after CS:APP's malloc lab.
  *
- * An allocator for the lab is one C file defining these five functions.  The
- * driver (mdriver.c) calls mm_init() once before a trace, then replays the
- * trace through mm_malloc / mm_free / mm_realloc.  Payloads must be 16-byte
- * aligned (a request under 16 bytes: aligned to the largest power of two that
- * fits in it, all that C23 requires: WG14 N2293), must not overlap, and must keep their bytes until freed;
- * mm_realloc must keep the first min(old, new) bytes.
+ * An allocator for the lab is one C file defining mm_init, mm_malloc, mm_free
+ * and mm_realloc.  The driver (mdriver.c) calls mm_init() before every replay
+ * of a trace, with an empty heap, then replays the trace through mm_malloc /
+ * mm_free / mm_realloc.  Payloads must be 16-byte aligned (a request under 16
+ * bytes: aligned to the largest power of two that fits in it, all that C23
+ * requires: WG14 N2293), must not overlap, must lie inside the heap, and must
+ * keep their bytes until freed; mm_realloc must keep the first min(old, new)
+ * bytes.  mm_malloc(0) may return NULL (C allows it) or a unique pointer.
  *
- * mm_footprint() says how many bytes of memory the heap occupies right now
- * (for an arena allocator: from the arena start to the end of the highest
- * block ever handed out).  The driver's utilisation is
- *     peak live bytes requested / peak footprint.
+ * The heap belongs to the driver, as in CS:APP's memlib: every byte the
+ * allocator uses, its bookkeeping included, comes from mem_sbrk().  The
+ * allocator must not call the C library's allocator (malloc, calloc, realloc,
+ * free, strdup...), mmap, sbrk or brk, nor keep large static arrays: the driver
+ * refuses such a file and says why.  The footprint is what mem_sbrk handed
+ * out (its highest break), measured by the driver; utilisation is
+ *     peak live bytes requested / peak footprint,
+ * at most 1 by construction, since live payloads lie inside the heap and never
+ * overlap.
+ *
+ * mm_checkheap is optional: when the file defines it, the driver calls it
+ * after every operation of the correctness pass; nonzero means "my heap is
+ * broken" and stops the run at that operation.
  */
 #ifndef MM_H
 #define MM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-int    mm_init(void);                /* 0: ready; anything else: the driver stops */
+int    mm_init(void);                  /* 0: ready; anything else: the driver stops */
 void  *mm_malloc(size_t n);
 void   mm_free(void *p);
-void  *mm_realloc(void *p, size_t n);   /* p == NULL: like mm_malloc(n) */
-size_t mm_footprint(void);
+void  *mm_realloc(void *p, size_t n);  /* p == NULL: like mm_malloc(n) */
+int    mm_checkheap(int verbose) __attribute__((weak));   /* optional */
+
+/* the driver's heap (memlib) */
+void  *mem_sbrk(intptr_t incr);        /* grow the heap by incr >= 0 bytes: the old end, or (void *)-1 */
+void  *mem_heap_lo(void);              /* first byte of the heap (page-aligned) */
+void  *mem_heap_hi(void);              /* last byte of the heap */
+size_t mem_heapsize(void);             /* bytes handed out so far */
+size_t mem_pagesize(void);
 
 #endif

@@ -74,7 +74,7 @@ int main(int argc, char **argv)
     if (pairs < 1 || pairs > 64 || batch < 1 || max < 8) { fprintf(stderr, "usage: prodcons PAIRS ITEMS BATCH MAX SEED\n"); return 2; }
     pair_t *pr = calloc((size_t)pairs, sizeof *pr);
     pthread_t th[128];
-    double t0 = wall_now();
+    double t0 = bench_start();
     for (long i = 0; i < pairs; i++) {
         pthread_mutex_init(&pr[i].mu, NULL);
         pthread_cond_init(&pr[i].not_full, NULL);

@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     if (nt < 1 || nt > 256 || live < 1 || max < 8) { fprintf(stderr, "usage: threads T OPS LIVE MAX SEED\n"); return 2; }
     pthread_t th[256];
     uint64_t check = 0;
-    double t0 = wall_now();
+    double t0 = bench_start();
     for (long t = 0; t < nt; t++) pthread_create(&th[t], NULL, worker, (void *)(intptr_t)t);
     for (long t = 0; t < nt; t++) { void *r; pthread_join(th[t], &r); check += (uintptr_t)r; }
     report(t0, check);

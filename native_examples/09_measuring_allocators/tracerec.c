@@ -16,7 +16,10 @@
  * Processes: only the process started with TRACEREC_OUT records. The library
  * removes TRACEREC_OUT from the environment when it is loaded, so programs it
  * starts (exec) run unrecorded; a forked child stops recording at the fork
- * (its copy of the unwritten buffer is dropped: the parent writes it).
+ * (its copy of the unwritten buffer is dropped: the parent writes it).  Each
+ * child the process starts (fork, vfork, posix_spawn, system) and each exec
+ * adds a line "# child process not recorded (how)", so a reader can tell "no
+ * allocations" from "the work happened in a child" (vfork is served by fork).
  * Recursion: dlsym may allocate while the real functions are looked up; those
  * calls get static memory (boot_alloc), per thread.
  * Limits: memalign/posix_memalign/aligned_alloc are not recorded (their frees
@@ -172,8 +175,24 @@ static void setup(void)                    /* once, before the first recorded ca
     if (first) atexit(at_exit);            /* outside the lock: atexit may allocate */
 }
 
+static void mark_locked(const char *how)  /* a child process the trace will not contain */
+{
+    if (out_fd < 0) return;
+    if (used > sizeof buf - 96) flush();
+    put_str("# child process not recorded (");
+    put_str(how);
+    put_str(")\n");
+}
+static void mark(const char *how)          /* written now: exec replaces the process, a shell may _exit */
+{
+    setup();
+    lock();
+    mark_locked(how);
+    if (out_fd >= 0) flush();
+    unlock();
+}
 static void fork_prepare(void) { lock(); }
-static void fork_parent(void) { unlock(); }
+static void fork_parent(void) { mark_locked("fork"); if (out_fd >= 0) flush(); unlock(); }   /* a shell may end in _exit */
 static void fork_child(void)               /* the child records nothing: the parent owns the trace */
 {
     used = 0;
@@ -246,4 +265,61 @@ void free(void *p)
     }
     real_free(p);
     unlock();
+}
+
+/* ---- children: said, not recorded ----------------------------------------------- */
+#include <spawn.h>
+pid_t vfork(void) { return fork(); }       /* fork is a correct vfork; the fork handlers mark it */
+int execve(const char *path, char *const argv[], char *const envp[])
+{
+    static int (*real)(const char *, char *const[], char *const[]);
+    mark("exec");
+    if (!real) real = (int (*)(const char *, char *const[], char *const[]))dlsym(RTLD_NEXT, "execve");
+    return real(path, argv, envp);
+}
+int execv(const char *path, char *const argv[])
+{
+    static int (*real)(const char *, char *const[]);
+    mark("exec");
+    if (!real) real = (int (*)(const char *, char *const[]))dlsym(RTLD_NEXT, "execv");
+    return real(path, argv);
+}
+int execvp(const char *file, char *const argv[])
+{
+    static int (*real)(const char *, char *const[]);
+    mark("exec");
+    if (!real) real = (int (*)(const char *, char *const[]))dlsym(RTLD_NEXT, "execvp");
+    return real(file, argv);
+}
+int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    static int (*real)(const char *, char *const[], char *const[]);
+    mark("exec");
+    if (!real) real = (int (*)(const char *, char *const[], char *const[]))dlsym(RTLD_NEXT, "execvpe");
+    return real(file, argv, envp);
+}
+typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+                        char *const[], char *const[]);
+int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at,
+                char *const argv[], char *const envp[])
+{
+    static spawn_fn real;
+    mark("posix_spawn");
+    if (!real) real = (spawn_fn)dlsym(RTLD_NEXT, "posix_spawn");
+    return real(pid, path, fa, at, argv, envp);
+}
+int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at,
+                 char *const argv[], char *const envp[])
+{
+    static spawn_fn real;
+    mark("posix_spawn");
+    if (!real) real = (spawn_fn)dlsym(RTLD_NEXT, "posix_spawnp");
+    return real(pid, file, fa, at, argv, envp);
+}
+int system(const char *command)
+{
+    static int (*real)(const char *);
+    if (command) mark("system");
+    if (!real) real = (int (*)(const char *))dlsym(RTLD_NEXT, "system");
+    return real(command);
 }
