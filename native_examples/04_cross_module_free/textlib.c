@@ -15,9 +15,10 @@
 #include <mimalloc.h>
 #endif
 
-/* How many strings from text_greeting are still out (not yet given to text_free).
-   Lesson 04's exercise uses it to catch a "fix" that never frees. */
-static long live;
+/* How many strings text_greeting made, and how many are still out (not yet given
+   to text_free). Lesson 04's exercise uses them to catch a "fix" that never frees,
+   and one that never asks the library at all. */
+static long made, live;
 
 /* Returns a new string. The caller must give it back with text_free(). */
 char *text_greeting(const char *name)
@@ -26,6 +27,7 @@ char *text_greeting(const char *name)
     char *s = malloc(n);
     if (s) {
         snprintf(s, n, "hello, %s", name);
+        made++;
         live++;
     }
     return s;
@@ -42,6 +44,12 @@ void text_free(void *p)
 long text_live(void)
 {
     return live;
+}
+
+/* Strings text_greeting has made so far. */
+long text_made(void)
+{
+    return made;
 }
 
 /* Fix 2: the caller passes its own allocator in, so it can free with its own free. */

@@ -20,7 +20,7 @@
 # does the same with Windows DLLs under Wine, and then fixes the design.
 #
 # **You will learn to**
-# - build one library three ways and predict, for each, which allocator serves its
+# - build one library four ways and predict, for each, which allocator serves its
 #   `malloc` and what happens when the program frees its memory;
 # - read the real failures, and the silent ones: glibc's `free(): invalid pointer`
 #   (SIGABRT) one way, a SIGSEGV inside mimalloc's `mi_free` with no message the other
@@ -48,6 +48,8 @@ import re
 import labsupport as lab
 # %load_ext labsupport
 from labsupport import winlab
+from labsupport.lessons import cross_module
+from labsupport.lessons.cross_module import outcome
 
 SRC = lab.example_path("04_cross_module_free")
 OUT = winlab.workdir("04")
@@ -61,7 +63,7 @@ WINDOWS = winlab.ready()
 # `textlib.c` is a tiny library: `text_greeting(name)` returns a new string made with
 # `malloc`, `text_free(p)` frees it, and `text_owns(p)` asks the library's allocator
 # whether `p` is one of its blocks (mimalloc's `mi_is_in_heap_region`). `app.c` is a
-# program that uses it. We build the *same* library source three ways:
+# program that uses it. We build the *same* library source four ways:
 #
 # | library | how | the library's `malloc` is |
 # |---|---|---|
@@ -73,7 +75,14 @@ WINDOWS = winlab.ready()
 # `--exclude-libs,ALL` turns every symbol that came from a static archive into a local
 # one: the library's own calls to `malloc` bind to its copy of mimalloc, and nobody
 # else can see that copy. `-Bsymbolic` binds the library's own calls to its own
-# definitions too, but leaves them exported for everybody else.
+# definitions too, but leaves them exported for everybody else. What "exported" does to
+# the *program* depends on the order in which the dynamic linker searches the modules
+# for a name: that comes in "The silent opposite" below.
+#
+# The library is short; the counters `text_made`/`text_live` are for exercise 2:
+
+# %%
+print((SRC / "textlib.c").read_text())
 
 # %%
 inc = f"-I{MI.include_dir}"
@@ -137,7 +146,7 @@ print(app("private", "lib-free"))
 
 # %% [markdown]
 # No message at all. Where did it stop? A debugger in batch mode (also in a child) shows
-# the crashing function:
+# the crashing function (and, below, why `text_free` is not among the frames):
 
 # %%
 if lab.have("gdb"):
@@ -149,6 +158,27 @@ if lab.have("gdb"):
         print(f"frame {i}: {m.group(1)}" + (f"  in {m.group(2)}" if m.group(2) else ""))
 else:
     print(lab.missing("gdb"))
+
+# %% [markdown]
+# `text_free` does call `mi_free`, but as its last act: gcc `-O2` compiles that call as a
+# jump (a *tail call*), so `text_free`'s frame is gone by the time `mi_free` faults, and
+# the backtrace goes from `mi_free` straight to `main`:
+
+# %%
+lib = str(OUT / "libtext_private.so")
+body = lab.run_program(["objdump", "-d", "--no-show-raw-insn", lib]).stdout.split("<text_free>:", 1)[1]
+body = body.split("\n\n", 1)[0]
+names = {}                                   # address -> the names nm gives it
+for line in lab.run_program(["nm", lib]).stdout.splitlines():
+    parts = line.split()                     # address, kind, name ("U name" when undefined)
+    if len(parts) == 3:
+        names.setdefault(int(parts[0], 16), []).append(parts[2])
+for insn in body.splitlines():
+    if "\tjmp " in insn or "\tcall " in insn:
+        kind, target = insn.split()[1], int(insn.split()[2], 16)
+        if "mi_free" in names.get(target, []):
+            print(f"text_free reaches mi_free with a {kind}, "
+                  f"{'so it leaves no frame of its own' if kind == 'jmp' else 'and keeps its frame'}")
 
 # %% [markdown]
 # mimalloc does not keep a header in front of each block. `mi_free`
@@ -227,6 +257,10 @@ print("\n".join(line.split()[-1] + "  (DT_NEEDED, in search order)"
 # again, while the program keeps glibc: two allocators, even without
 # `--exclude-libs`.
 #
+# `app_shared` is the program for this: it is linked against `libtext_shared.so`, which
+# has no allocator of its own, so the program's `malloc` is glibc's; the exported build
+# then comes in only through `dlopen`.
+#
 # **Predict:** the outcome of `app_shared free-lib libtext_exported.so`.
 
 # %%
@@ -250,54 +284,25 @@ print(app("shared", "free-lib", deep))
 # Fill in `PREDICTION`; the check runs each configuration in a child and compares,
 # without showing the answers.
 
-# %%
-def outcome(r):
-    """How a run of app ended: "OK", the signal's name, or the exit code."""
-    if r.ok:
-        return "OK"
-    return r.signal or f"exit {r.returncode}"
-
-
-EXERCISE_1 = {
-    "-Bsymbolic, linked: the program free()s the library's string": ("symbolic", "free-lib", ()),
-    "-Bsymbolic, opened with plain dlopen: text_free() on the program's block":
-        ("shared", "lib-free", (OUT / "libtext_symbolic.so", "plain")),
-    "exported, opened with plain dlopen: the program free()s the library's string":
-        ("shared", "free-lib", (OUT / "libtext_exported.so", "plain")),
-    "exported, linked: text_free() on the program's block": ("exported", "lib-free", ()),
-}
-
 # %% tags=["solution"]
+PREDICTION = {   # each: "OK", "SIGABRT" or "SIGSEGV"
+    "-Bsymbolic, linked: the program free()s the library's string": "?",
+    "-Bsymbolic, opened with plain dlopen: text_free() on the program's block": "?",
+    "exported, opened with plain dlopen: the program free()s the library's string": "?",
+    "exported, linked: text_free() on the program's block": "?",
+}
+### BEGIN SOLUTION
 PREDICTION = {
-    # ### BEGIN SOLUTION
     "-Bsymbolic, linked: the program free()s the library's string": "OK",
     "-Bsymbolic, opened with plain dlopen: text_free() on the program's block": "SIGSEGV",
     "exported, opened with plain dlopen: the program free()s the library's string": "OK",
     "exported, linked: text_free() on the program's block": "OK",
-    # ### END SOLUTION
 }
+### END SOLUTION
 
-# %%
-EXERCISE_1_HINTS = {
-    "-Bsymbolic, linked: the program free()s the library's string":
-        "Linked normally, the library comes before libc in the search order and exports "
-        "malloc/free: the program's free is the library's mimalloc too.",
-    "-Bsymbolic, opened with plain dlopen: text_free() on the program's block":
-        "-Bsymbolic binds the library's free to its own mimalloc even when it is opened "
-        "late; the program's block is glibc's. What did mi_free do with a glibc block above?",
-    "exported, opened with plain dlopen: the program free()s the library's string":
-        "Opened late without RTLD_DEEPBIND, the library looks up malloc in the global order "
-        "like everybody else: libc comes first, so its own mimalloc is never used.",
-    "exported, linked: text_free() on the program's block":
-        "The linked exported library serves every malloc in the process: the program's "
-        "block came from the same mimalloc that text_free() uses.",
-}
-# the real outcomes, run now (not printed: the check compares without showing them)
-ACTUAL_1 = {key: outcome(app(kind, mode, *extra)) for key, (kind, mode, extra) in EXERCISE_1.items()}
-lab.check(lambda key: PREDICTION.get(key, "no prediction"), [
-    lab.Case(args=(key,), expected=ACTUAL_1[key], label=key, hint=EXERCISE_1_HINTS[key])
-    for key in EXERCISE_1
-], reveal_expected=False, name="your prediction")
+# %% tags=["check"]
+# runs the four configurations now, in children, and compares without showing the answers
+cross_module.check_outcomes(PREDICTION, OUT)
 
 # %% [markdown]
 # ### The whole picture
@@ -351,8 +356,9 @@ print(app("shared", "owners", deep, "plain"))
 # Either way, two modules share an allocator only if they end up in the same copy of
 # the same CRT. We build (all three with a DLL CRT):
 #
-# - `winlib.c` twice: with MinGW-w64 (`x86_64-w64-mingw32-gcc`, which links the old
-#   system `msvcrt.dll`) and with zig (`x86_64-windows-gnu`, which links the Universal
+# - `winlib.c` twice: with MinGW-w64 (`x86_64-w64-mingw32-gcc` as Debian packages it,
+#   whose default is the old system `msvcrt.dll`; MinGW-w64 can also be built to default
+#   to the UCRT, as MSYS2's `ucrt64` toolchain is) and with zig (`x86_64-windows-gnu`, which links the Universal
 #   CRT, `ucrtbase.dll` through the `api-ms-win-crt-*.dll` names);
 # - `winapp.c` with MinGW-w64: it loads the DLL named on its command line with
 #   `LoadLibrary`, and looks at heaps with `_get_heap_handle()` (the heap a CRT
@@ -543,8 +549,9 @@ if WINDOWS:
 #
 # - **Wine 8.0** (Debian 12): no address ever came back. `msvcrt.dll`'s `free` calls
 #   `HeapFree` on *its* private heap; Wine's heap sees a block of another heap and
-#   refuses (`HeapFree` returns `FALSE`, `GetLastError()` 87, `ERROR_INVALID_PARAMETER`,
-#   measured). Every wrong free is a silent leak: 512 strings of 16 KiB grew the
+#   refuses (`HeapFree` returns `FALSE`, `GetLastError()` 87, `ERROR_INVALID_PARAMETER`:
+#   measured by hand when this was written; `winapp` does not print it). Every wrong
+#   free is a silent leak: 512 strings of 16 KiB grew the
 #   heap by the full 8 MiB.
 # - **Wine 10.0** (Debian 13): small strings came back every time, 16 KiB strings
 #   after the first 258 (measured). Wine's heap checks "is this block from the heap I
@@ -619,13 +626,20 @@ if WINDOWS:
 #    kvazaar's `api->chunk_free` ([lesson 07](07_plugin_leaks.ipynb)). The caller never calls `free()` on what it did not allocate.
 # 2. **The caller passes its allocator in.** `text_greeting_with(name, malloc)`
 #    allocates with the caller's function, so the caller frees with the caller's `free`.
-#    Many C libraries take an allocator struct (`lua_newstate`, zlib's `zalloc`/`zfree`,
-#    `sqlite3_config(SQLITE_CONFIG_MALLOC)`).
+#    Many C libraries take the caller's allocation functions: Lua's `lua_newstate(f, ud)`
+#    one function that allocates, resizes and frees; zlib's `zalloc`/`zfree` fields of a
+#    `z_stream`; SQLite a struct of them (`sqlite3_config(SQLITE_CONFIG_MALLOC, ...)`).
 # 3. **One shared runtime.** Every module uses the same dynamic C runtime (on Windows:
 #    all `/MD` with the same CRT; on Linux: nobody carries a private allocator). This
 #    works until one module does not: it is a build rule, not an API guarantee.
 #
-# The crashing pairs from above, rebuilt with fix 1 and 2:
+# `app.c` has both fixes as modes: `fixed` gives each block back to the module that
+# made it (fix 1), `callback` has the library allocate with the program's `malloc`
+# (fix 2). They are code paths of the same binaries, not rebuilt programs: the builds
+# and the ways of loading stay exactly those that crashed above.
+#
+# **Predict:** the three configurations that crashed or misbehaved above, in the two
+# fixed modes: any crash left?
 
 # %%
 for label, kind, extra in [rows[0], rows[2], rows[5]]:
@@ -641,20 +655,15 @@ if WINDOWS:
 
 # %% [markdown]
 # Clean on every configuration: no crash on Linux, and under Wine no growth and no heap
-# warning.
+# warning. (Fix 2, the callback, is shown on Linux only: `winapp.c` has no callback mode.)
 
 # %% [markdown]
 # ### Exercise 2: find the ownership bug
 #
 # The cell below is a small module that uses `libtext_private.so` (the library with the
 # private mimalloc). `greeting_length(name)` should return the length of the greeting
-# for `name`, and leave no memory behind. It crashes. Find *every* ownership bug and fix
-# the cell (apply fix 1: each block goes back to the module that made it), then run
-# the check. The check runs your function in an isolated child, a first time and then
-# 100 more times, and counts what those 100 calls left behind: the library's strings
-# not given back to it (`text_live()`, a counter inside `textlib.c`) and the growth of
-# glibc's heap (`mallinfo2()`). A "fix" that simply stops freeing does not crash, and
-# fails the check.
+# for `name`, and leave no memory behind. As given it crashes (the module is built with
+# `--isolate`, so the call runs in a child):
 #
 # `strdup` here is glibc's: it allocates with the program's `malloc`.
 
@@ -662,7 +671,7 @@ if WINDOWS:
 LIBDIR = str(OUT)    # where libtext_private.so was built
 
 # %%
-# %%cffi host -l text_private -L {LIBDIR} --ldflags "-Wl,-rpath,{LIBDIR}"
+# %%cffi given --isolate -l text_private -L {LIBDIR} --ldflags "-Wl,-rpath,{LIBDIR}"
 #include <string.h>
 #include <stdlib.h>
 
@@ -679,6 +688,22 @@ int greeting_length(const char *name)
     return n;
 }
 
+# %%
+try:
+    print(given.greeting_length(b"world"))    # the child's stderr, if any, is shown too
+except lab.IsolatedCallError as exc:
+    print(f"greeting_length(b'world') did not return: {exc.result.signal}")
+
+# %% [markdown]
+# Find *every* ownership bug and write the fixed function in the next cell: it is the
+# same module, `host`, with the two lines that free left out (apply fix 1: each block
+# goes back to the module that made it). Then run the check after it. The check calls
+# your function in an isolated child, once and then 100 more times, and counts what the
+# calls left behind: the library's strings not given back to it (`text_live()`, a
+# counter inside `textlib.c`; `text_made()` counts the strings it made) and the growth of
+# glibc's heap (`mallinfo2()`). A "fix" that simply stops freeing does not crash, and
+# fails the check; so does one that never asks the library for the greeting.
+
 # %% tags=["solution"]
 # %%cffi host -l text_private -L {LIBDIR} --ldflags "-Wl,-rpath,{LIBDIR}"
 #include <string.h>
@@ -689,64 +714,18 @@ void text_free(void *p);
 
 int greeting_length(const char *name)
 {
-    // ### BEGIN SOLUTION
     char *g = text_greeting(name);     /* made by the library's allocator */
     char *copy = strdup(g);            /* made by this module's malloc */
     int n = (int)strlen(copy);
+    // ### BEGIN SOLUTION
     text_free(g);                      /* the library's block back to the library */
     free(copy);                        /* our block back to our malloc */
-    return n;
     // ### END SOLUTION
-    return 0;
+    return n;
 }
 
-# %%
-def left_behind(modname, path, name, libdir, calls=100):
-    """In a child: call greeting_length once, then `calls` times, and count what stays."""
-    import ctypes
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(modname, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-
-    class MallInfo2(ctypes.Structure):        # glibc's struct mallinfo2 (malloc.h)
-        _fields_ = [(f, ctypes.c_size_t) for f in "arena ordblks smblks hblks hblkhd "
-                    "usmblks fsmblks uordblks fordblks keepcost".split()]
-    libc = ctypes.CDLL(None)
-    libc.mallinfo2.restype = MallInfo2
-    text = ctypes.CDLL(f"{libdir}/libtext_private.so")   # already loaded: the same copy
-    text.text_live.restype = ctypes.c_long
-    n = module.lib.greeting_length(name)                 # the first call may set things up
-    strings, heap = text.text_live(), libc.mallinfo2().uordblks
-    for _ in range(calls):
-        module.lib.greeting_length(name)
-    strings = text.text_live() - strings
-    heap_per_call = (libc.mallinfo2().uordblks - heap) // calls   # < 16: noise, no block
-    heap = f"grew by {heap_per_call} bytes per call" if heap_per_call >= 16 else "did not grow"
-    return (f"length {n}; after {calls} more calls: {strings} of the library's strings "
-            f"not given back, glibc's heap {heap}")
-
-
-def check_greeting_length(name):
-    r = lab.run_python(left_behind, host.modname, host.path, name, LIBDIR, timeout=30)
-    if r.ok:
-        return r.value
-    if r.error:
-        return f"raised {r.error.strip().splitlines()[-1]}"
-    return f"the child was {r.status()} {r.stderr.strip()}".strip()
-
-
-HINT = ("SIGABRT with 'free(): invalid pointer': glibc's free() was given the library's "
-        "block. SIGSEGV: the library's text_free() was given a block glibc made (strdup). "
-        "Strings not given back: text_greeting's result needs text_free(). glibc's heap "
-        "grew: strdup's copy needs free(). Each block must go back to the allocator that "
-        "made it, exactly once.")
-lab.check(check_greeting_length, [
-    lab.Case(args=(name,), hint=HINT,
-             expected=(f"length {len(b'hello, ' + name)}; after 100 more calls: 0 of the library's "
-                       "strings not given back, glibc's heap did not grow"))
-    for name in (b"world", b"cross-module free")
-], name="greeting_length")
+# %% tags=["check"]
+cross_module.check_greeting_length(host, LIBDIR)
 
 # %% [markdown]
 # ## Summary
@@ -757,12 +736,14 @@ lab.check(check_greeting_length, [
 #   preloaded mimalloc returned silently from a glibc block and from another mimalloc
 #   copy's block, and Wine 8 silently leaked every wrongly freed block while Wine 10
 #   freed some and leaked others.
-# - Two allocators in one Linux process come from a library that carries its own
-#   allocator *and* binds to it privately (`--exclude-libs`; `-Bsymbolic` or
-#   `RTLD_DEEPBIND` when it is opened with `dlopen`). Without private binding, an
-#   exported allocator silently takes over `malloc` for every module that looks it up
-#   in the global order, which is all of them except a library opened with
-#   `RTLD_DEEPBIND` (that one keeps glibc's `malloc` or its own).
+# - Two allocators end up in one Linux process whenever two modules bind the name
+#   `malloc` to different definitions. Seen here: a library that carries its own
+#   allocator and binds to it privately (`--exclude-libs`; `-Bsymbolic` or
+#   `RTLD_DEEPBIND` when it is opened with `dlopen`), and a library with *no* allocator
+#   of its own opened with `RTLD_DEEPBIND` in a process whose `malloc` was replaced
+#   (`LD_PRELOAD`: the library keeps glibc's, the rest uses mimalloc). Without private
+#   binding, an exported allocator silently takes over `malloc` for every module that
+#   looks it up in the global order.
 # - On Windows a `/MD` module calls the CRT DLL it imports; a `/MT` module carries its
 #   own CRT copy and imports none. Since VS 2012 Microsoft's CRTs allocate from the
 #   process heap, yet each CRT copy keeps its own heap manager and state, and

@@ -1,32 +1,84 @@
 """Seeded wrong answers for lesson 04's exercises (keyed by the 1-based index of the
-notebook's `solution`-tagged cells). Each must make the check after it print a ✘ and
-a hint."""
+notebook's `solution`-tagged cells): (kind, whole replacement of the solution cell, a
+fragment of the hint the check must print)."""
 
-WRONG = {
-    # Exercise 1: "every build that carries its own mimalloc crashes on a wrong free";
-    # misses that a linked -Bsymbolic or exported library takes over malloc for the
-    # program too, and that a plain dlopen leaves the exported library on glibc.
-    1: '''PREDICTION = {
-    "-Bsymbolic, linked: the program free()s the library's string": "SIGABRT",
-    "-Bsymbolic, opened with plain dlopen: text_free() on the program's block": "SIGSEGV",
-    "exported, opened with plain dlopen: the program free()s the library's string": "SIGABRT",
-    "exported, linked: text_free() on the program's block": "SIGSEGV",
-}
-''',
-    # Exercise 2: the "fix" that stops the crash by never freeing anything: no crash,
-    # right length, and it leaks one library string and one glibc block per call.
-    2: '''%%cffi host -l text_private -L {LIBDIR} --ldflags "-Wl,-rpath,{LIBDIR}"
+_QUESTIONS = [
+    "-Bsymbolic, linked: the program free()s the library's string",
+    "-Bsymbolic, opened with plain dlopen: text_free() on the program's block",
+    "exported, opened with plain dlopen: the program free()s the library's string",
+    "exported, linked: text_free() on the program's block",
+]
+
+
+def _prediction(values):
+    body = "".join(f"    {q!r}: {v},\n" for q, v in zip(_QUESTIONS, values))
+    return "PREDICTION = {\n" + body + "}\n"
+
+
+_CELL_HEAD = '''%%cffi host -l text_private -L {LIBDIR} --ldflags "-Wl,-rpath,{LIBDIR}"
 #include <string.h>
 #include <stdlib.h>
 
 char *text_greeting(const char *name);   /* from textlib: give back with text_free */
 void text_free(void *p);
+'''
+
+WRONG = {
+    1: [
+        # "every build that carries its own mimalloc crashes on a wrong free": misses that a
+        # linked -Bsymbolic or exported library takes over malloc for the program too.
+        ("partial", _prediction(['"SIGABRT"', '"SIGSEGV"', '"SIGABRT"', '"SIGSEGV"']),
+         "comes before libc in the search order"),
+        # an answer that equals anything, to pass whatever the real outcome is
+        ("gaming", "class Anything(str):\n    def __eq__(self, other):\n        return True\n"
+                   "    __hash__ = str.__hash__\n\n\n"
+                   + _prediction(['Anything("OK")'] * 4),
+         "each answer is one of the strings"),
+        # the task asks for how the run ends; "crash" hides which check fired
+        ("forbidden", _prediction(['"OK"', '"crash"', '"OK"', '"OK"']),
+         "a crash is a signal"),
+    ],
+    2: [
+        # fixes one direction only: the program's block still goes to the library's free
+        ("partial", _CELL_HEAD + '''
+int greeting_length(const char *name)
+{
+    char *g = text_greeting(name);
+    char *copy = strdup(g);
+    int n = (int)strlen(copy);
+    text_free(g);
+    text_free(copy);
+    return n;
+}
+''', "give it back with free()"),
+        # the "fix" that stops the crash by never freeing anything
+        ("partial", _CELL_HEAD + '''
+int greeting_length(const char *name)
+{
+    char *g = text_greeting(name);
+    char *copy = strdup(g);
+    return (int)strlen(copy);          /* no free: no crash */
+}
+''', "text_greeting's result needs text_free()"),
+        # the book's length formula typed in: no allocation, so nothing to get wrong
+        ("gaming", _CELL_HEAD + '''
+int greeting_length(const char *name)
+{
+    return 7 + (int)strlen(name);      /* strlen("hello, ") + strlen(name) */
+}
+''', "the greeting's text belongs to the library"),
+        # keeps the last greeting in a static and frees it on the next call: the per-call
+        # counts stay flat, and one string is never given back
+        ("forbidden", _CELL_HEAD + '''
+static char *last;
 
 int greeting_length(const char *name)
 {
-    char *g = text_greeting(name);     /* made by the library's allocator */
-    char *copy = strdup(g);            /* made by this module's malloc */
-    return (int)strlen(copy);          /* no free: no crash */
+    if (last)
+        text_free(last);
+    last = text_greeting(name);
+    return (int)strlen(last);
 }
-''',
+''', "a string kept in a static variable"),
+    ],
 }
