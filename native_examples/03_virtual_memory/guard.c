@@ -92,6 +92,15 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "stack") || !strcmp(mode, "stack-plain")) {
         struct rlimit rl;
         getrlimit(RLIMIT_STACK, &rl);
+        if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (64u << 20)) {
+            /* `ulimit -s unlimited` (common on HPC logins): the recursion would grow until
+             * memory runs out. The stack grows only while it stays under the *current*
+             * limit, so lower it to the usual 8 MiB first (a process may lower its own). */
+            printf("stack limit (RLIMIT_STACK) was %s; set to 8192 KiB for this run\n",
+                   rl.rlim_cur == RLIM_INFINITY ? "unlimited" : "over 64 MiB");
+            rl.rlim_cur = 8u << 20;
+            if (setrlimit(RLIMIT_STACK, &rl) != 0) { perror("setrlimit"); return 1; }
+        }
         printf("stack limit (RLIMIT_STACK): %ld KiB\n", (long)rl.rlim_cur / 1024);
         volatile char here = 0;
         top = (uintptr_t)&here;

@@ -2,9 +2,10 @@
  *
  *   ./numbers FILE     (FILE: a scratch file of 16 MiB is written there)
  *
- * Prints one line per step:  step VSZ RSS PSS USS Swap faults tableRss tablePss
+ * Prints one line per step:  step VSZ RSS PSS USS Anon Swap faults tableRss tablePss
  * (KiB, faults cumulative since the program started). VSZ is VmSize from
- * /proc/self/status; RSS, PSS, USS (Private_Clean + Private_Dirty) and Swap are
+ * /proc/self/status; RSS, PSS, USS (Private_Clean + Private_Dirty), Anon
+ * (Anonymous: resident anonymous pages, the ones a leak adds) and Swap are
  * from /proc/self/smaps_rollup; tableRss/tablePss are the Rss and Pss of the
  * read-only data of libtable.so, read from /proc/self/smaps.
  * Build: gcc -O1 numbers.c -o numbers -L. -ltable -Wl,-rpath,'$ORIGIN'
@@ -45,8 +46,8 @@ static void row(const char *step) {
     long trss, tpss;
     vmstat_read(&s);
     table_sizes(&trss, &tpss);
-    printf("%-28s %8ld %7ld %7ld %7ld %5ld %7ld %5ld %5ld\n", step, s.vsz_kib, s.rss_kib, s.pss_kib,
-           s.uss_kib, s.swap_kib, s.minflt, trss, tpss);
+    printf("%-28s %8ld %7ld %7ld %7ld %7ld %5ld %7ld %5ld %5ld\n", step, s.vsz_kib, s.rss_kib, s.pss_kib,
+           s.uss_kib, s.anon_kib, s.swap_kib, s.minflt, trss, tpss);
 }
 
 static void wait_byte(int fd) { char c; if (read(fd, &c, 1) != 1) exit(1); }
@@ -56,7 +57,7 @@ int main(int argc, char **argv) {
     if (argc != 2) { fprintf(stderr, "usage: %s FILE\n", argv[0]); return 2; }
     setvbuf(stdout, NULL, _IONBF, 0);
     const size_t MiB = 1u << 20;
-    printf("%-28s %8s %7s %7s %7s %5s %7s %5s %5s\n", "step", "VSZ", "RSS", "PSS", "USS", "Swap",
+    printf("%-28s %8s %7s %7s %7s %7s %5s %7s %5s %5s\n", "step", "VSZ", "RSS", "PSS", "USS", "Anon", "Swap",
            "faults", "tRSS", "tPSS");
     row("start");
     char *arena = mmap(NULL, 256 * MiB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

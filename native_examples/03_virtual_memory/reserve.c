@@ -1,8 +1,9 @@
 /* reserve.c: reserve address space, commit it, touch it, and watch the counters.
  *
  *   ./reserve steps MIB     reserve MIB MiB with PROT_NONE, make half of it
- *                           readable/writable with mprotect, touch one page, then
- *                           8 MiB; after each step print what changed
+ *                           readable/writable with mprotect, touch one page, read
+ *                           8 MiB (the shared zero page), then write them; after
+ *                           each step print what changed
  *   ./reserve every PAGES N reserve and commit PAGES pages, then write one byte
  *                           into every N-th page (pages 0, N, 2N, ...); print the
  *                           growth of the region's resident set (KiB, counted with
@@ -85,6 +86,10 @@ static int steps(long mib) {
     step_begin();
     p[0] = 1;
     step_end("write 1 byte");
+    step_begin();
+    volatile char sink = 0;
+    for (size_t i = 0; i < (8u << 20); i += PAGE) sink += p[i];
+    step_end("read 1 byte per page, 8 MiB");
     step_begin();
     for (size_t i = 0; i < (8u << 20); i += PAGE) p[i] = 1;
     step_end("write 1 byte per page, 8 MiB");

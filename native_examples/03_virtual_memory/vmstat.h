@@ -2,7 +2,7 @@
  *
  *   struct vmstat s; vmstat_read(&s);
  *
- * VmSize (VSZ) comes from /proc/self/status; Rss, Pss, USS and Swap from
+ * VmSize (VSZ) comes from /proc/self/status; Rss, Pss, USS, Anonymous and Swap from
  * /proc/self/smaps_rollup, which the kernel counts by walking the page tables
  * (exact). status's VmRSS comes from counters kept in per-CPU batches and can be
  * off by dozens of pages (measured: up to 192 KiB while a program touched pages).
@@ -22,6 +22,7 @@
 struct vmstat {
     long vsz_kib, status_rss_kib, rss_anon_kib, rss_file_kib;   /* /proc/self/status */
     long rss_kib, pss_kib, uss_kib, swap_kib, anon_huge_kib;    /* /proc/self/smaps_rollup */
+    long anon_kib;                                        /* smaps_rollup Anonymous: */
     long minflt, majflt;                                  /* getrusage(RUSAGE_SELF) */
 };
 
@@ -58,6 +59,7 @@ static inline void vmstat_read(struct vmstat *s) {
     s->uss_kib = vmstat_field(buf, "\nPrivate_Clean:") + vmstat_field(buf, "\nPrivate_Dirty:");
     s->swap_kib = vmstat_field(buf, "\nSwap:");
     s->anon_huge_kib = vmstat_field(buf, "\nAnonHugePages:");
+    s->anon_kib = vmstat_field(buf, "\nAnonymous:");      /* private anonymous pages, resident */
 }
 
 /* Resident KiB, counted by walking the page tables (Rss of /proc/self/smaps_rollup). */

@@ -24,15 +24,17 @@
 # - read a process's memory map (`/proc/PID/maps`, `smaps`) and say what backs every
 #   region: the program, each shared library, the heap, the stack, anonymous memory,
 #   the kernel's vdso;
-# - reserve address space that costs no memory, commit it, and predict exactly how
-#   many page faults and how much resident memory touching it costs (exercise 1);
-#   do the same with Windows' `VirtualAlloc` (under Wine);
-# - tell overcommit from the commit limit, and watch a child that uses more than its
-#   cap get stopped, without risking the machine;
+# - reserve address space that costs nothing, commit it (Linux charges the commit,
+#   as Windows does), and predict exactly how many page faults and how much resident
+#   memory touching it costs (exercise 1); do the same with Windows' `VirtualAlloc`
+#   (under Wine);
+# - tell overcommit from the commit limit, say what each `vm.overcommit_memory` mode
+#   refuses, and watch a child that uses more than its cap get stopped, without
+#   risking the machine;
 # - map a file, count the faults that read it, share a mapping between two processes,
 #   and watch a private mapping copy a page on write;
-# - read VSZ, RSS, PSS, USS, swap and Windows' private bytes / working set / commit
-#   charge, and know which one to watch for a leak;
+# - read VSZ, RSS, PSS, USS, anonymous + swap and Windows' private bytes / working set /
+#   commit charge, and know which one to watch for a leak;
 # - hit a guard page on purpose and read where the fault was; write an allocator that
 #   reserves a large region and commits it on demand (exercise 2).
 #
@@ -186,15 +188,21 @@ def unversioned(label):
 def changes(before, after):
     d = before.diff(after)
     libraries = {}
+    big = 1 << 20         # a big anonymous mapping may be added, or merged into a neighbour
     for r in d["added"]:
         if r.kind == "library":          # its sizes depend on the library's version: not printed
             libraries.setdefault(unversioned(r.label), []).append(r.perms)
+        elif r.kind == "anonymous" and r.size >= big:
+            print(f"   +~ anonymous region of {r.size >> 20} MiB and a bit: added, or merged into a neighbour")
         else:
             print(f"   + {r.label:24} {r.perms}  {human(r.size):>9}  ({r.kind})")
     for name, perms in libraries.items():
         print(f"   + {name:24} {len(perms)} regions: {' '.join(perms)}  (library)")
     for old, new in d["grown"]:
-        if new.size - old.size >= 1 << 20:          # small growth of the heap is libc's business
+        if new.size - old.size >= big and new.kind == "anonymous":
+            print(f"   +~ anonymous region of {(new.size - old.size) >> 20} MiB and a bit: added, "
+                  f"or merged into a neighbour")
+        elif new.size - old.size >= big:          # small growth of the heap is libc's business
             print(f"   ~ {new.label:24} {new.perms}  grew by {human(new.size - old.size)}")
     for r in d["removed"]:
         print(f"   - {r.label:24} {r.perms}  {human(r.size):>9}")
@@ -205,17 +213,23 @@ for a, b in zip(names, names[1:]):
     print(f"{a} -> {b}:")
     changes(snaps[a], snaps[b])
 after_malloc = snaps["2 after malloc(64 MiB)"]
-big = max(after_malloc.find(kind="anonymous"), key=lambda r: r.size)
-print(f"\nthe malloc's region: {human(big.size)} mapped, {big.kb('Rss') // 1024} MiB resident")
+# the malloc's 64 MiB: the anonymous region holding it, found by size (alone, or merged)
+big = min((r for r in after_malloc.find(kind="anonymous") if r.size >= 64 << 20), key=lambda r: r.size)
+print(f"\nthe malloc's region: at least 64 MiB mapped, {big.kb('Rss') // 1024} MiB resident")
 filemap = snaps["4 after mmap(file)"].find(label="data.bin")[0]
 print(f"the file's region: {human(filemap.size)} mapped, {filemap.kb('Rss') // 1024} MiB resident")
 
 # %% [markdown]
 # - **`malloc(64 MiB)`** is above glibc's mmap threshold (128 KiB, lesson 01), so
-#   glibc asked the kernel for a fresh anonymous mapping. The kernel placed it right
-#   next to an anonymous region that already existed, with the same permissions, and
-#   the two merged into one region: that is why it shows as *grown*, not added.
-#   64 MiB are mapped, **8 MiB are resident**: only the pages the program wrote.
+#   glibc asked the kernel for a fresh anonymous mapping of 64 MiB and a page (its
+#   chunk header). Where the kernel places it decides how it shows: right next to an
+#   anonymous region with the same permissions, the two merge into one region that
+#   *grew*; elsewhere it is a region of its own, *added*. Both happen: kernels 6.7 to
+#   6.11 place every anonymous mapping of 2 MiB or more at a 2 MiB boundary (commit
+#   efa7df3e3bb5), which usually leaves a gap, and 6.12 limited that to sizes that
+#   are multiples of 2 MiB (commit d4148aeab412). So the cell prints "added, or
+#   merged" and finds the region by its size. 64 MiB are mapped, **8 MiB are
+#   resident**: only the pages the program wrote.
 # - The **`[heap]`** appears at step 2 too: `printf`, called after the first
 #   snapshot, allocated its output buffer with a small `malloc`, which glibc serves
 #   from the brk heap (its first size is printed above).
@@ -230,15 +244,19 @@ print(f"the file's region: {human(filemap.size)} mapped, {filemap.kb('Rss') // 1
 # ## 2. Reserve, then commit: memory is used when it is touched
 #
 # `mmap(NULL, size, PROT_NONE, ...)` asks for address space with *no access*: a
-# reservation. `mprotect(..., PROT_READ | PROT_WRITE)` makes part of it usable. Only
-# when a page is first written does the processor fault, and the kernel find a
-# physical page, fill it with zeros and map it: a **minor page fault** (minor: no
-# disk read was needed). `reserve.c steps` does this on a 1 GiB reservation and
-# measures each step: VSZ (address space mapped), RSS (resident, counted from the page
-# tables in `/proc/self/smaps_rollup`) and minor faults (`getrusage`).
+# reservation. `mprotect(..., PROT_READ | PROT_WRITE)` makes part of it usable: the
+# *commit*. Only when a page is first touched does the processor fault. On the first
+# **write**, the kernel finds a physical page, fills it with zeros and maps it: a
+# **minor page fault** (minor: no disk read was needed). On a first **read** it faults
+# too, but maps the one shared, read-only *zero page* instead, so nothing becomes
+# resident until the page is written. `reserve.c steps` does this on a 1 GiB
+# reservation and measures each step: VSZ (address space mapped), RSS (resident,
+# counted from the page tables in `/proc/self/smaps_rollup`) and minor faults
+# (`getrusage`).
 #
 # **Predict:** reserving 1 GiB adds how much to RSS? Making half of it writable? Writing
-# one byte? Writing one byte in each page of 8 MiB: how many faults?
+# one byte? Reading one byte in each page of 8 MiB: how many faults, how much RSS?
+# Then writing them?
 
 # %%
 r = lab.run_program([RESERVE, "steps", "1024"])
@@ -248,19 +266,74 @@ for line in r.stdout.splitlines():          # the last two columns (absolute VSZ
 # %% [markdown]
 # - Reserving 1 GiB: **VSZ +1 GiB, RSS +0, no fault.** Address space is only a
 #   promise about numbers.
-# - `mprotect` to read/write (the "commit" on Linux): nothing changes either.
+# - `mprotect` to read/write (the commit): no page and no fault either. But it is not
+#   free: the kernel *charges* it, as the next cell shows.
 # - One byte written: one fault, one page (4 KiB) resident.
-# - 8 MiB, one byte per page: 2,047 faults (the first page was already there) and
-#   8,188 KiB more: **one fault per page touched**, whatever the program writes
-#   into it. Writing the same pages again costs nothing.
+# - 8 MiB read, one byte per page: 2,047 faults (the first page was already there) and
+#   **RSS +0**: every page read maps the shared zero page. Writing them then takes
+#   2,047 faults *again* (each replaces the zero page by a page of its own) and
+#   8,188 KiB more: **one write fault per page**, whatever the program writes into it.
+#   Writing the same pages again costs nothing.
 # - `madvise(MADV_DONTNEED)` hands the pages back: RSS falls, the address space stays.
 #   `munmap` gives the address space back.
 #
 # (The program's region is marked `MADV_NOHUGEPAGE`, so these counts hold whatever
 # the machine's transparent-huge-page setting is. Also: the `VmRSS` line of
-# `/proc/self/status` comes from counters the kernel keeps in per-CPU batches; read
-# while a program was touching pages it was up to 192 KiB away from the exact count.
-# `smaps_rollup` walks the page tables and is exact, which is why the course reads it.)
+# `/proc/self/status` comes from counters the kernel updates in batches (per thread up
+# to kernel 6.1, per CPU since 6.2); read while a program was touching pages it was up
+# to 192 KiB away from the exact count. `smaps_rollup` walks the page tables and is
+# exact, which is why the course reads it.)
+#
+# ### The commit is charged
+#
+# Linux keeps a running total of what every process *could* write without a page of
+# its own yet: `Committed_AS` in `/proc/meminfo`. Making a private mapping writable
+# adds its size to that total. The kernel says so where it does it, in `mprotect`
+# (Linux 6.1, `mm/mprotect.c` lines 582-598, `mprotect_fixup`): "If we make a private
+# mapping writable we increase our commit", then `security_vm_enough_memory_mm(mm,
+# charged)`, which can refuse with `ENOMEM`. A `PROT_NONE` reservation is not charged
+# (there is nothing it could write), and neither is one made with `MAP_NORESERVE`
+# (except in mode 2, below). `overcommit commit` reads `Committed_AS` around each step.
+#
+# **Predict:** which steps move `Committed_AS`: the reservation, the `mprotect`, the
+# writes, `mprotect` back to `PROT_NONE`, `munmap`?
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# Committed_AS is the whole system's: another process starting or ending moves it too
+commit_run = lab.run_program([OVERCOMMIT, "commit"])
+print(commit_run.stdout)
+
+# %%
+def commit_deltas(text):
+    """{(section, step): change of Committed_AS in MiB} from `overcommit commit`."""
+    out, section = {}, None
+    for line in text.splitlines():
+        if line.startswith("#"):
+            section = line[2:]
+        elif "Committed_AS" in line:
+            step, kib = line.split("Committed_AS")
+            out[section, step.strip()] = int(kib.split()[0]) / 1024
+    return out
+
+
+charged = commit_deltas(commit_run.stdout)
+plain = {step: mib for (section, step), mib in charged.items() if section == "plain reservation"}
+print("reserve 1 GiB PROT_NONE charged about 0 MiB:", abs(plain["mmap 1 GiB PROT_NONE (reserve)"]) < 32)
+print("mprotect 256 MiB READ|WRITE charged about 256 MiB:",
+      abs(plain["mprotect 256 MiB READ|WRITE (commit)"] - 256) < 32)
+print("writing 8 MiB of it charged nothing more:", abs(plain["write 8 MiB of it"]) < 32)
+print("munmap gave about 256 MiB back:", abs(plain["munmap"] + 256) < 32)
+
+# %% [markdown]
+# The reservation costs nothing; the **`mprotect` is the charge** (256 MiB, before a
+# single page is touched); writing costs pages but no further charge; `munmap` gives
+# the charge back. Turning the pages back to `PROT_NONE` did *not* return it here
+# ("cannot reduce our commit if we make it unwritable again", the same comment).
+# With `MAP_NORESERVE` (the second half of the output) nothing is charged while the
+# overcommit mode is 0 or 1. So Linux has Windows' two steps, reserve and commit, and
+# charges the commit as Windows does; what differs is what happens when the total
+# passes the limit (section 3).
 #
 # ### Transparent huge pages
 #
@@ -269,7 +342,10 @@ for line in r.stdout.splitlines():          # the last two columns (absolute VSZ
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-thp = open("/sys/kernel/mm/transparent_hugepage/enabled").read().strip()
+try:
+    thp = open("/sys/kernel/mm/transparent_hugepage/enabled").read().strip()
+except OSError:                      # a kernel built without THP, or a sandbox such as gVisor
+    thp = "(not available on this kernel)"
 print("transparent_hugepage/enabled:", thp, "(the choice in [brackets] is active)")
 print(lab.run_program([RESERVE, "thp"]).stdout)
 
@@ -291,12 +367,15 @@ print(lab.run_program([RESERVE, "thp"]).stdout)
 # not allocated unless/until the virtual addresses are actually accessed"
 # ([VirtualAlloc](https://learn.microsoft.com/en-us/windows/win32/api/memoryapi/nf-memoryapi-virtualalloc)).
 # So on Windows, *commit* is where the charge happens, and *touch* is where physical
-# memory is used, as on Linux.
+# memory is used: the same two steps as Linux's `mprotect` and first write.
 #
 # `win_reserve.c` does the steps with the Windows API; we build it with MinGW-w64 and
 # run it under **Wine**, which implements these calls on top of Linux's `mmap` and
-# `mprotect`. Wine is not Windows: the calls behave as documented, the *numbers* are
-# Wine's.
+# `mprotect`: it reserves with a plain private anonymous `mmap` (`anon_mmap_alloc`)
+# whose pages stay `PROT_NONE` until they are committed (`get_unix_prot`, both in
+# Wine's `dlls/ntdll/unix/virtual.c`), so Wine's `MEM_COMMIT` *is* the charged
+# `mprotect` above. Wine is not Windows: the calls behave as documented, the *numbers*
+# are Wine's.
 #
 # **Predict:** writing to a page that is reserved but not committed. What happens on
 # Windows?
@@ -317,7 +396,9 @@ if WINDOWS:
 # (`MEM_RESERVE`, then `MEM_COMMIT` for the first 64 MiB), and the write into reserved
 # memory raises an **access violation** (`0xC0000005`, `EXCEPTION_ACCESS_VIOLATION`):
 # the program's vectored exception handler commits that one page and lets the write
-# run again. Windows' own thread stacks grow the same way (a guard page, then a commit).
+# run again. (Windows' own thread stacks grow with a different mechanism: a page marked
+# `PAGE_GUARD` raises `STATUS_GUARD_PAGE_VIOLATION`, 0x80000001, which the system
+# handles by committing the next page; see Microsoft's "Creating Guard Pages".)
 #
 # Now the counters Windows keeps, as Wine reports them:
 
@@ -354,7 +435,7 @@ else:
 #
 # | counter (`PROCESS_MEMORY_COUNTERS_EX`) | Windows | Wine (8.0 and 10.0 measured) |
 # |---|---|---|
-# | `PagefileUsage`, `PrivateUsage` ("private bytes", the process's **commit charge**) | grows by 64 MiB at `MEM_COMMIT`, before any page is touched | grows only when pages are *touched*: Wine computes it from Linux's `RssAnon` + `VmSwap`; `PrivateUsage` stays 0 through `GetProcessMemoryInfo` |
+# | `PagefileUsage`, `PrivateUsage` ("private bytes", the process's **commit charge**) | grows by 64 MiB at `MEM_COMMIT`, before any page is touched | grows only when pages are *touched*: Wine computes it from Linux's `RssAnon` + `VmSwap` (the anonymous memory of section 5); `PrivateUsage` stays 0 through `GetProcessMemoryInfo`. The commit itself *was* charged, to Linux's `Committed_AS`, which has no per-process counter to report |
 # | `WorkingSetSize` | grows when pages are touched | the same: Linux's `VmRSS` |
 # | `PageFaultCount` | one more per page first touched | stayed 0 |
 #
@@ -384,29 +465,38 @@ def predict(pages, n):
     ### END SOLUTION
     return rss_kib, faults
 
-# %%
-def measured_every(pages, n):
-    out = lab.run_program([RESERVE, "every", str(pages), str(n)])
-    return tuple(int(x) for x in out.stdout.split())
+# %% tags=["check"]
+from labsupport.lessons.virtual_memory import check_predict
 
+check_predict(predict)
 
-lab.check(predict, [
-    lab.Case(args=(pages, n), expected=measured_every(pages, n),
-             hint="only pages that are written become resident, one minor fault and one page each; "
-                  "count the pages 0, n, 2n, ... that are below `pages` (page 0 counts)")
-    for pages, n in [(100, 1), (1000, 7), (4096, 16), (10, 50), (257, 256)]])
+# %% [markdown]
+# The check ran `reserve every` for real for each case, two of them chosen at random,
+# and one more as if this machine had 16 KiB pages (some arm64 machines do), so the
+# answer must use `PAGE`. It also refuses a `predict` that runs the experiment
+# instead of predicting it.
 
 # %% [markdown]
 # ## 3. Overcommit and the commit limit
 #
-# If reserving is free and touching is what costs, how much may a Linux process *ask*
-# for? That is the kernel's overcommit policy, `vm.overcommit_memory`: `0` (the
-# default) refuses only requests that obviously cannot be met, `1` never refuses, `2`
-# counts every private writable mapping against a *commit limit* (swap + a share of
-# RAM) and refuses beyond it
-# ([overcommit accounting](https://docs.kernel.org/mm/overcommit-accounting.html)).
+# Every commit is charged to `Committed_AS`. What the kernel does when a new charge
+# would be too much is its overcommit policy, `vm.overcommit_memory`
+# ([overcommit accounting](https://docs.kernel.org/mm/overcommit-accounting.html);
+# the code is `__vm_enough_memory` in `mm/util.c`, lines 999-1031 in Linux 6.1):
+#
+# | mode | name | refuses a new charge when |
+# |---|---|---|
+# | `0` (the default) | heuristic | the *one* request is larger than all of RAM + swap (since Linux 5.2, commit 8c7829b04c52; before it, mode 0 compared with the free and reclaimable memory, so a smaller request could fail on a busy machine) |
+# | `1` | always | never |
+# | `2` | strict | the total would pass `CommitLimit` (swap + `overcommit_ratio`, 50 % by default, of RAM); `MAP_NORESERVE` is ignored |
+#
+# Mode 2 is the guarantee Windows gives: a commit that succeeded can always be
+# touched. Machines differ: a Kubernetes node runs mode 1 (the kubelet sets
+# `vm.overcommit_memory=1` itself), some databases ask for mode 2. This machine:
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# the mode is the host's choice (a Kubernetes node runs 1): the cells below say what each mode does
 mode = open("/proc/sys/vm/overcommit_memory").read().strip()
 print("vm.overcommit_memory =", mode, {"0": "(heuristic)", "1": "(always)", "2": "(strict)"}.get(mode, ""))
 
@@ -420,39 +510,59 @@ for key in ("MemTotal", "SwapTotal", "CommitLimit", "Committed_AS"):
 # `Committed_AS` is what the kernel *would* need if every process touched everything
 # it may write; `CommitLimit` is enforced only in mode 2.
 #
-# **Predict** for mode 0: one `mmap` of read/write memory of half of RAM + swap? Of
-# twice RAM + swap? Twice, as a `PROT_NONE` reservation? Eight `malloc`s of half each?
-# (`overcommit sizes` asks for them and touches none.)
+# **Predict** for your machine's mode: one `mmap` of read/write memory of half of RAM
+# + swap? Of twice RAM + swap? Twice, as a `PROT_NONE` reservation? That reservation
+# made writable with `mprotect`? Eight `malloc`s of half each? (`overcommit sizes`
+# asks for them and touches none.)
 
 # %%
-print(lab.run_program([OVERCOMMIT, "sizes"]).stdout)
+# NBVAL_IGNORE_OUTPUT
+# which requests succeed depends on the overcommit mode (and, in mode 2, on the load)
+sizes_run = lab.run_program([OVERCOMMIT, "sizes"])
+print(sizes_run.stdout)
+
+# %%
+from labsupport.lessons.virtual_memory import overcommit_outcomes
+
+verdict = overcommit_outcomes(sizes_run.stdout, mode)
+for request, (got, expected) in verdict.items():
+    if got != expected and expected != "either":
+        print(f"UNEXPECTED: {request}: {got}, the mode predicts {expected}")
+print("every outcome is the one this machine's overcommit mode predicts:",
+      all(e in (g, "either") for g, e in verdict.values()))
 
 # %% [markdown]
-# In mode 0 only the single request larger than RAM + swap was refused ("Cannot
-# allocate memory", `ENOMEM`); a reservation (`PROT_NONE`) or `MAP_NORESERVE` is not
-# counted at all, and eight requests of half each — **four times** what the machine
-# has — all succeeded, because each is judged alone. A `malloc` that succeeds has
-# *address space* behind it, not memory. The bill comes when pages are touched: if
-# RAM and swap run out then, the kernel's out-of-memory killer ends a process — not
-# necessarily the one that asked.
+# In mode 0 (the usual default) only what is larger than RAM + swap *in one request* is
+# refused ("Cannot allocate memory", `ENOMEM`): the writable 2x `mmap`, and the 2x
+# reservation at the moment `mprotect` commits it. The reservation alone, and
+# `MAP_NORESERVE`, are not charged, and eight requests of half each, **four times**
+# what the machine has, all succeed, because each is judged alone. In mode 1 every
+# line succeeds; in mode 2 everything writable beyond `CommitLimit` fails, the
+# reservation made writable and `MAP_NORESERVE` included. A `malloc` that succeeds has
+# *address space* and a commit charge behind it, not memory. The bill comes when pages
+# are touched: if RAM and swap run out then, the kernel's out-of-memory killer ends a
+# process (not necessarily the one that asked; in a container, the cgroup's own OOM
+# killer acts at the cgroup's limit).
 #
-# **Windows charges at commit time.** Every `MEM_COMMIT` is counted against the
-# system commit limit (RAM + page files) and fails when it would pass it; nothing is
-# overcommitted, so a program that committed memory can always touch it
+# **Windows refuses at the limit, always.** Every `MEM_COMMIT` is counted against the
+# system commit limit (RAM + page files) and fails when it would pass it, like mode 2:
+# a program that committed memory can always touch it
 # ([Memory limits for Windows releases](https://learn.microsoft.com/en-us/windows/win32/memory/memory-limits-for-windows-releases);
 # *Windows Internals*, chapter 5). The last two lines of the Wine run show the same
 # request both ways:
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# Wine's commit of 2 x CommitLimit is Linux's mprotect: its outcome follows the overcommit mode
 if WINDOWS:
     print("\n".join(l for l in win.stdout.splitlines() if "2 x CommitLimit" in l))
 
 # %% [markdown]
-# The reservation succeeds; the commit of twice the limit fails — under Wine because
-# Linux's heuristic refused the underlying `mmap` (error 8, `ERROR_NOT_ENOUGH_MEMORY`,
-# is Wine's translation); Windows refuses such a commit against its commit limit
-# instead. Wine's `CommitLimit` is computed from Linux's RAM and swap, not from a page
-# file.
+# The reservation succeeds. The commit of twice the limit is Linux's `mprotect` under
+# Wine, so it follows this machine's mode: refused in mode 0 and 2 (error 8,
+# `ERROR_NOT_ENOUGH_MEMORY`, is Wine's translation of `ENOMEM`), *accepted* in mode 1,
+# where Windows would still refuse it. Wine's `CommitLimit` is computed from Linux's
+# RAM and swap, not from a page file.
 #
 # ### A child that touches more than it may
 #
@@ -508,8 +618,9 @@ for (pages, cached_before, faults, major, cached_after), name in zip(passes, ("f
 # file the kernel does *fault-around*: on a read fault it also maps the neighbouring
 # pages that are already in the page cache, 64 KiB at a time by default
 # (`fault_around_bytes` in the kernel's `mm/memory.c`). In the first pass readahead
-# brought the file in, so almost none of the faults had to wait for the disk as a
-# *major* fault. Anonymous memory (section 2) has no page cache to map from: one
+# brought the file in, so few faults are *major*: the kernel counts a fault as major
+# only when it had to start the read itself (a fault that finds a page still being read
+# ahead waits for the disk too, yet counts as minor). Anonymous memory (section 2) has no page cache to map from: one
 # fault per page. (How much was cached before the first pass depends on the machine
 # and on other programs, so the cell above is not compared.)
 #
@@ -550,7 +661,7 @@ print(r.stdout)
 # %%
 r = lab.run_program([NUMBERS, OUT / "numbers.bin"], timeout=60)
 rows = [l.split() for l in r.stdout.splitlines()]
-header, table = rows[0], {" ".join(row[:-8]): list(map(int, row[-8:])) for row in rows[1:]}
+header, table = rows[0], {" ".join(row[:-9]): list(map(int, row[-9:])) for row in rows[1:]}
 for step in ("map a 16 MiB file, read it", "read libtable's 1 MiB", "fork: child shares pages",
              "child exits"):
     t_rss, t_pss = table[step][-2:]
@@ -566,9 +677,11 @@ for step in ("map a 16 MiB file, read it", "read libtable's 1 MiB", "fork: child
 #
 # (A trap met while writing this lesson: had `numbers.c` named the library's array
 # directly (`extern const unsigned char table[]`), the linker would have made a *copy
-# relocation* — the array reserved in the program's own writable data and copied there
-# by the loader at start — and the library's pages would never have been read.
-# `libtable.c` keeps the array `static` and hands out its address.)
+# relocation*: the array reserved in the program's own writable data and copied there
+# by the loader at start. The loader reads every page of the library's copy to do that,
+# so they are all resident before the first row, and the program then works on *its
+# own* copy, which the child shares instead of the library's pages. `libtable.c` keeps
+# the array `static` and hands out its address.)
 #
 # ## 5. One process, several numbers called "memory"
 #
@@ -580,8 +693,9 @@ for step in ("map a 16 MiB file, read it", "read libtable's 1 MiB", "fork: child
 # | **VSZ** | address space mapped, touched or not | `VmSize` in `/proc/PID/status` |
 # | **RSS** | pages mapped and resident now, shared ones included | `Rss` in `smaps_rollup` |
 # | **PSS** | RSS with each shared page divided by its number of sharers | `Pss` |
-# | **USS** | pages only this process maps (what its exit would free) | `Private_Clean + Private_Dirty` |
-# | **swap** | its pages now in swap (this machine has no swap) | `Swap` |
+# | **USS** | pages only this process maps, file pages included (these stay in the page cache after it exits) | `Private_Clean + Private_Dirty` |
+# | **Anon** | its anonymous pages in memory: heap, stacks, written private pages, whoever else shares them after a fork | `Anonymous` (`RssAnon` in `status`) |
+# | **swap** | its anonymous pages now in swap (this machine may have none) | `Swap` |
 # | Windows **working set** | ≈ RSS | `WorkingSetSize` |
 # | Windows **private bytes** / **commit charge** | private memory committed, touched or not | `PrivateUsage` / `PagefileUsage` |
 #
@@ -595,23 +709,27 @@ print(r.stdout)
 # %%
 cols = {name: i for i, name in enumerate(header[1:])}
 steps = list(table)
-print(f"{'step':28} {'VSZ':>7} {'RSS':>7} {'PSS':>7} {'USS':>7}   (change, MiB, to the nearest 0.5)")
+print(f"{'step':28} {'VSZ':>7} {'RSS':>7} {'PSS':>7} {'USS':>7} {'Anon':>7}   (change, MiB, to the nearest 0.5)")
 for prev, step in zip(steps, steps[1:]):
-    d = [round((table[step][cols[c]] - table[prev][cols[c]]) / 512) / 2 for c in ("VSZ", "RSS", "PSS", "USS")]
+    d = [round((table[step][cols[c]] - table[prev][cols[c]]) / 512) / 2
+         for c in ("VSZ", "RSS", "PSS", "USS", "Anon")]
     print(f"{step:28} " + " ".join(f"{x:+7.1f}" for x in d))
 
 # %% [markdown]
-# - **Reserve / commit**: only VSZ moves (commit on Linux is free; on Windows the 64 MiB
-#   would enter the commit charge now).
-# - **Write 32 MiB**: RSS, PSS and USS +32 MiB, and about 8,192 minor faults.
+# - **Reserve / commit**: only VSZ moves among these columns. The commit *was*
+#   charged, to the system's `Committed_AS` (section 2), which Linux keeps for the whole
+#   system, not per process; on Windows the 64 MiB would enter this process's commit
+#   charge now.
+# - **Write 32 MiB**: RSS, PSS, USS and Anon +32 MiB, and about 8,192 minor faults.
 # - **`malloc(32 MiB)` not written**: VSZ +32 MiB, nothing else (Windows: the heap
 #   commits it, so private bytes would grow).
-# - **The file**: RSS, PSS and USS +16 MiB (no other process maps it), but these are
-#   page-cache pages: clean, so the kernel can drop them and read them again, and any
-#   process that maps the file shares them.
+# - **The file**: RSS, PSS and USS +16 MiB (no other process maps it), Anon +0: these
+#   are page-cache pages, clean, so the kernel can drop them and read them again, any
+#   process that maps the file shares them, and they stay cached after the process
+#   exits: its exit would not free them.
 # - **Fork**: the child shares the parent's 32 MiB of written anonymous pages
 #   (copy-on-write) and maps libtable's data: the parent's PSS falls by half of that and
-#   USS by all of it, though the parent did nothing. (The file's pages stay the
+#   USS by all of it, though the parent did nothing; RSS and Anon stay where they were. (The file's pages stay the
 #   parent's alone: the kernel does not copy a shared file mapping's page-table entries
 #   at fork; the child would fault them in when it touched them.) When the child writes
 #   16 MiB, those pages are copied and the parent's 16 MiB are its own again.
@@ -619,16 +737,22 @@ for prev, step in zip(steps, steps[1:]):
 #   `munmap`.
 #
 # **Which to watch for a leak?** Memory that a process allocates and never frees is
-# private and grows: **USS** (or PSS) over time on Linux, **private bytes** on Windows.
-# VSZ grows with every reservation and says little; RSS also counts shared pages and
-# file pages that the kernel can drop, and moves with another process's fork.
+# anonymous, and grows: watch **anonymous + swap** over time on Linux (`Anonymous` +
+# `Swap` in `smaps_rollup`, or `RssAnon` + `VmSwap` in `status`; swap counts because a
+# leaked page that was swapped out is still leaked), **private bytes** on Windows. Wine
+# computes Windows' `PagefileUsage` from exactly `RssAnon` + `VmSwap`. In the table,
+# Anon stayed flat through the file, the fork, the child's copy-on-write and its exit,
+# and moved only when this process wrote or released anonymous memory. USS does not
+# work for this: it fell by 33 MiB at the fork although the parent did nothing, and
+# rose with the file's page cache. VSZ grows with every reservation and says little;
+# RSS also counts the file's page cache.
 
 # %%
 import matplotlib.pyplot as plt
 
 x = range(len(steps))
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
-for c in ("RSS", "PSS", "USS"):
+for c in ("RSS", "PSS", "USS", "Anon"):
     ax1.plot(x, [table[s][cols[c]] / 1024 for s in steps], marker="o", label=c)
 ax1.set_ylabel("MiB")
 ax1.legend(fontsize=8)
@@ -655,7 +779,7 @@ plt.show()
 
 # %%
 r = lab.run_program([GUARD, "stack-plain"])
-print(r)
+print(r.status())
 
 # %% [markdown]
 # SIGSEGV, with no message: the stack may not grow past its limit, and the access
@@ -663,15 +787,15 @@ print(r)
 # normal one is full) the child can say where it was:
 
 # %%
-r = lab.run_program([GUARD, "stack"])
-print(r.stdout.splitlines()[0])
+r = lab.run_program([GUARD, "stack"])     # an unlimited stack (ulimit -s unlimited) is set to 8 MiB
+print(next(line for line in r.stdout.splitlines() if line.startswith("SIGSEGV")).split(";")[1].strip())
 used_kib = int(re.search(r"stack used: (\d+) KiB", r.stdout).group(1))
-limit_kib = int(re.search(r"\((?:RLIMIT_STACK)\): (\d+) KiB", r.stdout).group(1))
+limit_kib = int(re.search(r"\(RLIMIT_STACK\): (\d+) KiB", r.stdout).group(1))
 print("si_code:", re.search(r"si_code (\S+)", r.stdout).group(1))
 print(f"stack used when it faulted: {used_kib / limit_kib:.0%} of the limit")
 
 # %% [markdown]
-# The recursion used (to the nearest percent) the whole 8 MiB before it faulted; the
+# The recursion used (to the nearest percent) its whole stack limit before it faulted; the
 # fault address lay just below the deepest frame (`SEGV_MAPERR`: nothing mapped
 # there).
 #
@@ -692,21 +816,25 @@ for mode in ("page", "unmapped"):
 # mapping, but not with this permission" (a guard page); `SEGV_MAPERR` means "nothing
 # is mapped here" ([sigaction(2)](https://man7.org/linux/man-pages/man2/sigaction.2.html)).
 # Memory debuggers and allocators use exactly this: electric-fence-style allocators put
-# each block against a guard page, so an overflow faults on the first byte past the end.
+# each block against a guard page, so an overflow faults on the first byte past the end
+# (when the block's size is a multiple of the alignment they keep; otherwise a few bytes
+# of padding lie between the end and the guard page).
 #
 # ### Exercise 2: a bump allocator that commits on demand
 #
 # Complete `bump_alloc(n)`. The arena is a large reservation (`bump_init` maps it
-# `PROT_NONE`); `bump_alloc` hands out the next `n` bytes, 16-byte aligned like
+# `PROT_NONE`); `bump_alloc` hands out the next `n` bytes of it, 16-byte aligned like
 # `malloc`, and makes memory readable/writable only as it is handed out: when the end of
 # the new block passes `committed`, `mprotect` the next whole `COMMIT_STEP`s
-# (64 KiB each) that are needed. Return `NULL` when the reservation is full. There is no
-# free: a bump allocator releases everything at once.
+# (64 KiB each) that are needed, but never past the end of the reservation (its size
+# need not be a multiple of the step). Return `NULL` when the block does not fit. There
+# is no free: a bump allocator releases everything at once.
 #
-# The check runs your allocator in a child: blocks must be writable, aligned and
-# separate; after 8 MiB of small blocks, the readable/writable part of the reservation
-# (read from the child's `/proc/self/maps`) must stay within one step of what was used,
-# and RSS near what was written; a request that does not fit must return `NULL`.
+# The check runs your allocator in a child: blocks must come from the reservation and
+# be writable, aligned and separate; after 8 MiB of small blocks, the readable/writable
+# part of the reservation (read from the child's `/proc/self/maps`) must stay within
+# one step of what was used, and RSS near what was written; with a 100 KiB reservation
+# nothing past its end may change; a request that does not fit must return `NULL`.
 
 # %% tags=["solution"]
 # %%cffi bump
@@ -751,96 +879,21 @@ void *bump_alloc(size_t n) {
     return NULL;
 }
 
-# %%
-def bump_case(modname, path, reserve, sizes, last_must_fail=False, check_commit=False):
-    """Run in a child: use the learner's allocator; return "ok" or what went wrong.
-    check_commit: also measure how much of the reservation is committed and resident."""
-    import ctypes
-    import importlib.util
-    import re
-    import sys
-    spec = importlib.util.spec_from_file_location(modname, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    sys.modules[modname] = mod
-    ffi, lib = mod.ffi, mod.lib
-    if lib.bump_init(reserve) != 0:
-        return "bump_init failed"
-    blocks = []
-    for i, n in enumerate(sizes):
-        p = lib.bump_alloc(n)
-        if last_must_fail and i == len(sizes) - 1:
-            if p != ffi.NULL:
-                return f"bump_alloc({n}) returned a block, but it does not fit in the reservation"
-            break
-        if p == ffi.NULL:
-            return f"bump_alloc({n}) returned NULL"
-        addr = int(ffi.cast("uintptr_t", p))
-        if addr % 16:
-            return f"bump_alloc({n}) returned an address that is not 16-byte aligned"
-        ffi.memmove(p, bytes([i % 251 + 1]) * n, n)         # a crash here: not committed
-        blocks.append((addr, n, i % 251 + 1))
-    base = min(a for a, _, _ in blocks)                       # the first block starts the arena
-    blocks.sort()
-    for (a, n, _), (b, _, _) in zip(blocks, blocks[1:]):
-        if a + n > b:
-            return "two blocks overlap"
-    for a, n, v in blocks:
-        if ffi.buffer(ffi.cast("char *", a), n)[:] != bytes([v]) * n:
-            return "a block's bytes changed: blocks overlap"
-    if not check_commit:
-        return "ok"
-    used = max(a + n for a, n, _ in blocks) - base
-    rw = 0                                # readable/writable bytes inside the reservation
-    with open("/proc/self/maps") as f:
-        for line in f:
-            lo, hi, perms = re.match(r"([0-9a-f]+)-([0-9a-f]+) (\S+)", line).groups()
-            lo, hi = max(int(lo, 16), base), min(int(hi, 16), base + reserve)
-            if hi > lo and perms.startswith("rw"):
-                rw += hi - lo
-    vec = ctypes.create_string_buffer(reserve // 4096)      # resident pages, from mincore(2)
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mincore(ctypes.c_void_p(base), ctypes.c_size_t(reserve), vec)
-    rss = sum(b & 1 for b in vec.raw) * 4096
-    step = 64 * 1024
-    if rw > (used + step - 1) // step * step + step:
-        return f"{rw >> 10:,} KiB of the reservation is readable/writable after using {used >> 10:,} KiB"
-    if rss > used + 2 * step:
-        return f"{rss >> 10:,} KiB of the reservation is resident after using {used >> 10:,} KiB"
-    return "ok"
+# %% tags=["check"]
+from labsupport.lessons.virtual_memory import check_bump
 
-
-def bump_check(reserve, sizes, last_must_fail=False, check_commit=False):
-    """Run one case of the exercise in a child (a crash there is reported, not fatal)."""
-    r = lab.run_python(bump_case, bump.modname, bump.path, reserve, sizes, last_must_fail,
-                       check_commit, timeout=30)
-    if not r.ok:
-        return f"the child {r.status()}" + (f" ({r.error.strip().splitlines()[-1]})" if r.error else "")
-    return r.value
-
-
-MiB = 1 << 20
-lab.check(bump_check, [
-    lab.Case(args=(64 * MiB, [1, 24, 100, 4096, 5000, 3]), expected="ok", label="a few small blocks",
-             hint="round `used` up to a multiple of 16 for each block's start, and mprotect before "
-                  "handing out bytes beyond `committed`"),
-    lab.Case(args=(64 * MiB, [100, 3 * MiB, 10]), expected="ok", label="a block larger than one step",
-             hint="one block may need several COMMIT_STEPs: commit up to the block's end rounded up "
-                  "to a multiple of COMMIT_STEP, not just one step"),
-    lab.Case(args=(1024 * MiB, [800] * 10_000, False, True), expected="ok",
-             label="8 MB of small blocks in 1 GiB: committed and resident close to what was used",
-             hint="commit only what the blocks need (whole steps): making the whole reservation "
-                  "readable/writable at once is committing, not reserving"),
-    lab.Case(args=(1 * MiB, [600 * 1024, 600 * 1024], True), expected="ok",
-             label="a block that does not fit", hint="check the request against `reserved` "
-             "before committing, and return NULL: past the reservation lies somebody else's memory"),
-], name="bump_alloc")
+check_bump(bump)
 
 # %% [markdown]
-# The third case is the one that catches the tempting shortcut — `mprotect` the whole
-# reservation once in `bump_init`. It "works", and Linux would even keep RSS low, but
-# it turns the reservation into committed memory: under `vm.overcommit_memory=2`, or on
-# Windows with `MEM_COMMIT`, the whole gigabyte would be charged at once. Real
+# The third case is the one that catches the tempting shortcut: `mprotect` the whole
+# reservation at once. It "works", and Linux would even keep RSS low, but it turns the
+# reservation into committed memory: the whole gigabyte is charged to `Committed_AS`
+# at once (section 2; in mode 2 it may be refused), as `MEM_COMMIT` would charge it on
+# Windows. (Here `bump_init` reserves with `MAP_NORESERVE`, which modes 0 and 1 do not
+# charge even when made writable; in mode 2 they do.) The fourth case catches the
+# missing clamp: rounding the last commit up to a whole step reaches past a
+# reservation whose size is not a multiple of the step, and `mprotect` then changes
+# the permissions of whatever is mapped next to it, or fails. Real
 # allocators do what you wrote: mimalloc reserves arenas and commits them in steps
 # (its `MIMALLOC_ARENA_RESERVE` option) and commits parts of them as needed — on Windows
 # with `MEM_RESERVE` and `MEM_COMMIT`; on Linux it may commit eagerly when the system
@@ -851,17 +904,20 @@ lab.check(bump_check, [
 # - A process's address space is a list of regions, each backed by something: the
 #   program's file, a library's file, another file, or nothing (anonymous: heap, stack,
 #   big mallocs). `/proc/PID/maps` lists them; `smaps` adds what is resident.
-# - Reserving address space costs nothing; committing (Linux: `mprotect`; Windows:
-#   `MEM_COMMIT`) changes permissions (and on Windows the commit charge); **touching**
+# - Reserving address space costs nothing; committing (Linux: `mprotect` to writable;
+#   Windows: `MEM_COMMIT`) is charged (`Committed_AS`; the commit charge); **writing**
 #   a page is what uses memory: one minor fault and one page each for anonymous memory
-#   (2 MiB with a huge page), fewer faults than pages for a cached file (fault-around).
-# - Linux overcommits: a `malloc` that succeeds has address space behind it, not
-#   memory; the bill comes at first touch. Windows charges at commit time against RAM +
-#   page files.
+#   (2 MiB with a huge page; a read maps the shared zero page), fewer faults than pages
+#   for a cached file (fault-around).
+# - What happens at the limit is the overcommit mode: mode 0 refuses only one request
+#   larger than RAM + swap, mode 1 nothing, mode 2 (like Windows) everything past the
+#   commit limit. A `malloc` that succeeds has address space and a charge behind it, not
+#   memory; the bill comes at first touch.
 # - `MAP_SHARED` pages are the page cache's, seen by every process and by `read()`;
 #   `msync` is for durability. `MAP_PRIVATE` copies one page per first write.
-# - VSZ, RSS, PSS, USS, swap, working set, private bytes, commit charge: each answers a
-#   different question. For a leak watch USS/PSS (Linux) or private bytes (Windows).
+# - VSZ, RSS, PSS, USS, anonymous, swap, working set, private bytes, commit charge: each
+#   answers a different question. For a leak watch anonymous + swap (Linux) or private
+#   bytes (Windows).
 # - Guard pages turn a stray access into a SIGSEGV at the exact byte (`si_addr`), with
 #   `SEGV_ACCERR` (mapped, not allowed) or `SEGV_MAPERR` (nothing there).
 #
@@ -874,8 +930,13 @@ lab.check(bump_check, [
 # - *"A malloc that succeeds has memory behind it."* On Linux it has address space
 #   behind it; memory arrives page by page at first touch, and can be missing then.
 # - *"RSS is what the process costs."* RSS counted the 16 MiB file (page cache, shared,
-#   droppable) and halved in PSS when a child shared the pages; what the process alone
-#   costs is closer to USS, and on Windows the commit charge is what it may cost.
+#   droppable, and still cached after the process exits). PSS halved the 32 MiB of
+#   anonymous pages while the child shared them, and USS lost them at the fork. What the
+#   process alone holds and must give back is its anonymous memory + swap; on Windows the
+#   commit charge is what it may cost.
+# - *"On Linux, committing memory is free; only Windows charges it."* Linux charges
+#   every private writable mapping to `Committed_AS` at `mprotect` or `mmap` time; only
+#   the policy at the limit differs.
 #
 # ## Further reading
 #

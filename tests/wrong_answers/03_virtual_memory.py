@@ -1,19 +1,10 @@
-"""Seeded wrong answers for lesson 03, keyed by the 1-based index of the
-solution-tagged cell. Each must make the following check print "✘" and "hint:"."""
+"""Seeded wrong answers for lesson 03: WRONG[n] lists (kind, whole replacement of the n-th
+solution cell, a fragment of the hint the check must give). See tests/test_wrong_answers.py."""
 
-WRONG = {
-    # 1: divides without rounding up: forgets that page 0 is touched too (and the last
-    #    partial stride), so it is one page short whenever n does not divide pages
-    1: '''def predict(pages, n):
-    touched = pages // n
-    return touched * PAGE // 1024, touched
-''',
-    # 2: the tempting shortcut: make the whole reservation readable/writable on the
-    #    first call. Every block works, RSS stays low on Linux, but nothing is reserved
-    #    any more: it is all committed
-    2: '''%%cffi bump
+_BUMP_HEAD = '''%%cffi bump
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 
 #define COMMIT_STEP (64 * 1024)
@@ -32,7 +23,57 @@ int bump_init(size_t reserve) {
 }
 
 size_t bump_committed(void) { return committed; }
+'''
 
+WRONG = {
+    1: [
+        # divides without rounding up: forgets page 0 (and the last partial stride), so it is
+        # one page short whenever n does not divide pages
+        ("partial", '''def predict(pages, n):
+    touched = pages // n
+    return touched * PAGE // 1024, touched
+''', "round up"),
+        # runs the experiment it was asked to predict (the lesson's own measuring program)
+        ("gaming", '''def predict(pages, n):
+    import labsupport as lab
+    from labsupport.lessons.virtual_memory import reserve_program
+    out = lab.run_program([reserve_program(), "every", str(pages), str(n)])
+    return tuple(int(x) for x in out.stdout.split())
+''', "don't run the experiment"),
+        # right only on a machine with 4 KiB pages: the task says the page size is PAGE
+        ("forbidden", '''def predict(pages, n):
+    touched = (pages + n - 1) // n
+    return touched * 4, touched
+''', "use PAGE"),
+        # the book's five answers typed in, anything else guessed
+        ("gaming", '''def predict(pages, n):
+    book = {(100, 1): (400, 100), (1000, 7): (572, 143), (4096, 16): (1024, 256),
+            (10, 50): (4, 1), (257, 256): (8, 2)}
+    return book.get((pages, n), (4, 1))
+''', "page 0 counts"),
+    ],
+    2: [
+        # the missing clamp: the last commit rounded up to a whole step reaches past a
+        # reservation whose size is not a multiple of the step
+        ("partial", _BUMP_HEAD + '''
+void *bump_alloc(size_t n) {
+    size_t start = (used + 15) & ~(size_t)15;
+    if (start > reserved || n > reserved - start)
+        return NULL;
+    size_t end = start + n;
+    if (end > committed) {
+        size_t want = (end + COMMIT_STEP - 1) / COMMIT_STEP * COMMIT_STEP;
+        if (mprotect(base + committed, want - committed, PROT_READ | PROT_WRITE) != 0)
+            return NULL;
+        committed = want;
+    }
+    used = end;
+    return base + start;
+}
+''', "past"),
+        # the tempting shortcut: the whole reservation made readable/writable on the first
+        # call. Every block works, RSS stays low, but nothing is reserved any more
+        ("gaming", _BUMP_HEAD + '''
 void *bump_alloc(size_t n) {
     size_t start = (used + 15) & ~(size_t)15;
     if (start > reserved || n > reserved - start)
@@ -44,5 +85,16 @@ void *bump_alloc(size_t n) {
     used = start + n;
     return base + start;
 }
-''',
+''', "committing, not reserving"),
+        # ignores the reservation and asks malloc: aligned, separate, writable, and no
+        # reserve/commit at all
+        ("forbidden", _BUMP_HEAD + '''
+void *bump_alloc(size_t n) {
+    if (used + n > reserved)
+        return NULL;
+    used += (n + 15) & ~(size_t)15;
+    return aligned_alloc(16, (n + 15) & ~(size_t)15);
+}
+''', "from the reservation"),
+    ],
 }
