@@ -243,3 +243,12 @@ def test_diagnostics_keep_cell_lines_with_a_header_option():
         lab.build_c("int f(void) {\n  return undefined_name;\n}\n", headers=["cjson/cJSON.h"],
                     libraries=["cjson"], line_offset=1)
     assert "cell line 3" in str(info.value) or ":3:" in str(info.value), str(info.value)
+
+
+def test_a_lessons_relative_paths_work_from_another_folder(tmp_path, monkeypatch):
+    """A lesson copied into an nbgrader course (source/lesson01/) keeps its ../native_examples paths."""
+    monkeypatch.chdir(tmp_path)
+    c = lab.build_c('#include "talloc.h"\nint word(void) { return (int)sizeof(ta_block); }\n',
+                    include_dirs=["../native_examples/01_heap_managers"],
+                    files=["../native_examples/01_heap_managers/talloc.c"])
+    assert c.word() > 0
