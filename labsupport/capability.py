@@ -130,14 +130,43 @@ def _resources() -> Capability:
                       "(zig's C libraries, Wine's prefix, built programs)")
 
 
+def _x86_native() -> Capability:
+    """Lesson 02 times x86 instructions and makes them fault: that needs an x86-64 processor
+    running them itself, not an emulator (qemu-user, Rosetta under Docker's
+    --platform linux/amd64) whose timings and faults are its own. A hypervisor is fine for
+    faults but shapes the timings: it is named."""
+    import platform
+    machine = platform.machine()
+    if machine not in ("x86_64", "AMD64"):
+        return Capability("x86-64-native", False, f"this processor is {machine}, not x86-64",
+                          "the x86-only cells of lesson 02 print a note instead; run them on an x86-64 machine")
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        info = ""
+    fields = {}
+    for ln in info.splitlines():
+        if not ln.strip():
+            break                                   # the first processor is enough
+        key, _, value = ln.partition(":")
+        fields[key.strip()] = value.strip()
+    vendor, model = fields.get("vendor_id", ""), " ".join(fields.get("model name", "").split())
+    if vendor not in ("GenuineIntel", "AuthenticAMD", "HygonGenuine") or "QEMU" in model or "Virtual" in model:
+        return Capability("x86-64-native", False, f"an emulated x86-64 ({vendor or 'no vendor'}, {model or '?'})",
+                          "timings and faults here are the emulator's: run lesson 02 on a real x86-64 machine")
+    hyper = " under a hypervisor" if "hypervisor" in fields.get("flags", "").split() else ""
+    return Capability("x86-64-native", True, f"{model or vendor}{hyper}")
+
+
 CHECKS = {"ptrace": _ptrace, "aslr-off": _aslr_off, "wine-runs": _wine, "valgrind-runs": _valgrind,
-          "memory-cap": _memory_cap, "resources": _resources}
+          "memory-cap": _memory_cap, "resources": _resources, "x86-64-native": _x86_native}
 
 # lesson -> capabilities it uses, and what is switched off without each
 LESSONS = {
     "00": {"memory-cap": "the runaway-loop demonstration"},
     "01": {},
-    "02": {"wine-runs": "_aligned_malloc under Wine"},
+    "02": {"wine-runs": "_aligned_malloc under Wine",
+           "x86-64-native": "the misalignment timings, split locks and the movaps / alignment-check faults"},
     "03": {"wine-runs": "VirtualAlloc under Wine", "memory-cap": "the overcommit demonstration"},
     "04": {"wine-runs": "the Windows DLL/EXE half", "ptrace": "the gdb backtrace",
            "aslr-off": "(gdb warns; nothing is switched off)"},
