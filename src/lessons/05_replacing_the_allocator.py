@@ -42,6 +42,7 @@ import sys
 
 import labsupport as lab
 from labsupport import winlab
+from labsupport.lessons import replacing
 
 SRC = lab.example_path("05_replacing_the_allocator")
 OUT = winlab.workdir("05")
@@ -135,8 +136,13 @@ for var in ["MIMALLOC_VERBOSE", "MI_VERBOSE"]:
 print("\n".join(whoserves(env=PRELOAD | {"MIMALLOC_VERBOSE": "1"}).stderr.splitlines()[:6]))
 
 # %% [markdown]
-# `MIMALLOC_SHOW_STATS=1` prints a statistics table when the process exits (timings
-# inside it vary, so it is not compared either):
+# Where does `MI_VERBOSE` come from? mimalloc's *build* options are CMake variables named
+# `MI_...` (`MI_OVERRIDE`, `MI_DEBUG`, `MI_SECURE`...); its *run-time* options are
+# environment variables named `MIMALLOC_...`. Mixing the two prefixes is an easy slip.
+#
+# `MIMALLOC_SHOW_STATS=1` prints a statistics table when the process exits: per kind of
+# memory the peak, total, freed and current amounts, then process figures (elapsed time,
+# user and system time, page faults, peak RSS). Timings vary, so it is not compared:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -236,10 +242,12 @@ print(whoserves("whoserves_static").stdout)
 # `libc.so.6` (and `libhelper.so`) refer to `malloc`, so the program's definition is
 # exported. And the program is first in the global search order: libc's internal calls,
 # `libhelper.so` and the late `dlopen`ed plugin all bind to it. This is the same
-# interposition as `LD_PRELOAD`, fixed at link time. (On macOS, mimalloc documents only
-# the dynamic override with `DYLD_INSERT_LIBRARIES`; its two-level namespace binds each
-# library to the `malloc` it was linked against, and static override is not supported
-# there.)
+# interposition as `LD_PRELOAD`, fixed at link time. (On macOS, mimalloc's README
+# documents only the dynamic override, with `DYLD_INSERT_LIBRARIES` (*Dynamic Override on
+# MacOS*); its *Static override* section speaks of "Unix-like systems" and of Windows, and
+# says nothing about macOS either way. macOS's two-level namespace binds each library to
+# the `malloc` of the library it was linked against, so linking mimalloc into the
+# program would not reach the libraries the way it does here: lesson 06.)
 #
 # Does "first" on the link line matter? For an **object file**, no: the linker takes
 # every object file it is given, wherever it stands, and there can be only one
@@ -288,19 +296,19 @@ CONFIGS = {   # name: (program, environment, arguments)
     "static mimalloc.o + RTLD_DEEPBIND": ("whoserves_static", None, (f"deep:{DEEP}",)),
     "RTLD_GLOBAL, late": ("whoserves", None, (f"global:{MI.shared_lib}", PLUGIN)),
 }
-QUESTIONS = [   # (configuration, the line of whoserves' report that answers it)
-    ("mimalloc.o last", "asprintf (allocates inside libc)"),
-    ("libmimalloc.a first", "malloc in the program"),
-    ("libmimalloc.a last", "malloc in the program"),
-    ("LD_PRELOAD + RTLD_DEEPBIND", "malloc in an RTLD_DEEPBIND library"),
-    ("static mimalloc.o + RTLD_DEEPBIND", "malloc in an RTLD_DEEPBIND library"),
-    ("RTLD_GLOBAL, late", "malloc in the program"),
-    ("RTLD_GLOBAL, late", "malloc in a dlopen'ed library"),
-]
 
 # %% tags=["solution"]
+PREDICTION = {   # each: "glibc" or "mimalloc"
+    ("mimalloc.o last", "asprintf (allocates inside libc)"): "?",
+    ("libmimalloc.a first", "malloc in the program"): "?",
+    ("libmimalloc.a last", "malloc in the program"): "?",
+    ("LD_PRELOAD + RTLD_DEEPBIND", "malloc in an RTLD_DEEPBIND library"): "?",
+    ("static mimalloc.o + RTLD_DEEPBIND", "malloc in an RTLD_DEEPBIND library"): "?",
+    ("RTLD_GLOBAL, late", "malloc in the program"): "?",
+    ("RTLD_GLOBAL, late", "malloc in a dlopen'ed library"): "?",
+}
+### BEGIN SOLUTION
 PREDICTION = {
-    # ### BEGIN SOLUTION
     ("mimalloc.o last", "asprintf (allocates inside libc)"): "mimalloc",
     ("libmimalloc.a first", "malloc in the program"): "glibc",
     ("libmimalloc.a last", "malloc in the program"): "mimalloc",
@@ -308,43 +316,12 @@ PREDICTION = {
     ("static mimalloc.o + RTLD_DEEPBIND", "malloc in an RTLD_DEEPBIND library"): "glibc",
     ("RTLD_GLOBAL, late", "malloc in the program"): "glibc",
     ("RTLD_GLOBAL, late", "malloc in a dlopen'ed library"): "glibc",
-    # ### END SOLUTION
 }
+### END SOLUTION
 
-# %%
-def report(program, env=None, args=()):
-    """whoserves' report as {line name: allocator}."""
-    out = whoserves(program, env, args).stdout
-    return {line[:34].strip(): line[34:].strip() for line in out.splitlines()}
-
-
-ACTUAL = {(config, line): report(*CONFIGS[config]).get(line, "?") for config, line in QUESTIONS}
-HINTS = {
-    ("mimalloc.o last", "asprintf (allocates inside libc)"):
-        "An object file on the command line is always linked in, wherever it stands; "
-        "libc refers to malloc, so the program exports the one it contains.",
-    ("libmimalloc.a first", "malloc in the program"):
-        "When the linker reads the archive, nothing refers to malloc yet (whoserves.c comes "
-        "later), so it takes no member, and it does not go back for it.",
-    ("libmimalloc.a last", "malloc in the program"):
-        "By the time the linker reaches the archive, whoserves.c has left malloc "
-        "undefined: it takes the member that defines it.",
-    ("LD_PRELOAD + RTLD_DEEPBIND", "malloc in an RTLD_DEEPBIND library"):
-        "RTLD_DEEPBIND searches the library and its own dependencies first. Its "
-        "dependency is libc.so.6, which defines malloc; the preloaded library is not among them.",
-    ("static mimalloc.o + RTLD_DEEPBIND", "malloc in an RTLD_DEEPBIND library"):
-        "Same rule: the plugin's own dependencies come first, and the program is not one of them.",
-    ("RTLD_GLOBAL, late", "malloc in the program"):
-        "RTLD_GLOBAL appends the library to the END of the global search order: "
-        "libc.so.6 is still found first.",
-    ("RTLD_GLOBAL, late", "malloc in a dlopen'ed library"):
-        "A library opened later looks up malloc in the global order too, and libc.so.6 "
-        "is before the late libmimalloc.so.",
-}
-lab.check(lambda config, line: PREDICTION.get((config, line), "no prediction"), [
-    lab.Case(args=key, expected=ACTUAL[key], label=f"{key[0]}: {key[1]}", hint=HINTS[key])
-    for key in QUESTIONS
-], reveal_expected=False, name="who serves malloc")
+# %% tags=["check"]
+# runs every configuration now and compares, without showing the answers
+replacing.check_who_serves(PREDICTION, CONFIGS, whoserves)
 
 # %% [markdown]
 # ### What the exercise showed
@@ -353,7 +330,7 @@ lab.check(lambda config, line: PREDICTION.get((config, line), "no prediction"), 
 
 # %%
 for program in ["whoserves_static", "whoserves_o_last", "whoserves_a_first", "whoserves_a_last"]:
-    r = report(program)
+    r = replacing.parse_report(whoserves(program).stdout)
     print(f"{program:18} malloc resolves to {r['the name malloc resolves to']:18}"
           f" the program's malloc: {r['malloc in the program']:8}"
           f" asprintf: {r['asprintf (allocates inside libc)']}")
@@ -454,18 +431,31 @@ if lab.have("g++"):
 # %% [markdown]
 # ## 5. Windows: how `mimalloc-redirect.dll` takes over the C runtime
 #
-# On Windows there is no global symbol search: each module (EXE or DLL) calls the C
-# runtime through its **own import address table** (IAT), a table of function pointers
-# the loader fills in from the CRT DLL's exports. Linking mimalloc into one module
-# changes that module only. mimalloc's Windows override (its `bin/readme.md` and
+# On Windows there is no global symbol search: each module (EXE or DLL) built with the
+# DLL C runtime (`/MD`, or MinGW's default) calls the CRT through its **own import
+# address table** (IAT), a table of function pointers the loader fills in from the CRT
+# DLL's exports. A module built with the static CRT (`/MT`) has its own copy of the CRT's
+# code and imports no CRT at all (lesson 04): no redirect of the CRT DLL reaches it.
+# Linking mimalloc into one module changes that module only. (mimalloc's README also
+# describes a *static* override on Windows, added recently: the program is linked with
+# the static release CRT, `/MT`, and with `mimalloc.obj`, which takes precedence over the
+# CRT's definitions; that replaces `malloc` in that one module, like `mimalloc.o` in
+# section 3. README v3.4.3, *Static override*, lines 570-571.) mimalloc's Windows override (its `bin/readme.md` and
 # *Overriding malloc*, https://microsoft.github.io/mimalloc/overrides.html) therefore
 # works like this:
 #
-# - `mimalloc.dll` (called `mimalloc-override.dll` until early 2025) holds the
-#   allocator; `mimalloc-redirect.dll` is a separate, prebuilt, closed-source DLL that
-#   must sit next to it. The redirect DLL **patches the C runtime's allocation entry
-#   points** (`malloc`, `free`... in `ucrtbase.dll`) so every module's calls land in
-#   mimalloc, whichever IAT they came through.
+# - `mimalloc.dll` (called `mimalloc-override.dll` until the releases of 2025-01-03,
+#   v1.8.9 and v2.1.9: README, release notes) holds the allocator;
+#   `mimalloc-redirect.dll` is a separate, prebuilt, closed-source DLL that must sit next
+#   to it. The README says only that it "ensures that all calls to the C runtime malloc
+#   API get redirected to mimalloc functions"; *how* shows in its trace output, which
+#   users have posted: in mimalloc issue #542 it reads, line after line,
+#   `resolve "free" at ucrtbase.dll!0x00007FFCDEB2F020 to mimalloc!0x00007FFC82F59FF0`
+#   (the same for `malloc`, `realloc`, `_msize`, `_free_base`...). The redirect DLL
+#   works on the C runtime's own **allocation entry points** in `ucrtbase.dll` (issue
+#   #498 shows the same for the debug CRT, `ucrtbased.dll`), so the calls of every
+#   module that uses that CRT DLL land in mimalloc, whichever IAT they came through.
+#   The exact patching code is not public; the demo below builds that kind of patch.
 # - It must be loaded **before the CRT initialises**, and the program must use the DLL C
 #   runtime (`/MD`). mimalloc's README (*Dynamic override on Windows*) gets that load
 #   order in the ordinary way: **link the program with `mimalloc.dll`'s import library
@@ -477,10 +467,13 @@ if lab.have("g++"):
 #   executable": it patches an existing EXE's import table (`minject -l` lists it,
 #   `--inplace` rewrites it).
 # - Loaded too late (for example with `LoadLibrary` after start-up) it redirects
-#   nothing (mimalloc issues #668, #820), and it says so only if asked: the
-#   redirector's message ("standard malloc is _not_ redirected" in the issues) is
-#   printed only with `MIMALLOC_VERBOSE=1` or `MIMALLOC_SHOW_ERRORS=1` (mimalloc
-#   `src/init.c`, `_mi_auto_process_init`). `MIMALLOC_DISABLE_REDIRECT=1` turns the
+#   nothing (mimalloc issues #668, #820). The redirector's message ("standard malloc is
+#   _not_ redirected" in the issues) is printed only when mimalloc's `verbose` or
+#   `show_errors` option is on (`src/init.c` v3.4.3, lines 1016-1020). For a release
+#   build of mimalloc both are off unless `MIMALLOC_VERBOSE=1` or
+#   `MIMALLOC_SHOW_ERRORS=1` is set; a debug build (`MI_DEBUG`, `mimalloc-debug.dll`)
+#   turns `show_errors` on by default (`src/options.c` v3.4.3, line 115). (The user in
+#   issue #668, whose program used the debug CRT `ucrtbased.dll`, posted the message.) `MIMALLOC_DISABLE_REDIRECT=1` turns the
 #   redirect off.
 #
 # We cannot run that closed DLL here, but we can build the *mechanism* and watch it.
@@ -494,9 +487,19 @@ if lab.have("g++"):
 #   the `msvcrt.dll` we patch is Wine's own, itself a PE DLL.)
 #
 # Both are applied in `main()`, after the CRT started and after the program and
-# `plugin.dll` each allocated one block: the "loaded too late" situation. The new
+# `plugin.dll` each allocated one block: the "loaded too late" situation. The real
+# redirect DLL *refuses* to patch that late and only reports it; the demo patches
+# anyway, to show why it refuses: frees that arrive after the patch carry pointers from
+# allocations made before it (what the mimalloc maintainer explains in issue #888). The new
 # `free` recognises blocks it did not make (it asks its own heap, `HeapValidate`, then
 # checks its tag) and hands them back to the CRT's `free`.
+#
+# Every count printed below comes from this part of `redirect.c` (the caller is found
+# from the return address, `caller_index`), so here it is to read:
+
+# %%
+redirect_c = (SRC / "redirect.c").read_text()
+print(redirect_c[redirect_c.index("/* ---- the new allocator"):redirect_c.index("/* ---- patch 1")].rstrip())
 
 # %%
 if WINDOWS:
@@ -577,48 +580,27 @@ if WINDOWS:
 # runs both modes under Wine and compares without showing the answers.
 
 # %% tags=["solution"]
+PREDICTION_2 = {   # each: a count
+    ("iat-plugin", "malloc from the program"): "?",
+    ("iat-plugin", "malloc from plugin.dll"): "?",
+    ("iat-plugin", "blocks the new free() never allocated"): "?",
+    ("iat-all", "malloc inside msvcrt.dll"): "?",
+    ("iat-all", "blocks the new free() never allocated"): "?",
+}
+### BEGIN SOLUTION
 PREDICTION_2 = {
-    # ### BEGIN SOLUTION
     ("iat-plugin", "malloc from the program"): 0,
     ("iat-plugin", "malloc from plugin.dll"): 3,
     ("iat-plugin", "blocks the new free() never allocated"): 1,
     ("iat-all", "malloc inside msvcrt.dll"): 0,
     ("iat-all", "blocks the new free() never allocated"): 3,
-    # ### END SOLUTION
 }
+### END SOLUTION
 
-# %%
-QUESTIONS_2 = {
-    ("iat-plugin", "malloc from the program"):
-        "Each module calls the CRT through its own IAT: patching plugin.dll's slots "
-        "changes nothing for the program's calls.",
-    ("iat-plugin", "malloc from plugin.dll"):
-        "Every malloc the plugin makes after the patch goes through its patched slot.",
-    ("iat-plugin", "blocks the new free() never allocated"):
-        "Only the plugin's free is redirected. Which block does the plugin free that it "
-        "allocated before the patch?",
-    ("iat-all", "malloc inside msvcrt.dll"):
-        "_strdup calls malloc inside msvcrt.dll, through no import table at all.",
-    ("iat-all", "blocks the new free() never allocated"):
-        "Count every block freed through a patched slot that the new malloc did not make: "
-        "the two early blocks, and the _strdup string the program frees.",
-}
-
-
-def redirect_count(mode, line):
-    """The first number on `line` of redirect.exe's report for `mode`."""
-    for text in redirect(mode).stdout.splitlines():
-        if text.strip().startswith(line):
-            return int(text.split(":")[1].split()[0])
-    return None
-
-
+# %% tags=["check"]
+# runs both modes under Wine now and compares, without showing the answers
 if WINDOWS:
-    ACTUAL_2 = {key: redirect_count(*key) for key in QUESTIONS_2}
-    lab.check(lambda mode, line: PREDICTION_2.get((mode, line), "no prediction"), [
-        lab.Case(args=key, expected=ACTUAL_2[key], label=f"{key[0]}: {key[1]}", hint=hint)
-        for key, hint in QUESTIONS_2.items()
-    ], reveal_expected=False, name="redirect counts")
+    replacing.check_redirect_counts(PREDICTION_2, redirect)
 else:
     print(winlab.why_not())
 
@@ -637,7 +619,8 @@ else:
 # - C++: the wheel's mimalloc defines `operator new`/`delete` itself, so they follow
 #   the `malloc` override; `mimalloc-new-delete.h` (in one source file) is for builds
 #   where nothing replaces them (mimalloc without override, Windows).
-# - On Windows each module has its own import table. Patching one IAT catches one
+# - On Windows each module built with the DLL CRT (`/MD`) has its own import table
+#   (a `/MT` module has its own CRT copy and imports none). Patching one IAT catches one
 #   module; patching the CRT entry points catches everybody, including the CRT itself.
 #   That is what `mimalloc-redirect.dll` does, and why it must load before the CRT
 #   initialises (link `mimalloc.dll`'s import library and call `mi_version()`; `minject`
@@ -660,8 +643,9 @@ else:
 # - "A debug program needs the `-debug` DLL": `-debug` is the name CMake gives a
 #   non-release build *of mimalloc* (`mimalloc-debug.dll`; `minject --postfix=debug`
 #   injects that one); it says nothing about how your program is built.
-# - "If the redirect failed, mimalloc tells you": only with `MIMALLOC_VERBOSE=1` or
-#   `MIMALLOC_SHOW_ERRORS=1`; otherwise the program just runs on the CRT's allocator.
+# - "If the redirect failed, mimalloc tells you": a release build of mimalloc says so
+#   only with `MIMALLOC_VERBOSE=1` or `MIMALLOC_SHOW_ERRORS=1` (a debug build shows
+#   errors by default); otherwise the program just runs on the CRT's allocator.
 #
 # **Further reading**
 # - mimalloc, *Overriding malloc*: https://microsoft.github.io/mimalloc/overrides.html and
@@ -672,7 +656,9 @@ else:
 #   redirector message and `MIMALLOC_VERBOSE`/`MIMALLOC_SHOW_ERRORS`: `src/init.c`,
 #   `src/options.c`.
 # - Lesson 06, [static vs dynamic mimalloc](06_static_vs_dynamic_mimalloc.ipynb).
-# - mimalloc issues #668 and #820 (redirect loaded after the CRT).
+# - mimalloc issues #668 and #820 (redirect loaded after the CRT), #888 (blocks from
+#   before the redirect), #542 and #498 (redirect traces: `resolve "free" at ucrtbase.dll!...
+#   to mimalloc!...`).
 # - `ld.so(8)` (`LD_PRELOAD`), `dlopen(3)`, `dladdr(3)`; the glibc manual, *Replacing malloc*:
 #   https://www.gnu.org/software/libc/manual/html_node/Replacing-malloc.html
 # - Microsoft, *PE Format* (import directory, IAT): https://learn.microsoft.com/windows/win32/debug/pe-format

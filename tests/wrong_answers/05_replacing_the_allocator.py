@@ -1,28 +1,59 @@
 """Seeded wrong answers for lesson 05's exercises (keyed by the 1-based index of the
-notebook's `solution`-tagged cells). Each must make the check after it print a ✘ and
-a hint."""
+notebook's `solution`-tagged cells): (kind, whole replacement of the solution cell, a
+fragment of the hint the check must print)."""
+
+_KEYS_1 = [
+    ("mimalloc.o last", "asprintf (allocates inside libc)"),
+    ("libmimalloc.a first", "malloc in the program"),
+    ("libmimalloc.a last", "malloc in the program"),
+    ("LD_PRELOAD + RTLD_DEEPBIND", "malloc in an RTLD_DEEPBIND library"),
+    ("static mimalloc.o + RTLD_DEEPBIND", "malloc in an RTLD_DEEPBIND library"),
+    ("RTLD_GLOBAL, late", "malloc in the program"),
+    ("RTLD_GLOBAL, late", "malloc in a dlopen'ed library"),
+]
+_KEYS_2 = [
+    ("iat-plugin", "malloc from the program"),
+    ("iat-plugin", "malloc from plugin.dll"),
+    ("iat-plugin", "blocks the new free() never allocated"),
+    ("iat-all", "malloc inside msvcrt.dll"),
+    ("iat-all", "blocks the new free() never allocated"),
+]
+
+
+def _dict(name, keys, values):
+    return f"{name} = {{\n" + "".join(f"    {k!r}: {v},\n" for k, v in zip(keys, values)) + "}\n"
+
+
+_ANYTHING = ("class Anything(str):\n    def __eq__(self, other):\n        return True\n"
+             "    __hash__ = str.__hash__\n\n\n")
+_ANY_INT = ("class AnyCount(int):\n    def __eq__(self, other):\n        return True\n"
+            "    __hash__ = int.__hash__\n\n\n")
 
 WRONG = {
-    # Exercise 1: "mimalloc.o must come first", "an archive is like an object file",
-    # "LD_PRELOAD catches everything", "RTLD_GLOBAL makes it global".
-    1: '''PREDICTION = {
-    ("mimalloc.o last", "asprintf (allocates inside libc)"): "glibc",
-    ("libmimalloc.a first", "malloc in the program"): "mimalloc",
-    ("libmimalloc.a last", "malloc in the program"): "mimalloc",
-    ("LD_PRELOAD + RTLD_DEEPBIND", "malloc in an RTLD_DEEPBIND library"): "mimalloc",
-    ("static mimalloc.o + RTLD_DEEPBIND", "malloc in an RTLD_DEEPBIND library"): "mimalloc",
-    ("RTLD_GLOBAL, late", "malloc in the program"): "mimalloc",
-    ("RTLD_GLOBAL, late", "malloc in a dlopen'ed library"): "mimalloc",
-}
-''',
-    # Exercise 2: right about whose calls are caught, but forgets the block the plugin
-    # kept from before the patch, and thinks patching every IAT also catches _strdup.
-    2: '''PREDICTION_2 = {
-    ("iat-plugin", "malloc from the program"): 0,
-    ("iat-plugin", "malloc from plugin.dll"): 3,
-    ("iat-plugin", "blocks the new free() never allocated"): 0,
-    ("iat-all", "malloc inside msvcrt.dll"): 1,
-    ("iat-all", "blocks the new free() never allocated"): 2,
-}
-''',
+    1: [
+        # "mimalloc.o must come first", "an archive is like an object file", "LD_PRELOAD
+        # catches everything", "RTLD_GLOBAL makes it global"
+        ("partial", _dict("PREDICTION", _KEYS_1, ['"glibc"', '"mimalloc"', '"mimalloc"', '"mimalloc"',
+                                                  '"mimalloc"', '"mimalloc"', '"mimalloc"']),
+         "object file on the command line is always linked in"),
+        # an answer equal to anything, whatever the real allocator is
+        ("gaming", _ANYTHING + _dict("PREDICTION", _KEYS_1, ['Anything("glibc")'] * 7),
+         'the string "glibc" or "mimalloc"'),
+        # names the file the code came from instead of the allocator that serves the call
+        ("forbidden", _dict("PREDICTION", _KEYS_1, ['"mimalloc.o"', '"glibc"', '"libmimalloc.a"', '"glibc"',
+                                                    '"glibc"', '"glibc"', '"glibc"']),
+         "not where the code came from"),
+    ],
+    2: [
+        # right about whose calls are caught, but forgets the block the plugin kept from
+        # before the patch, and thinks patching every IAT also catches _strdup
+        ("partial", _dict("PREDICTION_2", _KEYS_2, [0, 3, 0, 1, 2]),
+         "Which block does the plugin free that it allocated before the patch"),
+        # a count equal to any count
+        ("gaming", _ANY_INT + _dict("PREDICTION_2", _KEYS_2, ["AnyCount(0)"] * 5),
+         "whole number"),
+        # "some" / a range instead of the count the program prints
+        ("forbidden", _dict("PREDICTION_2", _KEYS_2, [0, 3, '"1 or 2"', 0, 3]),
+         "whole number"),
+    ],
 }
