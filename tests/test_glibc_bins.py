@@ -170,3 +170,44 @@ def test_mmapped_requests_and_the_arena_found_once():
     # which grows with brk (system_mem)
     assert s[4].served == "top" and s[4].system_mem > s[3].system_mem
     assert s.arena_candidates >= 1                    # the probe accepted exactly one of them
+
+
+# --- other glibc versions ----------------------------------------------------------------------
+
+def test_an_unknown_glibc_is_refused_clearly():
+    """A glibc whose structures the probe has not been taught: a clear refusal, never a picture."""
+    from labsupport.heap.probes import build_probe, write_trace
+    from labsupport.isolate import run_program
+    from labsupport.heap.traces import as_trace
+    for mode in ("steps", "trace"):
+        r = run_program([build_probe("glibc_probe"), mode, write_trace(as_trace("coalesce"))],
+                        env={"GLIBC_PROBE_VERSION": "2.44"})
+        assert r.returncode == 3 and "glibc 2.44 is not supported by this probe yet" in r.stdout
+    with pytest.raises(RuntimeError, match="not supported by this probe yet"):
+        from labsupport.heap.glibc import GlibcSteps
+        GlibcSteps(as_trace("coalesce"), "glibc 2.44\ns 0\nerror glibc 2.44 is not supported by this probe yet\n")
+
+
+def test_glibc_2_43_steps_parse():
+    """The probe's output under Debian's glibc 2.43 (recorded with its own loader, ld.so
+    --library-path): no fastbins, a tcache of 76 lists made by the first free() in the middle
+    of the heap, and counts that are capacity minus free slots (16 by default)."""
+    from pathlib import Path
+    from labsupport.heap.glibc import GlibcSteps
+    from labsupport.heap.traces import as_trace
+    text = (Path(__file__).parent / "fixtures" / "glibc" / "coalesce-2.43.steps").read_text()
+    s = GlibcSteps(as_trace("coalesce"), text)
+    assert s.glibc == (2, 43)
+    last = s[len(s) - 1]
+    states = {c.offset: c.state for c in last.chunks}
+    assert states[160] == "tcache_struct" and [c.size for c in last.chunks if c.offset == 160] == [768]
+    assert all(states[o] == "tcache" for o in (0, 32, 64, 96, 128, 928))
+    assert last.bins["tcache 0x20"].offsets == (128, 96, 0, 64, 32)
+    assert not any(b.type == BinType.FASTBIN for b in last.bins if b.offsets)
+
+
+def test_version_dependent_sizes():
+    from labsupport.heap.glibc import tcache_fill_count, tcache_struct_size
+    assert tcache_struct_size((2, 36)) == 656 and tcache_struct_size((2, 42)) == 768
+    assert tcache_fill_count((2, 42)) == 7 and tcache_fill_count((2, 43)) == 16
+    assert bin_type(200) == BinType.TCACHE and bin_name(200) == "tcache 0x410+" and bin_name(201) == "tcache 0x800+"

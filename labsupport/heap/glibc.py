@@ -17,13 +17,16 @@ unsorted or a small bin (a trace may never put one there, and the probe must not
 heap it draws). So the probe finds ``main_arena`` itself: glibc 2.36 defines it as a static
 ``struct malloc_state`` initialised with ``.next = &main_arena``, so in a single-threaded
 process it is a word in libc's writable segments that points to the structure's own start
-(``next`` at offset 2160 on x86_64). The probe collects those candidates before the first
+(``next`` at offset 2160 on x86_64; 2072 from glibc 2.43, which dropped the fastbins). The probe collects those candidates before the first
 malloc (``dl_iterate_phdr``: no allocation) and, after it, keeps only one that agrees with
 ``mallinfo2()`` (which reads the same arena: ``system_mem == arena``, ``chunksize(top) ==
 keepcost``, ``top`` inside the heap) and whose empty bins point to themselves; if not exactly
 one does, it stops with an error instead of printing wrong bins. The tcache is the heap's
-first chunk (checked: 0x290 bytes), fastbin ``fd`` and tcache ``next`` are safe-linked
-(``PROTECT_PTR``, glibc 2.32+) and decoded. ``tests/test_glibc_bins.py`` compares the decoded
+first chunk up to glibc 2.42 (0x290 bytes, 64 lists; 0x300 and 76 lists with counts of free
+slots in 2.42) and, from 2.43, a chunk made by the first free() wherever the top was; fastbin
+``fd`` and tcache ``next`` are safe-linked (``PROTECT_PTR``, glibc 2.32+) and decoded. The
+probe knows glibc 2.33 to 2.43 and refuses any other version by name (the comment at the top
+of glibc_probe.c lists what each version changed, with glibc's commits). ``tests/test_glibc_bins.py`` compares the decoded
 bins with glibc's own ``malloc_info()`` on known traces.
 
 Offsets are decimal. A chunk's offset is the position of its 8-byte size field,
@@ -47,7 +50,8 @@ from .traces import OpKind, as_trace, live_bytes, numeric_ids
 
 __all__ = ["NO_TCACHE", "ChunkState", "Chunk", "GlibcHeap", "replay_glibc", "TCACHE_STRUCT_SIZE",
            "bin_name", "bin_type", "largebin_index", "GlibcStep", "GlibcSteps", "glibc_steps",
-           "parse_malloc_info", "glibc_version", "freed_small_chunk_bin"]
+           "parse_malloc_info", "glibc_version", "freed_small_chunk_bin", "tcache_struct_size",
+           "tcache_fill_count"]
 
 NO_TCACHE = "glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0"
 
@@ -182,9 +186,24 @@ def replay_glibc(trace, stop: int | None = None, tunables: str | None = None) ->
 # ---------------------------------------------------------------------------
 # every bin, every step: glibc_steps
 # ---------------------------------------------------------------------------
-TCACHE_STRUCT_SIZE = 656     # glibc 2.30+: the heap's first chunk, uint16_t counts[64] + 64 pointers + 16
+def tcache_struct_size(version: tuple | None = None) -> int:
+    """The tcache's own chunk: request2size(sizeof (tcache_perthread_struct)): 0x290 = 656 bytes
+    with 64 lists (glibc 2.30-2.41), 0x300 = 768 with the 76 lists of glibc 2.42+ (commit
+    cbfd798810). Up to 2.42 it is the heap's first chunk; from 2.43 it is made lazily, by the
+    first free() of a small chunk, wherever the top chunk is then."""
+    return 768 if (version or glibc_version()) >= (2, 42) else 656
+
+
+def tcache_fill_count(version: tuple | None = None) -> int:
+    """How many chunks a tcache list holds by default (``glibc.malloc.tcache_count``): 7 up to
+    glibc 2.42, 16 from 2.43 (commit 0b9210bd76, "malloc: set default tcache fill count to 16")."""
+    return 16 if (version or glibc_version()) >= (2, 43) else 7
+
+
+TCACHE_STRUCT_SIZE = tcache_struct_size()    # the running glibc's
 CHECKPOINT = 32              # GlibcSteps keeps the whole state every CHECKPOINT steps
 _N_TCACHE, _N_FAST = 64, 10
+_FIRST_LARGE_TC = _N_TCACHE + _N_FAST + 126      # 200..211: the tcache's lists for large chunks (2.42+)
 
 
 def largebin_index(size: int) -> int:
@@ -206,8 +225,9 @@ _LARGE_LOWER = {i: _largebin_lower(i) for i in range(64, 127)}
 
 
 def bin_type(bin_id: int) -> BinType:
-    """The kind of the probe's bin number: 0-63 tcache, 64-73 fastbins, 74 + (i - 1) glibc's bin i."""
-    if bin_id < _N_TCACHE:
+    """The kind of the probe's bin number: 0-63 tcache, 64-73 fastbins, 74 + (i - 1) glibc's bin i,
+    200-211 the tcache's lists for large chunks (glibc 2.42+)."""
+    if bin_id < _N_TCACHE or bin_id >= _FIRST_LARGE_TC:
         return BinType.TCACHE
     if bin_id < _N_TCACHE + _N_FAST:
         return BinType.FASTBIN
@@ -221,6 +241,9 @@ def bin_name(bin_id: int) -> str:
     to the next large bin's lower bound)."""
     if bin_id < _N_TCACHE:
         return f"tcache {32 + 16 * bin_id:#x}"
+    if bin_id >= _FIRST_LARGE_TC:             # list 64 + k: chunks from 2^(10 + k) bytes (k = 0: from 0x410)
+        k = bin_id - _FIRST_LARGE_TC
+        return f"tcache {0x410 if k == 0 else 1 << (10 + k):#x}+"
     if bin_id < _N_TCACHE + _N_FAST:
         return f"fastbin {32 + 16 * (bin_id - _N_TCACHE):#x}"
     i = bin_id - _N_TCACHE - _N_FAST + 1
@@ -232,6 +255,8 @@ def bin_name(bin_id: int) -> str:
 
 
 def _bin_size(bin_id: int) -> int | None:
+    if bin_id >= _FIRST_LARGE_TC:
+        return None
     if bin_id < _N_TCACHE:
         return 32 + 16 * bin_id
     if bin_id < _N_TCACHE + _N_FAST:
@@ -240,9 +265,9 @@ def _bin_size(bin_id: int) -> int | None:
     return 16 * i if 1 < i < 64 else None
 
 
-_BIN_NAME = [bin_name(i) for i in range(_N_TCACHE + _N_FAST + 126)]
-_BIN_TYPE = [bin_type(i) for i in range(_N_TCACHE + _N_FAST + 126)]
-_BIN_SIZE = [_bin_size(i) for i in range(_N_TCACHE + _N_FAST + 126)]
+_BIN_NAME = [bin_name(i) for i in range(_FIRST_LARGE_TC + 12)]
+_BIN_TYPE = [bin_type(i) for i in range(_FIRST_LARGE_TC + 12)]
+_BIN_SIZE = [_bin_size(i) for i in range(_FIRST_LARGE_TC + 12)]
 
 
 @dataclass(frozen=True)
@@ -316,6 +341,7 @@ class GlibcSteps(Sequence):
         self._result: list = []          # per step: what the alloc returned: offset, "mmap", "null", None
         self.mmapped: list = []          # (id, chunk size) of requests mmap served
         self.arena_candidates = 0        # words in libc that looked like main_arena (one passed the checks)
+        self.glibc = (0, 0)              # the glibc the probe read, as it reported it
         pending_alloc = None
         cur = None
         for line in body.splitlines():
@@ -350,6 +376,8 @@ class GlibcSteps(Sequence):
                 raise RuntimeError(f"glibc_probe: {line}")
             elif tag == "arena":
                 self.arena_candidates = int(rest)
+            elif tag == "glibc":
+                self.glibc = tuple(int(x) for x in rest.split()[0].split("."))
         if len(self._deltas) != len(trace.ops) + 1:
             raise RuntimeError(f"glibc_probe stopped after {len(self._deltas) - 1} of {len(trace.ops)} operations")
         self._prepare()

@@ -16,13 +16,26 @@
  *
  * Run it as a fresh process (the heap of an interpreter is already full), and
  * with GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0 to see
- * plain bins and coalescing.  Needs glibc 2.32+ on x86_64: the tcache walk below
- * assumes the tcache layout of 2.30+ and the safe-linked pointers of 2.32+.
+ * plain bins and coalescing.  "trace" and "steps" read glibc's own structures, whose
+ * layout depends on the version; they know glibc 2.33 to 2.43 on x86_64:
+ *   2.33-2.41  the tcache is the heap's first chunk (0x290 B): uint16_t counts[64], then
+ *              64 list heads; 10 fastbins in main_arena;
+ *   2.42       76 lists (64 small + 12 for large chunks, commit cbfd798810), and
+ *              num_slots[] counts the free SLOTS left, not the entries (commit 7e10e30e64):
+ *              entries = tcache_count - num_slots; the first chunk is 0x300 B;
+ *   2.43       no fastbins at all (commit bb5a4f5295: main_arena's fields move up by 88
+ *              bytes), and the tcache is made lazily by the first free() or bin refill,
+ *              wherever the top chunk is then (commit 0b9210bd76 also raised the default
+ *              tcache_count from 7 to 16); with tcache_count=0 there is no tcache chunk.
+ * Safe-linked list pointers (2.32+) and mallinfo2 (2.33+) are read on all of them.  On
+ * any other glibc "trace" and "steps" print "error unsupported glibc ..." and exit with 3
+ * rather than draw wrong bins (GLIBC_PROBE_VERSION=2.44 fakes a version, to test that).
  */
 #define _GNU_SOURCE
 #pragma GCC diagnostic ignored "-Warray-bounds"   /* we read below malloc's pointers on purpose */
 #pragma GCC diagnostic ignored "-Wuse-after-free" /* and, once, a block after free (cmd_uaf) */
 #include "probe_io.h"
+#include <gnu/libc-version.h>
 #include <malloc.h>
 #include <stdint.h>
 
@@ -37,24 +50,66 @@ static void *live[MAX_ID];
 static size_t size_field(void *p) { return ((volatile size_t *)p)[-1]; }
 static void *volatile sink;
 
-/* glibc >= 2.30 keeps the tcache in the heap's first chunk:
- * uint16_t counts[64]; tcache_entry *entries[64]; each entry's next pointer is
- * "safe-linked" (stored XOR (its own address >> 12)) since glibc 2.32. */
-#define TCACHE_BINS 64
-static int in_tcache(unsigned char *heap, unsigned char *mem)
+/* The tcache (glibc >= 2.30): uint16_t counts[N] (2.42+: num_slots[N]), then N list heads;
+ * each entry's next pointer is "safe-linked" (stored XOR (its own address >> 12)), 2.32+. */
+static int glibc_minor;               /* 2.MINOR of the running glibc (supported_glibc) */
+static int tc_bins = 64;              /* 64 up to 2.41, 76 from 2.42 */
+static int tc_counts_free_slots;      /* 2.42+: num_slots[] */
+static int has_fastbins = 1;          /* up to 2.42 */
+static unsigned char *tc;             /* the tcache's user data, once known; NULL: none (yet) */
+/* the tcache's chunk: request2size(sizeof (tcache_perthread_struct)) = 0x290 (64 lists), 0x300 (76) */
+#define TC_CHUNK_SIZE ((tc_bins * (sizeof(uint16_t) + sizeof(void *)) + 8 + 15) & ~(size_t)15)
+static uint16_t *tc_counts(void) { return (uint16_t *)tc; }
+static uintptr_t *tc_heads(void) { return (uintptr_t *)(tc + tc_bins * sizeof(uint16_t)); }
+static unsigned tc_capacity;          /* 2.42+: the largest num_slots[] (an empty list's) */
+
+/* entries in tcache list i */
+static unsigned tc_count(int i)
 {
-    unsigned char *tc = heap + 16;                        /* the first chunk's user data */
-    void **entries = (void **)(tc + TCACHE_BINS * sizeof(uint16_t));
-    for (int i = 0; i < TCACHE_BINS; i++) {
-        void *e = entries[i];
+    if (!tc) return 0;
+    return tc_counts_free_slots ? tc_capacity - tc_counts()[i] : tc_counts()[i];
+}
+
+static int in_tcache(unsigned char *mem)
+{
+    if (!tc) return 0;
+    for (int i = 0; i < tc_bins; i++) {
+        uintptr_t e = tc_heads()[i];
         int guard = 0;
-        while (e && guard++ < 1000) {
-            if (e == mem) return 1;
-            uintptr_t stored = *(uintptr_t *)e;
-            e = (void *)(stored ^ ((uintptr_t)e >> 12));
+        while (e && guard++ < 100000) {
+            if ((unsigned char *)e == mem) return 1;
+            e = *(uintptr_t *)e ^ (e >> 12);
         }
     }
     return 0;
+}
+
+/* Where is the tcache?  Up to 2.42 it is the heap's first chunk, made by the first malloc.
+ * From 2.43 it is made later (the first free() of a small chunk, or a bin refill), wherever
+ * the top chunk was: it is the one chunk of exactly its size that the trace did not allocate
+ * whose counts are all at most 65535 and whose list heads are NULL or point into the heap. */
+static int is_owned(unsigned char *mem);
+static void find_tcache(unsigned char *heap, unsigned char *top)
+{
+    if (tc) return;
+    for (unsigned char *c = heap; c < top; c += SIZE_OF(c)) {
+        if (SIZE_OF(c) == 0) return;
+        if (SIZE_OF(c) != TC_CHUNK_SIZE || is_owned(c + 16)) {
+            if (glibc_minor < 43) return;                 /* then it can only be the first chunk */
+            continue;
+        }
+        unsigned char *cand = c + 16;
+        uintptr_t *heads = (uintptr_t *)(cand + tc_bins * sizeof(uint16_t));
+        int ok = 1;
+        for (int i = 0; i < tc_bins && ok; i++)
+            ok = !heads[i] || (heads[i] > (uintptr_t)heap && heads[i] < (uintptr_t)top);
+        if (!ok) { if (glibc_minor < 43) return; continue; }
+        tc = cand;
+        if (tc_counts_free_slots)
+            for (int i = 0; i < tc_bins; i++)
+                if (tc_counts()[i] > tc_capacity) tc_capacity = tc_counts()[i];
+        return;
+    }
 }
 
 static int owner_of(unsigned char *mem)
@@ -63,9 +118,11 @@ static int owner_of(unsigned char *mem)
         if (live[i] == mem) return i;
     return -1;
 }
+static int is_owned(unsigned char *mem) { return owner_of(mem) >= 0; }
 
 static void walk(unsigned char *heap, unsigned char *top, int tcache_on)
 {
+    if (tcache_on) find_tcache(heap, top);
     /* one line per chunk: offset size flags state owner */
     for (unsigned char *c = heap; c <= top; c += SIZE_OF(c)) {
         size_t size = SIZE_OF(c);
@@ -73,10 +130,11 @@ static void walk(unsigned char *heap, unsigned char *top, int tcache_on)
         const char *state;
         int owner = -1;
         if (c == top) state = "top";
-        else if (c == heap) state = "tcache_struct";             /* glibc's first chunk, even with tcache_count=0 */
+        else if (tc ? c + 16 == tc : c == heap && glibc_minor < 43)
+            state = "tcache_struct";              /* up to 2.42 the first chunk, even with tcache_count=0 */
         else if (!(FLAGS_OF(next) & PREV_INUSE) || next > top) state = "free";
         else if ((owner = owner_of(c + 16)) >= 0) state = "used";
-        else if (tcache_on && in_tcache(heap, c + 16)) state = "tcache";
+        else if (tcache_on && in_tcache(c + 16)) state = "tcache";
         else state = "fast_or_other";                     /* in a fastbin, or not ours (stdio...) */
         out("chunk %ld %zu %zu %s %d\n", (long)(c - heap), size, FLAGS_OF(c), state, owner);
         if (c == top || size == 0) break;
@@ -238,15 +296,17 @@ static int cmd_uaf(void)
  * one candidate that also agrees with mallinfo2() (system_mem == arena, the top chunk's size
  * == keepcost, top inside the heap) and whose empty bins point to themselves.  Exactly one
  * must pass, or the probe says so and stops.  Layout of struct malloc_state on x86_64,
- * glibc 2.26+ (have_fastchunks) with NFASTBINS = 10, NBINS = 128, BINMAPSIZE = 4:          */
+ * glibc 2.26 to 2.42 (have_fastchunks) with NFASTBINS = 10, NBINS = 128, BINMAPSIZE = 4;
+ * glibc 2.43 dropped have_fastchunks and fastbinsY[10], so every later field sits 88 bytes
+ * lower (AR_SHIFT):                                                                          */
 #include <link.h>
-#define AR_FASTBINS 16        /* mfastbinptr fastbinsY[10] */
-#define AR_TOP 96             /* mchunkptr top */
-#define AR_LAST_REMAINDER 104
-#define AR_BINS 112           /* mchunkptr bins[254]: bin i's fd at bins[2(i-1)], bk next to it */
-#define AR_NEXT 2160          /* struct malloc_state *next (after binmap[4] at 2144) */
-#define AR_ATTACHED 2176
-#define AR_SYSTEM_MEM 2184
+#define AR_SHIFT (has_fastbins ? 0 : 88)
+#define AR_FASTBINS 16        /* mfastbinptr fastbinsY[10] (up to 2.42) */
+#define AR_TOP (96 - AR_SHIFT)             /* mchunkptr top */
+#define AR_BINS (112 - AR_SHIFT)           /* mchunkptr bins[254]: bin i's fd at bins[2(i-1)], bk next to it */
+#define AR_NEXT (2160 - AR_SHIFT)          /* struct malloc_state *next (after binmap[4]) */
+#define AR_ATTACHED (2176 - AR_SHIFT)
+#define AR_SYSTEM_MEM (2184 - AR_SHIFT)
 #define NFASTBINS 10
 #define NBINS 128
 #define WORD(p, off) (*(uintptr_t *)((unsigned char *)(p) + (off)))
@@ -295,8 +355,11 @@ static int validate(unsigned char *heap, struct mallinfo2 *mi)
 }
 
 /* bins: 0..63 tcache (chunk size 32 + 16 i), 64..73 fastbins (32 + 16 i), 74 + (i - 1) for
- * glibc's bin i = 1 (unsorted), 2..63 (small, size 16 i), 64..126 (large) */
-#define NB (64 + NFASTBINS + NBINS - 2)      /* glibc's bins 1..126 (127 is never used) */
+ * glibc's bin i = 1 (unsorted), 2..63 (small, size 16 i), 64..126 (large); 200..211 the
+ * tcache's lists for large chunks (2.42+: tcache list 64 + k, chunks up to 2^(11 + k) bytes) */
+#define FIRST_BIN 74
+#define FIRST_LARGE_TC (FIRST_BIN + NBINS - 2)   /* 200: after glibc's bins 1..126 (127 is never used) */
+#define NB (FIRST_LARGE_TC + 12)
 #define MAXCH (1 << 18)
 #define MAXLIST (1 << 20)
 #define OFFSLOTS (1 << 22)               /* offsets / 16 we can index: a heap up to 64 MiB */
@@ -319,7 +382,7 @@ enum { S_USED, S_TSTRUCT, S_TCACHE, S_FAST, S_UNSORTED, S_SMALL, S_LARGE, S_TOP,
 
 static int kind_of_bin(int id)
 {
-    if (id < 64) return S_TCACHE;
+    if (id < 64 || id >= FIRST_LARGE_TC) return S_TCACHE;
     if (id < 74) return S_FAST;
     if (id == 74) return S_UNSORTED;
     return id - 74 + 1 < 64 ? S_SMALL : S_LARGE;
@@ -332,7 +395,7 @@ static void add(int id, unsigned char *heap, uintptr_t chunk, int *n)
     if (off >= 0 && off / 16 < OFFSLOTS) member[off / 16] = (unsigned char)(id + 1);
 }
 
-static void snapshot(int step, unsigned char *heap, int tcache_ok)
+static void snapshot(int step, unsigned char *heap)
 {
     struct mallinfo2 mi = mallinfo2();
     out("s %d\n", step);
@@ -343,21 +406,23 @@ static void snapshot(int step, unsigned char *heap, int tcache_ok)
         out("arena %d\n", ncand);
     }
     unsigned char *top = (unsigned char *)WORD(arena, AR_TOP);
+    find_tcache(heap, top);
     /* 1. the bins */
     int n = 0;
     for (int id = 0; id < NB; id++) {
         bin_start[id] = n;
         int guard = 0;
-        if (id < 64) {                                   /* tcache: entries point at user data */
-            if (!tcache_ok) continue;
-            unsigned char *tc = heap + 16;
-            uintptr_t e = (uintptr_t)((void **)(tc + 64 * sizeof(uint16_t)))[id];
+        if (id < 64 || id >= FIRST_LARGE_TC) {           /* tcache: entries point at user data */
+            int i = id < 64 ? id : 64 + id - FIRST_LARGE_TC;
+            if (!tc || i >= tc_bins) continue;
+            uintptr_t e = tc_heads()[i];
             while (e && guard++ < 100000) { add(id, heap, e - 16, &n); e = REVEAL(e); }
-        } else if (id < 74) {                            /* fastbins: head raw, fd safe-linked */
+        } else if (id < FIRST_BIN) {                     /* fastbins: head raw, fd safe-linked */
+            if (!has_fastbins) continue;
             uintptr_t p = WORD(arena, AR_FASTBINS + 8 * (id - 64));
             while (p && guard++ < 1000000) { add(id, heap, p, &n); p = REVEAL(p + 16); }
         } else {                                         /* doubly linked, head = bin_at(i) */
-            uintptr_t b = bin_at(arena, id - 74 + 1), r = WORD(b, 16);
+            uintptr_t b = bin_at(arena, id - FIRST_BIN + 1), r = WORD(b, 16);
             while (r != b && guard++ < 1000000) { add(id, heap, r, &n); r = WORD(r, 16); }
         }
     }
@@ -365,13 +430,14 @@ static void snapshot(int step, unsigned char *heap, int tcache_ok)
     for (int id = 0; id < NB; id++) {                    /* print the bins that changed */
         uint64_t h = FNV_BASIS;                          /* an empty bin: FNV_BASIS */
         int len = bin_start[id + 1] - bin_start[id];
-        unsigned count = id < 64 && tcache_ok ? ((uint16_t *)(heap + 16))[id] : 0;
+        int tci = id < 64 ? id : id >= FIRST_LARGE_TC ? 64 + id - FIRST_LARGE_TC : -1;
+        unsigned count = tci >= 0 && tci < tc_bins ? tc_count(tci) : 0;
         if (count) h = (h ^ count) * FNV_PRIME;         /* the tcache's count, too */
         for (int k = bin_start[id]; k < bin_start[id + 1]; k++) h = (h ^ (uint64_t)list_off[k]) * FNV_PRIME;
         if (h == prev_hash[id] && len == prev_len[id]) continue;
         prev_hash[id] = h; prev_len[id] = len;
         out("b %d", id);
-        if (id < 64 && tcache_ok) out(" n=%u", count);   /* the tcache's own count */
+        if (tci >= 0 && tc) out(" n=%u", count);          /* the tcache's own count of entries */
         for (int k = bin_start[id]; k < bin_start[id + 1]; k++) out(" %ld", list_off[k]);
         out("\n");
     }
@@ -383,7 +449,7 @@ static void snapshot(int step, unsigned char *heap, int tcache_ok)
         int owner = -1, st;
         int slot = off >= 0 && off / 16 < OFFSLOTS ? (int)(off / 16) : -1;
         if (c == top) st = S_TOP;
-        else if (c == heap) st = S_TSTRUCT;
+        else if (tc ? c + 16 == tc : c == heap && glibc_minor < 43) st = S_TSTRUCT;
         else if (slot >= 0 && member[slot]) st = kind_of_bin(member[slot] - 1);
         else if (slot >= 0 && owner_at[slot]) { st = S_USED; owner = owner_at[slot] - 1; }
         else if (!(FLAGS_OF(c + size) & PREV_INUSE)) st = S_FREE;
@@ -431,14 +497,11 @@ static int cmd_steps(const char *path, int info, const char *to)
     heap = (unsigned char *)(((uintptr_t)heap + 15) & ~(uintptr_t)15);
     dl_iterate_phdr(find_candidates, NULL);
     for (int id = 0; id < NB; id++) prev_hash[id] = FNV_BASIS;                 /* all empty */
-    int tcache_ok = -1;
-    snapshot(0, heap, 0);
+    snapshot(0, heap);
     for (int i = 0; i < nops; i++) {
         int id = op_id[i];
         if (op_kind[i] == 'a') {
             unsigned char *p = live[id] = malloc((size_t)op_size[i]);
-            if (tcache_ok < 0)                            /* the tcache is the heap's first chunk, 0x290 B */
-                tcache_ok = SIZE_OF(heap) == 16 + TCACHE_BINS * (sizeof(uint16_t) + sizeof(void *));
             if (!p) out("a null\n");
             else if (FLAGS_OF(p - 16) & IS_MMAPPED) out("a mmap %zu\n", SIZE_OF(p - 16));
             else {
@@ -455,7 +518,7 @@ static int cmd_steps(const char *path, int info, const char *to)
             free(p);
             live[id] = NULL;
         }
-        snapshot(i + 1, heap, tcache_ok > 0);
+        snapshot(i + 1, heap);
         if (!arena && mallinfo2().arena) {
             static const char msg[] = "glibc_probe: main_arena not found (see find_candidates)\n";
             out_flush();
@@ -473,8 +536,31 @@ static int cmd_steps(const char *path, int info, const char *to)
     return 0;
 }
 
+/* 1 if the running glibc has a layout the bin readers know (2.33 to 2.43), else an error line.
+ * GLIBC_PROBE_VERSION fakes the version (to test the refusal). */
+static int supported_glibc(void)
+{
+    int major = 0, minor = 0;
+    const char *v = getenv("GLIBC_PROBE_VERSION");
+    if (!v || !*v) v = gnu_get_libc_version();
+    if (sscanf(v, "%d.%d", &major, &minor) == 2 && major == 2 && minor >= 33 && minor <= 43) {
+        glibc_minor = minor;
+        tc_bins = minor >= 42 ? 76 : 64;
+        tc_counts_free_slots = minor >= 42;
+        has_fastbins = minor <= 42;
+        out("glibc %d.%d tcache_lists %d fastbins %d\n", major, minor, tc_bins, has_fastbins ? NFASTBINS : 0);
+        return 1;
+    }
+    out("error glibc %s is not supported by this probe yet: it reads the tcache and bins of "
+        "glibc 2.33 to 2.43\n", v);
+    out_flush();
+    fprintf(stderr, "glibc_probe: glibc %s is not supported by this probe yet (it knows 2.33 to 2.43)\n", v);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 3 && (!strcmp(argv[1], "trace") || !strcmp(argv[1], "steps")) && !supported_glibc()) return 3;
     if (argc >= 3 && !strcmp(argv[1], "trace")) return cmd_trace(argv[2], argc >= 4 ? atoi(argv[3]) : -1);
     if (argc >= 2 && !strcmp(argv[1], "brk")) return cmd_brk();
     if (argc >= 2 && !strcmp(argv[1], "mmap")) return cmd_mmap();
