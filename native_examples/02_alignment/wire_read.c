@@ -5,7 +5,9 @@
 #include <string.h>
 
 uint64_t stamp_by_cast(const unsigned char *buf) {
-    return *(const uint64_t *)(buf + 6);            /* undefined behaviour: buf + 6 is not 8-aligned */
+    return *(const uint64_t *)(buf + 6);            /* undefined behaviour twice: buf + 6 is not
+                                                       8-aligned, and bytes are read as a uint64_t
+                                                       (strict aliasing, C11 6.5p7) */
 }
 
 uint64_t stamp_by_memcpy(const unsigned char *buf) {

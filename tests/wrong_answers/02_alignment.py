@@ -1,17 +1,60 @@
-"""Seeded wrong answers for lesson 02: each replaces a whole `solution` cell (1-based
-index among the lesson's solution cells); the check after it must print "✘" and "hint:"."""
+"""Seeded wrong answers for lesson 02: WRONG[n] lists (kind, whole replacement of the n-th
+solution cell, a fragment of the hint the check must give). See tests/test_wrong_answers.py."""
+
+_SENSOR_FIELDS = '''    short  kind;
+    double reading;
+    char   id;
+    int    count;
+    char   flags;
+    double calib;
+    short  unit;
+    int    samples;
+    char   status;
+'''
+
+_ALLOC_HEAD = '''%%cffi myalloc
+#include <stdint.h>
+#include <stdlib.h>
+'''
 
 WRONG = {
-    # 1. predicted layouts: the sizes added up, as if there were no padding at all
-    1: '''my_prediction = {
+    1: [
+        # the sizes added up, as if there were no padding at all
+        ("partial", '''my_prediction = {
     "q1": {"sizeof": 6, "c": 0, "i": 1, "d": 5},
     "q2": {"sizeof": 12, "s": 0, "c": 2, "d": 3, "e": 11},
     "q3": {"sizeof": 11, "name": 0, "n": 5, "k": 9},
     "q4": {"sizeof": 8, "a": 0, "inner": 1, "b": 7},
 }
-''',
-    # 2. reordered struct: doubles moved first, the rest left in place -> 40 bytes, not 32
-    2: '''%%cffi mine
+''', "first multiple of"),
+        # asks the compiler instead of predicting
+        ("gaming", '''my_prediction = {}
+for name in ("q1", "q2", "q3", "q4"):
+    layout = lab.struct_layout(quiz, f"struct {name}")
+    my_prediction[name] = {f.name: f.offset for f in layout.fields}
+    my_prediction[name]["sizeof"] = layout.size
+''', "instead of predicting"),
+        # values that say yes to any comparison
+        ("gaming", '''class Anything(int):
+    def __eq__(self, other):
+        return True
+    __hash__ = int.__hash__
+
+
+my_prediction = {q: {k: Anything() for k in ("sizeof", "c", "i", "d", "s", "e", "name", "n", "k", "a", "inner", "b")}
+                 for q in ("q1", "q2", "q3", "q4")}
+''', "first field"),
+        # the task says: without running anything else; this reads offsetof from the module
+        ("forbidden", '''my_prediction = {
+    name: {**{f: quiz.ffi.offsetof(f"struct {name}", f) for f, _ in quiz.ffi.typeof(f"struct {name}").fields},
+           "sizeof": quiz.ffi.sizeof(f"struct {name}")}
+    for name in ("q1", "q2", "q3", "q4")
+}
+''', "instead of predicting"),
+    ],
+    2: [
+        # doubles moved first, the rest left in place -> 40 bytes, not 32
+        ("partial", '''%%cffi mine
 struct sensor {
     double reading;
     double calib;
@@ -24,12 +67,39 @@ struct sensor {
     char   status;
 };
 struct sensor use_sensor;
-''',
-    # 3. my_aligned_alloc: rounds malloc's pointer up, gives no room, frees the aligned pointer
-    3: '''%%cffi myalloc
-#include <stdint.h>
-#include <stdlib.h>
-
+''', "sort by decreasing alignment"),
+        # the original order, squeezed to 32 bytes by attributes (review 02, defect 1)
+        ("gaming", '''%%cffi mine
+struct sensor {
+''' + _SENSOR_FIELDS + '''} __attribute__((packed, aligned(8)));
+struct sensor use_sensor;
+''', "reorder only"),
+        # #pragma pack, which the task forbids (and cffi's parser never sees)
+        ("forbidden", '''%%cffi mine
+#pragma pack(push, 1)
+struct sensor {
+''' + _SENSOR_FIELDS + '''};
+#pragma pack(pop)
+struct sensor use_sensor;
+''', "reorder only"),
+        # a field dropped to make it fit
+        ("partial", '''%%cffi mine
+struct sensor {
+    double reading;
+    double calib;
+    int    count;
+    int    samples;
+    short  kind;
+    short  unit;
+    char   id;
+    char   flags;
+};
+struct sensor use_sensor;
+''', "keep all nine fields"),
+    ],
+    3: [
+        # rounds malloc's pointer up, keeps no record of it, frees the aligned pointer
+        ("partial", _ALLOC_HEAD + '''
 void *my_aligned_alloc(size_t size, size_t alignment) {
     void *raw = malloc(size + alignment);
     if (!raw) return NULL;
@@ -39,5 +109,47 @@ void *my_aligned_alloc(size_t size, size_t alignment) {
 void my_aligned_free(void *p) {
     free(p);
 }
-''',
+''', "free() must get the pointer malloc returned"),
+        # no room for the stored pointer: glibc's slack hides the overflow (review 02, defect 2)
+        ("partial", _ALLOC_HEAD + '''
+void *my_aligned_alloc(size_t size, size_t alignment) {
+    void *raw = malloc(size + alignment - 1);
+    if (!raw) return NULL;
+    uintptr_t aligned = ((uintptr_t)raw + sizeof(void *) + alignment - 1) & ~(uintptr_t)(alignment - 1);
+    ((void **)aligned)[-1] = raw;
+    return (void *)aligned;
+}
+
+void my_aligned_free(void *p) {
+    if (p) free(((void **)p)[-1]);
+}
+''', "sizeof(void *) for the stored pointer"),
+        # no allocator at all: two static slots handed out in turn pass alignment, overlap
+        # and leak tests
+        ("gaming", _ALLOC_HEAD + '''
+static unsigned char slots[2][3 * 8192] __attribute__((aligned(4096)));
+static int next;
+
+void *my_aligned_alloc(size_t size, size_t alignment) {
+    (void)size;
+    unsigned char *p = slots[next];
+    next ^= 1;
+    return (void *)(((uintptr_t)p + alignment - 1) & ~(uintptr_t)(alignment - 1));
+}
+
+void my_aligned_free(void *p) {
+    (void)p;
+}
+''', "not an allocator"),
+        # the library's aligned allocator, which the task forbids (review 02, defect 2)
+        ("forbidden", _ALLOC_HEAD + '''
+void *my_aligned_alloc(size_t size, size_t alignment) {
+    return aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
+}
+
+void my_aligned_free(void *p) {
+    free(p);
+}
+''', "using only malloc and free"),
+    ],
 }

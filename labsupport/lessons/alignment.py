@@ -1,0 +1,241 @@
+"""Lesson 02 (alignment): the measurement tables and the exercises' checks.
+
+Helpers only this lesson uses. Expected values come from the compiler and the
+allocator on this machine; a learner's C runs in isolated children (and, for the
+aligned allocator, under AddressSanitizer too, which catches what glibc's slack hides).
+"""
+from __future__ import annotations
+
+import re
+import statistics
+import subprocess
+
+from ..exercises import answer_keys, exercise, fail, passed
+
+__all__ = ["cost_table", "split_lock_table", "check_layout_prediction", "check_reordered",
+           "check_my_aligned", "FORBIDDEN_ALLOCATORS"]
+
+PLACES = ("aligned", "inside_line", "across_line", "across_page")
+KINDS = ("load", "store", "latency")
+
+
+# ---------------------------------------------------------------------- measurements
+
+def cost_table(runs: list[dict]) -> str:
+    """Ratios to the aligned access of the same kind, from several processes' runs of
+    ``misalign_cost access`` ({(place, kind): ns}): the median ratio, its range, and
+    "~ aligned" where the place's times overlap the aligned ones (indistinguishable)."""
+    head = f"{'':12}" + "".join(f"{k:>22}" for k in KINDS)
+    lines = [head + "   (time / aligned time of the same kind: median, min-max of "
+             f"{len(runs)} processes)"]
+    for place in PLACES:
+        cells = []
+        for kind in KINDS:
+            times = [run[place, kind] for run in runs]
+            base = [run["aligned", kind] for run in runs]
+            ratios = [t / b for t, b in zip(times, base)]
+            if place == "aligned":
+                cells.append("1")
+            elif min(times) <= max(base) and min(base) <= max(times):
+                cells.append("~ aligned")
+            else:
+                cells.append(f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})")
+        lines.append(f"{place:12}" + "".join(f"{c:>22}" for c in cells))
+    return "\n".join(lines)
+
+
+def split_lock_table(locks: dict) -> str:
+    """{n: {"aligned lock": ns, "split lock": ns}} -> one line per n."""
+    lines = [f"{'split locks':>12} {'aligned ns/op':>14} {'split us/op':>12} {'split/aligned':>14}"]
+    for n, t in sorted(locks.items()):
+        lines.append(f"{n:12,} {t['aligned lock']:14.1f} {t['split lock'] / 1000:12.2f} "
+                     f"{t['split lock'] / t['aligned lock']:13,.0f}x")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- exercise 1
+
+_ORACLE = re.compile(r"\b(struct_layout|offsetof|sizeof|ffi|pahole|quiz|alignof|typeof|cell_types)\b")
+
+
+def _solution_source(name: str) -> str | None:
+    """The source of the most recent notebook cell (before the running one) that assigns
+    ``name``: from IPython's input history, None outside IPython."""
+    try:
+        from IPython import get_ipython
+        ip = get_ipython()
+        history = ip.user_ns.get("In", []) if ip is not None else []
+    except Exception:                       # noqa: BLE001 - not in IPython
+        return None
+    for src in reversed(history[:-1]):
+        if re.search(rf"^\s*{re.escape(name)}\s*=", src, re.M):
+            return src
+    return None
+
+
+@exercise
+def check_layout_prediction(prediction, module, names=("q1", "q2", "q3", "q4")):
+    """Exercise 1: prediction[struct][field or "sizeof"] against the compiler's layout.
+    The prediction must be typed in: a cell that asks the compiler (struct_layout,
+    offsetof, the module's ffi) is refused."""
+    from ..exercises import Case, check
+    from ..structlayout import struct_layout
+    src = _solution_source("my_prediction")
+    if src is not None:
+        code = re.sub(r'"[^"\n]*"|\'[^\'\n]*\'', '""', src)            # strings ("sizeof") are data
+        code = "\n".join(ln.split("#", 1)[0] for ln in code.splitlines())
+        m = _ORACLE.search(code)
+        if m:
+            return fail(f"your prediction asks the compiler ({m.group(1)}) instead of predicting",
+                        "type the numbers you predict from the three rules: each field at the next "
+                        "multiple of its alignment, the struct aligned like its largest field, the size "
+                        "rounded up to that")
+    if not isinstance(prediction, dict):
+        return fail(f"my_prediction is a {type(prediction).__name__}, not a dict",
+                    'a dict per struct: {"q1": {"sizeof": ..., "c": ..., ...}, ...}')
+    prediction = answer_keys(prediction)
+    cases = []
+    for n in names:
+        L = struct_layout(module, f"struct {n}")
+        prev = None
+        for f in L.fields:
+            why = (f"{f.name} is {f.type}, alignment {f.align}: it starts at the first multiple of "
+                   f"{f.align} at or after the end of {prev.name} (offset of {prev.name} + {prev.size})"
+                   if prev else "the first field always starts at offset 0")
+            if f.type.startswith("struct"):
+                why += "; a struct's alignment is the largest alignment of its own fields"
+            if f.type.endswith("]"):
+                why += "; an array has the alignment of one element"
+            cases.append(Case(args=(n, f.name), expected=f.offset, hint=why, label=f"offsetof(struct {n}, {f.name})"))
+            prev = f
+        cases.append(Case(args=(n, "sizeof"), expected=L.size, label=f"sizeof(struct {n})",
+                          hint=f"the end of the last field, rounded up to the struct's alignment "
+                               f"({L.align}, its largest field alignment) so arrays stay aligned"))
+
+    def predicted(struct, what):
+        entry = prediction.get(struct)
+        if not isinstance(entry, dict) or what not in entry:
+            return f"nothing for {what!r} in my_prediction[{struct!r}]"
+        return entry[what]
+
+    return check(predicted, cases, reveal_expected=False, name="my_prediction")
+
+
+# ---------------------------------------------------------------------- exercise 2
+
+@exercise
+def check_reordered(mine, given, ctype="struct sensor"):
+    """Exercise 2: the same fields (name, type), reordered only: no attribute or pragma
+    (the struct keeps its natural alignment and every field sits at a multiple of its
+    own), and the smallest size those fields can have."""
+    from ..structlayout import LayoutUnavailable, struct_layout
+    G = struct_layout(given, ctype)
+    try:
+        L = struct_layout(mine, ctype)
+    except LayoutUnavailable as exc:
+        return fail(f"your {ctype} has no layout the check can read: {exc}",
+                    "reorder only, no attributes: no __attribute__((packed)), aligned(N) or #pragma pack")
+    want = sorted((f.name, f.type) for f in G.fields)
+    got = sorted((f.name, f.type) for f in L.fields)
+    if got != want:
+        missing = sorted(set(want) - set(got))
+        extra = sorted(set(got) - set(want))
+        return fail(f"your {ctype} has other fields: missing {missing}, not in the original {extra}",
+                    "keep all nine fields with their names and types; only their order may change")
+    bad = [f for f in L.fields if f.offset % f.align]
+    if L.align != G.align or bad:
+        what = (f"{bad[0].name} ({bad[0].type}) at offset {bad[0].offset}, not a multiple of {bad[0].align}"
+                if bad else f"the struct's alignment is {L.align}, the original's is {G.align}")
+        return fail(f"your {ctype} is {L.size} bytes, but {what}: its layout was changed, not its order",
+                    "reorder only, no attributes: packed, aligned(N) and #pragma pack make fields "
+                    "misaligned or change the struct's alignment; the point is to reach the size by order alone")
+    if L.size != G.min_size():
+        return fail(f"sizeof(your {ctype}) is {L.size}, the fields can fit in {G.min_size()}",
+                    "a hole appears wherever a field follows one whose end is not a multiple of its "
+                    "alignment: sort by decreasing alignment (doubles, ints, shorts, chars); "
+                    "lab.struct_layout(mine, 'struct sensor') shows where your holes are")
+    return passed(f"{L.size} bytes, every field aligned, only the order changed")
+
+
+# ---------------------------------------------------------------------- exercise 3
+
+FORBIDDEN_ALLOCATORS = ("aligned_alloc", "posix_memalign", "memalign", "valloc", "pvalloc",
+                        "_aligned_malloc", "mi_malloc_aligned", "mmap")
+
+
+def undefined_symbols(path) -> set:
+    """The functions a built module calls from other libraries (``nm -D --undefined-only``)."""
+    out = subprocess.run(["nm", "-D", "--undefined-only", str(path)], capture_output=True, text=True).stdout
+    return {line.split()[-1].split("@")[0] for line in out.splitlines() if line.strip()}
+
+
+def _asan_runtime() -> str | None:
+    p = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+    return p if p and p != "libasan.so" else None
+
+
+_MEANING = {1: ("returned NULL", "start with malloc(size + alignment - 1 + sizeof(void *)) and check it"),
+            2: ("a pointer was not a multiple of the alignment",
+                "round up with (addr + alignment - 1) & ~(alignment - 1), after leaving room for a pointer"),
+            3: ("two live blocks overlap", "each call must get a block of its own from malloc"),
+            4: ("the heap kept growing over alloc/free rounds: memory never given back",
+                "every block must be freed: my_aligned_free(p) frees the real block stored below p")}
+
+CASES = ((100, 16, 0), (100, 64, 0), (1, 4096, 0), (4096, 4096, 0), (24, 8, 0), (1000, 256, 1000),
+         (100, 4096, 200000))
+
+
+@exercise
+def check_my_aligned(module, cases=CASES):
+    """Exercise 3: my_aligned_alloc / my_aligned_free over malloc. Refuses a module that
+    calls another aligned allocator (its undefined symbols), or none of malloc/free; runs
+    aligned_check.c against it in isolated children, then the same without the heap
+    rounds under AddressSanitizer (an under-allocation that glibc's slack hides is an
+    overflow there)."""
+    from .. import build_c_file, example_path
+    from ..isolate import run_c
+    for fn in ("my_aligned_alloc", "my_aligned_free"):
+        if fn not in getattr(module, "functions", ()):
+            return fail(f"your cell defines no function {fn}",
+                        "define both my_aligned_alloc(size, alignment) and my_aligned_free(p) in the cell")
+    calls = undefined_symbols(module.path)
+    forbidden = sorted(calls & set(FORBIDDEN_ALLOCATORS))
+    if forbidden:
+        return fail(f"your module calls {', '.join(forbidden)}",
+                    "using only malloc and free: the exercise is to do what aligned_alloc does, yourself")
+    if not {"malloc", "free"} <= calls:
+        return fail(f"your module does not call {' and '.join(sorted({'malloc', 'free'} - calls))}",
+                    "get the memory from malloc and give it back with free: a static pool or a ring of "
+                    "slots is not an allocator")
+    checker = build_c_file(example_path("02_alignment") / "aligned_check.c", ldflags=(str(module.path),))
+    total = len(cases) + 3
+    for i, (size, alignment, rounds) in enumerate(cases, 1):
+        r = run_c(checker, "check_aligned", size, alignment, rounds, memory_mb=512, timeout=30)
+        call = f"my_aligned_alloc({size}, {alignment})" + (f" and {rounds:,} alloc/free rounds" if rounds else "")
+        if r.signal or r.timed_out or r.returncode:
+            last = (r.stderr.strip().splitlines() or [""])[-1]
+            words = f"; its last words: {last}" if last else ""
+            return fail(f"case {i} of {total}: {call}: the child {r.status()}{words}",
+                        "free() must get the pointer malloc returned, not the aligned one, and nothing may "
+                        "be written outside the block: store the real block's address just below the "
+                        "aligned pointer, inside what you asked malloc for", total=total)
+        if r.value != 0:
+            problem, hint = _MEANING.get(r.value, (f"code {r.value}", ""))
+            return fail(f"case {i} of {total}: {call}: {problem}", hint, total=total)
+    asan = _asan_runtime()
+    if asan:
+        for j, (size, alignment) in enumerate(((24, 8), (100, 16), (1, 64)), len(cases) + 1):
+            r = run_c(checker, "check_aligned", size, alignment, 0, timeout=60,
+                      env={"LD_PRELOAD": asan, "ASAN_OPTIONS": "detect_leaks=0:allocator_may_return_null=1"})
+            if not r.ok or r.value != 0:
+                report = next((ln.split("ERROR: AddressSanitizer: ")[1].split(" on ")[0]
+                               for ln in r.stderr.splitlines() if "ERROR: AddressSanitizer" in ln), r.status())
+                where = next((ln.strip() for ln in r.stderr.splitlines() if "located" in ln and "region" in ln), "")
+                where = re.sub(r"0x[0-9a-f]+", "<address>", where)
+                return fail(f"case {j} of {total}: my_aligned_alloc({size}, {alignment}) under "
+                            f"AddressSanitizer: {report}" + (f" ({where})" if where else ""),
+                            "ask malloc for enough: size + alignment - 1 for stepping forward, plus "
+                            "sizeof(void *) for the stored pointer; glibc's rounding hid the overflow, "
+                            "AddressSanitizer's exact block sizes do not", total=total)
+    return passed(f"all {total if asan else len(cases)} cases passed"
+                  + (" (the last 3 under AddressSanitizer)" if asan else ""), total=total)
