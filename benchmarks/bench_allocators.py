@@ -1,6 +1,6 @@
 """Lesson 09's full benchmark: the five workloads at full size under glibc, glibc
 without tcache, mimalloc (LD_PRELOAD) and the teaching allocator, interleaved,
-7 rounds after a warm-up round. Prints glibc-time / allocator-time ratios (median
+9 rounds after a warm-up round. Prints glibc-time / allocator-time ratios (median
 of the paired per-round ratios, with their min..max) and peak RSS. A few minutes.
 
     .venv/bin/python benchmarks/bench_allocators.py          # this table only
@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-REPEATS = 7
+REPEATS = 9
 EXPECT = {   # what FACTS.md / the paper suggest for glibc / mimalloc
     "churn": "> 1 (FACTS: ~3x)",
     "large": "> 1",

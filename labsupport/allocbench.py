@@ -39,7 +39,8 @@ from .toolchain import cache_dir, example_path, mimalloc
 
 __all__ = ["ALLOCATORS", "FORBIDDEN", "LAB_ALLOCATORS", "REFERENCE", "WORKLOADS", "Comparison", "LabScore",
            "Rejected", "Score", "Trace", "Workload", "adversarial_traces", "allocator_env", "binary_trace",
-           "build_workload", "compare", "driver", "end_to_end", "grow_trace", "here", "inspect_allocator",
+           "build_workload", "compare", "driver", "driver_syscalls", "end_to_end", "grow_trace", "here",
+           "inspect_allocator", "POLICIES",
            "is_reference", "lab_plot", "lab_scores", "lab_table", "lab_verdicts", "load_trace", "malloclab",
            "parse_trace", "realloc_trace", "record", "recorder", "run_workload", "score", "score_table",
            "shipped_trace", "sizes_trace", "syscall_counts", "talloc_preload", "thp_mode"]
@@ -78,8 +79,10 @@ WORKLOADS = {w.name: w for w in [
 ]}
 
 ALLOCATORS = ("glibc", "glibc-no-tcache", "mimalloc", "talloc")
+POLICIES = {"talloc-best": "best", "talloc-address": "address"}     # talloc_preload's TALLOC_POLICY
 LABELS = {"glibc": "glibc", "glibc-no-tcache": "glibc, no tcache", "mimalloc": "mimalloc",
-          "talloc": "teaching (talloc)"}
+          "talloc": "teaching (talloc)", "talloc-best": "talloc, best fit",
+          "talloc-address": "talloc, address order"}
 
 
 def build_workload(name: str) -> Path:
@@ -104,7 +107,9 @@ def allocator_env(alloc: str) -> dict:
         return {"LD_PRELOAD": str(mimalloc().shared_lib)}
     if alloc == "talloc":
         return {"LD_PRELOAD": str(talloc_preload())}
-    raise ValueError(f"unknown allocator {alloc!r}; choose from {', '.join(ALLOCATORS)}")
+    if alloc in POLICIES:
+        return {"LD_PRELOAD": str(talloc_preload()), "TALLOC_POLICY": POLICIES[alloc]}
+    raise ValueError(f"unknown allocator {alloc!r}; choose from {', '.join(LABELS)}")
 
 
 def parse_result(stdout: str) -> dict:
@@ -253,8 +258,8 @@ def compare(workloads=None, allocators=("glibc", "mimalloc"), repeats: int = 5, 
         if w not in WORKLOADS:
             raise ValueError(f"unknown workload {w!r}; choose from {', '.join(WORKLOADS)}")
     for a in allocators:
-        if a not in ALLOCATORS:
-            raise ValueError(f"unknown allocator {a!r}; choose from {', '.join(ALLOCATORS)}")
+        if a not in LABELS:
+            raise ValueError(f"unknown allocator {a!r}; choose from {', '.join(LABELS)}")
     args = args or {}
     res = Comparison(workloads, allocators, skipped=dict(skip or {}))
     line = _Line() if progress else None
@@ -816,8 +821,8 @@ def end_to_end(argv, allocators=("glibc", "mimalloc"), rounds: int = 5, timeout:
     from .isolate import run_python
     allocators = list(allocators)
     for a in allocators:
-        if a not in ALLOCATORS:
-            raise ValueError(f"unknown allocator {a!r}; choose from {', '.join(ALLOCATORS)}")
+        if a not in LABELS:
+            raise ValueError(f"unknown allocator {a!r}; choose from {', '.join(LABELS)}")
     envs = {a: allocator_env(a) for a in allocators}
     out = {a: [] for a in allocators}
     for rnd in range(rounds + 1):
@@ -831,14 +836,20 @@ def end_to_end(argv, allocators=("glibc", "mimalloc"), rounds: int = 5, timeout:
     return out
 
 
-def syscall_counts(workload: str, alloc: str, args=None, timeout: float = 60.0) -> dict:
-    """strace -f -c of one run: {syscall: calls} (strace must be installed)."""
-    exe = build_workload(workload)
-    argv = ["strace", "-f", "-c", "-o", "/dev/stderr", str(exe),
-            *map(str, args if args is not None else WORKLOADS[workload].quick)]
-    r = run_program(argv, timeout=timeout, env=allocator_env(alloc) or None, max_rss_mb=None)
+def driver_syscalls(allocator: str, trace, repeats: int = 0, timeout: float = 120.0) -> dict:
+    """strace -f -c of the lab's driver on one trace: {syscall: calls}. ``repeats=0``: the
+    correctness pass only (one replay of the trace, with checks)."""
+    trace = load_trace(trace)
+    exe = driver(allocator)
+    argv = ["strace", "-f", "-c", "-o", "/dev/stderr", str(exe), str(_trace_file(trace)), str(repeats)]
+    env = allocator_env(allocator) if allocator in ("glibc-no-tcache", "mimalloc") else None
+    r = run_program(argv, timeout=timeout, env=env, max_rss_mb=None)
+    return _strace_counts(r.stderr)
+
+
+def _strace_counts(text: str) -> dict:
     calls = {}
-    for line in r.stderr.splitlines():
+    for line in text.splitlines():
         parts = line.split()
         if len(parts) >= 5 and parts[0].replace(".", "").isdigit() and parts[-1] != "total":
             try:
@@ -846,3 +857,12 @@ def syscall_counts(workload: str, alloc: str, args=None, timeout: float = 60.0) 
             except ValueError:
                 continue
     return calls
+
+
+def syscall_counts(workload: str, alloc: str, args=None, timeout: float = 60.0) -> dict:
+    """strace -f -c of one run: {syscall: calls} (strace must be installed)."""
+    exe = build_workload(workload)
+    argv = ["strace", "-f", "-c", "-o", "/dev/stderr", str(exe),
+            *map(str, args if args is not None else WORKLOADS[workload].quick)]
+    r = run_program(argv, timeout=timeout, env=allocator_env(alloc) or None, max_rss_mb=None)
+    return _strace_counts(r.stderr)

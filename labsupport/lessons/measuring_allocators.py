@@ -63,8 +63,11 @@ def check_predictions(predictions, res):
     wrong, copied = [], []
     for w in workloads:
         p = got[w]
-        if type(p) not in (tuple, list) or len(p) != 2 or type(p[0]) is not str or not _is_number(p[1]):
+        if type(p) not in (tuple, list) or len(p) != 2 or type(p[0]) is not str:
             return fail(f"your prediction for {w!r} is {p!r}, not a pair (winner, factor)",
+                        "a pair like ('mimalloc', 2.0): a name and a plain number")
+        if not _is_number(p[1]):
+            return fail(f"your factor for {w!r} is a {type(p[1]).__name__}, not a plain int or float",
                         "a pair like ('mimalloc', 2.0): a name and a plain number")
         winner, factor = p[0].strip().lower(), float(p[1])
         if winner not in ("glibc", "mimalloc"):

@@ -11,12 +11,16 @@
  * below such a pointer (the value 2, never a valid talloc header) and the
  * original pointer below that let free() find the real block.
  *
+ * TALLOC_POLICY=best (best fit) or TALLOC_POLICY=address (first fit, free list
+ * in address order) in the environment changes the policy (lesson 09's frag).
+ *
  * -fno-builtin matters: without it gcc turns calloc's "malloc, then memset" into
  * a call to calloc, which then calls itself forever.
  */
 #include "talloc.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -38,7 +42,10 @@ static int setup(void)       /* called with the lock held */
 {
     if (ready) return 0;
     void *mem = mmap(NULL, ARENA, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (mem == MAP_FAILED || ta_init(&heap, mem, ARENA, TA_FIRST_FIT, TA_LIFO, 1) != 0) return -1;
+    const char *how = getenv("TALLOC_POLICY");          /* getenv does not allocate */
+    int policy = how && !strcmp(how, "best") ? TA_BEST_FIT : TA_FIRST_FIT;
+    int order = how && !strcmp(how, "address") ? TA_ADDRESS : TA_LIFO;
+    if (mem == MAP_FAILED || ta_init(&heap, mem, ARENA, policy, order, 1) != 0) return -1;
     ready = 1;
     return 0;
 }
