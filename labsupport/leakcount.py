@@ -15,6 +15,7 @@ their reports into the same few numbers (no addresses, no PIDs):
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -25,8 +26,8 @@ from .cbuild import build_program
 from .isolate import RunResult, run_program
 from .toolchain import example_path, have, missing
 
-__all__ = ["LeakReport", "build_shim", "heaptrack", "lsan", "parse_heaptrack", "parse_lsan",
-           "parse_marks", "parse_valgrind", "plot_live", "preload_env", "sanitize", "valgrind"]
+__all__ = ["LeakReport", "LSAN_FATAL", "build_shim", "heaptrack", "lsan", "lsan_failure", "parse_heaptrack",
+           "parse_lsan", "parse_marks", "parse_valgrind", "plot_live", "preload_env", "sanitize", "valgrind"]
 
 KINDS = ("definitely lost", "indirectly lost", "possibly lost", "still reachable")
 
@@ -205,8 +206,29 @@ def valgrind(argv, *, timeout: float = 120, extra=()) -> LeakReport:
     return rep
 
 
+LSAN_FATAL = "LeakSanitizer has encountered a fatal error"
+
+
+def lsan_failure(stderr: str) -> str:
+    """Why LeakSanitizer did not run ("" when it did).
+
+    Without ptrace (under gdb or strace, in a container that forbids it) LSan prints a
+    fatal error and exits with the *leak* exit code, reporting no records: read as a
+    report, that would be "no leak". This turns it into a note instead.
+    """
+    if LSAN_FATAL not in stderr:
+        return ""
+    if "ptrace" in stderr:
+        return "LeakSanitizer could not run (ptrace): it does not work under gdb/strace or without ptrace"
+    hint = [line for line in stderr.splitlines() if line.startswith("HINT")]
+    return "LeakSanitizer could not run: " + (hint[-1] if hint else "fatal error")
+
+
 def lsan(argv, *, timeout: float = 60, options: str = "") -> LeakReport:
-    """Run a program built with ``gcc -fsanitize=leak``; LSan reports at exit (exit code 23)."""
+    """Run a program built with ``gcc -fsanitize=leak``; LSan reports at exit (exit code 23).
+
+    A run where LSan itself failed (no ptrace) gets a ``note``, never an empty report.
+    """
     if not have("lsan"):
         return LeakReport("LSan", note=missing("lsan"))
     env = {"LSAN_OPTIONS": "exitcode=23" + (":" + options if options else "")}
@@ -215,23 +237,48 @@ def lsan(argv, *, timeout: float = 60, options: str = "") -> LeakReport:
     rep.result = r
     if r.timed_out:
         rep.note = r.status()
+    elif lsan_failure(r.stderr):
+        rep.note = lsan_failure(r.stderr)
     return rep
+
+
+def _remove_stale_fifos(folder: str = "/tmp") -> list[str]:
+    """heaptrack's wrapper makes ``/tmp/heaptrack_fifoPID``; killed on a timeout, it leaves
+    it behind. Remove ours whose wrapper is gone; returns their names."""
+    removed = []
+    for name in os.listdir(folder):
+        m = re.fullmatch(r"heaptrack_fifo(\d+)(\.lock)?", name)
+        path = os.path.join(folder, name)
+        try:
+            if m and os.stat(path).st_uid == os.getuid() and not os.path.exists(f"/proc/{m.group(1)}"):
+                os.unlink(path)
+                removed.append(name)
+        except OSError:
+            pass
+    return removed
 
 
 def heaptrack(argv, *, timeout: float = 120) -> LeakReport:
     """heaptrack (record, then ``heaptrack_print -l 1 -m 0``), each step with a timeout.
 
-    heaptrack can block forever (a program that exports its own static malloc): the
-    timeout is the watchdog.
+    heaptrack can block forever: on a program whose own ``malloc`` comes before the
+    preloaded one (it exports a static malloc), heaptrack's hooks never run, nothing
+    opens its FIFO for writing, and the wrapper waits on ``"$INTERPRETER" < $pipe``
+    after the program has ended. The timeout is the watchdog; the note then says that
+    the trace is empty, and the FIFO left in /tmp is removed.
     """
     if not have("heaptrack"):
         return LeakReport("heaptrack", note=missing("heaptrack"))
     tmp = Path(tempfile.mkdtemp(prefix="heaptrack-"))
     try:
         r = run_program(["heaptrack", "-o", str(tmp / "trace"), *map(str, argv)], timeout=timeout)
-        if r.timed_out:
-            return LeakReport("heaptrack", result=r, note=r.status())
         files = sorted(tmp.glob("trace*"))
+        if r.timed_out:
+            _remove_stale_fifos()
+            empty = bool(files) and all(f.stat().st_size == 0 for f in files)
+            return LeakReport("heaptrack", result=r, note=r.status() + (
+                "; its trace is empty (heaptrack's hooks never ran) and the wrapper was waiting "
+                "on its FIFO" if empty else ""))
         if not files:
             return LeakReport("heaptrack", result=r, note="heaptrack wrote no trace: " + r.stderr[-300:])
         p = run_program(["heaptrack_print", "-l", "1", "-m", "0", "-p", "0", "-a", "0", "-T", "0",

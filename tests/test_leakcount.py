@@ -154,3 +154,58 @@ def test_valgrind_classifies_a_lost_list(program):
     rep = leakcount.valgrind([program], timeout=120)
     assert rep.kinds["definitely lost"] == (3, 96)
     assert rep.kinds["indirectly lost"] == (3, 96)
+
+
+LSAN_UNDER_PTRACE = """3 images, 0 skipped (output buffer full)
+==11042==LeakSanitizer has encountered a fatal error.
+==11042==HINT: For debugging, try setting environment variable LSAN_OPTIONS=verbosity=1:log_threads=1
+==11042==HINT: LeakSanitizer does not work under ptrace (strace, gdb, etc)
+"""
+
+
+def test_lsan_without_ptrace_is_a_note_not_an_empty_report():
+    assert leakcount.lsan_failure(LSAN) == ""
+    why = leakcount.lsan_failure(LSAN_UNDER_PTRACE)
+    assert why.startswith("LeakSanitizer could not run (ptrace)")
+    assert leakcount.parse_lsan(LSAN_UNDER_PTRACE).records == []   # why the note is needed
+
+
+def test_stale_heaptrack_fifos_are_removed_live_ones_kept(tmp_path):
+    import os
+    dead = tmp_path / "heaptrack_fifo999999999"
+    alive = tmp_path / f"heaptrack_fifo{os.getpid()}"
+    other = tmp_path / "heaptrack_fifo_notes"
+    for p in (dead, alive, other):
+        os.mkfifo(p)
+    assert leakcount._remove_stale_fifos(str(tmp_path)) == [dead.name]
+    assert alive.exists() and other.exists() and not dead.exists()
+
+
+STRDUP = textwrap.dedent(r"""
+    #define _GNU_SOURCE
+    #include <stdio.h>
+    #include <stdlib.h>
+    #include <string.h>
+    extern void leakcount_arm(long) __attribute__((weak));
+    extern long leakcount_disarm(void) __attribute__((weak));
+    extern long leakcount_epoch_live(long *) __attribute__((weak));
+    int main(void) {
+        leakcount_arm(0);
+        char *a = strdup("hello"), *c = NULL;     /* allocated by libc.so for main */
+        if (asprintf(&c, "%d", 42) < 0) return 1;
+        leakcount_disarm();
+        long bytes, live = leakcount_epoch_live(&bytes);
+        printf("live=%ld\n", live);
+        free(a); free(c);
+        return 0;
+    }
+""")
+
+
+def test_blocks_libc_allocates_for_the_program_are_charged_to_it(tmp_path):
+    src = tmp_path / "dup.c"
+    src.write_text(STRDUP)
+    exe = lab.build_program([src], cflags=("-O0", "-g"))
+    r = lab.run_program([exe], env=leakcount.preload_env(leakcount.build_shim(), armed_only=True), timeout=30)
+    assert r.ok, r
+    assert r.stdout.strip() == "live=2"

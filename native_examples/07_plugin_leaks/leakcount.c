@@ -11,7 +11,11 @@
  *   leakcount_arm(n)           start a new epoch; count allocations; the n-th fails (0: none)
  *   leakcount_disarm()         stop; returns how many allocations the epoch made
  *   leakcount_epoch_live(&b)   live blocks (and bytes) made during the last epoch, except
- *                              those glibc itself keeps (made by libc.so or ld.so)
+ *                              those glibc itself keeps (made by ld.so, or by libc.so on
+ *                              its own behalf)
+ * During an armed epoch a block that libc allocates for its caller (strdup, asprintf,
+ * fopen...) is charged to the first frame outside libc.so (a backtrace), so a leaked
+ * strdup counts as the caller's leak.
  *   leakcount_sites(fd)        the call sites of those blocks, one line each
  * Environment: LEAKCOUNT_TRACK=armed tracks only armed epochs (cheap in a big process);
  * LEAKCOUNT_FD=n writes marks there instead of stderr.
@@ -20,6 +24,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <execinfo.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +88,40 @@ static void erase(void *p)
         unlock();
 }
 
+static void *libc_base, *self_base;
+
+/* Called in a constructor: backtrace() loads libgcc's unwinder the first time (with
+ * malloc and dlopen), which must not happen inside an allocation. */
+__attribute__((constructor)) static void warm_up(void)
+{
+    Dl_info info;
+    void *frames[4];
+    inside++;
+    if (dladdr((void *)__libc_malloc, &info))
+        libc_base = info.dli_fbase;
+    if (dladdr((void *)warm_up, &info))
+        self_base = info.dli_fbase;
+    backtrace(frames, 4);
+    inside--;
+}
+
+/* Armed: a block libc.so allocates for its caller belongs to the first frame outside
+ * libc.so and this shim. */
+static void *charged_to(void *caller)
+{
+    Dl_info info;
+    if (!armed || !libc_base || !dladdr(caller, &info) || info.dli_fbase != libc_base)
+        return caller;
+    void *frames[24];
+    inside++;
+    int n = backtrace(frames, 24);
+    inside--;
+    for (int i = 1; i < n; i++)
+        if (dladdr(frames[i], &info) && info.dli_fbase != libc_base && info.dli_fbase != self_base)
+            return frames[i];
+    return caller;
+}
+
 static int inject(void)          /* 1: this allocation must fail */
 {
     if (!armed || inside)
@@ -95,7 +134,7 @@ void *malloc(size_t n)
     if (inject()) { errno = ENOMEM; return NULL; }
     void *p = __libc_malloc(n);
     if (p && tracking())
-        insert(p, n, __builtin_return_address(0));
+        insert(p, n, charged_to(__builtin_return_address(0)));
     return p;
 }
 
@@ -104,7 +143,7 @@ void *calloc(size_t a, size_t b)
     if (inject()) { errno = ENOMEM; return NULL; }
     void *p = __libc_calloc(a, b);
     if (p && tracking())
-        insert(p, a * b, __builtin_return_address(0));
+        insert(p, a * b, charged_to(__builtin_return_address(0)));
     return p;
 }
 
@@ -117,7 +156,7 @@ void *realloc(void *old, size_t n)
     if (p || n == 0) {
         erase(old);
         if (p && tracking())
-            insert(p, n, __builtin_return_address(0));
+            insert(p, n, charged_to(__builtin_return_address(0)));
     }
     return p;
 }
@@ -149,7 +188,7 @@ long leakcount_disarm(void)
 static const char *module_of(void *caller, const char **func);
 
 /* glibc's own modules keep some blocks on purpose and free them later themselves
- * (dlerror()'s message after a failed dlopen, for one): not counted as leaks. */
+ * (the loader's, dlerror()'s message after a failed dlopen): not counted as leaks. */
 static int system_module(const char *m)
 {
     return strncmp(m, "ld-linux", 8) == 0 || strncmp(m, "libc.so", 7) == 0;

@@ -3,7 +3,8 @@
  * Built two ways:
  *   default            every object comes from malloc()
  *   -DMK_PRIVATE_POOL  every object comes from a private pool on mmap(): no malloc at all
- *                      (add -DMK_VALGRIND_ANNOTATE to tell valgrind about the pool's blocks)
+ *                      (add -DMK_VALGRIND_ANNOTATE to tell valgrind about the pool's blocks,
+ *                      -DMK_HEAPTRACK_ANNOTATE to tell heaptrack: its heaptrack_api.h)
  * Environment (read once): MINIKVZ_FAIL_ALLOC=N, MINIKVZ_FAIL_ENCODE=N.
  */
 #include "minikvz.h"
@@ -14,6 +15,9 @@
 
 #ifdef MK_VALGRIND_ANNOTATE
 #include <valgrind/valgrind.h>
+#endif
+#ifdef MK_HEAPTRACK_ANNOTATE
+#include <heaptrack_api.h>      /* weak heaptrack_malloc/free: defined only under heaptrack */
 #endif
 
 struct mk_encoder { int quality; long frames; };
@@ -66,6 +70,9 @@ static void *raw_alloc(size_t n)
 #ifdef MK_VALGRIND_ANNOTATE
     VALGRIND_MALLOCLIKE_BLOCK(p, n, 0, 0);
 #endif
+#ifdef MK_HEAPTRACK_ANNOTATE
+    heaptrack_report_alloc(p, n);
+#endif
     return p;
 }
 
@@ -73,6 +80,9 @@ static void raw_free(void *p)
 {
 #ifdef MK_VALGRIND_ANNOTATE
     VALGRIND_FREELIKE_BLOCK(p, 0);
+#endif
+#ifdef MK_HEAPTRACK_ANNOTATE
+    heaptrack_report_free(p);
 #endif
     *(void **)p = free_slots;
     free_slots = p;
@@ -185,8 +195,10 @@ static int encoder_encode(mk_encoder *e, const mk_picture *pic, mk_chunk **out, 
     *out = NULL;
     *len = 0;
     read_env();
-    if (!e || !pic || (fail_encode_at && ++encodes_seen == fail_encode_at))
+    if (!e || (fail_encode_at && ++encodes_seen == fail_encode_at))
         return 0;
+    if (!pic)                      /* kvazaar: pic_in NULL flushes; nothing is buffered here, */
+        return 1;                  /* so "no more data": success, *out NULL (kvazaar.h)      */
     uint8_t nal[2] = {0x26, 0x01};
     int ok = emit(&head, &tail, len, nal, 2);
     int n = pic->width * pic->height;

@@ -36,6 +36,8 @@ typedef struct mk_api {
     /* Both return 1 on success and a new chunk list in *out (give it back with
      * chunk_free), 0 on failure (then *out is NULL). */
     int (*encoder_headers)(mk_encoder *enc, mk_chunk **out, uint32_t *len);
+    /* pic NULL: flush (as kvazaar's pic_in NULL); this encoder buffers nothing, so it
+     * returns 1 with *out NULL at once. */
     int (*encoder_encode)(mk_encoder *enc, const mk_picture *pic, mk_chunk **out, uint32_t *len);
     void (*chunk_free)(mk_chunk *list);   /* frees the whole list */
 } mk_api;

@@ -2,9 +2,12 @@
 // it adapts the minikvz library to miniheif's plugin interface.
 //
 // One source, three builds (-DLEAK_MODE=...):
-//   1  leaks on the normal path: the encoded picture's chunk list is never given back
-//   2  leaks only on error paths (the realistic bug, as in libheif before PR #1141):
-//      every early return and an exception unwinding through here skip the frees
+//   1  libheif's own bug before PR #1141, in miniature (encoder_kvazaar.cc at 33e00a4e,
+//      lines 603-673): every error path frees by hand, but the normal path reuses one
+//      pointer `data` for every call that returns a chunk list and frees only the last
+//      list (NULL): the header list and the picture's list leak with every image
+//   2  a variant built for this lesson: frees everything on the normal path, nothing
+//      on the error paths (encoder failure, output buffer full, a C++ exception)
 //   0  fixed, the PR #1141 pattern: every object is held by an owner whose destructor
 //      calls the library's own free (chunk_free / picture_free), on every path
 #include "miniheif.h"
@@ -103,6 +106,49 @@ mh_error encode(encoder_struct *enc, const mh_image *image, uint8_t *out, size_t
     *out_size = enc->output_data.size();
     return error(MH_OK, "ok");
 }
+#elif LEAK_MODE == 1
+// libheif before PR #1141 (encoder_kvazaar.cc at 33e00a4e, 606-671), step for step.
+mh_error encode(encoder_struct *enc, const mh_image *image, uint8_t *out, size_t capacity,
+                size_t *out_size)
+{
+    const mk_api *api = enc->api;
+    mk_picture *pic = api->picture_alloc(image->width, image->height);
+    if (!pic)
+        return error(MH_ERR_NOMEM, "picture_alloc failed");
+    std::memcpy(pic->y, image->pixels, (size_t)image->width * image->height);
+
+    mk_chunk *data = nullptr;
+    uint32_t len;
+    if (!api->encoder_headers(enc->kvz, &data, &len)) {               // errors: freed by hand
+        api->picture_free(pic);
+        return error(MH_ERR_ENCODER, "encoder_headers failed");
+    }
+    enc->output_data.clear();
+    append_chunk_data(data, enc->output_data);                        // a throw leaks all
+    if (!api->encoder_encode(enc->kvz, pic, &data, &len)) {           // data overwritten:
+        api->chunk_free(data);                                        // the header list is lost
+        api->picture_free(pic);
+        return error(MH_ERR_ENCODER, "encoder_encode failed");
+    }
+    append_chunk_data(data, enc->output_data);
+    for (;;) {                                                        // flush: pic NULL until
+        if (!api->encoder_encode(enc->kvz, nullptr, &data, &len)) {   // no more data; data
+            api->chunk_free(data);                                    // overwritten again: the
+            api->picture_free(pic);                                   // picture's list is lost
+            return error(MH_ERR_ENCODER, "encoder_encode failed");
+        }
+        if (data == nullptr || data->len == 0)
+            break;
+        append_chunk_data(data, enc->output_data);
+    }
+    api->chunk_free(data);                                            // the last list: NULL
+    api->picture_free(pic);
+    if (enc->output_data.size() > capacity)
+        return error(MH_ERR_BUFFER_FULL, "output buffer full");
+    std::memcpy(out, enc->output_data.data(), enc->output_data.size());
+    *out_size = enc->output_data.size();
+    return error(MH_OK, "ok");
+}
 #else
 mh_error encode(encoder_struct *enc, const mh_image *image, uint8_t *out, size_t capacity,
                 size_t *out_size)
@@ -129,9 +175,7 @@ mh_error encode(encoder_struct *enc, const mh_image *image, uint8_t *out, size_t
         return error(MH_ERR_BUFFER_FULL, "output buffer full");        // leaks data, pic
     std::memcpy(out, enc->output_data.data(), enc->output_data.size());
     *out_size = enc->output_data.size();
-#if LEAK_MODE == 2
     api->chunk_free(data);                                             // only on this path
-#endif
     api->picture_free(pic);
     return error(MH_OK, "ok");
 }

@@ -1,21 +1,11 @@
-"""Seeded wrong answers for lesson 07's exercises (keyed by the 1-based index of the
-notebook's `solution`-tagged cells). Each must make the check after it print a ✘ and
-a hint."""
+"""Seeded wrong answers for lesson 07 (tests/test_wrong_answers.py runs them).
 
-WRONG = {
-    # Exercise 1: takes heaptrack's "leaked" and LSan's records at their word as "lost",
-    # and calls everything that comes from the encoder "definitely lost".
-    1: '''ANSWERS = {
-    1: "definitely lost",
-    2: "definitely lost",
-    3: "definitely lost",
-    4: "not a leak",
-    5: "definitely lost",
-}
-''',
-    # Exercise 2: cleans up on the encode error, forgets the allocation-failure path
-    # (the context, and whichever of the two mallocs succeeded).
-    2: '''%%cffi batch -l miniheif -L {LIBDIR} -I {INC} --ldflags "-Wl,-rpath,{LIBDIR}"
+WRONG[n]: for the n-th cell tagged `solution`, whole replacements of that cell, each with its
+kind and a fragment of the hint the check must print for it.
+"""
+
+# Exercise 2's cell around the learner's encode_batch: the given declarations and tail.
+HEAD = """%%cffi batch -l miniheif -L {LIBDIR} -I {INC} --ldflags "-Wl,-rpath,{LIBDIR}"
 #include <stdint.h>
 #include <stdlib.h>
 #include "miniheif.h"
@@ -25,7 +15,27 @@ extern long leakcount_disarm(void) __attribute__((weak));
 
 #define CAPACITY 200
 
-long encode_batch(const char *plugin, int n)
+"""
+
+TAIL = """long encode_batch_failing(const char *plugin, int n, long fail_at, long *allocations)
+{
+    if (!leakcount_arm)
+        return -100;               /* not under the counting allocator */
+    leakcount_arm(fail_at);
+    long result = encode_batch(plugin, n);
+    *allocations = leakcount_disarm();
+    return result;
+}
+"""
+
+
+def c_cell(body: str, includes: str = "") -> str:
+    """An exercise-2 cell: the given declarations (plus includes), encode_batch, the given tail."""
+    return HEAD.replace("#include <stdlib.h>\n", "#include <stdlib.h>\n" + includes) + body + "\n" + TAIL
+
+
+# cleans up on the encode error, forgets the allocation-failure paths
+FORGETS_CLOSE = """long encode_batch(const char *plugin, int n)
 {
     struct mh_context *ctx;
     struct mh_error e = mh_open(plugin, &ctx);
@@ -55,15 +65,141 @@ long encode_batch(const char *plugin, int n)
     mh_close(ctx);
     return total;
 }
+"""
 
-long encode_batch_failing(const char *plugin, int n, long fail_at, long *allocations)
+# leaks nothing, but reports the bytes encoded so far instead of the error (the review's
+# loophole: the old check never looked at the result)
+PARTIAL_TOTAL = """long encode_batch(const char *plugin, int n)
 {
-    if (!leakcount_arm)
-        return -100;               /* not under the counting allocator */
-    leakcount_arm(fail_at);
-    long result = encode_batch(plugin, n);
-    *allocations = leakcount_disarm();
+    struct mh_context *ctx = NULL;
+    uint8_t *out = NULL, *pixels = NULL;
+    long total = 0;
+    struct mh_error e = mh_open(plugin, &ctx);
+    if (e.code != MH_OK)
+        goto done;
+    out = malloc(CAPACITY);
+    pixels = malloc(64);
+    if (!out || !pixels)
+        goto done;
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 64; k++)
+            pixels[k] = (uint8_t)(k * 3 + i);
+        struct mh_image img = {8, 8, pixels};
+        size_t size;
+        e = mh_encode(ctx, &img, out, CAPACITY, &size);
+        if (e.code != MH_OK)
+            break;                       /* stop, but report what was encoded so far */
+        total += (long)size;
+    }
+done:
+    free(pixels);
+    free(out);
+    mh_close(ctx);
+    return total;
+}
+"""
+
+# switches the check's fault injection off, so nothing ever fails
+DISARMS = """long encode_batch(const char *plugin, int n)
+{
+    if (leakcount_disarm)
+        leakcount_disarm();              /* no failures, no leaks */
+    struct mh_context *ctx;
+    struct mh_error e = mh_open(plugin, &ctx);
+    if (e.code != MH_OK)
+        return -e.code;
+    uint8_t *out = malloc(CAPACITY);
+    uint8_t *pixels = malloc(64);
+    if (!out || !pixels)
+        return -MH_ERR_NOMEM;
+    long total = 0;
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 64; k++)
+            pixels[k] = (uint8_t)(k * 3 + i);
+        struct mh_image img = {8, 8, pixels};
+        size_t size;
+        e = mh_encode(ctx, &img, out, CAPACITY, &size);
+        if (e.code != MH_OK)
+            return -e.code;
+        total += (long)size;
+    }
+    free(pixels);
+    free(out);
+    mh_close(ctx);
+    return total;
+}
+"""
+
+# keeps a strdup'ed copy that leaks on every error path: libc.so made that block, and the old
+# counter charged it to libc and missed it (the review's second loophole)
+STRDUP_LEAK = """long encode_batch(const char *plugin, int n)
+{
+    struct mh_context *ctx = NULL;
+    uint8_t *out = NULL, *pixels = NULL;
+    char *name = strdup(plugin);         /* kept for an error message */
+    long result = 0;
+    if (!name)
+        return -MH_ERR_NOMEM;
+    struct mh_error e = mh_open(name, &ctx);
+    if (e.code != MH_OK) {
+        result = -e.code;
+        goto done;
+    }
+    out = malloc(CAPACITY);
+    pixels = malloc(64);
+    if (!out || !pixels) {
+        result = -MH_ERR_NOMEM;
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 64; k++)
+            pixels[k] = (uint8_t)(k * 3 + i);
+        struct mh_image img = {8, 8, pixels};
+        size_t size;
+        e = mh_encode(ctx, &img, out, CAPACITY, &size);
+        if (e.code != MH_OK) {
+            result = -e.code;
+            goto done;                   /* name is still needed by the caller's log... */
+        }
+        result += (long)size;
+    }
+    free(name);
+done:
+    free(pixels);
+    free(out);
+    mh_close(ctx);
     return result;
 }
-''',
+"""
+
+WRONG = {
+    # Exercise 1: classify five report excerpts.
+    1: [
+        # takes every record that comes from the encoder as "definitely lost"
+        ("partial", """ANSWERS = {1: "definitely lost", 2: "definitely lost", 3: "not a leak",
+           4: "not a leak", 5: "definitely lost"}
+""", "what points to them"),
+        # values equal to anything
+        ("gaming", """class Anything(str):
+    def __eq__(self, other):
+        return True
+
+    def __hash__(self):
+        return 0
+
+
+ANSWERS = {n: Anything("definitely lost") for n in range(1, 6)}
+""", "plain text"),
+        # heaptrack's word, which the task says is not a kind
+        ("forbidden", """ANSWERS = {1: "definitely lost", 2: "indirectly lost", 3: "leaked", 4: "not a leak",
+           5: "leaked"}
+""", "'leaked' is not a kind"),
+    ],
+    # Exercise 2: encode_batch that leaks nothing on any path and returns the error code.
+    2: [
+        ("partial", c_cell(FORGETS_CLOSE), "mh_close(ctx)"),
+        ("partial", c_cell(PARTIAL_TOTAL), "minus the error code"),
+        ("gaming", c_cell(DISARMS), "must not switch the fault injection off"),
+        ("forbidden", c_cell(STRDUP_LEAK, includes="#include <string.h>\n"), "strdup"),
+    ],
 }
