@@ -28,8 +28,8 @@ isolated child that imports ``labsupport`` starts fast.
 """
 from .toolchain import (ROOT, MissingTool, cache_dir, doctor, example_path, have, mimalloc,
                         missing, require, tool_path)
-from .cbuild import (CModule, CompileError, IsolatedCallError, LinkError, build_c, build_c_file,
-                     build_program)
+from .cbuild import CModule, CompileError, LinkError, build_c, build_c_file, build_program
+from .calls import IsolatedCallError
 from .isolate import RunResult, run_c, run_program, run_python
 from .cmakebuild import CMakeBuild, cmake_build, cmake_path
 

@@ -37,7 +37,7 @@ from cffi.recompiler import make_c_source
 
 from .toolchain import ROOT, cache_dir, mimalloc as _mimalloc_files, tool_path as _tool_path
 
-__all__ = ["BUILD_VERSION", "DEFAULT_CFLAGS", "CModule", "CompileError", "IsolatedCallError", "LinkError",
+__all__ = ["BUILD_VERSION", "DEFAULT_CFLAGS", "CModule", "CompileError", "LinkError",
            "Recipe", "build_c", "build_c_file", "build_program", "compiler_version", "load_module",
            "make_recipe"]
 
@@ -88,16 +88,28 @@ class CModule:
                 " (static functions are private to the C file)") from None
         if name not in self.functions:
             return fn                      # a global variable or a constant
-        if self.isolated:
-            return _IsolatedFunction(self, name)
-        from . import lastword
-        return lastword.guarded(fn, name)
+        return _call_wrapper(self, name, fn)
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(self.functions))
 
     def __repr__(self):
         return f"<C module: {', '.join(self.functions) or 'no functions'}>"
+
+
+def _direct(module, name, fn):
+    return fn
+
+
+_call_wrapper = _direct     # labsupport.calls installs the real one: isolated or guarded calls
+
+
+def set_call_wrapper(wrapper) -> None:
+    """How ``c.f`` is called: ``wrapper(module, name, fn)`` returns the callable. Set once by
+    ``labsupport.calls`` (the running layer: isolated children, the last-word guard), so that
+    building a module never imports the code that runs it."""
+    global _call_wrapper
+    _call_wrapper = wrapper
 
 
 class _RefusingLib:
@@ -118,45 +130,6 @@ class _RefusingLib:
 
     def __dir__(self):
         return dir(self._module.direct_lib)
-
-
-class IsolatedCallError(RuntimeError):
-    """A function of an isolated module crashed, timed out or failed in its child.
-    ``.result`` is the ``RunResult`` (signal, stdout, stderr)."""
-
-    def __init__(self, name: str, result):
-        self.result = result
-        detail = "\n".join(line for line in str(result).splitlines()[1:])
-        super().__init__(f"{name}(): the isolated child {result.status()}"
-                         + (f"\n{detail}" if detail else "") + "\n(the kernel and its variables are fine)")
-
-
-class _IsolatedFunction:
-    """``c.f`` of an isolated module: each call runs in a child through ``run_c``."""
-
-    def __init__(self, module: CModule, name: str):
-        self.module, self.name = module, name
-
-    def __call__(self, *args):
-        from .isolate import run_c
-        for a in args:
-            if isinstance(a, self.module.ffi.CData):
-                raise TypeError(
-                    f"{self.name}(): a cffi pointer or struct cannot be passed to an isolated call: the "
-                    f"child has its own copy of memory, so a pointer into the kernel's memory means "
-                    f"nothing there. Pass ints, floats or bytes, or call c.lib.{self.name}(...) "
-                    f"directly (not isolated) when you need pointers.")
-        r = run_c(self.module, self.name, *args, timeout=self.module.timeout)
-        if r.stdout:
-            sys.stdout.write(r.stdout)
-        if r.stderr:
-            sys.stderr.write(r.stderr)
-        if not r.ok:
-            raise IsolatedCallError(self.name, r)
-        return r.value
-
-    def __repr__(self):
-        return f"<isolated C function {self.name}>"
 
 
 # --------------------------------------------------------------------------- helpers

@@ -52,6 +52,8 @@ from pathlib import Path
 
 import cloudpickle
 
+from .toolchain import pid_alive
+
 __all__ = ["DEFAULT_MAX_PROCESSES", "DEFAULT_MAX_RSS_MB", "SIGNAL_HELP", "RunResult", "pid_alive", "run_c",
            "run_program", "run_python"]
 
@@ -602,22 +604,6 @@ def _read_capped(path: str) -> str:
             omitted = size - HEAD_BYTES - TAIL_BYTES
             data = head + f"\n[... {omitted:,} bytes of output omitted ...]\n".encode() + tail
     return data.decode("utf-8", errors="replace")
-
-
-def pid_alive(pid: int) -> bool:
-    """True while process ``pid`` exists and is not a zombie."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _kill_group(pid: int) -> None:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["ROOT", "TOOLS", "DoctorReport", "MimallocFiles", "MissingTool", "Tool", "cache_dir", "doctor",
-           "compiler", "example_path", "have", "mimalloc", "missing", "require", "tool_path", "wine_program",
-           "zig_argv"]
+           "compiler", "example_path", "have", "mimalloc", "missing", "pid_alive", "require", "tool_path",
+           "wine_program", "zig_argv"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -288,3 +288,19 @@ def doctor() -> DoctorReport:
     rows.append(dict(tool="python", found=True, version=sys.version.split()[0],
                      lessons="all", install="", path=sys.executable))
     return DoctorReport(rows)
+
+
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` exists and is not a zombie."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return True

@@ -97,7 +97,7 @@ def compile_wasm(source: str, *, target: str = "wasm32-wasi", flags=DEFAULT_FLAG
     if out.exists():
         return out
     if target == "wasm32-wasi":
-        from .warmup import wait_for
+        from .warmstate import wait_for
         wait_for("zig-wasm")             # zig's wasi libc being prepared in the background?
     with tempfile.TemporaryDirectory(prefix="labwasm-", dir=out_dir) as tmp:
         src = Path(tmp) / f"{safe}.c"

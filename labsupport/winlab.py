@@ -111,7 +111,7 @@ def build(sources, output, *, compiler: str = "mingw", shared: bool = False,
     cflags = list(cflags) + (["-fPIC"] if shared and compiler == "gcc" else [])
     ldflags = [str(x) for x in ldflags] + (["-shared"] if shared else []) + ([] if compiler == "gcc" else ["-s"])
     if compiler == "zig" and not zig_windows_libc_cached():
-        from .warmup import wait_for
+        from .warmstate import wait_for
         wait_for("zig-windows")          # being prepared in the background? say so and wait
         if not zig_windows_libc_cached():
             print(ZIG_WINDOWS_COLD_MESSAGE, flush=True)
@@ -181,7 +181,7 @@ def prepare_wine(timeout: float = 600) -> str:
     """
     if not have("wine"):
         raise MissingTool(missing("wine"))
-    from .warmup import wait_for
+    from .warmstate import wait_for
     wait_for("wine-prefix")              # being prepared in the background? say so and wait
     prefix = wine_prefix()
     ready = prefix / ".labsupport-ready"

@@ -11,23 +11,24 @@ Two ways in:
   step when it is asked for, from a checkpoint every ``CHECKPOINT`` steps, so a slider over a
   10,000-operation trace moves in well under 5 ms (benchmarks/bench_glibcstep.py).
 
-How the bins are read, and why that way. ``mallinfo2()`` alone gives totals, not lists, and
-a freed chunk's back pointer leads to ``main_arena`` only once some chunk sits in the
-unsorted or a small bin (a trace may never put one there, and the probe must not change the
-heap it draws). So the probe finds ``main_arena`` itself: glibc 2.36 defines it as a static
-``struct malloc_state`` initialised with ``.next = &main_arena``, so in a single-threaded
-process it is a word in libc's writable segments that points to the structure's own start
-(``next`` at offset 2160 on x86_64; 2072 from glibc 2.43, which dropped the fastbins). The probe collects those candidates before the first
-malloc (``dl_iterate_phdr``: no allocation) and, after it, keeps only one that agrees with
-``mallinfo2()`` (which reads the same arena: ``system_mem == arena``, ``chunksize(top) ==
-keepcost``, ``top`` inside the heap) and whose empty bins point to themselves; if not exactly
-one does, it stops with an error instead of printing wrong bins. The tcache is the heap's
-first chunk up to glibc 2.42 (0x290 bytes, 64 lists; 0x300 and 76 lists with counts of free
-slots in 2.42) and, from 2.43, a chunk made by the first free() wherever the top was; fastbin
-``fd`` and tcache ``next`` are safe-linked (``PROTECT_PTR``, glibc 2.32+) and decoded. The
-probe knows glibc 2.33 to 2.43 and refuses any other version by name (the comment at the top
-of glibc_probe.c lists what each version changed, with glibc's commits). ``tests/test_glibc_bins.py`` compares the decoded
-bins with glibc's own ``malloc_info()`` on known traces.
+How the bins are read, and why that way. ``mallinfo2()`` alone gives totals, not lists, and a
+freed chunk's back pointer leads to ``main_arena`` only once some chunk sits in the unsorted or
+a small bin (a trace may never put one there, and the probe must not change the heap it draws).
+So the probe finds ``main_arena`` itself: glibc 2.36 defines it as a static ``struct
+malloc_state`` initialised with ``.next = &main_arena``, so in a single-threaded process it is
+a word in libc's writable segments that points to the structure's own start (``next`` at offset
+2160 on x86_64; 2072 from glibc 2.43, which dropped the fastbins). The probe collects those
+candidates before the first malloc (``dl_iterate_phdr``: no allocation) and, after it, keeps
+only one that agrees with ``mallinfo2()`` (which reads the same arena: ``system_mem == arena``,
+``chunksize(top) == keepcost``, ``top`` inside the heap) and whose empty bins point to
+themselves; if not exactly one does, it stops with an error instead of printing wrong bins. The
+tcache is the heap's first chunk up to glibc 2.42 (0x290 bytes, 64 lists; 0x300 and 76 lists
+with counts of free slots in 2.42) and, from 2.43, a chunk made by the first free() wherever
+the top was; fastbin ``fd`` and tcache ``next`` are safe-linked (``PROTECT_PTR``, glibc 2.32+)
+and decoded. The probe knows glibc 2.33 to 2.43 and refuses any other version by name (the
+comment at the top of glibc_probe.c lists what each version changed, with glibc's commits).
+``tests/test_glibc_bins.py`` compares the decoded bins with glibc's own ``malloc_info()`` on
+known traces.
 
 Offsets are decimal. A chunk's offset is the position of its 8-byte size field,
 counted from the size field of the heap's first chunk; a chunk runs from its
