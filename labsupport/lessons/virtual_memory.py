@@ -13,7 +13,7 @@ import re
 
 from ..exercises import exercise, fail, passed
 
-__all__ = ["overcommit_outcomes", "reserve_program", "measured_every", "check_predict", "check_bump",
+__all__ = ["overcommit_outcomes", "cgroup_memory", "reserve_program", "measured_every", "check_predict", "check_bump",
            "PREDICT_CASES", "BUMP_STEP"]
 
 MiB = 1 << 20
@@ -58,6 +58,46 @@ def overcommit_outcomes(text: str, mode: str, meminfo: str | None = None) -> dic
         else:
             predict[request] = "either"
     return {r: (got[r], predict[r]) for r in got}
+
+
+# ---------------------------------------------------------------------- cgroups
+
+def cgroup_memory(pid="self") -> dict | None:
+    """The memory counters of a process's cgroup, v2 or v1: {"version", "path", "usage",
+    "file" (page cache), "working_set" (usage - inactive file, what docker stats and
+    kubectl top show)}, in bytes; None where no memory controller is readable."""
+    from pathlib import Path
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    paths = {}
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        for c in controllers.split(",") if controllers else [""]:
+            paths[c] = path
+    candidates = []
+    if "memory" in paths:                                       # v1: its own hierarchy
+        candidates.append((1, Path("/sys/fs/cgroup/memory") / paths["memory"].lstrip("/")))
+    if "" in paths:                                             # v2: the unified hierarchy
+        for root in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")):
+            candidates.append((2, root / paths[""].lstrip("/")))
+    for version, d in candidates:
+        usage_file = d / ("memory.current" if version == 2 else "memory.usage_in_bytes")
+        try:
+            usage = int(usage_file.read_text())
+            stat = dict(ln.split() for ln in (d / "memory.stat").read_text().splitlines() if ln.strip())
+        except (OSError, ValueError):
+            continue
+        stat = {k: int(v) for k, v in stat.items()}
+        if version == 2:
+            file, inactive = stat.get("file", 0), stat.get("inactive_file", 0)
+        else:
+            file = stat.get("total_cache", stat.get("cache", 0))
+            inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))
+        return {"version": version, "path": paths["memory" if version == 1 else ""], "usage": usage,
+                "file": file, "working_set": max(0, usage - inactive)}
+    return None
 
 
 # ---------------------------------------------------------------------- exercise 1

@@ -766,6 +766,92 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ### The numbers the tools show
+#
+# The tools you meet read the same kernel counters under other names. `tools.c` writes
+# 32 MiB of anonymous memory, maps and reads a 16 MiB file, and then asks `ps` and
+# `pmap` about itself, reads its own peak with `getrusage`, and prints the lines of
+# `/proc/self/status` behind them. The cell also runs it under `/usr/bin/time -v`.
+#
+# **Predict:** which of these count the file's 16 MiB?
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# sizes depend on the libraries' versions and on the tools installed
+TOOLS = program("tools")
+r = lab.run_program([TOOLS, OUT / "tools.bin"], timeout=60)
+print(r.stdout)
+if os.path.exists("/usr/bin/time"):
+    timed = lab.run_program(["/usr/bin/time", "-v", TOOLS, OUT / "tools.bin"], timeout=60)
+    print("\n".join(ln.strip() for ln in timed.stderr.splitlines() if "Maximum resident" in ln))
+else:
+    print("/usr/bin/time is not installed (Debian: apt-get install time)")
+
+# %% [markdown]
+# | what you see | where it comes from | counts the file's pages? |
+# |---|---|---|
+# | `ps` VSZ / RSS, `top` VIRT / RES | `VmSize` / `VmRSS` (the kernel's per-process counters, updated in batches) | RSS, RES: yes |
+# | `top` SHR | `RssFile` + `RssShmem` | yes: the file is all of it here |
+# | `pmap -x` total RSS, Dirty | the sum of `/proc/PID/smaps` (exact) | RSS: yes; Dirty: no (the file was only read) |
+# | `smem` USS / PSS | `smaps` as in section 5 | yes |
+# | `getrusage().ru_maxrss`, `/usr/bin/time -v` "Maximum resident set size" | the peak of `VmRSS` (`VmHWM`); KiB on Linux, **bytes on macOS** | yes |
+# | `RssAnon` (+ `VmSwap`) | anonymous pages (and those swapped out) | no: this is the leak number |
+#
+# Every "resident" number includes the file: only the anonymous line does not.
+# Python's `resource.getrusage(resource.RUSAGE_SELF).ru_maxrss` is the same peak,
+# with the same units trap between Linux and macOS.
+#
+# ### Containers: the cgroup's numbers
+#
+# In a container (Docker, a Kubernetes pod, a JupyterHub spawner) the limit that
+# matters is the cgroup's, and its counter is not any process's RSS: it charges the
+# **page cache** the cgroup's processes bring in, too, and keeps charging it after the
+# process that read the file has closed it, until the kernel reclaims it. `docker stats`
+# and `kubectl top` show the *working set*: the usage minus the inactive file pages. At
+# the cgroup's limit the kernel first reclaims page cache, then its out-of-memory
+# killer picks a process *of that cgroup* (the one with the largest memory use, weighted
+# by `/proc/PID/oom_score_adj`, -1000 to 1000), not one anywhere on the machine. The
+# next cell reads the cgroup of this notebook's kernel (v2: `memory.current`,
+# `memory.stat`; v1: `memory.usage_in_bytes`) before and after reading a 64 MiB file
+# with plain `read()` and closing it.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# the cgroup's usage moves with everything else in it; the figures are this machine's
+from labsupport.lessons.virtual_memory import cgroup_memory
+
+scratch = OUT / "cgroup.bin"
+scratch.write_bytes(b"\1" * (64 << 20))
+fd = os.open(scratch, os.O_RDONLY)
+os.fsync(fd)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)      # out of the page cache
+before = cgroup_memory()
+while os.read(fd, 1 << 20):
+    pass
+os.close(fd)
+after = cgroup_memory()
+scratch.unlink()                                        # deleted: its cached pages go too
+gone = cgroup_memory()
+if before:
+    print(f"cgroup {before['path']} (cgroup v{before['version']})")
+    for label, m in (("before", before), ("after reading and closing", after), ("after deleting", gone)):
+        print(f"  {label:26} usage {m['usage'] >> 20:6,} MiB   page cache {m['file'] >> 20:6,} MiB   "
+              f"working set {m['working_set'] >> 20:6,} MiB")
+else:
+    print("no cgroup memory controller readable here")
+print("this kernel's oom_score_adj:", open("/proc/self/oom_score_adj").read().strip(),
+      " oom_score:", open("/proc/self/oom_score").read().strip())
+
+# %% [markdown]
+# Here the usage rose by about the file's 64 MiB when it was read, stayed there after
+# the file was closed (no process maps it any more: it is the page cache), and fell when
+# the file was deleted; the working set did not move, because pages read once wait on
+# the *inactive* list. A container's usage can therefore grow from files it reads, with
+# no process's RSS growing. The kernel enforces the limit on the usage, reclaiming such
+# page cache before it kills anything; the kubelet decides evictions on the working
+# set, which is why `kubectl top` shows that one.
+
+# %% [markdown]
 # ## 6. Guard pages and the stack
 #
 # A page with no access is a *guard page*: any touch faults. The kernel leaves a gap
