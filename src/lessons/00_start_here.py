@@ -314,8 +314,9 @@ lab.run_program([double_free, "unnoticed"])
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-# glibc's own first chunk (block -1) is 656 bytes up to glibc 2.41 and 768 from 2.42,
-# so these offsets depend on the glibc: not compared when the course is tested.
+# glibc's own chunk (block -1) is 656 bytes up to glibc 2.41, 768 from 2.42, and comes
+# first or last: these offsets depend on the glibc, so they are not compared when the
+# course is tested.
 exe = lab.build_program([lab.example_path("00_start_here", "first_heap.c")])
 run = lab.run_program([exe])
 print(run.stdout)
@@ -348,14 +349,16 @@ print("freed, and still in place between used blocks:", ", ".join(f"malloc({r[1]
 # %% [markdown]
 # What the picture shows, all read from glibc itself:
 #
-# - The heap starts with a chunk that glibc allocated for itself: the table of its
-#   *tcache*, a per-thread cache of freed blocks (lesson 01). It is 656 bytes in
-#   glibc 2.26 to 2.41 and 768 bytes from 2.42 on, whose tcache has more lists; the
-#   table above says which one ran here.
+# - One chunk (orange) glibc allocated for itself: the table of its *tcache*, a
+#   per-thread cache of freed blocks (lesson 01). It is 656 bytes in glibc 2.26 to
+#   2.41 and 768 bytes from 2.42 on, whose tcache has more lists. Up to 2.42 glibc
+#   makes it at the first `malloc`, so it starts the heap; glibc 2.43 makes it at
+#   the first `free`, so there it comes after the six blocks. The table above shows
+#   which glibc ran here.
 # - `malloc(24)` and `malloc(16)` both got a **32-byte chunk**: the 8-byte size
 #   field plus room for 24 bytes. 32 bytes is glibc's smallest chunk on 64-bit
 #   Linux, and every chunk size is a multiple of 16.
-# - The blocks sit **next to each other** in the order they were asked for.
+# - The six blocks sit **next to each other** in the order they were asked for.
 # - The **freed** blocks (grey) did not move and were not given back to the
 #   operating system: they wait in the tcache for the next request of the same size.
 # - Each block's room runs up to the next size field. Its last 8 bytes are what
