@@ -20,6 +20,9 @@ def main(argv=None) -> int:
     wk.add_argument("--reset", metavar="LESSON",
                     help="a fresh copy of one lesson (e.g. 01); the old one goes to work/backup/")
     wk.add_argument("--dir", default=str(ROOT / "work"))
+    ld = sub.add_parser("lock-diff", help="the packages whose pinned version differs between two lock files")
+    ld.add_argument("old")
+    ld.add_argument("new")
     sc = sub.add_parser("student-copy", help="write copies to hand out: no solutions, no outputs")
     sc.add_argument("--src", default=str(ROOT / "notebooks"))
     sc.add_argument("--out", default=str(ROOT / "student"))
@@ -36,8 +39,23 @@ def main(argv=None) -> int:
         from .capability import capabilities
         from .warmup import status_line
         print("\nOne-time preparations:", status_line())
+        from .lockfile import LOCK, compare_installed
+        if LOCK.exists():
+            n, differ = compare_installed()
+            if not differ:
+                print(f"\nPython packages: all {n} at the versions in requirements.lock")
+            else:
+                print(f"\nPython packages: {len(differ)} of {n} differ from requirements.lock "
+                      f"(./lab setup installs the locked set):")
+                for name, locked, got in differ:
+                    print(f"  {name}: locked {locked}, installed {got or 'none'}")
         print("\nWhat this machine can do (each one tried for real):")
         print(capabilities())
+        return 0
+    if args.cmd == "lock-diff":
+        from .lockfile import diff
+        lines = diff(Path(args.old), Path(args.new))
+        print("\n".join(lines) if lines else "no package changed version")
         return 0
     if args.cmd == "warmup":
         from . import warmup
