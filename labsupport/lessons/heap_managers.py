@@ -3,24 +3,70 @@
 Helpers only this lesson uses; what a second lesson needs moves down into
 ``labsupport.heap`` (the model and the snapshot sources) or ``labsupport.widgets``.
 Every check measures its expected values on this machine (a fresh glibc process,
-the teaching allocator) and explains a wrong answer with a hint.
+the teaching allocator, the two-thread program) and explains a wrong answer with a hint
+for *that* mistake. The checks are ``@exercise``s (``labsupport.exercises``): a stub says
+"not done yet", an answer the check cannot use gets a ✘, never a traceback. They also
+refuse the usual shortcuts: a limit of the task changed in this module, a choose-the-answer
+exercise answered with the check's own replay (``real_reuse``, ``real_bins`` called from a
+notebook cell), a function that runs the experiment instead of predicting it (``sandboxed``).
 """
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from ..heap.glibc import NO_TCACHE, TCACHE_STRUCT_SIZE, ChunkState, glibc_steps, replay_glibc
 from ..heap.mimalloc import replay_mimalloc
 from ..heap.talloc import check_module, compare_policies, replay
+from ..exercises import Case, check, exercise, fail, passed
 from ..heap.traces import OpKind, Trace, TraceError, as_trace, example_dir, parse_trace
 from ..widgets.text import format_table
+from .start_here import sandboxed
 
 __all__ = ["c_function", "CHUNK_REQUESTS", "real_chunk_sizes", "check_chunk_sizes", "COALESCE_TRACES",
            "check_coalesce", "best_policy", "check_policy", "MAX_BEST_FIT_OPS", "first_beats_best",
            "check_first_beats_best", "REUSE_TRACE", "real_reuse", "check_reuse", "fragmentation_table",
            "BIN_TRACE", "BIN_KINDS", "real_bins", "check_bins", "MAX_FOOTPRINT_OPS", "footprint_ratio",
-           "check_footprint_trace"]
+           "check_footprint_trace", "talloc_helpers", "WHO_CASES", "check_who_gets_it_back"]
+
+
+# --------------------------------------------------------------------------- shortcuts the checks refuse
+_LIMITS = {"MAX_BEST_FIT_OPS": 12, "MAX_FOOTPRINT_OPS": 12}     # the tasks' limits, as the lesson states them
+_peeked: set = set()          # oracles (real_reuse, real_bins) called from a notebook cell since the last check
+
+
+def _from_notebook_cell() -> bool:
+    """True when a notebook cell (not a check, not a test) is what called the function that asks."""
+    f = sys._getframe(2)
+    while f is not None:
+        name = f.f_code.co_filename
+        if re.search(r"ipykernel_\d+|<ipython-input", name):
+            return True
+        if "labsupport" in name and f.f_code.co_name.startswith("check_"):
+            return False
+        f = f.f_back
+    return False
+
+
+def _limit_changed() -> str | None:
+    """The name of a task limit a notebook changed (here or in ``labsupport.tracestep``), if any;
+    the limits are put back, so the next attempt is checked against the task's."""
+    changed = None
+    for mod in (sys.modules[__name__], sys.modules.get("labsupport.tracestep")):
+        for name, value in _LIMITS.items():
+            if mod is not None and getattr(mod, name, value) != value:
+                changed = changed or name
+                setattr(mod, name, value)
+    return changed
+
+
+def talloc_helpers(path: str | Path | None = None) -> str:
+    """The boundary-tag and free-list helpers of talloc.h (exercise 1 may use them), as text."""
+    text = Path(path or example_dir() / "talloc.h").read_text()
+    start = text.index("/* ---- boundary-tag helpers")
+    end = text.index("\n}", text.index("static inline void ta_list_insert")) + 2
+    return text[start:end]
 
 
 def c_function(name: str, path: str | Path | None = None) -> str:
@@ -48,9 +94,9 @@ def real_chunk_sizes(requests=CHUNK_REQUESTS) -> dict:
     return {n: got[f"r{i}"] for i, n in enumerate(requests)}
 
 
+@exercise
 def check_chunk_sizes(fn, requests=CHUNK_REQUESTS):
     """Exercise: fn(n) must give the size of the chunk glibc uses for malloc(n)."""
-    from ..exercises import Case, check
     real = real_chunk_sizes(requests)
     return check(fn, [Case(args=(n,), expected=real[n],
                            hint="a chunk is the request plus its 8-byte size field, rounded up to a "
@@ -61,16 +107,36 @@ def check_chunk_sizes(fn, requests=CHUNK_REQUESTS):
 COALESCE_TRACES = ("coalesce", "fragment", "exercise", "random1000")
 
 
+_LEARNER_MARK = b"talloc: ta_coalesce is the learner's"     # in talloc.c, built with -DTA_LEARNER_COALESCE
+_COALESCE_HINTS = {
+    "invariant": "after ta_coalesce, no two free blocks may touch, every free block must be on the free "
+                 "list exactly once, and header == footer for every block",
+    "crash": "the replay crashed inside your ta_coalesce: a pointer into nowhere. ta_list_remove takes a "
+             "block off the list and handles the list's ends (a block with no prev or no next) for you",
+    "timeout": "the replay never finished: a loop in ta_coalesce whose condition never changes, or a "
+               "free list that now points back into itself",
+}
+
+
+@exercise(error_hint="the cell must build: %%cffi NAME ... --cflags \"-DTA_LEARNER_COALESCE\", with a ta_coalesce")
 def check_coalesce(module, traces=COALESCE_TRACES, policy: str = "first", order: str = "lifo"):
     """Exercise: a talloc.c built with your ta_coalesce keeps every heap invariant on every
     trace. Each replay runs in an isolated child: a crash or an endless loop is reported
     with the step it happened at, and the notebook keeps running."""
-    from ..exercises import Case, check
-    return check(lambda name: check_module(module, name, policy, order),
-                 [Case(args=(t,), expected="ok",
-                       hint="after ta_coalesce, no two free blocks may touch, every free block must be on "
-                            "the free list exactly once, and header == footer for every block")
-                  for t in traces], name="replay")
+    if _LEARNER_MARK not in Path(module.path).read_bytes():
+        return fail("your cell defines no ta_coalesce, so the allocator uses talloc.c's own: there is "
+                    "nothing of yours to grade",
+                    "keep --cflags \"-DTA_LEARNER_COALESCE\" (it leaves talloc.c's ta_coalesce out) and "
+                    "write ta_coalesce in the cell")
+    for n, name in enumerate(traces, 1):
+        got = check_module(module, name, policy, order)
+        if got == "ok":
+            continue
+        kind = ("timeout" if "did not finish" in got or "did not return" in got or "endless loop" in got
+                else "crash" if re.search(r"\[SIG\w+\]|killed by SIG", got) else "invariant")
+        return fail(f"case {n} of {len(traces)} failed: replay({name!r}): {got}", _COALESCE_HINTS[kind],
+                    total=len(traces))
+    return passed(f"all {len(traces)} traces replayed, every invariant held after every step", total=len(traces))
 
 
 def best_policy(trace, options=None) -> tuple:
@@ -80,11 +146,11 @@ def best_policy(trace, options=None) -> tuple:
     return min(runs, key=lambda k: (len(runs[k].failures), runs[k].peak_footprint)), runs
 
 
+@exercise
 def check_policy(answer, trace="exercise"):
     """Exercise: which of first/lifo, first/address, next/lifo, best/lifo needs the least memory
     (smallest peak footprint) on ``trace``? The check compares footprints, so a wrong answer
     does not give the right one away."""
-    from ..exercises import Case, check
     winner, runs = best_policy(trace)
     a = str(answer).strip().lower()
     a = a if "/" in a else a + "/lifo"
@@ -114,8 +180,9 @@ def first_beats_best(text) -> str:
         return f"the trace does not parse: {e}"
     if not len(t):
         return "the trace is empty"
-    if len(t) > MAX_BEST_FIT_OPS:
-        return f"{len(t)} operations: at most {MAX_BEST_FIT_OPS} please"
+    limit = _LIMITS["MAX_BEST_FIT_OPS"]
+    if len(t) > limit:
+        return f"{len(t)} operations: at most {limit} please"
     try:
         first, best = replay(t, "first", "lifo"), replay(t, "best", "lifo")
     except ValueError as e:
@@ -129,9 +196,17 @@ def first_beats_best(text) -> str:
     return "ok"
 
 
+@exercise(error_hint="my_trace is the trace as a string: one operation a line")
 def check_first_beats_best(text):
     """Exercise: a trace of at most 12 operations on which best fit fails and first fit succeeds."""
-    from ..exercises import Case, check
+    changed = _limit_changed()
+    if changed:
+        return fail(f"{changed} was changed: the check keeps the task's limits",
+                    "the task's limits stay as the lesson states them (at most 12 operations): "
+                    "find a trace that fits them")
+    if not isinstance(text, (str, Trace)):
+        return fail(f"my_trace is a {type(text).__name__}, not a trace",
+                    "my_trace is the trace as a string: one operation a line")
     return check(first_beats_best, [Case(args=(text,), expected="ok", label="replay(your trace)",
                                          hint="make best fit's choice leave two holes that are each too small "
                                               "for a later request, while first fit leaves one hole that fits; "
@@ -159,6 +234,8 @@ alloc w 40
 def real_reuse(trace=REUSE_TRACE) -> dict:
     """For each block allocated after the first free: the id of the freed block whose
     chunk it got in a fresh glibc process, or "new" for a chunk that was never used."""
+    if _from_notebook_cell():
+        _peeked.add("real_reuse")
     t = as_trace(trace)
     first_free = next(i for i, op in enumerate(t.ops) if op.kind == OpKind.FREE)
     last_free = max(i for i, op in enumerate(t.ops) if op.kind == OpKind.FREE)
@@ -167,13 +244,36 @@ def real_reuse(trace=REUSE_TRACE) -> dict:
     return {op.id: before.get(after[op.id], "new") for op in t.ops[last_free + 1:] if op.kind == OpKind.ALLOC}
 
 
+def _peeked_at(oracle: str):
+    if oracle in _peeked:
+        _peeked.discard(oracle)
+        return fail(f"the answer was made by {oracle}(), the check's own replay",
+                    "predict it yourself: read the trace, apply the rules of the section, and write the "
+                    "dict by hand (run the check again after you do)")
+    return None
+
+
+@exercise(error_hint='answer is a dict: {"x": "a", ...}, each value one of "a", "b", "c", "d", "new"')
 def check_reuse(answer, trace=REUSE_TRACE):
     """Exercise: answer = {new id: old id or "new"}; compared with glibc in a fresh process.
     Choose-the-answer: a wrong guess is not told the right one."""
-    from ..exercises import Case, check
+    peeked = _peeked_at("real_reuse")
+    if peeked is not None:
+        return peeked
     real = real_reuse(trace)
-    answer = answer if isinstance(answer, dict) else {}
-    return check(lambda k: str(answer.get(k, "?")).strip(),
+    t = as_trace(trace)
+    allowed = sorted({op.id for op in t.ops if op.kind == OpKind.FREE}) + ["new"]
+    if not isinstance(answer, dict):
+        return fail(f"answer is a {type(answer).__name__}, not a dict",
+                    'answer is a dict: {"x": "a", ...}, each value one of ' + ", ".join(map(repr, allowed)))
+    answer = {str(k).strip(): v for k, v in answer.items()}
+    for k in real:
+        v = answer.get(k)
+        if not (type(v) is str and v.strip().lower() in allowed):
+            return fail(f"answer[{k!r}] is {v!r}: one answer per block, exactly one of "
+                        + ", ".join(map(repr, allowed)),
+                        "one chunk per malloc: name exactly one block, or \"new\"")
+    return check(lambda k: answer[k].strip().lower(),
                  [Case(args=(k,), expected=v, label=f"answer[{k!r}]",
                        hint="each chunk size has its own tcache list, last in, first out; a request whose "
                             "size class has nothing freed is cut from the top chunk (\"new\")")
@@ -224,6 +324,8 @@ def real_bins(trace=BIN_TRACE) -> dict:
     """For each block allocated after the first free, in a fresh glibc process: (the id of the
     block whose chunk it got, or "new"; the kind of place that chunk was in just before the
     malloc: "tcache", "fastbin", "unsorted", "smallbin", "largebin" or "top")."""
+    if _from_notebook_cell():
+        _peeked.add("real_bins")
     s = glibc_steps(trace)
     ops = s.trace.ops
     first_free = next(i for i, op in enumerate(ops, 1) if op.kind == OpKind.FREE)
@@ -259,13 +361,28 @@ _PLACE_ALIASES = {"unsortedbin": "unsorted", "tcachebin": "tcache", "fast": "fas
                   "large": "largebin", "topbin": "top"}
 
 
+@exercise(error_hint='answer is a dict: {"x": ("a", "tcache"), ...}')
 def check_bins(answer, trace=BIN_TRACE):
     """Exercise: answer = {new id: (old id or "new", bin kind)}, compared with glibc replayed
     in a fresh process. Choose-the-answer: a wrong guess is shown the bins as they were just
     before that malloc (with the blocks' ids), not the answer."""
-    from ..exercises import Case, check
+    peeked = _peeked_at("real_bins")
+    if peeked is not None:
+        return peeked
     s = glibc_steps(trace)
     real = real_bins(trace)
+    ids = sorted({op.id for op in s.trace.ops if op.kind == OpKind.ALLOC} - set(real)) + ["new"]
+    if not isinstance(answer, dict):
+        return fail(f"answer is a {type(answer).__name__}, not a dict",
+                    'answer is a dict: {"x": ("a", "tcache"), ...}')
+    answer = {str(k).strip(): v for k, v in answer.items()}
+    for k in real:
+        v = _norm(answer.get(k))
+        if not (type(v) is tuple and v[0] in ids and v[1] in BIN_KINDS):
+            return fail(f"answer[{k!r}] is {answer.get(k)!r}: it must be a pair (block, place), the block one of "
+                        + ", ".join(map(repr, ids)) + " and the place one of " + ", ".join(map(repr, BIN_KINDS)),
+                        "use exactly the strings the task lists: a kind of bin, not glibc's name for one list "
+                        "(\"tcache\", not \"tcache 0x30\")")
     step_of = {op.id: i for i, op in enumerate(s.trace.ops, 1) if op.kind == OpKind.ALLOC}
     answer = answer if isinstance(answer, dict) else {}
     cases = []
@@ -279,7 +396,7 @@ def check_bins(answer, trace=BIN_TRACE):
                                "scanned from its oldest chunk and an exact fit is taken at once; otherwise a chunk "
                                "is cut from the smallest bigger free chunk, or from top. Name the bin the chunk "
                                "(or the piece it was cut from) was in before the call"))
-    return check(lambda k: _norm(answer.get(k, "?")), cases, name="answer", reveal_expected=False)
+    return check(lambda k: _norm(answer[k]), cases, name="answer", reveal_expected=False)
 
 
 # --------------------------------------------------------------------------- footprint >= 2 x live
@@ -299,8 +416,9 @@ def _footprint_verdict(text) -> str:
         t = parse_trace(text, "your trace")
     except TraceError as e:
         return f"the trace does not parse: {e}"
-    if len(t) > MAX_FOOTPRINT_OPS:
-        return f"{len(t)} operations: at most {MAX_FOOTPRINT_OPS} are allowed"
+    limit = _LIMITS["MAX_FOOTPRINT_OPS"]
+    if len(t) > limit:
+        return f"{len(t)} operations: at most {limit} are allowed"
     bad = [op for op in t if op.kind == OpKind.ALLOC and not 100 <= op.size <= 65536]
     if bad:
         return f"every request must be 100 to 65,536 bytes: {bad[0]}"
@@ -313,13 +431,57 @@ def _footprint_verdict(text) -> str:
             "it must be at least 2 x")
 
 
+@exercise(error_hint="my_trace is the trace as a string: one operation a line")
 def check_footprint_trace(text):
     """Exercise: a trace of at most 12 operations (requests of 100 to 65,536 bytes) on which
     glibc's peak footprint is at least twice the peak live bytes, checked by replaying it."""
-    from ..exercises import Case, check
+    changed = _limit_changed()
+    if changed:
+        return fail(f"{changed} was changed: the check keeps the task's limits",
+                    "the task's limits stay as the lesson states them (at most 12 operations, requests "
+                    "of 100 to 65,536 bytes): find a trace that fits them")
+    if not isinstance(text, (str, Trace)):
+        return fail(f"my_trace is a {type(text).__name__}, not a trace",
+                    "my_trace is the trace as a string: one operation a line")
     return check(_footprint_verdict, [Case(args=(text,), expected="ok", label="glibc_steps(your trace)",
                                            hint="glibc reuses a freed chunk only for a request it fits: the "
                                                 "tcache only for its exact size, a bin chunk after cutting it; "
                                                 "a chunk next to top merges into top; free before you allocate "
                                                 "again, so the peak live bytes stay small")],
                  name="replay")
+
+
+# --------------------------------------------------------------------------- exercise 6: who gets it back?
+WHO_CASES = ((True, 0), (False, 0), (True, 7), (True, 3), (True, 6), (False, 7), (True, 12))
+_WHO_ANSWERS = ("main thread", "thread 2", "neither")
+_DONT_RUN = ("the check runs who_gets_it_back where it may not start programs: the answer comes "
+             "from the rules of free() and malloc(), not from running the two threads")
+
+
+def _who_cases(rng=None) -> list:
+    """The cases the book names, then three it does not (new ones on every check)."""
+    import random
+    rng = rng or random.Random()
+    extra = set()
+    while len(extra) < 3:
+        case = (rng.random() < 0.75, rng.randrange(0, 16))
+        if case not in WHO_CASES:
+            extra.add(case)
+    return [*WHO_CASES, *sorted(extra)]
+
+
+@exercise(error_hint="define who_gets_it_back(tcache_on, own_freed) with def")
+def check_who_gets_it_back(fn):
+    """Exercise 6: fn(tcache_on, own_freed) names the thread whose next malloc(24) gets thread 2's
+    chunk after the main thread freed ``own_freed`` chunks of its own and then that one; compared
+    with the real two-thread program (``arena_outcome``) without showing the answers. fn runs
+    sandboxed, where it cannot run that program itself."""
+    from ..heap.threads import arena_outcome
+    cases = [Case(args=(t, n), expected=arena_outcome(t, n),
+                  hint="free() first tries the tcache of the thread that calls it, but only while that "
+                       "tcache bin has room: how many chunks does a bin hold?")
+             for t, n in _who_cases()]
+    return check(sandboxed(fn, _DONT_RUN), cases, isolate=True, name="who_gets_it_back",
+                 reveal_expected=False,
+                 hints={"error": "return one of " + ", ".join(map(repr, _WHO_ANSWERS)) + ", worked out from "
+                                 "the rules for any tcache_on and own_freed, not looked up for the book's cases"})

@@ -121,6 +121,9 @@ ta_block *ta_coalesce(ta_heap *h, ta_block *b)
     }
     return b;
 }
+#else
+/* a mark in the built library that ta_coalesce came from the exercise cell (the check looks for it) */
+__attribute__((used)) static const char ta_learner_mark[] = "talloc: ta_coalesce is the learner's";
 #endif
 
 void ta_free(ta_heap *h, void *p)

@@ -1,12 +1,14 @@
-"""Seeded wrong answers for lesson 01, keyed by the 1-based index of the
-solution-tagged cell. Each must make the following check print "✘" and "hint:"."""
+"""Wrong answers for lesson 01, keyed by the 1-based index of the solution-tagged cell:
+(kind, whole replacement of the cell, a fragment the verdict's text must contain)."""
+
+_CFFI = ('%%cffi mine -I ../native_examples/01_heap_managers --file ../native_examples/01_heap_managers/talloc.c'
+         ' --cflags "-DTA_LEARNER_COALESCE"\n#include "talloc.h"\n')
 
 WRONG = {
-    # 1: merges with the block before but leaves that block on the free list
-    #    (ta_free then inserts it a second time)
-    1: '''%%cffi mine -I ../native_examples/01_heap_managers --file ../native_examples/01_heap_managers/talloc.c --cflags "-DTA_LEARNER_COALESCE"
-#include "talloc.h"
-
+    1: [
+        # merges with the block before but leaves that block on the free list
+        # (ta_free then inserts it a second time)
+        ("partial", _CFFI + '''
 ta_block *ta_coalesce(ta_heap *h, ta_block *b)
 {
     ta_block *next = ta_next_block(b);
@@ -21,17 +23,59 @@ ta_block *ta_coalesce(ta_heap *h, ta_block *b)
     }
     return b;
 }
-''',
-    # 2: thinks the tcache is a queue (first freed, first reused)
-    2: '''answer = {"x": "b", "y": "c", "z": "new", "w": "d"}
-''',
-    # 3: thinks the unsorted bin is scanned from its head (newest first), so y gets d; and
-    #    names the large bin glibc sorts d into during z's call, not where d waited before it
-    3: '''answer = {"x": ("c", "tcache"), "y": ("d", "unsorted"), "z": ("d", "large bin"), "w": ("new", "top")}
-''',
-    # 4: the right idea, but the holes are freed in the wrong order: the 64-byte hole
-    #    is first on the LIFO list, so first fit makes the same choice as best fit
-    4: '''my_trace = """\\
+''', "free list exactly once"),
+        # drops -DTA_LEARNER_COALESCE, so talloc.c's own ta_coalesce does the work
+        ("gaming", '''%%cffi mine -I ../native_examples/01_heap_managers --file ../native_examples/01_heap_managers/talloc.c
+#include "talloc.h"
+''', "TA_LEARNER_COALESCE"),
+        # unlinks the block before by hand, and dereferences NULL when it is the list's head:
+        # undefined behaviour the check runs into (a crash, reported in the child)
+        ("forbidden", _CFFI + '''
+ta_block *ta_coalesce(ta_heap *h, ta_block *b)
+{
+    ta_block *next = ta_next_block(b);
+    if (!ta_is_used(next)) {
+        ta_list_remove(h, next);
+        ta_set(b, ta_size(b) + ta_size(next), 0);
+    }
+    if (!ta_prev_is_used(b)) {
+        ta_block *prev = ta_prev_block(b);
+        prev->prev->next = prev->next;           /* unlink by hand */
+        prev->next->prev = prev->prev;
+        ta_set(prev, ta_size(prev) + ta_size(b), 0);
+        b = prev;
+    }
+    return b;
+}
+''', "crashed"),
+    ],
+    2: [
+        # thinks the tcache is a queue (first freed, first reused)
+        ("partial", '''answer = {"x": "b", "y": "c", "z": "new", "w": "d"}
+''', "last in, first out"),
+        # asks the check's own replay for the answer
+        ("gaming", '''answer = ts.real_reuse()
+''', "the check's own replay"),
+        # hedges: two blocks for one malloc
+        ("forbidden", '''answer = {"x": ["a", "d"], "y": "c", "z": "new", "w": "d"}
+''', "exactly one"),
+    ],
+    3: [
+        # thinks the unsorted bin is scanned from its head (newest first), so y gets d; and
+        # names the large bin glibc sorts d into during z's call, not where d waited before it
+        ("partial", '''answer = {"x": ("c", "tcache"), "y": ("d", "unsorted"), "z": ("d", "large bin"), "w": ("new", "top")}
+''', "oldest chunk"),
+        # asks the check's own replay for the answer
+        ("gaming", '''answer = hm.real_bins()
+''', "the check's own replay"),
+        # names glibc's list ("tcache 0x30") instead of one of the kinds the task allows
+        ("forbidden", '''answer = {"x": ("c", "tcache 0x30"), "y": ("b", "unsorted"), "z": ("d", "unsorted"), "w": ("new", "top")}
+''', "exactly the strings"),
+    ],
+    4: [
+        # the right idea, but the holes are freed in the wrong order: the 64-byte hole
+        # is first on the LIFO list, so first fit makes the same choice as best fit
+        ("partial", '''my_trace = """\\
 # arena: 240
 alloc A 80
 alloc s1 16
@@ -43,10 +87,50 @@ alloc r 16
 alloc x 48
 alloc y 48
 """
-''',
-    # 5: frees lag one allocation behind, so two big blocks are live at once, and a pin is
-    #    cut from a hole: glibc keeps only 1.72 x the peak live bytes
-    5: '''my_trace = """\\
+''', "first fit fails too"),
+        # a working trace of 14 operations, and the check's limit raised to let it through
+        ("gaming", '''ts.MAX_BEST_FIT_OPS = 20
+my_trace = """\\
+# arena: 240
+alloc A 80
+alloc s1 16
+alloc B 48
+alloc s2 16
+free B
+free A
+alloc r 16
+alloc x 48
+alloc y 48
+alloc q 1
+free q
+alloc q 1
+free q
+free x
+"""
+''', "was changed"),
+        # more operations than the task allows
+        ("forbidden", '''my_trace = """\\
+# arena: 240
+alloc A 80
+alloc s1 16
+alloc B 48
+alloc s2 16
+free B
+free A
+alloc r 16
+alloc x 48
+alloc y 48
+alloc q 1
+free q
+alloc q 1
+free q
+"""
+''', "at most 12"),
+    ],
+    5: [
+        # frees lag one allocation behind, so two big blocks are live at once, and a pin is
+        # cut from a hole: glibc keeps only 1.72 x the peak live bytes
+        ("partial", '''my_trace = """\\
 alloc A 1000
 alloc p1 100
 alloc B 1100
@@ -59,10 +143,39 @@ alloc D 1300
 alloc p4 100
 free C
 """
-''',
-    # 6: saw the two runs (tcache on: main thread; off: thread 2) but not that a tcache bin
-    #    can be full: the case with 7 of the main thread's own chunks freed first catches it
-    6: """def who_gets_it_back(tcache_on, own_freed):
+''', "at least 2 x"),
+        # the check's limits changed, so that many small requests (rounding) would count
+        ("gaming", '''ts.MAX_FOOTPRINT_OPS = 40
+my_trace = "alloc a 1000\\nfree a\\nalloc b 900\\nfree b\\n" * 4
+''', "was changed"),
+        # requests below 100 bytes, which the task rules out (rounding would do the work)
+        ("forbidden", '''my_trace = """\\
+alloc a 1
+free a
+alloc b 17
+free b
+alloc c 33
+free c
+"""
+''', "100 to 65,536"),
+    ],
+    6: [
+        # saw the two runs (tcache on: main thread; off: thread 2) but not that a tcache bin
+        # can be full: the case with 7 of the main thread's own chunks freed first catches it
+        ("partial", '''def who_gets_it_back(tcache_on, own_freed):
     return "main thread" if tcache_on else "thread 2"
-""",
+''', "how many chunks does a bin hold"),
+        # the book's seven cases, looked up
+        ("gaming", '''def who_gets_it_back(tcache_on, own_freed):
+    return {(True, 0): "main thread", (False, 0): "thread 2", (True, 7): "thread 2",
+            (True, 3): "main thread", (True, 6): "main thread", (False, 7): "thread 2",
+            (True, 12): "thread 2"}[(tcache_on, own_freed)]
+''', "not looked up"),
+        # runs the two threads (the experiment) instead of predicting
+        ("forbidden", '''from labsupport.heap.threads import arena_outcome
+
+def who_gets_it_back(tcache_on, own_freed):
+    return arena_outcome(tcache_on, own_freed)
+''', "may not start programs"),
+    ],
 }
