@@ -27,12 +27,13 @@
 #   `mi_malloc_aligned` and Windows' `_aligned_malloc` promise, and what glibc really
 #   does with arguments the standard forbids;
 # - measure what a misaligned access costs (inside a cache line, across a line,
-#   across a page; loads and stores) and what a split atomic costs;
-# - make a misaligned SIMD load fault for real, catch a misaligned pointer with
-#   UBSan, and read a packed wire format without undefined behaviour;
+#   across a page; loads, stores and dependent loads) and what a split atomic costs;
+# - make a misaligned SIMD load fault for real, turn every misaligned access into a
+#   SIGBUS with x86's alignment-check flag, catch a misaligned pointer with UBSan, and
+#   read a packed wire format without undefined behaviour;
 # - write `my_aligned_alloc` / `my_aligned_free` over `malloc` and have it checked.
 #
-# **Time:** about 75 minutes. **Builds on:** 00 (`%%cffi`, isolated runs), 01 (glibc's
+# **Time:** about 90 minutes. **Builds on:** 00 (`%%cffi`, isolated runs), 01 (glibc's
 # chunks and their 16-byte granularity).
 
 # %% [markdown]
@@ -416,9 +417,9 @@ for size in (1, 8, 24, 100, 1000):
 # | `memalign(al, size)` | obsolete (glibc, SunOS) | a power of two | anything |
 #
 # C11 made both a wrong alignment and a size that is not a multiple of it undefined
-# behaviour. The committee's answer to defect report 460 made an unsupported alignment
-# an error instead (`aligned_alloc` *fails by returning a null pointer*), and paper
-# N2072 removed the size rule; C17 has both changes.
+# behaviour. Defect report 460 turned both into errors (`aligned_alloc` *fails by
+# returning a null pointer*), and paper N2072 then removed the size rule altogether;
+# C17 has both corrections (the Linux man page aligned_alloc(3) tells the history).
 #
 # **Predict:** this machine's glibc gets `aligned_alloc(64, 100)` (size not a
 # multiple) and `aligned_alloc(24, 48)` (24 is not a power of two). NULL, a pointer,
@@ -498,8 +499,8 @@ print("every block aligned and big enough:",
 # Portable code asks for a power of two, at least `sizeof(void *)`, **with a size that
 # is a multiple of the alignment**, and frees with `free`. glibc forgives the size;
 # others do not: gnulib's manual records that Solaris 11.4's `aligned_alloc` returns
-# NULL for such a size, an LLVM review (D138196) reports that macOS refuses
-# `aligned_alloc(128, 1)`, and AddressSanitizer stops the program:
+# NULL for such a size, Android's libc checks it since API level 28 (bionic's
+# `docs/status.md`), and AddressSanitizer stops the program:
 
 # %%
 # NBVAL_IGNORE_OUTPUT

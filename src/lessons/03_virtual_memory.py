@@ -38,7 +38,7 @@
 # - hit a guard page on purpose and read where the fault was; write an allocator that
 #   reserves a large region and commits it on demand (exercise 2).
 #
-# **Time:** about 60 minutes. **Builds on:** 00 (isolated runs), 01 (pages vs heaps;
+# **Time:** about 75 minutes. **Builds on:** 00 (isolated runs), 01 (pages vs heaps;
 # glibc's mmap threshold).
 
 # %% [markdown]
