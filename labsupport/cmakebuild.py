@@ -34,7 +34,7 @@ from pathlib import Path
 from .isolate import run_program
 from .toolchain import MissingTool, cache_dir, have, missing, mimalloc
 
-__all__ = ["CMAKEBUILD_VERSION", "CMakeBuild", "GENERATOR", "build_key", "cmake_build", "cmake_path"]
+__all__ = ["CMAKEBUILD_VERSION", "CMakeBuild", "GENERATOR", "build_key", "cmake_build", "cmake_path", "plain_text"]
 
 CMAKEBUILD_VERSION = 1
 GENERATOR = "Unix Makefiles"     # needs make; the wheel has no ninja
@@ -67,6 +67,14 @@ def _project_files(source_dir: Path) -> dict[str, str]:
         if f.is_file() and "__pycache__" not in f.parts:
             files[str(f.relative_to(source_dir))] = hashlib.sha256(f.read_bytes()).hexdigest()
     return files
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def plain_text(text: str) -> str:
+    """Text without terminal colour codes (CMake 4 colours its errors even into a pipe)."""
+    return _ANSI.sub("", text)
 
 
 def _mimalloc_version() -> str | None:
@@ -173,7 +181,7 @@ def cmake_build(source_dir, *, options: dict | None = None, extra_files=(), name
         fcntl.flock(lock, fcntl.LOCK_EX)          # two kernels building the same project wait
         if result_file.exists():
             saved = json.loads(result_file.read_text())
-            return CMakeBuild(source_dir, build_dir, saved["ok"], saved["stage"], saved["log"],
+            return CMakeBuild(source_dir, build_dir, saved["ok"], saved["stage"], plain_text(saved["log"]),
                               cached=True, replacements=replacements)
         shutil.rmtree(build_dir, ignore_errors=True)      # a half-finished earlier attempt
         build_dir.mkdir(parents=True)
@@ -193,7 +201,7 @@ def cmake_build(source_dir, *, options: dict | None = None, extra_files=(), name
         log = "\n".join(l for l in log.splitlines()
                         if not re.match(r"g?make(\[\d+\])?: (Entering|Leaving) directory", l))
         build = CMakeBuild(source_dir, build_dir, stage == "done", stage, "", replacements=replacements)
-        build.log = build.shorten(log)
+        build.log = build.shorten(plain_text(log))
         if not r.timed_out:                     # a timeout is not a result worth caching
             result_file.write_text(json.dumps(dict(ok=build.ok, stage=build.stage, log=build.log)))
         return build

@@ -118,3 +118,8 @@ def test_mimalloc_version_is_part_of_the_key(tmp_path, monkeypatch):
     a = cmakebuild.build_key(src, {}, cmake=lab.cmake_path())
     monkeypatch.setattr(cmakebuild, "_mimalloc_version", lambda: "9.9.9")
     assert cmakebuild.build_key(src, {}, cmake=lab.cmake_path()) != a
+
+
+def test_plain_text_drops_cmake_colour_codes():
+    from labsupport.cmakebuild import plain_text
+    assert plain_text("\x1b[31mCMake Error at CMakeLists.txt:7:\n  x\x1b[0m\n") == "CMake Error at CMakeLists.txt:7:\n  x\n"

@@ -50,6 +50,7 @@ import re
 from pathlib import Path
 
 import labsupport as lab
+from labsupport.lessons import static_dynamic as sd
 
 SRC = lab.example_path("06_static_vs_dynamic")
 MI = lab.mimalloc()
@@ -126,10 +127,75 @@ else:
 # with `-DMI_BUILD_STATIC=OFF` installs no `libmimalloc.a` and its CMake package defines no
 # `mimalloc-static`. mimalloc's own test programs once failed exactly like this with
 # `MI_BUILD_STATIC=OFF`: `ld: library 'mimalloc-static' not found` (mimalloc pull request
-# #1082, 2025-05-04). In drogon #1994 the maintainer answered that mimalloc is not
-# required (Drogon's sources never mention it); the thread does not show the user's
-# `CMakeLists.txt` that named `mimalloc-static`; after the user installed mimalloc, the
-# project linked with either target.
+# #1082, 2025-05-04).
+#
+# **A third route: through another library.** In drogon #1994 the user had written no
+# CMake at all: `drogon_ctl create project` generated the project, and the user asked
+# whether the new Drogon must be bound to mimalloc. The maintainer's whole answer was
+# "不必须，它找到了才会连" ("not required; it links it only if it finds it"). The first half
+# is borne out: Drogon's own code never mentions mimalloc (its git history has no commit
+# touching the word), so the second half cannot describe Drogon itself; the thread does
+# not show which installed package named `mimalloc-static`. A freshly generated project
+# that never names mimalloc gets it in one way: from another library's CMake package.
+# `transitive/framework` builds a static library that links `PRIVATE mimalloc-static`
+# and writes its export file (what `install(EXPORT)` writes for the projects that use
+# it); `transitive/app` uses the framework and never mentions mimalloc.
+#
+# **Predict:** does `app` link? Its own `CMakeLists.txt` has no mimalloc in it.
+
+# %%
+TRANSITIVE = {}
+if CMAKE:
+    fw = lab.cmake_build(SRC / "transitive" / "framework")
+    exported = (fw.build_dir / "fwTargets.cmake").read_text()
+    print("framework:", "builds" if fw.ok else fw)
+    print("its export file says:", *[l.strip() for l in exported.splitlines() if "mimalloc" in l])
+    for label, opts in [("app", {}), ("app, mimalloc found first", {"FIND_MIMALLOC": "ON"})]:
+        b = lab.cmake_build(SRC / "transitive" / "app", options={"FW_DIR": fw.build_dir, **opts},
+                            name="app-" + "-".join(opts) if opts else "app")
+        TRANSITIVE[label] = b
+        line = re.sub(r" -Wl,--dependency-file=\S+", "", b.link_line("app")).replace(str(fw.build_dir), "<framework>")
+        print(f"--- {label}: {'builds' if b.ok else 'fails at the ' + b.stage + ' step'}\nlink line: {line}")
+        if not b.ok:
+            print(b.errors())
+
+# %% [markdown]
+# A static library is only a bag of object files: whatever it needs, even privately,
+# the program that links it must link too. So CMake writes `$<LINK_ONLY:mimalloc-static>`
+# into the framework's `INTERFACE_LINK_LIBRARIES`, and in the `app` project, where no
+# `find_package(mimalloc)` ran, that name is no target: `-lmimalloc-static` again, from a
+# line the user never wrote. The cure belongs to the framework's package: its
+# `...Config.cmake` must call `find_dependency(mimalloc)` (CMake's
+# `CMakeFindDependencyMacro`) before it includes its targets, which is what the second
+# build does by hand with `find_package`.
+#
+# **A guard.** CMake 3.23 added `CMAKE_LINK_LIBRARIES_ONLY_TARGETS`: with it `ON`, a
+# name given to `target_link_libraries` that could be a target but is not one is a
+# configure error instead of a silent `-l`. **Predict:** does it catch both cases?
+
+# %%
+if CMAKE:
+    guarded = {"without_find_package": lab.cmake_build(SRC / "link_error" / "without_find_package",
+                                                       options={"CMAKE_LINK_LIBRARIES_ONLY_TARGETS": "ON"},
+                                                       name="without-guarded"),
+               "transitive app": lab.cmake_build(SRC / "transitive" / "app",
+                                                 options={"FW_DIR": fw.build_dir,
+                                                          "CMAKE_LINK_LIBRARIES_ONLY_TARGETS": "ON"},
+                                                 name="app-guarded")}
+    for name, b in guarded.items():
+        said = [l.strip() for l in b.log.splitlines()
+                if "LINK_LIBRARIES_ONLY_TARGETS" in l or "cannot find" in l or l.strip() == "mimalloc-static"]
+        print(f"--- {name}, with the guard: fails at the {b.stage} step\n" + "\n".join(said))
+
+# %% [markdown]
+# It catches the name written in the project's own `target_link_libraries` (a configure
+# error that names `mimalloc-static` before anything is built), not the one that arrives inside an imported
+# target's interface: the property checks "items named by `target_link_libraries()`"
+# of the project's own, non-imported targets (CMake documentation of
+# `LINK_LIBRARIES_ONLY_TARGETS`). mimalloc's targets carry no namespace
+# (`mimalloc-static`, not `mimalloc::static`: `install(EXPORT mimalloc ...)` without
+# `NAMESPACE`, `CMakeLists.txt` lines 701 and 753 at v3.4.3), so a
+# name with `::`, which CMake always treats as a target, is no protection here either.
 
 # %% [markdown]
 # ## 2. What each build contains
@@ -190,9 +256,11 @@ if WHO and WHO.ok:
 # %% [markdown]
 # - **archive** and **object**: about 240 KiB bigger; all of mimalloc was copied in, and
 #   `nm` shows `malloc`, `free` and `operator new` (`_Znwm`) defined (`T`) in the
-#   executable itself. They *export* `malloc`: the linker puts a
-#   definition into the dynamic symbol table when a shared library (here `libc.so.6`)
-#   refers to that name.
+#   executable itself. They *export* `malloc`: GNU ld puts a symbol the executable
+#   defines into its dynamic symbol table when a shared library it links refers to that
+#   name (here `libc.so.6`) **or defines it too** (tried here with GNU ld 2.40: an
+#   executable defining `foo`, linked with a library that only defines `foo`, exports
+#   `foo`), so that the executable's copy can interpose.
 # - The archive was linked *after* `who.c`'s object (CMake puts target libraries after
 #   the objects), so the linker pulled in the archive member that defines `malloc`;
 #   lesson 05 showed that the archive placed *first* pulls in nothing.
@@ -233,8 +301,9 @@ if WHO and WHO.ok:
 # `-DSETUP=` `none`, `dynamic` (`mimalloc` target), `static` (`mimalloc-static`) or
 # `private`: `mimalloc-static` **and** `-Wl,--exclude-libs,ALL` on the executable, which
 # keeps mimalloc's `malloc`/`new`/`delete` local to the executable. That is what macOS
-# does to a statically linked mimalloc (section 5): the executable's own calls bind to
-# the copy inside it, every library keeps the system allocator it was linked against.
+# does with mimalloc's static *archive*, `libmimalloc.a` (section 5 says why the archive
+# and not `mimalloc.o`): the executable's own calls bind to the copy inside it, every
+# library keeps the system allocator it was linked against.
 #
 # (The project finds jsoncpp by its header and library file, as Drogon's own
 # `cmake_modules/FindJsoncpp.cmake` does. Debian 12's `jsoncppConfig.cmake` begins with
@@ -303,19 +372,28 @@ if CXX:
 # (section 4). A debugger, in a child, names the function that faulted:
 
 # %%
-if CXX and lab.have("gdb"):
+# NBVAL_IGNORE_OUTPUT
+# gdb needs ptrace: where the doctor's ptrace check fails (a container that forbids it),
+# this cell says so instead of printing the frames, so its output depends on the machine
+from labsupport import capability
+
+PTRACE = capability.check("ptrace")
+if CXX and lab.have("gdb") and PTRACE.ok:
     r = lab.run_program(["gdb", "-q", "-batch", "-ex", "run", "-ex", "bt", "--args",
                          str(SERVER["private"].path("server")), "config", CONFIG_JSON], timeout=60)
     frames = [re.search(r"in (\S+) \(", l) for l in r.stdout.splitlines() if l.startswith("#")]
     for i, m in enumerate(f for f in frames if f):
         print(f"frame {i}: {m.group(1)}")
+elif CXX and lab.have("gdb"):
+    print(f"gdb is not run here: it needs ptrace ({PTRACE.detail}); {PTRACE.fix}")
 elif CXX:
     print(lab.missing("gdb"))
 
 # %% [markdown]
-# `mi_free_size` is mimalloc's sized `operator delete(void *, std::size_t)` (C++14
-# sized deallocation, which GCC uses by default), called directly from `main`, where the
-# `std::string` destructor was inlined.
+# Here it printed `frame 0: mi_free_size` and `frame 1: main`. `mi_free_size` is
+# mimalloc's sized `operator delete(void *, std::size_t)` (C++14 sized deallocation,
+# which GCC uses by default; mimalloc 3.4.3 `src/alloc-override.c`, line 283), called
+# directly from `main`, where the `std::string` destructor was inlined.
 #
 # `add_listener` never crashes because **ownership never crosses**: the caller's
 # `"0.0.0.0"` is a short string living inside the `std::string` object, and the library
@@ -434,50 +512,23 @@ for name in ["one", "two", "three"]:
                          if l and not l.startswith("cmake_minimum") and "CMAKE_CXX_STANDARD" not in l)
         print(f"===== setups/{name}/{f.name}\n{text}\n")
 
-# %%
-PREDICTION = {
-    "one":   dict(links=True, library_allocator="?", config_crashes=None),
-    "two":   dict(links=True, library_allocator="?", config_crashes=None),
-    "three": dict(links=True, library_allocator="?", config_crashes=None),
-}
-
 # %% tags=["solution"]
+PREDICTION = {
+    "one":   dict(links="?", library_allocator="?", config_crashes="?"),
+    "two":   dict(links="?", library_allocator="?", config_crashes="?"),
+    "three": dict(links="?", library_allocator="?", config_crashes="?"),
+}
+### BEGIN SOLUTION
 PREDICTION = {
     "one":   dict(links=False, library_allocator=None, config_crashes=None),
     "two":   dict(links=True, library_allocator="mimalloc", config_crashes=False),
     "three": dict(links=True, library_allocator="glibc", config_crashes=True),
 }
+### END SOLUTION
 
-# %%
-CONFIG_FILES = [SRC / "config" / f for f in ["appconfig.cpp", "appconfig.h", "server.cpp", "fix_start.cpp"]]
-
-
-def measure_setup(name):
-    """Build setups/<name> and run it: (links, library_allocator, config_crashes)."""
-    b = lab.cmake_build(SRC / "setups" / name, extra_files=CONFIG_FILES, name=f"setup-{name}")
-    if not b.ok:
-        return (False, None, None)
-    probe = server(None, "probe", build=b).stdout
-    allocator = re.search(r"new in libappconfig.so\s+(\w+)", probe).group(1)
-    return (True, allocator, not server(None, "config", CONFIG_JSON, build=b).ok)
-
-
-HINTS = {
-    "one": "Which line creates the target mimalloc-static? Without it, what does CMake pass "
-           "to the linker, and does a file with that name exist?",
-    "two": "libmimalloc.a is linked into a shared library that hides nothing. Which module "
-           "comes first in the search order with a definition of malloc? (lesson 04, 'exported')",
-    "three": "A version script with 'local: *' hides the executable's symbols from every other "
-             "module, like --exclude-libs in section 3. Where do the libraries' new and the "
-             "program's delete go then?",
-}
+# %% tags=["check"]
 if CXX:
-    lab.check(lambda name: tuple(PREDICTION.get(name, {}).get(k, "?") for k in
-                                 ("links", "library_allocator", "config_crashes")),
-              [lab.Case(args=(name,), expected=measure_setup(name), hint=HINTS[name],
-                        label=f"set-up {name}: (links, library_allocator, config_crashes)")
-               for name in ["one", "two", "three"]],
-              reveal_expected=False, name="set-ups")
+    sd.check_setups(PREDICTION)
 else:
     print("\n".join(lab.missing(t) for t in ["cmake", "jsoncpp", "g++"] if not lab.have(t)))
 
@@ -593,9 +644,11 @@ if CXX:
 # `config_app_value(key)` (a `const Json::Value &` owned by the library).
 #
 # The check builds the library with your file in the `private` set-up, runs
-# `server fixed` (three values, then 1000 more calls), and compares with the values
-# read by a plain build; it also counts the bytes glibc still holds after the 1000
-# calls, so a "fix" that simply never frees is caught.
+# `server fixed` (three values, then 1000 more calls) on the book's `config.json` and on
+# a config file it writes itself, and compares with the values a plain build reads from
+# each; it also counts the bytes glibc still holds after the 1000 calls, in its heap
+# (`mallinfo2().uordblks`) and in blocks it gave their own `mmap` (`hblkhd`, requests of
+# 128 KiB and more by default), so a "fix" that simply never frees is caught.
 
 # %% tags=["solution"]
 FIX_CPP = r'''
@@ -622,48 +675,9 @@ void config_text_release(ConfigText text)
 // ### END SOLUTION
 '''
 
-# %%
-def run_fix(source):
-    """Build libappconfig.so with `source` as the fix (SETUP=private) and run `server fixed`."""
-    import hashlib
-    folder = lab.cache_dir() / "fix06"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"fix-{hashlib.sha256(source.encode()).hexdigest()[:12]}.cpp"
-    path.write_text(source)
-    b = lab.cmake_build(SRC / "config", options={"SETUP": "private", "FIX_SOURCE": path},
-                        extra_files=[path], name="config-fix")
-    if not b.ok:
-        return None, b.errors().replace(str(path), "your fix")
-    return b, server("private", "fixed", CONFIG_JSON, build=b)
-
-
-def fix_result(what):
-    b, r = FIX_RUN
-    if b is None:
-        return "does not build: " + r
-    if what == "runs":
-        return "ran" if r.ok else r.status()
-    lines = r.stdout.splitlines()
-    if what == "values":
-        return [l for l in lines if l.startswith("app.")]
-    held = [l for l in lines if l.startswith("glibc bytes still in use")]
-    return int(held[0].split(":")[1]) if held else "no count printed"
-
-
+# %% tags=["check"]
 if CXX:
-    FIX_RUN = run_fix(globals().get("FIX_CPP") or "")
-    reference = [l for l in server("none", "config", CONFIG_JSON).stdout.splitlines() if l.startswith("app.")]
-    lab.check(fix_result, [
-        lab.Case(args=("runs",), expected="ran", label="server fixed runs without crashing",
-                 hint="Does the program still end up freeing a block the library allocated? If it does "
-                      "not build, the message names what is missing: define both functions."),
-        lab.Case(args=("values",), expected=reference, label="the three values it prints",
-                 hint="data must point at the value's characters and stay valid until "
-                      "config_text_release; size is the number of characters."),
-        lab.Case(args=("bytes",), expected=0, label="glibc bytes still held after 1000 calls",
-                 hint="config_text_release must free what config_text allocated (keep a pointer to "
-                      "it in handle), in the library, with the matching delete/free."),
-    ], name="the fixed API")
+    sd.check_fix(FIX_CPP, SERVER["none"])
 else:
     print("\n".join(lab.missing(t) for t in ["cmake", "jsoncpp", "g++"] if not lab.have(t)))
 
@@ -677,43 +691,94 @@ else:
 # cannot be met.
 
 # %% [markdown]
-# ## 5. What is true on macOS (not run here)
+# ## 5. What is true on macOS, and the linker rule behind it
 #
-# This machine is Linux; nothing in this section is executed. Each statement has its
-# source and the date it was checked (2026-11-27, mimalloc `readme.md` at v3.4.3).
+# This machine is Linux; the macOS statements below are read from mimalloc's source
+# (v3.4.3), Apple's manual pages and the issue threads, not run. The rule they rest on
+# is run, on Linux, at the end of the section.
 #
 # - **Two-level namespace.** A Mach-O binary records, for each symbol it imports, *the
 #   library* it was found in at link time (for `malloc`: `libSystem`), and dyld binds it
 #   there; there is no single global search order as on Linux (Apple's `ld(1)`:
 #   `-twolevel_namespace` is the default, `-flat_namespace` the exception; Apple, *Mach-O
-#   Programming Topics*). A static mimalloc inside the
-#   executable therefore serves the executable's own calls, while every dylib (jsoncpp,
-#   libc++) keeps `libSystem`'s `malloc`. Section 3's `private` set-up reproduces that
-#   binding on Linux.
+#   Programming Topics*). A `malloc` defined inside the executable therefore serves the
+#   executable's own calls, while every dylib (jsoncpp, libc++) calls `libSystem`'s
+#   `malloc`. By itself that gives section 3's `private` set-up.
+# - **Malloc zones.** macOS's allocator (`libmalloc`) is a set of *zones*; `malloc` in
+#   `libSystem` allocates from the *default zone*, and `free(p)` asks the registered
+#   zones which one owns `p`. When none claims it, `free` prints `malloc: *** error for
+#   object 0x...: pointer being freed was not allocated` and aborts (Apple's open-source
+#   `libmalloc`, `malloc.c`; the message is in drogon #2022 and mimalloc #1239, and
+#   #1333 shows the abort's stack,
+#   `___BUG_IN_CLIENT_OF_LIBMALLOC_POINTER_BEING_FREED_WAS_NOT_ALLOCATED`).
+# - **How a static mimalloc takes over anyway: a constructor.** With `MI_OSX_ZONE` (default
+#   `ON`, `CMakeLists.txt` line 35) a static build compiles
+#   `src/prim/osx/alloc-override-zone.c`, whose constructor `_mi_macos_override_malloc`
+#   (lines 450-487) registers mimalloc's zone, then unregisters and re-registers the
+#   original default zone: "this makes our zone the new default". From then on `malloc`
+#   called in *any* dylib, through `libSystem`, is served by mimalloc, and `free` finds
+#   the owner of every block: the two-level namespace no longer matters. (The shared
+#   library instead interposes: `__DATA,__interpose` tables for `malloc`, `free`... in
+#   `src/alloc-override.c` lines 51-126, and for the zone functions in
+#   `alloc-override-zone.c`, both only with `MI_OSX_INTERPOSE && MI_SHARED_LIB_EXPORT`.)
+# - **Why the archive never runs it.** `CMakeLists.txt` line 231 adds that file to
+#   `mi_sources`, from which `libmimalloc.a` is built (line 742), one object file per
+#   source: the zone code is an archive member of its own, and in a static build
+#   everything in it is `static` (the constructor too). A linker copies an archive member
+#   into the program only to define a symbol that is still undefined; nothing refers to
+#   anything in that member, so it is never copied and its constructor never runs. Apple's
+#   `ld(1)` states the same rule and the flags that override it (`-all_load`,
+#   `-force_load`). `mimalloc.o` is `src/static.c` (line 767), which `#include`s the
+#   zone file (lines 41-43): whoever links the object gets the constructor. So on macOS
+#   `mimalloc.o` gives one allocator for the process, and `libmimalloc.a`
+#   (`mimalloc-static`) gives exactly the `private` model: mimalloc in the executable,
+#   the system zone in every dylib, and a block crossing between them freed by the wrong
+#   one. Others hit the same trap: jemalloc issue #708 ("linker omits zone.o when
+#   statically linking"), and rust-lang/rust pull request #92249, which observed that
+#   "the linker doesn't seem to consider ctors as 'used'".
 # - **mimalloc's documented override on macOS is dynamic**: `env
 #   DYLD_INSERT_LIBRARIES=/usr/lib/libmimalloc.dylib myprogram` (readme, *Dynamic Override
 #   on MacOS*, with a note that security restrictions may apply when started from a
-#   shell). The interposing tables (`__DATA,__interpose`) are compiled only into the
-#   shared library (`MI_OSX_INTERPOSE && MI_SHARED_LIB_EXPORT` in
-#   `src/prim/osx/alloc-override-zone.c`). The readme's *Static override* section speaks
-#   of "Unix-like systems" and `mimalloc.o`, but its author wrote that linking the object
-#   first works on Linux and BSD while "on Windows, and I believe macOS, this does not work
-#   -- due to link errors and/or non-flat namespaces" (mimalloc issue #71, 2019-07-04), and
-#   macOS users keep reporting static builds failing: #1239 (2026-03-06, arm64,
-#   `MI_OVERRIDE=ON`, a deterministic `pointer being freed was not allocated` in a
-#   standalone C++ program, stable with `MI_OVERRIDE=OFF`) and #1333 (2026-07-16, a static
-#   library, the same message at thread exit, there from a clash of TLS slots, fixed in
-#   v3.4.3 according to the readme's release notes). Treat static override on macOS as
-#   unsupported.
-# - **Malloc zones.** macOS's allocator (`libmalloc`) is a set of *zones*; `free(p)` asks
-#   the registered zones which one owns `p`. When none claims it, `free` prints
-#   `malloc: *** error for object 0x...: pointer being freed was not allocated` and aborts
-#   (Apple's open-source `libmalloc`, `malloc.c`; the message is in #2022 and #1239, and
-#   #1333 shows the abort's stack, `___BUG_IN_CLIENT_OF_LIBMALLOC_POINTER_BEING_FREED_WAS_NOT_ALLOCATED`).
-#   A block made by a mimalloc that no zone knows, freed through the system `free`, gets
-#   exactly this message. mimalloc can register its own zone (`MI_OSX_ZONE`, default `ON`)
-#   so that the system `free` recognises its blocks; the reports above show that this
-#   does not cover every case of a static build.
+#   shell). The readme's *Static override* section speaks of "Unix-like systems" and
+#   `mimalloc.o`; its author wrote in 2019 that linking the object first works on Linux and
+#   BSD while "on Windows, and I believe macOS, this does not work -- due to link errors
+#   and/or non-flat namespaces" (mimalloc issue #71, 2019-07-04). macOS users keep
+#   reporting static builds failing: #1239 (2026-03-06, arm64, `MI_OVERRIDE=ON`, a
+#   deterministic `pointer being freed was not allocated` in a standalone C++ program,
+#   stable with `MI_OVERRIDE=OFF`) and #1333 (2026-07-16, a static library, the same
+#   message at thread exit, there from a clash of TLS slots, fixed in v3.4.3 according to
+#   the readme's release notes). Treat static override on macOS as unsupported, and the
+#   archive as the worst of the three ways.
+#
+# **The rule, run here.** `ctor_member/` is a two-member library built like mimalloc's:
+# `lib_alloc.c` defines `lib_hello` (which the program calls, like `malloc`), and
+# `lib_zone.c` holds only a `static` constructor (like the zone file). `single.c`
+# `#include`s both (like `static.c`). The program is linked three ways: with the archive,
+# with the single object, and with the archive forced in whole (`--whole-archive`,
+# GNU ld's `-force_load`).
+#
+# **Predict:** in which of the three does the constructor run?
+
+# %%
+if CMAKE:
+    members = lab.cmake_build(SRC / "ctor_member")
+    for line in tool_lines(["nm", "-A", str(members.path("libmini.a"))]):
+        member, sym = line.split(":")[1], line.split()[-2:]
+        if sym[0] != "U":
+            print(f"libmini.a member {member:14} defines {sym[1]:10} ({'global' if sym[0].isupper() else 'static'})")
+    for target in ["with_archive", "with_object", "whole_archive"]:
+        link = re.sub(r" -Wl,--dependency-file=\S+", "", members.link_line(target))
+        print(f"--- {target}: cc {link.split(' ', 1)[1]}")
+        print(lab.run_program([str(members.path(target))], timeout=10).stdout, end="")
+
+# %% [markdown]
+# Linked with the archive, the program got `lib_hello` and not the constructor: the
+# linker extracted only the member that defined a symbol it needed. The object, or the
+# archive forced in whole, runs it. This is section 2's archive-versus-object rule (the
+# archive placed first pulled in nothing) seen from the other side: an archive member
+# that no one refers to is never linked, whatever it would have done. On macOS the
+# member left out is the one that makes mimalloc the default zone.
+#
 # - **The Drogon reports.** #1994 (2024-04-11): `library not found for -lmimalloc-static`
 #   on a new project; with the dynamic `mimalloc` it worked; the user suspected a leak.
 #   #2022 (2024-05-08, built with GCC 14.1): `dg_ctl -v` aborted with `pointer being freed
@@ -731,12 +796,17 @@ else:
 # - In CMake, `mimalloc-static` is a **target** created by `find_package(mimalloc)`; the
 #   file is `libmimalloc.a`. An unknown target name becomes `-lmimalloc-static`, which no
 #   file matches: `cannot find -lmimalloc-static` (GNU ld), `library not found for
-#   -lmimalloc-static` (Apple ld). Read the link line: `cmake --build . -v`.
+#   -lmimalloc-static` (Apple ld). The name can come from your own `CMakeLists.txt` or,
+#   unseen, from a static library's package (`$<LINK_ONLY:mimalloc-static>`);
+#   `CMAKE_LINK_LIBRARIES_ONLY_TARGETS` catches only the first. Read the link line:
+#   `cmake --build . -v`.
 # - Dynamic mimalloc is a `NEEDED` entry; static mimalloc is ~240 KiB copied into the
 #   executable, which then defines and exports `malloc`. On Linux both interpose: one
 #   allocator for every module, `dlopen`ed ones included.
-# - Two allocators appear when binding is private: macOS's two-level namespace, or on
-#   Linux `--exclude-libs`, a version script, `-Bsymbolic`, `RTLD_DEEPBIND`. Then memory
+# - Two allocators appear when binding is private: on macOS with mimalloc's *archive*
+#   (two-level namespace, and the zone constructor is an archive member nobody refers
+#   to, so it is never linked; `mimalloc.o` includes it), or on Linux `--exclude-libs`,
+#   a version script, `-Bsymbolic`, `RTLD_DEEPBIND`. Then memory
 #   that crosses a module boundary and is freed on the other side crashes (`SIGSEGV` in
 #   `mi_free` here; `pointer being freed was not allocated` on macOS) or leaks.
 # - Only paths that **transfer ownership** crash: a `std::string` returned by value does;
@@ -764,7 +834,14 @@ else:
 # **Further reading**
 # - mimalloc `readme.md`, *Using the library*, *Dynamic override* (Linux, macOS) and
 #   *Static override*: https://github.com/microsoft/mimalloc#overriding-standard-malloc
-#   and its `CMakeLists.txt` (`MI_BUILD_STATIC`, `MI_OSX_ZONE`, `MI_OSX_INTERPOSE`).
+#   and its `CMakeLists.txt` (`MI_BUILD_STATIC`, `MI_OSX_ZONE`, `MI_OSX_INTERPOSE`), at v3.4.3:
+#   `src/prim/osx/alloc-override-zone.c` (the zone constructor, lines 450-487),
+#   `src/alloc-override.c` (the interpose table, lines 51-126), `src/static.c`.
+# - jemalloc issue #708 and rust-lang/rust pull request #92249 (a zone constructor in an
+#   archive member that the linker leaves out); Apple's `ld(1)` (`-all_load`,
+#   `-force_load`); GNU ld manual, `--whole-archive`.
+# - CMake, `LINK_LIBRARIES_ONLY_TARGETS` (3.23+) and `CMakeFindDependencyMacro`
+#   (`find_dependency`): https://cmake.org/cmake/help/latest/prop_tgt/LINK_LIBRARIES_ONLY_TARGETS.html
 # - Drogon issues #1994, #2022: https://github.com/drogonframework/drogon/issues/1994,
 #   https://github.com/drogonframework/drogon/issues/2022 (and #2017, same reporter).
 # - mimalloc issues #71 (what static override does per platform), #1239 and #1333 (macOS

@@ -23,7 +23,13 @@
 extern "C" bool mi_is_in_heap_region(const void *p);
 #endif
 
-static long glibc_in_use() { return static_cast<long>(mallinfo2().uordblks); }
+// In use: blocks from the heap (uordblks) and blocks glibc gave their own mmap (hblkhd,
+// requests of 128 KiB and more by default): a leak of either kind counts.
+static long glibc_in_use()
+{
+    struct mallinfo2 mi = mallinfo2();
+    return static_cast<long>(mi.uordblks + mi.hblkhd);
+}
 
 // Allocate with `make`, check whether glibc's in-use bytes grew by the block's size.
 template <class Make>

@@ -1,0 +1,170 @@
+"""Lesson 06 (static versus dynamic mimalloc): building and running its set-ups, and both checks.
+
+Exercise 1 predicts, for three CMake set-ups, whether each links, who serves ``new`` inside the
+library and whether ``server config`` crashes; the truth is measured by building and running
+them. Exercise 2 writes ``config_text`` / ``config_text_release`` for ``libappconfig.so``; the
+check builds it in the ``private`` set-up and runs ``server fixed`` on the book's config and on
+one written for the check (values nobody can type in advance), and counts the bytes glibc still
+holds afterwards, heap and mmapped blocks both.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+from ..cmakebuild import cmake_build
+from ..exercises import exercise, fail, not_done, passed
+from ..isolate import run_program
+from ..toolchain import cache_dir, example_path
+
+__all__ = ["SETUPS", "SETUP_HINTS", "server", "measure_setup", "check_setups", "fresh_config", "run_fix",
+           "check_fix"]
+
+SETUPS = ("one", "two", "three")
+FIELDS = ("links", "library_allocator", "config_crashes")
+ALLOCATORS = ("glibc", "mimalloc")
+
+
+def _src():
+    return example_path("06_static_vs_dynamic")
+
+
+def server(build, *args, timeout: float = 20):
+    """Run ``server`` of a built config project (isolated, with a timeout)."""
+    return run_program([str(build.path("server")), *map(str, args)], timeout=timeout)
+
+
+def _config_files():
+    return [_src() / "config" / f for f in ("appconfig.cpp", "appconfig.h", "server.cpp", "fix_start.cpp")]
+
+
+def measure_setup(name: str) -> tuple:
+    """Build setups/<name> and run it: (links, library_allocator, config_crashes)."""
+    b = cmake_build(_src() / "setups" / name, extra_files=_config_files(), name=f"setup-{name}")
+    if not b.ok:
+        return (False, None, None)
+    probe = server(b, "probe").stdout
+    allocator = re.search(r"new in libappconfig.so\s+(\w+)", probe).group(1)
+    crashed = not server(b, "config", _src() / "config" / "config.json").ok
+    return (True, allocator, crashed)
+
+
+SETUP_HINTS = {
+    "one": "Which line creates the target mimalloc-static? Without it, what does CMake pass "
+           "to the linker, and does a file with that name exist?",
+    "two": "libmimalloc.a is linked into a shared library that hides nothing. Which module "
+           "comes first in the search order with a definition of malloc? (lesson 04, 'exported')",
+    "three": "A version script with 'local: *' hides the executable's symbols from every other "
+             "module, like --exclude-libs in section 3. Where do the libraries' new and the "
+             "program's delete go then?",
+}
+
+_FORM = ("each set-up is dict(links=True or False, library_allocator='glibc', 'mimalloc' or None, "
+         "config_crashes=True, False or None); None when it does not link")
+
+
+@exercise(error_hint=_FORM)
+def check_setups(prediction):
+    """Exercise 1: PREDICTION {name: dict(links=..., library_allocator=..., config_crashes=...)}."""
+    if type(prediction) is not dict or set(prediction) != set(SETUPS):
+        return fail("PREDICTION must be a dict with the keys 'one', 'two' and 'three'", _FORM)
+    for name in SETUPS:
+        p = prediction[name]
+        if type(p) is not dict or set(p) != set(FIELDS):
+            return fail(f"set-up {name}: give exactly {', '.join(FIELDS)}", _FORM)
+        if type(p["links"]) is not bool:
+            return fail(f"set-up {name}: links is {p['links']!r}, not True or False", _FORM)
+        if p["links"]:
+            if not (type(p["library_allocator"]) is str and p["library_allocator"] in ALLOCATORS) \
+                    or type(p["config_crashes"]) is not bool:
+                return fail(f"set-up {name} links, so library_allocator must be 'glibc' or 'mimalloc' and "
+                            "config_crashes True or False", _FORM)
+        elif p["library_allocator"] is not None or p["config_crashes"] is not None:
+            return fail(f"set-up {name}: a program that does not link has no allocator and cannot crash",
+                        "when links is False, library_allocator and config_crashes are None")
+    for n, name in enumerate(SETUPS, 1):
+        got = tuple(prediction[name][k] for k in FIELDS)
+        if got != measure_setup(name):
+            return fail(f"case {n} of 3 failed: set-up {name}: (links, library_allocator, config_crashes) = "
+                        f"{got!r}, which is not what happened", SETUP_HINTS[name], total=3)
+    return passed("all 3 set-ups predicted", total=3)
+
+
+# ----------------------------------------------------------------- exercise 2
+
+def fresh_config() -> tuple:
+    """A config file only the check knows: (path, the values its keys hold), new words each time the
+    course's cache is new (a hash of the cache folder), longer than any small-string buffer."""
+    seed = hashlib.sha256(str(cache_dir()).encode()).hexdigest()
+    values = {"name": f"check-{seed[:4]}",
+              "document_root": f"/srv/check/{seed[4:20]}/public",
+              "log_path": f"/var/log/check/{seed[20:44]}"}
+    folder = cache_dir() / "fix06"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "check-config.json"
+    path.write_text(json.dumps({"listeners": [{"address": "0.0.0.0", "port": 8080}], "app": values},
+                               indent=2) + "\n")
+    return path, values
+
+
+def run_fix(source: str, config_json):
+    """Build libappconfig.so with ``source`` as the fix (SETUP=private), run ``server fixed``:
+    (build or None, RunResult or the build's errors)."""
+    folder = cache_dir() / "fix06"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"fix-{hashlib.sha256(source.encode()).hexdigest()[:12]}.cpp"
+    path.write_text(source)
+    b = cmake_build(_src() / "config", options={"SETUP": "private", "FIX_SOURCE": path},
+                    extra_files=[path], name="config-fix")
+    if not b.ok:
+        return None, b.errors().replace(str(path), "your fix")
+    return b, server(b, "fixed", config_json)
+
+
+def _values(stdout: str) -> list:
+    return [line for line in stdout.splitlines() if line.startswith("app.")]
+
+
+def _held(stdout: str):
+    held = [line for line in stdout.splitlines() if line.startswith("glibc bytes still in use")]
+    return int(held[0].split(":")[1]) if held else None
+
+
+@exercise(error_hint="FIX_CPP is a string holding C++ that defines config_text and config_text_release")
+def check_fix(fix_cpp, reference_build):
+    """Exercise 2: the fixed API builds, runs in the private set-up without crashing, gives the values
+    a plain build reads (book config and a fresh one), and leaves no glibc bytes behind."""
+    if type(fix_cpp) is not str:
+        return fail(f"FIX_CPP is a {type(fix_cpp).__name__}, not a string",
+                    "keep FIX_CPP = r'''...''' and write the two functions inside it")
+    # the working copy's stub leaves a Python comment line inside the string: not C++
+    fix_cpp = "\n".join(line for line in fix_cpp.splitlines() if not line.lstrip().startswith("# Your code"))
+    code = re.sub(r"//[^\n]*|/\*.*?\*/", "", fix_cpp, flags=re.S)
+    if not re.search(r"\bConfigText\s+config_text\s*\(", code):
+        return not_done("define config_text and config_text_release in FIX_CPP")
+    configs = [_src() / "config" / "config.json", fresh_config()[0]]
+    for n, config in enumerate(configs, 1):
+        which = "the book's config.json" if n == 1 else "a config file written by the check"
+        b, r = run_fix(fix_cpp, config)
+        if b is None:
+            return fail(f"your fix does not build:\n{r}",
+                        "define both functions, with the signatures appconfig.h declares")
+        if not r.ok:
+            return fail(f"server fixed with {which} did not run to its end: it was {r.status()}",
+                        "Does the program still end up freeing a block the library allocated, or read "
+                        "memory after it was freed? data must stay valid until config_text_release: "
+                        "allocate in config_text and free in config_text_release, both in the library.")
+        expected = _values(server(reference_build, "config", config).stdout)
+        if _values(r.stdout) != expected:
+            return fail(f"with {which}, server fixed printed {_values(r.stdout)!r}, not the values a plain "
+                        "build reads", "data must point at the value's characters read from the config "
+                        "file (no values typed in), and stay valid until config_text_release; size is "
+                        "the number of characters")
+        held = _held(r.stdout)
+        if held != 0:
+            return fail(f"with {which}, glibc still held {held} bytes after 1000 calls (heap and mmapped "
+                        "blocks)", "config_text_release must free what config_text allocated (keep a "
+                        "pointer to it in handle), in the library, with the matching delete/free")
+    return passed("the fixed API: no crash, the right values from both config files, nothing left "
+                  "behind", total=len(configs))
