@@ -459,12 +459,19 @@ _DONT_RUN = ("the check runs who_gets_it_back where it may not start programs: t
 
 
 def _who_cases(rng=None) -> list:
-    """The cases the book names, then three it does not (new ones on every check)."""
+    """The cases the book names, then three it does not (new ones on every check), one of them
+    with the main thread's tcache list already full (7 chunks by default, 16 from glibc 2.43)."""
     import random
+
+    from ..heap.glibc import tcache_fill_count
     rng = rng or random.Random()
+    fill = tcache_fill_count()
     extra = set()
     while len(extra) < 3:
-        case = (rng.random() < 0.75, rng.randrange(0, 16))
+        if not any(t and n >= fill for t, n in extra):
+            case = (True, fill + rng.randrange(0, 8))
+        else:
+            case = (rng.random() < 0.75, rng.randrange(0, 2 * fill))
         if case not in WHO_CASES:
             extra.add(case)
     return [*WHO_CASES, *sorted(extra)]

@@ -1508,17 +1508,28 @@ print(arena_demo(24, tunables=NO_TCACHE).table(chunks=False))
 # `"thread 2"` (whose `malloc` gets thread 2's chunk), or `"neither"`. The check runs
 # the real program (`arena_outcome`) for the book's cases and a few more, and compares,
 # without showing the answers; your function runs where it cannot start that program
-# itself. Think about how many chunks one tcache bin holds (section 3).
+# itself. Think about how many chunks one tcache bin holds (section 3). That number
+# changed in glibc 2.43 (from 7 to 16), so the cell below reads it for the glibc here
+# as `per_list`; use that name.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# (7 up to glibc 2.42, 16 from 2.43: not compared)
+from labsupport.heap.glibc import glibc_version, tcache_fill_count
+
+per_list = tcache_fill_count()
+print("glibc %d.%d: a tcache list holds at most" % glibc_version(), per_list, "chunks by default")
 
 # %% tags=["solution"]
 def who_gets_it_back(tcache_on, own_freed):
     ### BEGIN SOLUTION
     # free() tries the CALLING thread's tcache first; a tcache bin holds at most
-    # mp_.tcache_count chunks (glibc.malloc.tcache_count, 7 by default). When the main
-    # thread's bin is already full (or the tcache is off), _int_free uses the chunk's own
-    # arena: a fastbin of arena 1, where thread 2's next malloc finds it. Otherwise the
-    # chunk is on top of the main thread's tcache bin (LIFO): its next malloc takes it.
-    return "main thread" if tcache_on and own_freed < 7 else "thread 2"
+    # mp_.tcache_count chunks (glibc.malloc.tcache_count: per_list, 7 by default up to
+    # glibc 2.42, 16 from 2.43). When the main thread's bin is already full (or the
+    # tcache is off), _int_free uses the chunk's own arena: a fastbin of arena 1 (from
+    # 2.43, one of its bins), where thread 2's next malloc finds it. Otherwise the chunk
+    # is on top of the main thread's tcache bin (LIFO): its next malloc takes it.
+    return "main thread" if tcache_on and own_freed < per_list else "thread 2"
     ### END SOLUTION
 
 
