@@ -16,6 +16,7 @@
 - ``cross_module``   lesson 04: the outcome and greeting_length checks
 - ``replacing``      lesson 05: the who-serves-malloc and redirect-count checks
 - ``wasm_finalization`` lesson 08: process_batch and SafeObject checks, which collector CPython has
+- ``measuring_allocators`` lesson 09: the prediction check (paired ratios) and the malloc-lab allocator check
 
 Named for the lesson's topic (the notebook ``NN_topic``); a helper that a second
 lesson needs moves down into ``labsupport.heap`` or ``labsupport.widgets``.

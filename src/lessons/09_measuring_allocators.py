@@ -791,8 +791,12 @@ mal.check_allocator(my_allocator)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-mine = ab.malloclab({"teaching": "talloc", "yours": my_allocator}, lab_traces, repeats=5, rounds=3, progress=False)
-print(ab.score_table(mine))
+if isinstance(my_allocator, str):
+    mine = ab.malloclab({"teaching": "talloc", "yours": my_allocator}, lab_traces, repeats=5, rounds=3,
+                        progress=False)
+    print(ab.score_table(mine))
+else:
+    print("your allocator's score appears here once exercise 2 is done")
 
 # %% [markdown]
 # A best-fit search walks the whole free list for every request; an address-ordered
