@@ -25,7 +25,7 @@ def cost_table(runs: list[dict]) -> str:
     """Ratios to the aligned access of the same kind, from several processes' runs of
     ``misalign_cost access`` ({(place, kind): ns}): the median ratio, its range, and
     "~ aligned" where the place's times overlap the aligned ones (indistinguishable)."""
-    head = f"{'':12}" + "".join(f"{k:>22}" for k in KINDS)
+    head = f"{'':12}" + "".join(f"{k:>24}" for k in KINDS)
     lines = [head + "   (time / aligned time of the same kind: median, min-max of "
              f"{len(runs)} processes)"]
     for place in PLACES:
@@ -40,7 +40,7 @@ def cost_table(runs: list[dict]) -> str:
                 cells.append("~ aligned")
             else:
                 cells.append(f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})")
-        lines.append(f"{place:12}" + "".join(f"{c:>22}" for c in cells))
+        lines.append(f"{place:12}" + "".join(f"{c:>24}" for c in cells))
     return "\n".join(lines)
 
 

@@ -1130,6 +1130,15 @@ for fn in ("stamp_by_cast", "stamp_by_memcpy", "decode"):
 #   https://sourceware.org/glibc/manual/latest/html_node/Aligned-Memory-Blocks.html
 # - Linux kernel documentation, "Bus lock detection and handling" (split locks,
 #   `split_lock_detect=`). https://docs.kernel.org/arch/x86/buslock.html
+# - Linux kernel source: `arch/x86/kernel/cpu/intel.c` in 6.1 (`split_lock_warn`,
+#   `handle_guest_split_lock`, `split_lock_setup`), `arch/x86/kernel/cpu/bus_lock.c` in
+#   newer kernels; and the documentation "Unaligned Memory Accesses"
+#   (https://docs.kernel.org/core-api/unaligned-memory-access.html), with
+#   `get_unaligned()`.
+# - The Linux man page aligned_alloc(3) (the C11, DR 460 and N2072 history), and
+#   gnulib's portability notes on `aligned_alloc`.
+#   https://man7.org/linux/man-pages/man3/aligned_alloc.3.html ·
+#   https://www.gnu.org/software/gnulib/manual/html_node/aligned_005falloc.html
 # - Microsoft, `_aligned_malloc` and `_aligned_free`.
 #   https://learn.microsoft.com/en-us/cpp/c-runtime-library/reference/aligned-malloc
 # - Arnaldo Carvalho de Melo, "The 7 dwarves: debugging information beyond gdb"

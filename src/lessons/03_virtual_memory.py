@@ -729,8 +729,8 @@ for prev, step in zip(steps, steps[1:]):
 #   exits: its exit would not free them.
 # - **Fork**: the child shares the parent's 32 MiB of written anonymous pages
 #   (copy-on-write) and maps libtable's data: the parent's PSS falls by half of that and
-#   USS by all of it, though the parent did nothing; RSS and Anon stay where they were. (The file's pages stay the
-#   parent's alone: the kernel does not copy a shared file mapping's page-table entries
+#   USS by all of it, though the parent did nothing; RSS and Anon stay where they
+#   were. (The file's pages stay the parent's alone: the kernel does not copy a shared file mapping's page-table entries
 #   at fork; the child would fault them in when it touched them.) When the child writes
 #   16 MiB, those pages are copied and the parent's 16 MiB are its own again.
 # - **`MADV_DONTNEED`, `free`, `munmap`**: RSS falls with `MADV_DONTNEED`, VSZ with
@@ -1030,6 +1030,12 @@ check_bump(bump)
 #   [`/proc` (smaps, smaps_rollup, status)](https://docs.kernel.org/filesystems/proc.html);
 #   [`vm.overcommit_memory` and friends](https://docs.kernel.org/admin-guide/sysctl/vm.html);
 #   [Transparent huge pages](https://docs.kernel.org/admin-guide/mm/transhuge.html).
+# - Linux kernel source (6.1): `mm/mprotect.c` (`mprotect_fixup`, the commit charge),
+#   `mm/util.c` (`__vm_enough_memory`, the three overcommit modes), `mm/mmap.c`
+#   (`MAP_NORESERVE` honoured only outside mode 2); and the cgroup v2 documentation,
+#   [memory controller](https://docs.kernel.org/admin-guide/cgroup-v2.html#memory).
+# - Wine: `dlls/ntdll/unix/virtual.c` (`anon_mmap_alloc`, `get_unix_prot`: a commit is
+#   an `mprotect`) and `dlls/ntdll/unix/process.c` (`fill_vm_counters`).
 # - Manual pages: [mmap(2)](https://man7.org/linux/man-pages/man2/mmap.2.html),
 #   [mprotect(2)](https://man7.org/linux/man-pages/man2/mprotect.2.html),
 #   [mincore(2)](https://man7.org/linux/man-pages/man2/mincore.2.html),
