@@ -1,41 +1,12 @@
-"""Seeded wrong answers for lesson 08 (src/lessons/08_wasm_finalization.py).
+"""Seeded wrong answers for lesson 08 (src/lessons/08_wasm_finalization.py), keyed by the
+1-based index of the cell tagged ``solution``: (kind, whole replacement of that cell, a
+fragment of the hint the check must print)."""
 
-Keyed by the 1-based index of the cell tagged ``solution``; each value replaces that
-whole cell, and the check in the following cell must print "✘" and "hint:".
-"""
-
-WRONG = {
-    # Exercise 1: tune the collector instead of freeing. In the check's small program the
-    # loop survives but holds many objects at once (case 1 fails: "(2000, False)"); with
-    # 20,000 other live objects it runs out of memory.
-    1: '''\
-def process_batch(m, n, size):
+_BATCH_HEAD = '''def process_batch(m, n, size):
     """Make n WasmObjects in reference cycles, one after the other; return how many were made."""
-    import gc
-    gc.set_threshold(10, 10, 10)          # collect more often, so the finalizers keep up
-    done = 0
-    for _ in range(n):
-        obj = WasmObject(m, size)
-        obj.myself = obj                  # the cycle stays
-        done += 1
-    return done
-''',
-    # Exercise 2: an idempotent release() that frees directly and leaves the finalizer
-    # armed, so the collector frees the handle a second time.
-    2: '''\
-class SafeObject:
-    def __init__(self, m, size):
-        handle = m.obj_new(size)
-        if handle == 0:
-            raise MemoryError(f"obj_new({size}) returned NULL: linear memory is full")
-        self.m, self.handle, self.released = m, handle, False
-        self._finalizer = weakref.finalize(self, m.obj_free, handle)
+'''
 
-    def release(self):
-        if not self.released:
-            self.m.obj_free(self.handle)
-            self.released = True
-
+_SAFE_TAIL = '''
     def checksum(self):
         if self.released:
             raise ValueError("this object was released")
@@ -47,5 +18,86 @@ class SafeObject:
     def __exit__(self, *exc_info):
         self.release()
         return False
-''',
+'''
+
+WRONG = {
+    1: [
+        # frees only every other object: the rest wait for the collector
+        ("partial", _BATCH_HEAD + '''    done = 0
+    for _ in range(n):
+        obj = WasmObject(m, size)
+        obj.myself = obj
+        if done % 2 == 0:
+            obj._finalizer()
+        done += 1
+    return done
+''', "at most 2 objects alive at once"),
+        # reports the count the check wants without making the objects
+        ("gaming", _BATCH_HEAD + '''    return n
+''', "objects made"),
+        # what the task forbids: tune the collector (a full collection per iteration, or a
+        # smaller threshold)
+        ("forbidden", _BATCH_HEAD + '''    import gc
+    done = 0
+    for _ in range(n):
+        obj = WasmObject(m, size)
+        obj.myself = obj
+        gc.collect()                      # let the collector find the cycle right away
+        done += 1
+    return done
+''', "a full collection per iteration"),
+        ("forbidden", _BATCH_HEAD + '''    import gc
+    gc.set_threshold(10, 10, 10)          # collect more often, so the finalizers keep up
+    done = 0
+    for _ in range(n):
+        obj = WasmObject(m, size)
+        obj.myself = obj
+        done += 1
+    return done
+''', "at most 2 objects alive at once"),
+    ],
+    2: [
+        # an idempotent release() that frees directly and leaves the finalizer armed, so the
+        # collector frees the handle a second time
+        ("partial", '''class SafeObject:
+    def __init__(self, m, size):
+        handle = m.obj_new(size)
+        if handle == 0:
+            raise MemoryError(f"obj_new({size}) returned NULL: linear memory is full")
+        self.m, self.handle, self.released = m, handle, False
+        self._finalizer = weakref.finalize(self, m.obj_free, handle)
+
+    def release(self):
+        if not self.released:
+            self.m.obj_free(self.handle)
+            self.released = True
+''' + _SAFE_TAIL, "self._finalizer()"),
+        # makes the check's count of live objects say 0 instead of freeing anything
+        ("gaming", '''class SafeObject:
+    def __init__(self, m, size):
+        handle = m.obj_new(size)
+        if handle == 0:
+            raise MemoryError(f"obj_new({size}) returned NULL: linear memory is full")
+        self.m, self.handle, self.released = m, handle, False
+        self._finalizer = weakref.finalize(self, m.obj_free, handle)
+        m.live_objects = lambda: 0        # the check counts live objects: make it say none
+
+    def release(self):
+        self.released = True
+''' + _SAFE_TAIL, "MemoryError"),
+        # the finalizer captures self through a bound method: nothing is ever collected
+        ("forbidden", '''class SafeObject:
+    def __init__(self, m, size):
+        handle = m.obj_new(size)
+        if handle == 0:
+            raise MemoryError(f"obj_new({size}) returned NULL: linear memory is full")
+        self.m, self.handle, self.released = m, handle, False
+        self._finalizer = weakref.finalize(self, self.release)
+
+    def release(self):
+        if not self.released:
+            self.released = True
+            self.m.obj_free(self.handle)
+''' + _SAFE_TAIL, "the bound method holds self"),
+    ],
 }
