@@ -265,9 +265,11 @@ print(ts.c_function("ta_malloc"))
 
 # %%
 ffi, lib = talloc.ffi, talloc.lib
-arena = ffi.new("unsigned char[]", 1024)      # cffi gets it from malloc: 16-aligned
+arena = ffi.new("unsigned char[]", 1024 + 15)
 heap = ffi.new("ta_heap *")
-lib.ta_init(heap, arena, 1024, lib.TA_FIRST_FIT, lib.TA_LIFO, 1)  # would align it itself
+# ta_init rounds the start up and the end down to multiples of 16: 1,024 bytes, wherever cffi put it
+lib.ta_init(heap, arena, 1024 + 15, lib.TA_FIRST_FIT, lib.TA_LIFO, 1)
+print("arena:", heap.size, "bytes")
 
 a, b, c = lib.ta_malloc(heap, 24), lib.ta_malloc(heap, 100), lib.ta_malloc(heap, 24)
 names = {a: "a", b: "b", c: "c"}
@@ -1397,8 +1399,8 @@ ts.check_first_beats_best(my_trace)
 # 100 and 65,536 bytes (so neither rounding nor `mmap` does the work for you), on
 # which glibc (default tunables) reaches a **footprint at least twice the peak live
 # bytes**. The footprint here is what glibc holds below its top chunk (`mallinfo2`:
-# `arena − keepcost`, what the stepper shows as `top`'s offset), without its 656-byte
-# tcache chunk; both are peaks over the whole trace. The check replays your trace in a
+# `arena − keepcost`, what the stepper shows as `top`'s offset), without its own
+# tcache chunk (656 bytes; 768 from glibc 2.42); both are peaks over the whole trace. The check replays your trace in a
 # fresh process; `ts.GlibcStepper(my_trace)` shows why it does or does not work.
 
 # %% tags=["solution"]
