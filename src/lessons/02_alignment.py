@@ -808,11 +808,12 @@ if runs:
     plt.show()
 
 # %% [markdown]
-# Your figures are above. As one example, when this lesson was rebuilt on an AMD EPYC
-# under KVM (a cloud virtual machine) it printed: inside a line, no difference at all
-# (`~ aligned` for all three); across a line, loads 2.0x, stores 4.0x and dependent
-# loads 1.25x; across a page, loads 2.0x, dependent loads 1.25x, and **stores 70x to
-# 330x**, varying from run to run. Another processor gives other factors, and
+# Your figures are above. As one example, in several rebuilds of this lesson on an AMD
+# EPYC under KVM (a cloud virtual machine) it printed: inside a line, no difference at
+# all (`~ aligned` for all three); across a line, loads about 2x, stores 3x to 4x and
+# dependent loads 1.25x to 1.35x; across a page, loads about 2x, dependent loads 1.25x
+# to 1.35x, and **stores 70x to 330x**, varying from run to run (the stored output
+# above is one of those runs). Another processor gives other factors, and
 # not only smaller or larger ones: Intel's *Optimization Reference Manual* (its
 # Skylake section) puts the penalty of a load split across pages at about 5 cycles,
 # down from about 100 in the generation before, so on an older Intel processor the
@@ -997,7 +998,7 @@ else:
 # How to read your figures:
 #
 # - **About the same time per operation at 20, 200 and 2,000** (on this lesson's AMD
-#   EPYC virtual machine, 1 to 2 microseconds each, 550 to 1,000 times an aligned
+#   EPYC virtual machine, 1 to 2 microseconds each, 500 to 1,000 times an aligned
 #   `lock add`, in different runs): that is the split lock itself, the whole machine's memory traffic
 #   held up for each one. Nothing trapped it.
 # - **A time per operation that falls as the count grows** (say 500 microseconds at 20,
