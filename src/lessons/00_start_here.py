@@ -288,7 +288,7 @@ lab.run_program([double_free, "unnoticed"])
 # use and has nothing to complain about, so it frees `x`'s block, and the next
 # `malloc(32)` gives it to `y` as well. Nothing crashed, yet two blocks that the
 # program believes are separate now share the same memory: writing one silently
-# overwrites the other. (glibc 2.26 to 2.42 let another pattern through too: with the
+# overwrites the other. (Up to glibc 2.42 another pattern gets through too: with the
 # tcache for that size full, `free(a); free(b); free(a)` goes to a *fastbin*, whose
 # check only compares with the block freed just before; glibc 2.43 removed the
 # fastbins.) A crash is the *lucky* outcome of a memory bug; tools such as valgrind
