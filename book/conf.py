@@ -41,6 +41,9 @@ else:
 html_theme = "sphinx_book_theme"
 html_title = "Memory, hands-on"
 html_static_path = ["_static"]
+# names for the saved widgets' controls and pictures (play buttons, slider handles, scrolled
+# boxes): html-manager draws them without one; tests/test_book.py runs axe-core on the pages
+html_js_files = ["a11y.js"]
 html_extra_path = ["_extra"] if os.path.isdir(os.path.join(os.path.dirname(__file__), "_extra")) else []
 html_copy_source = False
 html_show_sourcelink = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
 
 import pytest
 
@@ -136,3 +137,47 @@ def test_teaching_guide_has_every_lesson_with_its_stated_time(site):
         if stated:
             assert f"{stated.group(1)} minutes" in heading.group(0), (
                 f"lesson {nn} says about {stated.group(1)} minutes; TEACHING.md says: {heading.group(0)}")
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not AXE.exists() or CHROMIUM is None,
+                    reason="axe-core (npm ci) and chromium (apt-test.txt) are needed")
+def test_pages_pass_axe_core(site):
+    """axe-core, the accessibility checker browsers' own tools use, finds nothing critical or
+    serious on the lesson pages with widgets and pictures (their controls named, their pictures
+    described, scrolled boxes reachable by keyboard, text readable on its background)."""
+    import functools
+    import http.server
+    import threading
+    from playwright.sync_api import sync_playwright
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    found = {}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            for nb in LESSONS:
+                page = browser.new_page()
+                page.goto(f"http://127.0.0.1:{server.server_address[1]}/{nb.stem}.html")
+                page.wait_for_load_state("networkidle")
+                page.wait_for_timeout(1500)                 # html-manager draws the saved widgets
+                page.add_script_tag(content=AXE.read_text())
+                bad = page.evaluate("""async () => (await axe.run(document)).violations
+                    .filter(v => v.impact === 'critical' || v.impact === 'serious')
+                    .map(v => `${v.impact} ${v.id} (${v.nodes.length}): ${v.nodes[0].html.slice(0, 120)}`)""")
+                if bad:
+                    found[nb.stem] = bad
+                page.close()
+            browser.close()
+    finally:
+        server.shutdown()
+    assert not found, "\n".join(f"{k}: {v}" for k, v in found.items())

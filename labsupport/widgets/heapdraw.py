@@ -128,7 +128,8 @@ def table_html(blocks, limit: int = 40) -> str:
     rows = "".join(f"<tr><td>{i}</td><td>+{b.offset}</td><td>{b.size:,}</td><td>{escape(b.state)}</td>"
                    f"<td>{escape(b.owner)}</td></tr>" for i, b in enumerate(blocks[:limit]))
     more = f"<tr><td colspan=5>... {len(blocks) - limit:,} more</td></tr>" if len(blocks) > limit else ""
-    return ("<div style='max-height:14em;overflow:auto'><table style='font-size:80%'>"
+    return ("<div style='max-height:14em;overflow:auto' tabindex='0' role='region' aria-label='the blocks, "
+            "one row each'><table style='font-size:80%'>"
             "<tr><th>#</th><th>offset</th><th>size</th><th>state</th><th>owner</th></tr>"
             f"{rows}{more}</table></div>")
 

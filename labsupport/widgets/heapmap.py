@@ -39,8 +39,15 @@ class HeapMap(widgets.VBox):
     def _redraw(self, highlight):
         fig = draw_heap(self._blocks, self._title, self._row_bytes, highlight=highlight)
         self.image.value = figure_png(fig)
+        self.image.tooltip = self._alt()          # the picture's text alternative (its title attribute)
         i = self.picker.value
         self.details.value = details_html(self._blocks, i) if self._blocks else ""
+
+    def _alt(self) -> str:
+        s = summarize(self._blocks)
+        return (f"{self._title + ': ' if self._title else ''}a heap map of {s['blocks']} blocks: "
+                f"{s['used']:,} bytes used, {s['free']:,} bytes free, {s['meta']:,} bytes of the allocator's own "
+                f"(the table below lists every block)")
 
     def __repr__(self):
         s = summarize(self._blocks)
