@@ -387,7 +387,7 @@ def exhaust_then_collect(wasm_path, size):
 print(child_value(lab.run_python(exhaust_then_collect, str(OBJECTS), SIZE, timeout=LONG)))
 
 # %% [markdown]
-# ### 2b. Optional: inside CPython's collector (CPython 3.11 to 3.13)
+# ### 2b. Optional: inside CPython's collector (CPython 3.11 to 3.13, and 3.14.5 on)
 #
 # *Skip to the exercise if you are short of time.* This describes CPython's generational
 # collector: the one of CPython up to 3.13 (in `Modules/gcmodule.c`; in 3.13 the code
