@@ -1,8 +1,9 @@
 """One-time preparations, paid once per machine, in the background on a first start.
 
-Three steps are slow the first time and instant after: Wine's prefix (~10 s),
-zig's C library for WebAssembly (~15-40 s) and zig's C library for Windows
-(~1-3 min). ``./lab setup`` and ``./lab test`` run them in the foreground;
+Four steps are slow the first time and instant after: Wine's prefix (~10 s),
+zig's C library for WebAssembly (~15-40 s), zig's C library for Windows
+(~1-3 min) and Debian's C library of three releases, for lesson 01's glibc
+versions side by side (~30 s). ``./lab setup`` and ``./lab test`` run them in the foreground;
 ``./lab start`` starts them in the background (``start_background``) and opens
 JupyterLab at once. Progress lives in a small JSON file in the course cache,
 so the doctor, a lesson, or a cell that needs a step can read it:
@@ -32,6 +33,9 @@ def _do(step: str) -> None:
     elif step == "zig-wasm":
         from . import wasm
         wasm.compile_wasm("int f(void) { return 1; }\n")
+    elif step == "glibc-versions":
+        from .heap import glibcs
+        glibcs.fetch(say=lambda line: None)
     elif step == "zig-windows":
         from . import winlab
         with tempfile.TemporaryDirectory() as d:

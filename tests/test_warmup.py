@@ -20,7 +20,7 @@ def test_run_records_each_step(cache, monkeypatch):
     monkeypatch.setattr(warmup.toolchain, "have", lambda *names: "wine" not in names)
     lines = []
     data = warmup.run(say=lines.append)
-    assert done == ["zig-wasm", "zig-windows"]
+    assert done == ["glibc-versions", "zig-wasm", "zig-windows"]
     assert data["wine-prefix"]["state"] == "skipped" and data["zig-windows"]["state"] == "done"
     assert "zig's C library for Windows: ready" in warmup.status_line()
     assert warmup.start_background() is None          # everything done or skipped: nothing to start

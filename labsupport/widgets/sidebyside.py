@@ -13,6 +13,8 @@ for print() and for compared notebook outputs.
 
 ``compare_managers(trace)`` is lesson 01's: the teaching allocator (a placement
 policy), glibc (its bins) and mimalloc (its pages' lists), each replayed for real.
+``compare_glibcs(trace)``: the same trace under several glibc versions (Debian 12's 2.36,
+13's 2.41 and unstable's newest, fetched once by ``heap.glibcs``), each with its own bins.
 """
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ import ipywidgets as w
 
 from .text import format_table
 
-__all__ = ["Panel", "SideBySide", "choices_text", "manager_panels", "compare_managers"]
+__all__ = ["Panel", "SideBySide", "choices_text", "manager_panels", "compare_managers", "glibc_version_panels",
+           "compare_glibcs"]
 
 
 @dataclass
@@ -135,3 +138,28 @@ def manager_panels(trace, policy: str = "first", order: str = "lifo", tunables: 
 def compare_managers(trace, policy: str = "first", order: str = "lifo", tunables: str | None = None) -> SideBySide:
     """The side-by-side view of ``manager_panels``: one slider, one panel per manager."""
     return SideBySide(manager_panels(trace, policy, order, tunables))
+
+
+def glibc_version_panels(trace, tunables: str | None = None, say=print) -> list:
+    """One panel per glibc version of ``heap.glibcs`` (fetched once into the course cache),
+    each the same ``glibc_probe`` run under that version's own loader. A version the probe
+    does not know yet is left out, and ``say`` names it."""
+    from ..heap.glibcs import fetch, steps_under
+    from ..heap.traces import as_trace
+    from .glibcstep import GlibcRenderer, glibc_span
+
+    trace = as_trace(trace)
+    panels = []
+    for g in fetch(say=say):
+        try:
+            steps = steps_under(trace, g, tunables)
+        except RuntimeError as exc:
+            say(f"{g.label}: left out ({str(exc).splitlines()[0]})")
+            continue
+        panels.append(Panel(g.label, steps, GlibcRenderer(glibc_span(steps))))
+    return panels
+
+
+def compare_glibcs(trace, tunables: str | None = None) -> SideBySide:
+    """The side-by-side view of ``glibc_version_panels``: one slider, one panel per glibc version."""
+    return SideBySide(glibc_version_panels(trace, tunables))

@@ -233,7 +233,7 @@ static int cmd_sizes(int argc, char **argv)
 {
     out("request  chunk  malloc_usable_size  A\n");
     for (int i = 0; i < argc; i++) {
-        size_t n = strtoul(argv[i], NULL, 10);
+        size_t n = (size_t)arg_long(argv[i], 0);
         void *p = sink = malloc(n);
         out("%7zu  %5zu  %18zu  %zu\n", n, size_field(p) & ~(size_t)7, malloc_usable_size(p),
             (size_field(p) & NON_MAIN_ARENA) >> 2);
@@ -543,7 +543,11 @@ static int supported_glibc(void)
     int major = 0, minor = 0;
     const char *v = getenv("GLIBC_PROBE_VERSION");
     if (!v || !*v) v = gnu_get_libc_version();
-    if (sscanf(v, "%d.%d", &major, &minor) == 2 && major == 2 && minor >= 33 && minor <= 43) {
+    char *p = (char *)v;
+    long maj = 0, min = -1;
+    if (parse_long(&p, &maj) && *p == '.') { p++; parse_long(&p, &min); }
+    major = (int)maj; minor = (int)min;
+    if (major == 2 && minor >= 33 && minor <= 43) {
         glibc_minor = minor;
         tc_bins = minor >= 42 ? 76 : 64;
         tc_counts_free_slots = minor >= 42;
@@ -561,7 +565,7 @@ static int supported_glibc(void)
 int main(int argc, char **argv)
 {
     if (argc >= 3 && (!strcmp(argv[1], "trace") || !strcmp(argv[1], "steps")) && !supported_glibc()) return 3;
-    if (argc >= 3 && !strcmp(argv[1], "trace")) return cmd_trace(argv[2], argc >= 4 ? atoi(argv[3]) : -1);
+    if (argc >= 3 && !strcmp(argv[1], "trace")) return cmd_trace(argv[2], argc >= 4 ? (int)arg_long(argv[3], -1) : -1);
     if (argc >= 2 && !strcmp(argv[1], "brk")) return cmd_brk();
     if (argc >= 2 && !strcmp(argv[1], "mmap")) return cmd_mmap();
     if (argc >= 2 && !strcmp(argv[1], "sizes")) return cmd_sizes(argc - 2, argv + 2);

@@ -43,6 +43,36 @@ static char op_kind[MAX_OPS];          /* 'a' or 'f' */
 static int op_id[MAX_OPS];
 static long op_size[MAX_OPS];
 
+/* Numbers are parsed here, not with sscanf or strtol: a probe built against glibc 2.38+
+ * would call their C23 variants (__isoc23_sscanf, GLIBC_2.38), and could then not run
+ * under an older glibc's loader (lesson 01 runs one probe under several glibc versions). */
+static char *skip_space(char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\r') p++;
+    return p;
+}
+
+/* a decimal number at *p (after blanks): 1 and *p moved past it, or 0 */
+static int parse_long(char **p, long *v)
+{
+    char *q = skip_space(*p);
+    int neg = *q == '-';
+    if (neg) q++;
+    if (*q < '0' || *q > '9') return 0;
+    long x = 0;
+    while (*q >= '0' && *q <= '9') x = x * 10 + (*q++ - '0');
+    *v = neg ? -x : x;
+    *p = q;
+    return 1;
+}
+
+static __attribute__((unused)) long arg_long(const char *text, long fallback)
+{
+    char *p = (char *)text;
+    long v;
+    return parse_long(&p, &v) ? v : fallback;
+}
+
 static int read_trace(const char *path)
 {
     int fd = open(path, O_RDONLY);
@@ -56,11 +86,12 @@ static int read_trace(const char *path)
     for (char *line = trace_text; *line && nops < MAX_OPS; ) {
         char *eol = strchr(line, '\n');
         if (eol) *eol = 0;
-        char op[16];
-        long id, size = 0;
-        int got = sscanf(line, "%15s %ld %ld", op, &id, &size);
-        if (got >= 2 && op[0] != '#' && id >= 0 && id < MAX_ID) {
-            op_kind[nops] = op[0];
+        char *p = skip_space(line), kind = *p;
+        while (*p && *p != ' ' && *p != '\t') p++;          /* the operation's word */
+        long id = -1, size = 0;
+        int got = kind && parse_long(&p, &id) ? 2 + parse_long(&p, &size) : 0;
+        if (got >= 2 && kind != '#' && id >= 0 && id < MAX_ID) {
+            op_kind[nops] = kind;
             op_id[nops] = (int)id;
             op_size[nops] = size;
             nops++;

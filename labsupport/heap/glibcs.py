@@ -1,0 +1,155 @@
+"""Several glibc versions on one machine: one trace replayed under each, side by side.
+
+glibc's allocator changes between versions (2.41 sends freed small chunks straight to their
+small bin; 2.42 has 76 tcache lists counted in free slots; 2.43 has no fastbins, makes the
+tcache at the first free and keeps 16 chunks a list). To show one trace under several of
+them, ``fetch()`` takes Debian's ``libc6`` package of each release (bookworm 2.36, trixie
+2.41, sid: the newest) from the package archive the machine's apt already uses, with
+``apt-get download`` in a private folder (no root needed, nothing installed: the package
+lists, about 10 MB a release, are removed afterwards), and unpacks the C library and its
+loader into the course cache, once. ``steps_under(trace, root)`` then runs the same
+``glibc_probe`` under that glibc's own loader (``ld-linux-x86-64.so.2 --library-path``):
+a program built against one glibc runs under a newer one unchanged, and the probe parses
+numbers itself so that it runs under an older one too.
+"""
+from __future__ import annotations
+
+import glob
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..isolate import run_program
+from ..toolchain import MissingTool, cache_dir
+from .glibc import GlibcSteps
+from .probes import build_probe, write_trace
+from .traces import as_trace
+
+__all__ = ["RELEASES", "GlibcRoot", "debian_mirror", "fetch", "installed", "steps_under"]
+
+RELEASES = ("bookworm", "trixie", "sid")        # Debian 12 (2.36), 13 (2.41), unstable (the newest)
+KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+
+@dataclass(frozen=True)
+class GlibcRoot:
+    release: str          # Debian's name for the release it came from
+    package: str          # the libc6 package's version, e.g. "2.43-7"
+    root: Path            # where libc.so.6 and ld-linux-x86-64.so.2 are
+
+    @property
+    def version(self) -> tuple:
+        m = re.match(r"(\d+)\.(\d+)", self.package)
+        return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+    @property
+    def label(self) -> str:
+        return f"glibc {self.version[0]}.{self.version[1]} ({self.release})"
+
+    def argv(self, program, *args) -> list:
+        """``program args`` run under this glibc's own loader and C library."""
+        return [str(self.root / "ld-linux-x86-64.so.2"), "--library-path", str(self.root), str(program),
+                *map(str, args)]
+
+
+def debian_mirror() -> str:
+    """The Debian archive the machine's apt reads (``/etc/apt/sources.list[.d]``), e.g.
+    ``http://deb.debian.org/debian``; MissingTool when apt names none (not Debian)."""
+    texts = [Path(p).read_text(errors="replace") for p in
+             ["/etc/apt/sources.list", *sorted(glob.glob("/etc/apt/sources.list.d/*.list")),
+              *sorted(glob.glob("/etc/apt/sources.list.d/*.sources"))] if Path(p).is_file()]
+    for text in texts:
+        for line in text.splitlines():
+            line = line.strip()
+            m = re.match(r"deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s", line) or re.match(r"URIs:\s*(\S+)", line)
+            if m and re.search(r"/debian/?$", m.group(1)):
+                return m.group(1).rstrip("/")
+    raise MissingTool("other glibc versions come from Debian's package archive, and apt on this machine "
+                      "names no Debian mirror (/etc/apt/sources.list*): the side-by-side view is off")
+
+
+def _dir() -> Path:
+    return cache_dir() / "glibc"
+
+
+def installed() -> list[GlibcRoot]:
+    """The glibc versions already unpacked in the course cache, oldest first."""
+    out = []
+    for release in RELEASES:
+        stamp = _dir() / release / "package-version"
+        if stamp.exists():
+            out.append(GlibcRoot(release, stamp.read_text().strip(), _dir() / release / "lib"))
+    return sorted(out, key=lambda g: g.version)
+
+
+def _apt(work: Path, *args) -> subprocess.CompletedProcess:
+    opts = [f"-oDir::State={work / 'state'}", "-oDir::State::status=/dev/null", f"-oDir::Cache={work / 'cache'}",
+            f"-oDir::Etc::SourceList={work / 'sources.list'}", "-oDir::Etc::SourceParts=/dev/null",
+            "-oDebug::NoLocking=1", "-oAcquire::Languages=none", "-oAPT::Sandbox::User=" + _user(),
+            "-oAcquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false"]
+    return subprocess.run(["apt-get", "-q", *opts, *args], cwd=work, capture_output=True, text=True, timeout=600)
+
+
+def _user() -> str:
+    """apt drops to this user to download: ourselves (root's default, _apt, could not write here)."""
+    import os
+    import pwd
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def fetch(releases=RELEASES, say=print) -> list[GlibcRoot]:
+    """Each release's libc6, downloaded and unpacked once into the course cache (later: instant)."""
+    todo = [r for r in releases if not (_dir() / r / "package-version").exists()]
+    if todo:
+        for tool in ("apt-get", "dpkg-deb"):
+            if not shutil.which(tool):
+                raise MissingTool(f"{tool} is needed to fetch other glibc versions (Debian and Ubuntu have it)")
+        mirror = debian_mirror()
+        work = _dir() / "apt"
+        shutil.rmtree(work, ignore_errors=True)
+        for d in ("state/lists/partial", "cache/archives/partial"):
+            (work / d).mkdir(parents=True)
+        signed = f" [signed-by={KEYRING}]" if Path(KEYRING).exists() else ""
+        (work / "sources.list").write_text("".join(f"deb{signed} {mirror} {r} main\n" for r in todo))
+        say(f"fetching Debian's libc6 for {', '.join(todo)} from {mirror} (once; about 10 MB of package lists each)")
+        r = _apt(work, "update")
+        if r.returncode:
+            raise RuntimeError(f"apt-get update failed:\n{r.stdout[-800:]}{r.stderr[-800:]}")
+        for release in todo:
+            r = _apt(work, "download", f"libc6/{release}")
+            debs = sorted(work.glob("libc6_*.deb"))
+            if r.returncode or not debs:
+                raise RuntimeError(f"apt-get download libc6/{release} failed:\n{r.stderr[-800:]}")
+            target = _dir() / release
+            shutil.rmtree(target, ignore_errors=True)
+            unpacked = target / "deb"
+            unpacked.mkdir(parents=True)
+            subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(unpacked)], check=True, timeout=120)
+            version = subprocess.run(["dpkg-deb", "-f", str(debs[0]), "Version"], capture_output=True,
+                                     text=True, check=True).stdout.strip()
+            lib = target / "lib"
+            lib.mkdir()
+            for name in ("libc.so.6", "ld-linux-x86-64.so.2"):
+                found = [p for p in unpacked.rglob(name) if p.is_file() and not p.is_symlink()]
+                if not found:
+                    raise RuntimeError(f"libc6 {version} ({release}) has no {name}")
+                shutil.copy2(found[0], lib / name)
+            shutil.rmtree(unpacked)
+            for deb in debs:
+                deb.unlink()
+            (target / "package-version").write_text(version + "\n")
+            say(f"  {release}: glibc {version}")
+        shutil.rmtree(work, ignore_errors=True)
+    return [g for g in installed() if g.release in releases]
+
+
+def steps_under(trace, glibc: GlibcRoot, tunables: str | None = None) -> GlibcSteps:
+    """``glibc_steps`` of ``trace`` with ``glibc``'s own C library instead of the machine's."""
+    trace = as_trace(trace)
+    argv = glibc.argv(build_probe("glibc_probe"), "steps", write_trace(trace))
+    r = run_program(argv, timeout=60, env={"GLIBC_TUNABLES": tunables} if tunables else None)
+    if not r.ok and "not supported by this probe yet" not in r.stdout:
+        raise RuntimeError(f"glibc_probe under {glibc.label} failed: {r}\n{r.stderr[-500:]}")
+    return GlibcSteps(trace, r.stdout, tunables)

@@ -1,0 +1,47 @@
+"""One trace under several glibc versions: Debian's libc6 of three releases, fetched once
+(``heap.glibcs``, from the package archive apt uses) and run under their own loaders."""
+import pytest
+
+from labsupport.heap import glibcs
+from labsupport.heap.glibc import NO_TCACHE
+from labsupport.toolchain import MissingTool
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def roots():
+    try:
+        return {g.release: g for g in glibcs.fetch(say=lambda line: None)}
+    except MissingTool as exc:
+        pytest.skip(str(exc))
+
+
+def test_three_releases_each_its_own_glibc(roots):
+    assert roots["bookworm"].version == (2, 36) and roots["trixie"].version == (2, 41)
+    assert roots["sid"].version >= (2, 43)
+    assert glibcs.fetch(say=lambda line: pytest.fail("fetched twice")) == list(glibcs.installed())
+
+
+def test_the_same_trace_differs_where_glibc_changed(roots):
+    old, new = glibcs.steps_under("coalesce", roots["bookworm"]), glibcs.steps_under("coalesce", roots["trixie"])
+    assert old.glibc == (2, 36) and new.glibc == (2, 41)
+    assert [c.offset for c in old[len(old) - 1].chunks] == [c.offset for c in new[len(new) - 1].chunks]
+    # 2.41 puts a freed small chunk straight into its small bin (commit e2436d6f); 2.36 into unsorted
+    off, on = glibcs.steps_under("coalesce", roots["bookworm"], NO_TCACHE), \
+        glibcs.steps_under("coalesce", roots["trixie"], NO_TCACHE)
+    kinds = lambda s: {str(b.type) for st in s for b in st.bins if b.offsets}
+    assert "unsorted" in kinds(off) and "smallbin" in kinds(on)
+    if roots["sid"].version == (2, 43):
+        s = glibcs.steps_under("coalesce", roots["sid"])
+        last = s[len(s) - 1]
+        struct = [c for c in last.chunks if c.state == "tcache_struct"]
+        assert struct and struct[0].offset > 0 and struct[0].size == 768      # made by the first free
+        assert not any(str(b.type) == "fastbin" for st in s for b in st.bins if b.offsets)
+
+
+def test_side_by_side_widget(roots):
+    from labsupport.widgets.sidebyside import compare_glibcs
+    view = compare_glibcs("coalesce")
+    assert [p.title for p in view.panels][:2] == ["glibc 2.36 (bookworm)", "glibc 2.41 (trixie)"]
+    view.show(5)
