@@ -31,5 +31,5 @@ def test_nbval_report_names_the_differing_cell(tmp_path):
 
 
 def test_scripts_parse():
-    for script in [TOOLS / "debian13.sh", lab.ROOT / ".ci" / "run", lab.ROOT / ".ci" / "as-learner", lab.ROOT / "lab"]:
+    for script in [TOOLS / "debian.sh", lab.ROOT / ".ci" / "run", lab.ROOT / ".ci" / "as-learner", lab.ROOT / "lab"]:
         assert subprocess.run(["bash", "-n", str(script)]).returncode == 0, script

@@ -2,7 +2,7 @@
 
     python tools/nbval_report.py report.xml
 
-Used by tools/debian13.sh to say, per lesson, which compared outputs another
+Used by tools/debian.sh to say, per lesson, which compared outputs another
 platform changes (the lesson must explain each one) and which tests broke.
 """
 from __future__ import annotations

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Run the course's test command on Debian 13 ("trixie": glibc 2.41, gcc 14, Python 3.13,
-# Wine 10) in a chroot built with Debian's own debootstrap, then list the compared cells
-# whose output differs from the stored book, and any test that failed.
+# Run the course's test command on another Debian release in a chroot built with Debian's
+# own debootstrap, then list the compared cells whose output differs from the stored book,
+# and any test that failed:
+#   bookworm  Debian 12: glibc 2.36, gcc 12, Python 3.11 (the book's own)
+#   trixie    Debian 13: glibc 2.41, gcc 14, Python 3.13, Wine 10
+#   sid       unstable:  the newest (measured 2026-12: glibc 2.43, Python 3.14, gcc 15/16)
 #
-#   sudo tools/debian13.sh [ROOTFS]        (default /var/tmp/labsupport-debian13)
+#   sudo tools/debian.sh SUITE [ROOTFS]     (default /var/tmp/labsupport-SUITE)
 #
 # Not part of ./lab test: it downloads a Debian root file system (~1 GB with the tools)
 # and runs the whole suite inside it (20-40 minutes on 2 cores). The root file system is
@@ -11,19 +14,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HERE=$(pwd)
-ROOTFS=${1:-/var/tmp/labsupport-debian13}
+SUITE=${1:-}
+case "$SUITE" in bookworm|trixie|forky|sid) ;; -h|--help|"") sed -n '2,17p' "$0"; exit 0 ;;
+  *) echo "unknown suite $SUITE: bookworm, trixie, forky or sid"; exit 2 ;; esac
+ROOTFS=${2:-/var/tmp/labsupport-$SUITE}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then sed -n '2,11p' "$0"; exit 0; fi
 [ "$(id -u)" -eq 0 ] || { echo "run as root (debootstrap and chroot need it)"; exit 1; }
 
 command -v debootstrap >/dev/null || { apt-get update -qq; apt-get install -y -qq debootstrap; }
 if [ ! -f "$ROOTFS/.labsupport-ready" ]; then
-  echo "[debian13] building $ROOTFS"
+  echo "[$SUITE] building $ROOTFS"
   rm -rf "$ROOTFS"
   # node and npm come later, from ./lab's own set-up: npm's dependencies do not
   # configure inside debootstrap's base stage (measured: node-gauge/npmlog loop)
   debootstrap --variant=minbase --include=ca-certificates,git,python3,python3-venv \
-    trixie "$ROOTFS" "$MIRROR"
+    "$SUITE" "$ROOTFS" "$MIRROR"
   touch "$ROOTFS/.labsupport-ready"
 fi
 
@@ -52,7 +57,7 @@ done
 
 rm -rf "$ROOTFS/root/course"
 git clone --quiet --no-hardlinks "$HERE" "$ROOTFS/root/course"
-echo "[debian13] running ./lab test inside (as root; set-up installs apt.txt there)"
+echo "[$SUITE] running ./lab test inside (as root; set-up installs apt.txt there)"
 set +e
 chroot "$ROOTFS" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 CI=true "${passenv[@]}" \
   bash -c 'cd /root/course && cat /etc/debian_version && ./lab test --junitxml=/root/report.xml -q' \
@@ -61,4 +66,4 @@ status=$?
 set -e
 tail -5 "$ROOTFS/root/test.log"
 python3 "$HERE/tools/nbval_report.py" "$ROOTFS/root/report.xml"
-echo "[debian13] full log: $ROOTFS/root/test.log (exit $status)"
+echo "[$SUITE] full log: $ROOTFS/root/test.log (exit $status)"
