@@ -92,7 +92,7 @@ _SANITIZE = [
     (re.compile(r"0x[0-9a-fA-F]+"), "0x…"),
     # any absolute path becomes its file name: where the course, its cache or a temporary
     # folder sits differs from machine to machine (and clone to clone)
-    (re.compile(r"(?<![\w.])(?:/[\w.+-]+)+/([\w.+-]+)(?=[:\s)]|$)", re.M), r"\1"),
+    (re.compile(r"(?<![\w.])(?:/[\w.+-]+)+/([\w.-]+)(?=[:\s)+]|$)", re.M), r"\1"),
     (re.compile(r"\bloss record \d+ of \d+"), "loss record"),
 ]
 

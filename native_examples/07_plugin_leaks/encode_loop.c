@@ -8,6 +8,8 @@
  *   encode_loop PLUGIN sweep-alloc         for N = 1, 2, ...: one job (2 images that fit)
  *                                          with the N-th allocation failing (needs
  *                                          libleakcount.so preloaded); until no N is hit
+ *   encode_loop PLUGIN sweep-alloc-from    the same with the N-th and every later allocation
+ *                                          failing (persistent out-of-memory)
  *   encode_loop PLUGIN sweep-encode        the same with the N-th encoder call failing
  *   encode_loop PLUGIN once                one job, no fault (for the leak tools)
  */
@@ -21,6 +23,7 @@
 /* The counting allocator's hooks: NULL unless libleakcount.so is preloaded. */
 extern void leakcount_mark(long iteration) __attribute__((weak));
 extern void leakcount_arm(long fail_at) __attribute__((weak));
+extern void leakcount_arm_from(long fail_at) __attribute__((weak));
 extern long leakcount_disarm(void) __attribute__((weak));
 extern long leakcount_epoch_live(long *bytes) __attribute__((weak));
 extern void leakcount_sites(int fd) __attribute__((weak));
@@ -102,7 +105,8 @@ int main(int argc, char **argv)
             printf("minikvz's own count: %ld objects not given back\n", live());
         return 0;
     }
-    int alloc = strcmp(mode, "sweep-alloc") == 0;
+    int from = strcmp(mode, "sweep-alloc-from") == 0;
+    int alloc = from || strcmp(mode, "sweep-alloc") == 0;
     if (!alloc && strcmp(mode, "sweep-encode") != 0) {
         fprintf(stderr, "unknown mode %s\n", mode);
         return 2;
@@ -121,7 +125,10 @@ int main(int argc, char **argv)
         return 2;
     }
     for (long n = 1;; n++) {
-        if (alloc) {
+        if (from) {
+            fflush(stdout);                            /* a crash must not lose the lines */
+            leakcount_arm_from(n);
+        } else if (alloc) {
             leakcount_arm(n);
         } else {
             fail_encode_at(n);

@@ -9,6 +9,8 @@
  * The program talks to it through weak symbols, so the same program runs without it:
  *   leakcount_mark(i)          print one line per module: "leakcount I MODULE BLOCKS BYTES"
  *   leakcount_arm(n)           start a new epoch; count allocations; the n-th fails (0: none)
+ *   leakcount_arm_from(n)      the same, but the n-th and every later allocation fail
+ *                              (persistent out-of-memory, as SQLite's tests call it)
  *   leakcount_disarm()         stop; returns how many allocations the epoch made
  *   leakcount_epoch_live(&b)   live blocks (and bytes) made during the last epoch, except
  *                              those glibc itself keeps (made by ld.so, or by libc.so on
@@ -40,7 +42,7 @@ extern void __libc_free(void *);
 
 struct slot { void *ptr; size_t size; void *caller; long epoch; };
 static struct slot table[SLOTS];
-static long live_blocks, epoch, armed, fail_at, seen, dropped;
+static long live_blocks, epoch, armed, fail_at, seen, dropped, persistent;
 static int track_all = -1, lock_word;
 static __thread int inside;          /* our own calls (dladdr...) are not counted */
 
@@ -126,7 +128,8 @@ static int inject(void)          /* 1: this allocation must fail */
 {
     if (!armed || inside)
         return 0;
-    return ++seen == fail_at;
+    ++seen;
+    return persistent ? fail_at && seen >= fail_at : seen == fail_at;
 }
 
 void *malloc(size_t n)
@@ -176,7 +179,14 @@ void leakcount_arm(long n)
     armed = 1;
     fail_at = n;
     seen = 0;
+    persistent = 0;
     unlock();
+}
+
+void leakcount_arm_from(long n)
+{
+    leakcount_arm(n);
+    persistent = 1;
 }
 
 long leakcount_disarm(void)

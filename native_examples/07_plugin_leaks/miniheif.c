@@ -1,13 +1,20 @@
-/* miniheif: the host library (stands in for libheif). See miniheif.h. */
+/* miniheif: the host library (stands in for libheif). See miniheif.h.
+ *
+ * -DMH_KEEP_ERROR_TEXT: mh_encode keeps a copy of the last error's text in the context,
+ * made with strdup on the error path and used without a check: an error path that itself
+ * allocates, which only a persistent out-of-memory sweep exercises. */
 #include "miniheif.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct mh_context {
     void *handle;
     const struct mh_encoder_plugin *plugin;
     void *encoder;
+    char *last_error;              /* MH_KEEP_ERROR_TEXT: the last error's text */
+    size_t last_error_length;
 };
 
 static struct mh_error error(int code, const char *message)
@@ -16,12 +23,19 @@ static struct mh_error error(int code, const char *message)
     return e;
 }
 
+#ifndef MH_DLOPEN_FLAGS
+#define MH_DLOPEN_FLAGS (RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)
+#endif
+
 struct mh_error mh_open(const char *plugin_path, struct mh_context **ctx)
 {
     *ctx = NULL;
     /* RTLD_NODELETE: the plugin stays mapped after dlclose(), so leak reports made at
-     * exit can still name its functions (an unloaded module's frames print as ???). */
-    void *h = dlopen(plugin_path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+     * exit can still name its functions (an unloaded module's frames print as ???).
+     * Real libheif opens plugins with dlopen(filename, RTLD_LAZY) and unloads them with
+     * dlclose (plugins_unix.cc); build with -DMH_DLOPEN_FLAGS='RTLD_NOW|RTLD_LOCAL' to see
+     * what the leak tools print then. */
+    void *h = dlopen(plugin_path, MH_DLOPEN_FLAGS);
     if (!h)
         return error(MH_ERR_PLUGIN, "cannot load the plugin");
     mh_plugin_entry_fn entry = (mh_plugin_entry_fn)dlsym(h, "mh_plugin_entry");
@@ -37,6 +51,8 @@ struct mh_error mh_open(const char *plugin_path, struct mh_context **ctx)
     }
     c->handle = h;
     c->plugin = plugin;
+    c->last_error = NULL;
+    c->last_error_length = 0;
     struct mh_error e = plugin->new_encoder(&c->encoder);
     if (e.code != MH_OK) {
         free(c);
@@ -51,7 +67,15 @@ struct mh_error mh_encode(struct mh_context *ctx, const struct mh_image *image,
                           uint8_t *out, size_t capacity, size_t *out_size)
 {
     *out_size = 0;
-    return ctx->plugin->encode_image(ctx->encoder, image, out, capacity, out_size);
+    struct mh_error e = ctx->plugin->encode_image(ctx->encoder, image, out, capacity, out_size);
+#ifdef MH_KEEP_ERROR_TEXT
+    if (e.code != MH_OK) {                   /* keep the text for a later report... */
+        free(ctx->last_error);
+        ctx->last_error = strdup(e.message);
+        ctx->last_error_length = strlen(ctx->last_error);    /* ...unchecked: strdup can fail */
+    }
+#endif
+    return e;
 }
 
 void mh_close(struct mh_context *ctx)
@@ -60,5 +84,6 @@ void mh_close(struct mh_context *ctx)
         return;
     ctx->plugin->free_encoder(ctx->encoder);
     dlclose(ctx->handle);
+    free(ctx->last_error);
     free(ctx);
 }

@@ -92,12 +92,12 @@ def build(sources, output, folder, *, cflags=(), libs=(), shared=True, cxx=False
     (folder / output).chmod(0o755)
 
 
-def build_stack(variant="malloc", kvz_flags=()):
+def build_stack(variant="malloc", kvz_flags=(), heif_flags=()):
     folder = OUT / variant
     folder.mkdir(parents=True, exist_ok=True)
     here = ["-L" + str(folder), "-Wl,-rpath,$ORIGIN"]
     build([SRC / "minikvz.c"], "libminikvz.so", folder, cflags=kvz_flags)
-    build([SRC / "miniheif.c"], "libminiheif.so", folder, libs=["-ldl"])
+    build([SRC / "miniheif.c"], "libminiheif.so", folder, cflags=heif_flags, libs=["-ldl"])
     for name, mode in PLUGINS.items():
         build([SRC / "plugin_kvz.cpp"], f"plugin_{name}.so", folder, cflags=[f"-DLEAK_MODE={mode}"],
               libs=here + ["-lminikvz"], cxx=True)
@@ -367,6 +367,83 @@ if QUIZ:
 else:
     print(lab.missing("valgrind", "heaptrack"))
 
+# %% [markdown]
+# ### Possibly lost: a pointer into the middle
+#
+# valgrind has a fourth kind. `interior.c` keeps a pointer to a packet's *payload*, 16
+# bytes into a 64-byte block, and no pointer to the block's start; a second block has no
+# pointer at all. A pointer into a block may be a real reference (here it is: `payload -
+# 16` gets the block back) or a stray value that happens to point there, and memcheck
+# cannot tell which: it says **possibly lost** (valgrind manual, *Memory leak
+# detection*, "interior-pointer").
+#
+# **Predict:** what do valgrind and LeakSanitizer say about the 64-byte block?
+
+# %%
+INTERIOR = lab.build_program([SRC / "interior.c"], cflags=("-O0", "-g"))
+print(leakcount.valgrind([INTERIOR]).row())
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# LeakSanitizer needs ptrace (see above)
+if LSAN:
+    INTERIOR_LSAN = lab.build_program([SRC / "interior.c"], cflags=("-O0", "-g", "-fsanitize=leak"),
+                                      ldflags=("-fsanitize=leak",))
+    print(leakcount.lsan([INTERIOR_LSAN]).row())
+else:
+    print(f"LSan       not run here: {PTRACE.detail}")
+
+# %% [markdown]
+# valgrind reports the 32-byte block as definitely lost and the 64-byte one as possibly
+# lost. LeakSanitizer (where it ran; here it did) reported only the 32 bytes: it took
+# the interior pointer as a reference. A possibly lost block is a question to answer by
+# reading the code, not a verdict.
+#
+# ### When the plugin is gone: `RTLD_NODELETE`
+#
+# `miniheif.c` opens plugins with `RTLD_NODELETE`, so that `dlclose` leaves them mapped.
+# Real libheif does not: `dlopen(filename, RTLD_LAZY)`, and `dlclose` when it unloads
+# its plugins (`libheif/plugins_unix.cc`, lines 105 and 123). Leak tools report at exit,
+# after the plugin and the encoder library it pulled in were unmapped.
+#
+# **Predict:** what does valgrind's backtrace of the leaked picture show, when the host
+# unloads the plugin?
+
+# %%
+UNLOAD = build_stack("unload", heif_flags=["-DMH_DLOPEN_FLAGS=RTLD_NOW|RTLD_LOCAL"])
+unload_args = [str(UNLOAD / "encode_loop"), str(UNLOAD / "plugin_leak_errors.so"), *map(str, ARGS)]
+
+
+def frames(report):
+    """The backtrace of the leaked pictures (the record with 32 direct bytes), one name a frame."""
+    text = pl.valgrind_record(report.result.stderr, ["(32 direct, 200 indirect)"]) if report.result else ""
+    names = re.findall(r"by 0x…: (?:\(anonymous namespace\)::)?([^\s(]+|\?\?\?)", text)
+    return " <- ".join(names[:6]) or "(no record)"
+
+
+print("valgrind:                      ", frames(leakcount.valgrind(unload_args)))
+print("valgrind --keep-debuginfo=yes: ", frames(leakcount.valgrind(unload_args, extra=["--keep-debuginfo=yes"])))
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# LeakSanitizer (needs ptrace): its frames for the unloaded modules
+if LSAN:
+    unload_lsan = leakcount.lsan([UNLOAD / "encode_loop_lsan", *unload_args[1:]])
+    print(pl.lsan_record(unload_lsan.result.stderr, ["Direct leak of 32"]))
+else:
+    print(f"LSan       not run here: {PTRACE.detail}")
+
+# %% [markdown]
+# The frames inside the plugin and the encoder library are `???`: memcheck records each
+# allocation's stack as addresses and names them when it reports, and by then the
+# modules, and memcheck's copy of their debug information, were gone. Only `mh_encode`
+# and the program are still named. `--keep-debuginfo=yes` (valgrind 3.14 and later) keeps
+# the debug information of unloaded modules, and the names come back. LeakSanitizer has
+# no such option: where it ran (here it did) it printed `(<unknown module>)` for the
+# plugin's frames and put the encoder library's frames in the program itself
+# (`encode_loop_lsan+0x…`), a module they never belonged to. Hence `RTLD_NODELETE` in this lesson's host, and the usual advice for leak hunts
+# in plugin hosts: keep plugins loaded (or never `dlclose`) in the run you check.
+#
 # %% [markdown]
 # ## 4. Which tool, at what cost, and what none of them sees
 #
@@ -654,6 +731,66 @@ ax.legend()
 ax.set_title("fault-injection sweep: leaks per failing allocation (the fixed plugin: none)")
 fig.tight_layout()
 
+# %% [markdown]
+# ### When everything after N fails: persistent out-of-memory
+#
+# The sweep fails exactly one allocation and lets the next ones succeed: the error path
+# then runs with memory available again. Real shortage does not work like that, and code
+# that handles an error may itself allocate (a copy of the message, a log line, a C++
+# exception). SQLite's test suite runs each out-of-memory test both ways, *transient*
+# (one failure) and *persistent* (the N-th and every later allocation fail): `sqlite3`'s
+# `test/malloc_common.tcl` and `src/test_malloc.c` (`faultsimConfig(nDelay, nRepeat)`),
+# described in *How SQLite Is Tested*, "Out-Of-Memory Testing". The counting allocator
+# does both: `leakcount_arm(N)`, and `leakcount_arm_from(N)` for every allocation from
+# the N-th on (`encode_loop sweep-alloc-from`).
+#
+# The host here is built with `-DMH_KEEP_ERROR_TEXT`: after a failed `mh_encode` it
+# keeps a copy of the error's text in the context, made with `strdup` and measured with
+# `strlen`, without checking that `strdup` worked (`miniheif.c`).
+#
+# **Predict:** the fixed C plugin, under both sweeps. Does either leak, or worse?
+
+# %%
+ERRTEXT = build_stack("errtext", heif_flags=["-DMH_KEEP_ERROR_TEXT"])
+for kind in ["alloc", "alloc-from"]:
+    r = loop("fixed_c", f"sweep-{kind}", stack=ERRTEXT, env=leakcount.preload_env(SHIM))
+    rows = re.findall(r"N=(\d+) (\S+) leaked (\d+) blocks", r.stdout)
+    leaking = [int(n) for n, _, blocks in rows if int(blocks)]
+    ending = "the sweep ran to its end" if r.ok else f"then the program was {r.status().split(':')[0]}"
+    print(f"sweep-{kind:10} {len(rows)} runs finished; N that leak: {leaking or 'none'}; {ending}")
+
+# %% [markdown]
+# The transient sweep passes: whenever the error path runs, `strdup` gets its memory.
+# The persistent one kills the program at the first N whose failure reaches
+# `mh_encode`'s error path: `strdup` returns NULL there too and `strlen(NULL)` faults.
+# A leak-free error path that itself allocates is still a bug, and only a sweep in which
+# the failures *continue* finds it.
+#
+# C++ adds its own allocation to every error path: throwing `std::bad_alloc` needs the
+# exception object (libstdc++ has an emergency pool for that) and, the first time a
+# thread throws, the per-thread exception globals of `libstdc++.so`. Here `libstdc++.so`
+# was loaded by `dlopen` with the plugin, so those thread-local variables are allocated
+# on first use, with `malloc`. **Predict:** the fixed C++ plugin under the persistent
+# sweep.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# what happens depends on the C library's handling of thread-local storage (glibc's
+# elf/dl-tls.c) and on libstdc++: not compared
+r = loop("fixed", "sweep-alloc-from", stack=ERRTEXT, env=leakcount.preload_env(SHIM))
+finished = len(re.findall(r"N=\d+ ", r.stdout))
+print(f"{finished} runs finished, then the program {r.status()}")
+print("its last words:", r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "(none)")
+
+# %% [markdown]
+# With glibc 2.36 (Debian 12) it printed `cannot allocate memory for thread-local data:
+# ABORT`, and the program exited with code 127 (the loader's fatal-error exit): the first `throw` needed the
+# thread-local block of `libstdc++.so`, glibc's loader could not allocate it, and gave up
+# (a debugger here showed `__cxa_throw` -> `__cxa_get_globals` -> `__tls_get_addr` ->
+# `allocate_and_init` -> `oom()` in `elf/dl-tls.c`, lines 753 and 150). No `catch` can
+# help: the process ends before the exception exists. The transient sweep never shows it,
+# because by then one allocation had already failed and the next one succeeds.
+#
 # %% [markdown]
 # ### Exercise 2: fix a leaking host loop
 #
