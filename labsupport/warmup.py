@@ -61,6 +61,9 @@ def run(steps=None, say=print) -> dict:
             _do(step)
             data[step] = {"state": "done", "seconds": round(time.time() - t0, 1)}
             say(f"  {what}: ready ({time.time() - t0:.0f} s)")
+        except toolchain.MissingTool as exc:  # this machine cannot have it (say, no Debian archive)
+            data[step] = {"state": "skipped", "error": str(exc)}
+            say(f"  {what}: skipped ({exc})")
         except Exception as exc:             # noqa: BLE001 - report and go on
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             data[step] = {"state": "failed", "error": first, "seconds": round(time.time() - t0, 1)}
