@@ -69,7 +69,15 @@ def _os_name() -> str:
 
 def platform_facts() -> list[str]:
     """What the lessons' outputs depend on, read from the running machine."""
-    facts = [_os_name(), platform.machine(), f"Linux {platform.release().split('-')[0]}"]
+    facts = [_os_name(), platform.machine()]
+    try:                                   # the CPU and whether a hypervisor runs under it: timings depend on both
+        from labsupport.capability import check
+        cpu = check("x86-64-native").detail
+        if cpu and not cpu.startswith("this processor is"):
+            facts.append(cpu)
+    except Exception:                      # noqa: BLE001 - informational only
+        pass
+    facts.append(f"Linux {platform.release().split('-')[0]}")
     libc = os.confstr("CS_GNU_LIBC_VERSION") if hasattr(os, "confstr") else None
     if libc:
         facts.append(libc)                 # "glibc 2.36"
