@@ -286,8 +286,9 @@ for line in r.stdout.splitlines():          # the last two columns (absolute VSZ
 #
 # ### The commit is charged
 #
-# Linux keeps a running total of what every process *could* write without a page of
-# its own yet: `Committed_AS` in `/proc/meminfo`. Making a private mapping writable
+# Linux keeps a running total of the private writable memory of every process, touched
+# or not: `Committed_AS` in `/proc/meminfo`, what the kernel would need if every page
+# that may be written were written. Making a private mapping writable
 # adds its size to that total. The kernel says so where it does it, in `mprotect`
 # (Linux 6.1, `mm/mprotect.c` lines 582-598, `mprotect_fixup`): "If we make a private
 # mapping writable we increase our commit", then `security_vm_enough_memory_mm(mm,
