@@ -286,6 +286,45 @@ if WHO and WHO.ok:
 # block by block; `dladdr` says which file the *name* `malloc` resolves to.
 
 # %% [markdown]
+# **Private binding on Linux, on purpose.** Two switches make a library keep its own
+# binding instead of the global order (lesson 04 ran both on a string library):
+# `dlopen(..., RTLD_DEEPBIND)` makes the opened library look up symbols in itself and its
+# own dependencies *before* the global scope (`dlopen(3)`), and `-Wl,-Bsymbolic` binds a
+# shared library's references to its own definitions at link time (GNU ld manual). The
+# `who` project also builds `opened_own.so`, the same plugin with `libmimalloc.a` linked
+# into it, and `opened_own_symbolic.so`, that plus `-Bsymbolic`.
+#
+# **Predict:** who serves the plugin's `malloc` in each row below?
+
+# %%
+BINDING = [("who_archive", "opened.so", ""), ("who_archive", "opened.so", "deepbind"),
+           ("who_dynamic", "opened.so", "deepbind"), ("who_plain", "opened_own.so", ""),
+           ("who_archive", "opened_own.so", ""), ("who_plain", "opened_own.so", "deepbind"),
+           ("who_plain", "opened_own_symbolic.so", ""), ("who_archive", "opened_own_symbolic.so", "")]
+if WHO and WHO.ok:
+    print(f"{'program':12} {'opens':24} {'dlopen flags':26} the plugin's malloc is served by")
+    for exe, plugin, how in BINDING:
+        r = lab.run_program([str(WHO.path(exe)), str(WHO.path(plugin)), *([how] if how else [])], timeout=10)
+        served = r.stdout.splitlines()[-1].split(None, 5)[-1] if r.ok else r.status()
+        flags = "RTLD_LOCAL" + (" | RTLD_DEEPBIND" if how else "")
+        print(f"{exe:12} {plugin:24} {flags:26} {served}")
+
+# %% [markdown]
+# - `opened.so` has no allocator of its own. Opened with `RTLD_DEEPBIND`, it finds
+#   `malloc` in its own dependency, `libc.so.6`, before the program's mimalloc, static or
+#   dynamic: **two allocators** in one process, and a block it hands to the program is
+#   freed by the wrong one.
+# - `opened_own.so` carries a whole mimalloc, and by default does not even use it: its
+#   calls to `malloc` go through the global order like everyone's (glibc in `who_plain`,
+#   the program's mimalloc in `who_archive`). `RTLD_DEEPBIND` or `-Bsymbolic` make it use
+#   its own copy, whatever the program uses: again two allocators (in `who_archive`,
+#   two separate mimallocs, each with its own heap, that know nothing of each other's
+#   blocks).
+#
+# Every switch that makes binding private is a way to get a second allocator, which is
+# what the rest of this lesson is about.
+
+# %% [markdown]
 # ## 3. A config-loading library across the boundary
 #
 # `config/` holds a shared library, `libappconfig.so`, in the role of a framework's

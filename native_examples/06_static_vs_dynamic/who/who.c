@@ -1,17 +1,22 @@
 /* who.c - which allocator serves each allocation in this process?
  *
- *   who PLUGIN.so
+ *   who PLUGIN.so [deepbind]
  *
  * Allocates in the program, inside libc (asprintf), in a library it is linked
  * against (liblinked.so) and in a library it opens later (PLUGIN.so, with
- * dlopen(RTLD_NOW | RTLD_LOCAL)). For each block it asks mimalloc "is this yours?"
+ * dlopen(RTLD_NOW | RTLD_LOCAL), plus RTLD_DEEPBIND with "deepbind"). For each block it asks mimalloc "is this yours?"
  * (mi_is_in_heap_region): called directly when mimalloc is linked statically
  * (-DSTATIC_MIMALLOC: libmimalloc.a and mimalloc.o keep the mi_* API out of the
  * dynamic symbol table), looked up with dlsym otherwise; no mimalloc -> glibc.
- * It also prints which file the name `malloc` resolves to (dlsym + dladdr).
+ * It also prints which file the name `malloc` resolves to (dlsym + dladdr). For the
+ * opened library a third answer is possible: a plugin that carries its own copy of
+ * mimalloc (opened_own*.so) may serve itself; then glibc's in-use bytes (mallinfo2) do
+ * not grow, the program's mimalloc does not know the block, and the plugin defines
+ * malloc itself (dlsym on its handle looks in it first).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,12 +62,21 @@ int main(int argc, char **argv)
     void *c = linked_alloc(100);
     report("malloc in liblinked.so", c);
     if (argc > 1) {
-        void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+        int deep = argc > 2 && strcmp(argv[2], "deepbind") == 0;
+        void *h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL | (deep ? RTLD_DEEPBIND : 0));
         if (!h) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 2; }
         void *(*opened_alloc)(size_t) = (void *(*)(size_t))dlsym(h, "opened_alloc");
         void (*opened_free)(void *) = (void (*)(void *))dlsym(h, "opened_free");
+        void *own = dlsym(h, "malloc");
+        bool defines = own && dladdr(own, &info) && info.dli_fname
+                       && strcmp(base(info.dli_fname), base(argv[1])) == 0;
+        size_t before = mallinfo2().uordblks;
         void *d = opened_alloc(100);
-        report("malloc in a dlopen'ed library", d);
+        bool by_glibc = mallinfo2().uordblks - before >= 100;
+        if (!by_glibc && !(in_mimalloc && in_mimalloc(d)) && defines)
+            printf("%-32s its own copy (%s)\n", "malloc in a dlopen'ed library", base(argv[1]));
+        else
+            report("malloc in a dlopen'ed library", d);
         opened_free(d);
     }
     free(a); free(b); linked_free(c);
