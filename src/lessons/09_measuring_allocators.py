@@ -323,11 +323,11 @@ res.plot()
 # mimalloc keeps freed memory for a while before it "purges" it (`purge_delay`:
 # 1,000 ms in this version; `MIMALLOC_VERBOSE=1` lists every option) and, where
 # the kernel allows it, backs its memory with 2 MiB transparent huge pages
-# (`allow_thp`: 1), so a few hundred faults map tens of megabytes. Whether the
-# kernel allows it is its THP mode, printed at the top (`madvise` on the machine
-# that built this book; mimalloc asks with `madvise`). Measured outside the
-# notebook on that machine: with `MIMALLOC_ALLOW_THP=0` the same run took about
-# 10,000 faults instead of a few hundred. The teaching allocator never returns
+# (`allow_thp`: 1), so a few hundred faults map tens of megabytes. How many
+# faults you see therefore depends on the kernel's THP mode, printed at the top
+# (`madvise` on the machine that built this book). Measured outside the notebook
+# on that machine: with `MIMALLOC_ALLOW_THP=0` the same run took about 10,000
+# faults instead of a few hundred. The teaching allocator never returns
 # anything: it is fast here and keeps every page it ever touched. Compare the
 # peak RSS column: mimalloc pays for its speed on this workload with memory.
 #
@@ -645,8 +645,8 @@ print(f"replay of its trace: glibc {replay['glibc']:6.2f} ms, mimalloc {replay['
 # %% [markdown]
 # The replay's ratio is the allocator's share alone, and it is far larger: the
 # program's own work dilutes the difference in the real run (in the run that
-# built this book, a ratio of tens in the replay against a few times for the
-# whole program). A benchmark of replayed traces measures allocators; only the
+# built this book, a ratio of far more than ten in the replay against a few
+# times for the whole program). A benchmark of replayed traces measures allocators; only the
 # whole program tells you what a user would gain.
 #
 # **Predict:** on which traces will the teaching allocator use its heap best?
