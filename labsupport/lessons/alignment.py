@@ -179,7 +179,10 @@ _MEANING = {1: ("returned NULL", "start with malloc(size + alignment - 1 + sizeo
                 "round up with (addr + alignment - 1) & ~(alignment - 1), after leaving room for a pointer"),
             3: ("two live blocks overlap", "each call must get a block of its own from malloc"),
             4: ("the heap kept growing over alloc/free rounds: memory never given back",
-                "every block must be freed: my_aligned_free(p) frees the real block stored below p")}
+                "every block must be freed: my_aligned_free(p) frees the real block stored below p"),
+            5: ("after my_aligned_free the block's memory was still in use: it never went back to free()",
+                "my_aligned_free must give the block malloc returned back with free(): not keep it in a "
+                "pool of your own")}
 
 CASES = ((100, 16, 0), (100, 64, 0), (1, 4096, 0), (4096, 4096, 0), (24, 8, 0), (1000, 256, 1000),
          (100, 4096, 200000))
@@ -227,6 +230,10 @@ def check_my_aligned(module, cases=CASES):
         for j, (size, alignment) in enumerate(((24, 8), (100, 16), (1, 64)), len(cases) + 1):
             r = run_c(checker, "check_aligned", size, alignment, 0, timeout=60,
                       env={"LD_PRELOAD": asan, "ASAN_OPTIONS": "detect_leaks=0:allocator_may_return_null=1"})
+            if r.ok and r.value in _MEANING:
+                problem, hint = _MEANING[r.value]
+                return fail(f"case {j} of {total}: my_aligned_alloc({size}, {alignment}) under "
+                            f"AddressSanitizer: {problem}", hint, total=total)
             if not r.ok or r.value != 0:
                 report = next((ln.split("ERROR: AddressSanitizer: ")[1].split(" on ")[0]
                                for ln in r.stderr.splitlines() if "ERROR: AddressSanitizer" in ln), r.status())

@@ -8,8 +8,12 @@
  *   2  a pointer was not a multiple of `alignment`
  *   3  two live blocks overlap (writing one changed the other)
  *   4  the heap grew by 64 MiB (or NULL) over rounds of alloc + free: memory never given back
+ *   5  (under AddressSanitizer only) a block's memory was still in use after
+ *      my_aligned_free: it never reached free()
  * A write past the real block, or a free of a pointer malloc never returned, is
  * caught by glibc itself ("free(): invalid pointer", ... SIGABRT). */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +39,11 @@ int check_aligned(long size, long alignment, long rounds) {
     my_aligned_free(b);
     my_aligned_free(a);
     my_aligned_free(NULL);                          /* like free(NULL): must do nothing */
+    /* Under AddressSanitizer (preloaded by the check) a freed block is poisoned: if the
+     * aligned block is not, my_aligned_free never gave its memory back to free(). */
+    int (*poisoned)(const volatile void *) =
+        (int (*)(const volatile void *))dlsym(RTLD_DEFAULT, "__asan_address_is_poisoned");
+    if (poisoned && (!poisoned(a) || !poisoned(b))) return 5;
     size_t start = heap_bytes();
     for (long r = 0; r < rounds; r++) {             /* freed blocks are reused: the heap stays flat */
         unsigned char *p = my_aligned_alloc((size_t)size, (size_t)alignment);

@@ -692,7 +692,8 @@ if WIN:
 # memory limit). Freeing the wrong pointer is caught by glibc itself (`free(): invalid
 # pointer`, SIGABRT). A few bytes written past the block are not: glibc rounds every
 # block up to its 16-byte granularity, and the slack hides them. So the last cases run
-# again under AddressSanitizer, whose blocks end exactly where you asked.
+# again under AddressSanitizer, whose blocks end exactly where you asked, and which
+# marks freed memory: a block that never went back to `free` is caught there too.
 
 # %% tags=["solution"]
 # %%cffi myalloc

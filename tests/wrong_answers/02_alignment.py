@@ -141,6 +141,23 @@ void my_aligned_free(void *p) {
     (void)p;
 }
 ''', "not an allocator"),
+        # a pool from one malloc, handed out in turn and never given back: malloc and free
+        # are both in the module, alignment, overlap and leak tests pass under glibc
+        ("gaming", _ALLOC_HEAD + """
+static unsigned char *pool;
+static int next;
+
+void *my_aligned_alloc(size_t size, size_t alignment) {
+    if (!pool) pool = malloc(64 * 12288 + 4096);
+    if (size > 8192) { free(pool); return NULL; }
+    unsigned char *p = pool + 12288 * (next++ % 64);
+    return (void *)(((uintptr_t)p + alignment - 1) & ~(uintptr_t)(alignment - 1));
+}
+
+void my_aligned_free(void *p) {
+    (void)p;
+}
+""", "not keep it in a pool"),
         # the library's aligned allocator, which the task forbids (review 02, defect 2)
         ("forbidden", _ALLOC_HEAD + '''
 void *my_aligned_alloc(size_t size, size_t alignment) {
