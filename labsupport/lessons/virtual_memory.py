@@ -138,6 +138,12 @@ def _predict_child(fn, pages, n, page):
             raise RuntimeError(f"predict may not measure ({event})")
 
     sys.addaudithook(hook)
+    import resource
+
+    def no_rusage(*args):
+        state["ran"] = state["ran"] or "resource.getrusage"
+        raise RuntimeError("predict may not measure (getrusage)")
+    resource.getrusage = no_rusage                 # page faults counted in-process: measuring too
     real = os.sysconf("SC_PAGE_SIZE")
     if page != real:
         fn.__globals__["PAGE"] = page

@@ -40,6 +40,16 @@ WRONG = {
     out = lab.run_program([reserve_program(), "every", str(pages), str(n)])
     return tuple(int(x) for x in out.stdout.split())
 ''', "don't run the experiment"),
+        # the experiment again, in-process: a bytearray touched page by page, faults counted
+        ("gaming", '''def predict(pages, n):
+    import resource
+    buf = bytearray(pages * PAGE)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for i in range(0, pages, n):
+        buf[i * PAGE] = 1
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    return faults * PAGE // 1024, faults
+''', "don't run the experiment"),
         # right only on a machine with 4 KiB pages: the task says the page size is PAGE
         ("forbidden", '''def predict(pages, n):
     touched = (pages + n - 1) // n
