@@ -283,9 +283,9 @@ for w in res.workloads:
 print(f"the paired range was narrower than both time spreads in {narrower} of {rows} rows")
 
 # %% [markdown]
-# In the runs that built this book this came out at fewer than half the rows: pairing
-# helps when the load changes slowly compared with one pair of runs, and not when
-# bursts are shorter than a run. That is why the check above judges direction and
+# In the runs that built this book this came out anywhere from fewer than half the
+# rows to nearly all of them: pairing helps when the load changes slowly compared
+# with one pair of runs, and not when bursts are shorter than a run. That is why the check above judges direction and
 # order of magnitude, not a precise factor. The same as a picture, on log scales:
 
 # %%
@@ -800,8 +800,10 @@ else:
 
 # %% [markdown]
 # A best-fit search walks the whole free list for every request; an address-ordered
-# list walks it for every free. On traces with long lists that is many times the
-# original's time, but the score caps throughput at glibc's, and glibc's is low on
+# list walks it for every free. How much time that costs depends on how long the
+# lists get: on `frag` in section 3 it was many times the original's time, while
+# on the lab's short traces the difference may drown in the noise (look at the
+# `ops/s` column). And the score caps throughput at glibc's, which is low on
 # `awk`: utilisation and throughput pull in opposite directions, and the score
 # says how much each is worth. Measure, don't assume: try `TA_ADDRESS`, or a
 # `realloc` that grows in place, and compare the scores.
