@@ -23,16 +23,19 @@
 #
 # **You will learn to**
 # - read a CMake link error: *target names* (`mimalloc-static`) versus *file names*
-#   (`libmimalloc.a`), and how an unknown target silently becomes `-lmimalloc-static`;
+#   (`libmimalloc.a`), and how an unknown target silently becomes `-lmimalloc-static`,
+#   even from a line you never wrote (another library's CMake package);
 # - take a built program apart (`ldd`, `readelf -d`, `nm`, size) and tell which
 #   allocator serves it, a library it uses, and a library it opens later;
 # - reproduce the crash: a config library on jsoncpp hands the program strings whose
 #   memory comes from *another* allocator, as macOS's two-level namespace arranges;
 # - explain why only the config path crashes, why short strings hide it (SSO), and fix
-#   it three ways: the dynamic library, one allocator, an API that frees where it allocates.
+#   it three ways: the dynamic library, one allocator, an API that frees where it allocates;
+# - explain why on macOS `mimalloc.o` takes over malloc and `libmimalloc.a` does not: a
+#   linker copies an archive member only when something refers to it.
 #
-# **Time:** about 60 minutes (the first run builds about a dozen small CMake projects: one to
-# two minutes; later runs use the cache).
+# **Time:** about 75 minutes (the first run builds about twenty small CMake projects: two to
+# three minutes; later runs use the cache).
 # **Builds on:** 04 (two allocators in one process, private binding), 05 (who serves a
 # pointer; static override with `mimalloc.o`; C++ `new`/`delete`).
 

@@ -30,15 +30,16 @@
 # **You will learn to**
 # - see a leak grow, live, with a counting allocator you preload into the program;
 # - read valgrind, heaptrack and LeakSanitizer reports of the same run: *definitely* vs
-#   *indirectly* lost, the backtrace into the plugin, and what each tool cannot see
-#   (an allocator of its own) and costs;
-# - exercise every error path by fault injection (the N-th allocation fails, for every N)
-#   and show which N leak;
+#   *indirectly* (and *possibly*) lost, the backtrace into the plugin (and what is left of
+#   it once the plugin is unloaded), what each tool cannot see (an allocator of its own),
+#   what it needs (LeakSanitizer: ptrace) and what it costs per image;
+# - exercise every error path by fault injection (the N-th allocation fails, for every N,
+#   or every allocation from the N-th on) and show which N leak or crash;
 # - fix it in C (one exit, one cleanup) and in C++ (an owner whose deleter is the
 #   library's free: the PR #1141 pattern), and prove the fix for every N;
 # - state ownership in a plugin API so the next plugin cannot get it wrong.
 #
-# **Time:** about 60 minutes. **Builds on:** 00 (isolated runs), 04 (the module that
+# **Time:** about 75 minutes. **Builds on:** 00 (isolated runs), 04 (the module that
 # allocates provides the free), 05 (`LD_PRELOAD`).
 
 # %%
@@ -490,15 +491,18 @@ for tool, (start, each) in COST.items():
     print(f"{tool:20} {start * 1000:10.0f} ms {each * 1e6:9.1f} µs {each / plain_each:17.1f} x")
 
 # %% [markdown]
-# Here it printed (an AMD EPYC virtual machine, two cores shared with other jobs; your
-# figures will differ), per image: the counting allocator 0.9x and LeakSanitizer 0.7x
-# of the plain run (both hand the work to a `malloc` no slower than glibc's; LSan's own
-# allocator was even faster on this loop), heaptrack 1.2x and valgrind memcheck 25.1x,
-# within the "20 to 30 times" of valgrind's Quick Start. What makes valgrind and
-# heaptrack feel slow on a short run is the fixed cost: 1,286 ms and 348 ms for 2,000
-# images, against 24 ms plain. A ratio of whole runs mixes the two (an earlier version of
-# this lesson printed 177x for valgrind on a 9 ms run, nearly all of it start-up). The
-# cheap tools can run on every test; the expensive ones on the run that shows the problem.
+# The cell above shows the run made when this book was built. Over several builds on
+# this course's machine (an AMD EPYC virtual machine, two cores shared with other jobs,
+# so the figures move from run to run; yours will differ) the cost per image was close
+# to the plain run's for the counting allocator and LeakSanitizer (0.7-1.5x: both hand
+# the work to a `malloc` about as fast as glibc's), 0.7-2.5x for heaptrack (its recorder
+# writes each event to a FIFO that a second process, `heaptrack_interpret`, reads in
+# parallel, on the other core), and 20-40x for valgrind memcheck, around the "20 to 30
+# times" of valgrind's Quick Start. What makes valgrind and heaptrack feel slow on a
+# short run is the fixed cost: 0.6-2 s and 0.25-0.6 s for 2,000 images, against 10-25 ms
+# plain. A ratio of whole runs mixes the two (an earlier version of this lesson printed
+# 177x for valgrind on a 9 ms run, nearly all of it start-up). The cheap tools can run on
+# every test; the expensive ones on the run that shows the problem.
 #
 # ### An allocator of its own
 #
@@ -555,6 +559,11 @@ print(f"{'sees the plugin leak?':24}" + "".join(f"{k:>23}" for k in table))
 for tool in table["malloc"]:
     if tool != "LeakSanitizer":
         print(table_row(tool))
+if POOL_HT:
+    rep = leakcount.heaptrack([POOL_HT / "encode_loop", str(POOL_HT / "plugin_leak_errors.so"), *map(str, ARGS)])
+    pool_bytes = [nbytes for _, nbytes, _, funcs in rep.records if "mk_alloc" in funcs]
+    print("heaptrack on the annotated pool, bytes leaked per site in mk_alloc:",
+          " + ".join(map(str, pool_bytes)), "=", sum(pool_bytes))
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -567,8 +576,8 @@ print(table_row("LeakSanitizer"))
 # does valgrind, which replaces `malloc` too. What still sees them: a tool *the
 # allocator describes its blocks to*, valgrind through its client requests (mimalloc,
 # for one, has a build option for this: `MI_TRACK_VALGRIND`) or heaptrack through its
-# client API (here it lists the pool's leaked blocks by size, 480 + 200 + 160 + 32 =
-# 872 bytes, valgrind's number), and the library's own bookkeeping (`mk_live_objects()`,
+# client API (the line under the table: the pool's leaked blocks, valgrind's 872 bytes), and
+# the library's own bookkeeping (`mk_live_objects()`,
 # printed by the program as "minikvz's own count"). A library with its own allocator
 # should offer one of them. ("valgrind sees every leak" is a myth: it sees every leak
 # *of the allocators it knows*.) LeakSanitizer has no such call: its interface
