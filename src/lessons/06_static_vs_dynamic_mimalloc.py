@@ -134,12 +134,17 @@ else:
 #
 # **A third route: through another library.** In drogon #1994 the user had written no
 # CMake at all: `drogon_ctl create project` generated the project, and the user asked
-# whether the new Drogon must be bound to mimalloc. The maintainer's whole answer was
-# "不必须，它找到了才会连" ("not required; it links it only if it finds it"). The first half
-# is borne out: Drogon's own code never mentions mimalloc (its git history has no commit
-# touching the word), so the second half cannot describe Drogon itself; the thread does
-# not show which installed package named `mimalloc-static`. A freshly generated project
-# that never names mimalloc gets it in one way: from another library's CMake package.
+# whether the new Drogon must be bound to mimalloc. The generated `CMakeLists.txt` names
+# one library: `find_package(Drogon CONFIG REQUIRED)` and
+# `target_link_libraries(${PROJECT_NAME} PRIVATE Drogon::Drogon)` (Drogon's template
+# `drogon_ctl/templates/cmake.csp`, lines 31-32, snapshot of 2026-07-23). The
+# maintainer's whole answer was "不必须，它找到了才会连" ("not required; it links it only
+# if it finds it"). The first half is borne out: Drogon's own code never mentions
+# mimalloc (its git history has no commit touching the word), so the second half cannot
+# describe Drogon itself; the thread does not show which installed package named
+# `mimalloc-static`. A generated project that never names mimalloc gets it one way: from
+# the CMake package of a library it uses (here `Drogon::Drogon`, or one of its
+# dependencies, as the user had built them).
 # `transitive/framework` builds a static library that links `PRIVATE mimalloc-static`
 # and writes its export file (what `install(EXPORT)` writes for the projects that use
 # it); `transitive/app` uses the framework and never mentions mimalloc.

@@ -747,9 +747,10 @@ fig.tight_layout()
 # then runs with memory available again. Real shortage does not work like that, and code
 # that handles an error may itself allocate (a copy of the message, a log line, a C++
 # exception). SQLite's test suite runs each out-of-memory test both ways, *transient*
-# (one failure) and *persistent* (the N-th and every later allocation fail): `sqlite3`'s
-# `test/malloc_common.tcl` and `src/test_malloc.c` (`faultsimConfig(nDelay, nRepeat)`),
-# described in *How SQLite Is Tested*, "Out-Of-Memory Testing". The counting allocator
+# (one failure) and *persistent* (the N-th and every later allocation fail): SQLite's
+# `test/malloc_common.tcl` defines `FAULTSIM(oom-transient)` and `FAULTSIM(oom-persistent)`
+# (lines 26-37 at revision 1.22, 2008), on top of `faultsimConfig(nDelay, nRepeat)` in
+# `src/test_malloc.c`. The counting allocator
 # does both: `leakcount_arm(N)`, and `leakcount_arm_from(N)` for every allocation from
 # the N-th on (`encode_loop sweep-alloc-from`).
 #
@@ -971,23 +972,30 @@ pl.check_encode_batch(batch, PLUGIN, leakcount.preload_env(SHIM, armed_only=True
 # 5. A library with its own allocator exposes its live-object count or annotates its
 #    blocks (valgrind's client requests, heaptrack's `heaptrack_api.h`), so leak tools
 #    can see them.
-# 6. Tests run every error path: a fault-injection sweep (N-th allocation, N-th call) in
-#    CI, with a leak checker.
+# 6. Tests run every error path: fault-injection sweeps (the N-th allocation, every
+#    allocation from the N-th on, the N-th call) in CI, with a leak checker.
 #
 # ## Summary
 #
 # - A plugin stack has three owners of memory: host, plugin, codec library. The codec's
 #   objects go back through the codec's own free, and the plugin, which holds them, must
-#   do it on **every** path.
+#   do it on **every** path, the normal one first: libheif's kvazaar plugin lost a chunk
+#   list with every call that overwrote `data`.
 # - A counting allocator (preloaded, `dladdr` on the caller) shows leaks growing per
 #   module and iteration; valgrind and LeakSanitizer classify them (definitely: nothing
 #   points to it; indirectly: only lost blocks do) with a backtrace into the plugin;
-#   heaptrack calls everything not freed at exit "leaked".
+#   heaptrack calls everything not freed at exit "leaked". A tool that cannot run must
+#   say so: LeakSanitizer without ptrace exits with its leak code and no report.
+#   Unloaded plugins lose their names in the reports (`RTLD_NODELETE`,
+#   `--keep-debuginfo=yes`).
 # - None of them sees blocks that never went through `malloc`, unless the allocator
-#   tells valgrind (client requests) or counts its own objects.
+#   tells valgrind (client requests) or heaptrack (`heaptrack_api.h`), or counts its own
+#   objects.
 # - Error paths run only when you make them: a fault-injection sweep over every N finds
-#   the leaking ones; the fix is one exit with cleanup in C and owners whose deleter is
-#   the library's free in C++ (libheif PR #1141), proven by the same sweep.
+#   the leaking ones, and a persistent one (every allocation from the N-th on) the error
+#   paths that allocate themselves; the fix is one exit with cleanup in C and owners
+#   whose deleter is the library's free in C++ (libheif PR #1141), proven by the same
+#   sweep.
 #
 # **Myths corrected**
 # - "valgrind sees every leak": not blocks from a private allocator (the pool above),
@@ -999,6 +1007,10 @@ pl.check_encode_batch(batch, PLUGIN, leakcount.preload_env(SHIM, armed_only=True
 #   program takes again and again (every image too big, every corrupt input), and they
 #   leak more (the step every fifth image above, and both the chunks *and* the picture).
 # - "heaptrack's 'leaked' means lost": it means not freed at exit, reachable or not.
+# - "No LeakSanitizer report means no leak": without ptrace it cannot run at all, and
+#   says so only in a line on stderr, with the same exit code as a leak.
+# - "An error path that leaks nothing is correct": under a persistent shortage it may
+#   allocate itself and crash (the `strdup` above), or, in C++, never get to run.
 # - "The library that called malloc has the bug": the counting allocator blamed
 #   libminikvz.so; the backtrace showed the plugin forgot to give the memory back.
 #
@@ -1016,7 +1028,13 @@ pl.check_encode_batch(batch, PLUGIN, leakcount.preload_env(SHIM, armed_only=True
 #   (cost: "20 to 30 times"): https://valgrind.org/docs/manual/quick-start.html
 # - LeakSanitizer: https://github.com/google/sanitizers/wiki/AddressSanitizerLeakSanitizer
 #   and gcc's `-fsanitize=leak` (GCC manual, Instrumentation Options).
-# - heaptrack README: https://github.com/KDE/heaptrack
-# - `dladdr(3)`, `ld.so(8)` (`LD_PRELOAD`), `dlopen(3)` (`RTLD_NODELETE`).
+# - heaptrack README: https://github.com/KDE/heaptrack, its client API `heaptrack_api.h`
+#   (Debian's `libheaptrack`), and its wrapper script `/usr/bin/heaptrack` (the FIFO).
+# - SQLite, *How SQLite Is Tested* (https://sqlite.org/testing.html), and its test suite's
+#   `test/malloc_common.tcl` (transient and persistent out-of-memory faults).
+# - glibc `elf/dl-tls.c` (`allocate_and_init`, `oom`: thread-local storage of a library
+#   loaded with `dlopen`, allocated on first use).
+# - `dladdr(3)`, `ld.so(8)` (`LD_PRELOAD`), `dlopen(3)` (`RTLD_NODELETE`), valgrind's
+#   `--keep-debuginfo=yes` (valgrind manual, core options).
 #
 # **Next:** lesson 08, *WebAssembly memory and finalizers*.
