@@ -4,9 +4,9 @@
  *                           for 64-byte alignment; count the blocks that do not have it,
  *                           then write through one such pointer (UBSan, built with
  *                           -fsanitize=alignment, reports it)
- *   ./overaligned realloc   aligned_alloc(64, 64), then realloc each block to 200 bytes
- *                           (a neighbour stops it growing in place, so it moves); count
- *                           how many of 20 are still 64-aligned
+ *   ./overaligned realloc   aligned_alloc(64, 64), then realloc each block to 200 bytes or
+ *                           more (a neighbour stops it growing in place, so it moves);
+ *                           count how many of 20 are still 64-aligned
  * No address is printed: counts only. */
 #include <stdalign.h>
 #include <stdint.h>
@@ -41,7 +41,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 20; i++) {
             void *p = aligned_alloc(64, 64);
             keep[2 * i + 1] = malloc(24);           /* right after it: realloc cannot grow in place */
-            p = realloc(p, 200);                    /* so it moves the block to a plain malloc'd one */
+            p = realloc(p, 200 + 16 * i);           /* so it moves the block to a plain malloc'd one */
             kept += (uintptr_t)p % 64 == 0;
             keep[2 * i] = p;                        /* kept, so each round starts somewhere else */
         }
