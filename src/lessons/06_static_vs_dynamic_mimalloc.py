@@ -28,7 +28,7 @@
 # - take a built program apart (`ldd`, `readelf -d`, `nm`, size) and tell which
 #   allocator serves it, a library it uses, and a library it opens later;
 # - reproduce the crash: a config library on jsoncpp hands the program strings whose
-#   memory comes from *another* allocator, as macOS's two-level namespace arranges;
+#   memory comes from *another* allocator, as mimalloc's static archive does on macOS;
 # - explain why only the config path crashes, why short strings hide it (SSO), and fix
 #   it three ways: the dynamic library, one allocator, an API that frees where it allocates;
 # - explain why on macOS `mimalloc.o` takes over malloc and `libmimalloc.a` does not: a
