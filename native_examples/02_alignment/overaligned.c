@@ -4,8 +4,8 @@
  *                           for 64-byte alignment; count the blocks that do not have it,
  *                           then write through one such pointer (UBSan, built with
  *                           -fsanitize=alignment, reports it)
- *   ./overaligned realloc   aligned_alloc(64, 64), then realloc each block to 200 bytes or
- *                           more (a neighbour stops it growing in place, so it moves);
+ *   ./overaligned realloc   aligned_alloc(64, 64), then realloc each block to 1 MiB
+ *                           (it moves: glibc serves that size from a mapping of its own);
  *                           count how many of 20 are still 64-aligned
  * No address is printed: counts only. */
 #include <stdalign.h>
@@ -37,15 +37,16 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 64; i++) free(blocks[i]);
     } else if (strcmp(mode, "realloc") == 0) {
         int kept = 0;
-        void *keep[40];
+        void *keep[20];
         for (int i = 0; i < 20; i++) {
             void *p = aligned_alloc(64, 64);
-            keep[2 * i + 1] = malloc(24);           /* right after it: realloc cannot grow in place */
-            p = realloc(p, 200 + 16 * i);           /* so it moves the block to a plain malloc'd one */
+            /* grown to 1 MiB, past glibc's mmap threshold (128 KiB): realloc moves the
+             * data to a block of its own mapping, which starts 16 bytes into a page */
+            keep[i] = p = realloc(p, 1 << 20);
             kept += (uintptr_t)p % 64 == 0;
-            keep[2 * i] = p;                        /* kept, so each round starts somewhere else */
         }
-        for (int i = 0; i < 40; i++) free(keep[i]);
+        for (int i = 0; i < 20; i++) free(keep[i]);   /* kept until here: freeing one would
+                                                          raise the threshold (it is dynamic) */
         printf("%d of 20 blocks from aligned_alloc(64, 64) are still 64-aligned after realloc\n", kept);
     } else {
         fprintf(stderr, "usage: %s malloc | realloc\n", argv[0]);

@@ -527,7 +527,8 @@ print("AddressSanitizer stopped aligned_alloc(64, 100), whose size is not a mult
 # does not know the type: its promise stops at 16 here. And `realloc` of a block from
 # `aligned_alloc` is only promised to be "suitably aligned" like any `malloc` block:
 # if it has to move the block, the 64 is lost. `overaligned.c` tries both, built with
-# UBSan's alignment check.
+# UBSan's alignment check; its `realloc` grows each block to 1 MiB, a size glibc serves
+# from a mapping of its own, so the block has to move.
 #
 # **Predict:** of 64 `malloc(sizeof(struct line))` blocks, how many are 64-aligned?
 # Of 20 `aligned_alloc(64, 64)` blocks that `realloc` moved?
@@ -552,7 +553,8 @@ print("some aligned_alloc blocks lost their 64-byte alignment in realloc:", stil
 # Most `malloc`'d blocks were not 64-aligned, and writing through one was undefined
 # behaviour that UBSan caught ("requires 64 byte alignment"): for an over-aligned type
 # use `aligned_alloc(alignof(T), size)` (C++17's `new` does this for you). And after
-# `realloc`, an `aligned_alloc` block is an ordinary 16-aligned block: to grow one,
+# `realloc`, an `aligned_alloc` block is an ordinary 16-aligned block (here each one
+# landed 16 bytes past the start of its new mapping's page): to grow one,
 # allocate a new aligned block, copy, and free the old one (Windows has
 # `_aligned_realloc` for exactly this).
 #
