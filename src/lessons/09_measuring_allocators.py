@@ -429,10 +429,10 @@ else:
 # What to expect when you compare your ratios with theirs:
 #
 # - **The direction agrees, the size does not.** In the runs that built this book
-#   mimalloc also won the single-threaded small-object churn, by a modest factor,
-#   and the cross-thread workload usually, with a paired range that on two busy
-#   cores often contained 1 (no clear winner): two busy cores decide more than the
-#   allocator. Read your own table.
+#   the medians put mimalloc ahead on the single-threaded small-object churn, by a
+#   modest factor, and about level on the cross-thread workload, with paired
+#   ranges that on two busy cores often contained 1 (no clear winner): two busy
+#   cores decide more than the allocator. Read your own table.
 # - **Their machines are not yours.** The README's 2021 results come from a
 #   16-core AMD 5950x and a 2×18-core Xeon, idle, with benchmarks that run for
 #   seconds, and "`N`" means all logical cores in parallel. A 2-core shared
@@ -441,8 +441,8 @@ else:
 #   tcache arrived in 2.26 and glibc keeps changing. Ours is printed at the top.
 # - **Their workloads are not these.** `xmalloc-testN` runs allocating and
 #   freeing threads on every core; our `prodcons` has one pair with batches of 64. Short
-#   runs (tens of milliseconds here) also weigh start-up costs that seconds-long
-#   benchmarks hide.
+#   runs (tens of milliseconds here) also weigh the allocator's own warm-up (its
+#   first mappings and page faults) that seconds-long benchmarks hide.
 # - **Speed is not all they report.** The README also plots peak working set:
 #   mimalloc is not always the smallest, as our `large` row shows.
 #
