@@ -291,6 +291,9 @@ def bump_case(modname, path, reserve, sizes, last_must_fail=False, check_commit=
         blocks.append((addr, n, i % 251 + 1))
     if guard_above and _window(_maps(), hi, hi + BUMP_STEP) != above:
         return ("beyond", "a mapping outside the reservation changed: your mprotect reached past its end")
+    if guard_above and hasattr(lib, "bump_committed") and lib.bump_committed() > reserve:
+        return ("beyond", f"bump_committed() says {lib.bump_committed() >> 10} KiB are committed in a "
+                          f"{reserve >> 10} KiB reservation: your mprotect reached past its end")
     blocks.sort()
     for (a, n, _), (b, _, _) in zip(blocks, blocks[1:]):
         if a + n > b:
