@@ -1,0 +1,62 @@
+"""The pure helpers of lessons 02 and 03 (labsupport.lessons.alignment, .virtual_memory):
+what each overcommit mode predicts, the misalignment table's verdicts, the cgroup reader.
+The exercises' checks themselves run in tests/test_wrong_answers.py."""
+from labsupport.lessons import alignment, virtual_memory
+
+SIZES_MODE0 = """\
+mmap read/write, private                              0.50x RAM+swap: succeeded
+mmap read/write, private                              2.00x RAM+swap: Cannot allocate memory
+mmap PROT_NONE (a reservation)                        2.00x RAM+swap: succeeded
+mmap read/write, MAP_NORESERVE                        2.00x RAM+swap: succeeded
+reserve PROT_NONE, then mprotect all READ|WRITE       2.00x RAM+swap: Cannot allocate memory
+the same, reserved with MAP_NORESERVE                 2.00x RAM+swap: succeeded
+8 x malloc(1/2 RAM+swap), together                    4.00x RAM+swap: 8 of 8 succeeded
+"""
+
+
+def test_overcommit_mode_0_predicts_the_heuristic():
+    v = virtual_memory.overcommit_outcomes(SIZES_MODE0, "0")
+    assert len(v) == 7 and all(got == expected for got, expected in v.values())
+
+
+def test_overcommit_modes_1_and_2_differ_from_0():
+    one = virtual_memory.overcommit_outcomes(SIZES_MODE0, "1")
+    assert {e for _, e in one.values()} == {"succeeded", "8 of 8"}
+    assert not all(g == e for g, e in one.values())          # mode 0's output is not mode 1's
+    two = virtual_memory.overcommit_outcomes(SIZES_MODE0, "2")
+    assert two["the same, reserved with MAP_NORESERVE 2.00x"][1] == "refused"   # ignored in mode 2
+    assert two["mmap PROT_NONE (a reservation) 2.00x"][1] == "succeeded"
+    assert two["mmap read/write, private 0.50x"][1] == "either"
+
+
+def _run(scale_page_store=1.0, jitter=0.0):
+    t = {}
+    for place, f in zip(alignment.PLACES, (1.0, 1.0, 2.0, 2.0)):
+        t[place, "load"] = 0.1 * f + jitter
+        t[place, "store"] = 0.13 * (f if place != "across_page" else 100 * scale_page_store) + jitter
+        t[place, "latency"] = 1.0 * (1.25 if f > 1 else 1.0) + jitter
+    return t
+
+
+def test_cost_table_says_indistinguishable_where_ranges_overlap():
+    text = alignment.cost_table([_run(), _run(1.2, 0.001), _run(0.9, -0.001)])
+    rows = {line.split()[0]: line for line in text.splitlines()[1:]}
+    assert rows["inside_line"].split()[1:] == ["~", "aligned"] * 3
+    assert "2.00" in rows["across_line"].split()[1]
+    assert "100.00 (90.69-119.09)" in rows["across_page"]          # median and range of the 3
+
+
+def test_split_lock_table():
+    text = alignment.split_lock_table({20: {"aligned lock": 2.0, "split lock": 1000.0}})
+    assert text.splitlines()[1].split() == ["20", "2.0", "1.00", "500x"]
+
+
+def test_cgroup_memory_reads_this_process_or_says_none():
+    m = virtual_memory.cgroup_memory()
+    if m is not None:
+        assert m["version"] in (1, 2) and m["usage"] > 0 and 0 <= m["working_set"] <= m["usage"]
+
+
+def test_window_cuts_mappings():
+    maps = [(0, 100, "rw-p"), (100, 200, "---p"), (300, 400, "r--p")]
+    assert virtual_memory._window(maps, 150, 350) == [(150, 200, "---p"), (300, 350, "r--p")]
