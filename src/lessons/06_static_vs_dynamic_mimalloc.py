@@ -773,9 +773,10 @@ else:
 #   source: the zone code is an archive member of its own, and in a static build
 #   everything in it is `static` (the constructor too). A linker copies an archive member
 #   into the program only to define a symbol that is still undefined; nothing refers to
-#   anything in that member, so it is never copied and its constructor never runs. Apple's
-#   `ld(1)` states the same rule and the flags that override it (`-all_load`,
-#   `-force_load`). `mimalloc.o` is `src/static.c` (line 767), which `#include`s the
+#   anything in that member, so it is never copied and its constructor never runs.
+#   Apple's linker loads archive members the same way; its `ld(1)` documents the flags
+#   that load every member instead (`-all_load`, `-force_load`), like GNU ld's
+#   `--whole-archive`. `mimalloc.o` is `src/static.c` (line 767), which `#include`s the
 #   zone file (lines 41-43): whoever links the object gets the constructor. So on macOS
 #   `mimalloc.o` gives one allocator for the process, and `libmimalloc.a`
 #   (`mimalloc-static`) gives exactly the `private` model: mimalloc in the executable,
