@@ -44,7 +44,10 @@ def compare_installed(path: Path = LOCK) -> tuple[int, list]:
     """(how many locked packages apply here, [(package, locked, installed or None) that differ])."""
     import importlib.metadata as md
     wanted = read_lock(path)
-    installed = {_norm(d.metadata["Name"]): d.version for d in md.distributions() if d.metadata["Name"]}
+    installed: dict = {}
+    for d in md.distributions():        # the first on sys.path wins, as for import (setuptools
+        if d.metadata["Name"]:          # appends its own vendored copies at the end)
+            installed.setdefault(_norm(d.metadata["Name"]), d.version)
     return len(wanted), [(n, v, installed.get(n)) for n, v in sorted(wanted.items()) if installed.get(n) != v]
 
 

@@ -90,10 +90,9 @@ def _python_names_stub(source: str, n: int, reveal: str) -> str:
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             doc = ast.get_docstring(node)
-            head = ast.get_source_segment(source, node).split("\n")
-            sig_end = next(i for i, line in enumerate(head) if line.rstrip().endswith(":")
-                           and _parses("\n".join(head[:i + 1]) + "\n    pass\n"))
-            out += head[:sig_end + 1]
+            ret = f" -> {ast.unparse(node.returns)}" if node.returns else ""
+            kind = "async def" if isinstance(node, ast.AsyncFunctionDef) else "def"
+            out.append(f"{kind} {node.name}({ast.unparse(node.args)}){ret}:")
             if doc:
                 out.append(f"    {ast.unparse(ast.Constant(doc))}")
             out.append("    raise NotImplementedError  # your code here")
