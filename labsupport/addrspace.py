@@ -517,6 +517,8 @@ def _make_widget_class():
             sp, i = self.space, self.region.value or 0
             title = f"{self._title + ': ' if self._title else ''}{self.step.value}"
             self.image.value = figure_png(draw_address_space(sp, title=title, highlight=i), dpi=80)
+            self.image.tooltip = (f"{title}: the address space drawn as {len(sp.regions)} regions, lowest "
+                                  f"address at the bottom (the list of regions is in the menu above)")
             self.details.value = _details_html(sp, i) if sp.regions else ""
 
         def __repr__(self):       # deterministic text for nbval (no widget ids, no addresses)

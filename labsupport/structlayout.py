@@ -33,6 +33,8 @@ import subprocess
 from dataclasses import dataclass
 from html import escape
 
+from .widgets.style import text_on
+
 __all__ = ["CACHE_LINE", "Field", "Hole", "Layout", "LayoutMismatch", "LayoutUnavailable", "StructLayoutView",
            "cell_types", "compare_with_pahole", "from_cffi", "from_pahole", "pahole_text", "parse_pahole",
            "struct_layout"]
@@ -270,7 +272,7 @@ class Layout:
         col = {f.name: colours[i % len(colours)] for i, f in enumerate(self.fields)}
         owners = self._byte_owner()
         cell = "display:inline-block;width:18px;height:22px;margin:0;box-sizing:border-box;" \
-               "font:10px monospace;text-align:center;line-height:22px;color:white;overflow:hidden;"
+               "font:10px monospace;text-align:center;line-height:22px;overflow:hidden;"
         rows = []
         for start in range(0, max(self.size, 1), row_bytes):
             if start and start % CACHE_LINE == 0:
@@ -288,12 +290,12 @@ class Layout:
                 else:
                     name = o[0]
                     op = "1" if highlight in (None, *o) else "0.35"
-                    style = cell + left + f"background:{col[name]};opacity:{op};"
+                    style = cell + left + f"background:{col[name]};color:{text_on(col[name])};opacity:{op};"
                     title = f"byte {i}: {', '.join(o)}"
                     label = escape(name[0]) if (i == self.field(name).byte_range()[0]) else ""
                 cells.append(f'<span title="{escape(title)}" style="{style}">{label}</span>')
             rows.append("<div>" + "".join(cells) + "</div>")
-        legend = " ".join(f'<span style="background:{col[f.name]};color:white;padding:0 4px;'
+        legend = " ".join(f'<span style="background:{col[f.name]};color:{text_on(col[f.name])};padding:0 4px;'
                           f'font:11px monospace">{escape(f.name)}</span>' for f in self.fields)
         return (f'<div><div style="font:12px sans-serif;margin-bottom:4px">{escape(self.summary())}</div>'
                 + "".join(rows) + f'<div style="margin-top:4px">{legend} '
