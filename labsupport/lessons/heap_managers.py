@@ -6,9 +6,10 @@ Every check measures its expected values on this machine (a fresh glibc process,
 the teaching allocator, the two-thread program) and explains a wrong answer with a hint
 for *that* mistake. The checks are ``@exercise``s (``labsupport.exercises``): a stub says
 "not done yet", an answer the check cannot use gets a ✘, never a traceback. They also
-refuse the usual shortcuts: a limit of the task changed in this module, a choose-the-answer
-exercise answered with the check's own replay (``real_reuse``, ``real_bins`` called from a
-notebook cell), a function that runs the experiment instead of predicting it (``sandboxed``).
+refuse the usual shortcuts: a limit of the task changed in this module (the checks use
+literals and put the copies back), a choose-the-answer exercise answered with the check's own
+replay (``real_reuse``, ``real_bins`` called outside a check, from any thread), a function
+that runs the experiment instead of predicting it (``sandboxed``).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from ..heap.talloc import check_module, compare_policies, replay
 from ..exercises import Case, check, exercise, fail, passed
 from ..heap.traces import OpKind, Trace, TraceError, as_trace, example_dir, parse_trace
 from ..widgets.text import format_table
-from .start_here import sandboxed
+from .start_here import holds_c, sandboxed
 
 __all__ = ["c_function", "CHUNK_REQUESTS", "real_chunk_sizes", "check_chunk_sizes", "COALESCE_TRACES",
            "check_coalesce", "best_policy", "check_policy", "MAX_BEST_FIT_OPS", "first_beats_best",
@@ -32,32 +33,44 @@ __all__ = ["c_function", "CHUNK_REQUESTS", "real_chunk_sizes", "check_chunk_size
 
 
 # --------------------------------------------------------------------------- shortcuts the checks refuse
-_LIMITS = {"MAX_BEST_FIT_OPS": 12, "MAX_FOOTPRINT_OPS": 12}     # the tasks' limits, as the lesson states them
-_peeked: set = set()          # oracles (real_reuse, real_bins) called from a notebook cell since the last check
+# The tasks' limits are literals in the code that uses them (``_limit_changed``, ``first_beats_best``,
+# ``_footprint_verdict``), never a value the notebook can change: the module attributes
+# ``MAX_BEST_FIT_OPS``/``MAX_FOOTPRINT_OPS`` and the dict ``_LIMITS`` are copies for reading, which
+# a check compares with the literals and puts back.
+_LIMITS = {"MAX_BEST_FIT_OPS": 12, "MAX_FOOTPRINT_OPS": 12}     # a copy for reading; not what the checks use
+_peeked: set = set()          # oracles (real_reuse, real_bins) called outside a check since the last check
 
 
-def _from_notebook_cell() -> bool:
-    """True when a notebook cell (not a check, not a test) is what called the function that asks."""
+def _oracle_called(oracle: str) -> None:
+    """Record a call of a check's oracle (every call: the checks use ``_reuse``/``_bins``, which
+    record nothing), from whatever thread (a cell, a worker thread, a timer). The course's own
+    tests (a ``tests/test_*.py`` frame on the calling stack) are not learners and are not recorded."""
     f = sys._getframe(2)
     while f is not None:
-        name = f.f_code.co_filename
-        if re.search(r"ipykernel_\d+|<ipython-input", name):
-            return True
-        if "labsupport" in name and f.f_code.co_name.startswith("check_"):
-            return False
+        path = Path(f.f_code.co_filename)
+        if path.parent == _TESTS and path.name.startswith("test_"):
+            return
         f = f.f_back
-    return False
+    _peeked.add(oracle)
+
+
+_TESTS = Path(__file__).resolve().parents[2] / "tests"
 
 
 def _limit_changed() -> str | None:
-    """The name of a task limit a notebook changed (here or in ``labsupport.tracestep``), if any;
-    the limits are put back, so the next attempt is checked against the task's."""
+    """The name of a task limit a notebook changed (here, in ``labsupport.tracestep`` or in
+    ``_LIMITS``), if any; every copy is put back from the literals, so each later attempt is
+    checked against the task's limits too."""
     changed = None
-    for mod in (sys.modules[__name__], sys.modules.get("labsupport.tracestep")):
-        for name, value in _LIMITS.items():
+    limits = {"MAX_BEST_FIT_OPS": 12, "MAX_FOOTPRINT_OPS": 12}     # the literals: the tasks' limits
+    for name, value in limits.items():
+        if not isinstance(globals().get("_LIMITS"), dict) or _LIMITS.get(name) != value:
+            changed = changed or name
+        for mod in (sys.modules[__name__], sys.modules.get("labsupport.tracestep")):
             if mod is not None and getattr(mod, name, value) != value:
                 changed = changed or name
                 setattr(mod, name, value)
+    globals()["_LIMITS"] = dict(limits)
     return changed
 
 
@@ -180,7 +193,7 @@ def first_beats_best(text) -> str:
         return f"the trace does not parse: {e}"
     if not len(t):
         return "the trace is empty"
-    limit = _LIMITS["MAX_BEST_FIT_OPS"]
+    limit = 12                            # the task's limit, a literal (not MAX_BEST_FIT_OPS, which a cell can set)
     if len(t) > limit:
         return f"{len(t)} operations: at most {limit} please"
     try:
@@ -234,8 +247,11 @@ alloc w 40
 def real_reuse(trace=REUSE_TRACE) -> dict:
     """For each block allocated after the first free: the id of the freed block whose
     chunk it got in a fresh glibc process, or "new" for a chunk that was never used."""
-    if _from_notebook_cell():
-        _peeked.add("real_reuse")
+    _oracle_called("real_reuse")
+    return _reuse(trace)
+
+
+def _reuse(trace=REUSE_TRACE) -> dict:
     t = as_trace(trace)
     first_free = next(i for i, op in enumerate(t.ops) if op.kind == OpKind.FREE)
     last_free = max(i for i, op in enumerate(t.ops) if op.kind == OpKind.FREE)
@@ -260,7 +276,7 @@ def check_reuse(answer, trace=REUSE_TRACE):
     peeked = _peeked_at("real_reuse")
     if peeked is not None:
         return peeked
-    real = real_reuse(trace)
+    real = _reuse(trace)
     t = as_trace(trace)
     allowed = sorted({op.id for op in t.ops if op.kind == OpKind.FREE}) + ["new"]
     if not isinstance(answer, dict):
@@ -324,8 +340,11 @@ def real_bins(trace=BIN_TRACE) -> dict:
     """For each block allocated after the first free, in a fresh glibc process: (the id of the
     block whose chunk it got, or "new"; the kind of place that chunk was in just before the
     malloc: "tcache", "fastbin", "unsorted", "smallbin", "largebin" or "top")."""
-    if _from_notebook_cell():
-        _peeked.add("real_bins")
+    _oracle_called("real_bins")
+    return _bins(trace)
+
+
+def _bins(trace=BIN_TRACE) -> dict:
     s = glibc_steps(trace)
     ops = s.trace.ops
     first_free = next(i for i, op in enumerate(ops, 1) if op.kind == OpKind.FREE)
@@ -370,7 +389,7 @@ def check_bins(answer, trace=BIN_TRACE):
     if peeked is not None:
         return peeked
     s = glibc_steps(trace)
-    real = real_bins(trace)
+    real = _bins(trace)
     ids = sorted({op.id for op in s.trace.ops if op.kind == OpKind.ALLOC} - set(real)) + ["new"]
     if not isinstance(answer, dict):
         return fail(f"answer is a {type(answer).__name__}, not a dict",
@@ -406,7 +425,8 @@ MAX_FOOTPRINT_OPS = 12
 def footprint_ratio(text) -> tuple:
     """(peak footprint without the tcache chunk, peak live bytes) of a trace replayed with glibc
     (default tunables) in a fresh process. The footprint is what glibc holds below its top
-    chunk (mallinfo2: arena - keepcost), minus its own 656-byte tcache chunk."""
+    chunk (mallinfo2: arena - keepcost), minus its own tcache chunk (``TCACHE_STRUCT_SIZE`` of the running glibc:
+    656 bytes in 2.30 to 2.41, 768 from 2.42)."""
     s = glibc_steps(text)
     return max(s.footprints) - TCACHE_STRUCT_SIZE, s.peak_live
 
@@ -416,7 +436,7 @@ def _footprint_verdict(text) -> str:
         t = parse_trace(text, "your trace")
     except TraceError as e:
         return f"the trace does not parse: {e}"
-    limit = _LIMITS["MAX_FOOTPRINT_OPS"]
+    limit = 12                            # the task's limit, a literal (not MAX_FOOTPRINT_OPS, which a cell can set)
     if len(t) > limit:
         return f"{len(t)} operations: at most {limit} are allowed"
     bad = [op for op in t if op.kind == OpKind.ALLOC and not 100 <= op.size <= 65536]
@@ -484,6 +504,9 @@ def check_who_gets_it_back(fn):
     with the real two-thread program (``arena_outcome``) without showing the answers. fn runs
     sandboxed, where it cannot run that program itself."""
     from ..heap.threads import arena_outcome
+    if holds_c(fn):
+        return fail("who_gets_it_back holds a C module or object (cffi, ctypes): " + _DONT_RUN.split(": ", 1)[1],
+                    "work the answer out from the rules of free() and malloc(), with no C")
     cases = [Case(args=(t, n), expected=arena_outcome(t, n),
                   hint="free() first tries the tcache of the thread that calls it, but only while that "
                        "tcache bin has room: how many chunks does a bin hold?")

@@ -4,18 +4,19 @@ Expected values are measured when a check runs (a fresh process for glibc's chun
 typed in, and every check adds cases the book does not show, so an answer that hard-codes the
 book's cases fails. ``sandboxed`` (also used by lesson 01) runs a learner's function where it
 may not start programs or load C, so a function that *runs the experiment* (or measures with
-``ctypes``) instead of computing the answer is caught with a reason.
+``ctypes`` or ``cffi``) instead of computing the answer is caught with a reason.
 """
 from __future__ import annotations
 
 import functools
 import random
+import re
 
 from ..exercises import Case, check, exercise, fail
 from ..toolchain import ROOT
 
 __all__ = ["BOOK_BUFFERS", "count_zeros_cases", "check_count_zeros", "CHUNK_REQUESTS", "chunk_size_requests",
-           "measure_chunk_sizes", "check_chunk_size", "sandboxed"]
+           "measure_chunk_sizes", "check_chunk_size", "sandboxed", "holds_c"]
 
 
 # --------------------------------------------------------------------------- sandbox
@@ -24,8 +25,29 @@ _FORBIDDEN_EVENTS = ("subprocess.Popen", "os.system", "os.posix_spawn", "os.fork
                      "ctypes.addressof", "ctypes.string_at")
 
 
+def _refuse_cffi(refuse) -> None:
+    """cffi raises no audit event: refuse its loaders (``FFI.dlopen``, ``verify``, ``compile``,
+    ``set_source``, ``_cffi_backend.load_library``, a new ``_cffi_backend.FFI``) by patching them."""
+    try:
+        import _cffi_backend
+        import cffi.api
+    except ImportError:                          # no cffi here: nothing to refuse
+        return
+    for name in ("dlopen", "dlclose", "verify", "compile", "set_source", "set_source_pkgconfig", "emit_c_code",
+                 "distutils_extension"):
+        if hasattr(cffi.api.FFI, name):
+            setattr(cffi.api.FFI, name, refuse)
+    for name in ("load_library", "FFI"):
+        try:
+            setattr(_cffi_backend, name, refuse)
+        except (AttributeError, TypeError):
+            pass
+
+
 def _call_sandboxed(fn, why, *args, **kwargs):
-    """In the isolated child: refuse programs, the course's runners and ctypes while ``fn`` runs."""
+    """In the isolated child: refuse programs, the course's runners, ctypes, cffi's loaders and the
+    loading of any compiled module not loaded yet while ``fn`` runs."""
+    import _imp
     import sys
 
     from .. import isolate
@@ -34,6 +56,8 @@ def _call_sandboxed(fn, why, *args, **kwargs):
         raise PermissionError(why)
 
     isolate._start_and_wait = refuse           # lab.run_program / run_c / run_python, and every probe
+    _refuse_cffi(refuse)
+    _imp.create_dynamic = refuse               # a compiled module (a %%cffi module, a .so) loaded from fn
     active = [True]
 
     def hook(event, _args):
@@ -47,9 +71,21 @@ def _call_sandboxed(fn, why, *args, **kwargs):
         active[0] = False
 
 
+def holds_c(fn) -> bool:
+    """True when ``fn`` cannot be sent to the check's child because it holds a C object (a
+    ``%%cffi``/``lab.build_c`` module, a cffi or ctypes object): it would measure, not compute."""
+    import cloudpickle
+    try:
+        cloudpickle.dumps(fn)
+    except Exception as e:                      # noqa: BLE001 (any pickling error: look at its text)
+        return bool(re.search(r"cffi|FFI|ctypes|CData|CModule", f"{type(e).__name__} {e}"))
+    return False
+
+
 def sandboxed(fn, why: str):
     """``fn`` wrapped for ``check(..., isolate=True)``: in the child it may compute but not start a
-    program, call the course's runners (``lab.run_program``, the probes) or use ``ctypes``; trying
+    program, call the course's runners (``lab.run_program``, the probes), use ``ctypes``, use cffi's
+    loaders (``FFI().dlopen``, ``verify``, ``set_source``) or load a compiled module; trying
     raises ``PermissionError(why)``, which the check reports with ``why``."""
     return functools.partial(_call_sandboxed, fn, why)
 
@@ -136,7 +172,7 @@ def measure_chunk_sizes(requests) -> dict:
     return dict(tuple(map(int, line.split())) for line in text.splitlines())
 
 
-_MEASURE = ("the check runs chunk_size where it may not start programs or use ctypes: "
+_MEASURE = ("the check runs chunk_size where it may not start programs or load C (ctypes, cffi): "
             "write the rule that computes the size from n, do not measure it")
 
 
@@ -144,6 +180,9 @@ _MEASURE = ("the check runs chunk_size where it may not start programs or use ct
 def check_chunk_size(fn):
     """Exercise 2: fn(n) is the size of the chunk glibc uses for malloc(n), for the book's requests
     and for others measured now in a fresh process. fn runs sandboxed: no programs, no ctypes."""
+    if holds_c(fn):
+        return fail("chunk_size holds a C module or object (cffi, ctypes): " + _MEASURE.split(": ", 1)[1],
+                    "compute the size from n with arithmetic only")
     requests = chunk_size_requests()
     real = measure_chunk_sizes(requests)
     cases = [Case(args=(n,), expected=real[n],
