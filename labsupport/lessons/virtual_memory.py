@@ -123,10 +123,9 @@ _MEASURING = ("subprocess.Popen", "os.system", "os.fork", "os.forkpty", "os.posi
 
 
 def _predict_child(fn, pages, n, page):
-    """In a child: call the learner's predict with measuring forbidden (an audit hook
-    refuses starting processes, mapping memory, calling C and reading /proc while it
-    runs), and, for ``page`` other than this machine's, with PAGE and os.sysconf saying so."""
-    import os
+    """In a child: call the learner's predict(pages, n, page) with measuring forbidden (an
+    audit hook refuses starting processes, mapping memory, calling C and reading /proc
+    while it runs; getrusage is replaced)."""
     import sys
     state = {"on": False, "ran": None}
 
@@ -144,14 +143,9 @@ def _predict_child(fn, pages, n, page):
         state["ran"] = state["ran"] or "resource.getrusage"
         raise RuntimeError("predict may not measure (getrusage)")
     resource.getrusage = no_rusage                 # page faults counted in-process: measuring too
-    real = os.sysconf("SC_PAGE_SIZE")
-    if page != real:
-        fn.__globals__["PAGE"] = page
-        sysconf = os.sysconf
-        os.sysconf = lambda name: page if name in ("SC_PAGE_SIZE", "SC_PAGESIZE") else sysconf(name)
     state["on"] = True
     try:
-        value = fn(pages, n)
+        value = fn(pages, n, page)
     except NotImplementedError:
         return ("not done", None)
     except Exception as exc:                  # noqa: BLE001 - reported to the learner
@@ -167,34 +161,53 @@ def _predict_child(fn, pages, n, page):
     return ("value", value)
 
 
+def _takes_three(fn) -> bool:
+    """Whether fn can be called as fn(pages, n, page)."""
+    import inspect
+    try:
+        inspect.signature(fn).bind(1, 1, 4096)
+    except TypeError:
+        return False
+    except ValueError:                        # no signature to read (a builtin): let the call say
+        return True
+    return True
+
+
 def _plain_pair(v) -> bool:
     return type(v) is tuple and len(v) == 2 and all(type(x) is int for x in v)
 
 
 @exercise
 def check_predict(predict, cases=PREDICT_CASES, extra: int = 2):
-    """Exercise 1: predict(pages, n) -> (RSS growth KiB, faults), compared with the real
-    ``reserve every`` on this machine: the lesson's cases, ``extra`` random ones (a table
-    of the book's numbers fails them), and one as if pages were 16 KiB (a hard-coded
-    4096 fails it). predict must compute: measuring inside it is refused."""
+    """Exercise 1: predict(pages, n, page) -> (RSS growth KiB, faults), compared with the
+    real ``reserve every`` on this machine (page = this machine's page size): the lesson's
+    cases, ``extra`` random ones (a table of the book's numbers fails them), and one with
+    another page size (16 KiB, or 64 KiB where pages are 16 KiB already: a hard-coded 4096
+    or PAGE fails it). predict must compute: measuring inside it is refused."""
     from ..exercises import not_done
     from ..isolate import run_python
     if not callable(predict):
-        return fail(f"predict is a {type(predict).__name__}, not a function", "define it with def predict(pages, n):")
+        return fail(f"predict is a {type(predict).__name__}, not a function",
+                    "define it with def predict(pages, n, page):")
+    if not _takes_three(predict):
+        return fail("predict cannot be called as predict(pages, n, page)",
+                    "predict takes three arguments: def predict(pages, n, page), the page size in bytes "
+                    "being the third")
     page = os.sysconf("SC_PAGE_SIZE")
+    other = 16384 if page != 16384 else 65536
     rng = random.Random()
     todo = [(p, n, page) for p, n in cases]
     todo += [(rng.randint(50, 3000), rng.randint(1, 40), page) for _ in range(extra)]
-    todo.append((300, 3, 4 * page))            # the same touches, as on a machine with 16 KiB pages
+    todo.append((300, 3, other))               # the same touches, as on a machine with other pages
     for i, (pages, n, pg) in enumerate(todo, 1):
-        call = f"predict({pages}, {n})" + (f" with PAGE = {pg}" if pg != page else "")
+        call = f"predict({pages}, {n}, {pg})"
         # one callable (cloudpickle sends a notebook's function by value; plain arguments are pickled)
         r = run_python(functools.partial(_predict_child, predict, pages, n, pg), timeout=20)
         if not r.ok:
             if r.error and "NotImplementedError" in r.error:
                 return not_done()
             return fail(f"{call} did not return: {r.status()}",
-                        "predict only computes two numbers from pages and n: no loop that never ends")
+                        "predict only computes two numbers from pages, n and page: no loop that never ends")
         kind, value = r.value
         if kind == "not done":
             return not_done()
@@ -210,19 +223,20 @@ def check_predict(predict, cases=PREDICT_CASES, extra: int = 2):
             return fail(f"{call} returned {value!r}, not a pair of ints",
                         "return (rss_growth_kib, faults), two ints")
         if value != expected:
-            if pg != page:
-                hint = ("use PAGE (this machine's page size), not 4096 or 4: on a machine with "
-                        f"{pg // 1024} KiB pages (Apple's arm64 Macs running Linux) each page written "
-                        f"costs {pg // 1024} KiB")
+            if pg != page and value[1] == expected[1]:
+                hint = (f"use the argument `page`, not PAGE or a fixed 4096 or 4: on a machine with "
+                        f"{pg // 1024} KiB pages (Apple's arm64 Macs running Linux, some arm64 servers) "
+                        f"each page written costs {pg // 1024} KiB")
             elif value[1] != expected[1]:
                 hint = ("only pages that are written become resident, one minor fault each; count "
                         "the pages 0, n, 2n, ... that are below `pages` (page 0 counts): round up")
             else:
-                hint = "each page written adds one whole page to RSS: PAGE bytes, in KiB"
-            return fail(f"case {i} of {len(todo)}: {call} returned {value}, the program measured "
-                        f"{expected}", hint, total=len(todo))
+                hint = "each page written adds one whole page to RSS: `page` bytes, in KiB"
+            what = "the program measured" if pg == page else f"with {pg // 1024} KiB pages it would be"
+            return fail(f"case {i} of {len(todo)}: {call} returned {value}, {what} {expected}",
+                        hint, total=len(todo))
     return passed(f"all {len(todo)} cases agree with the measurement "
-                  f"({extra} of them random, one as if pages were {4 * page // 1024} KiB)", total=len(todo))
+                  f"({extra} of them random, one with {other // 1024} KiB pages)", total=len(todo))
 
 
 # ---------------------------------------------------------------------- exercise 2
@@ -310,6 +324,9 @@ def bump_case(modname, path, reserve, sizes, last_must_fail=False, check_commit=
     libc.mincore(ctypes.c_void_p(lo), ctypes.c_size_t(reserve), vec)
     rss = sum(b & 1 for b in vec.raw) * 4096
     step = BUMP_STEP
+    if hasattr(lib, "bump_committed") and not used <= lib.bump_committed() <= rw:
+        return ("counter", f"bump_committed() says {lib.bump_committed() >> 10:,} KiB, but the blocks use "
+                           f"{used >> 10:,} KiB and {rw >> 10:,} KiB of the reservation is readable/writable")
     if rw > (used + step - 1) // step * step + step:
         return ("commit", f"{rw >> 10:,} KiB of the reservation is readable/writable after using {used >> 10:,} KiB")
     if rss > used + 2 * step:
@@ -341,6 +358,8 @@ _BUMP_HINTS = {
     "fit": "check the request against `reserved` before committing, and return NULL: past the "
            "reservation lies somebody else's memory",
     "init": "bump_init is given: keep it as it is",
+    "counter": "keep `committed` equal to the end of what you made readable/writable: set it after each "
+               "successful mprotect, so the next call commits only from there",
 }
 
 

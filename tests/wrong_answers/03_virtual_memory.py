@@ -29,19 +29,39 @@ WRONG = {
     1: [
         # divides without rounding up: forgets page 0 (and the last partial stride), so it is
         # one page short whenever n does not divide pages
-        ("partial", '''def predict(pages, n):
+        ("partial", '''def predict(pages, n, page):
     touched = pages // n
-    return touched * PAGE // 1024, touched
+    return touched * page // 1024, touched
 ''', "round up"),
+        # one more than the floor: right when n does not divide pages, one too many when it does
+        ("partial", '''def predict(pages, n, page):
+    touched = pages // n + 1
+    return touched * page // 1024, touched
+''', "round up"),
+        # the old two-argument signature: the task asks for the page size as an argument
+        ("partial", '''def predict(pages, n):
+    touched = (pages + n - 1) // n
+    return touched * PAGE // 1024, touched
+''', "three arguments"),
+        # a float: PAGE / 1024 instead of //
+        ("partial", '''def predict(pages, n, page):
+    touched = (pages + n - 1) // n
+    return touched * page / 1024, touched
+''', "two ints"),
         # runs the experiment it was asked to predict (the lesson's own measuring program)
-        ("gaming", '''def predict(pages, n):
+        ("gaming", '''def predict(pages, n, page):
     import labsupport as lab
     from labsupport.lessons.virtual_memory import reserve_program
     out = lab.run_program([reserve_program(), "every", str(pages), str(n)])
     return tuple(int(x) for x in out.stdout.split())
 ''', "don't run the experiment"),
+        # the same through the check's own helper
+        ("gaming", '''def predict(pages, n, page):
+    from labsupport.lessons.virtual_memory import measured_every
+    return measured_every(pages, n)
+''', "don't run the experiment"),
         # the experiment again, in-process: a bytearray touched page by page, faults counted
-        ("gaming", '''def predict(pages, n):
+        ("gaming", '''def predict(pages, n, page):
     import resource
     buf = bytearray(pages * PAGE)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -50,17 +70,28 @@ WRONG = {
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
     return faults * PAGE // 1024, faults
 ''', "don't run the experiment"),
-        # right only on a machine with 4 KiB pages: the task says the page size is PAGE
-        ("forbidden", '''def predict(pages, n):
-    touched = (pages + n - 1) // n
-    return touched * 4, touched
-''', "use PAGE"),
         # the book's five answers typed in, anything else guessed
-        ("gaming", '''def predict(pages, n):
+        ("gaming", '''def predict(pages, n, page):
     book = {(100, 1): (400, 100), (1000, 7): (572, 143), (4096, 16): (1024, 256),
             (10, 50): (4, 1), (257, 256): (8, 2)}
     return book.get((pages, n), (4, 1))
 ''', "page 0 counts"),
+        # right only on a machine with 4 KiB pages: the task gives the page size as `page`
+        ("forbidden", '''def predict(pages, n, page):
+    touched = (pages + n - 1) // n
+    return touched * 4, touched
+''', "use the argument `page`"),
+        # this machine's page size instead of the argument (PAGE, mmap.PAGESIZE, getpagesize)
+        ("forbidden", '''def predict(pages, n, page):
+    touched = (pages + n - 1) // n
+    return touched * PAGE // 1024, touched
+''', "use the argument `page`"),
+        ("forbidden", '''import mmap
+
+def predict(pages, n, page):
+    touched = -(-pages // n)
+    return touched * mmap.PAGESIZE // 1024, touched
+''', "use the argument `page`"),
     ],
     2: [
         # the missing clamp: the last commit rounded up to a whole step reaches past a
@@ -96,6 +127,25 @@ void *bump_alloc(size_t n) {
     return base + start;
 }
 ''', "committing, not reserving"),
+        # never updates `committed`: every call re-mprotects from base (it works, but the
+        # counter lies, so nothing stops a commit past the reservation)
+        ("partial", _BUMP_HEAD + '''
+void *bump_alloc(size_t n) {
+    size_t start = (used + 15) & ~(size_t)15;
+    if (start > reserved || n > reserved - start)
+        return NULL;
+    size_t end = start + n;
+    if (end > committed) {
+        size_t want = (end + COMMIT_STEP - 1) / COMMIT_STEP * COMMIT_STEP;
+        if (want > reserved)
+            want = reserved;
+        if (mprotect(base + committed, want - committed, PROT_READ | PROT_WRITE) != 0)
+            return NULL;
+    }
+    used = end;
+    return base + start;
+}
+''', "keep `committed`"),
         # ignores the reservation and asks malloc: aligned, separate, writable, and no
         # reserve/commit at all
         ("forbidden", _BUMP_HEAD + '''
