@@ -29,7 +29,8 @@ __all__ = ["c_function", "CHUNK_REQUESTS", "real_chunk_sizes", "check_chunk_size
            "check_coalesce", "best_policy", "check_policy", "MAX_BEST_FIT_OPS", "first_beats_best",
            "check_first_beats_best", "REUSE_TRACE", "real_reuse", "check_reuse", "fragmentation_table",
            "BIN_TRACE", "BIN_KINDS", "real_bins", "check_bins", "MAX_FOOTPRINT_OPS", "footprint_ratio",
-           "check_footprint_trace", "talloc_helpers", "WHO_CASES", "check_who_gets_it_back"]
+           "check_footprint_trace", "talloc_helpers", "WHO_CASES", "check_who_gets_it_back", "program_chunks",
+           "chunk_table"]
 
 
 # --------------------------------------------------------------------------- shortcuts the checks refuse
@@ -85,12 +86,15 @@ def talloc_helpers(path: str | Path | None = None) -> str:
 def c_function(name: str, path: str | Path | None = None) -> str:
     """The source text of one function of talloc.c (or ``path``), for reading in the notebook."""
     text = Path(path or example_dir() / "talloc.c").read_text()
-    m = re.search(rf"^[^\n;{{}}]*\b{re.escape(name)}\s*\([^;{{]*\)\s*\{{", text, re.M)
+    # comments blanked out (same length, newlines kept) for the search, so a name in a comment
+    # (the file's header lists ta_coalesce) is not taken for the function
+    code = re.sub(r"/\*.*?\*/|//[^\n]*", lambda c: re.sub(r"[^\n]", " ", c.group()), text, flags=re.S)
+    m = re.search(rf"^[^\n;{{}}]*\b{re.escape(name)}\s*\([^;{{]*\)\s*\{{", code, re.M)
     if not m:
         raise KeyError(f"no function {name!r}")
     depth, i = 0, m.end() - 1
-    while i < len(text):
-        depth += {"{": 1, "}": -1}.get(text[i], 0)
+    while i < len(code):
+        depth += {"{": 1, "}": -1}.get(code[i], 0)
         i += 1
         if depth == 0:
             break
@@ -295,6 +299,33 @@ def check_reuse(answer, trace=REUSE_TRACE):
                             "size class has nothing freed is cut from the top chunk (\"new\")")
                   for k, v in real.items()],
                  name="answer", reveal_expected=False)
+
+
+_IN_A_BIN = {ChunkState.FREE, ChunkState.UNSORTED, ChunkState.SMALLBIN, ChunkState.LARGEBIN}
+
+
+def program_chunks(chunks) -> list:
+    """The chunks of a glibc heap that the program's requests made, with offsets counted from the
+    first of them, in address order: glibc's own tcache chunk (656 bytes in glibc 2.30-2.41, 768
+    from 2.42; the heap's first chunk up to 2.42, made at the first free from 2.43) and the top
+    chunk left out, so the offsets are the same on every glibc the course runs on."""
+    mine = [c for c in chunks if c.state not in (ChunkState.TCACHE_STRUCT, ChunkState.TOP)]
+    base = mine[0].offset if mine else 0
+    return [(c.offset - base, c) for c in mine]
+
+
+def chunk_table(chunks) -> str:
+    """``program_chunks`` as a table, one line per chunk: offset from the first chunk the program
+    got, size, the P bit, and where it is (used, tcache, fastbin, "free in a bin": glibc 2.41
+    changed which bin a freed small chunk goes to, lesson text explains), then whether a top chunk
+    follows. The same text on glibc 2.36 to 2.43."""
+    lines = ["offset   size  P  state"]
+    for off, c in program_chunks(chunks):
+        state = "free in a bin" if c.state in _IN_A_BIN else str(c.state)
+        lines.append(f"+{off:<6} {c.size:>5}  {c.flags & 1}  {state}" + (f" ({c.owner})" if c.owner else ""))
+    if any(c.state is ChunkState.TOP for c in chunks):
+        lines.append("then the top chunk")
+    return "\n".join(lines)
 
 
 def fragmentation_table(trace, arena_size: int | None = None, real: bool = True) -> str:

@@ -15,7 +15,7 @@ import re
 from ..exercises import Case, check, exercise, fail
 from ..toolchain import ROOT
 
-__all__ = ["BOOK_BUFFERS", "count_zeros_cases", "check_count_zeros", "CHUNK_REQUESTS", "chunk_size_requests",
+__all__ = ["BOOK_BUFFERS", "HIGH_BYTES", "count_zeros_cases", "check_count_zeros", "CHUNK_REQUESTS", "chunk_size_requests",
            "measure_chunk_sizes", "check_chunk_size", "sandboxed", "holds_c"]
 
 
@@ -94,13 +94,32 @@ def sandboxed(fn, why: str):
 BOOK_BUFFERS = (b"memory", b"a\0b\0\0c", b"\0\0\0\0", b"\0 at the start", b"")
 
 
+HIGH_BYTES = b"\x80\xff\x00\x7f"       # bytes 0x80-0xff: negative where char is signed (x86-64)
+
+
 def count_zeros_cases(rng: random.Random | None = None) -> list:
-    """The book's buffers, then buffers the book does not show (new ones on every check)."""
+    """The book's buffers, three more it shows in a verdict (one with bytes 0x80 to 0xff), then
+    buffers the book does not show (new ones on every check)."""
     rng = rng or random.Random()
-    extra = [b"no zero at all", b"ends with a zero\0"]
+    extra = [b"no zero at all", b"ends with a zero\0", HIGH_BYTES]
     for n in (rng.randrange(20, 200), rng.randrange(200, 3000)):
         extra.append(bytes(0 if rng.random() < 0.3 else rng.randrange(1, 256) for _ in range(n)))
     return [*BOOK_BUFFERS, *extra]
+
+
+_N_SHOWN = len(BOOK_BUFFERS) + 3          # the buffers a verdict prints in full
+_ALL_BYTES = "look at all n bytes: here a zero byte is data, not the end of a string"
+_SIGNED = ("bytes 0x80 to 0xff are not zero either: count only buf[i] == 0 (on x86-64 a char is signed, "
+           "so those bytes are negative and buf[i] <= 0 or buf[i] < 1 counts them)")
+
+
+def _count_hint(buf: bytes) -> str:
+    high = sum(b >= 0x80 for b in buf)
+    if buf == HIGH_BYTES:
+        return _SIGNED
+    if high:
+        return f"{_ALL_BYTES}; this buffer also holds {high} bytes from 0x80 to 0xff: {_SIGNED}"
+    return _ALL_BYTES
 
 
 def _count_guarded(modname: str, path: str, data: bytes) -> int:
@@ -140,9 +159,9 @@ def check_count_zeros(module):
                     "keep the signature size_t count_zeros(const char *buf, size_t n)")
     cases = []
     for k, buf in enumerate(count_zeros_cases()):
-        shown = repr(buf) if k < len(BOOK_BUFFERS) + 2 else f"<a {len(buf)}-byte buffer the book does not show>"
+        shown = repr(buf) if k < _N_SHOWN else f"<a {len(buf)}-byte buffer the book does not show>"
         cases.append(Case(args=(buf,), expected=buf.count(0), label=f"count_zeros({shown}, {len(buf)})",
-                          hint="look at all n bytes: here a zero byte is data, not the end of a string"))
+                          hint=_count_hint(buf)))
     return check(functools.partial(_count_guarded, module.modname, module.path), cases, isolate=True,
                  name="count_zeros", hints={"crash": _PAST_THE_END,
                                             "timeout": "count_zeros did not return: does your loop stop at n?"})

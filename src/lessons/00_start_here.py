@@ -141,7 +141,9 @@ c.add(1, 1)
 # the buffer `b"a\0b\0\0c"`? The check calls your function on the buffers below and
 # on others it makes up, each in a child process, so a crash in your C is reported,
 # not fatal. It also puts each buffer right before memory that may not be read, as
-# the end of a real buffer often is: read only the `n` bytes you were given.
+# the end of a real buffer often is: read only the `n` bytes you were given. Some
+# buffers hold bytes from 0x80 to 0xff, which are not zero either (and, in a
+# `char`, which is signed on x86-64, they are negative).
 #
 # In your copy the cell below holds a line `LAB_NOT_DONE();` where your loop goes:
 # delete it when you write the loop (it tells the check the exercise is not done yet).
@@ -290,8 +292,9 @@ lab.run_program([double_free, "unnoticed"])
 # program believes are separate now share the same memory: writing one silently
 # overwrites the other. (Up to glibc 2.42 another pattern gets through too: with the
 # tcache for that size full, `free(a); free(b); free(a)` goes to a *fastbin*, whose
-# check only compares with the block freed just before; glibc 2.43 removed the
-# fastbins.) A crash is the *lucky* outcome of a memory bug; tools such as valgrind
+# check only compares with the block freed just before. glibc's development tree
+# for 2.43 removed the fastbins: commit bb5a4f5295, "malloc: Remove fastbin
+# infrastructure", December 2025.) A crash is the *lucky* outcome of a memory bug; tools such as valgrind
 # and AddressSanitizer find the unlucky ones (lesson 07 puts valgrind and LeakSanitizer to work).
 #
 # ## 4. A first heap picture
@@ -314,8 +317,8 @@ lab.run_program([double_free, "unnoticed"])
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-# glibc's own chunk (block -1) is 656 bytes up to glibc 2.41, 768 from 2.42, and comes
-# first or last: these offsets depend on the glibc, so they are not compared when the
+# glibc's own chunk (block -1) is 592 bytes in glibc 2.26-2.29, 656 in 2.30-2.41, 768 from
+# 2.42, and comes first or last: these offsets depend on the glibc, so they are not compared when the
 # course is tested.
 exe = lab.build_program([lab.example_path("00_start_here", "first_heap.c")])
 run = lab.run_program([exe])
@@ -350,11 +353,17 @@ print("freed, and still in place between used blocks:", ", ".join(f"malloc({r[1]
 # What the picture shows, all read from glibc itself:
 #
 # - One chunk (orange) glibc allocated for itself: the table of its *tcache*, a
-#   per-thread cache of freed blocks (lesson 01). It is 656 bytes in glibc 2.26 to
-#   2.41 and 768 bytes from 2.42 on, whose tcache has more lists. Up to 2.42 glibc
-#   makes it at the first `malloc`, so it starts the heap; glibc 2.43 makes it at
-#   the first `free`, so there it comes after the six blocks. The table above shows
-#   which glibc ran here.
+#   per-thread cache of freed blocks (lesson 01): a count and a list head for each
+#   of its lists. It is 592 bytes in glibc 2.26 to 2.29 (one-byte counts,
+#   `char counts[TCACHE_MAX_BINS]`, glibc-2.29 `malloc/malloc.c:2918`), 656 bytes in
+#   2.30 to 2.41 (two-byte counts, `uint16_t counts[TCACHE_MAX_BINS]`, glibc-2.30
+#   `malloc.c:2908`, commit 5ad533e8e6 "Fix tcache count maximum (BZ #24531)") and
+#   768 bytes from 2.42 on, whose tcache has 76 lists instead of 64 (glibc-2.42
+#   `malloc.c:3129-3130`). Up to 2.42 glibc makes it at the first `malloc`, so it
+#   starts the heap; the development tree for 2.43 makes it at the first `free`
+#   (commit 2bf2188fae, "malloc: avoid need for tcache == NULL checks":
+#   `tcache_free_init`), so there it comes after the six blocks. The table above
+#   shows which glibc ran here.
 # - `malloc(24)` and `malloc(16)` both got a **32-byte chunk**: the 8-byte size
 #   field plus room for 24 bytes. 32 bytes is glibc's smallest chunk on 64-bit
 #   Linux, and every chunk size is a multiple of 16.
@@ -363,8 +372,9 @@ print("freed, and still in place between used blocks:", ", ".join(f"malloc({r[1]
 #   operating system: they wait in the tcache for the next request of the same size.
 # - Each block's room runs up to the next size field. Its last 8 bytes are what
 #   glibc calls the next chunk's `prev_size`: glibc writes there only when the
-#   block is free in one of its bins (not while it waits in the tcache), so while
-#   the block is in use they are the program's. Lesson 01 takes the header apart
+#   block is free in the unsorted bin, a small bin or a large bin (not while it
+#   waits in the tcache or, up to glibc 2.42, in a fastbin), so while the block is
+#   in use they are the program's. Lesson 01 takes the header apart
 #   bit by bit.
 #
 # The same picture as a widget, with a block picker and a table (every later

@@ -40,6 +40,19 @@ size_t count_zeros(const char *buf, size_t n) {
     return count - 1;          /* "the terminating zero is not data" */
 }
 ''', "past the end"),
+        # a signed-char comparison: on x86-64 a char is signed, so bytes 0x80 to 0xff are
+        # negative and counted as zeros (the check's buffer b"\x80\xff\x00\x7f" catches it)
+        ("partial", '''%%cffi zeros
+#include <stddef.h>
+
+size_t count_zeros(const char *buf, size_t n) {
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] <= 0)
+            count++;
+    return count;
+}
+''', "0x80 to 0xff are not zero"),
     ],
     2: [
         # rounds the request up to 16 but forgets the 8-byte size field and the 32-byte minimum
@@ -62,6 +75,24 @@ size_t count_zeros(const char *buf, size_t n) {
         ("gaming", '''def chunk_size(n):
     from labsupport.lessons.start_here import measure_chunk_sizes
     return measure_chunk_sizes([n])[n]
+''', "do not measure"),
+        # measures through cffi instead of ctypes: malloc_usable_size of a real block, plus 8
+        ("forbidden", '''def chunk_size(n):
+    import cffi
+    ffi = cffi.FFI()
+    ffi.cdef("void *malloc(size_t); size_t malloc_usable_size(void *);")
+    C = ffi.dlopen(None)
+    return int(C.malloc_usable_size(C.malloc(n))) + 8
+''', "do not measure"),
+        # measures with a C module built in the notebook, called from chunk_size
+        ("forbidden", '''probe = lab.build_c("""
+#include <stdlib.h>
+#include <malloc.h>
+size_t chunk_of(size_t n) { void *p = malloc(n); size_t s = malloc_usable_size(p) + 8; free(p); return s; }
+""")
+
+def chunk_size(n):
+    return probe.chunk_of(n)
 ''', "do not measure"),
     ],
 }

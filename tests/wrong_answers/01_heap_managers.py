@@ -59,6 +59,10 @@ ta_block *ta_coalesce(ta_heap *h, ta_block *b)
         # hedges: two blocks for one malloc
         ("forbidden", '''answer = {"x": ["a", "d"], "y": "c", "z": "new", "w": "d"}
 ''', "exactly one"),
+        # the check's own replay, called from a worker thread (no notebook frame on its stack)
+        ("gaming", '''from concurrent.futures import ThreadPoolExecutor
+answer = ThreadPoolExecutor(1).submit(ts.real_reuse).result()
+''', "the check's own replay"),
     ],
     3: [
         # thinks the unsorted bin is scanned from its head (newest first), so y gets d; and
@@ -71,6 +75,10 @@ ta_block *ta_coalesce(ta_heap *h, ta_block *b)
         # names glibc's list ("tcache 0x30") instead of one of the kinds the task allows
         ("forbidden", '''answer = {"x": ("c", "tcache 0x30"), "y": ("b", "unsorted"), "z": ("d", "unsorted"), "w": ("new", "top")}
 ''', "exactly the strings"),
+        # the check's own replay, called from a worker thread (no notebook frame on its stack)
+        ("gaming", '''from concurrent.futures import ThreadPoolExecutor
+answer = ThreadPoolExecutor(1).submit(hm.real_bins).result()
+''', "the check's own replay"),
     ],
     4: [
         # the right idea, but the holes are freed in the wrong order: the 64-byte hole
@@ -126,6 +134,28 @@ alloc q 1
 free q
 """
 ''', "at most 12"),
+        # the limit raised in the module's dict and the check run once in this cell (refused,
+        # which used to write the raised limit back): the check cell runs it a second time
+        ("gaming", '''hm._LIMITS["MAX_BEST_FIT_OPS"] = 20
+my_trace = """\\
+# arena: 240
+alloc A 80
+alloc s1 16
+alloc B 48
+alloc s2 16
+free B
+free A
+alloc r 16
+alloc x 48
+alloc y 48
+alloc q 1
+free q
+alloc q 1
+free q
+free x
+"""
+hm.check_first_beats_best(my_trace)
+''', "at most 12"),
     ],
     5: [
         # frees lag one allocation behind, so two big blocks are live at once, and a pin is
@@ -158,6 +188,12 @@ alloc c 33
 free c
 """
 ''', "100 to 65,536"),
+        # the limit raised in the module's dict and the check run once in this cell: the
+        # check cell runs it a second time, and 20 operations are still too many
+        ("gaming", '''hm._LIMITS["MAX_FOOTPRINT_OPS"] = 40
+my_trace = "".join(f"alloc a{i} {100 + 16 * i}\\nfree a{i}\\n" for i in range(10))
+hm.check_footprint_trace(my_trace)
+''', "at most 12"),
     ],
     6: [
         # saw the two runs (tcache on: main thread; off: thread 2) but not that a tcache bin
@@ -176,6 +212,14 @@ free c
 
 def who_gets_it_back(tcache_on, own_freed):
     return arena_outcome(tcache_on, own_freed)
+''', "may not start programs"),
+        # loads libc with cffi inside the function (the sandbox refuses cffi's loaders too)
+        ("forbidden", '''def who_gets_it_back(tcache_on, own_freed):
+    import cffi
+    ffi = cffi.FFI()
+    ffi.cdef("size_t malloc_usable_size(void *);")
+    ffi.dlopen(None)
+    return "main thread" if tcache_on and own_freed < 7 else "thread 2"
 ''', "may not start programs"),
     ],
 }
