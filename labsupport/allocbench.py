@@ -40,7 +40,7 @@ from .toolchain import cache_dir, example_path, mimalloc
 __all__ = ["ALLOCATORS", "FORBIDDEN", "LAB_ALLOCATORS", "REFERENCE", "WORKLOADS", "Comparison", "LabScore",
            "Rejected", "Score", "Trace", "Workload", "adversarial_traces", "allocator_env", "binary_trace",
            "build_workload", "compare", "driver", "driver_syscalls", "end_to_end", "grow_trace", "here",
-           "inspect_allocator", "POLICIES",
+           "inspect_allocator", "POLICIES", "ALLOWED_CALLS", "MM_FUNCTIONS",
            "is_reference", "lab_plot", "lab_scores", "lab_table", "lab_verdicts", "load_trace", "malloclab",
            "parse_trace", "realloc_trace", "record", "recorder", "run_workload", "score", "score_table",
            "shipped_trace", "sizes_trace", "syscall_counts", "talloc_preload", "thp_mode"]
@@ -479,12 +479,22 @@ LAB_ALLOCATORS = {"talloc": "mm_talloc.c", "broken": "mm_broken.c"}
 REFERENCE = ("glibc", "glibc-no-tcache", "mimalloc")     # their own memory: the reference path
 BUILTIN = {**LAB_ALLOCATORS, **{a: "mm_libc.c" for a in REFERENCE}}
 
-# what a lab allocator must not call: the C library's allocator, or memory from the kernel
+# What a lab allocator may use from outside its file (an allow-list: a forbidden list misses the
+# C library functions that call malloc for you, such as getcwd(NULL, n)): the driver's heap, lesson
+# 01's ta_* functions (talloc.c is linked in), the memory functions, and abort / assert. Anything
+# else (malloc, mmap, printf, getcwd, the linker's __bss_start...) is refused before the file runs.
+MM_FUNCTIONS = ("mm_init", "mm_malloc", "mm_free", "mm_realloc", "mm_checkheap")      # mm.h's, all
+ALLOWED_CALLS = ("mem_sbrk", "mem_heap_lo", "mem_heap_hi", "mem_heapsize", "mem_pagesize",
+                 "memcpy", "memmove", "memset", "memcmp", "__memcpy_chk", "__memmove_chk", "__memset_chk",
+                 "abort", "__assert_fail", "__stack_chk_fail", "_GLOBAL_OFFSET_TABLE_")
+KERNEL_DOORS = ("mmap", "mmap64", "munmap", "mremap", "mprotect", "pkey_mprotect", "madvise", "sbrk", "brk",
+                "shmat", "syscall", "dlsym", "dlvsym", "dlopen")
 FORBIDDEN = ("malloc", "calloc", "realloc", "free", "reallocarray", "posix_memalign", "aligned_alloc",
              "memalign", "valloc", "pvalloc", "strdup", "strndup", "asprintf", "vasprintf", "getline",
              "__libc_malloc", "__libc_calloc", "__libc_realloc", "__libc_free", "__libc_memalign",
-             "mmap", "mmap64", "munmap", "mremap", "sbrk", "brk", "shmat", "syscall", "dlsym", "dlvsym",
-             "dlopen")
+             *KERNEL_DOORS)         # named in the message when used; the allow-list refuses more
+# sections whose code runs before or after main (constructors) are refused
+RUNS_ITSELF = (".init_array", ".fini_array", ".preinit_array", ".ctors", ".dtors", ".init", ".fini")
 STATIC_LIMIT = 1024      # writable static bytes a lab allocator may keep (a few pointers, list heads)
 UTIL_WEIGHT = 0.6        # CS:APP's config.h: the performance index weighs utilisation 0.6, throughput 0.4
 
@@ -525,30 +535,80 @@ def _cflags():
     return ("-O2", "-fno-builtin-malloc", f"-I{here()}", f"-I{example_path('01_heap_managers')}")
 
 
+def _allowed_call(name: str) -> bool:
+    return name in ALLOWED_CALLS or name in MM_FUNCTIONS or name.startswith("ta_")
+
+
+def _sections(obj) -> list:
+    """(name, size, flags) of an object file's sections (readelf -S -W)."""
+    import subprocess
+    out = []
+    for line in subprocess.run(["readelf", "-S", "-W", str(obj)], capture_output=True, text=True).stdout.splitlines():
+        m = re.match(r"\s*\[\s*\d+\]\s+(\S+)\s+(\S+)\s+[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([A-Za-z]*)",
+                     line)
+        if m:
+            out.append((m.group(1), int(m.group(3), 16), m.group(4)))
+    return out
+
+
 def inspect_allocator(source) -> str:
-    """Why a lab allocator is refused before it runs ("" when it is not): it calls the
-    C library's allocator or asks the kernel for memory (its object's undefined symbols,
-    ``nm -u``), or keeps more than ``STATIC_LIMIT`` bytes of writable static data (``nm -S``)."""
+    """Why a lab allocator is refused before it runs ("" when it is not), from its object
+    file: it defines a global symbol other than mm.h's functions (``nm -g --defined-only``:
+    it could replace the driver's printf), has constructors (``.init_array``...), uses a
+    symbol outside ``ALLOWED_CALLS`` and lesson 01's ``ta_*`` (``nm -u``: the C library's
+    allocator, mmap, printf, getcwd...), contains a system-call instruction (``objdump -d``),
+    or keeps more than ``STATIC_LIMIT`` bytes of writable static data (the sizes of its
+    writable sections, ``readelf -S``)."""
     import subprocess
     obj = build_program([_lab_source(source) if isinstance(source, str) else Path(source)],
                         output="mm.o", cflags=(*_cflags(), "-c"))
-    undef = subprocess.run(["nm", "-u", str(obj)], capture_output=True, text=True).stdout.split()
-    calls = sorted({s.split("@")[0] for s in undef} & set(FORBIDDEN))
-    if calls:
-        libc = [c for c in calls if c not in ("mmap", "mmap64", "munmap", "mremap", "sbrk", "brk", "shmat",
-                                              "syscall", "dlsym", "dlvsym", "dlopen")]
-        what = ("the C library's allocator" if libc else "memory from the kernel, or a way around this check")
-        return (f"your allocator calls {', '.join(calls)}: {what}. In the lab every byte it uses, its "
-                f"bookkeeping included, must come from mem_sbrk(), so that the driver measures the heap; "
-                f"glibc and mimalloc are measured on the separate reference path")
-    static, names = 0, []
-    for line in subprocess.run(["nm", "-S", str(obj)], capture_output=True, text=True).stdout.splitlines():
+    rule = ("In the lab every byte it uses, its bookkeeping included, must come from mem_sbrk(), and it "
+            "talks to nothing but the driver's mem_* functions, lesson 01's ta_* functions and memcpy/"
+            "memmove/memset/memcmp")
+    defined = []
+    for line in subprocess.run(["nm", "-g", "--defined-only", str(obj)], capture_output=True,
+                               text=True).stdout.splitlines():
         parts = line.split()
-        if len(parts) == 4 and parts[2] in "bBdDC":
-            static += int(parts[1], 16)
-            names.append(parts[3])
+        if parts and parts[-1] not in MM_FUNCTIONS:
+            defined.append(parts[-1])
+    if defined:
+        return (f"your allocator defines {', '.join(sorted(defined)[:4])}, a global name outside mm.h's "
+                f"mm_init, mm_malloc, mm_free, mm_realloc and mm_checkheap: it would replace the driver's "
+                f"own function or variable of that name. Make your helpers and variables static")
+    secs = _sections(obj)
+    runs = sorted({n for n, _, _ in secs if n in RUNS_ITSELF or n.startswith(tuple(x + "." for x in RUNS_ITSELF))})
+    if runs:
+        return (f"your allocator has code that runs by itself before or after main (section "
+                f"{', '.join(runs)}: a constructor or destructor): only the driver calls your allocator, "
+                f"through mm_init, mm_malloc, mm_free and mm_realloc")
+    undef = subprocess.run(["nm", "-u", str(obj)], capture_output=True, text=True).stdout.split()
+    used = sorted({u.split("@")[0] for u in undef if u not in ("U", "w", "v")})
+    calls = [c for c in used if c in FORBIDDEN]
+    if calls:
+        libc = [c for c in calls if c not in KERNEL_DOORS]
+        what = ("the C library's allocator" if libc else "memory from the kernel, or a way around this check")
+        return (f"your allocator calls {', '.join(calls)}: {what}. {rule}, so that the driver measures the "
+                f"heap; glibc and mimalloc are measured on the separate reference path")
+    other = [c for c in used if not _allowed_call(c)]
+    if other:
+        return (f"your allocator uses {', '.join(other[:4])}, which the lab does not allow (anything outside "
+                f"the driver could give it memory or write the driver's output: printf writes where the "
+                f"driver reports, getcwd(NULL, n) calls malloc). {rule}")
+    dis = subprocess.run(["objdump", "-d", str(obj)], capture_output=True, text=True).stdout
+    m = re.search(r"\t(syscall|sysenter|int\s+\$0x80)\b", dis)
+    if m:
+        return (f"your allocator contains a {m.group(1).split()[0]} instruction: a system call made directly, "
+                f"which could take memory from the kernel behind the driver's back. {rule}")
+    writable = [(n, size) for n, size, flags in secs if "A" in flags and "W" in flags and size]
+    static = sum(size for _, size in writable)
     if static > STATIC_LIMIT:
-        return (f"your allocator keeps {static:,} bytes of writable static data ({', '.join(names[:4])}): "
+        names = []
+        for line in subprocess.run(["nm", "-S", str(obj)], capture_output=True, text=True).stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 4 and parts[2] in "bBdDC":
+                names.append(parts[3])
+        named = ", ".join(names[:4]) or ", ".join(n for n, _ in writable)
+        return (f"your allocator keeps {static:,} bytes of writable static data ({named}): "
                 f"the lab allows at most {STATIC_LIMIT} (a few pointers and list heads), because memory "
                 f"outside mem_sbrk's heap is not counted in the footprint; take it from mem_sbrk() instead")
     return ""
@@ -611,6 +671,8 @@ def _name_op(msg: str, trace: Trace) -> str:
     why = re.sub(r"live block (\d+)", lambda mm: f"live block {names[int(mm.group(1))]}", m.group(2))
     why = re.sub(r"block (\d+)(,| was)", lambda mm: f"block {names[int(mm.group(1))]}{mm.group(2)}", why)
     if n == 0:
+        if "timed replay" in msg:
+            return f"in a timed replay, after the checked pass: {why}"
         return f"at the end of the trace: {why}" if "end of trace" in msg else f"in mm_init: {why}"
     if not 1 <= n <= len(trace.ops):
         return f"operation {n}: {why}"
@@ -643,6 +705,10 @@ def score(allocator: str, trace, repeats: int = 5, timeout: float = 60.0, label:
         return Score(name, trace.name, False, msg, ops=len(trace), reference=ref)
     util = re.search(r"UTIL live=(\d+) footprint(?:_rss)?=(\d+)", out)
     tm = re.search(r"TIME median=([\d.]+)", out)
+    if not ref and (not util or int(util.group(1)) != trace.live_peak()):
+        # the trace alone fixes the peak of live bytes: the driver's count must agree
+        return Score(name, trace.name, False, "the driver's output was changed: its peak of live bytes is not "
+                     f"the trace's {trace.live_peak():,}", ops=len(trace))
     return Score(name, trace.name, True, "", int(util.group(1)), int(util.group(2)),
                  float(tm.group(1)) if tm else float("nan"), len(trace), ref)
 

@@ -69,6 +69,7 @@ static int root = -1;
 static char outbuf[1 << 14];
 
 static volatile sig_atomic_t cur = -1;
+static int in_replay;            /* a timed replay's placement is being checked */
 
 static void *get_mem(size_t n)
 {
@@ -80,10 +81,22 @@ static void *get_mem(size_t n)
 
 /* ---- the heap: CS:APP's memlib ---------------------------------------------------- */
 #define MAX_HEAP ((size_t)1 << 30)
+#ifndef RSS_SLACK
+#define RSS_SLACK ((size_t)64 << 10)   /* the driver's own growth in a pass stays far below (measured) */
+#endif
 static char *heap_lo, *heap_brk;
 static size_t heap_open;         /* bytes from heap_lo made accessible (whole pages) */
 static size_t heap_peak;         /* the footprint: highest break seen */
 static int shrink_tried;
+
+/* A second record of the heap, kept by mem_sbrk alone in a page that is read-only
+ * except inside mem_sbrk during the correctness pass: the sum of the increments it
+ * granted, their peak, the bytes it opened, and the first byte past the break found
+ * written.  The allocator runs in this process and could write heap_peak above; it
+ * cannot write this page without a system call (which the lab refuses), so a
+ * disagreement at the end means the driver's variables were changed. */
+typedef struct { size_t total, peak, open; long past_break; int guarded; } shadow_t;
+static shadow_t *shadow __attribute__((unused));
 
 #ifndef MM_REFERENCE
 static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
@@ -102,6 +115,20 @@ static void heap_reset(void)
     heap_open = heap_peak = 0;
 }
 
+static void shadow_rw(int rw)
+{
+    if (mprotect(shadow, page_size(), rw ? PROT_READ | PROT_WRITE : PROT_READ) != 0) {
+        printf("ERROR cannot protect the driver's record\n"); exit(2);
+    }
+}
+
+/* bytes opened (whole page) but past the break must stay zero: 0, or the first written offset + 1 */
+static long written_past(size_t from, size_t to)
+{
+    for (size_t k = from; k < to; k++) if (heap_lo[k]) return (long)k + 1;
+    return 0;
+}
+
 void *mem_sbrk(intptr_t incr)
 {
     if (incr < 0) { shrink_tried = 1; return (void *)-1; }         /* as memlib: the heap never shrinks */
@@ -118,6 +145,16 @@ void *mem_sbrk(intptr_t incr)
         heap_open = want;
     }
     if (used > heap_peak) heap_peak = used;
+    if (shadow->guarded) {                 /* the correctness pass: check and record */
+        size_t was = (size_t)(old - heap_lo), opened = shadow->open;
+        shadow_rw(1);
+        if (!shadow->past_break && was < opened) shadow->past_break = written_past(was, opened);
+        shadow->total += (size_t)incr;
+        if (shadow->total > shadow->peak) shadow->peak = shadow->total;
+        size_t want = (shadow->total + pg - 1) / pg * pg;
+        if (want > shadow->open) shadow->open = want;
+        shadow_rw(0);
+    }
     return old;
 }
 void *mem_heap_lo(void) { return heap_lo; }
@@ -127,9 +164,13 @@ size_t mem_pagesize(void) { return page_size(); }
 #else
 static void heap_reset(void) {}
 static long rss_base;
-static long rss_bytes(void)                /* resident memory, without stdio (it could call malloc) */
+#endif
+
+/* resident memory, without stdio (it could call malloc); anon: only the anonymous part
+ * (resident minus file-backed and shared pages: the code of the driver and libc not counted) */
+static long rss_bytes_of(int anon)
 {
-    char buf[64];
+    char buf[128];
     int fd = open("/proc/self/statm", O_RDONLY);
     long n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
     if (fd >= 0) close(fd);
@@ -137,8 +178,11 @@ static long rss_bytes(void)                /* resident memory, without stdio (it
     buf[n] = 0;
     char *s = buf;
     strtol(s, &s, 10);                     /* total pages */
-    return strtol(s, NULL, 10) * sysconf(_SC_PAGESIZE);
+    long res = strtol(s, &s, 10), shared = strtol(s, NULL, 10);
+    return (anon ? res - shared : res) * sysconf(_SC_PAGESIZE);
 }
+#ifdef MM_REFERENCE
+static long rss_bytes(void) { return rss_bytes_of(0); }
 #endif
 
 static void op_text(long i, char *buf, size_t n)
@@ -159,7 +203,8 @@ static void on_crash(int sig, siginfo_t *si, void *ctx)
         if (a >= heap_lo + heap_open && a < heap_lo + MAX_HEAP)
             why = "the allocator touched memory past the end of the heap that mem_sbrk handed out (SIGSEGV)";
     }
-    if (cur >= 0) op_text(cur, t, sizeof t); else strcpy(t, "mm_init");
+    if (in_replay == 2) strcpy(t, "a timed replay, after the checked pass");
+    else if (cur >= 0) op_text(cur, t, sizeof t); else strcpy(t, "mm_init");
     int n = snprintf(buf, sizeof buf, "FAIL op %ld (%s): %s\n", (long)cur + 1, t, why);
     if (write(1, buf, (size_t)n) < 0) {}
     _exit(1);
@@ -175,7 +220,9 @@ static int fail(long i, const char *fmt, ...)
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
     if (i >= 0) op_text(i, t, sizeof t); else strcpy(t, "end of trace");
-    printf("FAIL op %ld (%s): %s\n", i + 1, t, why);
+    printf("FAIL op %ld (%s): %s%s\n", i + 1, t, why,
+           in_replay ? " (in a timed replay, after the checked pass: unchecked, the allocator placed it "
+                       "differently)" : "");
     return 1;
 }
 
@@ -293,6 +340,11 @@ static int check_pass(size_t *peak_live, size_t *peak_fp)
     heap_reset();
 #ifdef MM_REFERENCE
     rss_base = rss_bytes();
+#else
+    shadow_rw(1);
+    *shadow = (shadow_t){0, 0, 0, 0, 1};
+    shadow_rw(0);
+    long anon_base = rss_bytes_of(1);
 #endif
     if (mm_init() != 0) { printf("FAIL op 0 (mm_init): mm_init returned an error\n"); return 1; }
     for (long i = 0; i < nops; i++) {
@@ -327,6 +379,11 @@ static int check_pass(size_t *peak_live, size_t *peak_fp)
         }
         if (mm_checkheap && mm_checkheap(0) != 0)
             return fail(i, "mm_checkheap() says the heap is broken after this operation");
+#ifndef MM_REFERENCE
+        if (shadow->past_break)
+            return fail(i, "the allocator wrote past the end of the heap (at byte %ld, beyond the break "
+                           "mem_sbrk had handed out) before growing it", shadow->past_break - 1);
+#endif
         if (live > *peak_live) *peak_live = live;
 #ifdef MM_REFERENCE
         long fp = rss_bytes() - rss_base;
@@ -334,6 +391,17 @@ static int check_pass(size_t *peak_live, size_t *peak_fp)
 #endif
     }
     cur = -1;
+#ifndef MM_REFERENCE
+    {
+        long grew = rss_bytes_of(1) - anon_base;
+        if (grew > 0 && (size_t)grew > shadow->open + RSS_SLACK)
+            return fail(-1, "the process's memory grew by %zu bytes during the pass, %zu more than the heap "
+                            "mem_sbrk opened: the allocator keeps memory outside the heap", (size_t)grew,
+                        (size_t)grew - shadow->open);
+        long past = written_past(shadow->total, shadow->open);
+        if (past) return fail(-1, "the allocator wrote past the end of the heap (at byte %ld, beyond the break)", past - 1);
+    }
+#endif
     for (int id = 0; id < nids; id++) {              /* blocks still live at the end: their bytes too */
         long at;
         if (ptr[id] && (at = changed(id, ptr[id], len[id])) >= 0)
@@ -341,28 +409,60 @@ static int check_pass(size_t *peak_live, size_t *peak_fp)
     }
     for (int id = 0; id < nids; id++) if (ptr[id]) { erase(id); mm_free(ptr[id]); ptr[id] = NULL; }
 #ifndef MM_REFERENCE
-    *peak_fp = heap_peak;
+    shadow_rw(1);
+    shadow->guarded = 0;
+    shadow_rw(0);
+    if (shadow->peak != heap_peak || shadow->total != (size_t)(heap_brk - heap_lo) || shadow->open != heap_open)
+        return fail(-1, "the driver's record of the heap was changed behind mem_sbrk's back (highest break %zu "
+                        "by mem_sbrk's own count, %zu in the driver's variable)", shadow->peak, heap_peak);
+    *peak_fp = shadow->peak;
     if (*peak_live > *peak_fp) { printf("ERROR peak live %zu above the footprint %zu\n", *peak_live, *peak_fp); return 1; }
 #endif
     return 0;
 }
 
 /* ---- 3: throughput ----------------------------------------------------------------- */
+static char **got;               /* replay: the pointer each operation returned */
+
 static double replay(void)
 {
     struct timespec t0, t1;
     heap_reset();
-    mm_init();
+    in_replay = 2;
+    if (mm_init() != 0) { printf("FAIL op 0 (mm_init): mm_init returned an error in a timed replay\n"); exit(1); }
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long i = 0; i < nops; i++) {
         op_t *o = &ops[i];
-        if (o->kind == 'a') { ptr[o->id] = mm_malloc(o->size); if (o->size) ptr[o->id][0] = 1; }
+        if (o->kind == 'a') { got[i] = ptr[o->id] = mm_malloc(o->size); if (o->size && got[i]) got[i][0] = 1; }
         else if (o->kind == 'f') { if (ptr[o->id]) mm_free(ptr[o->id]); ptr[o->id] = NULL; }
-        else { ptr[o->id] = mm_realloc(ptr[o->id], o->size); if (o->size) ptr[o->id][0] = 1; }
+        else { got[i] = ptr[o->id] = mm_realloc(ptr[o->id], o->size); if (o->size && got[i]) got[i][0] = 1; }
     }
     for (int id = 0; id < nids; id++) if (ptr[id]) { mm_free(ptr[id]); ptr[id] = NULL; }
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    in_replay = 0;
     return (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+}
+
+/* after a timed replay, outside the timer: the same checks of placement as the
+ * correctness pass (inside the heap, aligned, no overlap), on the pointers it got */
+static int replay_placed(void)
+{
+    root = -1;
+    for (int id = 0; id < nids; id++) ptr[id] = NULL;
+    for (long i = 0; i < nops; i++) {
+        op_t *o = &ops[i];
+        int id = o->id;
+        if (o->kind != 'a' && ptr[id]) { erase(id); ptr[id] = NULL; }
+        if (o->kind == 'f' || (!got[i] && !o->size)) continue;
+        in_replay = 1;
+        if (!got[i]) return fail(i, "%s returned NULL", o->kind == 'a' ? "mm_malloc" : "mm_realloc");
+        if (placed(i, id, got[i], o->size, o->kind == 'a' ? "new" : "resized")) return 1;
+        in_replay = 0;
+        ptr[id] = got[i];
+    }
+    for (int id = 0; id < nids; id++) ptr[id] = NULL;
+    root = -1;
+    return 0;
 }
 
 static int cmp(const void *a, const void *b)
@@ -387,6 +487,14 @@ int main(int argc, char **argv)
     sigaction(SIGALRM, &sa, NULL);
     alarm(60);
     size_t peak_live, peak_fp;
+#ifndef MM_REFERENCE
+    shadow = get_mem(page_size());
+    shadow_rw(0);
+#endif
+    got = get_mem((size_t)nops * sizeof *got);
+    if (nops && mprotect(ops, (size_t)nops * sizeof *ops, PROT_READ) != 0) {   /* the trace is read-only */
+        printf("ERROR cannot protect the trace\n"); return 2;
+    }
     if (check_pass(&peak_live, &peak_fp)) return 1;
     printf("OK ops=%ld\n", nops);
 #ifdef MM_REFERENCE
@@ -397,7 +505,11 @@ int main(int argc, char **argv)
     if (repeats > 0) {
         double t[1000];
         replay();                                             /* warm-up */
-        for (int k = 0; k < repeats; k++) t[k] = replay();
+        if (replay_placed()) return 1;
+        for (int k = 0; k < repeats; k++) {
+            t[k] = replay();
+            if (replay_placed()) return 1;
+        }
         qsort(t, (size_t)repeats, sizeof t[0], cmp);
         printf("TIME median=%.9f min=%.9f max=%.9f repeats=%d\n", t[repeats / 2], t[0], t[repeats - 1], repeats);
     }
