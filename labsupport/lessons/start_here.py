@@ -15,8 +15,8 @@ import re
 from ..exercises import Case, check, exercise, fail
 from ..toolchain import ROOT
 
-__all__ = ["BOOK_BUFFERS", "HIGH_BYTES", "count_zeros_cases", "check_count_zeros", "CHUNK_REQUESTS", "chunk_size_requests",
-           "measure_chunk_sizes", "check_chunk_size", "sandboxed", "holds_c"]
+__all__ = ["BOOK_BUFFERS", "HIGH_BYTES", "count_zeros_cases", "check_count_zeros", "CHUNK_REQUESTS",
+           "chunk_size_requests", "measure_chunk_sizes", "check_chunk_size", "sandboxed", "holds_c"]
 
 
 # --------------------------------------------------------------------------- sandbox

@@ -1427,8 +1427,8 @@ ts.check_first_beats_best(my_trace)
 # which glibc (default tunables) reaches a **footprint at least twice the peak live
 # bytes**. The footprint here is what glibc holds below its top chunk (`mallinfo2`:
 # `arena − keepcost`, what the stepper shows as `top`'s offset), without its own
-# tcache chunk (656 bytes in glibc 2.30 to 2.41, 768 from 2.42); both are peaks over the whole trace. The check replays your trace in a
-# fresh process; `ts.GlibcStepper(my_trace)` shows why it does or does not work.
+# tcache chunk (656 bytes in glibc 2.30 to 2.41, 768 from 2.42); both are peaks over
+# the whole trace. The check replays your trace in a fresh process; `ts.GlibcStepper(my_trace)` shows why it does or does not work.
 
 # %% tags=["solution"]
 my_trace = ...          # your trace, a string
@@ -1507,6 +1507,8 @@ print(two.table(free=False))
 # the tcache turned off (`GLIBC_TUNABLES=glibc.malloc.tcache_count=0`, section 3)?
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# it names the glibc that ran it, and which bin a chunk went to depends on the version
 print(two.table(chunks=False))
 print()
 print(arena_demo(24, tunables=NO_TCACHE).table(chunks=False))
@@ -1514,7 +1516,8 @@ print(arena_demo(24, tunables=NO_TCACHE).table(chunks=False))
 # %% [markdown]
 # With the tcache, the chunk of thread 2's arena went into the **main thread's tcache**,
 # and the main thread's next `malloc(24)` got it. Without the tcache it went back to
-# **its own arena**, into a fastbin of arena 1, and thread 2 got it.
+# **its own arena** (up to glibc 2.42 into a fastbin of arena 1; 2.43 has no fastbins),
+# and thread 2 got it.
 #
 # The source says why
 # ([malloc.c, glibc 2.36](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=glibc-2.36)):
