@@ -60,3 +60,15 @@ def test_cgroup_memory_reads_this_process_or_says_none():
 def test_window_cuts_mappings():
     maps = [(0, 100, "rw-p"), (100, 200, "---p"), (300, 400, "r--p")]
     assert virtual_memory._window(maps, 150, 350) == [(150, 200, "---p"), (300, 350, "r--p")]
+
+
+def test_predict_must_take_the_page_size():
+    assert virtual_memory._takes_three(lambda pages, n, page: (0, 0))
+    assert virtual_memory._takes_three(lambda pages, n, page=4096: (0, 0))
+    assert not virtual_memory._takes_three(lambda pages, n: (0, 0))
+
+
+def test_the_forbidden_list_names_glibc_aliases_and_lookups():
+    for name in ("__libc_memalign", "__libc_valloc", "__libc_pvalloc", "dlsym", "dlvsym", "aligned_alloc"):
+        assert name in alignment.FORBIDDEN_ALLOCATORS
+    assert any(a > 4096 for _, a, _ in alignment.CASES)       # an always-4096 answer fails

@@ -116,7 +116,10 @@ def check_layout_prediction(prediction, module, names=("q1", "q2", "q3", "q4")):
         entry = prediction.get(struct)
         if not isinstance(entry, dict) or what not in entry:
             return f"nothing for {what!r} in my_prediction[{struct!r}]"
-        return entry[what]
+        value = entry[what]
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)                       # "12" typed in quotes: the number is meant
+        return value
 
     return check(predicted, cases, reveal_expected=False, name="my_prediction")
 
@@ -160,7 +163,8 @@ def check_reordered(mine, given, ctype="struct sensor"):
 # ---------------------------------------------------------------------- exercise 3
 
 FORBIDDEN_ALLOCATORS = ("aligned_alloc", "posix_memalign", "memalign", "valloc", "pvalloc",
-                        "_aligned_malloc", "mi_malloc_aligned", "mmap")
+                        "__libc_memalign", "__libc_valloc", "__libc_pvalloc",
+                        "_aligned_malloc", "mi_malloc_aligned", "mmap", "dlsym", "dlvsym")
 
 
 def undefined_symbols(path) -> set:
@@ -184,8 +188,19 @@ _MEANING = {1: ("returned NULL", "start with malloc(size + alignment - 1 + sizeo
                 "my_aligned_free must give the block malloc returned back with free(): not keep it in a "
                 "pool of your own")}
 
-CASES = ((100, 16, 0), (100, 64, 0), (1, 4096, 0), (4096, 4096, 0), (24, 8, 0), (1000, 256, 1000),
-         (100, 4096, 200000))
+CASES = ((100, 16, 0), (100, 64, 0), (1, 4096, 0), (4096, 4096, 0), (24, 8, 0), (100, 65536, 0),
+         (3000, 16384, 0), (1000, 256, 1000), (100, 4096, 200000))
+
+_USING_ONLY_MALLOC = "using only malloc and free: the exercise is to do what aligned_alloc does, yourself"
+
+
+def forbid_shim():
+    """native_examples/02_alignment/aligned_forbid.c, built as a library (cached): preloaded
+    into the check's child, it makes glibc's aligned allocators abort while the learner's
+    functions run (whatever route reaches them: a direct call, an alias, dlsym)."""
+    from .. import build_program, example_path
+    return build_program([example_path("02_alignment") / "aligned_forbid.c"], output="aligned_forbid.so",
+                         cflags=("-O1", "-fPIC"), ldflags=("-shared",), libraries=("dl",))
 
 
 @exercise
@@ -204,24 +219,31 @@ def check_my_aligned(module, cases=CASES):
     calls = undefined_symbols(module.path)
     forbidden = sorted(calls & set(FORBIDDEN_ALLOCATORS))
     if forbidden:
-        return fail(f"your module calls {', '.join(forbidden)}",
-                    "using only malloc and free: the exercise is to do what aligned_alloc does, yourself")
+        return fail(f"your module calls {', '.join(forbidden)}", _USING_ONLY_MALLOC)
     if not {"malloc", "free"} <= calls:
         return fail(f"your module does not call {' and '.join(sorted({'malloc', 'free'} - calls))}",
                     "get the memory from malloc and give it back with free: a static pool or a ring of "
                     "slots is not an allocator")
     checker = build_c_file(example_path("02_alignment") / "aligned_check.c", ldflags=(str(module.path),))
     total = len(cases) + 3
+    shim = {"LD_PRELOAD": str(forbid_shim())}
     for i, (size, alignment, rounds) in enumerate(cases, 1):
-        r = run_c(checker, "check_aligned", size, alignment, rounds, memory_mb=512, timeout=30)
+        r = run_c(checker, "check_aligned", size, alignment, rounds, memory_mb=512, timeout=30, env=shim)
         call = f"my_aligned_alloc({size}, {alignment})" + (f" and {rounds:,} alloc/free rounds" if rounds else "")
         if r.signal or r.timed_out or r.returncode:
-            last = (r.stderr.strip().splitlines() or [""])[-1]
+            lines = [ln for ln in r.stderr.strip().splitlines() if ln != "my_aligned_free(NULL) returned"]
+            last = (lines or [""])[-1]
             words = f"; its last words: {last}" if last else ""
-            return fail(f"case {i} of {total}: {call}: the child {r.status()}{words}",
-                        "free() must get the pointer malloc returned, not the aligned one, and nothing may "
+            if "which the exercise forbids" in last:
+                hint = _USING_ONLY_MALLOC
+            elif last == "calling my_aligned_free(NULL)":
+                hint = ("my_aligned_free(NULL) must do nothing, like free(NULL): test p before reading "
+                        "the pointer stored below it")
+            else:
+                hint = ("free() must get the pointer malloc returned, not the aligned one, and nothing may "
                         "be written outside the block: store the real block's address just below the "
-                        "aligned pointer, inside what you asked malloc for", total=total)
+                        "aligned pointer, inside what you asked malloc for")
+            return fail(f"case {i} of {total}: {call}: the child {r.status()}{words}", hint, total=total)
         if r.value != 0:
             problem, hint = _MEANING.get(r.value, (f"code {r.value}", ""))
             return fail(f"case {i} of {total}: {call}: {problem}", hint, total=total)

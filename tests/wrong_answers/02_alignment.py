@@ -17,6 +17,16 @@ _ALLOC_HEAD = '''%%cffi myalloc
 #include <stdlib.h>
 '''
 
+_REF_ALLOC = '''
+void *my_aligned_alloc(size_t size, size_t alignment) {
+    void *raw = malloc(size + alignment - 1 + sizeof(void *));
+    if (!raw) return NULL;
+    uintptr_t aligned = ((uintptr_t)raw + sizeof(void *) + alignment - 1) & ~(uintptr_t)(alignment - 1);
+    ((void **)aligned)[-1] = raw;
+    return (void *)aligned;
+}
+'''
+
 WRONG = {
     1: [
         # the sizes added up, as if there were no padding at all
@@ -27,6 +37,30 @@ WRONG = {
     "q4": {"sizeof": 8, "a": 0, "inner": 1, "b": 7},
 }
 ''', "first multiple of"),
+        # q1 nested as if its alignment were 1 (packed inside q4)
+        ("partial", '''my_prediction = {
+    "q1": {"sizeof": 12, "c": 0, "i": 4, "d": 8},
+    "q2": {"sizeof": 24, "s": 0, "c": 2, "d": 8, "e": 16},
+    "q3": {"sizeof": 16, "name": 0, "n": 8, "k": 12},
+    "q4": {"sizeof": 16, "a": 0, "inner": 1, "b": 13},
+}
+''', "largest alignment of its own fields"),
+        # q3's size not rounded up to the struct's alignment (tail padding forgotten)
+        ("partial", '''my_prediction = {
+    "q1": {"sizeof": 12, "c": 0, "i": 4, "d": 8},
+    "q2": {"sizeof": 24, "s": 0, "c": 2, "d": 8, "e": 16},
+    "q3": {"sizeof": 14, "name": 0, "n": 8, "k": 12},
+    "q4": {"sizeof": 20, "a": 0, "inner": 4, "b": 16},
+}
+''', "rounded up to the struct's alignment"),
+        # numbers in quotes are read as numbers: a wrong one among them still gets its rule
+        ("partial", '''my_prediction = {
+    "q1": {"sizeof": "12", "c": "0", "i": "4", "d": "8"},
+    "q2": {"sizeof": "16", "s": "0", "c": "2", "d": "4", "e": "12"},
+    "q3": {"sizeof": "16", "name": "0", "n": "8", "k": "12"},
+    "q4": {"sizeof": "20", "a": "0", "inner": "4", "b": "16"},
+}
+''', "first multiple of 8"),
         # asks the compiler instead of predicting
         ("gaming", '''my_prediction = {}
 for name in ("q1", "q2", "q3", "q4"):
@@ -158,6 +192,69 @@ void my_aligned_free(void *p) {
     (void)p;
 }
 """, "not keep it in a pool"),
+        # no NULL test in my_aligned_free: free(NULL) does nothing, this reads below NULL
+        ("partial", _ALLOC_HEAD + _REF_ALLOC + '''
+void my_aligned_free(void *p) {
+    free(((void **)p)[-1]);
+}
+''', "my_aligned_free(NULL) must do nothing"),
+        # alignment ignored, always 4096: right for every alignment up to a page (review 02-03, 4)
+        ("gaming", _ALLOC_HEAD + '''
+void *my_aligned_alloc(size_t size, size_t alignment) {
+    (void)alignment;
+    void *raw = malloc(size + 4096 + sizeof(void *));
+    if (!raw) return NULL;
+    uintptr_t a = ((uintptr_t)raw + sizeof(void *) + 4095) & ~(uintptr_t)4095;
+    ((void **)a)[-1] = raw;
+    return (void *)a;
+}
+
+void my_aligned_free(void *p) {
+    if (p) free(((void **)p)[-1]);
+}
+''', "not a multiple of the alignment"),
+        # glibc's internal alias, not on a list of public names (review 02-03, defect 3)
+        ("forbidden", _ALLOC_HEAD + '''
+extern void *__libc_memalign(size_t, size_t);
+
+void *my_aligned_alloc(size_t size, size_t alignment) {
+    void *x = malloc(1);
+    free(x);
+    return __libc_memalign(alignment, size);
+}
+
+void my_aligned_free(void *p) {
+    free(p);
+}
+''', "using only malloc and free"),
+        # aligned_alloc looked up by name at run time (review 02-03, defect 3)
+        ("forbidden", _ALLOC_HEAD + '''#include <dlfcn.h>
+
+void *my_aligned_alloc(size_t size, size_t alignment) {
+    void *(*f)(size_t, size_t) = (void *(*)(size_t, size_t))dlsym(RTLD_DEFAULT, "aligned_alloc");
+    void *x = malloc(1);
+    free(x);
+    return f(alignment, (size + alignment - 1) / alignment * alignment);
+}
+
+void my_aligned_free(void *p) {
+    free(p);
+}
+''', "using only malloc and free"),
+        # memalign under another name: the asm label hides nothing from the preloaded guard
+        ("forbidden", _ALLOC_HEAD + '''
+extern void *some_alias(size_t, size_t) __asm__("memalign");
+
+void *my_aligned_alloc(size_t size, size_t alignment) {
+    void *x = malloc(1);
+    free(x);
+    return some_alias(alignment, size);
+}
+
+void my_aligned_free(void *p) {
+    free(p);
+}
+''', "using only malloc and free"),
         # the library's aligned allocator, which the task forbids (review 02, defect 2)
         ("forbidden", _ALLOC_HEAD + '''
 void *my_aligned_alloc(size_t size, size_t alignment) {
