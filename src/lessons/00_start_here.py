@@ -175,7 +175,8 @@ check_count_zeros(zeros)
 # dies with it. So every demonstration that can crash, hang or eat memory in this
 # course runs in a **child process** instead: `lab.run_c(module, "function", args...)`.
 # The child has a time limit, a memory cap (a quarter of this machine's memory, at
-# most 2 GiB, so a runaway loop cannot take the machine down), a cap of 64
+# most 2 GiB, and at most half of the container's or JupyterHub's memory limit where
+# there is one, so a runaway loop cannot take the machine down), a cap of 64
 # processes, and optional CPU limits; its output is
 # captured at the file-descriptor level (C's `printf` writes to fd 1, which
 # Python's `print` redirection never sees), and you get back how it ended.
