@@ -209,3 +209,41 @@ def test_blocks_libc_allocates_for_the_program_are_charged_to_it(tmp_path):
     r = lab.run_program([exe], env=leakcount.preload_env(leakcount.build_shim(), armed_only=True), timeout=30)
     assert r.ok, r
     assert r.stdout.strip() == "live=2"
+
+
+ALIGNED = textwrap.dedent(r"""
+    #include <stdio.h>
+    #include <stdlib.h>
+    #include <malloc.h>
+    extern void leakcount_arm(long) __attribute__((weak));
+    extern long leakcount_disarm(void) __attribute__((weak));
+    extern long leakcount_epoch_live(long *) __attribute__((weak));
+    extern long leakcount_history(long *) __attribute__((weak));
+    int main(void) {
+        long failures, arms = leakcount_history(&failures);
+        leakcount_arm(0);
+        void *a = aligned_alloc(64, 64), *b = memalign(64, 32), *c = NULL;
+        int rc = posix_memalign(&c, 64, 16);
+        void *d = reallocarray(NULL, 4, 8);
+        long seen = leakcount_disarm(), bytes, live = leakcount_epoch_live(&bytes);
+        printf("seen=%ld live=%ld bytes=%ld rc=%d\n", seen, live, bytes, rc);
+        free(a); free(b); free(c); free(d);
+        printf("after free: live=%ld\n", leakcount_epoch_live(NULL));
+        leakcount_arm(2);
+        leakcount_arm(0);                      /* re-armed: the planned failure never happens */
+        free(malloc(1)); free(malloc(1));
+        leakcount_disarm();
+        long now = leakcount_history(&failures);
+        printf("arms=%ld failures=%ld\n", now - arms, failures);
+        return 0;
+    }
+""")
+
+
+def test_aligned_allocations_are_counted_and_rearming_shows(tmp_path):
+    src = tmp_path / "aligned.c"
+    src.write_text(ALIGNED)
+    exe = lab.build_program([src], cflags=("-O0", "-g"))
+    r = lab.run_program([exe], env=leakcount.preload_env(leakcount.build_shim(), armed_only=True), timeout=30)
+    assert r.ok, r
+    assert r.stdout.splitlines() == ["seen=4 live=4 bytes=144 rc=0", "after free: live=0", "arms=3 failures=0"]

@@ -45,6 +45,12 @@ def test_classification_check_verdicts(capsys):
                                    QUIZ, VALGRIND)
     assert not pl.check_classification({**right, 3: "leaked"}, QUIZ, VALGRIND)
     assert "'leaked' is not a kind" in capsys.readouterr().out
+    assert not pl.check_classification({**right, 3: "Indirect"}, QUIZ, VALGRIND)
+    assert "LeakSanitizer's word" in capsys.readouterr().out
+    assert not pl.check_classification({**right, 2: "still reachable"}, QUIZ, VALGRIND)
+    assert "'still reachable' is a block" in capsys.readouterr().out
+    assert not pl.check_classification({**right, 4: "x"}, QUIZ, VALGRIND)
+    assert "exactly one entry per report" in capsys.readouterr().out
 
     class Anything(str):
         def __eq__(self, other):

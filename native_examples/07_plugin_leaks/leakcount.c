@@ -1,7 +1,8 @@
 /* leakcount: a counting allocator, preloaded into a program (LD_PRELOAD=libleakcount.so).
  *
- * It interposes malloc, calloc, realloc and free, hands the work to glibc
- * (__libc_malloc...), and keeps a table of live blocks: size, the address of the
+ * It interposes malloc, calloc, realloc, free and the aligned and array variants
+ * (aligned_alloc, posix_memalign, memalign, valloc, pvalloc, reallocarray), hands the
+ * work to glibc (__libc_malloc, __libc_memalign...), and keeps a table of live blocks: size, the address of the
  * code that called malloc, and an "epoch". From that it reports live blocks and bytes
  * per module (the .so whose code called malloc) and per call site, and it can make
  * the N-th allocation fail (fault injection).
@@ -19,9 +20,12 @@
  * fopen...) is charged to the first frame outside libc.so (a backtrace), so a leaked
  * strdup counts as the caller's leak.
  *   leakcount_sites(fd)        the call sites of those blocks, one line each
+ *   leakcount_history(&f)      how many times leakcount_arm has been called, ever (and in
+ *                              f how many allocations it has made fail): a caller that
+ *                              re-arms or disarms behind the sweep's back shows here
  * Environment: LEAKCOUNT_TRACK=armed tracks only armed epochs (cheap in a big process);
  * LEAKCOUNT_FD=n writes marks there instead of stderr.
- * Not thread-safe beyond a spin lock; aligned allocations are passed through untracked.
+ * Not thread-safe beyond a spin lock.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -36,13 +40,14 @@ extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void __libc_free(void *);
+extern void *__libc_memalign(size_t, size_t);
 
 #define SLOTS (1u << 18)
 #define TOMB ((void *)1)
 
 struct slot { void *ptr; size_t size; void *caller; long epoch; };
 static struct slot table[SLOTS];
-static long live_blocks, epoch, armed, fail_at, seen, dropped, persistent;
+static long live_blocks, epoch, armed, fail_at, seen, dropped, persistent, arms, injected;
 static int track_all = -1, lock_word;
 static __thread int inside;          /* our own calls (dladdr...) are not counted */
 
@@ -129,7 +134,9 @@ static int inject(void)          /* 1: this allocation must fail */
     if (!armed || inside)
         return 0;
     ++seen;
-    return persistent ? fail_at && seen >= fail_at : seen == fail_at;
+    int fails = persistent ? fail_at && seen >= fail_at : seen == fail_at;
+    injected += fails;
+    return fails;
 }
 
 void *malloc(size_t n)
@@ -164,6 +171,68 @@ void *realloc(void *old, size_t n)
     return p;
 }
 
+static void *aligned(size_t align, size_t n, void *caller)
+{
+    if (inject()) { errno = ENOMEM; return NULL; }
+    void *p = __libc_memalign(align, n);
+    if (p && tracking())
+        insert(p, n, charged_to(caller));
+    return p;
+}
+
+void *aligned_alloc(size_t align, size_t n)
+{
+    return aligned(align, n, __builtin_return_address(0));
+}
+
+void *memalign(size_t align, size_t n)
+{
+    return aligned(align, n, __builtin_return_address(0));
+}
+
+int posix_memalign(void **out, size_t align, size_t n)
+{
+    if (align % sizeof(void *) != 0 || (align & (align - 1)) != 0 || align == 0)
+        return EINVAL;
+    void *p = aligned(align, n, __builtin_return_address(0));
+    if (!p)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+void *valloc(size_t n)
+{
+    return aligned((size_t)sysconf(_SC_PAGESIZE), n, __builtin_return_address(0));
+}
+
+void *pvalloc(size_t n)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    return aligned(page, (n + page - 1) / page * page, __builtin_return_address(0));
+}
+
+void *reallocarray(void *old, size_t a, size_t b)
+{
+    size_t n;
+    if (__builtin_mul_overflow(a, b, &n)) { errno = ENOMEM; return NULL; }
+    if (old == NULL) {
+        if (inject()) { errno = ENOMEM; return NULL; }
+        void *p = __libc_malloc(n);
+        if (p && tracking())
+            insert(p, n, charged_to(__builtin_return_address(0)));
+        return p;
+    }
+    if (inject()) { errno = ENOMEM; return NULL; }
+    void *p = __libc_realloc(old, n);
+    if (p || n == 0) {
+        erase(old);
+        if (p && tracking())
+            insert(p, n, charged_to(__builtin_return_address(0)));
+    }
+    return p;
+}
+
 void free(void *p)
 {
     if (!p)
@@ -176,6 +245,7 @@ void leakcount_arm(long n)
 {
     lock();
     epoch++;
+    arms++;
     armed = 1;
     fail_at = n;
     seen = 0;
@@ -193,6 +263,13 @@ long leakcount_disarm(void)
 {
     armed = 0;
     return seen;
+}
+
+long leakcount_history(long *failures)
+{
+    if (failures)
+        *failures = injected;
+    return arms;
 }
 
 static const char *module_of(void *caller, const char **func);

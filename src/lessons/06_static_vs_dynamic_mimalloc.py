@@ -177,9 +177,12 @@ if CMAKE:
 # `CMakeFindDependencyMacro`) before it includes its targets, which is what the second
 # build does by hand with `find_package`.
 #
-# **A guard.** CMake 3.23 added `CMAKE_LINK_LIBRARIES_ONLY_TARGETS`: with it `ON`, a
-# name given to `target_link_libraries` that could be a target but is not one is a
-# configure error instead of a silent `-l`. **Predict:** does it catch both cases?
+# **A guard.** CMake 3.23 added the target property `LINK_LIBRARIES_ONLY_TARGETS`, which
+# makes CMake "verify that link items that might be target names actually name existing
+# targets": a name that could be a target but is not one becomes a configure error
+# instead of a silent `-l`. The variable `CMAKE_LINK_LIBRARIES_ONLY_TARGETS` switches it
+# on for every target the project creates. **Predict:** with the variable `ON`, does it
+# catch both cases?
 
 # %%
 if CMAKE:
@@ -189,18 +192,29 @@ if CMAKE:
                "transitive app": lab.cmake_build(SRC / "transitive" / "app",
                                                  options={"FW_DIR": fw.build_dir,
                                                           "CMAKE_LINK_LIBRARIES_ONLY_TARGETS": "ON"},
-                                                 name="app-guarded")}
+                                                 name="app-guarded"),
+               "transitive app, property set on fw": lab.cmake_build(SRC / "transitive" / "app",
+                                                                     options={"FW_DIR": fw.build_dir,
+                                                                              "GUARD_FW": "ON"},
+                                                                     name="app-guard-fw")}
     for name, b in guarded.items():
         said = [l.strip() for l in b.log.splitlines()
                 if "LINK_LIBRARIES_ONLY_TARGETS" in l or "cannot find" in l or l.strip() == "mimalloc-static"]
-        print(f"--- {name}, with the guard: fails at the {b.stage} step\n" + "\n".join(said))
+        print(f"--- {name}: fails at the {b.stage} step\n" + "\n".join(said))
 
 # %% [markdown]
-# It catches the name written in the project's own `target_link_libraries` (a configure
-# error that names `mimalloc-static` before anything is built), not the one that arrives inside an imported
-# target's interface: the property checks "items named by `target_link_libraries()`"
-# of the project's own, non-imported targets (CMake documentation of
-# `LINK_LIBRARIES_ONLY_TARGETS`). mimalloc's targets carry no namespace
+# The variable catches the name written in the project's own `target_link_libraries` (a
+# configure error that names `mimalloc-static` before anything is built), not the one that
+# arrives inside an imported target's interface. CMake's documentation of the property
+# says why, and what to do: "This property is initialized by the value of the
+# `CMAKE_LINK_LIBRARIES_ONLY_TARGETS` variable when a non-imported target is created.
+# The property may be explicitly enabled on an imported target to check its link
+# interface." The third build does that, with one line after the framework's export file
+# is included (`transitive/app/CMakeLists.txt`, `-DGUARD_FW=ON`):
+# `set_property(TARGET fw PROPERTY LINK_LIBRARIES_ONLY_TARGETS ON)`. Now the configure
+# step stops and names `mimalloc-static`, which only the export file mentions. (The
+# same page warns that names inside generator expressions such as `$<LINK_ONLY:...>` "may
+# not always" be detected; here, with this CMake, it was.) mimalloc's targets carry no namespace
 # (`mimalloc-static`, not `mimalloc::static`: `install(EXPORT mimalloc ...)` without
 # `NAMESPACE`, `CMakeLists.txt` lines 701 and 753 at v3.4.3), so a
 # name with `::`, which CMake always treats as a target, is no protection here either.
@@ -695,7 +709,12 @@ if CXX:
 # a config file it writes itself, and compares with the values a plain build reads from
 # each; it also counts the bytes glibc still holds after the 1000 calls, in its heap
 # (`mallinfo2().uordblks`) and in blocks it gave their own `mmap` (`hblkhd`, requests of
-# 128 KiB and more by default), so a "fix" that simply never frees is caught.
+# 128 KiB and more by default), so a "fix" that simply never frees is caught. It runs
+# the program with glibc's per-thread cache switched off
+# (`GLIBC_TUNABLES=glibc.malloc.tcache_count=0`): `mallinfo2` counts the freed chunks
+# that cache keeps as in use (glibc's `int_mallinfo`, `malloc/malloc.c` line 5149 on the
+# release/2.36 branch, sums only the fastbins and bins as free), so a correct fix could
+# otherwise look as if it held a few bytes. The file it writes holds new random values each time you run the check.
 
 # %% tags=["solution"]
 FIX_CPP = r'''
@@ -760,8 +779,10 @@ else:
 #   `___BUG_IN_CLIENT_OF_LIBMALLOC_POINTER_BEING_FREED_WAS_NOT_ALLOCATED`).
 # - **How a static mimalloc takes over anyway: a constructor.** With `MI_OSX_ZONE` (default
 #   `ON`, `CMakeLists.txt` line 35) a static build compiles
-#   `src/prim/osx/alloc-override-zone.c`, whose constructor `_mi_macos_override_malloc`
-#   (lines 450-487) registers mimalloc's zone, then unregisters and re-registers the
+#   `src/prim/osx/alloc-override-zone.c`, and with `MI_OVERRIDE` (default `ON`; lines
+#   866-876 then define `MI_MALLOC_OVERRIDE`, and the whole file sits inside
+#   `#if defined(MI_MALLOC_OVERRIDE)`, from its line 11) that file holds a constructor,
+#   `_mi_macos_override_malloc` (lines 450-487), which registers mimalloc's zone, then unregisters and re-registers the
 #   original default zone: "this makes our zone the new default". From then on `malloc`
 #   called in *any* dylib, through `libSystem`, is served by mimalloc, and `free` finds
 #   the owner of every block: the two-level namespace no longer matters. (The shared
@@ -782,8 +803,10 @@ else:
 #   (`mimalloc-static`) gives exactly the `private` model: mimalloc in the executable,
 #   the system zone in every dylib, and a block crossing between them freed by the wrong
 #   one. Others hit the same trap: jemalloc issue #708 ("linker omits zone.o when
-#   statically linking"), and rust-lang/rust pull request #92249, which observed that
-#   "the linker doesn't seem to consider ctors as 'used'".
+#   statically linking"), and rust-lang/rust pull request #82642 (2021, jemalloc in
+#   rustc on macOS), whose comment says that "the linker doesn't seem to consider ctors
+#   as "used" when statically linking, so we need to explicitly depend on the function"
+#   (pull request #92249 later kept that comment for mimalloc).
 # - **mimalloc's documented override on macOS is dynamic**: `env
 #   DYLD_INSERT_LIBRARIES=/usr/lib/libmimalloc.dylib myprogram` (readme, *Dynamic Override
 #   on MacOS*, with a note that security restrictions may apply when started from a
@@ -845,9 +868,10 @@ if CMAKE:
 #   file is `libmimalloc.a`. An unknown target name becomes `-lmimalloc-static`, which no
 #   file matches: `cannot find -lmimalloc-static` (GNU ld), `library not found for
 #   -lmimalloc-static` (Apple ld). The name can come from your own `CMakeLists.txt` or,
-#   unseen, from a static library's package (`$<LINK_ONLY:mimalloc-static>`);
-#   `CMAKE_LINK_LIBRARIES_ONLY_TARGETS` catches only the first. Read the link line:
-#   `cmake --build . -v`.
+#   unseen, from a static library's package (`$<LINK_ONLY:mimalloc-static>`).
+#   `CMAKE_LINK_LIBRARIES_ONLY_TARGETS` catches the first; the property
+#   `LINK_LIBRARIES_ONLY_TARGETS` set on the imported target catches the second. Read the
+#   link line: `cmake --build . -v`.
 # - Dynamic mimalloc is a `NEEDED` entry; static mimalloc is ~240 KiB copied into the
 #   executable, which then defines and exports `malloc`. On Linux both interpose: one
 #   allocator for every module, `dlopen`ed ones included.
@@ -885,7 +909,7 @@ if CMAKE:
 #   and its `CMakeLists.txt` (`MI_BUILD_STATIC`, `MI_OSX_ZONE`, `MI_OSX_INTERPOSE`), at v3.4.3:
 #   `src/prim/osx/alloc-override-zone.c` (the zone constructor, lines 450-487),
 #   `src/alloc-override.c` (the interpose table, lines 51-126), `src/static.c`.
-# - jemalloc issue #708 and rust-lang/rust pull request #92249 (a zone constructor in an
+# - jemalloc issue #708 and rust-lang/rust pull requests #82642 and #92249 (a zone constructor in an
 #   archive member that the linker leaves out); Apple's `ld(1)` (`-all_load`,
 #   `-force_load`); GNU ld manual, `--whole-archive`.
 # - CMake, `LINK_LIBRARIES_ONLY_TARGETS` (3.23+) and `CMakeFindDependencyMacro`

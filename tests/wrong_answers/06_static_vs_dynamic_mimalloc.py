@@ -42,6 +42,27 @@ PREDICTION = {name: dict(links=Yes(), library_allocator=Yes(), config_crashes=Ye
     "three": dict(links=True, library_allocator="glibc", config_crashes=True),
 }
 ''', "when links is False"),
+        # "PRIVATE hides it": set-up two's library believed to stay on glibc (review 06-07)
+        ("partial", '''PREDICTION = {
+    "one":   dict(links=False, library_allocator=None, config_crashes=None),
+    "two":   dict(links=True, library_allocator="glibc", config_crashes=False),
+    "three": dict(links=True, library_allocator="glibc", config_crashes=True),
+}
+''', "search order"),
+        # 0 and 1 instead of booleans (review 06-07)
+        ("gaming", '''PREDICTION = {
+    "one":   dict(links=0, library_allocator=None, config_crashes=None),
+    "two":   dict(links=1, library_allocator="mimalloc", config_crashes=0),
+    "three": dict(links=1, library_allocator="glibc", config_crashes=1),
+}
+''', "True or False"),
+        # set-up three believed to hide mimalloc only from the executable (review 06-07)
+        ("partial", '''PREDICTION = {
+    "one":   dict(links=False, library_allocator=None, config_crashes=None),
+    "two":   dict(links=True, library_allocator="mimalloc", config_crashes=False),
+    "three": dict(links=True, library_allocator="mimalloc", config_crashes=False),
+}
+''', "local: *"),
     ],
     # Exercise 2: an API that frees where it allocates.
     2: [
@@ -99,5 +120,49 @@ ConfigText config_text(const char *key)
 void config_text_release(ConfigText) {}
 """
 ''', "valid until config_text_release"),
+        # the data of a std::string destroyed when config_text returns (review 06-07)
+        ("forbidden", 'FIX_CPP = r"""' + FIX_HEAD + '''
+ConfigText config_text(const char *key)
+{
+    std::string s = config_string(key);
+    return ConfigText{s.data(), s.size(), nullptr};
+}
+
+void config_text_release(ConfigText) {}
+"""
+''', "valid until config_text_release"),
+        # a new std::string released with std::free: its buffer leaks (review 06-07)
+        ("partial", 'FIX_CPP = r"""' + FIX_HEAD + '''
+ConfigText config_text(const char *key)
+{
+    auto *s = new std::string(config_string(key));
+    return ConfigText{s->data(), s->size(), s};
+}
+
+void config_text_release(ConfigText t) { std::free(t.handle); }
+"""
+''', "matching delete/free"),
+        # the check's own config values, read from its oracle and typed into a table next to the
+        # book's (review 06-07): the check now writes new random values on every run
+        ("gaming", '''import json as _json
+
+from labsupport.lessons import static_dynamic as _sd
+
+_book = _json.loads((_sd._src() / "config" / "config.json").read_text())["app"]
+_other = _sd.fresh_config()[1]
+_table = lambda d: ", ".join('{"%s", "%s"}' % kv for kv in d.items())
+FIX_CPP = r"""''' + FIX_HEAD + '''
+ConfigText config_text(const char *key)
+{
+    static const std::map<std::string, std::string> book = {BOOK};
+    static const std::map<std::string, std::string> other = {OTHER};
+    std::string name = config_app_value("name").asCString();
+    const std::string &s = (name == "demo" ? book : other).at(key);
+    return ConfigText{s.data(), s.size(), nullptr};
+}
+
+void config_text_release(ConfigText) {}
+""".replace("BOOK", _table(_book)).replace("OTHER", _table(_other))
+''', "no values typed in"),
     ],
 }

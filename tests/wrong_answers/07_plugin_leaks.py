@@ -172,6 +172,164 @@ done:
 }
 """
 
+# the totals the notebook printed, as a formula; the encoder never runs (review 06-07, 1a)
+HARD_CODED = """long encode_batch(const char *plugin, int n)
+{
+    struct mh_context *ctx = NULL;
+    struct mh_error e = mh_open(plugin, &ctx);
+    if (e.code != MH_OK)
+        return -e.code;
+    mh_close(ctx);
+    return 170L * n;                     /* the book printed n=1: 170, n=3: 510 */
+}
+"""
+
+# the given leaking code, re-arming the fault injection so that nothing fails (review 06-07, 1b)
+REARMS = """long encode_batch(const char *plugin, int n)
+{
+    if (leakcount_arm)
+        leakcount_arm(0);                /* restart counting, with no failure planned */
+    struct mh_context *ctx;
+    struct mh_error e = mh_open(plugin, &ctx);
+    if (e.code != MH_OK)
+        return -e.code;
+    uint8_t *out = malloc(CAPACITY);
+    uint8_t *pixels = malloc(64);
+    if (!out || !pixels)
+        return -MH_ERR_NOMEM;
+    long total = 0;
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 64; k++)
+            pixels[k] = (uint8_t)(k * 3 + i);
+        struct mh_image img = {8, 8, pixels};
+        size_t size;
+        e = mh_encode(ctx, &img, out, CAPACITY, &size);
+        if (e.code != MH_OK)
+            return -e.code;
+        total += (long)size;
+    }
+    free(pixels);
+    free(out);
+    mh_close(ctx);
+    return total;
+}
+"""
+
+# the reference with cache-line aligned pixels from aligned_alloc, never freed: leaks on every
+# call, and the old counting allocator did not see aligned blocks (review 06-07, 1c)
+ALIGNED_LEAK = """long encode_batch(const char *plugin, int n)
+{
+    struct mh_context *ctx = NULL;
+    uint8_t *out = NULL, *pixels = NULL;
+    long result = 0;
+    struct mh_error e = mh_open(plugin, &ctx);
+    if (e.code != MH_OK) {
+        result = -e.code;
+        goto done;
+    }
+    out = malloc(CAPACITY);
+    pixels = aligned_alloc(64, 64);   /* cache-line aligned pixels */
+    if (!out || !pixels) {
+        result = -MH_ERR_NOMEM;
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 64; k++)
+            pixels[k] = (uint8_t)(k * 3 + i);
+        struct mh_image img = {8, 8, pixels};
+        size_t size;
+        e = mh_encode(ctx, &img, out, CAPACITY, &size);
+        if (e.code != MH_OK) {
+            result = -e.code;
+            goto done;
+        }
+        result += (long)size;
+    }
+done:
+    free(out);
+    mh_close(ctx);
+    return result;
+}
+"""
+
+# the reference with a positive error code
+POSITIVE = """long encode_batch(const char *plugin, int n)
+{
+    struct mh_context *ctx = NULL;
+    uint8_t *out = NULL, *pixels = NULL;
+    long result = 0;
+    struct mh_error e = mh_open(plugin, &ctx);
+    if (e.code != MH_OK) {
+        result = -e.code;
+        goto done;
+    }
+    out = malloc(CAPACITY);
+    pixels = malloc(64);
+    if (!out || !pixels) {
+        result = -MH_ERR_NOMEM;
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 64; k++)
+            pixels[k] = (uint8_t)(k * 3 + i);
+        struct mh_image img = {8, 8, pixels};
+        size_t size;
+        e = mh_encode(ctx, &img, out, CAPACITY, &size);
+        if (e.code != MH_OK) {
+            result = e.code;
+            goto done;
+        }
+        result += (long)size;
+    }
+done:
+    free(pixels);
+    free(out);
+    mh_close(ctx);
+    return result;
+}
+"""
+
+# the reference plus a log FILE closed only on the normal path (review 06-07)
+FOPEN_LEAK = """long encode_batch(const char *plugin, int n)
+{
+    struct mh_context *ctx = NULL;
+    uint8_t *out = NULL, *pixels = NULL;
+    long result = 0;
+    FILE *log = fopen("/dev/null", "w");
+    if (!log) return -MH_ERR_NOMEM;
+    struct mh_error e = mh_open(plugin, &ctx);
+    if (e.code != MH_OK) {
+        result = -e.code;
+        goto done;
+    }
+    out = malloc(CAPACITY);
+    pixels = malloc(64);
+    if (!out || !pixels) {
+        result = -MH_ERR_NOMEM;
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 64; k++)
+            pixels[k] = (uint8_t)(k * 3 + i);
+        struct mh_image img = {8, 8, pixels};
+        size_t size;
+        e = mh_encode(ctx, &img, out, CAPACITY, &size);
+        if (e.code != MH_OK) {
+            result = -e.code;
+            goto done;
+        }
+        result += (long)size;
+    }
+    fclose(log);
+done:
+    free(pixels);
+    free(out);
+    mh_close(ctx);
+    return result;
+    return 0;
+}
+"""
+
 WRONG = {
     # Exercise 1: classify five report excerpts.
     1: [
@@ -194,12 +352,46 @@ ANSWERS = {n: Anything("definitely lost") for n in range(1, 6)}
         ("forbidden", """ANSWERS = {1: "definitely lost", 2: "indirectly lost", 3: "leaked", 4: "not a leak",
            5: "leaked"}
 """, "'leaked' is not a kind"),
+        # LeakSanitizer's own word for report 2
+        ("partial", """ANSWERS = {1: "definitely lost", 2: "Indirect", 3: "not a leak", 4: "not a leak",
+           5: "indirectly lost"}
+""", "LeakSanitizer's word"),
+        # valgrind's word for a block still pointed to
+        ("partial", """ANSWERS = {1: "definitely lost", 2: "indirectly lost", 3: "still reachable",
+           4: "still reachable", 5: "indirectly lost"}
+""", "'still reachable' is a block a pointer still reaches"),
+        # the five answers plus an extra key
+        ("gaming", """ANSWERS = {1: "definitely lost", 2: "indirectly lost", 3: "not a leak", 4: "not a leak",
+           5: "indirectly lost", 6: "x"}
+""", "exactly one entry per report"),
+        # every report "definitely lost"
+        ("partial", """ANSWERS = {i: "definitely lost" for i in range(1, 6)}
+""", "chunks after the first"),
+        # heaptrack's "leaked" read as lost
+        ("partial", """ANSWERS = {1: "definitely lost", 2: "indirectly lost", 3: "definitely lost", 4: "not a leak",
+           5: "definitely lost"}
+""", "stdout's buffer"),
+        # valgrind's fourth kind
+        ("partial", """ANSWERS = {1: "definitely lost", 2: "indirectly lost", 3: "not a leak", 4: "possibly lost",
+           5: "indirectly lost"}
+""", "'possibly lost' means"),
+        # a list instead of a dict
+        ("partial", """ANSWERS = ["definitely lost", "indirectly lost", "not a leak", "not a leak", "indirectly lost"]
+""", "one entry per report"),
+        # report 5 left out
+        ("partial", """ANSWERS = {1: "definitely lost", 2: "indirectly lost", 3: "not a leak", 4: "not a leak"}
+""", "every report"),
     ],
     # Exercise 2: encode_batch that leaks nothing on any path and returns the error code.
     2: [
         ("partial", c_cell(FORGETS_CLOSE), "mh_close(ctx)"),
         ("partial", c_cell(PARTIAL_TOTAL), "minus the error code"),
-        ("gaming", c_cell(DISARMS), "must not switch the fault injection off"),
+        ("gaming", c_cell(DISARMS), "switch off the fault injection"),
         ("forbidden", c_cell(STRDUP_LEAK, includes="#include <string.h>\n"), "strdup"),
+        ("gaming", c_cell(HARD_CODED), "not from a formula"),
+        ("forbidden", c_cell(REARMS), "re-arm"),
+        ("partial", c_cell(ALIGNED_LEAK), "aligned_alloc"),
+        ("partial", c_cell(POSITIVE), "a negative number"),
+        ("partial", c_cell(FOPEN_LEAK, includes="#include <stdio.h>\n"), "one 'done:' label"),
     ],
 }
