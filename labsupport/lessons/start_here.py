@@ -44,9 +44,27 @@ def _refuse_cffi(refuse) -> None:
             pass
 
 
+def _stdlib_only(create_dynamic, refuse):
+    """``_imp.create_dynamic`` that loads only the standard library's own compiled modules
+    (``math``, ``_decimal``, ... in ``lib-dynload``): any other compiled module is refused."""
+    import os
+    import sys
+    import sysconfig
+    ver = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    dirs = {sysconfig.get_config_var("DESTSHARED") or "",                       # the base install's, not a venv's
+            os.path.join(sys.base_exec_prefix, "lib", ver, "lib-dynload")}
+    dynload = tuple(os.path.realpath(d) + os.sep for d in dirs if d and os.path.isdir(d))
+
+    def load(spec, *rest):
+        if dynload and os.path.realpath(getattr(spec, "origin", None) or "").startswith(dynload):
+            return create_dynamic(spec, *rest)
+        return refuse()
+    return load
+
+
 def _call_sandboxed(fn, why, *args, **kwargs):
     """In the isolated child: refuse programs, the course's runners, ctypes, cffi's loaders and the
-    loading of any compiled module not loaded yet while ``fn`` runs."""
+    loading of any compiled module outside the standard library while ``fn`` runs."""
     import _imp
     import sys
 
@@ -57,7 +75,7 @@ def _call_sandboxed(fn, why, *args, **kwargs):
 
     isolate._start_and_wait = refuse           # lab.run_program / run_c / run_python, and every probe
     _refuse_cffi(refuse)
-    _imp.create_dynamic = refuse               # a compiled module (a %%cffi module, a .so) loaded from fn
+    _imp.create_dynamic = _stdlib_only(_imp.create_dynamic, refuse)   # a %%cffi module, a .so, from fn
     active = [True]
 
     def hook(event, _args):
