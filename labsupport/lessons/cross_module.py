@@ -8,13 +8,15 @@ and in glibc's heap (``mallinfo2``). Expected values are measured on this machin
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..exercises import Case, check, exercise, fail, passed
 from ..isolate import run_program, run_python
 
 __all__ = ["OUTCOMES", "outcome", "run_app", "EXERCISE_1", "EXERCISE_1_HINTS", "check_outcomes",
-           "greeting_report", "check_greeting_length", "GREETING_NAMES", "GREETING_CALLS"]
+           "greeting_report", "check_greeting_length", "GREETING_NAMES", "GREETING_CALLS",
+           "solution_source", "runs_the_experiment", "did_not_run"]
 
 OUTCOMES = ("OK", "SIGABRT", "SIGSEGV")
 
@@ -57,6 +59,52 @@ EXERCISE_1_HINTS = {
 }
 
 
+def solution_source(name: str) -> str | None:
+    """The source of the most recent notebook cell (before the running one) that assigns
+    ``name``, from IPython's input history (as lesson 02's check does); None outside IPython."""
+    try:
+        from IPython import get_ipython
+        ip = get_ipython()
+        history = ip.user_ns.get("In", []) if ip is not None else []
+    except Exception:                       # noqa: BLE001 - not in IPython
+        return None
+    for src in reversed(history[:-1]):
+        if re.search(rf"^\s*{re.escape(name)}\s*=", src, re.M):
+            return src
+    return None
+
+
+def runs_the_experiment(name: str, helpers) -> str | None:
+    """The first of ``helpers`` (names of the lesson's experiment functions, or of anything that
+    runs a program) that the cell assigning ``name`` calls or refers to; None if it uses none,
+    or outside IPython. Strings and comments are not looked at: question keys are data."""
+    src = solution_source(name)
+    if src is None:
+        return None
+    code = re.sub(r'"[^"\n]*"|\'[^\'\n]*\'', '""', src)
+    code = "\n".join(ln.split("#", 1)[0] for ln in code.splitlines())
+    m = re.search(r"\b(" + "|".join(map(re.escape, helpers)) + r")\b", code)
+    return m.group(1) if m else None
+
+
+PREDICT_FIRST = ("type what you predict, as plain values, before anything runs: the check runs "
+                 "the experiment itself right after, and comparing its result with itself teaches "
+                 "nothing. Reason from the rules in the text above")
+
+
+def did_not_run(what: str, status: str):
+    """The verdict when the experiment itself failed (timed out, killed, printed nothing):
+    not a judgement of the answer."""
+    return fail(f"the experiment did not run: {what}: {status}",
+                "this says nothing about your answer: the machine may be busy or a tool failed. "
+                "Run the check cell again; if it fails the same way, re-run the lesson's cells above "
+                "that build the programs")
+
+
+_EXPERIMENT_1 = ("run_app", "outcome", "app", "EXERCISE_1", "_config_args", "run_program", "run_c",
+                 "run_python", "subprocess", "system", "popen", "cross_module", "check_outcomes")
+
+
 def _config_args(out: Path, extra) -> tuple:
     return tuple(str(Path(out) / e) if e.endswith(".so") else e for e in extra)
 
@@ -78,9 +126,16 @@ def check_outcomes(prediction, out):
             return fail(f"{question!r}: {what} is not one of {', '.join(OUTCOMES)}",
                         'each answer is one of the strings "OK", "SIGABRT", "SIGSEGV": how the run '
                         "ends (a crash is a signal: which one?)")
+    used = runs_the_experiment("PREDICTION", _EXPERIMENT_1)
+    if used:
+        return fail(f"your prediction runs the experiment ({used}) instead of predicting it", PREDICT_FIRST)
     answers = {q: prediction[q].strip().upper() for q in EXERCISE_1}
-    actual = {q: outcome(run_app(out, kind, mode, *_config_args(out, extra)))
-              for q, (kind, mode, extra) in EXERCISE_1.items()}
+    actual = {}
+    for q, (kind, mode, extra) in EXERCISE_1.items():
+        r = run_app(out, kind, mode, *_config_args(out, extra))
+        actual[q] = outcome(r)
+        if r.timed_out or r.stopped_by or actual[q] not in OUTCOMES:
+            return did_not_run(f"app_{kind} {mode}", r.status())
     return check(lambda question: answers[question], [
         Case(args=(q,), expected=actual[q], label=q, hint=EXERCISE_1_HINTS[q]) for q in EXERCISE_1
     ], reveal_expected=False, name="your prediction")
@@ -92,11 +147,13 @@ GREETING_NAMES = (b"world", b"cross-module free")
 GREETING_CALLS = 100
 
 
-def greeting_report(modname: str, path: str, name: bytes, libdir: str, calls: int = GREETING_CALLS) -> dict:
-    """In a child: call the module's greeting_length once, then ``calls`` times, and count.
+def greeting_report(modname: str, path: str, names, libdir: str, calls: int = GREETING_CALLS) -> dict:
+    """In a child: call the module's greeting_length once per name, then ``calls`` times more,
+    the names taking turns, and count.
 
-    Returns the length it gave, the length of the library's own greeting for ``name``, the
-    library's strings made per call and still out at the end, and glibc's heap growth per call.
+    Returns the first call whose length differs from the library's own greeting for that name
+    (None if none), the library's strings made per call and still out at the end, and glibc's
+    heap growth per call after the first round.
     """
     import ctypes
     import importlib.util
@@ -113,16 +170,26 @@ def greeting_report(modname: str, path: str, name: bytes, libdir: str, calls: in
     text.text_live.restype = text.text_made.restype = ctypes.c_long
     text.text_greeting.restype = ctypes.c_void_p
     text.text_free.argtypes = [ctypes.c_void_p]
-    p = text.text_greeting(name)                        # the library's own answer, measured
-    real = len(ctypes.string_at(p))
-    text.text_free(p)
+    real = {}
+    for name in names:                                  # the library's own answers, measured
+        p = text.text_greeting(name)
+        real[name] = len(ctypes.string_at(p))
+        text.text_free(p)
     made0 = text.text_made()
-    n = module.lib.greeting_length(name)                # the first call may set things up (stdio...)
+    wrong = None
+
+    def call(name):
+        nonlocal wrong
+        n = module.lib.greeting_length(name)
+        if wrong is None and n != real[name]:
+            wrong = (name, n, real[name])
+    for name in names:                                  # the first calls may set things up (stdio...)
+        call(name)
     heap = libc.mallinfo2().uordblks
-    for _ in range(calls):
-        module.lib.greeting_length(name)
+    for i in range(calls):                              # the names take turns: a cached copy shows
+        call(names[i % len(names)])
     heap_per_call = (libc.mallinfo2().uordblks - heap) // calls   # < 16: noise, no block
-    return dict(length=n, real=real, made_per_call=(text.text_made() - made0) / (calls + 1),
+    return dict(wrong=wrong, made_per_call=(text.text_made() - made0) / (calls + len(names)),
                 live=text.text_live(), heap_per_call=heap_per_call)
 
 
@@ -140,32 +207,46 @@ def check_greeting_length(host, libdir):
     if not hasattr(host, "path") or "greeting_length" not in getattr(host, "functions", ()):
         return fail("the C cell did not define int greeting_length(const char *name)",
                     "keep the function's name and signature; the cell builds the module `host`")
-    for name in GREETING_NAMES:
-        call = f"greeting_length({name!r})"
-        r = run_python(greeting_report, host.modname, host.path, name, str(libdir), timeout=60)
-        if not r.ok:
-            if r.signal:
-                return fail(f"{call} crashed: the child was {r.status()}",
-                            _CRASH.get(r.signal, "look for a block freed twice or by the wrong allocator"))
-            last = (r.error or r.stderr).strip().splitlines()
-            return fail(f"{call} failed: {last[-1] if last else r.status()}",
-                        "the check calls greeting_length in a child; it must return normally")
-        got = r.value
-        made = got["made_per_call"]
-        if made < 1:
-            return fail(f"{call}: the library made {made:.2f} strings per call",
-                        "call text_greeting(name): the greeting's text belongs to the library, "
-                        "computing its length yourself skips the ownership question")
-        if got["length"] != got["real"]:
-            return fail(f"{call} returned {got['length']}, but the library's greeting is "
-                        f"{got['real']} bytes long", "return strlen of the greeting (or of its copy)")
-        if got["live"]:
-            return fail(f"{call}: after {GREETING_CALLS + 1} calls, {got['live']} of the library's "
-                        "strings were never given back",
-                        "text_greeting's result needs text_free(), in every call (a string kept in "
-                        "a static variable is still not given back)")
-        if got["heap_per_call"] >= 16:
-            return fail(f"{call}: glibc's heap grew by {got['heap_per_call']} bytes per call",
-                        "strdup's copy comes from this module's malloc: it needs free()")
-    return passed(f"greeting_length: right length, no crash, and after {GREETING_CALLS + 1} calls "
+    call = f"greeting_length() on {' and '.join(map(repr, GREETING_NAMES))}, in turns,"
+    r = run_python(greeting_report, host.modname, host.path, GREETING_NAMES, str(libdir), timeout=60)
+    if not r.ok:
+        if "double free" in (r.stderr or ""):
+            return fail(f"{call} crashed: the child was {r.status()}, and glibc said \"double free\"",
+                        "each block is freed exactly once: a second free() of the same copy aborts")
+        if r.signal and not r.timed_out:
+            return fail(f"{call} crashed: the child was {r.status()}",
+                        _CRASH.get(r.signal, "look for a block freed twice or by the wrong allocator"))
+        if r.timed_out or r.stopped_by:
+            return fail(f"{call} did not finish: the child {r.status()}",
+                        "an endless loop in greeting_length? If not, the machine may be busy: run "
+                        "the check cell again")
+        last = (r.error or r.stderr).strip().splitlines()
+        return fail(f"{call} failed: {last[-1] if last else r.status()}",
+                    "the check calls greeting_length in a child; it must return normally")
+    got = r.value
+    made = got["made_per_call"]
+    if made < 1:
+        return fail(f"{call}: the library made {made:.2f} strings per call",
+                    "call text_greeting(name): the greeting's text belongs to the library, "
+                    "computing its length yourself skips the ownership question")
+    if got["wrong"]:
+        name, n, real = got["wrong"]
+        return fail(f"greeting_length({name!r}) returned {n}, but the library's greeting is "
+                    f"{real} bytes long",
+                    "return strlen of this call's greeting (or of its copy): a copy kept from an "
+                    "earlier call, or read after it was freed, gives another length")
+    calls = GREETING_CALLS + len(GREETING_NAMES)
+    if got["live"] < 0:
+        return fail(f"{call}: after {calls} calls, text_free was called {-got['live']} times more "
+                    "than text_greeting made strings",
+                    "a string freed twice: each string from text_greeting gets exactly one text_free")
+    if got["live"]:
+        return fail(f"{call}: after {calls} calls, {got['live']} of the library's "
+                    "strings were never given back",
+                    "text_greeting's result needs text_free(), in every call (a string kept in "
+                    "a static variable is still not given back)")
+    if got["heap_per_call"] >= 16:
+        return fail(f"{call}: glibc's heap grew by {got['heap_per_call']} bytes per call",
+                    "strdup's copy comes from this module's malloc: it needs free()")
+    return passed(f"greeting_length: right length, no crash, and after {calls} calls "
                   "nothing left behind in the library or in glibc's heap")

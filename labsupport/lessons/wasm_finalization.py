@@ -32,10 +32,12 @@ def collector(version=None) -> str:
 
 
 class PeakModule:
-    """The instance, with the objects made and the peak of live objects recorded at every obj_new."""
+    """The instance, with the objects made, the peak of live objects recorded at every obj_new,
+    and every obj_free counted: the calls that freed an object and the ones the module refused
+    (-1: a handle freed already)."""
 
     def __init__(self, m):
-        self._m, self.peak, self.made = m, 0, 0
+        self._m, self.peak, self.made, self.freed, self.refused = m, 0, 0, 0, 0
 
     def obj_new(self, size):
         handle = self._m.obj_new(size)
@@ -43,11 +45,22 @@ class PeakModule:
         self.peak = max(self.peak, self._m.live_objects())
         return handle
 
+    def obj_free(self, handle):
+        status = self._m.obj_free(handle)
+        if status == -1:
+            self.refused += 1
+        else:
+            self.freed += 1
+        return status
+
     def __getattr__(self, name):
         return getattr(self._m, name)
 
 
-def _batch_scenario(batch, path, size, ballast, count_collects=False):
+def _batch_scenario(batch, path, size, ballast, measure="peak"):
+    """One case of exercise 1 in a fresh child. ``measure``: "peak" (iterations, objects made,
+    at most two alive), "frees" (obj_free calls that freed, that were refused, once every
+    wrapper is collected) or "collections" (collections that ran during the loop)."""
     import gc
 
     from labsupport import wasm
@@ -57,43 +70,59 @@ def _batch_scenario(batch, path, size, ballast, count_collects=False):
     gc.freeze()                                   # a small program ...
     other_objects = [[] for _ in range(ballast)]  # noqa: F841 - ... plus unrelated live objects
     gc.collect()                                  # (as the lesson's loop does: the collector recounts)
-    calls, real_collect = [], gc.collect
+    collections = []
 
-    def counting_collect(*args, **kwargs):
-        calls.append(1)
-        return real_collect(*args, **kwargs)
-    gc.collect = counting_collect
+    def count(phase, info):                       # every collection, whatever name started it
+        if phase == "start":
+            collections.append(info["generation"])
+    if measure == "collections":
+        gc.disable()                              # so any collection in the loop is an explicit one
+        gc.callbacks.append(count)
     try:
         done = batch(m, BATCH, size)
     except MemoryError:
         return f"MemoryError with {raw.live_objects()} live objects"
     finally:
-        gc.collect = real_collect
-    if count_collects:
-        return len(calls)
+        if count in gc.callbacks:
+            gc.callbacks.remove(count)
+        gc.enable()
+    if measure == "collections":
+        return len(collections)
+    if measure == "frees":
+        gc.collect()                              # the wrappers' cycles, and any finalizer still armed
+        return m.freed, m.refused
     return done, m.made, m.peak <= 2
 
 
 @exercise(error_hint="process_batch(m, n, size) makes n WasmObjects and returns how many it made")
 def check_batch(batch, path, size):
     """Exercise 1: ``batch(m, n, size)`` runs BATCH iterations with at most two objects alive,
-    in a small program and in one holding BALLAST other objects, without gc.collect()."""
-    def run_case(ballast, count_collects):           # sent to the child with batch inside it
-        return _batch_scenario(batch, path, size, ballast, count_collects)
+    in a small program and in one holding BALLAST other objects, frees each object exactly
+    once, and starts no collection."""
+    def run_case(ballast, measure):                  # sent to the child with batch inside it
+        return _batch_scenario(batch, path, size, ballast, measure)
 
     return check(run_case, [
-        Case(args=(0, False), expected=(BATCH, BATCH, True), label="small program",
-             hint="(iterations done, objects made, at most 2 objects alive at once): make one "
-                  "WasmObject per iteration and free its linear memory in the iteration that made "
-                  "it, by calling its finalizer (obj._finalizer()) or breaking the cycle; don't "
-                  "wait for the collector"),
-        Case(args=(BALLAST, False), expected=(BATCH, BATCH, True),
+        Case(args=(0, "peak"), expected=(BATCH, BATCH, True), label="small program",
+             hint="(iterations done, objects made, at most 2 objects alive at once; a MemoryError "
+                  "means linear memory filled up): make one WasmObject per iteration and free its "
+                  "linear memory in the iteration that made it; don't wait for the collector. "
+                  "Something the wrapper already holds frees the object exactly once"),
+        Case(args=(BALLAST, "peak"), expected=(BATCH, BATCH, True),
              label=f"program with {BALLAST:,} other live objects",
              hint="the same in a bigger program: a collector setting that works in a small "
                   "program fails here; free explicitly"),
-        Case(args=(0, True), expected=0, label="gc.collect() calls",
-             hint="a full collection per iteration scans every object of the program each "
-                  "time; free the object itself instead"),
+        Case(args=(0, "frees"), expected=(BATCH, 0),
+             label="obj_free calls that freed, and that were refused, once every wrapper is collected",
+             hint="each object must be freed exactly once: a free that leaves the wrapper's "
+                  "finalizer armed is followed by a second obj_free of the same handle when the "
+                  "collector runs that finalizer (refused here, or freeing whichever object now "
+                  "has that handle, as in section 5). Free in a way that disarms the finalizer"),
+        Case(args=(0, "collections"), expected=0, label="collections started during the loop",
+             hint="the automatic collector was off for this case, so every collection counted "
+                  "was started by your code (gc.collect under any name): a full collection per "
+                  "iteration scans every object of the program each time; free the object itself "
+                  "instead"),
     ], isolate=True, name="process_batch", timeout=LONG,
         hints={"error": "the loop raised: a MemoryError means linear memory filled up, so objects "
                         "were not freed in the iteration that made them"})
@@ -150,6 +179,19 @@ def scenario_release_twice_then_collect(cls, path):
     return after_two, m.frees
 
 
+def scenario_checksum_before_release(cls, path):
+    from labsupport import wasm
+    raw = wasm.instantiate(path)
+    obj = cls(CountingModule(raw), CHECK_SIZE)
+    try:
+        value = obj.checksum()
+    except Exception as exc:                 # noqa: BLE001 - reported as the scenario's result
+        return f"{type(exc).__name__}: {exc}"
+    fresh = wasm.instantiate(path)               # the same object made directly: its checksum
+    truth = fresh.obj_sum(fresh.obj_new(CHECK_SIZE))
+    return "obj_sum of the object" if value == truth else f"returned {value!r}, not obj_sum"
+
+
 def scenario_use_after_release(cls, path):
     from labsupport import wasm
     m = CountingModule(wasm.instantiate(path))
@@ -194,10 +236,15 @@ SCENARIOS = [   # (scenario, expected result, hint for a wrong result)
      "(iterations, live objects at the end): release() must free the object at once, "
      "even when it is in a reference cycle"),
     (scenario_release_twice_then_collect, (1, 1),
-     "(obj_free calls after two release(), after collection): release() should call "
-     "self._finalizer(), which frees once and detaches, instead of m.obj_free(...) directly"),
+     "(obj_free calls after two release(), after collection): the object must be freed once, "
+     "and the finalizer must not free it again when the wrapper is collected. Section 5 says "
+     "what a weakref.finalize object does when you call it"),
+    (scenario_checksum_before_release, "obj_sum of the object",
+     "checksum() of a live object returns m.obj_sum(handle), as UnsafeObject's does; it raises "
+     "only after release()"),
     (scenario_use_after_release, "ValueError mentioning 'released'",
-     "checksum() must check whether the object was released (self._finalizer.alive) and raise ValueError"),
+     "checksum() must check whether the object was released, and then raise ValueError with a "
+     "message that says so, instead of passing a dead handle to the module"),
     (scenario_with_block, (True, 1, 0),
      "(__enter__ gave the object, live objects inside, live objects after): "
      "__enter__ returns self, __exit__ calls release()"),

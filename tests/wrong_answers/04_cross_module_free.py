@@ -37,6 +37,22 @@ WRONG = {
         # the task asks for how the run ends; "crash" hides which check fired
         ("forbidden", _prediction(['"OK"', '"crash"', '"OK"', '"OK"']),
          "a crash is a signal"),
+        # "nothing crashes when the library is linked or opened": misses -Bsymbolic's private
+        # binding of a late library
+        ("partial", _prediction(['"OK"'] * 4), "-Bsymbolic binds the library's free"),
+        # the check's own oracle run instead of a prediction (review-04-05-08, D8)
+        ("gaming", "from labsupport.lessons.cross_module import EXERCISE_1, run_app, _config_args\n"
+                   "PREDICTION = {q: outcome(run_app(OUT, k, m, *_config_args(OUT, e)))\n"
+                   "              for q, (k, m, e) in EXERCISE_1.items()}\n",
+         "type what you predict"),
+        # the lesson's own app() run for each question (review-04-05-08, D8)
+        ("gaming", "PREDICTION = {\n"
+                   f"    {_QUESTIONS[0]!r}: outcome(app('symbolic', 'free-lib')),\n"
+                   f"    {_QUESTIONS[1]!r}: outcome(app('shared', 'lib-free', OUT / 'libtext_symbolic.so', 'plain')),\n"
+                   f"    {_QUESTIONS[2]!r}: outcome(app('shared', 'free-lib', OUT / 'libtext_exported.so', 'plain')),\n"
+                   f"    {_QUESTIONS[3]!r}: outcome(app('exported', 'lib-free')),\n"
+                   "}\n",
+         "type what you predict"),
     ],
     2: [
         # fixes one direction only: the program's block still goes to the library's free
@@ -80,5 +96,46 @@ int greeting_length(const char *name)
     return (int)strlen(last);
 }
 ''', "a string kept in a static variable"),
+        # a strdup copy cached in a static: one glibc block never freed, and the first name's
+        # length returned for every name (review-04-05-08, D4)
+        ("forbidden", _CELL_HEAD + '''
+static char *copy;
+
+int greeting_length(const char *name)
+{
+    char *g = text_greeting(name);
+    if (!copy)
+        copy = strdup(g);
+    int n = (int)strlen(copy);
+    text_free(g);
+    return n;
+}
+''', "a copy kept from an earlier call"),
+        # the right frees, and the copy freed a second time: glibc aborts (review-04-05-08, D6a)
+        ("partial", _CELL_HEAD + '''
+int greeting_length(const char *name)
+{
+    char *g = text_greeting(name);
+    char *copy = strdup(g);
+    int n = (int)strlen(copy);
+    text_free(g);
+    free(copy);
+    free(copy);
+    return n;
+}
+''', "each block is freed exactly once"),
+        # the library's string given back twice (review-04-05-08, D6b)
+        ("partial", _CELL_HEAD + '''
+int greeting_length(const char *name)
+{
+    char *g = text_greeting(name);
+    char *copy = strdup(g);
+    int n = (int)strlen(copy);
+    text_free(g);
+    text_free(g);
+    free(copy);
+    return n;
+}
+''', "a string freed twice"),
     ],
 }

@@ -46,6 +46,37 @@ WRONG = {
         done += 1
     return done
 ''', "a full collection per iteration"),
+        # the lesson's own section-5 bug: frees directly and leaves 1,999 stale finalizers armed
+        # (review-04-05-08, D2)
+        ("partial", _BATCH_HEAD + '''    done = 0
+    for _ in range(n):
+        obj = WasmObject(m, size)
+        obj.myself = obj
+        m.obj_free(obj.handle)
+        done += 1
+    return done
+''', "disarms the finalizer"),
+        # detaches the finalizer without freeing: every object leaks
+        ("partial", _BATCH_HEAD + '''    done = 0
+    for _ in range(n):
+        obj = WasmObject(m, size)
+        obj.myself = obj
+        obj._finalizer.detach()
+        done += 1
+    return done
+''', "linear memory filled up"),
+        # gc.collect under another name, bound before the check could patch gc.collect
+        # (review-04-05-08, D3)
+        ("forbidden", '''from gc import collect as tidy
+
+''' + _BATCH_HEAD + '''    done = 0
+    for _ in range(n):
+        obj = WasmObject(m, size)
+        obj.myself = obj
+        tidy()
+        done += 1
+    return done
+''', "gc.collect under any name"),
         ("forbidden", _BATCH_HEAD + '''    import gc
     gc.set_threshold(10, 10, 10)          # collect more often, so the finalizers keep up
     done = 0
@@ -71,7 +102,7 @@ WRONG = {
         if not self.released:
             self.m.obj_free(self.handle)
             self.released = True
-''' + _SAFE_TAIL, "self._finalizer()"),
+''' + _SAFE_TAIL, "the finalizer must not free it again"),
         # makes the check's count of live objects say 0 instead of freeing anything
         ("gaming", '''class SafeObject:
     def __init__(self, m, size):
@@ -85,6 +116,29 @@ WRONG = {
     def release(self):
         self.released = True
 ''' + _SAFE_TAIL, "MemoryError"),
+        # checksum() that always raises passes every scenario that only uses released
+        # objects (review-04-05-08, D1)
+        ("gaming", '''class SafeObject:
+    def __init__(self, m, size):
+        handle = m.obj_new(size)
+        if handle == 0:
+            raise MemoryError(f"obj_new({size}) returned NULL: linear memory is full")
+        self.m, self.handle = m, handle
+        self._finalizer = weakref.finalize(self, m.obj_free, handle)
+
+    def release(self):
+        self._finalizer()
+
+    def checksum(self):
+        raise ValueError("released")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.release()
+        return False
+''', "raises only after release()"),
         # the finalizer captures self through a bound method: nothing is ever collected
         ("forbidden", '''class SafeObject:
     def __init__(self, m, size):
