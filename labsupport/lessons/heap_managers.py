@@ -536,7 +536,7 @@ def check_who_gets_it_back(fn):
     sandboxed, where it cannot run that program itself."""
     from ..heap.threads import arena_outcome
     if holds_c(fn):
-        return fail("who_gets_it_back holds a C module or object (cffi, ctypes): " + _DONT_RUN.split(": ", 1)[1],
+        return fail("who_gets_it_back uses C (a C module, cffi or ctypes): " + _DONT_RUN.split(": ", 1)[1],
                     "work the answer out from the rules of free() and malloc(), with no C")
     cases = [Case(args=(t, n), expected=arena_outcome(t, n),
                   hint="free() first tries the tcache of the thread that calls it, but only while that "

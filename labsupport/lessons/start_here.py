@@ -89,15 +89,20 @@ def _call_sandboxed(fn, why, *args, **kwargs):
         active[0] = False
 
 
+_C_NAMES = re.compile(rb"(?<![A-Za-z0-9_])(?:_?cffi|_cffi_backend|_?ctypes|_imp)(?![A-Za-z0-9_])")
+
+
 def holds_c(fn) -> bool:
-    """True when ``fn`` cannot be sent to the check's child because it holds a C object (a
-    ``%%cffi``/``lab.build_c`` module, a cffi or ctypes object): it would measure, not compute."""
+    """True when ``fn`` uses C: it holds a C object (a ``%%cffi``/``lab.build_c`` module, a cffi or
+    ctypes object), which cannot be sent to the check's child, or it names cffi, ctypes or ``_imp``
+    (in its code, its defaults or the globals it uses), whose loaders the sandbox refuses only
+    once the function is in the child. Such a function measures instead of computing."""
     import cloudpickle
     try:
-        cloudpickle.dumps(fn)
+        data = cloudpickle.dumps(fn)
     except Exception as e:                      # noqa: BLE001 (any pickling error: look at its text)
         return bool(re.search(r"cffi|FFI|ctypes|CData|CModule", f"{type(e).__name__} {e}"))
-    return False
+    return bool(_C_NAMES.search(data))
 
 
 def sandboxed(fn, why: str):
@@ -218,7 +223,7 @@ def check_chunk_size(fn):
     """Exercise 2: fn(n) is the size of the chunk glibc uses for malloc(n), for the book's requests
     and for others measured now in a fresh process. fn runs sandboxed: no programs, no ctypes."""
     if holds_c(fn):
-        return fail("chunk_size holds a C module or object (cffi, ctypes): " + _MEASURE.split(": ", 1)[1],
+        return fail("chunk_size uses C (a C module, cffi or ctypes): " + _MEASURE.split(": ", 1)[1],
                     "compute the size from n with arithmetic only")
     requests = chunk_size_requests()
     real = measure_chunk_sizes(requests)
