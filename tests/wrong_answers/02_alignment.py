@@ -182,9 +182,9 @@ static unsigned char *pool;
 static int next;
 
 void *my_aligned_alloc(size_t size, size_t alignment) {
-    if (!pool) pool = malloc(64 * 12288 + 4096);
+    if (!pool) pool = malloc(64 * 73728);           /* 64 slots of 8 KiB + room to align to 64 KiB */
     if (size > 8192) { free(pool); return NULL; }
-    unsigned char *p = pool + 12288 * (next++ % 64);
+    unsigned char *p = pool + 73728 * (next++ % 64);
     return (void *)(((uintptr_t)p + alignment - 1) & ~(uintptr_t)(alignment - 1));
 }
 
