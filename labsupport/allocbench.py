@@ -26,10 +26,12 @@ in the same call.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import statistics
 import sys
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -286,7 +288,22 @@ def compare(workloads=None, allocators=("glibc", "mimalloc"), repeats: int = 5, 
     if line:
         line.update(f"done: {total} runs in {time.monotonic() - t0:.0f} s "
                     f"({repeats} rounds after one warm-up round)")
+    _RUNS[id(res)] = (weakref.ref(res), {k: tuple(float(x["wall"]) for x in v) for k, v in res.samples.items()})
     return res
+
+
+# every run compare() made: id -> (weak reference, a private copy of its wall times), so that a
+# check can judge the run as it was measured, whatever was done to the Comparison object since
+_RUNS: dict = {}
+
+
+def measured_walls(res) -> dict | None:
+    """The wall times compare() measured for ``res`` ({(workload, alloc): tuple}), from the
+    private copy made when it ran; None if ``res`` was not made by compare()."""
+    entry = _RUNS.get(id(res))
+    if entry is None or entry[0]() is not res:
+        return None
+    return dict(entry[1])
 
 
 # ---------------------------------------------------------------------------
@@ -565,6 +582,14 @@ def inspect_allocator(source) -> str:
     rule = ("In the lab every byte it uses, its bookkeeping included, must come from mem_sbrk(), and it "
             "talks to nothing but the driver's mem_* functions, lesson 01's ta_* functions and memcpy/"
             "memmove/memset/memcmp")
+    undef = subprocess.run(["nm", "-u", str(obj)], capture_output=True, text=True).stdout.split()
+    used = sorted({u.split("@")[0] for u in undef if u not in ("U", "w", "v")})
+    calls = [c for c in used if c in FORBIDDEN]
+    if calls:
+        libc = [c for c in calls if c not in KERNEL_DOORS]
+        what = ("the C library's allocator" if libc else "memory from the kernel, or a way around this check")
+        return (f"your allocator calls {', '.join(calls)}: {what}. {rule}, so that the driver measures the "
+                f"heap; glibc and mimalloc are measured on the separate reference path")
     defined = []
     for line in subprocess.run(["nm", "-g", "--defined-only", str(obj)], capture_output=True,
                                text=True).stdout.splitlines():
@@ -581,14 +606,6 @@ def inspect_allocator(source) -> str:
         return (f"your allocator has code that runs by itself before or after main (section "
                 f"{', '.join(runs)}: a constructor or destructor): only the driver calls your allocator, "
                 f"through mm_init, mm_malloc, mm_free and mm_realloc")
-    undef = subprocess.run(["nm", "-u", str(obj)], capture_output=True, text=True).stdout.split()
-    used = sorted({u.split("@")[0] for u in undef if u not in ("U", "w", "v")})
-    calls = [c for c in used if c in FORBIDDEN]
-    if calls:
-        libc = [c for c in calls if c not in KERNEL_DOORS]
-        what = ("the C library's allocator" if libc else "memory from the kernel, or a way around this check")
-        return (f"your allocator calls {', '.join(calls)}: {what}. {rule}, so that the driver measures the "
-                f"heap; glibc and mimalloc are measured on the separate reference path")
     other = [c for c in used if not _allowed_call(c)]
     if other:
         return (f"your allocator uses {', '.join(other[:4])}, which the lab does not allow (anything outside "
@@ -755,21 +772,32 @@ class LabScore:
     throughput: float           # operations per second over all traces (total ops / total time)
     reference_throughput: float
     reference: bool = False
+    per_trace: tuple = ()       # (trace, reference's time / this allocator's time) for every trace
 
     @property
     def relative_throughput(self) -> float:
-        return self.throughput / self.reference_throughput if self.reference_throughput else float("nan")
+        """Geometric mean over the traces of reference time / this time (>1: faster)."""
+        r = [x for _, x in self.per_trace if x > 0 and math.isfinite(x)]
+        return math.exp(statistics.fmean(math.log(x) for x in r)) if r else float("nan")
+
+    @property
+    def capped_throughput(self) -> float:
+        """Geometric mean over the traces of min(1, reference time / this time): a trace where
+        the allocator is slower than the reference costs, one where it is faster earns nothing."""
+        r = [x for _, x in self.per_trace if x > 0 and math.isfinite(x)]
+        return math.exp(statistics.fmean(math.log(min(1.0, x)) for x in r)) if r else float("nan")
 
     @property
     def index(self) -> float:
-        """CS:APP's performance index, 0..100: 0 unless correct on every trace;
-        utilisation (capped at 1) weighs 0.6, throughput relative to the reference,
-        capped at 1, weighs 0.4: being faster than glibc earns nothing more."""
+        """CS:APP's performance index, 0..100: 0 unless correct on every trace; utilisation
+        (capped at 1) weighs 0.6, throughput 0.4: per trace relative to the reference, capped at
+        1, combined by a geometric mean. NaN for the reference path (its footprint is RSS)."""
+        if self.reference:
+            return float("nan")
         if not self.correct:
             return 0.0
         u = min(1.0, self.utilisation)
-        t = min(1.0, self.relative_throughput)
-        return 100 * (UTIL_WEIGHT * u + (1 - UTIL_WEIGHT) * t)
+        return 100 * (UTIL_WEIGHT * u + (1 - UTIL_WEIGHT) * self.capped_throughput)
 
 
 def lab_scores(scores, reference: str = "glibc") -> list:
@@ -782,10 +810,16 @@ def lab_scores(scores, reference: str = "glibc") -> list:
         secs = sum(s.seconds for s in ss if s.ok)
         return sum(s.ops for s in ss if s.ok) / secs if secs > 0 else float("nan")
 
+    ref_time = {s.trace: s.seconds for s in by.get(reference, []) if s.ok}
     ref = thru(by.get(reference, []))
-    return [LabScore(a, all(s.ok for s in ss), statistics.mean(s.utilisation for s in ss) if all(s.ok for s in ss)
-                     else float("nan"), thru(ss) if all(s.ok for s in ss) else float("nan"), ref,
-                     any(s.reference for s in ss)) for a, ss in by.items()]
+    out = []
+    for a, ss in by.items():
+        ok = all(s.ok for s in ss)
+        per = tuple((s.trace, ref_time[s.trace] / s.seconds) for s in ss
+                    if ok and s.trace in ref_time and s.seconds > 0)
+        out.append(LabScore(a, ok, statistics.mean(s.utilisation for s in ss) if ok else float("nan"),
+                            thru(ss) if ok else float("nan"), ref, any(s.reference for s in ss), per))
+    return out
 
 
 def score_table(scores, reference: str = "glibc") -> str:
@@ -796,13 +830,15 @@ def score_table(scores, reference: str = "glibc") -> str:
         if not s.correct:
             rows.append(f"{s.allocator:17} {path:10} {'incorrect on a trace: score 0':>40}")
             continue
+        score = f"{'-':>6}" if s.reference else f"{s.index:6.1f}"
         rows.append(f"{s.allocator:17} {path:10} {s.utilisation:9.3f}{'*' if s.reference else ' '}"
-                    f"{s.throughput:11,.0f} {s.relative_throughput:8.2f}x {s.index:6.1f}")
-    rows.append(f"score = 100 x ({UTIL_WEIGHT} x min(1, mean util) + {1 - UTIL_WEIGHT:.1f} x min(1, ops/s / "
-                f"{reference}'s)), as CS:APP's performance index")
+                    f"{s.throughput:11,.0f} {s.relative_throughput:8.2f}x {score}")
+    rows.append(f"vs {reference}: geometric mean over the traces of {reference}'s time / this allocator's")
+    rows.append(f"score = 100 x ({UTIL_WEIGHT} x min(1, mean util) + {1 - UTIL_WEIGHT:.1f} x geometric mean over "
+                f"the traces of min(1, {reference}'s time / this one's)), after CS:APP's performance index")
     if any(s.reference for s in scores):
         rows.append("* reference path: footprint = growth of the process's resident memory (whole pages), "
-                    "not the driver's heap: not the same quantity")
+                    "not the driver's heap: not the same quantity, so no score")
     return "\n".join(rows)
 
 

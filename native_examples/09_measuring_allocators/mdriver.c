@@ -29,6 +29,17 @@
  * 2. Utilisation: peak live bytes / peak footprint, in the same pass.
  * 3. Throughput: the trace replayed REPEATS times without checks, each on a
  *    fresh heap after mm_init, after one warm-up replay; the median time.
+ *    After each replay, outside the timer, its pointers get the placement
+ *    checks of pass 1 (in the heap, aligned, no overlap).
+ *
+ * Against an allocator that works around the checks from inside this process:
+ * the trace is read-only; mem_sbrk keeps a second count of the break in a page
+ * that is read-only except inside mem_sbrk (a disagreement with heap_peak ends
+ * the run); bytes past the break in its last page must stay zero; and the
+ * anonymous resident memory may grow in pass 1 by the heap plus RSS_SLACK at
+ * most.  labsupport.allocbench.inspect_allocator refuses, before any run, the
+ * object files that could get around these (other global names, constructors,
+ * calls outside an allow-list, system-call instructions).
  *
  * Output (one line each):  OK ops=... / UTIL live=... footprint=... / TIME median=... min=... max=...
  *

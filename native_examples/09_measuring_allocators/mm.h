@@ -10,10 +10,17 @@
  * bytes.  mm_malloc(0) may return NULL (C allows it) or a unique pointer.
  *
  * The heap belongs to the driver, as in CS:APP's memlib: every byte the
- * allocator uses, its bookkeeping included, comes from mem_sbrk().  The
- * allocator must not call the C library's allocator (malloc, calloc, realloc,
- * free, strdup...), mmap, sbrk or brk, nor keep large static arrays: the driver
- * refuses such a file and says why.  The footprint is what mem_sbrk handed
+ * allocator uses, its bookkeeping included, comes from mem_sbrk().  Before it
+ * runs, the file's object is refused (with the reason) when it defines a global
+ * name other than the mm_* functions below, has a constructor, uses anything
+ * but the mem_* functions, lesson 01's ta_* functions, memcpy, memmove, memset,
+ * memcmp, abort and assert (so no malloc, mmap, printf, getcwd...), contains a
+ * system-call instruction, or keeps more than 1 KiB of writable static data.
+ * While it runs, the driver checks that the process's resident memory grows by
+ * no more than the heap (plus 64 KiB), and keeps its own count of the break
+ * where the allocator cannot write it.  The allocator runs in the driver's
+ * process, so these checks are not a wall: the rest is the lab's rules.
+ * The footprint is what mem_sbrk handed
  * out (its highest break), measured by the driver; utilisation is
  *     peak live bytes requested / peak footprint,
  * at most 1 by construction, since live payloads lie inside the heap and never

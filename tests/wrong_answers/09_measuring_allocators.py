@@ -1,47 +1,78 @@
 """Seeded wrong answers for lesson 09: WRONG = {n: [(kind, cell source, hint fragment), ...]} for the
 n-th solution cell (see tests/test_wrong_answers.py). Exercise 1 predicts glibc against mimalloc and
+against the teaching allocator, and
 is judged on the learner's own paired ratios; exercise 2 is an allocator for the malloc lab, whose
 driver owns the heap. The two gaming allocators of the expert read (../shared/reviews/lesson09-01bins.md,
-defect 1) are among exercise 2's."""
+defect 1) and the cheats of review-09 (printf, heap_peak, getcwd, syscall, stack, timing) are among
+exercise 2's."""
+
+from pathlib import Path
+
+# lesson 09's teaching allocator behind mm.h: several cheats below are it plus a few lines
+_TALLOC = (Path(__file__).resolve().parents[2] / "native_examples" / "09_measuring_allocators"
+           / "mm_talloc.c").read_text()
+
+
+def _talloc_plus(old: str, new: str) -> str:
+    """A cell defining my_allocator as mm_talloc.c with ``old`` replaced by ``new``."""
+    assert old in _TALLOC, old
+    return 'my_allocator = r"""\n' + _TALLOC.replace(old, new, 1) + '"""\n'
+
+
+_W = '["churn", "large", "threads", "prodcons", "frag"]'
 
 WRONG = {
     1: [
         # "glibc is the system allocator, it must be tuned best": wrong wherever the run is clear
-        ("partial", """predictions = {
-    "churn": ("glibc", 3.0),
-    "large": ("glibc", 3.0),
-    "threads": ("glibc", 3.0),
-    "prodcons": ("glibc", 3.0),
-    "frag": ("glibc", 3.0),
-}
+        ("partial", f"""predictions = {{w: {{"mimalloc": ("glibc", 3.0), "talloc": ("glibc", 3.0)}} for w in {_W}}}
 """, "faster in every round"),
-        # the right winners, but "mimalloc is 100x faster" from a blog post
-        ("partial", """predictions = {w: ("mimalloc", 100.0) for w in ["churn", "large", "threads", "prodcons", "frag"]}
+        # the right winners, but "100x faster" from a blog post
+        ("partial", """predictions = {
+    "churn": {"mimalloc": ("mimalloc", 100.0), "talloc": ("glibc", 100.0)},
+    "large": {"mimalloc": ("mimalloc", 100.0), "talloc": ("talloc", 100.0)},
+    "threads": {"mimalloc": ("mimalloc", 100.0), "talloc": ("glibc", 100.0)},
+    "prodcons": {"mimalloc": ("mimalloc", 100.0), "talloc": ("talloc", 100.0)},
+    "frag": {"mimalloc": ("mimalloc", 100.0), "talloc": ("glibc", 100.0)},
+}
 """, "too large"),
-        # the experiment, already run above, copied instead of predicted
-        ("gaming", """predictions = {}
-for w in ["churn", "large", "threads", "prodcons", "frag"]:
-    med = res.ratio(w, "mimalloc")[0]
-    predictions[w] = ("mimalloc", med) if med >= 1 else ("glibc", 1 / med)
+        # review 09's blanket answer: "mimalloc is faster, glibc beats the toy", by no factor at all
+        ("gaming", f"""predictions = {{w: {{"mimalloc": ("mimalloc", 1.0), "talloc": ("glibc", 1.0)}} for w in {_W}}}
+""", "of your run"),
+        # the experiment, already run above, copied instead of predicted (rounded to 2 digits)
+        ("gaming", f"""predictions = {{}}
+for w in {_W}:
+    predictions[w] = {{}}
+    for a in ["mimalloc", "talloc"]:
+        med = res.ratio(w, a)[0]
+        predictions[w][a] = (a, round(med, 2)) if med >= 1 else ("glibc", round(1 / med, 2))
 """, "before the measurement"),
-        # a factor that compares equal to anything
-        ("gaming", """class Anything(float):
+        # ... or times 1.01, so that no digit matches
+        ("gaming", f"""predictions = {{}}
+for w in {_W}:
+    predictions[w] = {{}}
+    for a in ["mimalloc", "talloc"]:
+        med = res.ratio(w, a)[0]
+        predictions[w][a] = (a, med * 1.01) if med >= 1 else ("glibc", 1.01 / med)
+""", "before the measurement"),
+        # the run rewritten so that a blanket answer fits it, and the Comparison class patched too
+        ("gaming", f"""for w in {_W}:
+    for a in ["mimalloc", "talloc"]:
+        res.samples[w, a] = list(res.samples[w, "glibc"])
+type(res).ratio = lambda self, *a, **k: (1.0, 0.5, 2.0)
+predictions = {{w: {{"mimalloc": ("glibc", 1.0), "talloc": ("glibc", 1.0)}} for w in {_W}}}
+""", "of your run"),
+        # a factor that compares equal to anything (float() of it is a plain 2.0: no help)
+        ("gaming", f"""class Anything(float):
     def __eq__(self, other):
         return True
     def __le__(self, other):
         return True
     def __ge__(self, other):
         return True
-predictions = {w: ("mimalloc", Anything(2.0)) for w in ["churn", "large", "threads", "prodcons", "frag"]}
-""", "plain number"),
-        # "glibc, 0.6": mimalloc's time as a fraction of glibc's, which the task rules out (factor >= 1)
-        ("forbidden", """predictions = {
-    "churn": ("glibc", 0.6),
-    "large": ("glibc", 0.1),
-    "threads": ("glibc", 0.6),
-    "prodcons": ("glibc", 0.5),
-    "frag": ("glibc", 0.5),
-}
+predictions = {{w: {{"mimalloc": ("mimalloc", Anything(2.0)), "talloc": ("talloc", Anything(2.0))}} for w in {_W}}}
+""", "faster in every round"),
+        # "glibc, 0.6": the winner's time as a fraction of the loser's, which the task rules out (factor >= 1)
+        ("forbidden", f"""predictions = {{w: {{"mimalloc": ("glibc", 0.6), "talloc": ("talloc", 0.5)}} for w in {_W}}}
 """, "at least 1"),
     ],
     2: [
@@ -103,5 +134,94 @@ void *mm_realloc(void *p, size_t n)
 }
 """
 ''', "static data"),
+        # review 09, cheat A: its own printf, which the driver's report of utilisation calls
+        ("gaming", _talloc_plus("static ta_heap heap;\n", r"""static ta_heap heap;
+#include <stdarg.h>
+#include <stdio.h>
+int printf(const char *fmt, ...)
+{
+    (void)fmt;
+    return (int)fputs("OK ops=1\nUTIL live=100 footprint=100\n", stdout);
+}
+"""), "defines printf"),
+        # review 09, cheat C without linker symbols: find the driver's heap_peak near its own static
+        # data and keep it low (first fit, LIFO, unchanged)
+        ("gaming", _talloc_plus("int mm_init(void)\n{", r"""static size_t *peak_word, live_use, peak_use;
+static void find_peak(void)
+{
+    uintptr_t lo = (uintptr_t)mem_heap_lo(), want = mem_heapsize();
+    uintptr_t *w0 = (uintptr_t *)(((uintptr_t)&heap - 24576) & ~(uintptr_t)7);
+    for (uintptr_t *w = w0; w < w0 + 4096; w++)
+        if (*w == lo && (void *)w != (void *)&heap)
+            for (int k = -6; k <= 6; k++)
+                if (w[k] == want && (void *)&w[k] != (void *)&live_use) { peak_word = (size_t *)&w[k]; return; }
+}
+static void *lie(void *p)
+{
+    if (p) { live_use += ta_size(ta_block_of(p)); if (live_use > peak_use) peak_use = live_use; }
+    if (peak_word && *peak_word > peak_use + 4096) *peak_word = peak_use + 4096;
+    return p;
+}
+int mm_init(void)
+{
+    live_use = peak_use = 0;""").replace("    return ta_init(&heap, start, TA_MIN_BLOCK + TA_OVERHEAD, TA_FIRST_FIT, TA_LIFO, 1);",
+                                          "    int r = ta_init(&heap, start, TA_MIN_BLOCK + TA_OVERHEAD, TA_FIRST_FIT, TA_LIFO, 1);\n"
+                                          "    if (!peak_word) find_peak();\n    return r;").replace(
+            "        p = ta_malloc(&heap, n);\n    return p;", "        p = ta_malloc(&heap, n);\n    return lie(p);").replace(
+            "    if (p) ta_free(&heap, p);", "    if (p) { live_use -= ta_size(ta_block_of(p)); ta_free(&heap, p); }"),
+         "record of the heap was changed"),
+        # review 09, E_GETCWD: glibc's malloc without naming it (getcwd(NULL, n) mallocs n bytes)
+        ("forbidden", '''my_allocator = r"""
+#include "mm.h"
+#include <string.h>
+#include <unistd.h>
+static char *pool, *next;
+int mm_init(void) { if (!pool) pool = getcwd(NULL, 64 << 20); next = pool; mem_sbrk(16); return pool ? 0 : -1; }
+void *mm_malloc(size_t n) { char *p = next; next += (n + 15) & ~(size_t)15; return p; }
+void mm_free(void *p) { (void)p; }
+void *mm_realloc(void *p, size_t n) { void *q = mm_malloc(n); if (p) memmove(q, p, n); return q; }
+"""
+''', "uses getcwd"),
+        # review 09, E_SYSCALL: mmap made with the instruction itself, no symbol to see
+        ("forbidden", _talloc_plus("int mm_init(void)\n{", r"""static void *kernel_map(size_t n)
+{
+    long r;
+    register long r10 __asm__("r10") = 0x22, r8 __asm__("r8") = -1, r9 __asm__("r9") = 0;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(9L), "D"(0L), "S"((long)n), "d"(3L), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return (void *)r;
+}
+static char *meta;
+int mm_init(void)
+{
+    if (!meta) meta = kernel_map(16 << 20);"""), "syscall instruction"),
+        # review 09, E_STACK: bookkeeping kept on the stack, far below the driver's frames
+        ("forbidden", _talloc_plus("int mm_init(void)\n{", r"""int mm_init(void)
+{
+    volatile char here = 0;
+    char *tables = (char *)(((uintptr_t)&here - (1 << 20)) & ~(uintptr_t)4095);
+    for (size_t k = 0; k < (512 << 10); k += 4096) ((volatile char *)tables)[k] = 1;    /* "my tables" */"""), "memory grew"),
+        # a constructor: code that runs before main, where no check looks
+        ("forbidden", _talloc_plus("static ta_heap heap;\n", r"""static ta_heap heap;
+static volatile int ready;
+__attribute__((constructor)) static void early(void) { ready = 1; }
+"""), "constructor"),
+        # review 09, B_timing: correct while checked, one block for everything in the timed replays
+        ("gaming", _talloc_plus("int mm_init(void)\n{", r"""static int inits;
+static char *one;
+int mm_init(void)
+{
+    if (++inits > 1) { one = mem_sbrk(1 << 20); return one == (void *)-1; }""").replace(
+            "void *mm_malloc(size_t n)\n{", "void *mm_malloc(size_t n)\n{\n    if (inits > 1) return n <= (1 << 20) ? one : NULL;").replace(
+            "void mm_free(void *p)\n{", "void mm_free(void *p)\n{\n    if (inits > 1) return;").replace(
+            "void *mm_realloc(void *p, size_t n)\n{",
+            "void *mm_realloc(void *p, size_t n)\n{\n    if (inits > 1) return n <= (1 << 20) ? one : NULL;"),
+         "timed replay"),
+        # scratch space in the break's last page, past the break (review 09, D6)
+        ("forbidden", _talloc_plus("void *mm_malloc(size_t n)\n{", r"""void *mm_malloc(size_t n)
+{
+    char *end = (char *)mem_heap_hi() + 1;
+    if ((uintptr_t)end % 4096) *end = 1;"""), "past the end of the heap"),
     ],
 }
+
