@@ -116,7 +116,8 @@ def test_an_allocator_with_its_own_arena_and_footprint_is_refused():
 def test_static_arrays_are_refused_and_small_statics_allowed():
     pool = PRIVATE_ARENA.replace("static unsigned char *arena;", "static unsigned char pool[1 << 20], *arena = pool;") \
         .replace("    if (!arena) arena = mmap(NULL, 256 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS "
-                 "| MAP_NORESERVE, -1, 0);\n", "").replace("256 << 20, TA_FIRST", "sizeof pool, TA_FIRST")
+                 "| MAP_NORESERVE, -1, 0);\n", "").replace("256 << 20, TA_FIRST", "sizeof pool, TA_FIRST") \
+        .replace("size_t mm_footprint(void) { return 4096; }\n", "")
     assert "mmap(" not in pool
     s = ab.score(pool, "intro", repeats=0)
     assert not s.ok and "bytes of writable static data" in s.message and "pool" in s.message
@@ -202,7 +203,49 @@ def test_lab_score_caps_throughput_and_needs_correctness():
     t = by["teaching"]
     assert t.correct and 0 < t.index <= 100
     assert t.index <= 100 * (0.6 * min(1, t.utilisation) + 0.4)
-    assert by["glibc"].reference
+    assert len(t.per_trace) == 2 and 0 < t.capped_throughput <= 1
+    assert by["glibc"].reference and by["glibc"].index != by["glibc"].index      # no score: NaN
+    assert "      -" in ab.score_table(scores)
+
+
+# ---- review 09: what the allow-list, the driver's second record and the RSS check refuse --------
+def _wrong_answers():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).parent / "wrong_answers" / "09_measuring_allocators.py"
+    spec = importlib.util.spec_from_file_location("wrong09", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = {}
+    for _, source, fragment in mod.WRONG[2]:
+        g = {}
+        exec(source, g)
+        out[fragment] = g["my_allocator"]
+    return out
+
+
+@pytest.mark.parametrize("fragment", ["defines printf", "record of the heap was changed", "uses getcwd",
+                                      "syscall instruction", "memory grew", "constructor", "timed replay",
+                                      "past the end of the heap"])
+def test_review09_cheats_are_refused(fragment):
+    source = _wrong_answers()[fragment]
+    s = ab.score(source, "random1000", repeats=1)
+    assert not s.ok and fragment in s.message, s.message
+
+
+def test_allow_list_accepts_the_teaching_allocator_and_lesson01_helpers():
+    assert ab.inspect_allocator(MM_TALLOC) == ""
+    debug = MM_TALLOC.replace("#include <string.h>", "#include <string.h>\n#include <assert.h>\n#include <stdlib.h>") \
+        .replace("    if (p) ta_free(&heap, p);", "    assert(p == NULL || ta_is_used(ta_block_of(p)));\n"
+                 "    if (p && !ta_is_used(ta_block_of(p))) abort();\n    if (p) ta_free(&heap, p);")
+    assert debug != MM_TALLOC
+    assert ab.inspect_allocator(debug) == ""
+
+
+def test_the_trace_fixes_the_peak_of_live_bytes():
+    for name in ["intro", "random1000"]:
+        s = ab.score("talloc", name, repeats=0)
+        assert s.live == ab.load_trace(name).live_peak()
 
 
 def test_adversarial_and_shipped_traces():
