@@ -60,3 +60,59 @@ def test_collector_by_version():
 def test_wrapper_check_wants_a_class():
     r = wasm_finalization.check_wrapper(42, "objects.wasm")
     assert not r and "not a class" in r.message
+
+
+def _run(stdout="", ok=True, timed_out=False, signal=None, returncode=0):
+    return SimpleNamespace(stdout=stdout, ok=ok, timed_out=timed_out, signal=signal, stopped_by=None,
+                           returncode=returncode, status=lambda: "timed out" if timed_out else f"exit {returncode}")
+
+
+def test_a_failed_experiment_is_not_a_wrong_answer():
+    right_1 = {k: "glibc" for k in replacing.QUESTIONS_1}
+    configs = {config: (config,) for config, _ in replacing.QUESTIONS_1}
+    r = replacing.check_who_serves(right_1, configs, lambda *a: _run(""))
+    assert not r and "the experiment did not run" in r.message and "not the answer" not in r.message
+    r = replacing.check_who_serves(right_1, configs, lambda *a: _run("", ok=False, timed_out=True))
+    assert not r and "the experiment did not run" in r.message
+    right_2 = {k: 0 for k in replacing.QUESTIONS_2}
+    r = replacing.check_redirect_counts(right_2, lambda mode: _run(""))
+    assert not r and "the experiment did not run" in r.message
+    r = replacing.check_redirect_counts(right_2, lambda mode: _run("", ok=False, returncode=1))
+    assert not r and "the experiment did not run" in r.message
+
+
+def test_outside_ipython_the_prediction_source_is_unknown():
+    assert cross_module.solution_source("PREDICTION") is None
+    assert cross_module.runs_the_experiment("PREDICTION", ("app",)) is None
+
+
+def test_peak_module_counts_refused_frees():
+    class Raw:
+        def __init__(self):
+            self.live = set()
+
+        def obj_new(self, size):
+            h = len(self.live) + 1
+            self.live.add(h)
+            return h
+
+        def obj_free(self, h):
+            if h not in self.live:
+                return -1
+            self.live.discard(h)
+            return 0
+
+        def live_objects(self):
+            return len(self.live)
+    m = wasm_finalization.PeakModule(Raw())
+    h = m.obj_new(8)
+    assert m.obj_free(h) == 0 and m.obj_free(h) == -1
+    assert (m.made, m.freed, m.refused, m.peak) == (1, 1, 1, 1)
+
+
+def test_a_timed_out_run_of_app_is_not_a_wrong_answer(monkeypatch, tmp_path):
+    killed = SimpleNamespace(ok=False, timed_out=True, signal="SIGKILL", stopped_by=None, returncode=None,
+                             status=lambda: "timed out after 10 s")
+    monkeypatch.setattr(cross_module, "run_app", lambda *a: killed)
+    r = cross_module.check_outcomes({q: "OK" for q in cross_module.EXERCISE_1}, tmp_path)
+    assert not r and "the experiment did not run" in r.message and "timed out" in r.message

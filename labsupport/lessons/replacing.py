@@ -8,6 +8,7 @@ answers; the answers live nowhere else.
 from __future__ import annotations
 
 from ..exercises import Case, check, exercise, fail
+from .cross_module import PREDICT_FIRST, did_not_run, runs_the_experiment
 
 __all__ = ["ALLOCATORS", "QUESTIONS_1", "HINTS_1", "parse_report", "check_who_serves",
            "QUESTIONS_2", "redirect_count", "check_redirect_counts"]
@@ -53,6 +54,12 @@ def parse_report(stdout: str) -> dict:
     return {line[:34].strip(): line[34:].strip() for line in stdout.splitlines()}
 
 
+_EXPERIMENT_1 = ("whoserves", "CONFIGS", "parse_report", "replacing", "check_who_serves", "run_program",
+                 "run_c", "run_python", "subprocess", "system", "popen")
+_EXPERIMENT_2 = ("redirect", "redirect_count", "replacing", "check_redirect_counts", "run_wine", "winlab",
+                 "run_program", "run_c", "run_python", "subprocess", "system", "popen")
+
+
 def _keys_and_values(prediction, questions, what: str):
     """The learner's answer for each question, or a ``fail`` verdict."""
     if not isinstance(prediction, dict):
@@ -77,13 +84,21 @@ def check_who_serves(prediction, configs, run):
             return fail(f"{key[0]}: {key[1]}: {what} is not one of {', '.join(ALLOCATORS)}",
                         'each answer is the string "glibc" or "mimalloc": who serves the allocation, '
                         "not where the code came from")
+    used = runs_the_experiment("PREDICTION", _EXPERIMENT_1)
+    if used:
+        return fail(f"your prediction runs the experiment ({used}) instead of predicting it", PREDICT_FIRST)
     answers = {k: v.strip().lower() for k, v in answers.items()}
     actual = {}
     for config, line in QUESTIONS_1:
         if config not in actual:
-            actual[config] = parse_report(run(*configs[config]).stdout)
+            r = run(*configs[config])
+            if r.timed_out or r.stopped_by or r.signal:
+                return did_not_run(config, r.status())
+            actual[config] = parse_report(r.stdout)
+        if actual[config].get(line) not in ALLOCATORS:
+            return did_not_run(config, f"its report has no line {line!r} naming glibc or mimalloc")
     return check(lambda config, line: answers[(config, line)], [
-        Case(args=key, expected=actual[key[0]].get(key[1], "?"), label=f"{key[0]}: {key[1]}",
+        Case(args=key, expected=actual[key[0]][key[1]], label=f"{key[0]}: {key[1]}",
              hint=HINTS_1[key]) for key in QUESTIONS_1
     ], reveal_expected=False, name="who serves malloc")
 
@@ -102,8 +117,8 @@ QUESTIONS_2 = {   # (mode, the line of redirect.exe's report) -> the hint for a 
     ("iat-all", "malloc inside msvcrt.dll"):
         "_strdup calls malloc inside msvcrt.dll, through no import table at all.",
     ("iat-all", "blocks the new free() never allocated"):
-        "Count every block freed through a patched slot that the new malloc did not make: "
-        "the two early blocks, and the _strdup string the program frees.",
+        "Which blocks reach a patched free() that the new malloc never made? Count the ones "
+        "allocated before the patch, and the ones allocated where no import table is involved.",
 }
 
 
@@ -127,8 +142,19 @@ def check_redirect_counts(prediction, run):
             return fail(f"{key[0]}: {key[1]}: {what} is not a count",
                         "each answer is a whole number of calls or blocks (0, 1, 2...), as "
                         "redirect.exe prints it")
-    outputs = {mode: run(mode).stdout for mode in {mode for mode, _ in QUESTIONS_2}}
+    used = runs_the_experiment("PREDICTION_2", _EXPERIMENT_2)
+    if used:
+        return fail(f"your prediction runs the experiment ({used}) instead of predicting it", PREDICT_FIRST)
+    outputs = {}
+    for mode in dict.fromkeys(mode for mode, _ in QUESTIONS_2):
+        r = run(mode)
+        if not r.ok:
+            return did_not_run(f"redirect.exe {mode} under Wine", r.status())
+        outputs[mode] = r.stdout
     actual = {key: redirect_count(outputs[key[0]], key[1]) for key in QUESTIONS_2}
+    for key, count in actual.items():
+        if count is None:
+            return did_not_run(f"redirect.exe {key[0]} under Wine", f"its output has no line {key[1]!r}")
     return check(lambda mode, line: answers[(mode, line)], [
         Case(args=key, expected=actual[key], label=f"{key[0]}: {key[1]}", hint=hint)
         for key, hint in QUESTIONS_2.items()

@@ -276,8 +276,10 @@ print(whoserves("whoserves_static").stdout)
 # | `static mimalloc.o + RTLD_DEEPBIND` | `whoserves_static` from above, same `RTLD_DEEPBIND` plugin |
 # | `RTLD_GLOBAL, late` | no preload; the first thing `main` does is `dlopen("libmimalloc.so", RTLD_NOW \| RTLD_GLOBAL)`, then it allocates |
 #
-# Write your answers into `PREDICTION` ("glibc" or "mimalloc"). The check runs every
-# configuration and compares, without showing the answers; each case has a hint.
+# Write your answers into `PREDICTION` ("glibc" or "mimalloc"), typed as plain strings.
+# The check runs every configuration and compares, without showing the answers; each
+# case has a hint. (A cell that runs the programs itself, with `whoserves()` or the
+# check's helpers, is refused.)
 
 # %%
 DEEP = OUT / "deepplugin.so"          # lateplugin.c again, as another file (a file loads once)
@@ -440,9 +442,9 @@ if lab.have("g++"):
 # describes a *static* override on Windows, added recently: the program is linked with
 # the static release CRT, `/MT`, and with `mimalloc.obj`, which takes precedence over the
 # CRT's definitions; that replaces `malloc` in that one module, like `mimalloc.o` in
-# section 3. README v3.4.3, *Static override*, lines 570-571.) mimalloc's Windows override (its `bin/readme.md` and
-# *Overriding malloc*, https://microsoft.github.io/mimalloc/overrides.html) therefore
-# works like this:
+# section 3. README v3.4.3, *Static override*, lines 568-570.) mimalloc's Windows
+# override (its `bin/readme.md` and *Overriding malloc*,
+# https://microsoft.github.io/mimalloc/overrides.html) therefore works like this:
 #
 # - `mimalloc.dll` (called `mimalloc-override.dll` until the releases of 2025-01-03,
 #   v1.8.9 and v2.1.9: README, release notes) holds the allocator;
@@ -467,14 +469,16 @@ if lab.have("g++"):
 #   executable": it patches an existing EXE's import table (`minject -l` lists it,
 #   `--inplace` rewrites it).
 # - Loaded too late (for example with `LoadLibrary` after start-up) it redirects
-#   nothing (mimalloc issues #668, #820). The redirector's message ("standard malloc is
+#   nothing (mimalloc issues #668, #820). In issue #170 (2019-11-15) the maintainer
+#   says why: "If `mimalloc-redirect` loads too late (after `ucrtbase`) it disables
+#   itself as it is not guaranteed to be robust in that case". The redirector's message ("standard malloc is
 #   _not_ redirected" in the issues) is printed only when mimalloc's `verbose` or
 #   `show_errors` option is on (`src/init.c` v3.4.3, lines 1016-1020). For a release
 #   build of mimalloc both are off unless `MIMALLOC_VERBOSE=1` or
 #   `MIMALLOC_SHOW_ERRORS=1` is set; a debug build (`MI_DEBUG`, `mimalloc-debug.dll`)
 #   turns `show_errors` on by default (`src/options.c` v3.4.3, line 115). (The user in
-#   issue #668, whose program used the debug CRT `ucrtbased.dll`, posted the message.) `MIMALLOC_DISABLE_REDIRECT=1` turns the
-#   redirect off.
+#   issue #668, whose program used the debug CRT `ucrtbased.dll`, posted the message.)
+#   `MIMALLOC_DISABLE_REDIRECT=1` turns the redirect off.
 #
 # We cannot run that closed DLL here, but we can build the *mechanism* and watch it.
 # `redirect.c` contains a tiny "new allocator" (a header with a tag in front of each
@@ -576,8 +580,9 @@ if WINDOWS:
 # The scenario is the same as above (the program and the plugin each keep one block
 # from before the patch, then: 3 program blocks, 3 plugin blocks, one `_strdup` made
 # inside `msvcrt.dll` and freed by the program, then both early blocks freed). Predict
-# the counts `redirect.exe` will report. Fill in `PREDICTION_2` with numbers; the check
-# runs both modes under Wine and compares without showing the answers.
+# the counts `redirect.exe` will report. Fill in `PREDICTION_2` with numbers you typed
+# (a cell that runs `redirect()` itself is refused); the check runs both modes under
+# Wine and compares without showing the answers.
 
 # %% tags=["solution"]
 PREDICTION_2 = {   # each: a count

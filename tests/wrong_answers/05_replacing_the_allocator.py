@@ -43,6 +43,18 @@ WRONG = {
         ("forbidden", _dict("PREDICTION", _KEYS_1, ['"mimalloc.o"', '"glibc"', '"libmimalloc.a"', '"glibc"',
                                                     '"glibc"', '"glibc"', '"glibc"']),
          "not where the code came from"),
+        # the README's "put mimalloc first" believed for the archive too (review-04-05-08)
+        ("partial", _dict("PREDICTION", _KEYS_1, ['"mimalloc"', '"mimalloc"', '"mimalloc"', '"glibc"',
+                                                  '"glibc"', '"glibc"', '"glibc"']),
+         "nothing refers to malloc yet"),
+        # LD_PRELOAD thought to win over RTLD_DEEPBIND (review-04-05-08)
+        ("partial", _dict("PREDICTION", _KEYS_1, ['"mimalloc"', '"glibc"', '"mimalloc"', '"mimalloc"',
+                                                  '"glibc"', '"glibc"', '"glibc"']),
+         "RTLD_DEEPBIND searches the library"),
+        # the experiment run through the lesson's own helpers (review-04-05-08, D8)
+        ("gaming", "PREDICTION = {k: replacing.parse_report(whoserves(*CONFIGS[k[0]]).stdout)[k[1]]\n"
+                   "              for k in replacing.QUESTIONS_1}\n",
+         "type what you predict"),
     ],
     2: [
         # right about whose calls are caught, but forgets the block the plugin kept from
@@ -55,5 +67,15 @@ WRONG = {
         # "some" / a range instead of the count the program prints
         ("forbidden", _dict("PREDICTION_2", _KEYS_2, [0, 3, '"1 or 2"', 0, 3]),
          "whole number"),
+        # the _strdup string counted among the plugin's blocks in iat-plugin (review-04-05-08)
+        ("partial", _dict("PREDICTION_2", _KEYS_2, [0, 3, 2, 0, 3]),
+         "Only the plugin's free is redirected"),
+        # iat-all thought to reach the malloc inside msvcrt.dll (review-04-05-08)
+        ("partial", _dict("PREDICTION_2", _KEYS_2, [0, 3, 1, 1, 2]),
+         "through no import table at all"),
+        # redirect.exe run through the lesson's own helper (review-04-05-08, D8)
+        ("gaming", "PREDICTION_2 = {k: replacing.redirect_count(redirect(k[0]).stdout, k[1])\n"
+                   "                for k in replacing.QUESTIONS_2}\n",
+         "type what you predict"),
     ],
 }
