@@ -441,10 +441,13 @@ else:
 # modules, and memcheck's copy of their debug information, were gone. Only `mh_encode`
 # and the program are still named. `--keep-debuginfo=yes` (valgrind 3.14 and later) keeps
 # the debug information of unloaded modules, and the names come back. LeakSanitizer has
-# no such option: in the run stored with this notebook it printed `(<unknown module>)` for
-# every frame in the plugin and in the encoder library (the five frames between
-# `malloc` and `mh_encode`), with no name, file or line; only `mh_encode` and the
-# program were named. Hence `RTLD_NODELETE`
+# no such option, and it lost the names of every frame in the plugin and in the encoder
+# library (the five frames between `malloc` and `mh_encode`): each came out either as
+# `(<unknown module>)` or as an offset into the program itself (`encode_loop_lsan+0x…`),
+# a module those functions never belonged to. Which of the two, frame by frame, changed
+# from run to run here (runs with all five `(<unknown module>)`, and runs with three of
+# them put in the program); only `mh_encode` and the program's own functions kept their
+# names. Hence `RTLD_NODELETE`
 # in this lesson's host, and the usual advice for leak hunts in plugin hosts: keep
 # plugins loaded (or never `dlclose`) in the run you check.
 #
