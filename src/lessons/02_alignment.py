@@ -872,9 +872,21 @@ else:
 # At `-O0` the misaligned call dies with SIGSEGV. This SIGSEGV is not a bad address:
 # `movaps` on an address that is not a multiple of 16 raises a **general-protection
 # fault** (#GP), which Linux delivers as SIGSEGV with `si_code` `SI_KERNEL` and no
-# fault address (`si_addr` 0), where a touch of unmapped memory gives `SEGV_MAPERR`
-# and the address. At `-O2` the same source "works". The instructions gcc chose tell
-# why:
+# fault address (`si_addr` 0; `gp_user_force_sig_segv` in `arch/x86/kernel/traps.c`
+# calls `force_sig(SIGSEGV)`, which fills in `SI_KERNEL`), where a touch of unmapped
+# memory is a page fault: `SEGV_MAPERR` and the address. `fault_kind.c` catches both
+# with a `SA_SIGINFO` handler and prints what the signal carried:
+
+# %%
+if X86.ok:
+    print(lab.run_program([lab.build_program([SRC / "fault_kind.c"], cflags=("-O1",))]).stdout)
+else:
+    print("skipped:", X86.detail)
+
+# %% [markdown]
+# A handler (or a crash report) that prints `si_addr` 0 for a misaligned `movaps` is
+# not saying the program read address 0. At `-O2` the same source "works". The
+# instructions gcc chose tell why:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -1026,10 +1038,11 @@ else:
 # %% [markdown]
 # How to read your figures:
 #
-# - **About the same time per operation at 20, 200 and 2,000** (on this lesson's AMD
-#   EPYC virtual machine, 1 to 2.5 microseconds each, about 475 to 1,300 times an aligned
-#   `lock add`, in different runs): that is the split lock itself, the whole machine's memory traffic
-#   held up for each one. Nothing trapped it.
+# - **The same order of magnitude at 20, 200 and 2,000** (on this lesson's AMD EPYC
+#   virtual machine, about 1 to 3 microseconds each, roughly 500 to 1,700 times an
+#   aligned `lock add`, in the builds so far; the longest run was sometimes 2 to 3 times
+#   slower per operation than the shorter ones): that is the split lock itself, the whole
+#   machine's memory traffic held up for each one. Nothing trapped it.
 # - **A time per operation that falls as the count grows** (say 500 microseconds at 20,
 #   50 at 200, 5 at 2,000): that is not the lock. It is the host kernel's 10 ms sleep
 #   on a trapped split lock, after which it lets the task run unchecked for a moment,
