@@ -709,7 +709,9 @@ if CXX:
 # a config file it writes itself, and compares with the values a plain build reads from
 # each; it also counts the bytes glibc still holds after the 1000 calls, in its heap
 # (`mallinfo2().uordblks`) and in blocks it gave their own `mmap` (`hblkhd`, requests of
-# 128 KiB and more by default), so a "fix" that simply never frees is caught. It runs
+# 128 KiB and more by default), so a "fix" that simply never frees is caught, and how
+# much the process's mappings grew (`/proc/self/statm`), for a copy in memory mapped
+# with `mmap` and never unmapped, which glibc does not see. It runs
 # the program with glibc's per-thread cache switched off
 # (`GLIBC_TUNABLES=glibc.malloc.tcache_count=0`): `mallinfo2` counts the freed chunks
 # that cache keeps as in use (glibc's `int_mallinfo`, `malloc/malloc.c` line 5149 on the

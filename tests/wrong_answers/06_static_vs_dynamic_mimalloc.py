@@ -142,6 +142,22 @@ ConfigText config_text(const char *key)
 void config_text_release(ConfigText t) { std::free(t.handle); }
 """
 ''', "matching delete/free"),
+        # a copy in a page of its own, never unmapped: glibc's counters do not see it (review 06-07)
+        ("partial", 'FIX_CPP = r"""' + FIX_HEAD + '''
+#include <sys/mman.h>
+
+ConfigText config_text(const char *key)
+{
+    std::string value = config_string(key);
+    void *page = mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *copy = static_cast<char *>(page);
+    std::memcpy(copy, value.data(), value.size());
+    return ConfigText{copy, value.size(), nullptr};
+}
+
+void config_text_release(ConfigText) {}
+"""
+''', "mmap"),
         # the check's own config values, read from its oracle and typed into a table next to the
         # book's (review 06-07): the check now writes new random values on every run
         ("gaming", '''import json as _json
