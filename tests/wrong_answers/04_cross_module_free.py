@@ -53,6 +53,15 @@ WRONG = {
                    f"    {_QUESTIONS[3]!r}: outcome(app('exported', 'lib-free')),\n"
                    "}\n",
          "type what you predict"),
+        # -Bsymbolic thought to keep the library's allocator private even when it is linked
+        # (review-04-05-08)
+        ("partial", _prediction(['"SIGABRT"', '"SIGSEGV"', '"OK"', '"OK"']),
+         "comes before libc in the search order"),
+        # signal numbers instead of names (review-04-05-08)
+        ("forbidden", _prediction(["0", "11", "0", "0"]), "each answer is one of the strings"),
+        # a question renamed: its prediction is missing (review-04-05-08)
+        ("forbidden", "PREDICTION = {\n" + "".join(f"    {q!r}: 'OK',\n" for q in _QUESTIONS[:3])
+         + "    'exported linked': 'OK',\n}\n", "keep the four questions"),
     ],
     2: [
         # fixes one direction only: the program's block still goes to the library's free
@@ -137,5 +146,25 @@ int greeting_length(const char *name)
     return n;
 }
 ''', "a string freed twice"),
+        # glibc's free() on the library's string (review-04-05-08)
+        ("forbidden", _CELL_HEAD + '''
+int greeting_length(const char *name)
+{
+    char *g = text_greeting(name);
+    int n = (int)strlen(g);
+    free(g);
+    return n;
+}
+''', "give it back with text_free()"),
+        # the terminating NUL counted (review-04-05-08)
+        ("partial", _CELL_HEAD + '''
+int greeting_length(const char *name)
+{
+    char *g = text_greeting(name);
+    int n = (int)strlen(g) + 1;
+    text_free(g);
+    return n;
+}
+''', "return strlen of this call's greeting"),
     ],
 }

@@ -55,6 +55,10 @@ WRONG = {
         ("gaming", "PREDICTION = {k: replacing.parse_report(whoserves(*CONFIGS[k[0]]).stdout)[k[1]]\n"
                    "              for k in replacing.QUESTIONS_1}\n",
          "type what you predict"),
+        # the library's file name instead of the allocator (review-04-05-08)
+        ("forbidden", _dict("PREDICTION", _KEYS_1, ['"Mimalloc"', '"GLIBC"', '"mimalloc "', '"glibc"',
+                                                    '"libc"', '"glibc"', '"glibc"']),
+         "is not one of glibc, mimalloc"),
     ],
     2: [
         # right about whose calls are caught, but forgets the block the plugin kept from
@@ -77,5 +81,8 @@ WRONG = {
         ("gaming", "PREDICTION_2 = {k: replacing.redirect_count(redirect(k[0]).stdout, k[1])\n"
                    "                for k in replacing.QUESTIONS_2}\n",
          "type what you predict"),
+        # counts typed as text, or as floats (review-04-05-08)
+        ("forbidden", _dict("PREDICTION_2", _KEYS_2, ['"0"', '"3"', '"1"', '"0"', '"3"']), "whole number"),
+        ("forbidden", _dict("PREDICTION_2", _KEYS_2, [0.0, 3.0, 1.0, 0.0, 3.0]), "whole number"),
     ],
 }

@@ -56,6 +56,15 @@ WRONG = {
         done += 1
     return done
 ''', "disarms the finalizer"),
+        # drops the name only: the cycle keeps the object until the collector runs (review-04-05-08)
+        ("partial", _BATCH_HEAD + '''    done = 0
+    for _ in range(n):
+        obj = WasmObject(m, size)
+        obj.myself = obj
+        del obj
+        done += 1
+    return done
+''', "free its linear memory in the iteration that made it"),
         # detaches the finalizer without freeing: every object leaks
         ("partial", _BATCH_HEAD + '''    done = 0
     for _ in range(n):
@@ -139,6 +148,30 @@ WRONG = {
         self.release()
         return False
 ''', "raises only after release()"),
+        # checksum() returns None after release instead of raising (review-04-05-08)
+        ("partial", '''class SafeObject:
+    def __init__(self, m, size):
+        handle = m.obj_new(size)
+        if handle == 0:
+            raise MemoryError(f"obj_new({size}) returned NULL: linear memory is full")
+        self.m, self.handle = m, handle
+        self._finalizer = weakref.finalize(self, m.obj_free, handle)
+
+    def release(self):
+        self._finalizer()
+
+    def checksum(self):
+        if not self._finalizer.alive:
+            return None
+        return self.m.obj_sum(self.handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.release()
+        return False
+''', "raise ValueError"),
         # the finalizer captures self through a bound method: nothing is ever collected
         ("forbidden", '''class SafeObject:
     def __init__(self, m, size):
