@@ -808,7 +808,11 @@ else:
 #   statically linking"), and rust-lang/rust pull request #82642 (2021, jemalloc in
 #   rustc on macOS), whose comment says that "the linker doesn't seem to consider ctors
 #   as "used" when statically linking, so we need to explicitly depend on the function"
-#   (pull request #92249 later kept that comment for mimalloc).
+#   (pull request #92249 later kept that comment for mimalloc). And when binaryen tried a
+#   static mimalloc (WebAssembly/binaryen pull request #7378, 2025-03-18), a maintainer
+#   on a Mac "got some odd errors (they are different depending on whether mimalloc is
+#   linked as a static archive or an object library)"; binaryen then allowed mimalloc
+#   only on Linux.
 # - **mimalloc's documented override on macOS is dynamic**: `env
 #   DYLD_INSERT_LIBRARIES=/usr/lib/libmimalloc.dylib myprogram` (readme, *Dynamic Override
 #   on MacOS*, with a note that security restrictions may apply when started from a
@@ -913,7 +917,8 @@ if CMAKE:
 #   `src/alloc-override.c` (the interpose table, lines 51-126), `src/static.c`.
 # - jemalloc issue #708 and rust-lang/rust pull requests #82642 and #92249 (a zone constructor in an
 #   archive member that the linker leaves out); Apple's `ld(1)` (`-all_load`,
-#   `-force_load`); GNU ld manual, `--whole-archive`.
+#   `-force_load`); GNU ld manual, `--whole-archive`; WebAssembly/binaryen pull request
+#   #7378 (a static mimalloc on macOS: different errors for the archive and the object).
 # - CMake, `LINK_LIBRARIES_ONLY_TARGETS` (3.23+) and `CMakeFindDependencyMacro`
 #   (`find_dependency`): https://cmake.org/cmake/help/latest/prop_tgt/LINK_LIBRARIES_ONLY_TARGETS.html
 # - Drogon issues #1994, #2022: https://github.com/drogonframework/drogon/issues/1994,
