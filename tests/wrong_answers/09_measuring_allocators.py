@@ -24,7 +24,7 @@ _W = '["churn", "large", "threads", "prodcons", "frag"]'
 WRONG = {
     1: [
         # "glibc is the system allocator, it must be tuned best": wrong wherever the run is clear
-        ("partial", f"""predictions = {{w: {{"mimalloc": ("glibc", 3.0), "talloc": ("glibc", 3.0)}} for w in {_W}}}
+        ("partial", f"""predictions = {{w: {{"mimalloc": ("glibc", 1.5), "talloc": ("glibc", 1.5)}} for w in {_W}}}
 """, "faster in every round"),
         # the right winners, but "100x faster" from a blog post
         ("partial", """predictions = {
@@ -70,7 +70,7 @@ predictions = {{w: {{"mimalloc": ("glibc", 1.0), "talloc": ("glibc", 1.0)}} for 
     def __ge__(self, other):
         return True
 predictions = {{w: {{"mimalloc": ("mimalloc", Anything(2.0)), "talloc": ("talloc", Anything(2.0))}} for w in {_W}}}
-""", "faster in every round"),
+""", "of your run"),
         # "glibc, 0.6": the winner's time as a fraction of the loser's, which the task rules out (factor >= 1)
         ("forbidden", f"""predictions = {{w: {{"mimalloc": ("glibc", 0.6), "talloc": ("talloc", 0.5)}} for w in {_W}}}
 """, "at least 1"),
