@@ -487,11 +487,12 @@ def _make_widget_class():
             self.region = widgets.Dropdown(options=[], description="region",
                                            layout=widgets.Layout(width="32em"))
             self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="48em"))
+            self.caption = widgets.HTML()    # the picture in words (book/_static/a11y.js makes it its alt)
             self.details = widgets.HTML()
             self.step.observe(lambda ch: self._load(), names="value")
             self.region.observe(lambda ch: self._show(), names="value")
             super().__init__([widgets.HBox([self.step, self.region]),
-                              widgets.HBox([self.image, self.details])])
+                              widgets.HBox([widgets.VBox([self.image, self.caption]), self.details])])
             self._load()
 
         @property
@@ -517,8 +518,9 @@ def _make_widget_class():
             sp, i = self.space, self.region.value or 0
             title = f"{self._title + ': ' if self._title else ''}{self.step.value}"
             self.image.value = figure_png(draw_address_space(sp, title=title, highlight=i), dpi=80)
-            self.image.tooltip = (f"{title}: the address space drawn as {len(sp.regions)} regions, lowest "
-                                  f"address at the bottom (the list of regions is in the menu above)")
+            self.caption.value = (f"<span class='lab-alt' style='font-size:85%'>{escape(title)}: the address "
+                                  f"space drawn as {len(sp.regions)} regions, the lowest address at the bottom "
+                                  f"(the regions are listed in the menu above)</span>")
             self.details.value = _details_html(sp, i) if sp.regions else ""
 
         def __repr__(self):       # deterministic text for nbval (no widget ids, no addresses)

@@ -1,6 +1,8 @@
 // Names for what the saved widgets draw without one (axe-core's button-name,
 // aria-input-field-name, scrollable-region-focusable and image-alt rules): the play
-// widget's icon buttons, slider handles, scrolled boxes, pictures that carry a title.
+// widget's icon buttons, slider handles, scrolled boxes, and pictures: a widget picture
+// takes as its alt text the caption the course's widgets put right after it (.lab-alt),
+// since an ipywidgets Image has no alt of its own (and a tooltip on it breaks its view).
 // The widgets are drawn after the page loads (html-manager), so new nodes are watched.
 (function () {
   var PLAY = ["play the steps", "pause", "back to the first step", "repeat when it ends"];
@@ -26,7 +28,11 @@
       }
     });
     root.querySelectorAll("img.widget-image:not([alt])").forEach(function (img) {
-      if (img.title) img.setAttribute("alt", img.title);
+      var box = img.parentElement, caption = null;
+      for (var up = 0; box && up < 3 && !caption; up++, box = box.parentElement)
+        caption = box.querySelector(".lab-alt");
+      if (caption) img.setAttribute("alt", caption.textContent.trim());
+      else if (img.title) img.setAttribute("alt", img.title);
     });
   }
   function start() {

@@ -5,6 +5,8 @@ it in a cell; ``update(blocks)`` redraws. The picture is ``heapdraw.draw_heap``.
 """
 from __future__ import annotations
 
+from html import escape
+
 import ipywidgets as widgets
 
 from ..heap.model import summarize
@@ -23,8 +25,9 @@ class HeapMap(widgets.VBox):
                                              layout=widgets.Layout(width="12em"))
         self.details = widgets.HTML()
         self.table = widgets.HTML()
+        self.caption = widgets.HTML()             # the picture in words (book/_static/a11y.js makes it its alt)
         self.picker.observe(lambda ch: self._redraw(highlight=ch["new"]), names="value")
-        super().__init__([self.image, widgets.HBox([self.picker, self.details]), self.table])
+        super().__init__([self.image, self.caption, widgets.HBox([self.picker, self.details]), self.table])
         self.update(self._blocks, title)
 
     def update(self, blocks, title: str | None = None):
@@ -39,7 +42,7 @@ class HeapMap(widgets.VBox):
     def _redraw(self, highlight):
         fig = draw_heap(self._blocks, self._title, self._row_bytes, highlight=highlight)
         self.image.value = figure_png(fig)
-        self.image.tooltip = self._alt()          # the picture's text alternative (its title attribute)
+        self.caption.value = f"<span class='lab-alt' style='font-size:85%'>{escape(self._alt())}</span>"
         i = self.picker.value
         self.details.value = details_html(self._blocks, i) if self._blocks else ""
 
