@@ -9,6 +9,10 @@ of predicted) or ``"forbidden"`` (what the task forbids, or undefined behaviour 
 exercise). ``hint_fragment`` must appear in the verdict (case-insensitive): the hint follows the
 mistake.
 
+An exercise whose right answer is judged against a measurement of the machine it runs on (a
+prediction of timings) is named in the module's ``MEASURED = {n: "why"}``: its reference solution
+must get a verdict, ✔ or ✘, since the machine's own run decides (its wrong answers are far off).
+
 The lesson's working copy (stubs in place, as ``./lab start`` writes it) runs in one real kernel,
 cell by cell. At each solution cell the cells from it to its ``check``-tagged cell run once with
 the untouched stub ("not done yet", nothing raised), once per wrong answer (✘ with the hint,
@@ -29,10 +33,15 @@ LESSONS = sorted(p.stem for p in WRONG_DIR.glob("[0-9][0-9]_*.py"))
 KINDS = {"partial", "gaming", "forbidden"}
 
 
-def _wrong(stem) -> dict:
+def _module(stem):
     spec = importlib.util.spec_from_file_location(f"wrong_{stem}", WRONG_DIR / f"{stem}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    return mod
+
+
+def _wrong(stem) -> dict:
+    mod = _module(stem)
     out = {}
     for n, entries in mod.WRONG.items():
         if isinstance(entries, str):                       # the old form: one partial answer
@@ -136,6 +145,7 @@ def test_exercises_as_a_learner_meets_them(stem):
     nb = workcopy.learner_notebook(book)
     sols = _solution_indices(nb)
     wrong = _wrong(stem)
+    measured = getattr(_module(stem), "MEASURED", {})
     kernel = _Kernel(nb)
     problems = []
     with kernel.client.setup_kernel():
@@ -173,7 +183,10 @@ def test_exercises_as_a_learner_meets_them(stem):
                     problems.append(f"{label}: caught, but the hint is not the one for its mistake "
                                     f"(wanted {fragment!r}):\n{text[-600:]}")
             text, errored, _ = attempt(references[n - 1])
-            if errored or "✔" not in text or "✘" in text:
+            if n in measured:
+                if errored or not ("✔" in text or "✘" in text):
+                    problems.append(f"exercise {n}, reference solution: expected a verdict:\n{text[-600:]}")
+            elif errored or "✔" not in text or "✘" in text:
                 problems.append(f"exercise {n}, reference solution: expected ✔:\n{text[-600:]}")
             i = j + 1
     assert not problems, f"{stem}:\n" + "\n\n".join(problems)
