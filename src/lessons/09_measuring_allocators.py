@@ -249,6 +249,8 @@ predictions = {
 ### END SOLUTION
 
 # %% tags=["check"]
+# NBVAL_IGNORE_OUTPUT
+# (the verdict is judged against this machine's own run: on a loaded machine a close pair can differ)
 mal.check_predictions(predictions, res)
 
 # %% [markdown]
