@@ -226,9 +226,10 @@ res = ab.compare(list(ab.WORKLOADS), ab.ALLOCATORS, repeats=9)
 # - the **winner** must be the one that was faster in *every* round, where there
 #   is one; where the range of the paired ratios contains 1 the run has **no
 #   clear winner**, and either name is accepted;
-# - the **factor** must lie within 2 times the range of the paired ratios (from
-#   half the smallest to twice the largest): the right size, which is what a busy
-#   machine can tell you; its second digit is noise.
+# - the **factor** must lie within 3 times the range of the paired ratios (from a
+#   third of the smallest to three times the largest): the right direction and
+#   order of magnitude, which is what a busy machine can tell you; its second digit
+#   is noise (one pair here measured 11x to 44x in one run, 5x to 20x in another).
 
 # %% tags=["solution"]
 predictions = {            # workload: {rival of glibc: (winner, factor)}
@@ -242,7 +243,7 @@ predictions = {            # workload: {rival of glibc: (winner, factor)}
 predictions = {
     "churn": {"mimalloc": ("mimalloc", 1.5), "talloc": ("glibc", 1.5)},      # talloc: no tcache in front
     "large": {"mimalloc": ("mimalloc", 5.0), "talloc": ("talloc", 10.0)},    # glibc: mmap + munmap each time
-    "threads": {"mimalloc": ("mimalloc", 1.5), "talloc": ("glibc", 5.0)},    # talloc: one lock for all
+    "threads": {"mimalloc": ("mimalloc", 1.5), "talloc": ("glibc", 10.0)},   # talloc: one lock for all
     "prodcons": {"mimalloc": ("mimalloc", 1.2), "talloc": ("talloc", 1.3)},
     "frag": {"mimalloc": ("mimalloc", 2.0), "talloc": ("glibc", 2.0)},       # talloc: first fit walks the holes
 }
