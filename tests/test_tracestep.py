@@ -299,7 +299,8 @@ def test_first_beats_best_verdicts():
 def test_reuse_is_measured_and_choose_the_answer_hides_it(capsys):
     real = ts.real_reuse()
     assert real == {"x": "a", "y": "c", "z": "new", "w": "d"}      # tcache: per size, LIFO
-    assert ts.check_reuse(dict(real))
+    assert not ts.check_reuse(dict(real))          # the oracle was called first: refused as a peek
+    assert ts.check_reuse(dict(real))              # the next check, with no peek since, judges the answer
     assert not ts.check_reuse({**real, "x": "b"})
     out = capsys.readouterr().out
     assert "✘" in out and "hint:" in out and "expected" not in out

@@ -44,18 +44,8 @@ _peeked: set = set()          # oracles (real_reuse, real_bins) called outside a
 
 def _oracle_called(oracle: str) -> None:
     """Record a call of a check's oracle (every call: the checks use ``_reuse``/``_bins``, which
-    record nothing), from whatever thread (a cell, a worker thread, a timer). The course's own
-    tests (a ``tests/test_*.py`` frame on the calling stack) are not learners and are not recorded."""
-    f = sys._getframe(2)
-    while f is not None:
-        path = Path(f.f_code.co_filename)
-        if path.parent == _TESTS and path.name.startswith("test_"):
-            return
-        f = f.f_back
+    record nothing), from whatever thread (a cell, a worker thread, a timer)."""
     _peeked.add(oracle)
-
-
-_TESTS = Path(__file__).resolve().parents[2] / "tests"
 
 
 def _limit_changed() -> str | None:
