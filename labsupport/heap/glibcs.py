@@ -88,7 +88,10 @@ def _apt(work: Path, *args) -> subprocess.CompletedProcess:
     opts = [f"-oDir::State={work / 'state'}", "-oDir::State::status=/dev/null", f"-oDir::Cache={work / 'cache'}",
             f"-oDir::Etc::SourceList={work / 'sources.list'}", "-oDir::Etc::SourceParts=/dev/null",
             "-oDebug::NoLocking=1", "-oAcquire::Languages=none", "-oAPT::Sandbox::User=" + _user(),
-            "-oAcquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false"]
+            "-oAcquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false",
+            # a mirror that serves a stale snapshot (its Release file past Valid-Until) still gives
+            # signed packages: they are only unpacked into the course cache, never installed
+            "-oAcquire::Check-Valid-Until=false"]
     return subprocess.run(["apt-get", "-q", *opts, *args], cwd=work, capture_output=True, text=True, timeout=600)
 
 
