@@ -7,6 +7,9 @@
 #   sid       unstable:  the newest (measured 2026-12: glibc 2.43, Python 3.14, gcc 15/16)
 #
 #   sudo tools/debian.sh SUITE [ROOTFS]     (default /var/tmp/labsupport-SUITE)
+#   AS=learner sudo tools/debian.sh SUITE  the second half of CI instead (.ci/as-learner: a
+#                                          regular user, the suite's own python3; run root first,
+#                                          which installs the system packages); AS=both: both
 #
 # Not part of ./lab test: it downloads a Debian root file system (~1 GB with the tools)
 # and runs the whole suite inside it (20-40 minutes on 2 cores). The root file system is
@@ -15,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 HERE=$(pwd)
 SUITE=${1:-}
-case "$SUITE" in bookworm|trixie|forky|sid) ;; -h|--help|"") sed -n '2,17p' "$0"; exit 0 ;;
+case "$SUITE" in bookworm|trixie|forky|sid) ;; -h|--help|"") sed -n '2,20p' "$0"; exit 0 ;;
   *) echo "unknown suite $SUITE: bookworm, trixie, forky or sid"; exit 2 ;; esac
 ROOTFS=${2:-/var/tmp/labsupport-$SUITE}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -57,13 +60,28 @@ done
 
 rm -rf "$ROOTFS/root/course"
 git clone --quiet --no-hardlinks "$HERE" "$ROOTFS/root/course"
-echo "[$SUITE] running ./lab test inside (as root; set-up installs apt.txt there)"
-set +e
-chroot "$ROOTFS" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 CI=true "${passenv[@]}" \
-  bash -c 'cd /root/course && cat /etc/debian_version && ./lab test --junitxml=/root/report.xml -q' \
-  > "$ROOTFS/root/test.log" 2>&1
-status=$?
-set -e
-tail -5 "$ROOTFS/root/test.log"
-python3 "$HERE/tools/nbval_report.py" "$ROOTFS/root/report.xml"
-echo "[$SUITE] full log: $ROOTFS/root/test.log (exit $status)"
+AS=${AS:-root}
+status=0
+run_in() {   # run_in NAME COMMAND: one half of the suite inside the chroot, then its report
+  local name=$1 cmd=$2
+  echo "[$SUITE] $name"
+  set +e
+  chroot "$ROOTFS" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+    CI=true "${passenv[@]}" bash -c "cd /root/course && cat /etc/debian_version && $cmd" \
+    > "$ROOTFS/root/test-$3.log" 2>&1
+  local s=$?
+  set -e
+  tail -5 "$ROOTFS/root/test-$3.log"
+  [ -f "$ROOTFS/$4" ] && python3 "$HERE/tools/nbval_report.py" "$ROOTFS/$4"
+  echo "[$SUITE] full log: $ROOTFS/root/test-$3.log (exit $s)"
+  [ $s -eq 0 ] || status=$s
+}
+if [ "$AS" = root ] || [ "$AS" = both ]; then
+  run_in "running ./lab test inside (as root; set-up installs apt.txt there)" \
+    "./lab test --junitxml=/root/report.xml -q" root root/report.xml
+fi
+if [ "$AS" = learner ] || [ "$AS" = both ]; then
+  run_in "running .ci/as-learner inside (a regular user, this suite's /usr/bin/python3)" \
+    "bash .ci/as-learner --junitxml=/tmp/report-learner.xml -q" learner tmp/report-learner.xml
+fi
+exit $status
