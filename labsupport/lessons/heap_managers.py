@@ -49,7 +49,7 @@ def _oracle_called(oracle: str) -> None:
 
 
 def _limit_changed() -> str | None:
-    """The name of a task limit a notebook changed (here, in ``labsupport.tracestep`` or in
+    """The name of a task limit a notebook changed (this module's ``MAX_...`` attributes or
     ``_LIMITS``), if any; every copy is put back from the literals, so each later attempt is
     checked against the task's limits too."""
     changed = None
@@ -57,10 +57,10 @@ def _limit_changed() -> str | None:
     for name, value in limits.items():
         if not isinstance(globals().get("_LIMITS"), dict) or _LIMITS.get(name) != value:
             changed = changed or name
-        for mod in (sys.modules[__name__], sys.modules.get("labsupport.tracestep")):
-            if mod is not None and getattr(mod, name, value) != value:
-                changed = changed or name
-                setattr(mod, name, value)
+        mod = sys.modules[__name__]
+        if getattr(mod, name, value) != value:
+            changed = changed or name
+            setattr(mod, name, value)
     globals()["_LIMITS"] = dict(limits)
     return changed
 

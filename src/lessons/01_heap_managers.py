@@ -52,15 +52,25 @@ import os
 from matplotlib.figure import Figure
 
 import labsupport as lab
-from labsupport import tracestep as ts
+from labsupport.heap.glibc import NO_TCACHE, glibc_steps, replay_glibc
+from labsupport.heap.mimalloc import replay_mimalloc
+from labsupport.heap.probes import build_probe
+from labsupport.heap.talloc import heap_blocks, replay, talloc_module
+from labsupport.heap.traces import live_bytes, load_trace, parse_trace
 from labsupport.lessons import heap_managers as hm
+from labsupport.widgets.glibcstep import GlibcStepper
+from labsupport.widgets.stepper import Stepper
+from labsupport.widgets.stepviews import list_html
+from labsupport.widgets.text import format_table
 # %load_ext labsupport
 
 # %% [markdown]
-# `labsupport.tracestep` is this lesson's helper: it reads allocation *traces*
-# (`alloc ID SIZE` / `free ID`, one per line), replays them against an allocator
-# and measures the heap. Its source is in `labsupport/heap/` (the model and the
-# replay) and `labsupport/widgets/` (the pictures); the C it
+# These imports are this lesson's tools, each from the module where its code lives.
+# `labsupport.heap.traces` reads allocation *traces* (`alloc ID SIZE` / `free ID`, one
+# per line); `labsupport.heap.talloc`, `heap.glibc` and `heap.mimalloc` replay them
+# against the teaching allocator, glibc and mimalloc (`heap.probes` builds the C
+# programs that do it); `labsupport.widgets` draws the heap after every step;
+# `labsupport.lessons.heap_managers` holds this lesson's exercise checks. The C it
 # drives is in `native_examples/01_heap_managers/`.
 #
 # ## 1. Why a heap exists
@@ -173,7 +183,7 @@ print(f"{n:,} objects: mmap per object is {t_mmap / t_malloc:.0f}x slower than m
 # NBVAL_IGNORE_OUTPUT
 # where the first block lands and when the break moves depend on glibc's tcache chunk
 # (its size and whether it comes first change with the version): not compared in tests
-glibc_probe = ts.build_probe("glibc_probe")
+glibc_probe = build_probe("glibc_probe")
 print(lab.run_program([glibc_probe, "brk"]).stdout)
 
 # %% [markdown]
@@ -259,8 +269,8 @@ print(lab.run_program([glibc_probe, "mmap"]).stdout)
 # Here is `ta_malloc`, the core of it:
 
 # %%
-talloc = ts.talloc_module()          # lab.build_c_file("native_examples/01_heap_managers/talloc.c")
-print(ts.c_function("ta_malloc"))
+talloc = talloc_module()          # lab.build_c_file("native_examples/01_heap_managers/talloc.c")
+print(hm.c_function("ta_malloc"))
 
 # %% [markdown]
 # Let's drive it by hand from Python. The arena is 1024 bytes of memory that
@@ -283,7 +293,7 @@ base = int(ffi.cast("uintptr_t", heap.base))
 for p, name in names.items():
     off = int(ffi.cast("uintptr_t", p)) - base
     print(f"{name}: payload at +{off}, 16-aligned: {off % 16 == 0}")
-lab.draw_heap(ts.heap_blocks(talloc, heap, names), title="after a, b, c", row_bytes=256)
+lab.draw_heap(heap_blocks(talloc, heap, names), title="after a, b, c", row_bytes=256)
 
 # %% [markdown]
 # 24 bytes took a 48-byte block (24 + 16 = 40, rounded up to 48), 100 bytes a
@@ -294,9 +304,9 @@ lab.draw_heap(ts.heap_blocks(talloc, heap, names), title="after a, b, c", row_by
 
 # %%
 lib.ta_free(heap, b)
-print("after free(b):", [(blk.offset, blk.size) for blk in ts.heap_blocks(talloc, heap) if blk.state == "free"])
+print("after free(b):", [(blk.offset, blk.size) for blk in heap_blocks(talloc, heap) if blk.state == "free"])
 lib.ta_free(heap, a)
-print("after free(a):", [(blk.offset, blk.size) for blk in ts.heap_blocks(talloc, heap) if blk.state == "free"])
+print("after free(a):", [(blk.offset, blk.size) for blk in heap_blocks(talloc, heap) if blk.state == "free"])
 msg = ffi.new("char[]", 200)
 print("invariant check:", lib.ta_check(heap, msg, 200), ffi.string(msg).decode() or "all invariants hold")
 
@@ -322,10 +332,10 @@ print("invariant check:", lib.ta_check(heap, msg, 200), ffi.string(msg).decode()
 # the policy with the drop-downs, or type your own trace and press *replay*.
 
 # %%
-print(ts.load_trace("intro").text())
+print(load_trace("intro").text())
 
 # %%
-ts.Stepper("intro")
+Stepper("intro")
 
 # %% [markdown]
 # Things to try: step to `alloc e 24` and explain where `e` goes; switch to best
@@ -333,9 +343,9 @@ ts.Stepper("intro")
 # the widget, gives the same states:
 
 # %%
-r = ts.replay("intro")
+r = replay("intro")
 print(r)
-print(ts.freelist_html(r.final).replace("<b>", "").replace("</b>", ""))
+print(list_html(r.final, "free list").replace("<b>", "").replace("</b>", ""))
 
 # %% [markdown]
 # ### Exercise 1: write coalescing
@@ -376,7 +386,7 @@ ta_block *ta_coalesce(ta_heap *h, ta_block *b)
 }
 
 # %%
-ts.check_coalesce(half)
+hm.check_coalesce(half)
 
 # %% [markdown]
 # The message names the step and its operation: `free c` freed a block whose
@@ -384,7 +394,7 @@ ts.check_coalesce(half)
 # Here is the trace, step by step:
 
 # %%
-for i, line in enumerate(ts.load_trace("coalesce").text().splitlines(), 1):
+for i, line in enumerate(load_trace("coalesce").text().splitlines(), 1):
     print(f"step {i:>2}: {line}")
 
 # %% [markdown]
@@ -403,7 +413,7 @@ ta_block *ta_coalesce(ta_heap *h, ta_block *b)
 }
 
 # %%
-ts.check_coalesce(spinning, traces=("coalesce",))
+hm.check_coalesce(spinning, traces=("coalesce",))
 
 # %% [markdown]
 # Now your turn: finish `ta_coalesce` in the cell below (it starts as the
@@ -436,7 +446,7 @@ ta_block *ta_coalesce(ta_heap *h, ta_block *b)
 }
 
 # %% tags=["check"]
-ts.check_coalesce(mine)
+hm.check_coalesce(mine)
 
 # %% [markdown]
 # ## 3. The real thing: glibc's chunks
@@ -502,7 +512,7 @@ print(lab.run_program([glibc_probe, "history"]).stdout)
 # allocate `x`, `y`, `z`. Which old chunk does each new one get?
 
 # %%
-lifo = ts.parse_trace("""
+lifo = parse_trace("""
 alloc a 40
 alloc b 40
 alloc c 40
@@ -514,8 +524,8 @@ alloc y 40
 alloc z 40
 """, "lifo")
 # offsets from the first chunk the program got (a's), which do not depend on glibc's version
-before = {ch.owner: off for off, ch in hm.program_chunks(ts.replay_glibc(lifo, stop=3).chunks) if ch.state == "used"}
-after = {ch.owner: off for off, ch in hm.program_chunks(ts.replay_glibc(lifo).chunks) if ch.state == "used"}
+before = {ch.owner: off for off, ch in hm.program_chunks(replay_glibc(lifo, stop=3).chunks) if ch.state == "used"}
+after = {ch.owner: off for off, ch in hm.program_chunks(replay_glibc(lifo).chunks) if ch.state == "used"}
 old = {off: name for name, off in before.items()}
 for name in "xyz":
     print(f"{name} got the chunk of {old[after[name]]} (+{after[name]})")
@@ -552,7 +562,7 @@ print(lab.run_program([glibc_probe, "uaf"]).stdout)
 # (The teaching allocator cannot help you here: glibc's rules are its own.)
 
 # %%
-print(ts.REUSE_TRACE)
+print(hm.REUSE_TRACE)
 
 # %% tags=["solution"]
 answer = {"x": "?", "y": "?", "z": "?", "w": "?"}      # "a", "b", "c", "d" or "new"
@@ -564,7 +574,7 @@ answer = {"x": "a", "y": "c", "z": "new", "w": "d"}
 ### END SOLUTION
 
 # %% tags=["check"]
-ts.check_reuse(answer)
+hm.check_reuse(answer)
 
 # %% [markdown]
 # ### Turning tcache off: bins, coalescing and the top chunk
@@ -584,14 +594,14 @@ ts.check_reuse(answer)
 # %%
 # hm.chunk_table: offsets from a's chunk, glibc's own tcache chunk left out (its size and its
 # place depend on glibc's version), "free in a bin" for any bin (glibc 2.41 changed which one)
-merge = ts.parse_trace("alloc a 40\nalloc b 40\nalloc c 40\nalloc d 40\nfree b\nfree c\nfree d\n", "merge")
+merge = parse_trace("alloc a 40\nalloc b 40\nalloc c 40\nalloc d 40\nfree b\nfree c\nfree d\n", "merge")
 print("WITH tcache, after free b, c, d:")
-print(hm.chunk_table(ts.replay_glibc(merge).chunks))
+print(hm.chunk_table(replay_glibc(merge).chunks))
 
 # %%
 for stop, what in [(5, "free b"), (6, "free c"), (7, "free d")]:
-    print(f"\nWITHOUT tcache (GLIBC_TUNABLES={ts.NO_TCACHE}), after {what}:")
-    print(hm.chunk_table(ts.replay_glibc(merge, stop=stop, tunables=ts.NO_TCACHE).chunks))
+    print(f"\nWITHOUT tcache (GLIBC_TUNABLES={NO_TCACHE}), after {what}:")
+    print(hm.chunk_table(replay_glibc(merge, stop=stop, tunables=NO_TCACHE).chunks))
 
 # %% [markdown]
 # With tcache, nothing merges: `b`, `c`, `d` sit in the tcache, every P bit is still
@@ -685,7 +695,7 @@ for stop, what in [(5, "free b"), (6, "free c"), (7, "free d")]:
 # freed, and where does `e` come from — with tcache, and without?
 
 # %%
-ts.GlibcStepper("intro")
+GlibcStepper("intro")
 
 # %% [markdown]
 # The same replay without the widget, from step 5 on:
@@ -697,9 +707,9 @@ from labsupport.heap.glibc import freed_small_chunk_bin, glibc_version
 
 print("glibc %d.%d: a freed small chunk that neither tcache nor fastbins take goes to the" % glibc_version(),
       "unsorted bin" if freed_small_chunk_bin() == "unsorted" else "small bin of its size")
-for tunables in (None, ts.NO_TCACHE):
+for tunables in (None, NO_TCACHE):
     print("GLIBC_TUNABLES:", tunables or "(not set)")
-    for st in ts.glibc_steps("intro", tunables)[5:]:
+    for st in glibc_steps("intro", tunables)[5:]:
         came = f"chunk +{st.changed} from {st.served}" if st.served else f"chunk +{st.changed} freed"
         print(f"  {str(st.op):12} {came:36} bins: {st.bins_text().replace(chr(10), '; ')}")
 
@@ -717,7 +727,7 @@ for tunables in (None, ts.NO_TCACHE):
 # chunk. Then switch the box.
 
 # %%
-ts.GlibcStepper("fragment")
+GlibcStepper("fragment")
 
 # %% [markdown]
 # With tcache, the two 80-byte and the two 272-byte chunks wait in two tcache lists,
@@ -732,16 +742,16 @@ ts.GlibcStepper("fragment")
 # large request) does to it.
 
 # %%
-tour = ts.parse_trace("".join(f"alloc a{i} 40\n" for i in range(1, 9)) + "alloc big 1200\nalloc pin 16\n"
+tour = parse_trace("".join(f"alloc a{i} 40\n" for i in range(1, 9)) + "alloc big 1200\nalloc pin 16\n"
                       + "".join(f"free a{i}\n" for i in range(1, 9)) + "free big\nalloc huge 2000\n"
                       + "alloc small 100\nfree pin\n", "tour")
-ts.GlibcStepper(tour)
+GlibcStepper(tour)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 # glibc 2.43 has no fastbins and keeps 16 chunks a tcache list; the offsets include the
 # tcache chunk: this output depends on glibc's version, so tests do not compare it
-steps = ts.glibc_steps(tour)
+steps = glibc_steps(tour)
 for i in (18, 19, 20, 21):
     print(f"after {steps[i].op}:\n  " + steps[i].bins_text().replace("\n", "\n  "))
 
@@ -772,10 +782,10 @@ for i in (18, 19, 20, 21):
 # a request from a bigger free chunk, name the bin that bigger chunk was in. The
 # check replays the trace and, on a wrong answer, shows the bins as they were just
 # before that `malloc`. Use exactly these strings. You can also paste the trace into a
-# `ts.GlibcStepper` — but predict first.
+# `GlibcStepper` — but predict first.
 
 # %%
-print(ts.BIN_TRACE)
+print(hm.BIN_TRACE)
 
 # %% tags=["solution"]
 answer = {"x": ("?", "?"), "y": ("?", "?"), "z": ("?", "?"), "w": ("?", "?")}
@@ -790,7 +800,7 @@ answer = {"x": ("c", "tcache"), "y": ("b", "unsorted"), "z": ("d", "unsorted"), 
 ### END SOLUTION
 
 # %% tags=["check"]
-ts.check_bins(answer)
+hm.check_bins(answer)
 
 # %% [markdown]
 # ### When does freed memory go back to the kernel?
@@ -801,7 +811,7 @@ ts.check_bins(answer)
 # to the kernel?
 
 # %%
-top = ts.replay_glibc(merge, tunables=ts.NO_TCACHE).chunks[-1]
+top = replay_glibc(merge, tunables=NO_TCACHE).chunks[-1]
 beyond = top.size - 128 * 1024
 print(f"top chunk after free d: {top.size:,} bytes ({top.state}); beyond a 128 KiB pad: {beyond:,} bytes,",
       "less than one page" if beyond < os.sysconf("SC_PAGE_SIZE") else "at least one page")
@@ -876,7 +886,7 @@ print("freeing the pin kept a top chunk of M_TOP_PAD (128 KiB) plus less than a 
 # it at once:
 
 # %%
-big = ts.replay_glibc("alloc small 100\nalloc big 300000\n")
+big = replay_glibc("alloc small 100\nalloc big 300000\n")
 print("chunks in the heap:", [(ch.owner, ch.size) for ch in big.chunks if ch.state == "used"])
 print("served by mmap:   ", big.mmapped)
 
@@ -901,8 +911,8 @@ print("served by mmap:   ", big.mmapped)
 # %%
 usable = {}
 for lo in range(1, 1101, 275):                       # four fresh processes of 275 requests
-    chunk = ts.parse_trace("".join(f"alloc r{n} {n}\n" for n in range(lo, min(lo + 275, 1101))))
-    usable.update({int(k[1:]): v for k, v in ts.replay_mimalloc(chunk).usable.items()})
+    chunk = parse_trace("".join(f"alloc r{n} {n}\n" for n in range(lo, min(lo + 275, 1101))))
+    usable.update({int(k[1:]): v for k, v in replay_mimalloc(chunk).usable.items()})
 classes = sorted(set(usable.values()))
 print("size classes:", ", ".join(map(str, classes)))
 gaps = [b / a - 1 for a, b in zip(classes, classes[1:]) if a >= 64]
@@ -937,8 +947,8 @@ print(f"worst rounding above 64 bytes: {worst} -> {usable[worst]}, "
 
 # %%
 requests = [0, 1, 9, 17, 24, 25, 40, 100, 129, 200, 1000, 4000]
-sizes = ts.parse_trace("".join(f"alloc r{i} {n}\n" for i, n in enumerate(requests)), "sizes")
-g, m = ts.replay_glibc(sizes), ts.replay_mimalloc(sizes)
+sizes = parse_trace("".join(f"alloc r{i} {n}\n" for i, n in enumerate(requests)), "sizes")
+g, m = replay_glibc(sizes), replay_mimalloc(sizes)
 glibc_chunk = {ch.owner: ch.size for ch in g.chunks if ch.state == "used"}
 print("request  glibc chunk (usable)  mimalloc block")
 for op in sizes:
@@ -953,12 +963,12 @@ for op in sizes:
 # will the five blocks use?
 
 # %%
-mi = ts.replay_mimalloc("intro")
+mi = replay_mimalloc("intro")
 print(mi.table())
 
 # %%
-intro_talloc = ts.replay("intro").final.heap_blocks()
-intro_glibc = ts.replay_glibc("intro").picture(top=False)     # size fields drawn as in lesson 00
+intro_talloc = replay("intro").final.heap_blocks()
+intro_glibc = replay_glibc("intro").picture(top=False)     # size fields drawn as in lesson 00
 fig = Figure(figsize=(9, 7.5), layout="constrained")
 axes = fig.subplots(3, 1)
 lab.draw_heap([blk for blk in intro_talloc if blk.offset < 512], "teaching allocator (first fit): start of the arena",
@@ -1203,7 +1213,7 @@ print(f"{reused} of {allocs} allocations reused a place freed in the window; "
       f"free list at most {longest} blocks")
 
 # %%
-stepper = ts.Stepper(win, arena_size=r.arena_size, editable=False)
+stepper = Stepper(win, arena_size=r.arena_size, editable=False)
 stepper
 
 # %% [markdown]
@@ -1234,7 +1244,7 @@ print("best fit examined", "more" if best.searched > first.searched else "not mo
 # The figures depend on the recorded window, so on the Python that was recorded: not compared.
 print("best fit left", "fewer" if best.final.figures.holes < first.final.figures.holes else "not fewer",
       "bytes in holes at the end")
-print(ts.format_table([first.summary(), best.summary()]))
+print(format_table([first.summary(), best.summary()]))
 
 # %% [markdown]
 # Best fit looks at every free block to find the tightest one, so it searches
@@ -1272,7 +1282,7 @@ print(ts.format_table([first.summary(), best.summary()]))
 # ## 5. Fragmentation, measured
 #
 # The same definitions for every allocator, and for every heap picture in the
-# course (one function computes them, `labsupport.heapmap.fragmentation`; the
+# course (one function computes them, `labsupport.heap.model.fragmentation`; the
 # stepper and the tables below call it). They are measured below the heap's
 # high-water mark; the untouched space above it — glibc's top chunk, the rest of
 # the teaching arena, unused pages — is room to grow into, not a hole:
@@ -1296,15 +1306,15 @@ print(ts.format_table([first.summary(), best.summary()]))
 # **Predict:** with first fit, do all four of the last allocations succeed? With best fit?
 
 # %%
-print(ts.load_trace("fragment").text())
+print(load_trace("fragment").text())
 
 # %%
-ts.Stepper("fragment")
+Stepper("fragment")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 # glibc's rows depend on glibc's version (its tcache chunk, its bins): not compared in tests
-print(ts.fragmentation_table("fragment"))
+print(hm.fragmentation_table("fragment"))
 
 # %% [markdown]
 # First fit (both list orders) carved the two medium blocks out of a big hole,
@@ -1333,24 +1343,24 @@ print(ts.fragmentation_table("fragment"))
 # %%
 # NBVAL_IGNORE_OUTPUT
 # glibc's rows depend on glibc's version (its tcache chunk, its bins): not compared in tests
-print(ts.fragmentation_table("random1000"))
-mi_rand = ts.replay_mimalloc("random1000")
+print(hm.fragmentation_table("random1000"))
+mi_rand = replay_mimalloc("random1000")
 carved = [pg[2] for pg in mi_rand.pages]
 n_classes = len({pg.block_size for pg in mi_rand.pages})
 print(f"\nmimalloc: {len(mi_rand.pages)} pages for {n_classes} size classes in use; "
       f"carved bytes per page: {min(carved):,} to {max(carved):,}")
 
 # %%
-rand = ts.load_trace("random1000")
+rand = load_trace("random1000")
 fig = Figure(figsize=(9, 4), layout="constrained")
 ax = fig.add_subplot()
 for p, o in [("first", "lifo"), ("first", "address"), ("next", "lifo"), ("best", "lifo")]:
-    rp = ts.replay(rand, p, o)
+    rp = replay(rand, p, o)
     ax.plot([s.figures.footprint for s in rp.states[1:]], label=f"teaching {p}/{o}", linewidth=1)
-ax.plot(ts.replay_glibc(rand).footprints, label="glibc", linewidth=1.5)
-ax.plot(ts.replay_glibc(rand, tunables=ts.NO_TCACHE).footprints, label="glibc, no tcache", linewidth=1, linestyle="--")
-ax.plot(ts.replay_mimalloc(rand).footprints, label="mimalloc (carved page bytes)", linewidth=1.5)
-ax.plot([ts.live_bytes(rand, k) for k in range(1, len(rand) + 1)],
+ax.plot(replay_glibc(rand).footprints, label="glibc", linewidth=1.5)
+ax.plot(replay_glibc(rand, tunables=NO_TCACHE).footprints, label="glibc, no tcache", linewidth=1, linestyle="--")
+ax.plot(replay_mimalloc(rand).footprints, label="mimalloc (carved page bytes)", linewidth=1.5)
+ax.plot([live_bytes(rand, k) for k in range(1, len(rand) + 1)],
         label="live bytes requested", color="black", linewidth=1)
 ax.set_xlabel("step")
 ax.set_ylabel("bytes")
@@ -1390,7 +1400,7 @@ fig
 # it the arena is 16 KiB, far too roomy. Remember the block sizes of section 2
 # (request + 16, rounded up to 16, at least 32), that a block is split only when at
 # least 32 bytes remain, and that the free list is searched from the block freed
-# last. `ts.Stepper(my_trace)` shows your trace step by step; the check replays it
+# last. `Stepper(my_trace)` shows your trace step by step; the check replays it
 # under both policies. A trace is a string, one operation a line, for example
 # `"# arena: 256\nalloc a 24\nfree a\n"`.
 
@@ -1416,7 +1426,7 @@ alloc y 48
 ### END SOLUTION
 
 # %% tags=["check"]
-ts.check_first_beats_best(my_trace)
+hm.check_first_beats_best(my_trace)
 
 # %% [markdown]
 # ### Exercise 5: make glibc hold twice what you use
@@ -1428,7 +1438,7 @@ ts.check_first_beats_best(my_trace)
 # bytes**. The footprint here is what glibc holds below its top chunk (`mallinfo2`:
 # `arena − keepcost`, what the stepper shows as `top`'s offset), without its own
 # tcache chunk (656 bytes in glibc 2.30 to 2.41, 768 from 2.42); both are peaks over
-# the whole trace. The check replays your trace in a fresh process; `ts.GlibcStepper(my_trace)` shows why it does or does not work.
+# the whole trace. The check replays your trace in a fresh process; `GlibcStepper(my_trace)` shows why it does or does not work.
 
 # %% tags=["solution"]
 my_trace = ...          # your trace, a string
@@ -1449,7 +1459,7 @@ free d
 ### END SOLUTION
 
 # %% tags=["check"]
-ts.check_footprint_trace(my_trace)
+hm.check_footprint_trace(my_trace)
 
 # %% [markdown]
 # ## 6. Two threads *(optional on a first pass)*

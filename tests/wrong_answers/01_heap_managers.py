@@ -54,14 +54,14 @@ ta_block *ta_coalesce(ta_heap *h, ta_block *b)
         ("partial", '''answer = {"x": "b", "y": "c", "z": "new", "w": "d"}
 ''', "last in, first out"),
         # asks the check's own replay for the answer
-        ("gaming", '''answer = ts.real_reuse()
+        ("gaming", '''answer = hm.real_reuse()
 ''', "the check's own replay"),
         # hedges: two blocks for one malloc
         ("forbidden", '''answer = {"x": ["a", "d"], "y": "c", "z": "new", "w": "d"}
 ''', "exactly one"),
         # the check's own replay, called from a worker thread (no notebook frame on its stack)
         ("gaming", '''from concurrent.futures import ThreadPoolExecutor
-answer = ThreadPoolExecutor(1).submit(ts.real_reuse).result()
+answer = ThreadPoolExecutor(1).submit(hm.real_reuse).result()
 ''', "the check's own replay"),
     ],
     3: [
@@ -97,7 +97,7 @@ alloc y 48
 """
 ''', "first fit fails too"),
         # a working trace of 14 operations, and the check's limit raised to let it through
-        ("gaming", '''ts.MAX_BEST_FIT_OPS = 20
+        ("gaming", '''hm.MAX_BEST_FIT_OPS = 20
 my_trace = """\\
 # arena: 240
 alloc A 80
@@ -175,7 +175,7 @@ free C
 """
 ''', "at least 2 x"),
         # the check's limits changed, so that many small requests (rounding) would count
-        ("gaming", '''ts.MAX_FOOTPRINT_OPS = 40
+        ("gaming", '''hm.MAX_FOOTPRINT_OPS = 40
 my_trace = "alloc a 1000\\nfree a\\nalloc b 900\\nfree b\\n" * 4
 ''', "was changed"),
         # requests below 100 bytes, which the task rules out (rounding would do the work)
