@@ -405,7 +405,7 @@ def test_a_direct_null_write_kills_only_that_learners_kernel(room, hub):
 
 def test_beyond_one_machine_configs_parse():
     """The Kubernetes and Docker configurations were not run here (no cluster, no container
-    engine): only their syntax is checked, and that they use the course image's paths."""
+    engine): their syntax is checked, and that they use the course image's paths."""
     import ast
 
     import yaml
@@ -414,3 +414,141 @@ def test_beyond_one_machine_configs_parse():
     assert values["singleuser"]["cmd"].endswith("/.venv/bin/jupyterhub-singleuser")
     for name in ("jupyterhub_config.py", "dockerspawner_config.py"):
         ast.parse((ROOT / "hub" / name).read_text())
+
+
+# --- Zero to JupyterHub: the values against the chart's own schema, the image, the sizing --
+
+Z2JH = ROOT / "tests" / "fixtures" / "z2jh"      # chart 4.4.0's schema and defaults (README there)
+
+
+def _coalesce(defaults: dict, values: dict) -> dict:
+    """Helm's coalescing of a chart's values.yaml with the user's values: maps merged key by
+    key, anything else (lists included) replaced, and a null value deletes the key."""
+    import copy
+    out = copy.deepcopy(defaults)
+    for key, value in values.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _coalesce(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _z2jh():
+    yaml = pytest.importorskip("yaml")
+    values = yaml.safe_load((ROOT / "hub" / "z2jh-values.yaml").read_text())
+    defaults = yaml.safe_load((Z2JH / "values.yaml").read_text())
+    schema = yaml.safe_load((Z2JH / "values.schema.yaml").read_text())
+    return values, defaults, schema
+
+
+def _schema_errors(schema: dict, merged: dict) -> list[str]:
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft7Validator(schema)
+    return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in sorted(validator.iter_errors(merged), key=lambda e: list(e.absolute_path))]
+
+
+def test_z2jh_values_pass_the_charts_own_schema():
+    """As `helm install --values hub/z2jh-values.yaml` would check them: chart 4.4.0's defaults
+    with our values on top, against the chart's values.schema.yaml (draft 7,
+    additionalProperties false almost everywhere, so a misspelt or misplaced key fails)."""
+    values, defaults, schema = _z2jh()
+    assert _schema_errors(schema, _coalesce(defaults, values)) == []
+    # the check has teeth: a misplaced key (the old values' extraContainerConfig) and a
+    # wrong type are refused
+    for bad in ({"singleuser": {"extraContainerConfig": {"securityContext": {}}}},
+                {"singleuser": {"cpu": {"limit": "one"}}}):
+        assert _schema_errors(schema, _coalesce(_coalesce(defaults, values), bad)), bad
+    # hub.config is passed to JupyterHub as traitlets configuration, which the schema does
+    # not look into: the sections JupyterHub itself defines load without an error here
+    from jupyterhub.app import JupyterHub
+    from jupyterhub.authenticators.shared import SharedPasswordAuthenticator
+    from traitlets.config import Config
+    config = Config(values["hub"]["config"])
+    auth = SharedPasswordAuthenticator(config=config)          # its validators: password lengths
+    assert auth.user_password and auth.admin_password and auth.admin_users == {"teacher"}
+    assert set(config["JupyterHub"]) <= set(JupyterHub.class_trait_names())
+    assert JupyterHub(config=config).authenticator_class is SharedPasswordAuthenticator
+
+
+def test_z2jh_values_name_the_course_image_and_its_paths():
+    values, _, _ = _z2jh()
+    import tomllib
+    user = values["singleuser"]
+    dockerfile = (ROOT / "container" / "Dockerfile").read_text()
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    # the image container/Dockerfile builds (its own comment: -t memory-course), in a registry
+    assert "-t memory-course " in dockerfile
+    assert user["image"]["name"].rsplit("/", 1)[-1] == "memory-course"
+    assert str(user["image"]["tag"]) == version
+    # its user and folders: "learner", the first user useradd makes (uid 1000), the course
+    # in WORKDIR with its .venv
+    assert "useradd --create-home --shell /bin/bash learner" in dockerfile and "--uid" not in dockerfile
+    assert user["uid"] == 1000 and user["fsGid"] == 1000
+    assert "WORKDIR /home/learner/course" in dockerfile
+    course = "/home/learner/course"
+    assert user["cmd"] == f"{course}/.venv/bin/jupyterhub-singleuser"
+    assert user["storage"]["homeMountPath"] == f"{course}/work"
+    assert user["lifecycleHooks"]["postStart"]["exec"]["command"][:4] == [
+        f"{course}/.venv/bin/python", "-m", "labsupport", "work"]
+    kube = values["hub"]["config"]["KubeSpawner"]
+    assert kube["notebook_dir"] == course
+    assert "SYS_PTRACE" in kube["container_security_context"]["capabilities"]["add"]
+
+
+def _bytes(spec) -> int:
+    """A memory size as JupyterHub reads it (ByteSpecification: 2G = 2 GiB) and puts it in
+    the server's MEM_LIMIT (jupyterhub/spawner.py, Spawner.get_env)."""
+    from jupyterhub.traitlets import ByteSpecification
+    from traitlets import HasTraits
+
+    class _T(HasTraits):
+        size = ByteSpecification()
+    return _T(size=spec).size
+
+
+def _sizing() -> tuple[float, list[tuple[int, float, int]]]:
+    """hub/README.md's sizing: a learner's memory (GB) and the table's rows
+    (learners, memory GiB (the lower figure of a range), cores)."""
+    import re
+    text = (ROOT / "hub" / "README.md").read_text()
+    section = text[text.index("## Sizing"):]
+    per_learner = float(re.search(r"heavy lessons \(04, 05, 08\) 2 x 280 \+ 75 = ~([\d.]+) GB",
+                                  section).group(1))
+    rows = [(int(n), float(mem), int(cores)) for n, mem, cores in re.findall(
+        r"^\| (\d+) \| (\d+)(?:-\d+)? GiB [^|]*\| (\d+) \|", section, re.M)]
+    assert len(rows) >= 3, rows
+    return per_learner, rows
+
+
+def test_z2jh_limits_match_the_sizing_table_and_the_course_cap_follows_them():
+    """Per learner: the guarantee holds what a learner was measured to use, the room fits the
+    sizing table's memory and cores with one learner in ten at the pod's limit, and the
+    course's cap for a lab.run_c child (labsupport/isolate.py, from MEM_LIMIT) is half the
+    pod's limit, so a runaway child is stopped by the course, with the learner's kernels and
+    server still inside the pod, before Kubernetes kills the pod."""
+    values, _, _ = _z2jh()
+    per_learner_gb, rows = _sizing()
+    mem, cpu = values["singleuser"]["memory"], values["singleuser"]["cpu"]
+    guarantee, limit = _bytes(mem["guarantee"]), _bytes(mem["limit"])
+    gib = 1 << 30
+    assert guarantee >= per_learner_gb * 1e9, (guarantee, per_learner_gb)
+    assert limit > guarantee
+    assert cpu["limit"] >= 1 > cpu["guarantee"] > 0
+    for learners, memory_gib, cores in rows:
+        runaways = -(-learners // 10)                       # one learner in ten, rounded up
+        need = learners * guarantee + runaways * (limit - guarantee) + 2 * gib
+        assert need <= memory_gib * gib, (learners, need / gib, memory_gib)
+        assert learners * cpu["guarantee"] <= cores, (learners, cores)
+    # the course's cap in a server whose MEM_LIMIT is the pod's limit (what KubeSpawner sets)
+    env = {k: v for k, v in os.environ.items() if k != "MEM_LIMIT"}
+    env["MEM_LIMIT"] = str(limit)
+    out = subprocess.run([sys.executable, "-c",
+                          "import labsupport.isolate as i; print(i.DEFAULT_MAX_RSS_MB)"],
+                         env=env, capture_output=True, text=True, check=True, cwd=ROOT)
+    cap_mb = int(out.stdout)
+    assert cap_mb <= limit // (1 << 20) // 2, cap_mb
+    assert cap_mb * (1 << 20) + per_learner_gb * 1e9 < limit, cap_mb
