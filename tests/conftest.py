@@ -8,6 +8,8 @@ import pytest
 # everything else the tests build goes to a cache of their own, so "cold" really is cold.
 os.environ.setdefault("LABSUPPORT_ZIG_CACHE", str(Path.home() / ".cache" / "labsupport" / "zig"))
 os.environ.setdefault("LABSUPPORT_CACHE", tempfile.mkdtemp(prefix="labsupport-test-cache-"))
+# the precompiled cffi prologue (2.5 s of gcc) is built once per run, not once per fresh cache
+os.environ.setdefault("LABSUPPORT_PCH_DIR", str(Path(os.environ["LABSUPPORT_CACHE"]) / "pch"))
 
 
 @pytest.fixture

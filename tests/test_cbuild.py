@@ -1,5 +1,6 @@
 """C in a cell: builds, declarations, caching, diagnostics."""
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -252,3 +253,30 @@ def test_a_lessons_relative_paths_work_from_another_folder(tmp_path, monkeypatch
                     include_dirs=["../native_examples/01_heap_managers"],
                     files=["../native_examples/01_heap_managers/talloc.c"])
     assert c.word() > 0
+
+
+def test_precompiled_prologue_gives_the_same_module_and_messages(fresh_cache, monkeypatch):
+    """Once gcc's precompiled form of cffi's prologue exists, builds read it (and are faster:
+    benchmarks/bench_core.py); the module and the diagnostics are those of the text."""
+    import sysconfig
+    m1 = cbuild.build_c("int add(int a, int b) { return a + b; }\n")       # starts the background build
+    whole = (Path(m1.path).parent / f"{m1.modname}.c").read_text()
+    prologue = whole.partition('#line 1 "cell.c"\n')[0]
+    header = cbuild.precompiled_prologue(cbuild._gcc(), prologue, sysconfig.get_paths()["include"], wait=True)
+    assert header and header.with_name(header.name + ".gch").stat().st_size > 1_000_000
+    first_lines, real_run = [], cbuild.subprocess.run
+
+    def spy(cmd, *a, **kw):
+        if "-shared" in cmd:
+            first_lines.append(Path(kw.get("cwd", "."), next(c for c in cmd if c.endswith(".c")))
+                               .read_text().splitlines()[0])
+        return real_run(cmd, *a, **kw)
+    monkeypatch.setattr(cbuild.subprocess, "run", spy)
+    m2 = cbuild.build_c("int add(int a, int b) { return a + b; }\nint sub(int a, int b) { return a - b; }\n")
+    assert first_lines == [f'#include "{header}"']
+    assert m2.lib.sub(5, 3) == 2 and m2.lib.add(2, 2) == 4
+    assert (Path(m2.path).parent / f"{m2.modname}.c").read_text().startswith(prologue)   # kept whole
+    with pytest.raises(cbuild.CompileError) as err:       # Python.h's ttyname: a pass-2 error
+        cbuild.build_c("int ttyname(void) { return 1; }\n")
+    assert str(header) not in str(err.value) and "Python.h" in str(err.value)
+    assert "give your function another name" in str(err.value)
