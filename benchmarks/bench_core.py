@@ -45,7 +45,8 @@ def run() -> list[dict]:
     os.environ["LABSUPPORT_CACHE"] = tempfile.mkdtemp(prefix="labsupport-bench-")
     import labsupport as lab
     from IPython.testing.globalipapp import get_ipython
-    from labsupport import cbuild, heapmap
+    from labsupport import cbuild
+    from labsupport.widgets.heapdraw import figure_png
 
     out = []
     # --- cold builds vs bare gcc -shared on the generated C (9 distinct cells)
@@ -121,7 +122,7 @@ def run() -> list[dict]:
         off += size
 
     def draw():
-        heapmap.figure_png(lab.draw_heap(blocks))
+        figure_png(lab.draw_heap(blocks))
     draw()
     hm = _median(draw, 7)
     out.append(dict(name="heap map, 10,000 blocks (draw + PNG)", value=round(hm * 1000, 1), unit="ms",

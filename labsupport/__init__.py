@@ -10,18 +10,19 @@ Modules, one per concept:
                  (teaching allocator, glibc, mimalloc). No drawing
 - ``widgets``    where pictures are drawn: draw_heap, HeapMap, the steppers, step views
 - ``lessons``    helpers one lesson alone uses (lesson 01's checks: ``lessons.heap_managers``)
-- ``heapmap``, ``tracestep``  the old addresses of the above, kept for the notebooks
-- ``structlayout`` struct layouts read from the compiler (fields, holes, cache lines), pahole check, widget
+- ``tracestep``  lesson 01's old address of the above (names only), until lesson 01 imports from the homes
+- ``structlayout`` struct layouts read from the compiler (fields, holes, cache lines), pahole check: data
 - ``exercises``  checks that say what is wrong
 - ``workcopy``   the learner's working copy (no outputs, no solutions) and ``solution()``
 - ``magics``     the ``%%cffi`` cell magic
 - ``capability`` can this machine run each lesson (ptrace, Wine, valgrind, caps...)?
 - ``lastword``   when a direct C call kills the kernel, the next kernel says what happened
 - ``cmakebuild``  configure and build a CMake project, cached; link lines without temp paths
-- ``allocbench`` allocators side by side (interleaved runs, paired ratios) and the malloc lab's driver
+- ``allocbench`` allocators side by side (interleaved runs, paired ratios) and the malloc lab's driver: data
 - ``leakcount``  a preloaded counting allocator (live blocks per module, fault injection);
   valgrind, heaptrack and LeakSanitizer run isolated, their reports as counts and kinds
-- ``addrspace``  a process's address space from /proc/PID/maps and smaps; a picture and a widget
+- ``addrspace``  a process's address space from /proc/PID/maps and smaps: data
+  (their pictures and widgets: ``widgets.structlayout``, ``widgets.allocplot``, ``widgets.addrspace``)
 
 Heavy modules (matplotlib, ipywidgets) are imported only when first used, so an
 isolated child that imports ``labsupport`` starts fast.
@@ -49,10 +50,10 @@ __all__ = [   # the public API the notebooks use (see CONTRIBUTING.md)
 _LAZY = {
     "Block": "heap.model", "draw_heap": "widgets.heapdraw", "HeapMap": "widgets.heapmap",
     "Case": "exercises", "check": "exercises", "solution": "workcopy", "capabilities": "capability",
-    "struct_layout": "structlayout", "StructLayoutView": "structlayout",
+    "struct_layout": "widgets.structlayout", "StructLayoutView": "widgets.structlayout",
     "compare_with_pahole": "structlayout", "pahole_text": "structlayout",
     "read_address_space": "addrspace", "parse_maps": "addrspace", "parse_smaps": "addrspace",
-    "draw_address_space": "addrspace", "AddressSpaceView": "addrspace",
+    "draw_address_space": "widgets.addrspace", "AddressSpaceView": "widgets.addrspace",
     "glibc_steps": "heap.glibc", "GlibcStepper": "widgets.glibcstep",
 }
 

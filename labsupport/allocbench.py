@@ -2,8 +2,9 @@
 
     from labsupport import allocbench as ab
     res = ab.compare(["churn", "prodcons"], ["glibc", "mimalloc"], repeats=5)
-    print(res.table()); res.plot()
-    lab_rows = ab.malloclab({"teaching": "talloc", "mine": my_c_source}, ["grow", "awk"])
+    print(res.table())
+    scores = ab.malloclab({"teaching": "talloc", "mine": my_c_source}, ["grow", "awk"])
+    print(ab.score_table(scores))
 
 Workloads are small C programs in ``native_examples/09_measuring_allocators/``
 that print one ``RESULT key=value...`` line (wall and CPU time of the measured
@@ -22,6 +23,14 @@ The malloc lab (after CS:APP's mdriver) builds ``mdriver.c`` with an allocator
 file that implements ``mm.h`` and scores it: correctness first (the first failing
 operation named), then utilisation, then throughput relative to glibc measured
 in the same call.
+
+This module is the data: it builds and runs the workloads and the driver and returns
+plain results (``Comparison``, ``Score``, ``LabScore``) with their text tables. It
+imports no drawing library, nothing of IPython's display and nothing of
+``labsupport.widgets``, so a benchmark or an isolated child runs it without loading
+matplotlib. The pictures (``plot_comparison(res)``, ``lab_plot(scores)``) are in
+``labsupport/widgets/allocplot.py``; the notebook's progress line is
+``labsupport/widgets/progress.py`` (see ``set_progress_display``).
 """
 from __future__ import annotations
 
@@ -43,9 +52,9 @@ __all__ = ["ALLOCATORS", "FORBIDDEN", "LAB_ALLOCATORS", "REFERENCE", "WORKLOADS"
            "Rejected", "Score", "Trace", "Workload", "adversarial_traces", "allocator_env", "binary_trace",
            "build_workload", "compare", "driver", "driver_syscalls", "end_to_end", "grow_trace", "here",
            "inspect_allocator", "POLICIES", "ALLOWED_CALLS", "MM_FUNCTIONS",
-           "is_reference", "lab_plot", "lab_scores", "lab_table", "lab_verdicts", "load_trace", "malloclab",
+           "is_reference", "lab_scores", "lab_table", "lab_verdicts", "load_trace", "malloclab",
            "parse_trace", "realloc_trace", "record", "recorder", "run_workload", "score", "score_table",
-           "shipped_trace", "sizes_trace", "syscall_counts", "talloc_preload", "thp_mode"]
+           "set_progress_display", "shipped_trace", "sizes_trace", "syscall_counts", "talloc_preload", "thp_mode"]
 
 LESSON = "09_measuring_allocators"
 NO_TCACHE = "glibc.malloc.tcache_count=0"
@@ -191,61 +200,37 @@ class Comparison:
             rows.append("")
         return "\n".join(rows)
 
-    def plot(self, key="wall"):
-        from matplotlib.figure import Figure
-        fig = Figure(figsize=(10, 4), layout="constrained")
-        ax1, ax2 = fig.subplots(1, 2)
-        allocs = [a for a in self.allocators if a != "glibc"]
-        width = 0.8 / max(1, len(allocs))
-        for j, a in enumerate(allocs):
-            xs, meds, errs = [], [], [[], []]
-            for i, w in enumerate(self.workloads):
-                if not self.values(w, a):
-                    continue
-                med, lo, hi = self.ratio(w, a, key=key)
-                xs.append(i + (j - (len(allocs) - 1) / 2) * width)
-                meds.append(med)
-                errs[0].append(med - lo)
-                errs[1].append(hi - med)
-            ax1.bar(xs, meds, width, yerr=errs, capsize=3, label=LABELS.get(a, a))
-        ax1.axhline(1, color="black", linewidth=0.8)
-        ax1.set_yscale("log")
-        ax1.set_xticks(range(len(self.workloads)), self.workloads)
-        ax1.set_ylabel(f"glibc {key} time / this allocator's  (>1: faster)")
-        ax1.set_title("speed relative to glibc (median, bars: min..max of paired runs)", fontsize=9)
-        ax1.legend(fontsize=8)
-        width = 0.8 / len(self.allocators)
-        for j, a in enumerate(self.allocators):
-            xs = [i + (j - (len(self.allocators) - 1) / 2) * width for i, w in enumerate(self.workloads)
-                  if self.values(w, a)]
-            ys = [self.median(w, a, "maxrss_kb") / 1024 for w in self.workloads if self.values(w, a)]
-            ax2.bar(xs, ys, width, label=LABELS.get(a, a))
-        ax2.set_yscale("log")
-        ax2.set_xticks(range(len(self.workloads)), self.workloads)
-        ax2.set_ylabel("peak RSS, MB (median)")
-        ax2.set_title("peak resident memory (VmHWM from /proc/self/status)", fontsize=9)
-        return fig
+
+# ---------------------------------------------------------------------------
+# progress: compare() and malloclab() say what they run, one line at a time
+# ---------------------------------------------------------------------------
+def _print_line(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
-class _Line:
-    """A one-line progress display that overwrites itself in a notebook."""
+def _stderr_progress():
+    return _print_line
 
-    def __init__(self):
-        self.h = None
-        try:
-            from IPython import get_ipython
-            from IPython.display import display
-            if get_ipython() is not None and "IPKernelApp" in get_ipython().config:
-                self.h = display("", display_id=True)
-        except Exception:  # noqa: BLE001 - plain console: print instead
-            self.h = None
 
-    def update(self, text):
-        if self.h is not None:
-            from IPython.display import Pretty
-            self.h.update(Pretty(text))
-        else:
-            print(text, file=sys.stderr, flush=True)
+_progress_factory = _stderr_progress
+
+
+def set_progress_display(factory) -> None:
+    """Where ``progress=True`` reports: ``factory()`` gives a callable taking one line of
+    text, called once per run. The default prints each line to stderr (a console); the
+    display layer installs a line that overwrites itself in a notebook
+    (``labsupport/widgets/progress.py``, installed when ``widgets.allocplot`` is imported),
+    so that this module imports nothing of IPython's display."""
+    global _progress_factory
+    _progress_factory = factory or _stderr_progress
+
+
+def _reporter(progress):
+    """``progress``: False/None (silent), True (the installed display), or a callable(text)."""
+    if callable(progress):
+        return progress
+    return _progress_factory() if progress else None
+
 
 
 def compare(workloads=None, allocators=("glibc", "mimalloc"), repeats: int = 5, args: dict | None = None,
@@ -264,7 +249,7 @@ def compare(workloads=None, allocators=("glibc", "mimalloc"), repeats: int = 5, 
             raise ValueError(f"unknown allocator {a!r}; choose from {', '.join(LABELS)}")
     args = args or {}
     res = Comparison(workloads, allocators, skipped=dict(skip or {}))
-    line = _Line() if progress else None
+    line = _reporter(progress)
     total = (repeats + 1) * len(workloads) * len(allocators)
     done, t0 = 0, time.monotonic()
     for rnd in range(repeats + 1):
@@ -275,7 +260,7 @@ def compare(workloads=None, allocators=("glibc", "mimalloc"), repeats: int = 5, 
                 if (w, a) in res.skipped:
                     continue
                 if line:
-                    line.update(f"{'warm-up' if rnd == 0 else f'round {rnd}/{repeats}'}: {w} under "
+                    line(f"{'warm-up' if rnd == 0 else f'round {rnd}/{repeats}'}: {w} under "
                                 f"{LABELS.get(a, a)}   [{done}/{total} runs, {time.monotonic() - t0:.0f} s]")
                 try:
                     out = run_workload(w, a, args.get(w), timeout=timeout, full=full)
@@ -286,7 +271,7 @@ def compare(workloads=None, allocators=("glibc", "mimalloc"), repeats: int = 5, 
                 if rnd > 0:
                     res.samples.setdefault((w, a), []).append(out)
     if line:
-        line.update(f"done: {total} runs in {time.monotonic() - t0:.0f} s "
+        line(f"done: {total} runs in {time.monotonic() - t0:.0f} s "
                     f"({repeats} rounds after one warm-up round)")
     _RUNS[id(res)] = (weakref.ref(res), {k: tuple(float(x["wall"]) for x in v) for k, v in res.samples.items()})
     return res
@@ -740,7 +725,7 @@ def malloclab(allocators: dict, traces, repeats: int = 5, rounds: int = 1, progr
     for a in allocators.values():
         _known(a)
     traces = [load_trace(t) for t in traces]
-    line = _Line() if progress else None
+    line = _reporter(progress)
     best: dict = {}
     for rnd in range(rounds):
         for t in traces:
@@ -748,7 +733,7 @@ def malloclab(allocators: dict, traces, repeats: int = 5, rounds: int = 1, progr
             k = rnd % len(items)
             for label, a in items[k:] + items[:k]:
                 if line:
-                    line.update(f"round {rnd + 1}/{rounds}: {t.name} with {label}")
+                    line(f"round {rnd + 1}/{rounds}: {t.name} with {label}")
                 s = score(a, t, repeats=repeats, label=label)
                 best.setdefault((label, t.name), []).append(s)
     out = []
@@ -760,7 +745,7 @@ def malloclab(allocators: dict, traces, repeats: int = 5, rounds: int = 1, progr
                 s.seconds = statistics.median(x.seconds for x in ss)
             out.append(s)
     if line:
-        line.update(f"done: {len(allocators)} allocators x {len(traces)} traces")
+        line(f"done: {len(allocators)} allocators x {len(traces)} traces")
     return out
 
 
@@ -864,33 +849,6 @@ def lab_verdicts(scores) -> str:
     """Only what does not depend on timing: which allocator passed which trace."""
     return "\n".join(f"{s.trace:12} {s.allocator:17} " + ("correct" if s.ok else "REJECTED: " + s.message)
                      for s in scores)
-
-
-def lab_plot(scores):
-    from matplotlib.figure import Figure
-    base = {s.trace: s.seconds for s in scores if s.allocator == "glibc" and s.ok}
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
-    ax = fig.add_subplot()
-    labels = list(dict.fromkeys(s.allocator for s in scores))
-    markers = "osD^v<>"
-    for j, lab_ in enumerate(labels):
-        pts = [(s.utilisation, base[s.trace] / s.seconds, s.trace, s.reference) for s in scores
-               if s.allocator == lab_ and s.ok and s.trace in base and s.seconds and s.footprint]
-        if pts:
-            ref = pts[0][3]
-            ax.scatter([p[0] for p in pts], [p[1] for p in pts], marker=markers[j % len(markers)], s=50,
-                       label=lab_ + (" (reference: RSS footprint)" if ref else ""),
-                       facecolors="none" if ref else None, edgecolors=f"C{j}" if ref else None)
-            for x, y, t, _ in pts:
-                ax.annotate(t, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.axhline(1, color="black", linewidth=0.6)
-    ax.set_xlabel("utilisation = peak live bytes / peak footprint  (right is better)")
-    ax.set_ylabel("throughput relative to glibc  (up is better)")
-    ax.set_title("the malloc lab: every allocator on every trace (hollow: reference path)", fontsize=10)
-    ax.legend(fontsize=8)
-    return fig
 
 
 def thp_mode() -> str:

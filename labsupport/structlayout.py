@@ -1,16 +1,22 @@
-"""Struct layouts: where the compiler put each field, the holes between, and the
+"""Struct layouts as data: where the compiler put each field, the holes between, and the
 8/16-byte and 64-byte cache-line boundaries they cross.
 
     lay = lab.struct_layout(c, "struct rec")   # c: a %%cffi module; read from the compiler
-    lay                                          # a picture (HTML) and a text rendering
+    lay                                          # in a notebook: the picture (HTML) and the text one
+    print(lay.text())                            # the text picture, then the table
     print(lay.table())                           # offset, size, align, end of every field
     lay.holes                                    # [Hole(offset=1, size=7, kind="hole", after="tag"), ...]
     lab.StructLayoutView(c)                      # widget: pick any struct of the cell, any field
     ok, report = lab.compare_with_pahole(lay, c.path)   # the same struct, read from DWARF by pahole
 
-The model (``Field``, ``Hole``, ``Layout``, ``from_cffi``, ``parse_pahole``) is
-plain data with no drawing imports; the views (``Layout.text()``, ``Layout.html()``,
-``StructLayoutView``) draw it. ipywidgets is imported only when a widget is made.
+This module is the data (``Field``, ``Hole``, ``Layout``, ``from_cffi``,
+``struct_layout``, ``parse_pahole``, ``from_pahole``, ``compare_with_pahole``) and its
+text renderings (``Layout.text()``, ``Layout.table()``, ``Layout.summary()``, which
+nbval compares). It imports no drawing library and nothing of ``labsupport.widgets``,
+so a check or an isolated child reads layouts without loading matplotlib or
+ipywidgets. The HTML picture of a layout and the ``StructLayoutView`` widget are in
+``labsupport/widgets/structlayout.py``; importing that module (``lab.struct_layout``
+does) makes a ``Layout`` display as its picture in a notebook.
 
 Where the numbers come from: cffi's ``ffi.sizeof``/``ffi.alignof`` and
 ``ffi.typeof(T).fields`` of the *built* module (cffi asks the C compiler for the
@@ -31,11 +37,9 @@ from __future__ import annotations
 import re
 import subprocess
 from dataclasses import dataclass
-from html import escape
 
-from .widgets.style import text_on
 
-__all__ = ["CACHE_LINE", "Field", "Hole", "Layout", "LayoutMismatch", "LayoutUnavailable", "StructLayoutView",
+__all__ = ["CACHE_LINE", "Field", "Hole", "Layout", "LayoutMismatch", "LayoutUnavailable",
            "cell_types", "compare_with_pahole", "from_cffi", "from_pahole", "pahole_text", "parse_pahole",
            "struct_layout"]
 
@@ -180,12 +184,12 @@ class Layout:
             s += f"; {self.unused_bits} unused bits inside bit-field bytes"
         return s
 
-    # ------------------------------------------------------------------ views (text, html)
+    # ------------------------------------------------------------------ text views
     def _letters(self) -> dict[str, str]:
         alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
         return {f.name: alphabet[i % len(alphabet)] for i, f in enumerate(self.fields)}
 
-    def _byte_owner(self) -> list[list[str]]:
+    def byte_owners(self) -> list[list[str]]:
         owners: list[list[str]] = [[] for _ in range(self.size)]
         for f in self.fields:
             a, b = f.byte_range()
@@ -198,7 +202,7 @@ class Layout:
         16-byte boundary and ':' at the 8-byte ones in between, a marked line at every
         64-byte cache-line boundary; then the table."""
         letters = self._letters()
-        owners = self._byte_owner()
+        owners = self.byte_owners()
         lines = [self.summary()]
         for start in range(0, max(self.size, 1), row_bytes):
             if start and start % CACHE_LINE == 0:
@@ -263,48 +267,6 @@ class Layout:
 
     def _repr_pretty_(self, p, cycle):
         p.text(self.text())
-
-    def html(self, highlight: str | None = None, row_bytes: int = 32) -> str:
-        """The picture as HTML: a grid of bytes, coloured by field, padding hatched,
-        8-byte words separated, a red rule at every 64-byte line."""
-        colours = ["#4C72B0", "#55A868", "#C44E52", "#8172B2", "#CCB974", "#64B5CD",
-                   "#DD8452", "#937860", "#DA8BC3", "#8C8C8C"]
-        col = {f.name: colours[i % len(colours)] for i, f in enumerate(self.fields)}
-        owners = self._byte_owner()
-        cell = "display:inline-block;width:18px;height:22px;margin:0;box-sizing:border-box;" \
-               "font:10px monospace;text-align:center;line-height:22px;overflow:hidden;"
-        rows = []
-        for start in range(0, max(self.size, 1), row_bytes):
-            if start and start % CACHE_LINE == 0:
-                rows.append(f'<div style="border-top:2px solid #d62728;font:10px sans-serif;color:#d62728;'
-                            f'margin:2px 0">cache line {start // CACHE_LINE} (byte {start})</div>')
-            cells = [f'<span style="display:inline-block;width:40px;font:10px monospace">{start}</span>']
-            for i in range(start, min(start + row_bytes, self.size)):
-                o = owners[i]
-                left = ("border-left:3px solid #000;" if i % 16 == 0 else
-                        "border-left:2px solid #777;" if i % 8 == 0 else "border-left:1px solid #fff;")
-                if not o:
-                    style = cell + left + "background:repeating-linear-gradient(45deg,#eee,#eee 3px,#ccc 3px,#ccc 5px);"
-                    title = f"byte {i}: padding"
-                    label = ""
-                else:
-                    name = o[0]
-                    op = "1" if highlight in (None, *o) else "0.35"
-                    style = cell + left + f"background:{col[name]};color:{text_on(col[name])};opacity:{op};"
-                    title = f"byte {i}: {', '.join(o)}"
-                    label = escape(name[0]) if (i == self.field(name).byte_range()[0]) else ""
-                cells.append(f'<span title="{escape(title)}" style="{style}">{label}</span>')
-            rows.append("<div>" + "".join(cells) + "</div>")
-        legend = " ".join(f'<span style="background:{col[f.name]};color:{text_on(col[f.name])};padding:0 4px;'
-                          f'font:11px monospace">{escape(f.name)}</span>' for f in self.fields)
-        return (f'<div><div style="font:12px sans-serif;margin-bottom:4px">{escape(self.summary())}</div>'
-                + "".join(rows) + f'<div style="margin-top:4px">{legend} '
-                f'<span style="font:11px sans-serif">hatched = padding; black rule = 16-byte boundary, '
-                f'grey rule = 8-byte boundary; red rule = 64-byte cache line</span></div>'
-                f'<pre style="font-size:11px">{escape(self.table())}</pre></div>')
-
-    def _repr_html_(self) -> str:
-        return self.html()
 
     def __repr__(self) -> str:
         return f"<Layout {self.name}: size {self.size}, align {self.align}, {len(self.fields)} fields>"
@@ -572,77 +534,3 @@ def compare_with_pahole(layout: Layout, path, text: str | None = None) -> tuple[
         return False, f"{layout.name}: cffi and pahole DISAGREE:\n  " + "\n  ".join(diffs)
     return True, (f"{layout.name}: cffi and pahole agree (size {layout.size}, "
                   f"{len(layout.fields)} fields, same offsets and sizes)")
-
-
-# ---------------------------------------------------------------------- widget
-
-def _make_widget_class():
-    import ipywidgets as widgets
-
-    class StructLayoutView(widgets.VBox):
-        """Pick a struct of a module and a field; see the picture and the field's details."""
-
-        def __init__(self, module, ctype: str | None = None):
-            self._module = module
-            names = cell_types(module)
-            if not names:
-                raise LayoutUnavailable("the module declares no struct or union to cffi")
-            self._pick = widgets.Dropdown(options=names, value=ctype or names[0], description="type")
-            self._field = widgets.Dropdown(options=[], description="field")
-            self._picture = widgets.HTML()
-            self._details = widgets.HTML()
-            self._pick.observe(lambda ch: self._load(), names="value")
-            self._field.observe(lambda ch: self._show(), names="value")
-            super().__init__([widgets.HBox([self._pick, self._field]), self._picture, self._details])
-            self._load()
-
-        def _load(self):
-            try:
-                self.layout_model = struct_layout(self._module, self._pick.value)
-            except LayoutUnavailable as exc:
-                self.layout_model = None
-                self._field.options = []
-                self._picture.value = f"<pre>{escape(str(exc))}</pre>"
-                self._details.value = ""
-                return
-            self._field.options = ["(none)"] + [f.name for f in self.layout_model.fields]
-            self._field.value = "(none)"
-            self._show()
-
-        def _show(self):
-            lay = self.layout_model
-            if lay is None:
-                return
-            name = self._field.value if self._field.value not in (None, "(none)") else None
-            self._picture.value = lay.html(highlight=name)
-            if name:
-                f = lay.field(name)
-                before = [h for h in lay.holes if h.after and h.offset + h.size == f.offset]
-                rows = [("type", f.type), ("offset", f.offset), ("size", f.size), ("alignof", f.align),
-                        ("offset % alignof", f.offset % f.align if f.align else 0),
-                        ("hole just before", f"{before[0].size} bytes" if before else "none"),
-                        ("crosses a 64-byte line", "yes" if f.crosses(CACHE_LINE) else "no")]
-                if f.is_bitfield:
-                    rows.append(("bits", f"{f.bit_size} bits from bit {f.bit_offset} of its unit"))
-                self._details.value = "<table>" + "".join(
-                    f"<tr><td>{escape(str(k))}</td><td><code>{escape(str(v))}</code></td></tr>"
-                    for k, v in rows) + "</table>"
-            else:
-                self._details.value = ""
-
-        def __repr__(self):       # deterministic text for nbval (no widget model ids)
-            lay = self.layout_model
-            return f"StructLayoutView({lay.summary() if lay else self._pick.value})"
-
-    return StructLayoutView
-
-
-_WIDGET = None
-
-
-def StructLayoutView(module, ctype: str | None = None):  # noqa: N802
-    """The struct layout widget (ipywidgets is imported on first use)."""
-    global _WIDGET
-    if _WIDGET is None:
-        _WIDGET = _make_widget_class()
-    return _WIDGET(module, ctype)

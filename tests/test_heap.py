@@ -16,7 +16,7 @@ from labsupport.heap.model import Bin, Bins, BinType, Block, BlockState, Figures
 
 # --------------------------------------------------------------------------- layering
 def test_model_and_sources_import_no_plotting_or_widgets():
-    code = ("import sys, labsupport.heap, labsupport.lessons.heap_managers, labsupport.tracestep; "
+    code = ("import sys, labsupport.heap, labsupport.lessons.heap_managers; "
             "import labsupport.widgets.stepviews; "
             "bad = [m for m in ('matplotlib', 'ipywidgets') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -24,7 +24,7 @@ def test_model_and_sources_import_no_plotting_or_widgets():
 
 
 def _modules():
-    names = ["labsupport.tracestep", "labsupport.heapmap"]
+    names = []
     for pkg in ("heap", "widgets", "lessons"):
         p = importlib.import_module(f"labsupport.{pkg}")
         names.append(p.__name__)
@@ -43,9 +43,6 @@ def test_every_module_has_all_and_every_name_resolves(name):
 def test_lab_names_still_resolve():
     from labsupport.widgets.heapmap import HeapMap
     assert labsupport.Block is Block and labsupport.HeapMap is HeapMap and isinstance(HeapMap, type)
-    from labsupport import heapmap, tracestep
-    assert heapmap.Block is Block and heapmap.HeapMap is HeapMap
-    assert tracestep.State is Step and tracestep.RealHeap is model.HeapSnapshot
 
 
 # --------------------------------------------------------------------------- enums

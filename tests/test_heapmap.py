@@ -3,7 +3,7 @@ import random
 import pytest
 
 import labsupport as lab
-from labsupport import heapmap
+from labsupport.heap import model
 from labsupport.widgets import heapdraw
 
 
@@ -20,7 +20,7 @@ def blocks(n, seed=1):
 def test_summary_and_fragmentation():
     bs = [lab.Block(0, 16, "meta"), lab.Block(16, 32, "free"), lab.Block(48, 64, "used"),
           lab.Block(112, 96, "free")]
-    s = heapmap.summarize(bs)
+    s = model.summarize(bs)
     assert (s["meta"], s["used"], s["free"], s["largest_free"]) == (16, 64, 128, 96)
     # the free tail above the highest used block is room to grow, not a hole
     assert (s["footprint"], s["holes"], s["largest_hole"]) == (112, 32, 32)
@@ -29,32 +29,31 @@ def test_summary_and_fragmentation():
 
 # --------------------------------------------------------------------------- the one definition
 def test_fragmentation_one_hole_is_zero():
-    f = heapmap.fragmentation([lab.Block(0, 32), lab.Block(32, 64, "free"), lab.Block(96, 32)])
+    f = model.fragmentation([lab.Block(0, 32), lab.Block(32, 64, "free"), lab.Block(96, 32)])
     assert (f.footprint, f.holes, f.largest_hole, f.external_fragmentation) == (128, 64, 64, 0.0)
 
 
 def test_fragmentation_crumbs_and_tail():
     # used 0..32, hole 64 B, used, hole 32 B, used, then a 1000-byte untouched tail
-    f = heapmap.fragmentation([(0, 32, 1), (32, 64, 0), (96, 32, 1), (128, 32, 0), (160, 32, 1),
+    f = model.fragmentation([(0, 32, 1), (32, 64, 0), (96, 32, 1), (128, 32, 0), (160, 32, 1),
                                (192, 1000, 0)])
     assert (f.footprint, f.holes, f.largest_hole) == (192, 96, 64)
     assert f.external_fragmentation == pytest.approx(1 - 64 / 96)
-    four = heapmap.fragmentation([(i * 64, 32, 1) for i in range(5)] + [(i * 64 + 32, 32, 0) for i in range(4)])
+    four = model.fragmentation([(i * 64, 32, 1) for i in range(5)] + [(i * 64 + 32, 32, 0) for i in range(4)])
     assert four.external_fragmentation == pytest.approx(0.75)          # four equal crumbs
 
 
 def test_fragmentation_meta_counts_as_in_use_and_empty_heap():
-    f = heapmap.fragmentation([lab.Block(0, 656, "meta"), lab.Block(656, 48, "free"), lab.Block(704, 48)])
+    f = model.fragmentation([lab.Block(0, 656, "meta"), lab.Block(656, 48, "free"), lab.Block(704, 48)])
     assert (f.footprint, f.holes, f.external_fragmentation) == (752, 48, 0.0)
-    empty = heapmap.fragmentation([lab.Block(0, 4096, "free")])
+    empty = model.fragmentation([lab.Block(0, 4096, "free")])
     assert (empty.footprint, empty.holes, empty.external_fragmentation) == (0, 0, 0.0)
-    assert heapmap.fragmentation([]).footprint == 0
+    assert model.fragmentation([]).footprint == 0
 
 
-def test_tracestep_uses_the_same_definition():
-    from labsupport import tracestep as ts
+def test_the_steppers_figures_use_the_same_definition():
     blocks = [(0, 32, 1), (32, 64, 0), (96, 32, 1), (128, 32, 0), (160, 32, 1), (192, 1000, 0)]
-    f, g = ts.figures_of(blocks, live=10), heapmap.fragmentation(blocks)
+    f, g = model.figures_of(blocks, live=10), model.fragmentation(blocks)
     assert (f.footprint, f.holes, f.largest_hole, f.external_fragmentation) == \
         (g.footprint, g.holes, g.largest_hole, g.external_fragmentation)
 
@@ -96,10 +95,15 @@ def test_widget_update_and_deterministic_repr():
     assert w.picker.max == 3 and repr(w).startswith("HeapMap(4 blocks:")
 
 
-def test_old_module_is_the_new_layers():
-    from labsupport.heap import model
+def test_lab_names_are_the_layers_own():
     from labsupport.widgets.heapmap import HeapMap
-    assert heapmap.Block is model.Block is lab.Block and heapmap.fragmentation is model.fragmentation
-    assert heapmap.draw_heap is heapdraw.draw_heap is lab.draw_heap
-    assert heapmap.HeapMap is HeapMap is lab.HeapMap and isinstance(HeapMap, type)
-    assert heapmap._table_html is heapdraw.table_html
+    assert model.Block is lab.Block and heapdraw.draw_heap is lab.draw_heap
+    assert HeapMap is lab.HeapMap and isinstance(HeapMap, type)
+
+
+def test_the_old_address_is_gone():
+    # issue 30: the heap pictures are reached at their homes (heap.model, widgets.heapdraw,
+    # widgets.heapmap); labsupport/heapmap.py, which only re-exported them, is removed
+    assert not (lab.ROOT / "labsupport" / "heapmap.py").exists()
+    with pytest.raises(ImportError):
+        __import__("labsupport.heapmap")

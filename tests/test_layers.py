@@ -92,3 +92,93 @@ def test_no_import_loops():
 
 def test_the_checker_sees_a_loop():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Data apart from drawing. Every module outside widgets/ and lessons/ (and the package's lazy
+# __init__) is data or machinery: it imports no drawing library, nothing of IPython's display
+# and nothing of labsupport.widgets, at the top or inside a function. Pictures and widgets live
+# in labsupport/widgets/, which may import the data; lessons/ sits on top of both.
+
+DRAWING = ("matplotlib", "ipywidgets", "anywidget", "IPython.display", "IPython.core.display",
+           "labsupport.widgets")
+TOP = ("labsupport", "labsupport.widgets", "labsupport.lessons")    # these may draw
+
+# modules that still draw, each with who is to move its picture; an entry that no longer
+# draws fails test_known_drawing_is_still_there, so the list only shrinks
+KNOWN_DRAWING = {
+    "labsupport.leakcount": "plot_live() imports matplotlib.pyplot: its picture belongs in widgets/ "
+                            "(not in issue 30's three modules; /work/notes/requests-shape.md)",
+    "labsupport.tracestep": "lesson 01's old address, gathering names from heap/, widgets/ and lessons/: "
+                            "deleted once lesson 01 imports from the real homes (issue 30, item 4)",
+}
+
+
+def _drawing_imports(path: Path) -> set:
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        targets = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            targets = [mod] if _draws(mod) else [f"{mod}.{a.name}" for a in node.names]  # "from IPython import display"
+        found |= {t for t in targets if _draws(t)}
+    return found
+
+
+def _draws(module: str) -> bool:
+    return any(module == d or module.startswith(d + ".") for d in DRAWING)
+
+
+def drawing_in_data_modules() -> dict:
+    out = {}
+    for path in PKG.rglob("*.py"):
+        name = _module_name(path)
+        if name in TOP or name.startswith(("labsupport.widgets.", "labsupport.lessons.")):
+            continue
+        found = _drawing_imports(path)
+        if found:
+            out[name] = sorted(found)
+    return out
+
+
+def test_no_drawing_import_in_a_data_module():
+    found = {m: d for m, d in drawing_in_data_modules().items() if m not in KNOWN_DRAWING}
+    assert not found, ("a data module imports drawing (move the picture to labsupport/widgets/):\n"
+                       + "\n".join(f"{m}: {', '.join(d)}" for m, d in sorted(found.items())))
+
+
+def test_known_drawing_is_still_there():
+    stale = set(KNOWN_DRAWING) - set(drawing_in_data_modules())
+    assert not stale, f"no longer drawing, remove from KNOWN_DRAWING: {sorted(stale)}"
+
+
+def test_the_checker_sees_drawing(tmp_path, monkeypatch):
+    pkg = tmp_path / "labsupport"
+    (pkg / "widgets").mkdir(parents=True)
+    (pkg / "data.py").write_text("def f():\n    from matplotlib.figure import Figure\n")
+    (pkg / "data2.py").write_text("from IPython import display\n")
+    (pkg / "data3.py").write_text("from .widgets import heapdraw\n")
+    (pkg / "ok.py").write_text("from IPython import get_ipython\nimport re\n")
+    (pkg / "widgets" / "view.py").write_text("import ipywidgets\n")
+    monkeypatch.setitem(globals(), "PKG", pkg)
+    assert drawing_in_data_modules() == {"labsupport.data": ["matplotlib.figure"],
+                                         "labsupport.data2": ["IPython.display"],
+                                         "labsupport.data3": ["labsupport.widgets"]}
+
+
+def test_an_isolated_child_that_needs_only_data_imports_no_drawing():
+    import subprocess
+    import sys
+    code = ("import labsupport.addrspace, labsupport.structlayout, labsupport.allocbench, sys; "
+            "assert not any(m.split('.')[0] in ('matplotlib', 'ipywidgets') for m in sys.modules), "
+            "sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'ipywidgets'))")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=PKG.parent)

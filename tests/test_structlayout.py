@@ -112,9 +112,10 @@ def test_views_are_deterministic(c):
     t = lay.text()
     assert t == lab.struct_layout(c, "struct rec").text()
     assert "|A.......:BBBBBBBB|CC..DDDD:E.......|" in t
-    assert "0x" not in t and "0x" not in lay.html()
-    assert "hatched = padding" in lay._repr_html_()
-    assert "cache line 1 (byte 64)" in lab.struct_layout(c, "struct big").html()
+    from labsupport.widgets.structlayout import layout_html
+    assert "0x" not in t and "0x" not in layout_html(lay)
+    assert "hatched = padding" in layout_html(lay)
+    assert "cache line 1 (byte 64)" in layout_html(lab.struct_layout(c, "struct big"))
     assert "struct rec" in sl.cell_types(c) and "union u" in sl.cell_types(c)
 
 
@@ -188,3 +189,18 @@ def test_pragma_pack_is_not_called_incomplete(monkeypatch):
     monkeypatch.setattr("labsupport.toolchain.have", lambda tool: False)
     with pytest.raises(sl.LayoutMismatch, match="install pahole"):
         lab.struct_layout(c, "struct pragma2")
+
+
+def test_a_layout_displays_as_its_picture_and_its_text(c):
+    # lab.struct_layout comes through widgets.structlayout, which makes IPython show a Layout
+    # as layout_html (text/html) beside its text picture (text/plain): what lesson 02 shows
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from labsupport.widgets import structlayout as view
+    shell = InteractiveShell.instance()
+    view._register_html_formatter()
+    lay = lab.struct_layout(c, "struct rec")
+    data, _meta = shell.display_formatter.format(lay)
+    assert data["text/html"] == view.layout_html(lay)
+    assert data["text/plain"] == lay.text()
+    assert lab.struct_layout is sl.struct_layout and lab.StructLayoutView is view.StructLayoutView

@@ -1,7 +1,6 @@
 """Tests of labsupport.widgets: the shared style, the step views and renderers, the generic StepView."""
 from __future__ import annotations
 
-from labsupport import tracestep as ts
 from labsupport.heap.model import Bin, Bins, BinType, Figures, Step
 from labsupport.heap.traces import Op
 from labsupport.widgets import heapdraw, stepviews, style
@@ -58,8 +57,8 @@ def test_stepper_is_a_stepview_over_the_teaching_allocator():
     st = Stepper("intro")
     assert isinstance(st.view, StepView) and st.widget is st.view.widget
     r = st.replay
-    assert talloc_renderer(r).heap(r.final) == ts.heap_svg(r.final, r.arena_size)
-    assert st.freelist.value == ts.freelist_html(r.states[0])
+    assert talloc_renderer(r).heap(r.final) == stepviews.heap_svg(r.final, r.arena_size, r.frame)
+    assert st.freelist.value == stepviews.list_html(r.states[0], "free list", 12)
     # the widget tree the lesson's committed output shows
     assert repr(st.widget).startswith("VBox(children=(HBox(children=(Play(value=0, interval=300, max=7), "
                                       "IntSlider(value=0, description='step'")

@@ -9,10 +9,15 @@
 - ``glibcstep``  widget: ``GlibcStepper(trace)``, StepView over glibc's real bins (``GlibcRenderer``)
 - ``sidebyside`` widget: ``SideBySide(panels)``, one slider over several managers' replays
 - ``text``       plain-text tables (``format_table``)
+- ``structlayout`` view and widget: ``layout_html(layout)``, ``StructLayoutView(module)`` (lesson 02)
+- ``addrspace``  view and widget: ``draw_address_space(space)``, ``AddressSpaceView(snapshots)`` (lesson 03)
+- ``allocplot``  views: ``plot_comparison(res)``, ``lab_plot(scores)`` (lesson 09)
+- ``progress``   ``ProgressLine()``: one line that updates in place in a notebook
 
-Other lessons' pictures (``structlayout``, ``addrspace``) still live in their own
-modules. The data these draw is in ``labsupport.heap``. Names are imported on
-first use, so ``import labsupport.widgets`` loads neither matplotlib nor ipywidgets.
+The data these draw is in ``labsupport.heap``, ``labsupport.structlayout``,
+``labsupport.addrspace`` and ``labsupport.allocbench``, none of which imports a drawing
+library. Names are imported on first use, so ``import labsupport.widgets`` loads neither
+matplotlib nor ipywidgets.
 """
 from __future__ import annotations
 
@@ -21,7 +26,10 @@ import importlib
 _LAZY = {"COLORS": "style", "draw_heap": "heapdraw", "figure_png": "heapdraw", "HeapMap": "heapmap",
          "HtmlRenderer": "stepviews", "TextRenderer": "stepviews", "heap_svg": "stepviews",
          "StepView": "stepper", "Stepper": "stepper", "SideBySide": "sidebyside", "Panel": "sidebyside",
-         "format_table": "text", "GlibcStepper": "glibcstep", "GlibcRenderer": "glibcstep"}
+         "format_table": "text", "GlibcStepper": "glibcstep", "GlibcRenderer": "glibcstep",
+         "layout_html": "structlayout", "StructLayoutView": "structlayout",
+         "draw_address_space": "addrspace", "AddressSpaceView": "addrspace",
+         "plot_comparison": "allocplot", "lab_plot": "allocplot", "ProgressLine": "progress"}
 
 __all__ = list(_LAZY)
 
