@@ -87,26 +87,40 @@ def _python_names_stub(source: str, n: int, reveal: str) -> str:
         tree = ast.parse(source)
     except SyntaxError:
         return "\n".join(out) + "\n"
+    def decorators(node, indent=""):     # @property, @dataclass ...: the stub keeps what they mean
+        return [f"{indent}@{ast.unparse(d)}" for d in node.decorator_list]
+
+    def function(node, indent=""):
+        doc = ast.get_docstring(node)
+        ret = f" -> {ast.unparse(node.returns)}" if node.returns else ""
+        kind = "async def" if isinstance(node, ast.AsyncFunctionDef) else "def"
+        lines = [*decorators(node, indent), f"{indent}{kind} {node.name}({ast.unparse(node.args)}){ret}:"]
+        if doc:
+            lines.append(f"{indent}    {ast.unparse(ast.Constant(doc))}")
+        return lines + [f"{indent}    raise NotImplementedError  # your code here"]
+
     for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            doc = ast.get_docstring(node)
-            ret = f" -> {ast.unparse(node.returns)}" if node.returns else ""
-            kind = "async def" if isinstance(node, ast.AsyncFunctionDef) else "def"
-            out.append(f"{kind} {node.name}({ast.unparse(node.args)}){ret}:")
-            if doc:
-                out.append(f"    {ast.unparse(ast.Constant(doc))}")
-            out.append("    raise NotImplementedError  # your code here")
+        if isinstance(node, (ast.Import, ast.ImportFrom)):      # what the decorators and types name
+            out.append(ast.unparse(node))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out += function(node)
         elif isinstance(node, ast.ClassDef):
-            bases = ", ".join(ast.unparse(b) for b in node.bases)
+            bases = ", ".join([*(ast.unparse(b) for b in node.bases),
+                               *(ast.unparse(k) for k in node.keywords)])
+            out += decorators(node)
             out.append(f"class {node.name}({bases}):" if bases else f"class {node.name}:")
             doc = ast.get_docstring(node)
             if doc:
                 out.append(f"    {ast.unparse(ast.Constant(doc))}")
-            methods = [m for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
-            for m in methods:
-                out.append(f"    def {m.name}({ast.unparse(m.args)}):")
-                out.append("        raise NotImplementedError  # your code here")
-            if not methods and not doc:
+            kept = False
+            for m in node.body:
+                if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    out += function(m, "    ")
+                    kept = True
+                elif isinstance(m, ast.AnnAssign) and isinstance(m.target, ast.Name):
+                    out.append(f"    {ast.unparse(m)}")      # a field (a dataclass's): its type, default
+                    kept = True
+            if not kept and not doc:
                 out.append("    pass")
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]

@@ -3,6 +3,7 @@ import json
 import shutil
 import subprocess
 import sys
+import textwrap
 
 import nbformat
 import pytest
@@ -246,3 +247,29 @@ def test_command_line(tmp_path):
     meta = json.loads((tmp_path / "s" / "00_start_here.ipynb").read_text())
     assert any(c.get("metadata", {}).get("nbgrader") for c in meta["cells"])
     shutil.rmtree(tmp_path / "s")
+
+
+def test_a_whole_cell_stub_keeps_imports_decorators_and_fields():
+    """A stub of a class keeps what its decorators mean (a @property stays a property, so
+    ``if obj.released:`` raises "not done" instead of testing a bound method), its fields
+    and the imports they need; every body still raises NotImplementedError."""
+    src = textwrap.dedent('''
+        from dataclasses import dataclass
+        @dataclass
+        class Handle:
+            x: int
+            @property
+            def released(self) -> bool:
+                return self.x == 0
+        def helper(a):
+            return a + 1
+    ''')
+    stub = workcopy._python_names_stub(src, 3, 'lab.solution("08", 3)')
+    ns: dict = {}
+    exec(stub, ns)
+    h = ns["Handle"](5)
+    with pytest.raises(NotImplementedError):
+        h.released
+    with pytest.raises(NotImplementedError):
+        ns["helper"](1)
+    assert "return self.x == 0" not in stub
