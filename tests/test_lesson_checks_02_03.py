@@ -72,3 +72,33 @@ def test_the_forbidden_list_names_glibc_aliases_and_lookups():
     for name in ("__libc_memalign", "__libc_valloc", "__libc_pvalloc", "dlsym", "dlvsym", "aligned_alloc"):
         assert name in alignment.FORBIDDEN_ALLOCATORS
     assert any(a > 4096 for _, a, _ in alignment.CASES)       # an always-4096 answer fails
+
+
+_MI_ALIGNED = """#include <mimalloc.h>
+#include <stdlib.h>
+void *my_aligned_alloc(size_t size, size_t alignment) {
+    void *x = malloc(1);
+    free(x);
+    return mi_aligned_alloc(alignment, size);
+}
+void my_aligned_free(void *p) { mi_free(p); }
+"""
+
+
+def test_mimalloc_aligned_allocators_are_refused_without_asan(monkeypatch, capsys):
+    """review2 02-03, defect 1: where no ASan runtime exists, mi_aligned_alloc got ✔."""
+    import labsupport as lab
+    monkeypatch.setattr(alignment, "_asan_runtime", lambda: None)
+    for mode in ("dynamic", "static"):
+        module = lab.build_c(_MI_ALIGNED, mimalloc=mode)
+        assert alignment.other_allocators(module.path)
+        result = alignment.check_my_aligned(module)
+        out = capsys.readouterr().out
+        assert not result and "✘" in out and "using only malloc and free" in out, out
+
+
+def test_a_plain_module_over_malloc_is_not_refused():
+    import labsupport as lab
+    module = lab.build_c("#include <stdlib.h>\nvoid *f(size_t n) { return malloc(n); }\n"
+                         "void g(void *p) { free(p); }\n")
+    assert alignment.other_allocators(module.path) is None

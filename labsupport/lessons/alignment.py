@@ -13,7 +13,7 @@ import subprocess
 from ..exercises import answer_keys, exercise, fail, passed
 
 __all__ = ["cost_table", "split_lock_table", "check_layout_prediction", "check_reordered",
-           "check_my_aligned", "FORBIDDEN_ALLOCATORS"]
+           "check_my_aligned", "FORBIDDEN_ALLOCATORS", "other_allocators"]
 
 PLACES = ("aligned", "inside_line", "across_line", "across_page")
 KINDS = ("load", "store", "latency")
@@ -163,14 +163,54 @@ def check_reordered(mine, given, ctype="struct sensor"):
 # ---------------------------------------------------------------------- exercise 3
 
 FORBIDDEN_ALLOCATORS = ("aligned_alloc", "posix_memalign", "memalign", "valloc", "pvalloc",
-                        "__libc_memalign", "__libc_valloc", "__libc_pvalloc",
-                        "_aligned_malloc", "mi_malloc_aligned", "mmap", "dlsym", "dlvsym")
+                        "__libc_memalign", "__libc_valloc", "__libc_pvalloc", "__posix_memalign",
+                        "_aligned_malloc", "mi_malloc_aligned", "mmap", "dlsym", "dlvsym",
+                        # C++'s aligned operator new (new with std::align_val_t), from C by its name
+                        "_ZnwmSt11align_val_t", "_ZnamSt11align_val_t",
+                        "_ZnwmSt11align_val_tRKSt9nothrow_t", "_ZnamSt11align_val_tRKSt9nothrow_t")
+# any function of mimalloc's own API (mi_aligned_alloc, mi_zalloc_aligned, mi_heap_malloc_aligned...):
+# the lesson builds `%%cffi mi --mimalloc dynamic` two sections before the exercise
+FORBIDDEN_PREFIXES = ("mi_",)
+# what a module that carries an allocator of its own (mimalloc linked in statically) defines
+_ALLOCATOR_NAMES = ("malloc", "free", "aligned_alloc", "posix_memalign", "memalign", "_aligned_malloc")
 
 
 def undefined_symbols(path) -> set:
     """The functions a built module calls from other libraries (``nm -D --undefined-only``)."""
     out = subprocess.run(["nm", "-D", "--undefined-only", str(path)], capture_output=True, text=True).stdout
     return {line.split()[-1].split("@")[0] for line in out.splitlines() if line.strip()}
+
+
+def defined_symbols(path) -> set:
+    """The functions a built module exports (``nm -D --defined-only``)."""
+    out = subprocess.run(["nm", "-D", "--defined-only", str(path)], capture_output=True, text=True).stdout
+    return {line.split()[-1].split("@")[0] for line in out.splitlines() if len(line.split()) >= 3}
+
+
+def needed_libraries(path) -> list:
+    """The shared libraries a built module names in its DT_NEEDED entries (``readelf -d``)."""
+    out = subprocess.run(["readelf", "-d", str(path)], capture_output=True, text=True).stdout
+    return re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out)
+
+
+def other_allocators(path) -> str | None:
+    """What makes a module use an aligned allocator other than its own code over malloc: a
+    forbidden function it calls, a mimalloc function (``mi_*``), libmimalloc among the
+    libraries it needs, or an allocator linked into it (it defines malloc itself). None if
+    nothing."""
+    own = sorted(set(_ALLOCATOR_NAMES) & defined_symbols(path))
+    if own:                                 # first: the allocator inside calls mmap and more
+        return (f"your module defines {', '.join(own)} itself: an allocator (mimalloc, linked in "
+                f"statically?) is built into it")
+    calls = undefined_symbols(path)
+    forbidden = sorted(s for s in calls if s in FORBIDDEN_ALLOCATORS or s.startswith(FORBIDDEN_PREFIXES))
+    if forbidden:
+        mi = [s for s in forbidden if s.startswith(FORBIDDEN_PREFIXES) or s == "__posix_memalign"]
+        return f"your module calls {', '.join(forbidden)}" + (" (mimalloc's)" if mi else "")
+    mimalloc = [lib for lib in needed_libraries(path) if "mimalloc" in lib]
+    if mimalloc:
+        return f"your module is linked with {mimalloc[0]}, which brings mimalloc's aligned allocators"
+    return None
 
 
 def _asan_runtime() -> str | None:
@@ -191,7 +231,8 @@ _MEANING = {1: ("returned NULL", "start with malloc(size + alignment - 1 + sizeo
 CASES = ((100, 16, 0), (100, 64, 0), (1, 4096, 0), (4096, 4096, 0), (24, 8, 0), (100, 65536, 0),
          (3000, 16384, 0), (1000, 256, 1000), (100, 4096, 200000))
 
-_USING_ONLY_MALLOC = "using only malloc and free: the exercise is to do what aligned_alloc does, yourself"
+_USING_ONLY_MALLOC = ("using only malloc and free: no other aligned allocator, none of mimalloc's mi_* "
+                      "functions, no --mimalloc; the exercise is to do what aligned_alloc does, yourself")
 
 
 def forbid_shim():
@@ -206,7 +247,8 @@ def forbid_shim():
 @exercise
 def check_my_aligned(module, cases=CASES):
     """Exercise 3: my_aligned_alloc / my_aligned_free over malloc. Refuses a module that
-    calls another aligned allocator (its undefined symbols), or none of malloc/free; runs
+    calls another aligned allocator or any of mimalloc's functions (its undefined symbols),
+    needs libmimalloc or carries an allocator of its own, or calls none of malloc/free; runs
     aligned_check.c against it in isolated children, then the same without the heap
     rounds under AddressSanitizer (an under-allocation that glibc's slack hides is an
     overflow there)."""
@@ -216,10 +258,10 @@ def check_my_aligned(module, cases=CASES):
         if fn not in getattr(module, "functions", ()):
             return fail(f"your cell defines no function {fn}",
                         "define both my_aligned_alloc(size, alignment) and my_aligned_free(p) in the cell")
+    other = other_allocators(module.path)
+    if other:
+        return fail(other, _USING_ONLY_MALLOC)
     calls = undefined_symbols(module.path)
-    forbidden = sorted(calls & set(FORBIDDEN_ALLOCATORS))
-    if forbidden:
-        return fail(f"your module calls {', '.join(forbidden)}", _USING_ONLY_MALLOC)
     if not {"malloc", "free"} <= calls:
         return fail(f"your module does not call {' and '.join(sorted({'malloc', 'free'} - calls))}",
                     "get the memory from malloc and give it back with free: a static pool or a ring of "

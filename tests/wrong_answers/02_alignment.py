@@ -255,6 +255,53 @@ void my_aligned_free(void *p) {
     free(p);
 }
 ''', "using only malloc and free"),
+        # mimalloc's aligned allocator, built two sections earlier (`%%cffi mi --mimalloc
+        # dynamic`): no glibc name for the preloaded guard to catch; passed where AddressSanitizer
+        # is missing, and under it got a pool hint (review2 02-03, defect 1)
+        ("forbidden", """%%cffi myalloc --mimalloc dynamic
+#include <mimalloc.h>
+#include <stdlib.h>
+
+void *my_aligned_alloc(size_t size, size_t alignment) {
+    void *x = malloc(1);
+    free(x);
+    return mi_aligned_alloc(alignment, size);
+}
+
+void my_aligned_free(void *p) {
+    mi_free(p);
+}
+""", "using only malloc and free"),
+        # mimalloc's exported __posix_memalign, no mi_ in the name (review2 02-03, defect 1)
+        ("forbidden", """%%cffi myalloc --mimalloc dynamic
+#include <stdlib.h>
+
+extern int __posix_memalign(void **, size_t, size_t);
+
+void *my_aligned_alloc(size_t size, size_t alignment) {
+    void *x = malloc(1);
+    free(x);
+    void *p;
+    return __posix_memalign(&p, alignment, size) ? NULL : p;
+}
+
+void my_aligned_free(void *p) {
+    free(p);
+}
+""", "using only malloc and free"),
+        # mimalloc linked into the module: its mi_ functions are called inside it, not imported
+        ("forbidden", """%%cffi myalloc --mimalloc static
+#include <mimalloc.h>
+#include <stdlib.h>
+
+void *my_aligned_alloc(size_t size, size_t alignment) {
+    return mi_malloc_aligned(size, alignment);
+}
+
+void my_aligned_free(void *p) {
+    mi_free(p);
+}
+""", "using only malloc and free"),
         # the library's aligned allocator, which the task forbids (review 02, defect 2)
         ("forbidden", _ALLOC_HEAD + '''
 void *my_aligned_alloc(size_t size, size_t alignment) {
