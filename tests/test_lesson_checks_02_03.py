@@ -102,3 +102,29 @@ def test_a_plain_module_over_malloc_is_not_refused():
     module = lab.build_c("#include <stdlib.h>\nvoid *f(size_t n) { return malloc(n); }\n"
                          "void g(void *p) { free(p); }\n")
     assert alignment.other_allocators(module.path) is None
+
+
+def test_random_cases_always_separate_floor_from_ceiling():
+    """review2 02-03, defect 2: n = 1 or pages % n == 0 let a floor fallback pass."""
+    import random
+    rng = random.Random(0)
+    for _ in range(2000):
+        pages, n = virtual_memory.random_case(rng)
+        assert n >= 2 and pages % n and pages // n != -(-pages // n)
+
+
+def test_integer_like_values_count_as_ints():
+    """review2 02-03, defect 4: numpy's integers are integers; floats and bools are not."""
+    np = __import__("pytest").importorskip("numpy")
+
+    class Anything(int):
+        def __eq__(self, other):
+            return True
+        __hash__ = int.__hash__
+
+    assert virtual_memory._as_ints((np.int64(400), 100)) == (400, 100)
+    assert all(type(x) is int for x in virtual_memory._as_ints([np.int32(4), 1]))
+    assert type(virtual_memory._as_ints((Anything(3), 1))[0]) is int
+    assert not virtual_memory._plain_pair(virtual_memory._as_ints((400.0, 100)))
+    assert not virtual_memory._plain_pair(virtual_memory._as_ints((np.float64(400), 100)))
+    assert not virtual_memory._plain_pair(virtual_memory._as_ints((True, 100)))

@@ -14,7 +14,7 @@ import re
 from ..exercises import exercise, fail, passed
 
 __all__ = ["overcommit_outcomes", "cgroup_memory", "reserve_program", "measured_every", "check_predict", "check_bump",
-           "PREDICT_CASES", "BUMP_STEP"]
+           "random_case", "PREDICT_CASES", "BUMP_STEP"]
 
 MiB = 1 << 20
 BUMP_STEP = 64 * 1024                   # COMMIT_STEP of exercise 2
@@ -156,9 +156,7 @@ def _predict_child(fn, pages, n, page):
         state["on"] = False
     if state["ran"]:
         return ("measured", state["ran"])
-    if type(value) in (tuple, list):
-        value = tuple(value)
-    return ("value", value)
+    return ("value", _as_ints(value))
 
 
 def _takes_three(fn) -> bool:
@@ -173,6 +171,28 @@ def _takes_three(fn) -> bool:
     return True
 
 
+def random_case(rng) -> tuple:
+    """(pages, n) that no table of the book's cases passes: n >= 2 and pages not a multiple
+    of n, so that a floor (pages // n) and a ceiling differ on every random case."""
+    while True:
+        pages, n = rng.randint(50, 3000), rng.randint(2, 40)
+        if pages % n:
+            return pages, n
+
+
+def _as_ints(v):
+    """v as a tuple of plain ints where each item is an integer (int, numpy's int64: anything
+    operator.index takes, bool excepted); else v unchanged. operator.index returns an exact
+    int, so an int subclass whose __eq__ says yes to anything is compared as its value."""
+    import operator
+    if type(v) not in (tuple, list) or any(isinstance(x, bool) for x in v):
+        return v
+    try:
+        return tuple(operator.index(x) for x in v)
+    except Exception:                         # noqa: BLE001 - no __index__, or one that raises
+        return v
+
+
 def _plain_pair(v) -> bool:
     return type(v) is tuple and len(v) == 2 and all(type(x) is int for x in v)
 
@@ -181,7 +201,8 @@ def _plain_pair(v) -> bool:
 def check_predict(predict, cases=PREDICT_CASES, extra: int = 2):
     """Exercise 1: predict(pages, n, page) -> (RSS growth KiB, faults), compared with the
     real ``reserve every`` on this machine (page = this machine's page size): the lesson's
-    cases, ``extra`` random ones (a table of the book's numbers fails them), and one with
+    cases, ``extra`` random ones (``random_case``: a floor, or a table of the book's numbers
+    with a floor for the rest, fails every one of them), and one with
     another page size (16 KiB, or 64 KiB where pages are 16 KiB already: a hard-coded 4096
     or PAGE fails it). predict must compute: measuring inside it is refused."""
     from ..exercises import not_done
@@ -197,7 +218,7 @@ def check_predict(predict, cases=PREDICT_CASES, extra: int = 2):
     other = 16384 if page != 16384 else 65536
     rng = random.Random()
     todo = [(p, n, page) for p, n in cases]
-    todo += [(rng.randint(50, 3000), rng.randint(1, 40), page) for _ in range(extra)]
+    todo += [random_case(rng) + (page,) for _ in range(extra)]
     todo.append((300, 3, other))               # the same touches, as on a machine with other pages
     for i, (pages, n, pg) in enumerate(todo, 1):
         call = f"predict({pages}, {n}, {pg})"

@@ -76,6 +76,13 @@ WRONG = {
             (10, 50): (4, 1), (257, 256): (8, 2)}
     return book.get((pages, n), (4, 1))
 ''', "page 0 counts"),
+        # the book's cases in a table, a floor for the rest: random cases with n = 1 or n
+        # dividing pages let it pass about one run in 90 (review2 02-03, defect 2)
+        ("gaming", '''def predict(pages, n, page):
+    table = {(100, 1): 100, (1000, 7): 143, (4096, 16): 256, (10, 50): 1, (257, 256): 2, (300, 3): 100}
+    t = table.get((pages, n), pages // n)
+    return t * page // 1024, t
+''', "round up"),
         # right only on a machine with 4 KiB pages: the task gives the page size as `page`
         ("forbidden", '''def predict(pages, n, page):
     touched = (pages + n - 1) // n
