@@ -116,3 +116,85 @@ def test_a_timed_out_run_of_app_is_not_a_wrong_answer(monkeypatch, tmp_path):
     monkeypatch.setattr(cross_module, "run_app", lambda *a: killed)
     r = cross_module.check_outcomes({q: "OK" for q in cross_module.EXERCISE_1}, tmp_path)
     assert not r and "the experiment did not run" in r.message and "timed out" in r.message
+
+
+# ---------------------------------------------------------------- "your prediction runs the experiment"
+
+RIGHT_1 = ["mimalloc", "glibc", "mimalloc", "glibc", "glibc", "glibc", "glibc"]
+
+
+def _history(monkeypatch, *cells, running="replacing.check_who_serves(PREDICTION, CONFIGS, whoserves)"):
+    """IPython's In as a notebook that ran ``cells`` and now runs ``running``."""
+    import IPython
+    shell = SimpleNamespace(user_ns={"In": ["", *cells, running]})
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+
+
+def _who_serves(prediction):
+    reports = {}
+    for (config, line), who in zip(replacing.QUESTIONS_1, RIGHT_1):
+        reports.setdefault(config, []).append(f"{line:34}{who}")
+    configs = {config: (config,) for config in reports}
+    return replacing.check_who_serves(prediction, configs, lambda config: _run("\n".join(reports[config])))
+
+
+STUB_1 = "PREDICTION = {k: '?' for k in replacing.QUESTIONS_1}"
+TYPED_1 = f"PREDICTION = dict(zip(replacing.QUESTIONS_1, {RIGHT_1!r}))"
+
+
+def test_typed_values_keyed_by_the_question_table_pass(monkeypatch, capsys):
+    """review2-04-05-08 N2b: the keys taken from replacing.QUESTIONS_1 are data, not the experiment."""
+    _history(monkeypatch, STUB_1, TYPED_1)
+    r = _who_serves(dict(zip(replacing.QUESTIONS_1, RIGHT_1)))
+    assert r and "all 7" in capsys.readouterr().out
+
+
+def test_typed_values_keyed_by_the_question_table_pass_in_04_and_05_ex2(monkeypatch, tmp_path):
+    ok = SimpleNamespace(ok=True, timed_out=False, signal=None, stopped_by=None, returncode=0)
+    segv = SimpleNamespace(ok=False, timed_out=False, signal="SIGSEGV", stopped_by=None, returncode=-11)
+    truth = {"symbolic": ok, "exported": ok}
+    monkeypatch.setattr(cross_module, "run_app", lambda out, kind, mode, *extra:
+                        truth.get(kind) or (segv if mode == "lib-free" else ok))
+    _history(monkeypatch, "PREDICTION = dict(zip(cross_module.EXERCISE_1, ['OK', 'SIGSEGV', 'OK', 'OK']))",
+             running="cross_module.check_outcomes(PREDICTION, OUT)")
+    assert cross_module.check_outcomes(dict(zip(cross_module.EXERCISE_1, ["OK", "SIGSEGV", "OK", "OK"])), tmp_path)
+    _history(monkeypatch, "PREDICTION_2 = dict(zip(replacing.QUESTIONS_2, [0, 3, 1, 0, 3]))",
+             running="replacing.check_redirect_counts(PREDICTION_2, redirect)")
+    assert replacing.runs_the_experiment("PREDICTION_2", replacing._EXPERIMENT_2) is None
+
+
+def test_a_prediction_written_through_globals_is_refused(monkeypatch):
+    """review2-04-05-08 N2a: globals()[...] = {...whoserves()...} right after the stub passed."""
+    dodge = ("globals()['PREDICTION'] = {k: replacing.parse_report(whoserves(*CONFIGS[k[0]]).stdout)[k[1]] "
+             "for k in replacing.QUESTIONS_1}")
+    _history(monkeypatch, STUB_1, dodge)
+    r = _who_serves(dict(zip(replacing.QUESTIONS_1, RIGHT_1)))
+    assert not r and "runs the experiment (globals())" in r.message
+    for cell in ("exec(\"PREDICTION = {}\")", "setattr(__import__('__main__'), 'PREDICTION', {})",
+                 "g = globals(); g['PRED' + 'ICTION'] = {}", "get_ipython().push({'PREDICTION': {}})",
+                 "get_ipython().run_line_magic('run', 'mine.py')", "vars()['PREDICTION'] = {}"):
+        _history(monkeypatch, STUB_1, cell)
+        assert replacing.runs_the_experiment("PREDICTION", replacing._EXPERIMENT_1), cell
+
+
+def test_the_cells_that_made_the_value_are_judged(monkeypatch):
+    judge = lambda: replacing.runs_the_experiment("PREDICTION", replacing._EXPERIMENT_1)  # noqa: E731
+    # the experiment in the binding cell, under any form of binding
+    for cell in ("PREDICTION = {k: parse_report(whoserves()).get(k[1]) for k in QUESTIONS_1}",
+                 "PREDICTION: dict = replacing.parse_report(whoserves().stdout)",
+                 "for PREDICTION in [whoserves()]:\n    pass",
+                 "import subprocess\nPREDICTION = {}"):
+        _history(monkeypatch, STUB_1, cell)
+        assert judge(), cell
+    # a later cell that changes the value runs it
+    _history(monkeypatch, STUB_1, TYPED_1, "PREDICTION.update({QUESTIONS_1[0]: parse_report(whoserves().stdout)})")
+    assert judge() == "parse_report"
+    # the lesson's demonstrations run again after the prediction, the check run before, the
+    # prediction printed: none of them made the value
+    running = "replacing.check_who_serves(PREDICTION, CONFIGS, whoserves)"
+    _history(monkeypatch, "print(whoserves().stdout)", TYPED_1, running, "print(whoserves().stdout)",
+             "print(PREDICTION)", "import re\nre.compile('x')", running=running)
+    assert judge() is None
+    # the stub, then the experiment in an earlier cell that no longer makes the value
+    _history(monkeypatch, "PREDICTION = {k: whoserves() for k in QUESTIONS_1}", TYPED_1)
+    assert judge() is None

@@ -8,6 +8,7 @@ and in glibc's heap (``mallinfo2``). Expected values are measured on this machin
 """
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from ..isolate import run_program, run_python
 
 __all__ = ["OUTCOMES", "outcome", "run_app", "EXERCISE_1", "EXERCISE_1_HINTS", "check_outcomes",
            "greeting_report", "check_greeting_length", "GREETING_NAMES", "GREETING_CALLS",
-           "solution_source", "runs_the_experiment", "did_not_run"]
+           "solution_source", "answer_cells", "runs_the_experiment", "did_not_run"]
 
 OUTCOMES = ("OK", "SIGABRT", "SIGSEGV")
 
@@ -59,32 +60,147 @@ EXERCISE_1_HINTS = {
 }
 
 
-def solution_source(name: str) -> str | None:
-    """The source of the most recent notebook cell (before the running one) that assigns
-    ``name``, from IPython's input history (as lesson 02's check does); None outside IPython."""
+def _history() -> list[str] | None:
+    """IPython's input history before the running cell, without earlier runs of the running
+    cell itself (a check cell run again is not part of the answer); None outside IPython."""
     try:
         from IPython import get_ipython
         ip = get_ipython()
-        history = ip.user_ns.get("In", []) if ip is not None else []
+        if ip is None:
+            return None
+        history = list(ip.user_ns.get("In", []))
     except Exception:                       # noqa: BLE001 - not in IPython
         return None
-    for src in reversed(history[:-1]):
-        if re.search(rf"^\s*{re.escape(name)}\s*=", src, re.M):
-            return src
+    running = history[-1] if history else None
+    return [src for src in history[:-1] if src and src != running]
+
+
+def _parse(src: str):
+    try:
+        return ast.parse(src)
+    except SyntaxError:
+        return None
+
+
+def _binds(src: str, name: str) -> bool:
+    """Whether a cell binds ``name`` (=, :=, +=, for, with, import ... as, def, class, global)."""
+    tree = _parse(src)
+    if tree is None:
+        return re.search(rf"^\s*{re.escape(name)}\s*(:[^=\n]*)?=", src, re.M) is not None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
+            return True
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+            return True
+        if isinstance(node, ast.alias) and (node.asname or node.name.split(".")[0]) == name:
+            return True
+    return False
+
+
+def answer_cells(name: str) -> list[str] | None:
+    """The cells that made ``name``'s value as the check sees it: the most recent cell (before
+    the running one) that binds it, then every cell run after that one. None outside IPython;
+    [] when no cell binds it."""
+    history = _history()
+    if history is None:
+        return None
+    for i in range(len(history) - 1, -1, -1):
+        if _binds(history[i], name):
+            return history[i:]
+    return []
+
+
+def solution_source(name: str) -> str | None:
+    """The source of the most recent cell (before the running one) that binds ``name``, from
+    IPython's input history; None outside IPython or when no cell binds it."""
+    cells = answer_cells(name)
+    return cells[0] if cells else None
+
+
+# a variable written without a plain assignment the check could read
+_DYNAMIC_CALLS = ("globals", "locals", "vars", "exec", "eval", "setattr", "compile", "__import__")
+_DYNAMIC_ATTRS = ("__dict__", "__setitem__", "user_ns", "modules")
+_IPYTHON_WRITES = ("push", "run_cell", "ex", "ev", "user_ns")
+_IPYTHON_MAGICS = ("run", "store", "time", "timeit", "capture")
+_RUNNERS = ("subprocess", "ctypes", "cffi", "pty", "multiprocessing")      # modules that run programs
+_OS_RUNNERS = ("system", "popen", "posix_spawn", "posix_spawnp", "fork", "forkpty", "spawnv", "spawnvp",
+               "spawnl", "spawnlp", "execv", "execvp", "execl", "execlp", "startfile")
+
+
+def _dotted(node) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _dynamic_write(tree) -> str | None:
+    """How a cell writes a variable behind the check's back (``globals()[...] =``, ``exec``,
+    ``setattr``, IPython's ``push``/``%run``...), or None."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Name) and f.id in _DYNAMIC_CALLS:
+                return f"{f.id}()"
+            if isinstance(f, ast.Attribute) and _dotted(f) in (f"builtins.{n}" for n in _DYNAMIC_CALLS):
+                return f"{_dotted(f)}()"
+            if (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Call)
+                    and _dotted(f.value.func).endswith("get_ipython")):
+                if f.attr in _IPYTHON_WRITES:
+                    return f"get_ipython().{f.attr}"
+                if (f.attr == "run_line_magic" and node.args and isinstance(node.args[0], ast.Constant)
+                        and node.args[0].value in _IPYTHON_MAGICS):
+                    return f"%{node.args[0].value}"
+        elif isinstance(node, ast.Attribute) and node.attr in _DYNAMIC_ATTRS:
+            if node.attr != "modules" or _dotted(node) == "sys.modules":
+                return _dotted(node) or node.attr
     return None
 
 
-def runs_the_experiment(name: str, helpers) -> str | None:
-    """The first of ``helpers`` (names of the lesson's experiment functions, or of anything that
-    runs a program) that the cell assigning ``name`` calls or refers to; None if it uses none,
-    or outside IPython. Strings and comments are not looked at: question keys are data."""
-    src = solution_source(name)
-    if src is None:
+def _calls(tree, calls) -> str | None:
+    """The first of ``calls`` a cell calls (as ``f(...)`` or ``x.f(...)``), or the first module
+    that runs programs it imports; None if neither."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            for part in _dotted(node.func).split("."):
+                if part in calls or part in _RUNNERS or part in _OS_RUNNERS:
+                    return part
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] in _RUNNERS:
+                    return f"import {a.name}"
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in _RUNNERS:
+            return f"from {node.module} import"
+    return None
+
+
+def runs_the_experiment(name: str, calls) -> str | None:
+    """What, in the cells that made ``name``, runs the experiment instead of predicting it: a call
+    of one of ``calls`` (the lesson's experiment functions, its parsers of their output, anything
+    that runs a program), or a write that hides how the value was made (``globals()[...] =``,
+    ``exec``, ``setattr``...). None if none, or outside IPython. A mention is not a call: the
+    question tables (``EXERCISE_1``, ``QUESTIONS_1``) may give the keys, and strings are data.
+
+    The cells judged are the latest one that binds ``name`` (whole) and each cell run after it:
+    those that mention ``name`` for calls, all of them for dynamic writes. This is a heuristic
+    against the obvious shortcut, read from IPython's input history, not a proof: a value
+    computed earlier and typed in, or code hidden in a module of one's own, passes it."""
+    cells = answer_cells(name)
+    if cells is None:
         return None
-    code = re.sub(r'"[^"\n]*"|\'[^\'\n]*\'', '""', src)
-    code = "\n".join(ln.split("#", 1)[0] for ln in code.splitlines())
-    m = re.search(r"\b(" + "|".join(map(re.escape, helpers)) + r")\b", code)
-    return m.group(1) if m else None
+    calls = set(calls)
+    mention = re.compile(rf"\b{re.escape(name)}\b")
+    for k, src in enumerate(cells):
+        tree = _parse(src)
+        if tree is None:                     # not Python (a magic IPython did not transform)
+            continue
+        used = _dynamic_write(tree) or ((k == 0 or mention.search(src)) and _calls(tree, calls))
+        if used:
+            return used
+    return None
 
 
 PREDICT_FIRST = ("type what you predict, as plain values, before anything runs: the check runs "
@@ -101,8 +217,9 @@ def did_not_run(what: str, status: str):
                 "that build the programs")
 
 
-_EXPERIMENT_1 = ("run_app", "outcome", "app", "EXERCISE_1", "_config_args", "run_program", "run_c",
-                 "run_python", "subprocess", "system", "popen", "cross_module", "check_outcomes")
+# the functions a prediction must not call (a mention, as of EXERCISE_1 for the keys, is fine)
+_EXPERIMENT_1 = ("run_app", "outcome", "app", "_config_args", "run_program", "run_c", "run_python",
+                 "check_outcomes", "greeting_report", "answer_cells", "solution_source")
 
 
 def _config_args(out: Path, extra) -> tuple:

@@ -54,10 +54,11 @@ def parse_report(stdout: str) -> dict:
     return {line[:34].strip(): line[34:].strip() for line in stdout.splitlines()}
 
 
-_EXPERIMENT_1 = ("whoserves", "CONFIGS", "parse_report", "replacing", "check_who_serves", "run_program",
-                 "run_c", "run_python", "subprocess", "system", "popen")
-_EXPERIMENT_2 = ("redirect", "redirect_count", "replacing", "check_redirect_counts", "run_wine", "winlab",
-                 "run_program", "run_c", "run_python", "subprocess", "system", "popen")
+# the functions a prediction must not call (a mention, as of QUESTIONS_1 for the keys, is fine)
+_EXPERIMENT_1 = ("whoserves", "parse_report", "check_who_serves", "run_program", "run_c", "run_python",
+                 "malloc_bindings", "mimalloc_lines")
+_EXPERIMENT_2 = ("redirect", "redirect_count", "check_redirect_counts", "run_wine", "run_program", "run_c",
+                 "run_python")
 
 
 def _keys_and_values(prediction, questions, what: str):

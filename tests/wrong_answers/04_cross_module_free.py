@@ -25,6 +25,12 @@ void text_free(void *p);
 
 WRONG = {
     1: [
+        # the experiment run and written through globals(), so that no cell assigns PREDICTION
+        # with it: right after the stub, this passed (review2-04-05-08, N2a)
+        ("gaming", "globals()['PREDICTION'] = {\n"
+                   "    q: outcome(app(k, m, *(OUT / e if e.endswith('.so') else e for e in x)))\n"
+                   "    for q, (k, m, x) in cross_module.EXERCISE_1.items()}\n",
+         "type what you predict"),
         # "every build that carries its own mimalloc crashes on a wrong free": misses that a
         # linked -Bsymbolic or exported library takes over malloc for the program too.
         ("partial", _prediction(['"SIGABRT"', '"SIGSEGV"', '"SIGABRT"', '"SIGSEGV"']),

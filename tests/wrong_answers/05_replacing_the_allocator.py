@@ -31,6 +31,11 @@ _ANY_INT = ("class AnyCount(int):\n    def __eq__(self, other):\n        return 
 
 WRONG = {
     1: [
+        # the experiment run and written through globals(): right after the stub, this passed
+        # with "all 7 cases passed" (review2-04-05-08, N2a)
+        ("gaming", "globals()['PREDICTION'] = {k: replacing.parse_report(whoserves(*CONFIGS[k[0]]).stdout)[k[1]]\n"
+                   "                          for k in replacing.QUESTIONS_1}\n",
+         "type what you predict"),
         # "mimalloc.o must come first", "an archive is like an object file", "LD_PRELOAD
         # catches everything", "RTLD_GLOBAL makes it global"
         ("partial", _dict("PREDICTION", _KEYS_1, ['"glibc"', '"mimalloc"', '"mimalloc"', '"mimalloc"',
@@ -61,6 +66,11 @@ WRONG = {
          "is not one of glibc, mimalloc"),
     ],
     2: [
+        # redirect.exe run and the counts written with setattr on the notebook's module, so that
+        # no cell assigns PREDICTION_2 with them (review2-04-05-08, N2a)
+        ("gaming", "setattr(__import__('__main__'), 'PREDICTION_2',\n"
+                   "        {k: replacing.redirect_count(redirect(k[0]).stdout, k[1]) for k in replacing.QUESTIONS_2})\n",
+         "type what you predict"),
         # right about whose calls are caught, but forgets the block the plugin kept from
         # before the patch, and thinks patching every IAT also catches _strdup
         ("partial", _dict("PREDICTION_2", _KEYS_2, [0, 3, 0, 1, 2]),
