@@ -128,3 +128,23 @@ def test_integer_like_values_count_as_ints():
     assert not virtual_memory._plain_pair(virtual_memory._as_ints((400.0, 100)))
     assert not virtual_memory._plain_pair(virtual_memory._as_ints((np.float64(400), 100)))
     assert not virtual_memory._plain_pair(virtual_memory._as_ints((True, 100)))
+
+
+def test_the_oracle_guard_follows_a_value_into_earlier_cells():
+    """review2 02-03, defect 3: computed with struct_layout in one cell, copied in the next."""
+    history = ["import labsupport as lab\nfrom labsupport.structlayout import struct_layout\nx = 1",
+               "get_ipython().run_cell_magic('cffi', 'quiz', 'struct q1 { char c; };')",
+               "_p = {n: {f.name: f.offset for f in lab.struct_layout(quiz, 'struct ' + n).fields}\n"
+               "      for n in ('q1',)}",
+               "q1 = {'sizeof': 12, 'c': 0}",
+               "my_prediction = _p"]
+    text = alignment._code("\n".join(alignment.solution_sources("my_prediction", history)))
+    assert alignment._ORACLE.search(text).group(1) == "struct_layout"
+    # a value typed in an earlier cell is followed too, and the setup cell's other imports
+    # (struct_layout among them) are not read: only the statement binding `lab`
+    history[-1] = "my_prediction = {'q1': q1, 'n': lab.__name__}"
+    text = alignment._code("\n".join(alignment.solution_sources("my_prediction", history)))
+    assert not alignment._ORACLE.search(text) and "import labsupport as lab" in text
+    # a prediction run from a string
+    history[-1] = "my_prediction = eval('_p')"
+    assert alignment._HIDDEN.search(alignment._code(alignment.solution_sources("my_prediction", history)[0]))

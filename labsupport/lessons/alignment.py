@@ -56,40 +56,109 @@ def split_lock_table(locks: dict) -> str:
 # ---------------------------------------------------------------------- exercise 1
 
 _ORACLE = re.compile(r"\b(struct_layout|offsetof|sizeof|ffi|pahole|quiz|alignof|typeof|cell_types)\b")
+# code run from a string, or a name looked up at run time: the check cannot read what it does
+_HIDDEN = re.compile(r"\b(eval|exec|compile|getattr|__import__|importlib)\b")
 
 
-def _solution_source(name: str) -> str | None:
-    """The source of the most recent notebook cell (before the running one) that assigns
-    ``name``: from IPython's input history, None outside IPython."""
+def _history() -> list | None:
+    """The notebook's input history before the running cell (IPython's ``In``), None outside IPython."""
     try:
         from IPython import get_ipython
         ip = get_ipython()
-        history = ip.user_ns.get("In", []) if ip is not None else []
     except Exception:                       # noqa: BLE001 - not in IPython
         return None
-    for src in reversed(history[:-1]):
-        if re.search(rf"^\s*{re.escape(name)}\s*=", src, re.M):
-            return src
-    return None
+    if ip is None:
+        return None
+    return list(ip.user_ns.get("In", []))[:-1]
+
+
+def _names(node) -> tuple[set, set]:
+    """(names bound, names read) anywhere in an AST node."""
+    import ast
+    bound, read = set(), set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name):
+            (read if isinstance(n.ctx, ast.Load) else bound).add(n.id)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(n.name)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in n.names)
+        elif isinstance(n, ast.ExceptHandler) and n.name:
+            bound.add(n.name)
+        elif isinstance(n, ast.arg):
+            bound.add(n.arg)
+    return bound, read
+
+
+def _code(src: str) -> str:
+    """src without its strings ("sizeof" as a key is data) and comments."""
+    code = re.sub(r'"[^"\n]*"|\'[^\'\n]*\'', '""', src)
+    return "\n".join(ln.split("#", 1)[0] for ln in code.splitlines())
+
+
+def solution_sources(name: str, history: list) -> list[str]:
+    """The code behind ``name``: the most recent cell in ``history`` that assigns it, then,
+    for every name that cell reads without binding it, the statements of the most recent
+    cell binding that name, and so on (a value computed in an earlier cell and only copied
+    in the answer's cell is followed to where it was computed)."""
+    import ast
+    parsed = []
+    for src in history:
+        try:
+            parsed.append((src, ast.parse(src)))
+        except SyntaxError:
+            parsed.append((src, None))
+    out, todo, seen = [], [name], set()
+    while todo and len(out) < 40:
+        want = todo.pop(0)
+        if want in seen:
+            continue
+        seen.add(want)
+        for src, tree in reversed(parsed):
+            if tree is None:
+                if want == name and re.search(rf"^\s*{re.escape(name)}\s*=", src, re.M):
+                    out.append(src)
+                    break
+                continue
+            if want not in _names(tree)[0]:
+                continue
+            stmts = [tree] if want == name else [st for st in tree.body if want in _names(st)[0]]
+            for st in stmts:
+                bound, read = _names(st)
+                out.append(src if st is tree else (ast.get_source_segment(src, st) or ""))
+                todo += sorted(read - bound - seen)
+            break
+    return out
+
+
+def _solution_source(name: str) -> str | None:
+    """Everything behind ``name`` in this notebook's history (``solution_sources``) as one
+    text, None outside IPython or when no cell assigns it."""
+    history = _history()
+    if not history:
+        return None
+    return "\n".join(solution_sources(name, history)) or None
 
 
 @exercise
 def check_layout_prediction(prediction, module, names=("q1", "q2", "q3", "q4")):
     """Exercise 1: prediction[struct][field or "sizeof"] against the compiler's layout.
-    The prediction must be typed in: a cell that asks the compiler (struct_layout,
-    offsetof, the module's ffi) is refused."""
+    The prediction must be typed in: an answer that asks the compiler (struct_layout,
+    offsetof, the module's ffi), in its own cell or in an earlier cell whose value it
+    copies, is refused."""
     from ..exercises import Case, check
     from ..structlayout import struct_layout
     src = _solution_source("my_prediction")
     if src is not None:
-        code = re.sub(r'"[^"\n]*"|\'[^\'\n]*\'', '""', src)            # strings ("sizeof") are data
-        code = "\n".join(ln.split("#", 1)[0] for ln in code.splitlines())
-        m = _ORACLE.search(code)
-        if m:
-            return fail(f"your prediction asks the compiler ({m.group(1)}) instead of predicting",
-                        "type the numbers you predict from the three rules: each field at the next "
-                        "multiple of its alignment, the struct aligned like its largest field, the size "
-                        "rounded up to that")
+        code = _code(src)
+        m, hidden = _ORACLE.search(code), _HIDDEN.search(code)
+        if m or hidden:
+            problem = (f"your prediction asks the compiler ({m.group(1)}) instead of predicting" if m else
+                       f"your prediction runs code the check cannot read ({hidden.group(1)}) instead of "
+                       f"predicting")
+            return fail(problem, "type the numbers you predict from the three rules: each field at the next "
+                                 "multiple of its alignment, the struct aligned like its largest field, the "
+                                 "size rounded up to that")
     if not isinstance(prediction, dict):
         return fail(f"my_prediction is a {type(prediction).__name__}, not a dict",
                     'a dict per struct: {"q1": {"sizeof": ..., "c": ..., ...}, ...}')
@@ -111,6 +180,16 @@ def check_layout_prediction(prediction, module, names=("q1", "q2", "q3", "q4")):
         cases.append(Case(args=(n, "sizeof"), expected=L.size, label=f"sizeof(struct {n})",
                           hint=f"the end of the last field, rounded up to the struct's alignment "
                                f"({L.align}, its largest field alignment) so arrays stay aligned"))
+
+    for case in cases:                      # a key left out: say which, not a layout rule
+        struct, what = case.args
+        entry = prediction.get(struct)
+        if not isinstance(entry, dict):
+            return fail(f"my_prediction has no dict for {struct!r}",
+                        f'add "{struct}": {{"sizeof": ..., ...}} to my_prediction, one entry per field')
+        if what not in entry:
+            return fail(f"my_prediction[{struct!r}] has no {what!r}",
+                        f"add the key {what!r} to my_prediction[{struct!r}]: sizeof and every field's offset")
 
     def predicted(struct, what):
         entry = prediction.get(struct)

@@ -53,6 +53,14 @@ WRONG = {
     "q4": {"sizeof": 20, "a": 0, "inner": 4, "b": 16},
 }
 ''', "rounded up to the struct's alignment"),
+        # a field left out: the hint names the key, not a layout rule (review2 02-03, nit 6)
+        ("partial", '''my_prediction = {
+    "q1": {"sizeof": 12, "c": 0, "i": 4},
+    "q2": {"sizeof": 24, "s": 0, "c": 2, "d": 8, "e": 16},
+    "q3": {"sizeof": 16, "name": 0, "n": 8, "k": 12},
+    "q4": {"sizeof": 20, "a": 0, "inner": 4, "b": 16},
+}
+''', "add the key 'd' to my_prediction['q1']"),
         # numbers in quotes are read as numbers: a wrong one among them still gets its rule
         ("partial", '''my_prediction = {
     "q1": {"sizeof": "12", "c": "0", "i": "4", "d": "8"},
@@ -68,6 +76,14 @@ for name in ("q1", "q2", "q3", "q4"):
     my_prediction[name] = {f.name: f.offset for f in layout.fields}
     my_prediction[name]["sizeof"] = layout.size
 ''', "instead of predicting"),
+        # the same in a cell of its own (run here through run_cell, as a learner's separate
+        # cell is), only copied in the answer's cell (review2 02-03, defect 3)
+        ("gaming", '''get_ipython().run_cell('_p = {n: {**{f.name: f.offset for f in lab.struct_layout(quiz, "struct " + n).fields}, "sizeof": lab.struct_layout(quiz, "struct " + n).size} for n in ("q1", "q2", "q3", "q4")}', store_history=True)
+my_prediction = _p
+''', "instead of predicting"),
+        # the same from a string, which no scan of the cell reads
+        ("gaming", '''my_prediction = eval('{n: {**{f.name: f.offset for f in lab.struct_layout(quiz, "struct " + n).fields}, "sizeof": lab.struct_layout(quiz, "struct " + n).size} for n in ("q1", "q2", "q3", "q4")}')
+''', "type the numbers you predict"),
         # values that say yes to any comparison
         ("gaming", '''class Anything(int):
     def __eq__(self, other):
