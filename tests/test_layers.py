@@ -182,3 +182,18 @@ def test_an_isolated_child_that_needs_only_data_imports_no_drawing():
             "assert not any(m.split('.')[0] in ('matplotlib', 'ipywidgets') for m in sys.modules), "
             "sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'ipywidgets'))")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=PKG.parent)
+
+
+def test_contributing_names_every_module_where_it_sits():
+    # CONTRIBUTING.md's "where does X go" section shows the layers as they are: every module
+    # file of labsupport/, heap/ and widgets/ is named there, and nothing it names is gone
+    text = (PKG.parent / "CONTRIBUTING.md").read_text()
+    section = text[text.index("### Inside `labsupport/`: where does X go?"):text.index("## Build a notebook")]
+    files = {p.name for d in (PKG, PKG / "heap", PKG / "widgets") for p in d.glob("*.py")}
+    files |= {p.name for p in PKG.glob("*.c")}
+    missing = sorted(f for f in files if f"`{f}`" not in section)
+    assert not missing, f"CONTRIBUTING.md's module table does not name: {missing}"
+    import re
+    named = set(re.findall(r"`([a-z_]+\.py)`", section))
+    everywhere = {p.name for p in PKG.rglob("*.py")}
+    assert not named - everywhere, f"CONTRIBUTING.md names modules that are gone: {sorted(named - everywhere)}"

@@ -62,3 +62,54 @@ def test_stepper_is_a_stepview_over_the_teaching_allocator():
     # the widget tree the lesson's committed output shows
     assert repr(st.widget).startswith("VBox(children=(HBox(children=(Play(value=0, interval=300, max=7), "
                                       "IntSlider(value=0, description='step'")
+
+
+# --------------------------------------------------------------------------- allocator pictures (lesson 09)
+def _comparison():
+    from labsupport.allocbench import Comparison
+    res = Comparison(["churn", "large"], ["glibc", "mimalloc", "talloc"])
+    for w in res.workloads:
+        for k, a in enumerate(res.allocators):
+            res.samples[w, a] = [{"wall": 0.1 * (k + 1) + 0.01 * r, "cpu": 0.1, "maxrss_kb": 2048 * (k + 1),
+                                  "minflt": 10} for r in range(3)]
+    return res
+
+
+def test_plot_comparison_gives_each_allocator_one_colour_in_both_panels():
+    from matplotlib.colors import to_hex
+    from matplotlib.container import BarContainer
+
+    from labsupport.widgets.allocplot import plot_comparison
+    fig = plot_comparison(_comparison())
+    speed, rss = fig.axes
+    assert "/proc/self/status" in rss.get_title()
+    colours = lambda ax: {c.get_label(): to_hex(c.patches[0].get_facecolor())        # noqa: E731
+                          for c in ax.containers if isinstance(c, BarContainer)}
+    left, right = colours(speed), colours(rss)
+    assert set(left) == {"mimalloc", "teaching (talloc)"} and set(right) == set(left) | {"glibc"}
+    assert all(left[a] == right[a] for a in left)
+
+
+def test_lab_plot_draws_the_lab_path_filled_and_the_reference_hollow():
+    from labsupport.allocbench import Score
+    from labsupport.widgets.allocplot import lab_plot
+    scores = [Score("glibc", "t", True, "", 100, 4096, 0.01, 10, reference=True),
+              Score("mine", "t", True, "", 100, 200, 0.02, 10)]
+    ax = lab_plot(scores).axes[0]
+    ref, mine = ax.collections
+    assert len(ref.get_facecolors()) == 0 or ref.get_facecolors()[0][3] == 0      # hollow
+    assert mine.get_facecolors()[0][3] == 1 and tuple(mine.get_offsets()[0]) == (0.5, 0.5)
+
+
+def test_progress_goes_where_the_display_layer_says(capsys):
+    from labsupport import allocbench as ab
+    from labsupport.widgets.progress import ProgressLine
+    lines = []
+    try:
+        ab.set_progress_display(lambda: lines.append)
+        ab._reporter(True)("round 1")
+        assert lines == ["round 1"] and ab._reporter(False) is None and ab._reporter(print) is print
+    finally:
+        ab.set_progress_display(ProgressLine)
+    ProgressLine()("outside a kernel: stderr")      # no IPython kernel here
+    assert capsys.readouterr().err == "outside a kernel: stderr\n"

@@ -28,6 +28,7 @@ def plot_comparison(res: Comparison, key: str = "wall") -> Figure:
     peak RSS of every allocator per workload."""
     fig = Figure(figsize=(10, 4), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
+    colour = {a: f"C{i}" for i, a in enumerate(res.allocators)}   # one colour per allocator, both panels
     allocs = [a for a in res.allocators if a != "glibc"]
     width = 0.8 / max(1, len(allocs))
     for j, a in enumerate(allocs):
@@ -40,7 +41,7 @@ def plot_comparison(res: Comparison, key: str = "wall") -> Figure:
             meds.append(med)
             errs[0].append(med - lo)
             errs[1].append(hi - med)
-        ax1.bar(xs, meds, width, yerr=errs, capsize=3, label=LABELS.get(a, a))
+        ax1.bar(xs, meds, width, yerr=errs, capsize=3, label=LABELS.get(a, a), color=colour[a])
     ax1.axhline(1, color="black", linewidth=0.8)
     ax1.set_yscale("log")
     ax1.set_xticks(range(len(res.workloads)), res.workloads)
@@ -52,11 +53,12 @@ def plot_comparison(res: Comparison, key: str = "wall") -> Figure:
         xs = [i + (j - (len(res.allocators) - 1) / 2) * width for i, w in enumerate(res.workloads)
               if res.values(w, a)]
         ys = [res.median(w, a, "maxrss_kb") / 1024 for w in res.workloads if res.values(w, a)]
-        ax2.bar(xs, ys, width, label=LABELS.get(a, a))
+        ax2.bar(xs, ys, width, label=LABELS.get(a, a), color=colour[a])
     ax2.set_yscale("log")
     ax2.set_xticks(range(len(res.workloads)), res.workloads)
     ax2.set_ylabel("peak RSS, MB (median)")
-    ax2.set_title("peak resident memory (VmHWM from /proc/res/status)", fontsize=9)
+    ax2.set_title("peak resident memory (VmHWM from /proc/self/status)", fontsize=9)
+    ax2.legend(fontsize=8)
     return fig
 
 
@@ -76,7 +78,7 @@ def lab_plot(scores) -> Figure:
             ref = pts[0][3]
             ax.scatter([p[0] for p in pts], [p[1] for p in pts], marker=markers[j % len(markers)], s=50,
                        label=lab_ + (" (reference: RSS footprint)" if ref else ""),
-                       facecolors="none" if ref else None, edgecolors=f"C{j}" if ref else None)
+                       facecolors="none" if ref else f"C{j}", edgecolors=f"C{j}")
             for x, y, t, _ in pts:
                 ax.annotate(t, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_xscale("log")
