@@ -45,3 +45,20 @@ def test_side_by_side_widget(roots):
     view = compare_glibcs("coalesce")
     assert [p.title for p in view.panels][:2] == ["glibc 2.36 (bookworm)", "glibc 2.41 (trixie)"]
     view.show(5)
+
+
+def test_lesson_01_exercise_3b_measured_under_each_version(roots, capsys):
+    """The exercise's truth, as each version's rules predict it (the lesson's prose): 2.36 keeps
+    the merged chunk in the unsorted bin, 2.41 in its small bin, 2.43 keeps all nine in the tcache."""
+    from labsupport.lessons import heap_managers as hm
+    places = hm._glibc_places()[0]
+    assert places["2.36"] == {"x8": ("a8", "unsorted"), "x9": ("a9", "unsorted")}
+    assert places["2.41"] == {"x8": ("a8", "smallbin"), "x9": ("a9", "unsorted")}
+    if roots["sid"].version == (2, 43):
+        assert places["2.43"] == {"x8": ("a2", "tcache"), "x9": ("a1", "tcache")}
+    glibcs.untrusted_calls()
+    assert hm.check_glibc_versions(places)
+    glibcs.steps_under(hm.VERSIONS_TRACE, roots["bookworm"])          # a read outside the view and the check
+    assert not hm.check_glibc_versions(places)
+    assert "read from the replays themselves" in capsys.readouterr().out
+    assert hm.check_glibc_versions(places)                            # the note is cleared once refused

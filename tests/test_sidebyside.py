@@ -54,3 +54,46 @@ def test_three_managers_replay_the_same_trace_for_real():
     view = SideBySide(panels)
     view.slider.value = 7
     assert all("step 7 of 7" in parts["label"].value for parts in view._parts)
+
+
+def test_glibcs_view_is_off_with_a_sentence_when_the_versions_cannot_be_fetched(monkeypatch):
+    from labsupport.heap import glibcs
+    from labsupport.toolchain import MissingTool
+    from labsupport.widgets import sidebyside
+
+    def offline(*a, **k):
+        raise MissingTool("apt on this machine names no Debian mirror")
+    monkeypatch.setattr(glibcs, "fetch", offline)
+    said = []
+    assert sidebyside.glibcs_view("intro", say=said.append) is None
+    assert len(said) == 1 and "is off: apt on this machine names no Debian mirror" in said[0]
+    assert "python -m labsupport warmup" in said[0]
+
+    def failed(*a, **k):
+        raise RuntimeError("apt-get update failed:\nE: network unreachable")
+    monkeypatch.setattr(glibcs, "fetch", failed)
+    said.clear()
+    assert sidebyside.glibcs_view("intro", say=said.append) is None
+    assert "apt-get update failed" in said[0] and "network unreachable" not in said[0]   # its first line only
+
+
+def test_a_watched_replay_notes_reads_from_outside_the_view():
+    from labsupport.heap import glibcs
+    from labsupport.heap.glibc import glibc_steps
+    from labsupport.widgets.glibcstep import GlibcRenderer, glibc_span
+    from labsupport.widgets.sidebyside import _Watched, bins_side_by_side
+
+    steps = glibc_steps("intro")
+    panels = [Panel("glibc here", _Watched(steps, "glibc here"), GlibcRenderer(glibc_span(steps)))] * 2
+    glibcs.untrusted_calls()
+    view = SideBySide(panels)
+    view.slider.value = 4
+    text = bins_side_by_side(panels, (5, 7))
+    assert glibcs.untrusted_calls() == []                       # the view and its text read quietly
+    assert text.splitlines()[0] == "after step 5: free c" and "glibc here" in text.splitlines()[1]
+    panels[0].steps[3]
+    panels[0].steps.served
+    assert [what.split()[0] for what, _ in glibcs.untrusted_calls()] == ["the", "served"]
+    with glibcs.trusted():
+        panels[0].steps[3]
+    assert glibcs.untrusted_calls() == []

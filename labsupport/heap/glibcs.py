@@ -11,6 +11,10 @@ loader into the course cache, once. ``steps_under(trace, root)`` then runs the s
 ``glibc_probe`` under that glibc's own loader (``ld-linux-x86-64.so.2 --library-path``):
 a program built against one glibc runs under a newer one unchanged, and the probe parses
 numbers itself so that it runs under an older one too.
+
+Lesson 01 asks the learner to predict what these replays show, so ``steps_under`` notes
+every call made outside the course's own widgets and checks (``trusted()``), from any
+thread; the lesson's check reads and clears that note (``untrusted_calls``).
 """
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ import glob
 import re
 import shutil
 import subprocess
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +33,8 @@ from .glibc import GlibcSteps
 from .probes import build_probe, write_trace
 from .traces import as_trace
 
-__all__ = ["RELEASES", "GlibcRoot", "debian_mirror", "fetch", "installed", "steps_under"]
+__all__ = ["RELEASES", "GlibcRoot", "debian_mirror", "fetch", "installed", "steps_under", "trusted",
+           "untrusted_calls", "note_read"]
 
 RELEASES = ("bookworm", "trixie", "sid")        # Debian 12 (2.36), 13 (2.41), unstable (the newest)
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
@@ -148,9 +155,40 @@ def fetch(releases=RELEASES, say=print) -> list[GlibcRoot]:
     return [g for g in installed() if g.release in releases]
 
 
+_local = threading.local()
+_untrusted: list = []         # (what, trace name) read outside trusted(), since the last untrusted_calls()
+
+
+@contextmanager
+def trusted():
+    """Calls of ``steps_under`` (and reads of a view's steps) in this block, on this thread,
+    are the course's own (a widget drawing, a check measuring): not noted."""
+    depth = getattr(_local, "depth", 0)
+    _local.depth = depth + 1
+    try:
+        yield
+    finally:
+        _local.depth = depth
+
+
+def note_read(what: str, name: str) -> None:
+    """Note a read of replayed steps unless it happens inside ``trusted()`` on this thread."""
+    if not getattr(_local, "depth", 0):
+        _untrusted.append((what, name))
+
+
+def untrusted_calls(clear: bool = True) -> list:
+    """The (what, trace name) reads noted since the last call (``clear``: forget them)."""
+    out = list(_untrusted)
+    if clear:
+        _untrusted.clear()
+    return out
+
+
 def steps_under(trace, glibc: GlibcRoot, tunables: str | None = None) -> GlibcSteps:
     """``glibc_steps`` of ``trace`` with ``glibc``'s own C library instead of the machine's."""
     trace = as_trace(trace)
+    note_read("steps_under", trace.name)
     argv = glibc.argv(build_probe("glibc_probe"), "steps", write_trace(trace))
     r = run_program(argv, timeout=60, env={"GLIBC_TUNABLES": tunables} if tunables else None)
     if not r.ok and "not supported by this probe yet" not in r.stdout:

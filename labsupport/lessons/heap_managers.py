@@ -30,7 +30,7 @@ __all__ = ["c_function", "CHUNK_REQUESTS", "real_chunk_sizes", "check_chunk_size
            "check_first_beats_best", "REUSE_TRACE", "real_reuse", "check_reuse", "fragmentation_table",
            "BIN_TRACE", "BIN_KINDS", "real_bins", "check_bins", "MAX_FOOTPRINT_OPS", "footprint_ratio",
            "check_footprint_trace", "talloc_helpers", "WHO_CASES", "check_who_gets_it_back", "program_chunks",
-           "chunk_table"]
+           "chunk_table", "VERSIONS_TRACE", "VERSIONS_ASKED", "real_glibc_places", "check_glibc_versions"]
 
 
 # --------------------------------------------------------------------------- shortcuts the checks refuse
@@ -437,6 +437,134 @@ def check_bins(answer, trace=BIN_TRACE):
                                "is cut from the smallest bigger free chunk, or from top. Name the bin the chunk "
                                "(or the piece it was cut from) was in before the call"))
     return check(lambda k: _norm(answer[k]), cases, name="answer", reveal_expected=False)
+
+
+# --------------------------------------------------------------------------- one trace, three glibc versions
+VERSIONS_TRACE = ("".join(f"alloc a{i} 150\n" for i in range(1, 10)) + "alloc pin 16\n"
+                  + "".join(f"free a{i}\n" for i in range(1, 10)) + "".join(f"alloc x{i} 150\n" for i in range(1, 10)))
+VERSIONS_ASKED = ("x8", "x9")
+
+
+def _version_key(root) -> str:
+    return "%d.%d" % root.version
+
+
+def _version_rules(v: tuple) -> str:
+    """What glibc version v does with this trace's chunks, in the words of the lesson."""
+    fill = 16 if v >= (2, 43) else 7
+    rules = [f"glibc {v[0]}.{v[1]}: a tcache list holds {fill} chunks, last in, first out"]
+    if v >= (2, 43):
+        rules.append("there are no fastbins")
+    if v >= (2, 41):
+        rules.append("free puts a chunk the tcache does not take, once merged with its free neighbours, "
+                     "straight into the small bin of its size (a remainder that malloc splits off still goes to "
+                     "the unsorted bin)")
+    else:
+        rules.append("free puts a chunk the tcache does not take, once merged with its free neighbours, "
+                     "into the unsorted bin")
+    rules.append("malloc looks in the tcache first, then the small bin of exactly its size, then scans the "
+                 "unsorted bin from its oldest chunk (an exact fit is taken); otherwise it cuts the smallest "
+                 "bigger free chunk, and the rest goes to the unsorted bin")
+    return "; ".join(rules)
+
+
+def _glibc_places(trace=VERSIONS_TRACE, asked=VERSIONS_ASKED) -> tuple:
+    """Measured: {version: {id: (block whose chunk it got or "new", kind of place it was in)}}, and
+    {version: (steps, version tuple)}, replaying ``trace`` under each fetched glibc (``heap.glibcs``)."""
+    from ..heap import glibcs
+    roots = glibcs.installed() or glibcs.fetch()
+    if len(roots) < 2:
+        raise RuntimeError(f"only {len(roots)} glibc version is in the course cache")
+    places, runs = {}, {}
+    with glibcs.trusted():
+        for g in roots:
+            s = glibcs.steps_under(trace, g)
+            ops = s.trace.ops
+            first_free = next(i for i, op in enumerate(ops, 1) if op.kind == OpKind.FREE)
+            owners = _owners_before(s, first_free)
+            step_of = {op.id: i for i, op in enumerate(ops, 1) if op.kind == OpKind.ALLOC}
+            places[_version_key(g)] = {k: (owners.get(s[step_of[k]].changed, "new"),
+                                           (s[step_of[k]].served or "?").split()[0]) for k in asked}
+            runs[_version_key(g)] = (s, g.version, step_of)
+    return places, runs
+
+
+def real_glibc_places(trace=VERSIONS_TRACE) -> dict:
+    """For x8 and x9 of the trace, under each glibc version in the course cache: (the block whose
+    chunk it got, or "new"; the kind of place that chunk was in just before the malloc)."""
+    _oracle_called("real_glibc_places")
+    return _glibc_places(trace)[0]
+
+
+_VERSIONS_FORMAT = ('answer is a dict of dicts: {"2.36": {"x8": ("a1", "tcache"), "x9": (...)}, "2.41": {...}, '
+                    '"2.43": {...}}')
+
+
+@exercise(error_hint=_VERSIONS_FORMAT)
+def check_glibc_versions(answer, trace=VERSIONS_TRACE):
+    """Exercise: for x8 and x9, under each glibc version (2.36, 2.41, 2.43): which block's chunk,
+    from which kind of place. Measured by replaying the trace under each version's own C
+    library (``heap.glibcs``); choose-the-answer, so a wrong guess is shown that version's bins
+    just before the malloc and its rules, not the answer. Refused: the check's own replay
+    (``real_glibc_places``) or the replays' steps read outside the view (``heap.glibcs``)."""
+    from ..heap import glibcs
+    from ..toolchain import MissingTool
+    from ..widgets.sidebyside import GET_THEM
+    peeked = _peeked_at("real_glibc_places")
+    reads = glibcs.untrusted_calls()
+    if peeked is not None:
+        return peeked
+    if reads:
+        return fail(f"the answer was read from the replays themselves ({reads[0][0]}, trace {reads[0][1]!r}), "
+                    "not predicted",
+                    "reason it from each version's rules (the section above names them) and write the dict by "
+                    "hand; moving a view's slider is fine, reading its steps in code is not (run the check "
+                    "again after you do)")
+    try:
+        real, runs = _glibc_places(trace)
+    except (MissingTool, RuntimeError, OSError) as exc:
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return fail(f"the glibc versions could not be run here, so this check cannot measure them: {why}",
+                    GET_THEM)
+    if not isinstance(answer, dict):
+        return fail(f"answer is a {type(answer).__name__}, not a dict", _VERSIONS_FORMAT)
+    answer = {str(k).strip().lower().removeprefix("glibc").strip(): v for k, v in answer.items()}
+    ops = as_trace(trace).ops
+    first_free = next(i for i, op in enumerate(ops) if op.kind == OpKind.FREE)
+    ids = sorted({op.id for op in ops[:first_free] if op.kind == OpKind.ALLOC}) + ["new"]
+    given = {}
+    for ver in real:
+        per = answer.get(ver)
+        if not isinstance(per, dict):
+            return fail(f"answer has no dict for glibc {ver} (its keys: {', '.join(map(repr, answer)) or 'none'})",
+                        _VERSIONS_FORMAT + "; one key per version: " + ", ".join(map(repr, real)))
+        per = {str(k).strip(): v for k, v in per.items()}
+        for k in real[ver]:
+            v = _norm(per.get(k))
+            if not (type(v) is tuple and v[0] in ids and v[1] in BIN_KINDS):
+                return fail(f"answer[{ver!r}][{k!r}] is {per.get(k)!r}: it must be a pair (block, place), the block "
+                            "one of " + ", ".join(map(repr, ids)) + " and the place one of "
+                            + ", ".join(map(repr, BIN_KINDS)),
+                            "use exactly the strings the task lists: a kind of bin, not glibc's name for one list "
+                            "(\"tcache\", not \"tcache 0xa0\")")
+            given[(ver, k)] = v
+    truths = {tuple(sorted(p.items())) for p in real.values()}
+    answers = {tuple(sorted((k, given[(ver, k)]) for k in real[ver])) for ver in real}
+    if len(truths) > 1 and len(answers) == 1:
+        return fail("the same answer for all three versions: these versions do not serve x8 and x9 alike",
+                    "each version has its own rules (a tcache list's length, where free puts a small chunk, "
+                    "fastbins or none): apply each version's own, as the section above lists them")
+    cases = []
+    for ver, per in real.items():
+        s, version, step_of = runs[ver]
+        for k, v in per.items():
+            before = s[step_of[k] - 1]
+            owners = _owners_before(s, step_of[k])
+            cases.append(Case(args=(ver, k), expected=v, label=f"answer[{ver!r}][{k!r}]",
+                              hint=f"with glibc {ver}, just before alloc {k}, the bins held (each list from its "
+                                   f"head): {_bins_with_ids(before, owners)}. Rules: {_version_rules(version)}. "
+                                   "Name the bin the chunk (or the piece it was cut from) was in before the call"))
+    return check(lambda ver, k: given[(ver, k)], cases, name="answer", reveal_expected=False)
 
 
 # --------------------------------------------------------------------------- footprint >= 2 x live

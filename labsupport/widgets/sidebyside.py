@@ -14,11 +14,18 @@ for print() and for compared notebook outputs.
 ``compare_managers(trace)`` is lesson 01's: the teaching allocator (a placement
 policy), glibc (its bins) and mimalloc (its pages' lists), each replayed for real.
 ``compare_glibcs(trace)``: the same trace under several glibc versions (Debian 12's 2.36,
-13's 2.41 and unstable's newest, fetched once by ``heap.glibcs``), each with its own bins.
+13's 2.41 and unstable's newest, fetched once by ``heap.glibcs``), each with its own bins;
+``glibcs_view(trace)`` is the same view, or None and a sentence saying why and how to get
+the versions when they cannot be fetched (the rest of a lesson goes on).
+``bins_side_by_side(panels, steps)``: the bins of every panel at a few steps, as text.
+A glibc version panel's steps note a read from outside the view (``heap.glibcs.note_read``):
+lesson 01's check refuses an answer read from them instead of predicted.
 """
 from __future__ import annotations
 
 import html
+import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -27,7 +34,7 @@ import ipywidgets as w
 from .text import format_table
 
 __all__ = ["Panel", "SideBySide", "choices_text", "manager_panels", "compare_managers", "glibc_version_panels",
-           "compare_glibcs"]
+           "compare_glibcs", "glibcs_view", "bins_side_by_side"]
 
 
 @dataclass
@@ -36,6 +43,37 @@ class Panel:
     title: str
     steps: list
     renderer: object
+
+    def step(self, i: int):
+        """Step i, as the view reads it (a watched replay does not note this read)."""
+        quiet = getattr(self.steps, "_quiet", None)
+        return quiet(i) if quiet is not None else self.steps[i]
+
+
+class _Watched(Sequence):
+    """A replay whose steps, read from outside the view (``panel.steps[i]``), are noted by
+    ``heap.glibcs.note_read``; the view reads them through ``Panel.step``."""
+
+    def __init__(self, steps, title: str):
+        self._steps, self._title = steps, title
+
+    def __len__(self):
+        return len(self._steps)
+
+    def _quiet(self, i):
+        return self._steps[i]
+
+    def __getitem__(self, i):
+        from ..heap.glibcs import note_read
+        note_read(f"the steps of the view's panel {self._title!r}", self._steps.trace.name)
+        return self._steps[i]
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from ..heap.glibcs import note_read
+        note_read(f"{name} of the view's panel {self._title!r}", self._steps.trace.name)
+        return getattr(self._steps, name)
 
 
 def _check_lengths(panels):
@@ -67,14 +105,14 @@ class SideBySide:
             title = w.HTML(f"<h4 style='margin:6px 0 2px 0'>{html.escape(p.title)}</h4>")
             boxes.append(w.VBox([title, parts["label"], parts["map"], parts["lists"], parts["figures"]],
                                 layout=w.Layout(border="1px solid #ddd", padding="4px", margin="2px 0")))
-        self._svg = [lru_cache(maxsize=512)(lambda i, p=p: p.renderer.heap(p.steps[i])) for p in self.panels]
+        self._svg = [lru_cache(maxsize=512)(lambda i, p=p: p.renderer.heap(p.step(i))) for p in self.panels]
         self.slider.observe(lambda ch: self.show(ch["new"]), names="value")
         self.widget = w.VBox([w.HBox([self.play, self.slider]), *boxes])
         self.show(0)
 
     def show(self, i: int):
         for p, parts, svg in zip(self.panels, self._parts, self._svg):
-            s, r = p.steps[i], p.renderer
+            s, r = p.step(i), p.renderer
             parts["label"].value = r.label(s, len(p.steps) - 1)
             parts["map"].value = svg(i)
             parts["lists"].value = r.lists(s)
@@ -95,15 +133,15 @@ def choices_text(panels) -> str:
     n = _check_lengths(panels)
     rows = []
     for i in range(1, n):
-        op = panels[0].steps[i].op
+        op = panels[0].step(i).op
         row = {"step: operation": f"{i}: {op}"}
         for p in panels:
-            s = p.steps[i]
+            s = p.step(i)
             row[p.title] = "FAILED" if s.failed else ("" if s.changed is None else f"+{s.changed}")
         rows.append(row)
     last = {"step: operation": "footprint at the end"}
     for p in panels:
-        last[p.title] = f"{p.steps[-1].figures.footprint:,} B"
+        last[p.title] = f"{p.step(n - 1).figures.footprint:,} B"
     rows.append(last)
     return format_table(rows)
 
@@ -143,8 +181,9 @@ def compare_managers(trace, policy: str = "first", order: str = "lifo", tunables
 def glibc_version_panels(trace, tunables: str | None = None, say=print) -> list:
     """One panel per glibc version of ``heap.glibcs`` (fetched once into the course cache),
     each the same ``glibc_probe`` run under that version's own loader. A version the probe
-    does not know yet is left out, and ``say`` names it."""
-    from ..heap.glibcs import fetch, steps_under
+    does not know yet is left out, and ``say`` names it. Raises ``MissingTool`` or
+    ``RuntimeError`` when the versions cannot be fetched (``glibcs_view`` says why instead)."""
+    from ..heap.glibcs import fetch, steps_under, trusted
     from ..heap.traces import as_trace
     from .glibcstep import GlibcRenderer, glibc_span
 
@@ -152,14 +191,67 @@ def glibc_version_panels(trace, tunables: str | None = None, say=print) -> list:
     panels = []
     for g in fetch(say=say):
         try:
-            steps = steps_under(trace, g, tunables)
+            with trusted():
+                steps = steps_under(trace, g, tunables)
         except RuntimeError as exc:
             say(f"{g.label}: left out ({str(exc).splitlines()[0]})")
             continue
-        panels.append(Panel(g.label, steps, GlibcRenderer(glibc_span(steps))))
+        panels.append(Panel(g.label, _Watched(steps, g.label), GlibcRenderer(glibc_span(steps))))
     return panels
 
 
-def compare_glibcs(trace, tunables: str | None = None) -> SideBySide:
+def compare_glibcs(trace, tunables: str | None = None, say=print) -> SideBySide:
     """The side-by-side view of ``glibc_version_panels``: one slider, one panel per glibc version."""
-    return SideBySide(glibc_version_panels(trace, tunables))
+    return SideBySide(glibc_version_panels(trace, tunables, say))
+
+
+GET_THEM = ("to get them: `python -m labsupport warmup` (or `./lab setup`) on a Debian machine "
+            "whose apt can reach a Debian mirror; it puts Debian's libc6 of bookworm, trixie and "
+            "sid into the course cache, once")
+
+
+def glibcs_view(trace, tunables: str | None = None, say=print):
+    """``compare_glibcs(trace)``, waiting for the warm-up's fetch if it is running; or None
+    after one sentence saying why the view is off and how to get the versions (offline, not
+    Debian, a failed download): only this view is off, the rest of the lesson runs."""
+    from ..toolchain import MissingTool
+    from ..warmstate import wait_for
+
+    wait_for("glibc-versions", say=say)
+    try:
+        view = compare_glibcs(trace, tunables, say)
+    except (MissingTool, RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        say(f"The view of several glibc versions is off: {why}. {GET_THEM[0].upper() + GET_THEM[1:]}.")
+        return None
+    if len(view.panels) < 2:
+        say(f"The view of several glibc versions is off: only {len(view.panels)} version could be run here. "
+            f"{GET_THEM[0].upper() + GET_THEM[1:]}.")
+        return None
+    return view
+
+
+def _bins_short(step) -> str:
+    """A step's non-empty bins in a few words: ``tcache 0xd0: 7``; a list of one or two
+    chunks with their offsets (``unsorted: +2112``); and the tcache's own chunk."""
+    parts = []
+    for b in step.bins:
+        n = len(b.offsets)
+        parts.append(f"{b.name}: " + (" ".join(f"+{o}" for o in b.offsets) if n <= 2 else f"{n} chunks"))
+    tc = [c for c in step.chunks if str(c.state) == "tcache_struct"]
+    if tc:
+        parts.append(f"(tcache's own chunk: {tc[0].size} B at +{tc[0].offset})")
+    return "; ".join(parts) if parts else "(every bin is empty)"
+
+
+def bins_side_by_side(panels, steps) -> str:
+    """For each step number in ``steps``: its operation, then one line per panel with the bins
+    that hold a chunk (a list of 3 or more: its length) and, for a malloc, where its chunk came from."""
+    lines = []
+    for i in steps:
+        lines.append(f"after step {i}: {panels[0].step(i).op}")
+        for p in panels:
+            s = p.step(i)
+            came = f"from {s.served}; " if s.served else ""
+            lines.append(f"  {p.title:22} {came}{_bins_short(s)}")
+    return "\n".join(lines)

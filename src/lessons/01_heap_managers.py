@@ -27,7 +27,9 @@
 #    back (exercise 2), watch neighbours merge with tcache switched off, step
 #    through all of glibc's bins (tcache, fastbins, unsorted, small and large bins)
 #    read live from its arena, predict which bin serves a request (exercise 3),
-#    and see when freed memory really goes back to the kernel;
+#    step one trace under glibc 2.36, 2.41 and 2.43 side by side and predict what
+#    each version does (exercise 3b), and see when freed memory really goes back to
+#    the kernel;
 # 4. *(optional)* look at mimalloc's heap: pages of equal-size blocks, one size
 #    class per page; step through one trace in the teaching allocator, glibc and
 #    mimalloc side by side; record a real program's `malloc` calls and see which
@@ -801,6 +803,127 @@ answer = {"x": ("c", "tcache"), "y": ("b", "unsorted"), "z": ("d", "unsorted"), 
 
 # %% tags=["check"]
 hm.check_bins(answer)
+
+# %% [markdown]
+# ### One trace, three glibc versions
+#
+# The cells above ran this machine's glibc. The course also keeps the C library of three
+# Debian releases (fetched once by the warm-up, from the package archive apt uses:
+# `labsupport.heap.glibcs`): Debian 12's glibc 2.36, Debian 13's 2.41 and unstable's 2.43.
+# The view below replays **one trace under all three at once**, each in its own fresh
+# process started by that version's own loader (`ld-linux-x86-64.so.2 --library-path`),
+# and moves them with one slider. The trace: eight 200-byte blocks `a1`..`a8`, seventeen
+# 40-byte blocks `c1`..`c17`, a small `pin` (so that nothing touches the top chunk), then
+# every `a` and every `c` freed, then `alloc big 2000`.
+#
+# **Predict** for each version, with the lists of this section: where does `a8`, the eighth
+# 208-byte chunk freed, wait? Where do the seventeen 48-byte chunks wait? What does the large
+# request `big` do to them? Then move the slider to step 34 (`free a8`), 51 (`free c17`) and 52.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# (the first run may print the download; without the three libraries it prints why instead)
+from labsupport.widgets.sidebyside import bins_side_by_side, glibcs_view
+
+three = parse_trace("".join(f"alloc a{i} 200\n" for i in range(1, 9)) + "".join(f"alloc c{i} 40\n" for i in range(1, 18))
+                    + "alloc pin 16\n" + "".join(f"free a{i}\n" for i in range(1, 9))
+                    + "".join(f"free c{i}\n" for i in range(1, 18)) + "alloc big 2000\n", "three_glibcs")
+versions_view = glibcs_view(three)
+versions_view
+
+# %% [markdown]
+# The same three replays as text, at those three steps (a list of three or more chunks is
+# shown by its length; the offsets count from each heap's first chunk):
+
+# %%
+if versions_view is not None:
+    print(bins_side_by_side(versions_view.panels, (34, 51, 52)))
+
+# %% [markdown]
+# What changed, step by step (glibc's source, `malloc/malloc.c`, at each release's tag):
+#
+# - **Step 34, `free a8`.** The tcache list of 208-byte chunks is full after seven, so in
+#   2.36 `a8` goes where `_int_free` puts every chunk the tcache and the fastbins do not
+#   take: the **unsorted** bin ("Place the chunk in unsorted chunk list",
+#   [2.36 line 4618](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=glibc-2.36#l4618)).
+#   In 2.41 the same chunk goes straight to the **small bin** of its size ("Place small
+#   chunks directly in their smallbin, so they don't pollute the unsorted bin",
+#   [2.41 line 4787](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=glibc-2.41#l4787),
+#   commit [e2436d6f](https://sourceware.org/git/?p=glibc.git;a=commitdiff;h=e2436d6f5aa47ce8da80c2ba0f59dfb9ffde08f3),
+#   "malloc: send freed small chunks to smallbin"). In 2.43 a tcache list holds **16**
+#   chunks (`TCACHE_FILL_COUNT`, 7 in
+#   [2.36 line 328](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=glibc-2.36#l328),
+#   16 from commit [0b9210bd76](https://sourceware.org/git/?p=glibc.git;a=commit;h=0b9210bd760b5281f2e9f3e6640368ccb5f4a7ae),
+#   "malloc: set default tcache fill count to 16"), so `a8` is simply the tcache's eighth.
+# - **The orange chunk.** glibc's own tcache chunk is 656 bytes at the start of the heap in
+#   2.36 and 2.41, 768 bytes in 2.43. The growth came in 2.42: 64 lists for small chunks plus
+#   12 for large ones, `TCACHE_MAX_BINS` = 76
+#   ([2.42 lines 294-296](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=glibc-2.42#l294),
+#   commit [cbfd798810](https://sourceware.org/git/?p=glibc.git;a=commit;h=cbfd7988107b27b9ff1d0b57fa2c8f13a932e508)),
+#   each with a 2-byte count of free slots (`num_slots`,
+#   [2.42 line 3129](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=glibc-2.42#l3129),
+#   commit [7e10e30e64](https://sourceware.org/git/?p=glibc.git;a=commit;h=7e10e30e64aa2cc8ba50f2f83cb7cc2cdad134ad))
+#   and an 8-byte list head: 76 × 10 = 760 bytes of struct, a 768-byte chunk (64 × 10 = 640:
+#   656 before). In 2.43 it is no longer the heap's first chunk: the first `free` makes it,
+#   cut from the top chunk wherever that is then (`tcache_free_init`, commit
+#   [2bf2188fae](https://sourceware.org/git/?p=glibc.git;a=commit;h=2bf2188fae1f3e48d12fdd26f56ff6881fd0b316)),
+#   which is why every offset of the 2.43 panel is smaller.
+# - **Step 51, `free c17`.** In 2.36 and 2.41, seven 48-byte chunks fill their tcache list
+#   and the other ten go to the **fastbin** of that size, unmerged. 2.43 has **no fastbins**
+#   (commit [bb5a4f5295](https://sourceware.org/git/?p=glibc.git;a=commit;h=bb5a4f5295ced26532939703867c35f2ce8c149b),
+#   "malloc: Remove fastbin infrastructure"): sixteen chunks fill the tcache list and the
+#   seventeenth goes, like any small chunk since 2.41, to its **small bin**.
+# - **Step 52, `alloc big 2000`.** A large request first runs `malloc_consolidate` when
+#   fastbins hold chunks ([2.36 lines 3957-3962](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=glibc-2.36#l3957)):
+#   in 2.36 and 2.41 the ten fastbin chunks, neighbours in memory, merge into one 480-byte
+#   chunk, which the scan of the unsorted bin sorts into its small bin (in 2.36 it also
+#   sorts `a8`, which waited there). In 2.43 there is nothing to consolidate and nothing moves.
+#   `big` itself is cut from top in all three.
+#
+# 2.43 has no release tag in the copy of glibc's repository this lesson was checked
+# against: its lines are those of glibc's master branch of 20 January 2026 (commit
+# 04e750e75b, whose `NEWS` heads "Version 2.43"), where `malloc/malloc.c` defines
+# `TCACHE_FILL_COUNT` as 16 (line 317) and no longer mentions a fastbin; the panel runs
+# Debian's package of the release. Allocator internals are a moving target: a picture of
+# "glibc's bins" is a picture of one version's.
+#
+# ### Exercise 3b: which version serves it from where?
+#
+# A fresh process runs the trace below under each of the three versions: nine 150-byte
+# blocks (160-byte chunks, neighbours in memory), a `pin`, all nine freed in order, then
+# nine requests of 150 bytes. For `x8` and `x9`, under **each** version: which block's chunk
+# does it get (`"a1"` to `"a9"`, `"pin"` or `"new"`), and where was that chunk just before the
+# `malloc`: `"tcache"`, `"fastbin"`, `"unsorted"`, `"smallbin"`, `"largebin"` or `"top"`? When a
+# request is cut from a bigger free chunk, name the bin that bigger chunk was in. Reason from
+# the rules above (two neighbouring free chunks that neither the tcache nor a fastbin holds
+# merge; a tcache list is last in, first out); the check replays the trace under each
+# version's own C library and, on a wrong answer, shows that version's bins just before that
+# `malloc`. Predict first: a view of this trace (`glibcs_view(hm.VERSIONS_TRACE)`) shows
+# it afterwards, but an answer read from replays in code is refused.
+
+# %%
+print(hm.VERSIONS_TRACE)
+
+# %% tags=["solution"]
+answer = {"2.36": {"x8": ("?", "?"), "x9": ("?", "?")},
+          "2.41": {"x8": ("?", "?"), "x9": ("?", "?")},
+          "2.43": {"x8": ("?", "?"), "x9": ("?", "?")}}
+### BEGIN SOLUTION
+# 2.36 and 2.41: a1..a7 fill the tcache list of 160-byte chunks. a8's neighbours are a7 (in
+#   the tcache, so "in use" to its neighbours) and a9 (in use): a8 waits alone. a9 then merges
+#   with the free a8 into one 320-byte chunk: in the unsorted bin (2.36), in the small bin of
+#   320 bytes (2.41). x1..x7 empty the tcache, last freed first (a7 .. a1).
+#   x8: no 160-byte chunk is left anywhere; 2.36 sorts the 320-byte chunk from the unsorted
+#   bin into its small bin, 2.41 finds it there, and both cut x8 from its start (a8's place);
+#   the other 160 bytes (a9's place) go to the unsorted bin in both. x9: that exact fit.
+# 2.43: 16 chunks a list, so all nine wait in the tcache; x1 gets a9 .. x8 gets a2, x9 a1.
+answer = {"2.36": {"x8": ("a8", "unsorted"), "x9": ("a9", "unsorted")},
+          "2.41": {"x8": ("a8", "smallbin"), "x9": ("a9", "unsorted")},
+          "2.43": {"x8": ("a2", "tcache"), "x9": ("a1", "tcache")}}
+### END SOLUTION
+
+# %% tags=["check"]
+hm.check_glibc_versions(answer)
 
 # %% [markdown]
 # ### When does freed memory go back to the kernel?

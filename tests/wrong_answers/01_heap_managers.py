@@ -81,6 +81,48 @@ answer = ThreadPoolExecutor(1).submit(hm.real_bins).result()
 ''', "the check's own replay"),
     ],
     4: [
+        # knows 2.41's small bins but not 2.43's 16 chunks a tcache list: 2.43 answered like 2.41
+        ("partial", '''answer = {"2.36": {"x8": ("a8", "unsorted"), "x9": ("a9", "unsorted")},
+          "2.41": {"x8": ("a8", "smallbin"), "x9": ("a9", "unsorted")},
+          "2.43": {"x8": ("a8", "smallbin"), "x9": ("a9", "unsorted")}}
+''', "holds 16 chunks"),
+        # thinks 2.41 sends a split's remainder to a small bin too
+        ("partial", '''answer = {"2.36": {"x8": ("a8", "unsorted"), "x9": ("a9", "unsorted")},
+          "2.41": {"x8": ("a8", "smallbin"), "x9": ("a9", "smallbin")},
+          "2.43": {"x8": ("a2", "tcache"), "x9": ("a1", "tcache")}}
+''', "still goes to the unsorted bin"),
+        # the machine's own glibc, replayed, copied for all three versions
+        ("gaming", '''from labsupport.heap.glibc import glibc_steps
+s = glibc_steps(hm.VERSIONS_TRACE)
+first = {s[i].changed: s[i].op.id for i in range(1, 11)}
+mine = {s[i].op.id: (first.get(s[i].changed, "new"), s[i].served.split()[0]) for i in (27, 28)}
+answer = {"2.36": mine, "2.41": mine, "2.43": mine}
+''', "same answer for all three"),
+        # asks the check's own replay for the answer
+        ("gaming", '''answer = hm.real_glibc_places()
+''', "the check's own replay"),
+        # reads the answer from a view of the exercise's trace (the steps of its panels)
+        ("forbidden", '''from labsupport.widgets.sidebyside import compare_glibcs
+view = compare_glibcs(hm.VERSIONS_TRACE)
+answer = {}
+for p in view.panels:
+    first = {p.steps[i].changed: p.steps[i].op.id for i in range(1, 11)}
+    answer[p.title.split()[1]] = {p.steps[i].op.id: (first.get(p.steps[i].changed, "new"),
+                                                      p.steps[i].served.split()[0]) for i in (27, 28)}
+''', "read from the replays"),
+        # runs the trace under each fetched glibc itself, from a worker thread
+        ("forbidden", '''from concurrent.futures import ThreadPoolExecutor
+from labsupport.heap import glibcs
+
+def run(g):
+    s = glibcs.steps_under(hm.VERSIONS_TRACE, g)
+    first = {s[i].changed: s[i].op.id for i in range(1, 11)}
+    return "%d.%d" % g.version, {s[i].op.id: (first.get(s[i].changed, "new"), s[i].served.split()[0]) for i in (27, 28)}
+
+answer = dict(ThreadPoolExecutor(1).map(run, glibcs.installed()))
+''', "read from the replays"),
+    ],
+    5: [
         # the right idea, but the holes are freed in the wrong order: the 64-byte hole
         # is first on the LIFO list, so first fit makes the same choice as best fit
         ("partial", '''my_trace = """\\
@@ -157,7 +199,7 @@ free x
 hm.check_first_beats_best(my_trace)
 ''', "at most 12"),
     ],
-    5: [
+    6: [
         # frees lag one allocation behind, so two big blocks are live at once, and a pin is
         # cut from a hole: glibc keeps only 1.72 x the peak live bytes
         ("partial", '''my_trace = """\\
@@ -195,7 +237,7 @@ my_trace = "".join(f"alloc a{i} {100 + 16 * i}\\nfree a{i}\\n" for i in range(10
 hm.check_footprint_trace(my_trace)
 ''', "at most 12"),
     ],
-    6: [
+    7: [
         # saw the two runs (tcache on: main thread; off: thread 2) but not that a tcache bin
         # can be full: the case with 7 of the main thread's own chunks freed first catches it
         ("partial", '''def who_gets_it_back(tcache_on, own_freed):
