@@ -33,3 +33,17 @@ def test_nbval_report_names_the_differing_cell(tmp_path):
 def test_scripts_parse():
     for script in [TOOLS / "debian.sh", lab.ROOT / ".ci" / "run", lab.ROOT / ".ci" / "as-learner", lab.ROOT / "lab"]:
         assert subprocess.run(["bash", "-n", str(script)]).returncode == 0, script
+
+
+def test_noptrace_forbids_ptrace_and_the_doctor_says_which_cells_go_off(tmp_path):
+    """tools/noptrace.c runs a command as a container's default seccomp profile would
+    (ptrace fails with EPERM); under it the capability check reports ptrace missing and names
+    the cells it switches off, instead of a LeakSanitizer crash in a lesson."""
+    exe = tmp_path / "noptrace"
+    subprocess.run(["gcc", "-O2", "-o", str(exe), str(TOOLS / "noptrace.c")], check=True)
+    code = ("from labsupport import capability as c; r = c.capabilities(['ptrace']); print(r)")
+    out = subprocess.run([str(exe), sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=lab.ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "LeakSanitizer could not run" in out.stdout and "SYS_PTRACE" in out.stdout, out.stdout
+    assert "07" in out.stdout and "LeakSanitizer (no ptrace)" in out.stdout, out.stdout
