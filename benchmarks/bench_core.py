@@ -1,12 +1,13 @@
 """The foundation's speed, measured side by side in one run (never asserted in tests).
 
 - cache-hit re-run of an unchanged %%cffi cell (target <= 20 ms)
-- cold build of a cell, as a ratio to bare `gcc -shared` on the same generated C (target <= 1.3x)
-- isolation overhead per call: run_c on a trivial function (target <= 10 ms), next to the
+- cold build of a cell, as a ratio to bare `gcc -shared` on the same generated C (target <= 1.15x),
+  once cffi's prologue is precompiled (its one-time cost printed beside it)
+- isolation overhead per call: run_c on a trivial function (target <= 5 ms quiet), next to the
   alternative it was chosen over (a fresh interpreter per call)
 - what a learner's direct call pays for the last-word note (target <= 10 us), and the cost
   of a call on an isolated module (``%%cffi --isolate``)
-- heap map of 10,000 blocks: draw + render to PNG, what the widget does (target <= 200 ms)
+- heap map of 10,000 blocks: draw + render to PNG, what the widget does (target <= 150 ms)
 """
 from __future__ import annotations
 
@@ -49,9 +50,18 @@ def run() -> list[dict]:
     from labsupport.widgets.heapdraw import figure_png
 
     out = []
+    # --- cffi's prologue, precompiled once (what the first cell starts in the background)
+    py_inc = sysconfig.get_paths()["include"]
+    t = time.perf_counter()
+    first = lab.build_c(CELL + "int first(void) { return 0; }\n")
+    built = time.perf_counter() - t
+    prologue = (Path(first.path).parent / f"{first.modname}.c").read_text().partition('#line 1 "cell.c"\n')[0]
+    cbuild.precompiled_prologue(cbuild._gcc(), prologue, py_inc, wait=True)
+    out.append(dict(name="first cell, then cffi's prologue precompiled (once per machine)", unit="s",
+                    target="", value=round(time.perf_counter() - t, 2),
+                    note=f"the cell itself {built:.2f} s; the header is built in the background"))
     # --- cold builds vs bare gcc -shared on the generated C (9 distinct cells)
     cold, bare = [], []
-    py_inc = sysconfig.get_paths()["include"]
     for i in range(9):                          # interleaved, so load changes hit both
         src = CELL + f"int variant_{i}(void) {{ return {i}; }}\n"
         t = time.perf_counter()
@@ -65,7 +75,7 @@ def run() -> list[dict]:
             bare.append(time.perf_counter() - t)
     ratio = statistics.median(cold) / statistics.median(bare)
     out.append(dict(name="cold %%cffi build / bare gcc -shared", value=round(ratio, 2), unit="x",
-                    target="<= 1.3x",
+                    target="<= 1.15x",
                     note=f"median cold {statistics.median(cold)*1000:.0f} ms "
                          f"vs gcc {statistics.median(bare)*1000:.0f} ms"))
     # --- a real library's API through the header option (Debian's libcjson-dev)
@@ -82,7 +92,7 @@ def run() -> list[dict]:
                 subprocess.run(["gcc", "-shared", "-fPIC", *cbuild.DEFAULT_CFLAGS, "-w", f"-I{py_inc}",
                                 str(gen), "-o", f"{d}/x.so", "-lcjson"], check=True)
                 bare.append(time.perf_counter() - t)
-        out.append(dict(name="cold build, cJSON's API via --header / bare gcc", unit="x", target="<= 1.2x",
+        out.append(dict(name="cold build, cJSON's API via --header / bare gcc", unit="x", target="<= 1.15x",
                         value=round(statistics.median(cold) / statistics.median(bare), 2),
                         note=f"{len(m.functions)} functions callable; median cold "
                              f"{statistics.median(cold)*1000:.0f} ms vs gcc {statistics.median(bare)*1000:.0f} ms"))
@@ -100,7 +110,7 @@ def run() -> list[dict]:
     direct = _median(lambda: m.add(1, 2), 50)
     fresh = _median(lambda: lab.run_c(m, "add", 1, 2, env={"LAB_BENCH": "1"}), 10)
     out.append(dict(name="isolation overhead per call (fork server)", value=round((iso - direct) * 1000, 2),
-                    unit="ms", target="<= 10 ms",
+                    unit="ms", target="<= 5 ms (quiet machine)",
                     note=f"run_c median of 50; a fresh interpreter per call: {fresh*1000:.0f} ms "
                          f"({fresh/iso:.0f}x more)"))
     # --- a learner's direct call: plain, with the last-word note, and on an isolated module
@@ -126,7 +136,7 @@ def run() -> list[dict]:
     draw()
     hm = _median(draw, 7)
     out.append(dict(name="heap map, 10,000 blocks (draw + PNG)", value=round(hm * 1000, 1), unit="ms",
-                    target="<= 200 ms", note="median of 7"))
+                    target="<= 150 ms", note="median of 7"))
     return out
 
 
