@@ -193,11 +193,16 @@ for insn in body.splitlines():
                   f"{'so it leaves no frame of its own' if kind == 'jmp' else 'and keeps its frame'}")
 
 # %% [markdown]
-# mimalloc does not keep a header in front of each block. `mi_free`
-# finds the block's *page* from the address (mimalloc 3 looks it up in a page map and
-# keeps metadata per page, lesson 01) and updates that page's free list. Here, for an
-# address this mimalloc never handed out, that lookup led to memory it cannot read:
-# SIGSEGV inside `mi_free`.
+# mimalloc does not keep a header in front of each block. `mi_free` finds the block's
+# *page* from the address alone (mimalloc 3 keeps metadata per page, lesson 01) and
+# updates that page's free list. The lookup goes through a two-level page map: the
+# address's top bits pick an entry of a table, which points to a *sub-map* covering
+# 512 MiB of address space (`include/mimalloc/internal.h` l.634, mimalloc v3.4.3, the
+# version of the course's wheel); a sub-map exists only where this mimalloc has memory.
+# For a glibc block there is none: the entry is NULL. The copy inside
+# `libtext_private.so` comes from the static `libmimalloc.a`, whose `mi_free` reads
+# through that entry without testing it (`_mi_unchecked_ptr_page`, internal.h
+# l.655-659): it reads near address 0, and that is the SIGSEGV inside `mi_free`.
 #
 # ### Is a wrong free always a crash?
 #
@@ -237,18 +242,52 @@ print("vm.overcommit_memory here:", open("/proc/sys/vm/overcommit_memory").read(
 # "it did not crash" proves nothing. (`app_private` is used because it does not link the
 # file it opens: a file already loaded is not loaded a second time.)
 #
-# What the preloaded mimalloc does with a glibc block depends on how it looks up the
-# block's page. mimalloc v3.4.3 reserves its page map and commits it up front only if
-# the map is small, an option asks for it, or the OS overcommits memory
-# (`src/page-map.c` l.258-259: `... || _mi_os_has_overcommit()`); a release build's
-# `mi_free` then reads the map without checking that the part it reads is committed
-# (`_mi_unchecked_ptr_page`, `include/mimalloc/internal.h`). Under
-# `vm.overcommit_memory=2` the map is committed piece by piece instead, and a part not
-# committed yet is mapped `PROT_NONE` (`src/prim/unix/prim.c` l.487): reading it faults.
-# Whether this glibc block's lookup lands in such a part under mode 2 was not measured
-# (the mode is a machine-wide setting), so this cell's output is not compared; its last
-# line says which mode it ran under (0, Linux's default, where the lines above came
-# from).
+# Why does the preloaded copy return where the static copy faults? They are built
+# differently. mimalloc's `CMakeLists.txt` (v3.4.3 l.385-391) adds
+# `-DMI_FREE_IS_CHECKED=1` to the *shared* library only, when `MI_OVERRIDE` is on (the
+# default: a library that replaces `malloc` gets pointers it did not make). Its
+# `mi_free` then looks the page up with `_mi_checked_ptr_page` (`internal.h` l.661-667,
+# chosen at l.674-678), which gives NULL when there is no sub-map, and `mi_free` returns
+# at once for a NULL page (`src/free.c` l.181), without a message. The static
+# `libmimalloc.a` is built without it, so its `mi_free` uses the unchecked lookup above.
+# The machine code of the two `mi_free`s shows the difference: does `mi_free` test the
+# table's entry before it reads through it?
+
+# %%
+def mi_free_tests_the_entry(path):
+    """Whether mi_free in `path` tests the page map's entry for NULL before reading through it."""
+    nm = [l.split() for l in lab.run_program(["nm", path]).stdout.splitlines()]
+    start = next(int(f[0], 16) for f in nm if len(f) == 3 and f[2] == "mi_free")
+    code = lab.run_program(["objdump", "-d", "--no-show-raw-insn", f"--start-address={start:#x}",
+                            f"--stop-address={start + 0x40:#x}", path]).stdout
+    entry = None                             # the register the table's entry is loaded into
+    for insn in (l.split("\t", 1)[1] for l in code.splitlines() if "\t" in l):
+        if entry is None:
+            m = re.match(r"mov\s+\(%\w+,%\w+,8\),(%\w+)", insn)
+            entry = m and m.group(1)
+        elif re.match(rf"test\s+{entry},{entry}", insn):
+            return "yes: a NULL entry, no page, mi_free returns"
+        elif f"({entry}," in insn:
+            return "no: it reads through the entry"
+    return "not found in its first instructions"
+
+
+for label, path in [("libmimalloc.so (the preloaded copy)", MI.shared_lib),
+                    ("libtext_private.so (libmimalloc.a's copy)", OUT / "libtext_private.so")]:
+    print(f"{label:42} tests the entry? {mi_free_tests_the_entry(str(path))}")
+
+# %% [markdown]
+# A checked `mi_free` does not make a wrong free right: the block is not freed at all (a
+# leak), and nothing says so. And both lookups read the table's entry itself without
+# checking that this part of the table is committed. mimalloc v3.4.3 commits the table
+# up front only if it is small, an option asks for it, or the OS overcommits memory
+# (`src/page-map.c` l.258-259: `... || _mi_os_has_overcommit()`). Under
+# `vm.overcommit_memory=2` it is committed piece by piece instead, and a part not
+# committed yet is mapped `PROT_NONE` (`src/prim/unix/prim.c` l.487): reading it faults,
+# checked build or not. Whether this glibc block's lookup lands in such a part under
+# mode 2 was not measured (the mode is a machine-wide setting), so the cell with the
+# four wrong frees is not compared; its last line says which mode it ran under (0,
+# Linux's default, where its lines in this book came from).
 #
 # ### The silent opposite: a library that takes over `malloc`
 #
