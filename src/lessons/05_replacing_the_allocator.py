@@ -127,7 +127,9 @@ for var in ["MIMALLOC_VERBOSE", "MI_VERBOSE"]:
             print("   ", line.strip())
 
 # %% [markdown]
-# `arena_reserve` is the 1 GiB of address space mimalloc reserves at start
+# `arena_reserve` is how much address space mimalloc reserves at a time: 1 GiB
+# (`src/options.c` l.148 in v3.4.3: "reserve memory N KiB at a time"), the first time when
+# it first needs memory for blocks, later ones larger (`src/arena.c` l.328-335)
 # ([lesson 03](03_virtual_memory.ipynb): reserved, not committed). The first lines verbatim (they contain an address and the
 # build date, so this cell's output is not compared):
 
@@ -494,7 +496,10 @@ if lab.have("g++"):
 # `plugin.dll` each allocated one block: the "loaded too late" situation. The real
 # redirect DLL *refuses* to patch that late and only reports it; the demo patches
 # anyway, to show why it refuses: frees that arrive after the patch carry pointers from
-# allocations made before it (what the mimalloc maintainer explains in issue #888). The new
+# allocations made before it. The mimalloc maintainer on a request to switch the
+# redirect on while running (issue #582, 2022-05-11): "changing the override while
+# running is very dangerous: already allocations may have happened and when you change
+# allocators midway, the malloc may not match with the right free". The new
 # `free` recognises blocks it did not make (it asks its own heap, `HeapValidate`, then
 # checks its tag) and hands them back to the CRT's `free`.
 #
@@ -564,8 +569,9 @@ if WINDOWS:
 # bytes before the block, memory that belongs to the CRT's heap (the block's header or
 # its neighbour), and so corrupt that heap before it even reached `HeapFree`. A real
 # allocator has the same problem in its own form: mimalloc's `free` finds a block's
-# metadata from its address, and lesson 04 measured both a SIGSEGV in `mi_free` and a
-# silent return on foreign pointers. This is why the redirect must be in place before
+# metadata from its address, and lesson 04 measured both a SIGSEGV in `mi_free` (the
+# static library's, which reads through a missing page-map entry) and a silent return on
+# foreign pointers (the shared library's, built to check it). This is why the redirect must be in place before
 # the CRT hands out its first block, and why it still has to recognise blocks from
 # before it arrived.
 
@@ -661,7 +667,7 @@ else:
 #   redirector message and `MIMALLOC_VERBOSE`/`MIMALLOC_SHOW_ERRORS`: `src/init.c`,
 #   `src/options.c`.
 # - Lesson 06, [static vs dynamic mimalloc](06_static_vs_dynamic_mimalloc.ipynb).
-# - mimalloc issues #668 and #820 (redirect loaded after the CRT), #888 (blocks from
+# - mimalloc issues #668 and #820 (redirect loaded after the CRT), #582 (blocks from
 #   before the redirect), #542 and #498 (redirect traces: `resolve "free" at ucrtbase.dll!...
 #   to mimalloc!...`).
 # - `ld.so(8)` (`LD_PRELOAD`), `dlopen(3)`, `dladdr(3)`; the glibc manual, *Replacing malloc*:
