@@ -19,6 +19,7 @@ from html import escape
 
 import numpy as np
 from matplotlib.collections import PolyCollection
+from matplotlib.colors import to_rgba_array
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
@@ -33,17 +34,28 @@ def _auto_row_bytes(span: int) -> int:
 
 
 def _rectangles(blocks, start: int, row_bytes: int):
-    """Split blocks at row ends: arrays of (row, x, width, state index, block index)."""
-    rows, xs, ws, st, idx = [], [], [], [], []
+    """Split blocks at row ends: arrays of (row, x, width, state index, block index).
+
+    Vectorised: most blocks fit in their row; only those crossing a row end are split in a loop."""
     state_index = {s: i for i, s in enumerate(STATES)}
-    for i, b in enumerate(blocks):
-        pos, end = b.offset - start, b.offset - start + b.size
-        while pos < end:
-            row, x = divmod(pos, row_bytes)
-            w = min(end - pos, row_bytes - x)
-            rows.append(row); xs.append(x); ws.append(w); st.append(state_index[b.state]); idx.append(i)
-            pos += w
-    return (np.array(rows), np.array(xs), np.array(ws), np.array(st, dtype=int), np.array(idx, dtype=int))
+    n = len(blocks)
+    pos = np.fromiter((b.offset for b in blocks), dtype=np.int64, count=n) - start
+    size = np.fromiter((b.size for b in blocks), dtype=np.int64, count=n)
+    state = np.fromiter((state_index[b.state] for b in blocks), dtype=int, count=n)
+    row, x = np.divmod(pos, row_bytes)
+    fits = x + size <= row_bytes
+    if fits.all():
+        return row, x, size, state, np.arange(n)
+    rows, xs, ws, st, idx = [row[fits]], [x[fits]], [size[fits]], [state[fits]], [np.flatnonzero(fits)]
+    for i in np.flatnonzero(~fits):
+        p, end = int(pos[i]), int(pos[i] + size[i])
+        while p < end:
+            r, xx = divmod(p, row_bytes)
+            w = min(end - p, row_bytes - xx)
+            rows.append([r]); xs.append([xx]); ws.append([w]); st.append([state[i]]); idx.append([i])
+            p += w
+    order = np.lexsort((np.concatenate(rows), np.concatenate(idx)))      # by block, then row
+    return tuple(np.concatenate(a)[order] for a in (rows, xs, ws, st, idx))
 
 
 def draw_heap(blocks, title: str | None = None, row_bytes: int | None = None, ax=None,
@@ -79,7 +91,7 @@ def draw_heap(blocks, title: str | None = None, row_bytes: int | None = None, ax
     y0, y1 = rows + 0.08, rows + 0.92
     verts = np.stack([np.stack([xs, y0], 1), np.stack([xs + ws, y0], 1),
                       np.stack([xs + ws, y1], 1), np.stack([xs, y1], 1)], 1)
-    palette = np.array([COLORS[s] for s in STATES])
+    palette = to_rgba_array([COLORS[s] for s in STATES])     # RGBA once, not a name per block
     ax.add_collection(PolyCollection(verts, facecolors=palette[st], edgecolors="white" if thin else "none",
                                      linewidths=0.6 if thin else 0))
     nrows = int(rows.max()) + 1
