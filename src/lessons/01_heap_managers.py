@@ -692,6 +692,7 @@ for stop, what in [(5, "free b"), (6, "free c"), (7, "free d")]:
 # names. The probe knows the layouts of glibc 2.33 to 2.43 (it needs `mallinfo2`, new
 # in 2.33); on any other glibc it stops with an error that names the version, rather
 # than draw wrong bins.
+# After exercise 3, one trace runs under 2.36, 2.41 and 2.43 side by side.
 #
 # **Predict:** in the trace `intro` (section 2), where do `c` and `b` go when they are
 # freed, and where does `e` come from — with tcache, and without?
@@ -867,7 +868,7 @@ if versions_view is not None:
 #   656 before). In 2.43 it is no longer the heap's first chunk: the first `free` makes it,
 #   cut from the top chunk wherever that is then (`tcache_free_init`, commit
 #   [2bf2188fae](https://sourceware.org/git/?p=glibc.git;a=commit;h=2bf2188fae1f3e48d12fdd26f56ff6881fd0b316)),
-#   which is why every offset of the 2.43 panel is smaller.
+#   which is why the 2.43 panel's first chunk, `a1`, starts at +0.
 # - **Step 51, `free c17`.** In 2.36 and 2.41, seven 48-byte chunks fill their tcache list
 #   and the other ten go to the **fastbin** of that size, unmerged. 2.43 has **no fastbins**
 #   (commit [bb5a4f5295](https://sourceware.org/git/?p=glibc.git;a=commit;h=bb5a4f5295ced26532939703867c35f2ce8c149b),
