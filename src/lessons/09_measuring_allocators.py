@@ -43,11 +43,12 @@
 import labsupport as lab
 # %load_ext labsupport
 from labsupport import allocbench as ab
+from labsupport.widgets import allocplot
 from labsupport.lessons import measuring_allocators as mal
 
 # %% [markdown]
 # `labsupport.allocbench` is this lesson's helper (source in
-# `labsupport/allocbench.py`): it builds the workloads, runs them through
+# `labsupport/allocbench.py`, its pictures in `labsupport/widgets/allocplot.py`): it builds the workloads, runs them through
 # `lab.run_program` (a fresh process each time, with a timeout), and does the
 # bookkeeping of medians and ratios. The C is in
 # `native_examples/09_measuring_allocators/`; the exercises' checks are in
@@ -296,7 +297,7 @@ print(f"the paired range was narrower than both time spreads in {narrower} of {r
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-res.plot()
+allocplot.plot_comparison(res)
 
 # %% [markdown]
 # ## 3. What explains the numbers
@@ -716,7 +717,7 @@ print(ab.lab_verdicts(scores))
 print(ab.lab_table(scores))
 print()
 print(ab.score_table(scores))
-ab.lab_plot(scores)
+allocplot.lab_plot(scores)
 
 # %% [markdown]
 # What this shows (utilisation on the lab path is deterministic: same trace, same
