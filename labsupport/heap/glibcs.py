@@ -127,6 +127,10 @@ def fetch(releases=RELEASES, say=print) -> list[GlibcRoot]:
         r = _apt(work, "update")
         if r.returncode:
             raise RuntimeError(f"apt-get update failed:\n{r.stdout[-800:]}{r.stderr[-800:]}")
+        failed = [line for line in r.stderr.splitlines() if line.startswith(("W: Failed to fetch", "E: "))]
+        if failed:          # apt-get update exits 0 when it cannot reach the mirror (offline): say that
+            raise RuntimeError(f"apt-get update could not read {mirror}:\n"
+                               + re.sub(r"^W: Failed to fetch \S+\s+", "", failed[0]))
         for release in todo:
             r = _apt(work, "download", f"libc6/{release}")
             debs = sorted(work.glob("libc6_*.deb"))

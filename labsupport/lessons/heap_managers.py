@@ -509,7 +509,7 @@ def check_glibc_versions(answer, trace=VERSIONS_TRACE):
     (``real_glibc_places``) or the replays' steps read outside the view (``heap.glibcs``)."""
     from ..heap import glibcs
     from ..toolchain import MissingTool
-    from ..widgets.sidebyside import GET_THEM
+    from ..widgets.sidebyside import GET_THEM, failure_line
     peeked = _peeked_at("real_glibc_places")
     reads = glibcs.untrusted_calls()
     if peeked is not None:
@@ -523,8 +523,8 @@ def check_glibc_versions(answer, trace=VERSIONS_TRACE):
     try:
         real, runs = _glibc_places(trace)
     except (MissingTool, RuntimeError, OSError) as exc:
-        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return fail(f"the glibc versions could not be run here, so this check cannot measure them: {why}",
+        return fail(f"the glibc versions could not be run here, so this check cannot measure them: "
+                    f"{failure_line(exc)}",
                     GET_THEM)
     if not isinstance(answer, dict):
         return fail(f"answer is a {type(answer).__name__}, not a dict", _VERSIONS_FORMAT)

@@ -34,7 +34,7 @@ import ipywidgets as w
 from .text import format_table
 
 __all__ = ["Panel", "SideBySide", "choices_text", "manager_panels", "compare_managers", "glibc_version_panels",
-           "compare_glibcs", "glibcs_view", "bins_side_by_side"]
+           "compare_glibcs", "glibcs_view", "bins_side_by_side", "failure_line"]
 
 
 @dataclass
@@ -210,6 +210,15 @@ GET_THEM = ("to get them: `python -m labsupport warmup` (or `./lab setup`) on a 
             "sid into the course cache, once")
 
 
+def failure_line(exc) -> str:
+    """An error in one line: its first line, and its last when there are more (apt's own word:
+    ``apt-get download libc6/bookworm failed: E: Unable to locate package libc6``)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    return lines[0] if len(lines) == 1 else f"{lines[0].rstrip(':')}: {lines[-1]}"
+
+
 def glibcs_view(trace, tunables: str | None = None, say=print):
     """``compare_glibcs(trace)``, waiting for the warm-up's fetch if it is running; or None
     after one sentence saying why the view is off and how to get the versions (offline, not
@@ -221,7 +230,7 @@ def glibcs_view(trace, tunables: str | None = None, say=print):
     try:
         view = compare_glibcs(trace, tunables, say)
     except (MissingTool, RuntimeError, OSError, subprocess.SubprocessError) as exc:
-        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        why = failure_line(exc)
         say(f"The view of several glibc versions is off: {why}. {GET_THEM[0].upper() + GET_THEM[1:]}.")
         return None
     if len(view.panels) < 2:
