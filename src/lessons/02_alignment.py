@@ -173,8 +173,9 @@ print("sizeof(struct rec[4]) =", ffi.sizeof("struct rec[4]"), "= 4 *", ffi.sizeo
 # The cell below compiles four more structs. Without running anything else, fill in
 # `my_prediction` with `sizeof` and the offset of each field (on this machine,
 # x86-64 Linux: `char` 1, `short` 2, `int` 4, `double` 8, for both size and
-# alignment). Type the numbers in: a cell that asks the compiler (`struct_layout`,
-# `offsetof`, `quiz.ffi`) is not a prediction, and the check refuses it. The check
+# alignment). Type the numbers in: an answer that asks the compiler (`struct_layout`,
+# `offsetof`, `quiz.ffi`), in its own cell or in an earlier one whose result it copies,
+# is not a prediction, and the check refuses it. The check
 # compares every number with the compiler's and, when one is wrong, tells you which
 # rule decides it.
 
@@ -689,7 +690,8 @@ if WIN:
 # real block started so that `my_aligned_free` can hand *that* pointer to `free`.
 #
 # The check first reads which functions your module calls (`nm -D --undefined-only`):
-# `malloc` and `free`, and no other aligned allocator (nor `dlsym` to find one). Then it
+# `malloc` and `free`, and no other aligned allocator (nor `dlsym` to find one, nor any
+# of mimalloc's `mi_` functions: a cell built with `--mimalloc` is refused). Then it
 # builds `native_examples/02_alignment/aligned_check.c` against your cell and runs each
 # case, alignments from 8 to 65536, in an isolated child into which
 # `aligned_forbid.c` is preloaded: while your functions run, glibc's aligned allocators
