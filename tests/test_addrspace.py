@@ -231,3 +231,12 @@ def test_widget_steps_and_regions(space):
     assert "Rss" in w.details.value and "[stack]" in w.details.value
     single = lab.AddressSpaceView(space)
     assert single.step.layout.display == "none"
+
+
+def test_the_picture_and_the_widget_live_in_widgets_and_the_data_draws_nothing():
+    from labsupport import addrspace
+    from labsupport.widgets import addrspace as view
+    assert lab.draw_address_space is view.draw_address_space and lab.AddressSpaceView is view.AddressSpaceView
+    assert lab.read_address_space is addrspace.read_address_space
+    assert not hasattr(addrspace, "draw_address_space") and not hasattr(addrspace, "KIND_COLORS")
+    assert set(view.KIND_COLORS) == set(addrspace.KINDS) == set(addrspace.KIND_HELP)
