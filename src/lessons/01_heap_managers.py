@@ -1829,6 +1829,11 @@ print(mimalloc_cross_thread_free(48))
 #   (size ranges, sorted); a large request first consolidates the fastbins. A freed
 #   chunk is reused only for a request it fits, so a few live blocks can hold the
 #   heap open at twice their size or more.
+# - These lists are one version's. The same trace under glibc 2.36, 2.41 and 2.43 puts
+#   the same freed chunk in the unsorted bin, in a small bin, or in the tcache (2.41
+#   sends freed small chunks straight to their small bin; 2.42 has 76 tcache lists;
+#   2.43 keeps 16 chunks a list and has no fastbins): what a heap picture shows, and
+#   which bin serves a request, depends on the glibc that ran it.
 # - `free` shrinks the heap only from the top, keeping 128 KiB of pad;
 #   `malloc_trim(0)` also returns the whole pages of chunks free in a bin in the
 #   middle, but not of chunks in the tcache (they count as in use).
@@ -1868,6 +1873,11 @@ print(mimalloc_cross_thread_free(48))
 # - glibc source, [`malloc/malloc.c`](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=refs/heads/release/2.36/master)
 #   (release 2.36): `struct malloc_state`, `request2size`, `tcache_put`, `_int_malloc`
 #   (the order in which bins are searched), `malloc_consolidate`, `systrim`, `mtrim`.
+# - glibc's commits that changed the bins since: [e2436d6f](https://sourceware.org/git/?p=glibc.git;a=commitdiff;h=e2436d6f5aa47ce8da80c2ba0f59dfb9ffde08f3)
+#   (2.41, small chunks to their small bin), [cbfd798810](https://sourceware.org/git/?p=glibc.git;a=commit;h=cbfd7988107b27b9ff1d0b57fa2c8f13a932e508)
+#   (2.42, tcache lists for large chunks), [bb5a4f5295](https://sourceware.org/git/?p=glibc.git;a=commit;h=bb5a4f5295ced26532939703867c35f2ce8c149b)
+#   and [0b9210bd76](https://sourceware.org/git/?p=glibc.git;a=commit;h=0b9210bd760b5281f2e9f3e6640368ccb5f4a7ae)
+#   (2.43, no fastbins, 16 chunks a tcache list); 2.42's `NEWS` (the large-chunk tcache).
 # - D. Leijen, B. Zorn, L. de Moura, *Mimalloc: Free List Sharding in Action*,
 #   APLAS 2019 (Microsoft Research technical report MSR-TR-2019-18),
 #   [microsoft.com/research](https://www.microsoft.com/en-us/research/publication/mimalloc-free-list-sharding-in-action/);
