@@ -303,7 +303,7 @@ for line in r.stdout.splitlines():          # the last two columns (absolute VSZ
 # %%
 # NBVAL_IGNORE_OUTPUT
 # Committed_AS is the whole system's: another process starting or ending moves it too
-commit_run = lab.run_program([OVERCOMMIT, "commit"])
+commit_run = lab.run_program([OVERCOMMIT, "commit"], timeout=60)
 print(commit_run.stdout)
 
 # %%
@@ -311,18 +311,18 @@ def commit_deltas(text):
     """{(section, step): change of Committed_AS in MiB} from `overcommit commit`."""
     out, section = {}, None
     for line in text.splitlines():
+        m = re.match(r"(.+?)\s+Committed_AS\s+([+-]\d+) KiB$", line)
         if line.startswith("#"):
             section = line[2:]
-        elif "Committed_AS" in line:
-            step, kib = line.split("Committed_AS")
-            out[section, step.strip()] = int(kib.split()[0]) / 1024
+        elif m:
+            out[section, m.group(1)] = int(m.group(2)) / 1024
     return out
 
 
 # two more runs, and each step's median of the three: one process starting elsewhere
 # during one step moves that step's reading, not the median
 runs = [commit_deltas(commit_run.stdout)]
-runs += [commit_deltas(lab.run_program([OVERCOMMIT, "commit"]).stdout) for _ in range(2)]
+runs += [commit_deltas(lab.run_program([OVERCOMMIT, "commit"], timeout=60).stdout) for _ in range(2)]
 COMMIT = "mprotect 256 MiB READ|WRITE (commit)"
 # in mode 2 with less than 256 MiB left under CommitLimit the mprotect is refused
 # ("refused (ENOMEM)" above, no Committed_AS line): nothing charged, nothing written
