@@ -279,10 +279,16 @@ if WHO and WHO.ok:
 # - **archive** and **object**: about 240 KiB bigger; all of mimalloc was copied in, and
 #   `nm` shows `malloc`, `free` and `operator new` (`_Znwm`) defined (`T`) in the
 #   executable itself. They *export* `malloc`: GNU ld puts a symbol the executable
-#   defines into its dynamic symbol table when a shared library it links refers to that
-#   name (here `libc.so.6`) **or defines it too** (tried here with GNU ld 2.40: an
-#   executable defining `foo`, linked with a library that only defines `foo`, exports
-#   `foo`), so that the executable's copy can interpose.
+#   defines into its dynamic symbol table when a shared library it links, and keeps as
+#   `NEEDED`, refers to that name (here `libc.so.6`) **or defines it too**, so that the
+#   executable's copy can interpose. "Keeps" matters: Debian's gcc passes `--as-needed`
+#   to the linker by default (`gcc -dumpspecs` on Debian 12's gcc 12.2 shows
+#   `%{!fsanitize=*:--as-needed}` in its link spec), and that drops a library nothing
+#   refers to. Tried here with GNU ld 2.40: an executable defining `foo`, linked with a
+#   library `libl.so` that only defines `foo`, exports `foo` when linked with
+#   `gcc main.c -L. -Wl,--no-as-needed -ll` (`libl.so` is `NEEDED`, `nm -D` shows `T foo`);
+#   with plain `gcc main.c -L. -ll` the library is dropped and nothing is exported.
+#   `libc.so.6`, which every program uses, is always kept.
 # - The archive was linked *after* `who.c`'s object (CMake puts target libraries after
 #   the objects), so the linker pulled in the archive member that defines `malloc`;
 #   lesson 05 showed that the archive placed *first* pulls in nothing.
@@ -705,13 +711,20 @@ if CXX:
 # `config_app_value(key)` (a `const Json::Value &` owned by the library).
 #
 # The check builds the library with your file in the `private` set-up, runs
-# `server fixed` (three values, then 1000 more calls) on the book's `config.json` and on
-# a config file it writes itself, and compares with the values a plain build reads from
-# each; it also counts the bytes glibc still holds after the 1000 calls, in its heap
+# `server fixed` (three values, then 20,000 more calls) on the book's `config.json` and
+# on a config file it writes itself, and compares with the values a plain build reads
+# from each. Before the first `config_text` it notes three figures, and after the last
+# call it prints how much each grew: the bytes glibc holds, in its heap
 # (`mallinfo2().uordblks`) and in blocks it gave their own `mmap` (`hblkhd`, requests of
-# 128 KiB and more by default), so a "fix" that simply never frees is caught, and how
-# much the process's mappings grew (`/proc/self/statm`), for a copy in memory mapped
-# with `mmap` and never unmapped, which glibc does not see. It runs
+# 128 KiB and more by default), so a "fix" that simply never frees is caught; the
+# process's mappings and its resident memory (`/proc/self/statm`), for a copy in memory
+# mapped with `mmap`, or carved from a pool of your own, and never given back, which
+# glibc does not see. A small slack (64 KiB of glibc bytes, 1 MiB of mappings, 256 KiB
+# resident) leaves room for what a correct fix keeps once (a cache of the three values)
+# and for a heap that grows once; 20,000 calls that each keep even a few bytes pass it
+# many times over. Match `new` with `delete` and `new[]` with `delete[]`: a mismatch is
+# undefined behaviour that glibc's counts do not show, so no check can catch it for
+# you. It runs
 # the program with glibc's per-thread cache switched off
 # (`GLIBC_TUNABLES=glibc.malloc.tcache_count=0`): `mallinfo2` counts the freed chunks
 # that cache keeps as in use (glibc's `int_mallinfo`, `malloc/malloc.c` line 5149 on the
