@@ -1,8 +1,9 @@
 """Helpers that one lesson uses and no other: its exercises' checks, its tables.
 
 - ``start_here``     lesson 00: the count_zeros and chunk_size checks (buffers before a guard
-                     page, sizes measured in a fresh process); ``sandboxed``, a learner's
-                     function run where it may not start programs or use ctypes
+                     page, sizes measured in a fresh process with glibc's defaults,
+                     ``defaults_env``); ``sandboxed``, a learner's function run where it may
+                     not start programs, use ctypes or cffi
 - ``heap_managers``  lesson 01: reading talloc.c, the chunk-size, coalescing, policy,
                      first-beats-best and tcache-reuse checks, the fragmentation table
 - ``alignment``      lesson 02: the misalignment and split-lock tables, the layout-prediction,

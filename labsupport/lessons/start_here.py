@@ -5,18 +5,66 @@ typed in, and every check adds cases the book does not show, so an answer that h
 book's cases fails. ``sandboxed`` (also used by lesson 01) runs a learner's function where it
 may not start programs or load C, so a function that *runs the experiment* (or measures with
 ``ctypes`` or ``cffi``) instead of computing the answer is caught with a reason.
+
+The checks measure with glibc's defaults, whatever the notebook's environment says
+(``GLIBC_TUNABLES`` emptied, ``LD_PRELOAD`` emptied: ``DEFAULTS_ENV``), and they use the
+functions this module defined: a cell cannot rebind them (``start_here.measure_chunk_sizes = ...``
+raises), and one rebound another way (``vars(start_here)[...]``) is put back and reported.
 """
 from __future__ import annotations
 
 import functools
+import os
 import random
 import re
+import sys
+import types
 
+from ..cbuild import build_program
 from ..exercises import Case, check, exercise, fail
+from ..isolate import run_program
 from ..toolchain import ROOT
 
 __all__ = ["BOOK_BUFFERS", "HIGH_BYTES", "count_zeros_cases", "check_count_zeros", "CHUNK_REQUESTS",
-           "chunk_size_requests", "measure_chunk_sizes", "check_chunk_size", "sandboxed", "holds_c"]
+           "chunk_size_requests", "measure_chunk_sizes", "check_chunk_size", "sandboxed", "holds_c",
+           "DEFAULTS_ENV", "defaults_env"]
+
+
+# --------------------------------------------------------------------------- the checks' own names
+def _make_guard():
+    """(snapshot, guarded, names): ``snapshot()`` records every name this module defines;
+    ``guarded(check)`` makes ``check`` first put back any name a cell rebound (through ``vars()``
+    or ``__dict__``, since the module refuses ``setattr``) and then answer ✘ naming it. The record
+    lives in this closure, not in a module attribute a cell could reach."""
+    saved: dict = {}
+    mod_globals = globals()
+
+    def snapshot() -> None:
+        saved.clear()
+        saved.update({k: v for k, v in mod_globals.items() if not k.startswith("__")})
+
+    def restore() -> list:
+        changed = [k for k, v in saved.items() if mod_globals.get(k, restore) is not v]
+        mod_globals.update({k: saved[k] for k in changed})
+        return changed
+
+    def guarded(check_fn):
+        @functools.wraps(check_fn)
+        def run(*args, **kwargs):
+            changed = restore()
+            if changed:
+                return saved["fail"](
+                    f"a cell replaced {', '.join(changed)}, which belongs to the check "
+                    f"({__name__}); the check put its own back",
+                    "answer the question in the solution cell and leave the check's functions alone; "
+                    "then run the check again")
+            return check_fn(*args, **kwargs)
+        return run
+    return snapshot, guarded, saved.keys()
+
+
+
+_snapshot, _guarded, _OWN_NAMES = _make_guard()
 
 
 # --------------------------------------------------------------------------- sandbox
@@ -26,22 +74,25 @@ _FORBIDDEN_EVENTS = ("subprocess.Popen", "os.system", "os.posix_spawn", "os.fork
 
 
 def _refuse_cffi(refuse) -> None:
-    """cffi raises no audit event: refuse its loaders (``FFI.dlopen``, ``verify``, ``compile``,
-    ``set_source``, ``_cffi_backend.load_library``, a new ``_cffi_backend.FFI``) by patching them."""
+    """cffi raises no audit event: refuse a new ``cffi.FFI()`` (whose ``cast`` reads any address,
+    so no loader is needed to measure), its loaders (``dlopen``, ``verify``, ``compile``,
+    ``set_source``), and every function of ``_cffi_backend`` (``cast``, ``new_pointer_type``,
+    ``load_library``, its ``FFI``...), by patching them."""
     try:
         import _cffi_backend
         import cffi.api
     except ImportError:                          # no cffi here: nothing to refuse
         return
-    for name in ("dlopen", "dlclose", "verify", "compile", "set_source", "set_source_pkgconfig", "emit_c_code",
-                 "distutils_extension"):
+    for name in ("__init__", "dlopen", "dlclose", "verify", "compile", "set_source", "set_source_pkgconfig",
+                 "emit_c_code", "distutils_extension", "cast", "from_buffer", "new"):
         if hasattr(cffi.api.FFI, name):
             setattr(cffi.api.FFI, name, refuse)
-    for name in ("load_library", "FFI"):
-        try:
-            setattr(_cffi_backend, name, refuse)
-        except (AttributeError, TypeError):
-            pass
+    for name in dir(_cffi_backend):
+        if not name.startswith("__") and callable(getattr(_cffi_backend, name, None)):
+            try:
+                setattr(_cffi_backend, name, refuse)
+            except (AttributeError, TypeError):
+                pass
 
 
 def _stdlib_only(create_dynamic, refuse):
@@ -168,12 +219,55 @@ def _count_guarded(modname: str, path: str, data: bytes) -> int:
     return int(mod.lib.count_zeros(base + start, len(data)))
 
 
+def _did_not_build(module) -> bool:
+    """True when the latest ``%%cffi`` cell run for the name ``module`` is bound to did not build:
+    that name still holds the module of an earlier run, which a check must not grade. The cell is
+    found in IPython's input history and built again (cached when it built before)."""
+    try:
+        import shlex
+
+        from IPython import get_ipython
+
+        from ..magics import cffi_magic
+        ip = get_ipython()
+        if ip is None:
+            return False
+        names = {k for k, v in ip.user_ns.items() if v is module and not k.startswith("_")}
+        for raw in reversed(ip.history_manager.input_hist_raw):
+            first, _, body = raw.lstrip().partition("\n")
+            tokens = shlex.split(first)
+            if tokens[:1] == ["%%cffi"] and names & set(tokens[1:]):
+                try:
+                    cffi_magic(" ".join(shlex.quote(t) for t in tokens[1:]) + " --quiet", body, {})
+                except Exception:                    # noqa: BLE001 - any build error: the cell did not build
+                    return True
+                return False
+    except Exception:                                # noqa: BLE001 - no IPython, no history: nothing to tell
+        return False
+    return False
+
+
+def _fresh_build(check_fn):
+    """``check_fn(module)`` answers ✘ "your cell did not build" instead of grading a module an earlier
+    run of the cell built."""
+    @functools.wraps(check_fn)
+    def run(module, *args, **kwargs):
+        if _did_not_build(module):
+            return fail("your %%cffi zeros cell did not build (gcc's message is under it), so zeros is still "
+                        "the module an earlier run built: the check does not grade that",
+                        "fix the error gcc reported, run the cell again, then this check")
+        return check_fn(module, *args, **kwargs)
+    return run
+
+
 _PAST_THE_END = ("read only buf[0] to buf[n - 1]: in the check the byte after the n bytes is an unreadable "
                  "page, so reading past the end (i <= n, or strlen and friends, which look for a "
                  "terminating zero a buffer does not have) crashes")
 
 
+@_fresh_build
 @exercise(error_hint="define size_t count_zeros(const char *buf, size_t n) in the %%cffi zeros cell")
+@_guarded
 def check_count_zeros(module):
     """Exercise 1: count_zeros(buf, n) of a ``%%cffi`` module counts the zero bytes among n bytes.
     Each case runs in a child with the buffer right before an unreadable page."""
@@ -205,13 +299,38 @@ def chunk_size_requests(rng: random.Random | None = None) -> list:
     return [*CHUNK_REQUESTS, *sorted(extra)]
 
 
+# glibc's defaults for a measurement, whatever the notebook's environment holds: an empty
+# GLIBC_TUNABLES sets no tunable (glibc-2.36 elf/dl-tunables.c:291-297 parses the value, and an
+# empty one has no name=value in it; glibc-2.42 dl-tunables.c:185 returns at once for ""), and an
+# empty LD_PRELOAD keeps glibc's malloc. The old MALLOC_*_ variables are aliases of tunables
+# (glibc-2.36 elf/dl-tunables.list:39-77) and an empty one reads as 0 (tunable_initialize,
+# dl-tunables.c:143-152), so the two that decide whether a block is mmapped are set to glibc's
+# defaults instead, and only when the notebook set them (DEFAULT_MMAP_THRESHOLD_MIN 128 KiB and
+# DEFAULT_MMAP_MAX 65536, glibc-2.36 malloc/malloc.c:961 and 1088). A chunk's size does not depend
+# on the other malloc tunables.
+DEFAULTS_ENV = {"GLIBC_TUNABLES": "", "LD_PRELOAD": ""}
+_ALIAS_DEFAULTS = {"MALLOC_MMAP_THRESHOLD_": "131072", "MALLOC_MMAP_MAX_": "65536"}
+
+
+def defaults_env() -> dict:
+    """The ``env=`` of a run that must see glibc's default malloc (``DEFAULTS_ENV``, plus glibc's
+    defaults for the ``MALLOC_MMAP_*_`` variables the notebook set)."""
+    return {**DEFAULTS_ENV, **{k: v for k, v in _ALIAS_DEFAULTS.items() if k in os.environ}}
+
+
 def measure_chunk_sizes(requests) -> dict:
-    """{n: the chunk glibc uses for malloc(n)}, measured in a fresh process (chunk_sizes.c)."""
-    from ..cbuild import build_program
-    from ..heap.probes import run_probe
+    """{n: the chunk glibc uses for malloc(n)}, measured in a fresh process (chunk_sizes.c) with
+    glibc's defaults (``defaults_env()``); RuntimeError when what it read is not a chunk size."""
     exe = build_program([ROOT / "native_examples" / "00_start_here" / "chunk_sizes.c"])
-    text = run_probe([exe, *map(str, requests)])
-    return dict(tuple(map(int, line.split())) for line in text.splitlines())
+    r = run_program([str(exe), *map(str, requests)], timeout=30, env=defaults_env())
+    if not r.ok:
+        raise RuntimeError(f"chunk_sizes failed: {r}\n{r.stderr[-500:]}")
+    sizes = dict(tuple(map(int, line.split())) for line in r.stdout.splitlines())
+    odd = [n for n in requests if sizes.get(n, 0) % 16 or sizes.get(n, 0) < max(32, n + 8)]
+    if odd:
+        raise RuntimeError(f"chunk_sizes read {sizes.get(odd[0])} for malloc({odd[0]}), not a chunk of "
+                           f"glibc's malloc: is another allocator preloaded?")
+    return sizes
 
 
 _MEASURE = ("the check runs chunk_size where it may not start programs or load C (ctypes, cffi): "
@@ -219,6 +338,7 @@ _MEASURE = ("the check runs chunk_size where it may not start programs or load C
 
 
 @exercise(error_hint="define chunk_size(n) with def, returning an int")
+@_guarded
 def check_chunk_size(fn):
     """Exercise 2: fn(n) is the size of the chunk glibc uses for malloc(n), for the book's requests
     and for others measured now in a fresh process. fn runs sandboxed: no programs, no ctypes."""
@@ -233,3 +353,23 @@ def check_chunk_size(fn):
     return check(sandboxed(fn, _MEASURE), cases, isolate=True, name="chunk_size",
                  hints={"error": "compute the size from n with a rule that works for every request, "
                                  "not only the ones the book shows"})
+
+
+
+class _Module(types.ModuleType):
+    """This module, refusing a cell's ``start_here.NAME = ...`` for a name it defines."""
+
+    def __setattr__(self, name, value):
+        if name in _OWN_NAMES:
+            raise AttributeError(f"{self.__name__}.{name} belongs to the lesson's checks: a cell may not "
+                                 "replace it (answer in the solution cell instead)")
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name):
+        if name in _OWN_NAMES:
+            raise AttributeError(f"{self.__name__}.{name} belongs to the lesson's checks: a cell may not delete it")
+        super().__delattr__(name)
+
+
+_snapshot()                                   # last: every name above is the check's own
+sys.modules[__name__].__class__ = _Module

@@ -9,8 +9,11 @@
  *
  * The program walks the heap from its first chunk to the top chunk and prints
  * every chunk in address order: its own six blocks (0 to 5) and glibc's own chunk
- * (-1), the table of its tcache. Up to glibc 2.42 that table is the heap's first
- * chunk (656 bytes up to 2.41, 768 in 2.42, whose tcache has 76 lists); glibc 2.43
+ * (-1), the table of its tcache: 592 bytes in glibc 2.26 to 2.29 (a one-byte count
+ * and a list head for each of 64 lists, glibc-2.29 malloc/malloc.c:2916-2920), 656
+ * bytes in 2.30 to 2.41 (two-byte counts, glibc-2.30 malloc.c:2906-2910, commit
+ * 5ad533e8e6), 768 bytes from 2.42 on (76 lists, glibc-2.42 malloc.c:294-296 and
+ * 3127-3131). Up to glibc 2.42 that table is the heap's first chunk; from 2.43 glibc
  * makes it at the first free() (commit 2bf2188fae), so there it follows the six
  * blocks. Nothing is printed before the walk, because printf itself may call
  * malloc for its buffer.

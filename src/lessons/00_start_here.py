@@ -293,8 +293,8 @@ lab.run_program([double_free, "unnoticed"])
 # program believes are separate now share the same memory: writing one silently
 # overwrites the other. (Up to glibc 2.42 another pattern gets through too: with the
 # tcache for that size full, `free(a); free(b); free(a)` goes to a *fastbin*, whose
-# check only compares with the block freed just before. glibc's development tree
-# for 2.43 removed the fastbins: commit bb5a4f5295, "malloc: Remove fastbin
+# check only compares with the block freed just before, and later mallocs hand out
+# `a` twice. glibc 2.43 has no fastbins: commit bb5a4f5295, "malloc: Remove fastbin
 # infrastructure", December 2025.) A crash is the *lucky* outcome of a memory bug; tools such as valgrind
 # and AddressSanitizer find the unlucky ones (lesson 07 puts valgrind and LeakSanitizer to work).
 #
@@ -361,10 +361,10 @@ print("freed, and still in place between used blocks:", ", ".join(f"malloc({r[1]
 #   `malloc.c:2908`, commit 5ad533e8e6 "Fix tcache count maximum (BZ #24531)") and
 #   768 bytes from 2.42 on, whose tcache has 76 lists instead of 64 (glibc-2.42
 #   `malloc.c:3129-3130`). Up to 2.42 glibc makes it at the first `malloc`, so it
-#   starts the heap; the development tree for 2.43 makes it at the first `free`
+#   starts the heap; from 2.43 on glibc makes it at the first `free`
 #   (commit 2bf2188fae, "malloc: avoid need for tcache == NULL checks":
-#   `tcache_free_init`), so there it comes after the six blocks. The table above
-#   shows which glibc ran here.
+#   `tcache_free_init`, August 2025, released in 2.43), so there it comes after
+#   the six blocks. The table above shows which glibc ran here.
 # - `malloc(24)` and `malloc(16)` both got a **32-byte chunk**: the 8-byte size
 #   field plus room for 24 bytes. 32 bytes is glibc's smallest chunk on 64-bit
 #   Linux, and every chunk size is a multiple of 16.
@@ -394,7 +394,9 @@ lab.HeapMap(blocks, title="the same heap, explorable")
 # of six requests; the check asks for 0, 1, 8, 24, 25, 40, 41, 100, 1000, 4000 and
 # for others it picks. Its expected values are not typed in: it measures them with
 # a tiny C program, `native_examples/00_start_here/chunk_sizes.c`, that calls
-# `malloc(n)` for each request in a **fresh process** and reads the size field.
+# `malloc(n)` for each request in a **fresh process** and reads the size field,
+# with glibc's default settings whatever your notebook's environment holds (it
+# empties `GLIBC_TUNABLES`, which lesson 01 uses to change glibc's malloc).
 # (Measured inside this notebook's own process, whose heap already holds Python's
 # objects, a chunk can come out 16 bytes bigger: glibc sometimes hands out a whole
 # free chunk rather than leave a sliver under 32 bytes. Lesson 01 shows one. The

@@ -53,6 +53,20 @@ size_t count_zeros(const char *buf, size_t n) {
     return count;
 }
 ''', "0x80 to 0xff are not zero"),
+        # a right loop in a cell that does not build (a missing semicolon): the check must not grade
+        # the module an earlier run bound to `zeros` (here the signed-char answer above)
+        # (review2 00-01, defect 8)
+        ("partial", '''%%cffi zeros
+#include <stddef.h>
+
+size_t count_zeros(const char *buf, size_t n) {
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] == 0)
+            count++
+    return count;
+}
+''', "did not build"),
     ],
     2: [
         # rounds the request up to 16 but forgets the 8-byte size field and the 32-byte minimum
@@ -94,5 +108,42 @@ size_t chunk_of(size_t n) { void *p = malloc(n); size_t s = malloc_usable_size(p
 def chunk_size(n):
     return probe.chunk_of(n)
 ''', "do not measure"),
+        # cffi under a name built at run time (holds_c cannot see it) and no loader: FFI().cast reads
+        # the size field of a bytes object's block (review2 00-01, defect 9)
+        ("forbidden", '''def chunk_size(n):
+    m = __import__("".join(["cf", "fi"]))
+    ffi = m.FFI()
+    b = bytes(n)
+    return int(ffi.cast("size_t *", id(b))[-1] & ~7)
+''', "do not measure"),
+        # the check's measurement replaced by one that agrees with a wrong rule: the module refuses
+        # the assignment (the cell raises) and the check measures with its own function
+        ("gaming", '''import labsupport.lessons.start_here as _sh
+
+def chunk_size(n):
+    return n
+
+_sh.measure_chunk_sizes = lambda requests: {r: r for r in requests}
+''', "8-byte size field"),
+        # the same past the module's refusal (its __dict__): the check puts its own back and says so
+        # (review2 00-01, defect 4)
+        ("gaming", '''import labsupport.lessons.start_here as _sh
+
+def chunk_size(n):
+    return n
+
+vars(_sh)["measure_chunk_sizes"] = lambda requests: {r: r for r in requests}
+''', "belongs to the check"),
+        # the notebook's environment set so that the check's program would mmap every block (whole
+        # pages), with a rule that agrees: the check measures with glibc's defaults (GLIBC_TUNABLES
+        # emptied, MALLOC_MMAP_THRESHOLD_ put back to 128 KiB). Left set on purpose: the reference
+        # solution, run next in this kernel, must still pass (review2 00-01, defect 2)
+        ("gaming", '''import os
+os.environ["GLIBC_TUNABLES"] = "glibc.malloc.mmap_threshold=0"
+os.environ["MALLOC_MMAP_THRESHOLD_"] = "0"
+
+def chunk_size(n):
+    return (n + 8 + 4095) // 4096 * 4096
+''', "8-byte size field"),
     ],
 }
