@@ -43,6 +43,7 @@ import time
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from .cbuild import build_program
 from .isolate import run_program
@@ -51,7 +52,7 @@ from .toolchain import cache_dir, example_path, mimalloc
 __all__ = ["ALLOCATORS", "FORBIDDEN", "LAB_ALLOCATORS", "REFERENCE", "WORKLOADS", "Comparison", "LabScore",
            "Rejected", "Score", "Trace", "Workload", "adversarial_traces", "allocator_env", "binary_trace",
            "build_workload", "compare", "driver", "driver_syscalls", "end_to_end", "grow_trace", "here",
-           "inspect_allocator", "POLICIES", "ALLOWED_CALLS", "MM_FUNCTIONS",
+           "inspect_allocator", "POLICIES", "ALLOWED_CALLS", "MM_FUNCTIONS", "TALLOC_CALLS", "parse_driver_output",
            "is_reference", "lab_scores", "lab_table", "lab_verdicts", "load_trace", "malloclab",
            "parse_trace", "realloc_trace", "record", "recorder", "run_workload", "score", "score_table",
            "set_progress_display", "shipped_trace", "sizes_trace", "syscall_counts", "talloc_preload", "thp_mode"]
@@ -273,22 +274,34 @@ def compare(workloads=None, allocators=("glibc", "mimalloc"), repeats: int = 5, 
     if line:
         line(f"done: {total} runs in {time.monotonic() - t0:.0f} s "
                     f"({repeats} rounds after one warm-up round)")
-    _RUNS[id(res)] = (weakref.ref(res), {k: tuple(float(x["wall"]) for x in v) for k, v in res.samples.items()})
+    _keep_run(res, {k: tuple(float(x["wall"]) for x in v) for k, v in res.samples.items()})
     return res
 
 
-# every run compare() made: id -> (weak reference, a private copy of its wall times), so that a
-# check can judge the run as it was measured, whatever was done to the Comparison object since
-_RUNS: dict = {}
+def _run_store():
+    """Every run compare() made: id -> (weak reference, a copy of its wall times), so that a check
+    can judge the run as it was measured, whatever was done to the Comparison object since. The
+    dict lives in this closure; the module shows only a read-only view of it (``_RUNS``), so
+    ``ab._RUNS[...] = ...`` raises and rebinding ``ab._RUNS`` changes nothing (review2-09 N7).
+    Code in the same interpreter that digs the dict out of the closure can still forge a run:
+    no check inside one Python process can stop that, and the exercise says so."""
+    runs: dict = {}
+
+    def keep(res, walls: dict) -> None:
+        runs[id(res)] = (weakref.ref(res), MappingProxyType(dict(walls)))
+
+    def walls_of(res) -> dict | None:
+        """The wall times compare() measured for ``res`` ({(workload, alloc): tuple}), from the
+        copy made when it ran; None if ``res`` was not made by compare()."""
+        entry = runs.get(id(res))
+        if entry is None or entry[0]() is not res:
+            return None
+        return dict(entry[1])
+
+    return keep, walls_of, MappingProxyType(runs)
 
 
-def measured_walls(res) -> dict | None:
-    """The wall times compare() measured for ``res`` ({(workload, alloc): tuple}), from the
-    private copy made when it ran; None if ``res`` was not made by compare()."""
-    entry = _RUNS.get(id(res))
-    if entry is None or entry[0]() is not res:
-        return None
-    return dict(entry[1])
+_keep_run, measured_walls, _RUNS = _run_store()
 
 
 # ---------------------------------------------------------------------------
@@ -482,13 +495,19 @@ REFERENCE = ("glibc", "glibc-no-tcache", "mimalloc")     # their own memory: the
 BUILTIN = {**LAB_ALLOCATORS, **{a: "mm_libc.c" for a in REFERENCE}}
 
 # What a lab allocator may use from outside its file (an allow-list: a forbidden list misses the
-# C library functions that call malloc for you, such as getcwd(NULL, n)): the driver's heap, lesson
-# 01's ta_* functions (talloc.c is linked in), the memory functions, and abort / assert. Anything
-# else (malloc, mmap, printf, getcwd, the linker's __bss_start...) is refused before the file runs.
+# C library functions that call malloc for you, such as getcwd(NULL, n)): the driver's heap, the
+# ta_* functions of lesson 01 in TALLOC_CALLS (talloc.c is linked in), the memory functions, and
+# abort / assert. Anything else (malloc, mmap, printf, getcwd, the linker's __bss_start...) is
+# refused before the file runs.
 MM_FUNCTIONS = ("mm_init", "mm_malloc", "mm_free", "mm_realloc", "mm_checkheap")      # mm.h's, all
 ALLOWED_CALLS = ("mem_sbrk", "mem_heap_lo", "mem_heap_hi", "mem_heapsize", "mem_pagesize",
                  "memcpy", "memmove", "memset", "memcmp", "__memcpy_chk", "__memmove_chk", "__memset_chk",
                  "abort", "__assert_fail", "__stack_chk_fail", "_GLOBAL_OFFSET_TABLE_")
+# lesson 01's talloc.c is linked in: exactly the functions an allocator built on it needs (talloc.h's
+# other helpers are static inline). Not ta_replay_check (talloc.c:269): it calls malloc, printf,
+# signal and alarm, so it could write the driver's output or cancel its watchdog (review2-09 N1).
+TALLOC_CALLS = ("ta_init", "ta_malloc", "ta_free", "ta_coalesce", "ta_block_size_for", "ta_walk",
+                "ta_freelist", "ta_check")
 KERNEL_DOORS = ("mmap", "mmap64", "munmap", "mremap", "mprotect", "pkey_mprotect", "madvise", "sbrk", "brk",
                 "shmat", "syscall", "dlsym", "dlvsym", "dlopen")
 FORBIDDEN = ("malloc", "calloc", "realloc", "free", "reallocarray", "posix_memalign", "aligned_alloc",
@@ -538,7 +557,22 @@ def _cflags():
 
 
 def _allowed_call(name: str) -> bool:
-    return name in ALLOWED_CALLS or name in MM_FUNCTIONS or name.startswith("ta_")
+    return name in ALLOWED_CALLS or name in MM_FUNCTIONS or name in TALLOC_CALLS
+
+
+def _source_problem(text: str) -> str:
+    """What the C source itself may not contain (its comments and strings aside): inline
+    assembly (a system call the object's disassembly need not show, review2-09 N5), the
+    preprocessor's token pasting (an ``asm`` spelled in pieces), and a ``section`` attribute
+    (bytes of code placed by hand)."""
+    code = re.sub(r"/\*.*?\*/|//[^\n]*|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'", " ", text, flags=re.S)
+    m = re.search(r"\b(asm|__asm|__asm__)\b|##|\bsection\s*\(", code)
+    if not m:
+        return ""
+    what = {"##": "the preprocessor's token pasting (##)"}.get(m.group(0), f"'{m.group(0).strip()}'")
+    return (f"your allocator's source uses {what}: inline assembly, or a way to write it in pieces or place "
+            f"code by hand, could make a system call (a syscall instruction) that no check of the object file "
+            f"sees. A lab allocator needs none: write it in plain C")
 
 
 def _sections(obj) -> list:
@@ -555,18 +589,22 @@ def _sections(obj) -> list:
 
 def inspect_allocator(source) -> str:
     """Why a lab allocator is refused before it runs ("" when it is not), from its object
-    file: it defines a global symbol other than mm.h's functions (``nm -g --defined-only``:
+    file: its source has inline assembly, ``##`` or a ``section`` attribute (``_source_problem``),
+    it defines a global symbol other than mm.h's functions (``nm -g --defined-only``:
     it could replace the driver's printf), has constructors (``.init_array``...), uses a
-    symbol outside ``ALLOWED_CALLS`` and lesson 01's ``ta_*`` (``nm -u``: the C library's
-    allocator, mmap, printf, getcwd...), contains a system-call instruction (``objdump -d``),
+    symbol outside ``ALLOWED_CALLS`` and ``TALLOC_CALLS`` (``nm -u``: the C library's
+    allocator, mmap, printf, getcwd, ta_replay_check...), contains a system-call instruction (``objdump -d``),
     or keeps more than ``STATIC_LIMIT`` bytes of writable static data (the sizes of its
     writable sections, ``readelf -S``)."""
     import subprocess
-    obj = build_program([_lab_source(source) if isinstance(source, str) else Path(source)],
-                        output="mm.o", cflags=(*_cflags(), "-c"))
+    path = _lab_source(source) if isinstance(source, str) else Path(source)
+    problem = _source_problem(path.read_text(errors="replace"))
+    if problem:
+        return problem
+    obj = build_program([path], output="mm.o", cflags=(*_cflags(), "-c"))
     rule = ("In the lab every byte it uses, its bookkeeping included, must come from mem_sbrk(), and it "
-            "talks to nothing but the driver's mem_* functions, lesson 01's ta_* functions and memcpy/"
-            "memmove/memset/memcmp")
+            "talks to nothing but the driver's mem_* functions, lesson 01's " + ", ".join(TALLOC_CALLS)
+            + " and memcpy/memmove/memset/memcmp")
     undef = subprocess.run(["nm", "-u", str(obj)], capture_output=True, text=True).stdout.split()
     used = sorted({u.split("@")[0] for u in undef if u not in ("U", "w", "v")})
     calls = [c for c in used if c in FORBIDDEN]
@@ -705,14 +743,43 @@ def score(allocator: str, trace, repeats: int = 5, timeout: float = 60.0, label:
     if fail or not r.ok:
         msg = _name_op(fail.group(1), trace) if fail else f"the driver {r.status()}"
         return Score(name, trace.name, False, msg, ops=len(trace), reference=ref)
-    util = re.search(r"UTIL live=(\d+) footprint(?:_rss)?=(\d+)", out)
-    tm = re.search(r"TIME median=([\d.]+)", out)
-    if not ref and (not util or int(util.group(1)) != trace.live_peak()):
-        # the trace alone fixes the peak of live bytes: the driver's count must agree
-        return Score(name, trace.name, False, "the driver's output was changed: its peak of live bytes is not "
-                     f"the trace's {trace.live_peak():,}", ops=len(trace))
-    return Score(name, trace.name, True, "", int(util.group(1)), int(util.group(2)),
-                 float(tm.group(1)) if tm else float("nan"), len(trace), ref)
+    try:
+        got = parse_driver_output(out, repeats, ref)
+    except ValueError as exc:
+        return Score(name, trace.name, False, str(exc), ops=len(trace), reference=ref)
+    if got["ops"] != len(trace) or (not ref and got["live"] != trace.live_peak()):
+        # the trace alone fixes the count of operations and the peak of live bytes: the driver's must agree
+        return Score(name, trace.name, False, "the driver's output was changed: its count of operations or its "
+                     f"peak of live bytes is not the trace's ({len(trace):,} and {trace.live_peak():,})",
+                     ops=len(trace))
+    return Score(name, trace.name, True, "", got["live"], got["footprint"], got["seconds"], len(trace), ref)
+
+
+# The driver's whole output when it passes: these lines, in this order, each once (mdriver.c's say()).
+_DRIVER_LINES = (("ops", r"OK ops=(\d+)"),
+                 ("util", r"UTIL live=(\d+) footprint=(\d+)(?: shrink_refused=1)?"),
+                 ("time", r"TIME median=(\d+\.\d+) min=\d+\.\d+ max=\d+\.\d+ repeats=(\d+)"))
+
+
+def parse_driver_output(out: str, repeats: int, reference: bool = False) -> dict:
+    """The driver's report, parsed strictly: every line must be one the driver writes, in its
+    order, each exactly once (``TIME`` only when ``repeats`` > 0); anything else means
+    something other than the driver wrote to its output, and raises ValueError saying so.
+    {"ops", "live", "footprint", "seconds"}."""
+    grammar = [(k, rx.replace("footprint=", "footprint_rss=") if reference and k == "util" else rx)
+               for k, rx in _DRIVER_LINES if k != "time" or repeats > 0]
+    lines = out.splitlines()
+    if len(lines) != len(grammar) or not all(re.fullmatch(rx, line) for (_, rx), line in zip(grammar, lines)):
+        odd = next((line for (_, rx), line in zip(grammar, lines) if not re.fullmatch(rx, line)),
+                   lines[len(grammar)] if len(lines) > len(grammar) else "(a line missing)")
+        raise ValueError(f"the driver's output has a line it never writes, or lacks one ({odd[:120]!r}): something "
+                      f"other than the driver wrote to its output (the allocator may not print anything)")
+    m = [re.fullmatch(rx, line) for (_, rx), line in zip(grammar, lines)]
+    seconds = float(m[2].group(1)) if repeats > 0 else float("nan")
+    if repeats > 0 and int(m[2].group(2)) != repeats:
+        raise ValueError(f"the driver's output has {m[2].group(2)} repeats, not the {repeats} asked for")
+    return {"ops": int(m[0].group(1)), "live": int(m[1].group(1)), "footprint": int(m[1].group(2)),
+            "seconds": seconds}
 
 
 def malloclab(allocators: dict, traces, repeats: int = 5, rounds: int = 1, progress: bool = True,

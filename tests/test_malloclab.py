@@ -224,9 +224,10 @@ def _wrong_answers():
     return out
 
 
-@pytest.mark.parametrize("fragment", ["defines printf", "record of the heap was changed", "uses getcwd",
-                                      "syscall instruction", "memory grew", "constructor", "timed replay",
-                                      "past the end of the heap"])
+@pytest.mark.parametrize("fragment", ["defines printf", "uses getcwd", "syscall instruction", "memory grew",
+                                      "constructor", "timed replay", "past the end of the heap",
+                                      "ta_replay_check", "driver's own record", "same blocks on every pass",
+                                      "inline assembly"])
 def test_review09_cheats_are_refused(fragment):
     source = _wrong_answers()[fragment]
     s = ab.score(source, "random1000", repeats=1)
@@ -240,6 +241,51 @@ def test_allow_list_accepts_the_teaching_allocator_and_lesson01_helpers():
                  "    if (p && !ta_is_used(ta_block_of(p))) abort();\n    if (p) ta_free(&heap, p);")
     assert debug != MM_TALLOC
     assert ab.inspect_allocator(debug) == ""
+
+
+def test_only_the_ta_functions_the_lab_needs_are_allowed():
+    # review2-09 N1: ta_replay_check printf()s to the driver's stdout and calls malloc, signal, alarm
+    assert "ta_replay_check" not in ab.TALLOC_CALLS
+    used = MM_TALLOC.replace("    if (p) ta_free(&heap, p);",
+                             '    if (p) ta_free(&heap, p);\n    ta_replay_check("", TA_FIRST_FIT, TA_LIFO, 64);')
+    assert "uses ta_replay_check" in ab.inspect_allocator(used)
+
+
+@pytest.mark.parametrize("snippet", ['__asm__ volatile("" ::: "memory");', "asm(\"nop\");",
+                                     "__attribute__((section(\".text\"))) static const char c[] = {0};",
+                                     "#define CAT(a, b) a ## b"])
+def test_assembly_and_its_disguises_are_refused_in_the_source(snippet):
+    src = MM_TALLOC.replace("static ta_heap heap;", "static ta_heap heap;\n" + snippet)
+    assert "your allocator's source uses" in ab.inspect_allocator(src)
+    # ... but not when the words are only in a comment or a string
+    assert ab._source_problem("/* asm ## section( */ int x; // __asm__\nconst char *s = \"asm ##\";") == ""
+
+
+def test_the_drivers_output_is_parsed_strictly():
+    ok = "OK ops=3\nUTIL live=10 footprint=20\nTIME median=0.1 min=0.1 max=0.2 repeats=5\n"
+    assert ab.parse_driver_output(ok, 5) == {"ops": 3, "live": 10, "footprint": 20, "seconds": 0.1}
+    assert ab.parse_driver_output("OK ops=3\nUTIL live=10 footprint_rss=4096\n", 0, reference=True)["footprint"] == 4096
+    forged = [  # review2-09 N1: a line printed by the allocator before the driver's, a second UTIL, extra text
+        "step 1 (free 70000 UTIL live=10 footprint=10): id out of range\n" + ok,
+        ok.replace("UTIL live=10 footprint=20\n", "UTIL live=10 footprint=10\nUTIL live=10 footprint=20\n"),
+        ok.replace("footprint=20", "footprint=20 UTIL live=10 footprint=10"),
+        ok + "hello\n",
+        "OK ops=3\nTIME median=0.1 min=0.1 max=0.2 repeats=5\n",
+        ok.replace("repeats=5", "repeats=1"),
+    ]
+    for out in forged:
+        with pytest.raises(ValueError, match="driver's output"):
+            ab.parse_driver_output(out, 5)
+
+
+def test_timed_replays_must_place_every_block_as_the_checked_pass_did():
+    # review2-09 N3: the checked pass is first fit; the replays take a different block (offsets differ)
+    other = MM_TALLOC.replace("int mm_init(void)\n{", "static int inits;\nint mm_init(void)\n{\n    inits++;") \
+        .replace("TA_FIRST_FIT, TA_LIFO, 1);", "inits > 1 ? TA_BEST_FIT : TA_FIRST_FIT, TA_LIFO, 1);")
+    assert other != MM_TALLOC
+    s = ab.score(other, "random1000", repeats=1)
+    assert not s.ok and "where the checked pass returned" in s.message, s.message
+    assert ab.score("talloc", "random1000", repeats=3).ok
 
 
 def test_the_trace_fixes_the_peak_of_live_bytes():

@@ -65,6 +65,24 @@ for w in {_W}:
 type(res).ratio = lambda self, *a, **k: (1.0, 0.5, 2.0)
 predictions = {{w: {{"mimalloc": ("glibc", 1.0), "talloc": ("glibc", 1.0)}} for w in {_W}}}
 """, "of your run"),
+        # review2-09 N7: the measured medians times 1.05 (no digit matches, every factor the same multiple)
+        ("gaming", f"""predictions = {{}}
+for w in {_W}:
+    predictions[w] = {{}}
+    for a in ["mimalloc", "talloc"]:
+        med = res.ratio(w, a)[0]
+        predictions[w][a] = (a, med * 1.05) if med >= 1 else ("glibc", 1.05 / med)
+""", "times the same number"),
+        # review2-09 N7: the check's private copy of the run overwritten (all times equal), then a blanket
+        # answer; the copy is shown read-only, and rebinding the module's name changes nothing
+        ("gaming", f"""import weakref
+_flat = {{(w, a): (1.0,) * 9 for w in {_W} for a in ("glibc", "mimalloc", "talloc")}}
+try:
+    ab._RUNS[id(res)] = (weakref.ref(res), _flat)
+except TypeError:
+    ab._RUNS = {{id(res): (weakref.ref(res), _flat)}}
+predictions = {{w: {{"mimalloc": ("mimalloc", 2.0), "talloc": ("talloc", 2.0)}} for w in {_W}}}
+""", "of your run"),
         # a factor that compares equal to anything (float() of it is a plain 2.0: no help)
         ("gaming", f"""class Anything(float):
     def __eq__(self, other):
@@ -149,7 +167,9 @@ int printf(const char *fmt, ...)
 }
 """), "defines printf"),
         # review 09, cheat C without linker symbols: find the driver's heap_peak near its own static
-        # data and keep it low (first fit, LIFO, unchanged)
+        # data and keep it low (first fit, LIFO, unchanged). The driver keeps no such variable any more
+        # (its record is at a fixed address, read-only while the allocator runs): the search finds
+        # nothing, and what is left is the unchanged first fit
         ("gaming", _talloc_plus("int mm_init(void)\n{", r"""static size_t *peak_word, live_use, peak_use;
 static void find_peak(void)
 {
@@ -173,7 +193,7 @@ int mm_init(void)
                                           "    if (!peak_word) find_peak();\n    return r;").replace(
             "        p = ta_malloc(&heap, n);\n    return p;", "        p = ta_malloc(&heap, n);\n    return lie(p);").replace(
             "    if (p) ta_free(&heap, p);", "    if (p) { live_use -= ta_size(ta_block_of(p)); ta_free(&heap, p); }"),
-         "record of the heap was changed"),
+         "placement policies"),
         # review 09, E_GETCWD: glibc's malloc without naming it (getcwd(NULL, n) mallocs n bytes)
         ("forbidden", '''my_allocator = r"""
 #include "mm.h"
@@ -221,6 +241,68 @@ int mm_init(void)
             "void *mm_realloc(void *p, size_t n)\n{",
             "void *mm_realloc(void *p, size_t n)\n{\n    if (inits > 1) return n <= (1 << 20) ? one : NULL;"),
          "timed replay"),
+        # review2-09 N1 (P_replaycheck): lesson 01's ta_replay_check printf()s a trace line of the
+        # allocator's choosing to the driver's stdout: a forged UTIL line. Only the exact ta_* names the
+        # lab needs are allowed (and the driver's output is parsed strictly besides)
+        ("gaming", _talloc_plus("int mm_init(void)\n{", r"""int mm_init(void)
+{
+    static int said;
+    if (!said++) ta_replay_check("free 70000 UTIL live=19327 footprint=19327\n", TA_FIRST_FIT, TA_LIFO, 4096);"""),
+         "ta_replay_check"),
+        # review2-09 N2 (F_shadow, as it must be written now): the driver's record sits at a fixed address
+        # (mdriver.c's STATE_ADDR); lower its highest break there. The page is read-only while allocator
+        # code runs
+        ("gaming", _talloc_plus("void mm_free(void *p)\n{", r"""void mm_free(void *p)
+{
+    volatile size_t *record = (volatile size_t *)0x3e0000000000;      /* brk, open, peak */
+    if (record[2] > 4096) record[2] = 4096;"""), "driver's own record"),
+        # review2-09 N3 (T2_bump): the checked pass runs the teaching allocator, the timed replays a
+        # power-of-two bump allocator (fast, wasteful); every replay must place every block where the
+        # checked pass did and reach the same highest break
+        ("gaming", _talloc_plus("int mm_init(void)\n{", r"""static int inits;
+static char *bp, *bend;
+static void *cls[48];
+static void *bump(size_t n)
+{
+    size_t need = (n ? n : 1) + 16; int c = 5;
+    while (((size_t)1 << c) < need) c++;
+    void *f = cls[c];
+    if (f) { cls[c] = *(void **)f; return f; }
+    size_t sz = (size_t)1 << c;
+    if (bp + sz > bend) { char *q = mem_sbrk((intptr_t)sz); if (q == (void *)-1) return NULL; if (q != bend) bp = q; bend = q + sz; }
+    char *p = bp; bp += sz;
+    *(size_t *)p = (size_t)c;
+    return p + 16;
+}
+static void bump_free(void *p) { if (p) { int c = (int)((size_t *)p)[-2]; *(void **)p = cls[c]; cls[c] = p; } }
+int mm_init(void)
+{
+    if (++inits > 1) { bp = bend = 0; memset(cls, 0, sizeof cls); return 0; }""").replace(
+            "void *mm_malloc(size_t n)\n{", "void *mm_malloc(size_t n)\n{\n    if (inits > 1) return bump(n);").replace(
+            "void mm_free(void *p)\n{", "void mm_free(void *p)\n{\n    if (inits > 1) { bump_free(p); return; }").replace(
+            "void *mm_realloc(void *p, size_t n)\n{", "void *mm_realloc(void *p, size_t n)\n{\n    if (inits > 1) {\n"
+            "        void *q = bump(n);\n        if (p && q) { size_t old = ((size_t)1 << ((size_t *)p)[-2]) - 16; "
+            "memcpy(q, p, old < n ? old : n); bump_free(p); }\n        return q;\n    }"),
+         "same blocks on every pass"),
+        # review2-09 N5 (M_STACKSMALL): a small table on the stack (32 KiB), under the old 64 KiB allowance
+        ("forbidden", _talloc_plus("int mm_init(void)\n{", r"""int mm_init(void)
+{
+    volatile char here = 0;
+    char *tables = (char *)(((uintptr_t)&here - (1 << 20)) & ~(uintptr_t)4095);
+    for (size_t k = 0; k < (32 << 10); k += 4096) ((volatile char *)tables)[k] = 1;    /* "my tables" */"""),
+         "memory grew"),
+        # review2-09 N5 (E_SYSCALL_hidden): a system call hidden from the disassembler; inline assembly
+        # is refused in the source itself
+        ("forbidden", _talloc_plus("int mm_init(void)\n{", r"""static long hidden(long n)
+{
+    long r;
+    __asm__ volatile("jmp 1f\n\t.byte 0x48, 0xb8\n1:\t.byte 0x0f, 0x05\n\t.byte 0x90,0x90,0x90,0x90,0x90,0x90"
+                     : "=a"(r) : "a"(39L), "D"(n) : "rcx", "r11", "memory");
+    return r;
+}
+int mm_init(void)
+{
+    (void)hidden(0);"""), "inline assembly"),
         # scratch space in the break's last page, past the break (review 09, D6)
         ("forbidden", _talloc_plus("void *mm_malloc(size_t n)\n{", r"""void *mm_malloc(size_t n)
 {
