@@ -42,7 +42,7 @@ from cffi.recompiler import make_c_source
 
 from .toolchain import ROOT, cache_dir, mimalloc as _mimalloc_files, tool_path as _tool_path
 
-__all__ = ["BUILD_VERSION", "DEFAULT_CFLAGS", "CModule", "CompileError", "LinkError",
+__all__ = ["BUILD_VERSION", "DEFAULT_CFLAGS", "BuildFailed", "CModule", "CompileError", "LinkError",
            "Recipe", "build_c", "build_c_file", "build_program", "compiler_version", "load_module",
            "make_recipe", "precompiled_prologue"]
 
@@ -100,6 +100,32 @@ class CModule:
 
     def __repr__(self):
         return f"<C module: {', '.join(self.functions) or 'no functions'}>"
+
+
+class BuildFailed:
+    """What ``%%cffi NAME`` binds to NAME when the cell does not build: checks refuse it
+    ("your cell did not build") instead of grading the module an earlier version of the cell
+    left behind, while the learner's own cells can still use that earlier module (nothing
+    lost); with none, using it raises the build's error again."""
+    build_failed = True
+
+    def __init__(self, name: str, error: CompileError, previous=None):
+        self.name, self.error, self.previous = name, error, previous
+
+    def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        if self.previous is not None:
+            return getattr(self.previous, attr)
+        raise CompileError(f"the %%cffi cell that makes {self.name!r} did not build; fix it and run it "
+                           f"again:\n{self.error}", getattr(self.error, "diagnostics", ""))
+
+    def __dir__(self):
+        return dir(self.previous) if self.previous is not None else []
+
+    def __repr__(self):
+        return (f"<{self.name}: the cell did not build"
+                f"{'; the previous build is still callable' if self.previous is not None else ''}>")
 
 
 def _direct(module, name, fn):

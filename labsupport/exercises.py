@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 from .isolate import run_c, run_python
 
-__all__ = ["Case", "CheckResult", "check", "exercise", "fail", "passed", "not_done", "is_not_done",
+__all__ = ["Case", "CheckResult", "check", "exercise", "fail", "passed", "not_done", "is_not_done", "build_failed",
            "answer_keys", "plain_equal", "graded_begin", "graded_end", "NOT_DONE_MESSAGE", "RAISE_ON_FAIL"]
 
 RAISE_ON_FAIL = False     # True: a failed check also raises AssertionError (set by graded_begin)
@@ -117,6 +117,23 @@ def is_not_done(value) -> bool:
     if isinstance(value, (list, tuple, set, frozenset)):
         return any(is_not_done(v) for v in value)
     return False
+
+
+def build_failed(value) -> bool:
+    """True for what ``%%cffi NAME`` binds when its cell did not build (also in a
+    ``(module, "name")`` pair, a dict, list or tuple)."""
+    if getattr(type(value), "build_failed", False) is True:
+        return True
+    if isinstance(value, dict):
+        return any(build_failed(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(build_failed(v) for v in value)
+    return False
+
+
+def did_not_build() -> CheckResult:
+    return fail("your C cell did not build, so there is nothing to check yet",
+                "fix the compiler's messages under that cell and run it again, then this check")
 
 
 _PLAIN_SCALARS = (bool, int, float, str, bytes, type(None))
@@ -203,6 +220,8 @@ def check(fn, cases, *, isolate: bool = False, name: str | None = None, timeout:
     it then runs through ``run_c`` (a C crash becomes a failed case).
     """
     hints = {**_GENERIC, **(hints or {})}
+    if build_failed(fn):
+        return did_not_build()
     if is_not_done(fn):
         return not_done()
     c_pair = isinstance(fn, tuple) and len(fn) == 2 and isinstance(fn[1], str)
@@ -275,6 +294,8 @@ def exercise(func=None, *, error_hint: str = ""):
     def wrap(f):
         @functools.wraps(f)
         def run(*args, **kwargs):
+            if any(build_failed(a) for a in (*args, *kwargs.values())):
+                return did_not_build()
             if any(is_not_done(a) for a in (*args, *kwargs.values())):
                 return not_done()
             try:

@@ -31,7 +31,8 @@ nothing a call started outlives the call. ``max_rss_mb=None`` lifts the cap.
 
 With ``env=...`` the child instead starts a fresh interpreter (``sys.executable``,
 the real binary) because ``LD_PRELOAD``, ``GLIBC_TUNABLES`` and ``MIMALLOC_*`` are
-read only when a process starts.
+read only when a process starts. In ``env`` a value replaces the kernel's, ``None``
+removes the variable.
 """
 from __future__ import annotations
 
@@ -503,6 +504,18 @@ def _kill_tree(root: int, group: int) -> None:
         time.sleep(0.002)
 
 
+def _merged_env(extra: dict) -> dict:
+    """The kernel's environment with ``extra`` applied: a value replaces, ``None`` removes
+    (glibc reads an empty ``MALLOC_MMAP_THRESHOLD_`` as 0, so only removing undoes it)."""
+    env = dict(os.environ)
+    for k, v in extra.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = str(v)
+    return env
+
+
 def _with_labsupport_importable(env: dict) -> dict:
     """``env`` with this package's folder first on PYTHONPATH, for a child interpreter."""
     pkg_parent = str(Path(__file__).resolve().parent.parent)
@@ -647,13 +660,12 @@ def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=No
             spec_path = os.path.join(tmp, "spec")
             with open(spec_path, "wb") as f:
                 pickle.dump(spec, f)
-            child_env = _with_labsupport_importable({**os.environ, **{k: str(v) for k, v in env.items()}})
+            child_env = _with_labsupport_importable(_merged_env(env))
             spec = dict(spec, kind="exec",
                         payload=([sys.executable, "-m", "labsupport._runner", spec_path], child_env))
         elif kind == "exec":
             argv, extra = payload
-            spec["payload"] = (list(map(str, argv)),
-                               {**os.environ, **{k: str(v) for k, v in (extra or {}).items()}})
+            spec["payload"] = (list(map(str, argv)), _merged_env(extra or {}))
         t0 = time.perf_counter()
         code, sig, timed_out, stopped_by = _start_and_wait(spec, timeout, max_rss_mb, max_processes)
         seconds = time.perf_counter() - t0
@@ -711,8 +723,8 @@ def run_program(argv, timeout: float = 10.0, memory_mb: float | None = None,
                 cpu_seconds: int | None = None, env: dict | None = None, cwd=None,
                 input: str | bytes | None = None, max_rss_mb=_DEFAULT,
                 max_processes=_DEFAULT) -> RunResult:
-    """Run a program (argv list) in an isolated child; ``env`` adds to the environment.
-    Limits as for ``run_python``."""
+    """Run a program (argv list) in an isolated child; ``env`` adds to the environment
+    (``None`` removes a variable). Limits as for ``run_python``."""
     if isinstance(argv, (str, os.PathLike)):
         argv = [argv]
     return _run("exec", (list(argv), env), timeout=timeout, memory_mb=memory_mb,

@@ -14,7 +14,7 @@ import argparse
 import shlex
 import sys
 
-from .cbuild import CompileError, build_c
+from .cbuild import BuildFailed, CModule, CompileError, build_c
 
 __all__ = ["UsageError", "cffi_magic", "register", "usage"]
 
@@ -76,10 +76,16 @@ def cffi_magic(line: str, cell: str, namespace: dict):
         raise UsageError(f"%%cffi: unknown option(s) {' '.join(unknown)}\n{usage()}")
     if not opts.name.isidentifier():
         raise UsageError(f"%%cffi: {opts.name!r} is not a Python name")
-    mod = build_c(cell, libraries=opts.libraries, library_dirs=opts.library_dirs,
-                  include_dirs=opts.include_dirs, cflags=shlex.split(opts.cflags),
-                  ldflags=shlex.split(opts.ldflags), mimalloc=opts.mimalloc, cdef=opts.cdef,
-                  files=opts.files, line_offset=1, isolate=opts.isolate, headers=opts.headers)
+    try:
+        mod = build_c(cell, libraries=opts.libraries, library_dirs=opts.library_dirs,
+                      include_dirs=opts.include_dirs, cflags=shlex.split(opts.cflags),
+                      ldflags=shlex.split(opts.ldflags), mimalloc=opts.mimalloc, cdef=opts.cdef,
+                      files=opts.files, line_offset=1, isolate=opts.isolate, headers=opts.headers)
+    except CompileError as exc:       # the name no longer means the last version that built
+        previous = namespace.get(opts.name)
+        previous = getattr(previous, "previous", previous)
+        namespace[opts.name] = BuildFailed(opts.name, exc, previous if isinstance(previous, CModule) else None)
+        raise
     mod.timeout = opts.timeout
     namespace[opts.name] = mod
     if not opts.quiet:

@@ -260,3 +260,15 @@ def test_default_cap_follows_a_cgroup_limit(monkeypatch):
     monkeypatch.delenv("MEM_LIMIT")
     monkeypatch.setattr(isolate, "_cgroup_limit_mb", lambda: None)
     assert isolate._default_max_rss_mb() == min(2048, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 22))
+
+
+def test_env_none_removes_a_variable(monkeypatch):
+    """glibc reads an empty MALLOC_MMAP_THRESHOLD_ as 0: only removing it gives the default."""
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "0")
+    monkeypatch.setenv("LAB_KEEP", "kept")
+    r = lab.run_program(["sh", "-c", 'echo "[${MALLOC_MMAP_THRESHOLD_-unset}] $LAB_KEEP $LAB_NEW"'],
+                        env={"MALLOC_MMAP_THRESHOLD_": None, "LAB_NEW": 7})
+    assert r.stdout.strip() == "[unset] kept 7", r.stdout
+    r = lab.run_python(lambda: __import__("os").environ.get("MALLOC_MMAP_THRESHOLD_", "unset"),
+                       env={"MALLOC_MMAP_THRESHOLD_": None})
+    assert r.value == "unset", r

@@ -52,3 +52,31 @@ def test_line_form_gives_a_library_api_without_c_of_ones_own(ip):
     assert not r.success                 # IPython: "... the cell body is empty. Did you mean the line magic %cffi"
     r = ip.run_cell("%cffi cj --header cjson/cJSON.h -l cjson")
     assert r.success and "cJSON_Parse" in ip.user_ns["cj"].functions
+
+
+def test_a_cell_that_does_not_build_rebinds_its_name(fresh_cache):
+    """An edited cell that fails must not leave the previous version under the name: the
+    check would grade code the learner has already changed."""
+    from labsupport import exercises
+    from labsupport.magics import cffi_magic
+    import labsupport as lab
+    ns: dict = {}
+    with pytest.raises(lab.CompileError):                  # never built: using it says why
+        cffi_magic("zeros", "int count(int n) { return n }\n", ns)
+    with pytest.raises(lab.CompileError, match="did not build"):
+        ns["zeros"].count(3)
+    cffi_magic("zeros", "int count(int n) { return n; }\n", ns)
+    assert ns["zeros"].count(3) == 3
+    for _ in range(2):                                     # a failed edit, twice
+        with pytest.raises(lab.CompileError):
+            cffi_magic("zeros", "int count(int n) { return n + 1 }\n", ns)
+    assert exercises.build_failed(ns["zeros"]) and exercises.build_failed((ns["zeros"], "count"))
+    assert ns["zeros"].count(3) == 3                       # the learner's own cells: nothing lost
+    r = lab.check((ns["zeros"], "count"), [lab.Case((1,), 1)])
+    assert not r and "did not build" in str(r.message)
+
+    @exercises.exercise
+    def my_check(module):
+        return exercises.passed("graded the module")
+    r = my_check(ns["zeros"])
+    assert not r and not r.not_done and "did not build" in str(r.message)
