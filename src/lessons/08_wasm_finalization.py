@@ -892,6 +892,7 @@ print("live objects after A is collected: ", m.live_objects(), "  B's checksum:"
 #   frees it again;
 # - `with SafeObject(m, size) as obj:` gives the object and releases it on leaving the
 #   block, also when the block raises;
+# - `released`, a property (the stub has it): True once the object was released;
 # - `checksum()` after release raises `ValueError` with a message that says the object
 #   was released;
 # - an object that is never released is still freed by its finalizer.

@@ -86,6 +86,31 @@ WRONG = {
         done += 1
     return done
 ''', "gc.collect under any name"),
+        # the check's collection counter removed, then gc.collect per iteration: passed while
+        # the check counted through gc.callbacks (review2-04-05-08, N3)
+        ("forbidden", _BATCH_HEAD + '''    import gc
+    gc.callbacks.clear()                  # the check's counter is gone
+    done = 0
+    for _ in range(n):
+        obj = WasmObject(m, size)
+        obj.myself = obj
+        gc.collect()
+        done += 1
+    return done
+''', "gc.collect under any name"),
+        # the next counter a cheat would reach for: gc.get_stats replaced by one that says no
+        # collection ran, and a right free plus a gc.collect per iteration
+        ("gaming", _BATCH_HEAD + '''    import gc
+    gc.get_stats = lambda: [{"collections": 0, "collected": 0, "uncollectable": 0}] * 3
+    done = 0
+    for _ in range(n):
+        obj = WasmObject(m, size)
+        obj.myself = obj
+        obj._finalizer()
+        gc.collect()
+        done += 1
+    return done
+''', "gc.collect under any name"),
         ("forbidden", _BATCH_HEAD + '''    import gc
     gc.set_threshold(10, 10, 10)          # collect more often, so the finalizers keep up
     done = 0
@@ -172,6 +197,49 @@ WRONG = {
         self.release()
         return False
 ''', "raise ValueError"),
+        # released written as a plain method (the @property of the stub dropped), and tested
+        # without calling it: always true, so checksum() raises for a live object
+        # (review2-04-05-08, N4)
+        ("partial", '''class SafeObject:
+    def __init__(self, m, size):
+        handle = m.obj_new(size)
+        if handle == 0:
+            raise MemoryError(f"obj_new({size}) returned NULL: linear memory is full")
+        self.m, self.handle = m, handle
+        self._finalizer = weakref.finalize(self, m.obj_free, handle)
+
+    def released(self):
+        return not self._finalizer.alive
+
+    def release(self):
+        self._finalizer()
+''' + _SAFE_TAIL, "in the stub, released is a @property"),
+        # checksum() after release returns 0 instead of raising (review2-04-05-08, N6)
+        ("partial", '''class SafeObject:
+    def __init__(self, m, size):
+        handle = m.obj_new(size)
+        if handle == 0:
+            raise MemoryError(f"obj_new({size}) returned NULL: linear memory is full")
+        self.m, self.handle = m, handle
+        self._finalizer = weakref.finalize(self, m.obj_free, handle)
+
+    @property
+    def released(self):
+        return not self._finalizer.alive
+
+    def release(self):
+        self._finalizer()
+
+    def checksum(self):
+        return 0 if self.released else self.m.obj_sum(self.handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.release()
+        return False
+''', "instead of raising"),
         # the finalizer captures self through a bound method: nothing is ever collected
         ("forbidden", '''class SafeObject:
     def __init__(self, m, size):
