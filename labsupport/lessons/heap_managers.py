@@ -13,8 +13,12 @@ that runs the experiment instead of predicting it (``sandboxed``).
 """
 from __future__ import annotations
 
+import functools
+import os
 import re
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..heap.glibc import NO_TCACHE, TCACHE_STRUCT_SIZE, ChunkState, glibc_steps, replay_glibc
@@ -39,13 +43,87 @@ __all__ = ["c_function", "CHUNK_REQUESTS", "real_chunk_sizes", "check_chunk_size
 # ``MAX_BEST_FIT_OPS``/``MAX_FOOTPRINT_OPS`` and the dict ``_LIMITS`` are copies for reading, which
 # a check compares with the literals and puts back.
 _LIMITS = {"MAX_BEST_FIT_OPS": 12, "MAX_FOOTPRINT_OPS": 12}     # a copy for reading; not what the checks use
-_peeked: set = set()          # oracles (real_reuse, real_bins) called outside a check since the last check
+_peeked: set = set()          # a copy for reading of the oracles called outside a check (the record is below)
+_MALLOC_ENV = ("GLIBC_TUNABLES", "LD_PRELOAD", "LD_AUDIT", "LD_LIBRARY_PATH")
+
+
+def _make_guard():
+    """The checks' own state, in a closure rather than in module attributes a cell could clear:
+    which oracles were called outside a check (from any thread), whether this thread is inside
+    a check, and the objects the checks use as they were at import (to spot one replaced)."""
+    peeked: set = set()
+    local = threading.local()
+    originals: dict = {}
+
+    @contextmanager
+    def checking():
+        local.depth = getattr(local, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            local.depth -= 1
+
+    def called(oracle: str) -> None:
+        if not getattr(local, "depth", 0):
+            peeked.add(oracle)
+            _peeked.add(oracle)
+
+    def take(oracle: str) -> bool:
+        _peeked.discard(oracle)
+        if oracle in peeked:
+            peeked.discard(oracle)
+            return True
+        return False
+
+    def snapshot(pairs) -> None:
+        for mod, name in pairs:
+            originals[(mod.__name__, name)] = (mod, getattr(mod, name))
+
+    def tampered() -> str | None:
+        """The first object a cell replaced (every one is put back), or None."""
+        found = None
+        for (modname, name), (mod, obj) in originals.items():
+            if getattr(mod, name, None) is not obj:
+                found = found or (name if mod is sys.modules[__name__] else f"{modname}.{name}")
+                setattr(mod, name, obj)
+        return found
+
+    return checking, called, take, snapshot, tampered
+
+
+_checking, _called, _take_peek, _snapshot, _tampered = _make_guard()
 
 
 def _oracle_called(oracle: str) -> None:
-    """Record a call of a check's oracle (every call: the checks use ``_reuse``/``_bins``, which
-    record nothing), from whatever thread (a cell, a worker thread, a timer)."""
-    _peeked.add(oracle)
+    """Record a call of a check's oracle made outside a check (``real_reuse``, ``_reuse``...: every
+    function that computes an answer records it), from whatever thread (a cell, a worker, a timer)."""
+    _called(oracle)
+
+
+@contextmanager
+def _default_malloc():
+    """The check's own measurements run with glibc's defaults: ``GLIBC_TUNABLES``, ``LD_PRELOAD``
+    (another allocator) and the ``MALLOC_*`` variables a notebook may have set (``%env``,
+    ``os.environ``) are put aside while the check measures, and put back after."""
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k in _MALLOC_ENV or k.startswith("MALLOC_")}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def _guarded(check_fn):
+    """A check that measures with glibc's defaults, inside ``_checking`` (its oracle calls are its
+    own), and refuses to run when a cell replaced one of the functions or constants it uses."""
+    @functools.wraps(check_fn)
+    def run(*args, **kwargs):
+        replaced = _tampered()
+        if replaced:
+            return fail(f"{replaced} was replaced: the check uses the course's own (now put back)",
+                        "the check's functions stay as the course defines them: answer the task itself")
+        with _default_malloc(), _checking():
+            return check_fn(*args, **kwargs)
+    return run
 
 
 def _limit_changed() -> str | None:
@@ -102,6 +180,7 @@ def real_chunk_sizes(requests=CHUNK_REQUESTS) -> dict:
 
 
 @exercise
+@_guarded
 def check_chunk_sizes(fn, requests=CHUNK_REQUESTS):
     """Exercise: fn(n) must give the size of the chunk glibc uses for malloc(n)."""
     real = real_chunk_sizes(requests)
@@ -126,6 +205,7 @@ _COALESCE_HINTS = {
 
 
 @exercise(error_hint="the cell must build: %%cffi NAME ... --cflags \"-DTA_LEARNER_COALESCE\", with a ta_coalesce")
+@_guarded
 def check_coalesce(module, traces=COALESCE_TRACES, policy: str = "first", order: str = "lifo"):
     """Exercise: a talloc.c built with your ta_coalesce keeps every heap invariant on every
     trace. Each replay runs in an isolated child: a crash or an endless loop is reported
@@ -154,6 +234,7 @@ def best_policy(trace, options=None) -> tuple:
 
 
 @exercise
+@_guarded
 def check_policy(answer, trace="exercise"):
     """Exercise: which of first/lifo, first/address, next/lifo, best/lifo needs the least memory
     (smallest peak footprint) on ``trace``? The check compares footprints, so a wrong answer
@@ -204,6 +285,7 @@ def first_beats_best(text) -> str:
 
 
 @exercise(error_hint="my_trace is the trace as a string: one operation a line")
+@_guarded
 def check_first_beats_best(text):
     """Exercise: a trace of at most 12 operations on which best fit fails and first fit succeeds."""
     changed = _limit_changed()
@@ -214,6 +296,11 @@ def check_first_beats_best(text):
     if not isinstance(text, (str, Trace)):
         return fail(f"my_trace is a {type(text).__name__}, not a trace",
                     "my_trace is the trace as a string: one operation a line")
+    verdict = first_beats_best(text)
+    if verdict.startswith(("the trace does not parse", "the trace is empty", "arena")):
+        return fail(f"replay(your trace) returned {verdict!r}",
+                    "the trace's format: one operation a line (alloc ID SIZE, free ID), and an optional "
+                    "'# arena: BYTES' line whose size is a multiple of 16")
     return check(first_beats_best, [Case(args=(text,), expected="ok", label="replay(your trace)",
                                          hint="make best fit's choice leave two holes that are each too small "
                                               "for a later request, while first fit leaves one hole that fits; "
@@ -246,6 +333,7 @@ def real_reuse(trace=REUSE_TRACE) -> dict:
 
 
 def _reuse(trace=REUSE_TRACE) -> dict:
+    _oracle_called("real_reuse")
     t = as_trace(trace)
     first_free = next(i for i, op in enumerate(t.ops) if op.kind == OpKind.FREE)
     last_free = max(i for i, op in enumerate(t.ops) if op.kind == OpKind.FREE)
@@ -255,8 +343,7 @@ def _reuse(trace=REUSE_TRACE) -> dict:
 
 
 def _peeked_at(oracle: str):
-    if oracle in _peeked:
-        _peeked.discard(oracle)
+    if _take_peek(oracle):
         return fail(f"the answer was made by {oracle}(), the check's own replay",
                     "predict it yourself: read the trace, apply the rules of the section, and write the "
                     "dict by hand (run the check again after you do)")
@@ -264,6 +351,7 @@ def _peeked_at(oracle: str):
 
 
 @exercise(error_hint='answer is a dict: {"x": "a", ...}, each value one of "a", "b", "c", "d", "new"')
+@_guarded
 def check_reuse(answer, trace=REUSE_TRACE):
     """Exercise: answer = {new id: old id or "new"}; compared with glibc in a fresh process.
     Choose-the-answer: a wrong guess is not told the right one."""
@@ -366,6 +454,7 @@ def real_bins(trace=BIN_TRACE) -> dict:
 
 
 def _bins(trace=BIN_TRACE) -> dict:
+    _oracle_called("real_bins")
     s = glibc_steps(trace)
     ops = s.trace.ops
     first_free = next(i for i, op in enumerate(ops, 1) if op.kind == OpKind.FREE)
@@ -402,6 +491,7 @@ _PLACE_ALIASES = {"unsortedbin": "unsorted", "tcachebin": "tcache", "fast": "fas
 
 
 @exercise(error_hint='answer is a dict: {"x": ("a", "tcache"), ...}')
+@_guarded
 def check_bins(answer, trace=BIN_TRACE):
     """Exercise: answer = {new id: (old id or "new", bin kind)}, compared with glibc replayed
     in a fresh process. Choose-the-answer: a wrong guess is shown the bins as they were just
@@ -472,6 +562,7 @@ def _glibc_places(trace=VERSIONS_TRACE, asked=VERSIONS_ASKED) -> tuple:
     """Measured: {version: {id: (block whose chunk it got or "new", kind of place it was in)}}, and
     {version: (steps, version tuple)}, replaying ``trace`` under each fetched glibc (``heap.glibcs``)."""
     from ..heap import glibcs
+    _oracle_called("real_glibc_places")
     roots = glibcs.installed() or glibcs.fetch()
     if len(roots) < 2:
         raise RuntimeError(f"only {len(roots)} glibc version is in the course cache")
@@ -501,6 +592,7 @@ _VERSIONS_FORMAT = ('answer is a dict of dicts: {"2.36": {"x8": ("a1", "tcache")
 
 
 @exercise(error_hint=_VERSIONS_FORMAT)
+@_guarded
 def check_glibc_versions(answer, trace=VERSIONS_TRACE):
     """Exercise: for x8 and x9, under each glibc version (2.36, 2.41, 2.43): which block's chunk,
     from which kind of place. Measured by replaying the trace under each version's own C
@@ -601,6 +693,7 @@ def _footprint_verdict(text) -> str:
 
 
 @exercise(error_hint="my_trace is the trace as a string: one operation a line")
+@_guarded
 def check_footprint_trace(text):
     """Exercise: a trace of at most 12 operations (requests of 100 to 65,536 bytes) on which
     glibc's peak footprint is at least twice the peak live bytes, checked by replaying it."""
@@ -647,6 +740,7 @@ def _who_cases(rng=None) -> list:
 
 
 @exercise(error_hint="define who_gets_it_back(tcache_on, own_freed) with def")
+@_guarded
 def check_who_gets_it_back(fn):
     """Exercise 6: fn(tcache_on, own_freed) names the thread whose next malloc(24) gets thread 2's
     chunk after the main thread freed ``own_freed`` chunks of its own and then that one; compared
@@ -664,3 +758,24 @@ def check_who_gets_it_back(fn):
                  reveal_expected=False,
                  hints={"error": "return one of " + ", ".join(map(repr, _WHO_ANSWERS)) + ", worked out from "
                                  "the rules for any tcache_on and own_freed, not looked up for the book's cases"})
+
+
+def _take_snapshot() -> None:
+    """What the checks use, as it is now (at import): this module's functions, classes and
+    constants (not the task limits, which ``_limit_changed`` keeps), and the functions of other
+    modules they reach through a module attribute."""
+    from ..heap import glibc as glibc_mod
+    from ..heap import glibcs, threads
+    me = sys.modules[__name__]
+    skip = {"_LIMITS", "_peeked", "MAX_BEST_FIT_OPS", "MAX_FOOTPRINT_OPS"}
+    mine = [(me, n) for n, v in vars(me).items()
+            if not n.startswith("__") and n not in skip and not isinstance(v, type(sys))
+            and (callable(v) or isinstance(v, (str, bytes, tuple, frozenset, dict)))]
+    _snapshot(mine + [(glibcs, n) for n in ("steps_under", "installed", "fetch", "trusted", "untrusted_calls",
+                                            "run_program", "build_probe")]
+              + [(threads, n) for n in ("arena_outcome", "arena_demo")]
+              + [(glibc_mod, n) for n in ("tcache_fill_count", "run_probe", "build_probe", "GlibcSteps",
+                                          "glibc_steps", "replay_glibc")])
+
+
+_take_snapshot()

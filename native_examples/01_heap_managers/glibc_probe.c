@@ -206,8 +206,14 @@ static void *show(const char *what, size_t n)
     size_t field = size_field(p);
     long dist = (long)(p - heap_start);
     int in_heap = dist > 0 && dist < (long)((unsigned char *)sbrk(0) - heap_start);
-    out("%-34s chunk size %7zu  M bit %zu  %s\n", what, field & ~(size_t)7, (field & IS_MMAPPED) >> 1,
-        in_heap ? "in the heap (brk)" : "its own mapping (mmap)");
+    size_t size = field & ~(size_t)7, page = (size_t)sysconf(_SC_PAGESIZE);
+    if (field & IS_MMAPPED)      /* the mapping, whole pages: from glibc 2.43 the size field counts
+                                    16 bytes less than it (commit 614cfd0f8a) */
+        out("%-34s mapping    %7zu  M bit 1  %s\n", what, (size + page - 1) / page * page,
+            in_heap ? "in the heap (brk)" : "its own mapping (mmap)");
+    else
+        out("%-34s chunk size %7zu  M bit 0  %s\n", what, size,
+            in_heap ? "in the heap (brk)" : "its own mapping (mmap)");
     return p;
 }
 
@@ -242,17 +248,17 @@ static int cmd_sizes(int argc, char **argv)
     return 0;
 }
 
-/* a heap with a history: a free 1024-byte chunk in a bin, then malloc(1000) (which needs 1008) */
+/* a heap with a history: a free 1072-byte chunk in a bin (too big for the tcache, whose largest
+   default list holds 1040-byte chunks, so no tcache fill count matters), then malloc(1048), which
+   needs 1056 bytes: the rest would be 16 < 32, so malloc hands out the whole chunk */
 static int cmd_history(void)
 {
-    void *t[7], *x = malloc(1016);
-    sink = malloc(16);                                    /* guards: keep the chunks apart */
-    for (int i = 0; i < 7; i++) { t[i] = malloc(1016); sink = malloc(16); }
-    for (int i = 0; i < 7; i++) free(t[i]);               /* the tcache list for 1024-byte chunks is full (7) */
-    free(x);                                              /* so x goes to a bin */
-    void *p = sink = malloc(1000);
-    out("a free 1024-byte chunk waits in a bin; malloc(1000) needs 1008 bytes: the rest would be 16 < 32\n");
-    out("malloc(1000): chunk size %zu, the chunk that was free: %s, malloc_usable_size %zu\n",
+    void *x = malloc(1064);
+    sink = malloc(16);                                    /* a guard: x does not touch the top chunk */
+    free(x);                                              /* x goes to a bin */
+    void *p = sink = malloc(1048);
+    out("a free 1072-byte chunk waits in a bin; malloc(1048) needs 1056 bytes: the rest would be 16 < 32\n");
+    out("malloc(1048): chunk size %zu, the chunk that was free: %s, malloc_usable_size %zu\n",
         size_field(p) & ~(size_t)7, p == x ? "yes" : "no", malloc_usable_size(p));
     out_flush();
     return 0;

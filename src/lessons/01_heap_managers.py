@@ -225,7 +225,10 @@ print(lab.run_program([glibc_probe, "mmap"]).stdout)
 #   free space at the end of the heap (the *top chunk*) is too small, and the
 #   128 KiB padding had left enough room.
 # - `c`, the same size, no longer fitted in the top chunk, so the threshold applied: `mmap`.
-#   Its chunk is 135,168 bytes — whole pages.
+#   Its mapping is 135,168 bytes — whole pages. (Up to glibc 2.42 the chunk's size field
+#   says 135,168 too; from 2.43 it counts 16 bytes less, the mapping's own header: commit
+#   [614cfd0f8a](https://sourceware.org/git/?p=glibc.git;a=commit;h=614cfd0f8a2820aed54f9745077c7da0e6643bac),
+#   "malloc: Change mmap chunk layout". So the probe prints the mapping's size.)
 # - After `free(c)`, glibc **raised the threshold** to the size of the freed chunk
 #   (the *dynamic mmap threshold*, documented in `mallopt(3)`), so `e`, the same
 #   request again, came from the heap; after `free(d)`, even 200,000 bytes did.
@@ -492,7 +495,7 @@ print(lab.run_program([glibc_probe, "sizes", "0", "1", "24", "25", "40", "100", 
 # That size is what glibc uses **at least**. In a heap with a history a chunk can be
 # 16 bytes bigger: when the free chunk glibc picks would leave a remainder under
 # 32 bytes (too small to be a chunk), it hands out the whole chunk. The probe builds
-# such a heap on purpose:
+# such a heap on purpose: a free 1,072-byte chunk (too big for the tcache), then `malloc(1048)`:
 
 # %%
 print(lab.run_program([glibc_probe, "history"]).stdout)
@@ -506,7 +509,7 @@ print(lab.run_program([glibc_probe, "history"]).stdout)
 #
 # Since glibc 2.26 each thread has a **tcache**: small lists of recently freed
 # chunks, one list per chunk size for the 64 sizes from 32 to 1,040 bytes (requests
-# up to 1,032 bytes), at most 7 chunks each, used before anything else and without
+# up to 1,032 bytes), at most 7 chunks each (16 from glibc 2.43), used before anything else and without
 # locking. A chunk in the tcache still *looks* in use: its neighbour's P bit stays 1,
 # and glibc writes no `prev_size` for it.
 #
@@ -633,7 +636,7 @@ for stop, what in [(5, "free b"), (6, "free c"), (7, "free d")]:
 # unsorted bin is scanned; the large bins come after the scan):
 #
 # - **tcache** (per thread): 64 lists, one per chunk size from 32 to 1,040 bytes, at
-#   most 7 chunks each (the tunable `glibc.malloc.tcache_count`), last in, first out.
+#   most 7 chunks each (16 from 2.43; the tunable `glibc.malloc.tcache_count`), last in, first out.
 #   `free` puts a chunk there first, `malloc` looks there first;
 # - **fastbins** (in the arena): one list per chunk size from 32 to 128 bytes (the
 #   request limit `DEFAULT_MXFAST` is 64 × 8 / 4 = 128 on 64-bit, and `set_max_fast`
@@ -677,8 +680,8 @@ for stop, what in [(5, "free b"), (6, "free c"), (7, "free d")]:
 # list's free slots instead of its chunks (commit
 # [7e10e30e64](https://sourceware.org/git/?p=glibc.git;a=commit;h=7e10e30e64aa2cc8ba50f2f83cb7cc2cdad134ad),
 # "malloc: Count tcache entries downwards"): the heap's first chunk, which holds the
-# tcache, grows from 656 to 768 bytes. The development tree of 2.43 (glibc's master
-# branch in January 2026, whose NEWS heads "Version 2.43") removed the fastbins and
+# tcache, grows from 656 to 768 bytes. glibc 2.43 (Debian unstable
+# ships it as 2.43-7) removed the fastbins and
 # `malloc_consolidate` altogether and
 # raised the tcache's default of 7 chunks per list to 16 (commits
 # [bb5a4f5295](https://sourceware.org/git/?p=glibc.git;a=commit;h=bb5a4f5295ced26532939703867c35f2ce8c149b),
@@ -936,9 +939,9 @@ hm.check_glibc_versions(answer)
 
 # %%
 top = replay_glibc(merge, tunables=NO_TCACHE).chunks[-1]
-beyond = top.size - 128 * 1024
-print(f"top chunk after free d: {top.size:,} bytes ({top.state}); beyond a 128 KiB pad: {beyond:,} bytes,",
-      "less than one page" if beyond < os.sysconf("SC_PAGE_SIZE") else "at least one page")
+beyond = top.size - 128 * 1024       # its exact size depends on glibc's version (2.43: no tcache chunk here)
+print(f"top chunk after free d ({top.state}):", "larger" if beyond > 0 else "not larger", "than 128 KiB;",
+      "beyond a 128 KiB pad:", "less than one page" if beyond < os.sysconf("SC_PAGE_SIZE") else "at least one page")
 
 # %% [markdown]
 # The top chunk is larger than `M_TRIM_THRESHOLD`
@@ -1004,7 +1007,7 @@ print("freeing the pin kept a top chunk of M_TOP_PAD (128 KiB) plus less than a 
 # ([malloc.c of glibc 2.36](https://sourceware.org/git/?p=glibc.git;a=blob;f=malloc/malloc.c;hb=glibc-2.36#l5035),
 # `mtrim`, and `__malloc_trim` just after it). `trim.c` frees blocks of 1,000 bytes,
 # each 1,008-byte chunk inside the tcache's range, and yet most of them were
-# returned: the tcache took only the first 7, and the rest went to the bins.
+# returned: the tcache took only the first 7 (16 from glibc 2.43), and the rest went to the bins.
 #
 # A large request served by `mmap` is not in this heap at all, and `free` unmaps
 # it at once:
@@ -1012,7 +1015,8 @@ print("freeing the pin kept a top chunk of M_TOP_PAD (128 KiB) plus less than a 
 # %%
 big = replay_glibc("alloc small 100\nalloc big 300000\n")
 print("chunks in the heap:", [(ch.owner, ch.size) for ch in big.chunks if ch.state == "used"])
-print("served by mmap:   ", big.mmapped)
+page = os.sysconf("SC_PAGE_SIZE")     # the mapping: from glibc 2.43 the size field counts 16 bytes less
+print("served by mmap:   ", [(name, -(-size // page) * page) for name, size in big.mmapped], "(mapping sizes)")
 
 # %% [markdown]
 # ## 4. mimalloc: pages of one size class each *(optional on a first pass)*
@@ -1207,8 +1211,10 @@ from labsupport.widgets.sizeplot import plot_size_histogram, size_table
 rec = recorder.record([sys.executable, "-I", "-S", "-c", "pass"], "python -I -S -c pass",
                       env={"LC_ALL": "C.UTF-8"})
 allocs = rec.calls["alloc"] + rec.calls["realloc"]
+# the option nearest on a log scale (Python versions differ: 918 to about 3,100 measured here)
 print("allocations (malloc, calloc, realloc):",
-      "about 10" if allocs < 30 else "about 100" if allocs < 300 else "about 1,000" if allocs < 3000 else "more")
+      "about 10" if allocs < 32 else "about 100" if allocs < 316 else "about 1,000" if allocs < 10_000
+      else "about 100,000")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -1219,8 +1225,10 @@ print(f"{len(rec):,} operations in lesson 01's format (each realloc became alloc
 print("the first operations:", "; ".join(str(op) for op in rec.ops[:6]))
 
 # %% [markdown]
-# About a thousand allocations (and almost as many frees) before a line of your
-# program runs (the exact counts are in the cell above) — and
+# About a thousand allocations, and almost as many frees, before a line of your
+# program runs (the exact counts are in the cell above; they depend on the Python
+# version: 918 with Debian 12's Python 3.11, 2,176 with 3.13 and 3,108 with 3.12 on
+# one machine) — and
 # that is with Python's own small-object allocator (`pymalloc`) serving most
 # objects of 512 bytes or less from arenas it gets with `mmap`, so those never
 # reach `malloc` at all. Almost every block is freed again before the process
@@ -1234,7 +1242,7 @@ print("the first operations:", "; ".join(str(op) for op in rec.ops[:6]))
 # Its fastest path is the **tcache**: per thread, one list per chunk size, for the
 # 64 smallest sizes, 32 to 1,040 bytes (`TCACHE_MAX_BINS 64`; `tidx2usize(63)` =
 # 1,032 bytes, the largest request it takes, tunable with `glibc.malloc.tcache_max`;
-# at most 7 chunks per list by default, `TCACHE_FILL_COUNT`, tunable with
+# at most 7 chunks per list by default (16 from glibc 2.43), `TCACHE_FILL_COUNT`, tunable with
 # `glibc.malloc.tcache_count`; see the
 # [tunables manual](https://www.gnu.org/software/libc/manual/html_node/Memory-Allocation-Tunables.html)).
 # A `malloc` served from tcache takes no lock and searches nothing: it pops the
@@ -1289,8 +1297,9 @@ plot_size_histogram(hist, mi_classes)
 #   with coarser steps for bigger sizes and the free lists kept per page.
 #
 # Tcache covers *requests* up to 1,032 bytes, but it is a cache: each list holds at
-# most 7 chunks, so a program that frees 100 blocks of one size keeps 7 in tcache
-# and the rest go to the fastbins or the unsorted bin.
+# most 7 chunks (16 from glibc 2.43), so a program that frees 100 blocks of one size
+# keeps 7 in tcache and the rest go to a fastbin (up to glibc 2.42), or to the unsorted
+# bin (up to 2.40) or a small bin (from 2.41).
 
 # %% [markdown]
 # ### Replaying a window of it
@@ -1507,7 +1516,7 @@ fig
 #   the fixed bookkeeping): its small bins each hold one exact size and its large
 #   bins are sorted by size, so it takes the smallest free chunk that fits — best
 #   fit, in effect. **glibc with tcache** needs almost twice the footprint: the
-#   tcache keeps up to 7 freed chunks per size unmerged, ready for reuse. It trades
+#   tcache keeps up to 7 freed chunks per size (16 from glibc 2.43) unmerged, ready for reuse. It trades
 #   memory for speed.
 # - **mimalloc** has the largest footprint on this small trace: 17 size classes
 #   are in use, and each has a page of which about 4 KiB or more has been carved

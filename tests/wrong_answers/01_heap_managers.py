@@ -63,6 +63,13 @@ ta_block *ta_coalesce(ta_heap *h, ta_block *b)
         ("gaming", '''from concurrent.futures import ThreadPoolExecutor
 answer = ThreadPoolExecutor(1).submit(hm.real_reuse).result()
 ''', "the check's own replay"),
+        # the private function the oracle calls (review2-00-01 defect 3)
+        ("gaming", '''answer = hm._reuse()
+''', "the check's own replay"),
+        # the oracle, then the record of it cleared (the module's _peeked is only a copy)
+        ("gaming", '''answer = hm.real_reuse()
+hm._peeked.clear()
+''', "the check's own replay"),
     ],
     3: [
         # thinks the unsorted bin is scanned from its head (newest first), so y gets d; and
@@ -78,6 +85,9 @@ answer = ThreadPoolExecutor(1).submit(hm.real_reuse).result()
         # the check's own replay, called from a worker thread (no notebook frame on its stack)
         ("gaming", '''from concurrent.futures import ThreadPoolExecutor
 answer = ThreadPoolExecutor(1).submit(hm.real_bins).result()
+''', "the check's own replay"),
+        # the private function the oracle calls (review2-00-01 defect 3)
+        ("gaming", '''answer = hm._bins()
 ''', "the check's own replay"),
     ],
     4: [
@@ -100,6 +110,9 @@ answer = {"2.36": mine, "2.41": mine, "2.43": mine}
 ''', "same answer for all three"),
         # asks the check's own replay for the answer
         ("gaming", '''answer = hm.real_glibc_places()
+''', "the check's own replay"),
+        # the private function the oracle calls
+        ("gaming", '''answer = hm._glibc_places()[0]
 ''', "the check's own replay"),
         # reads the answer from a view of the exercise's trace (the steps of its panels)
         ("forbidden", '''from labsupport.widgets.sidebyside import compare_glibcs
@@ -198,6 +211,18 @@ free x
 """
 hm.check_first_beats_best(my_trace)
 ''', "at most 12"),
+        # the verdict function replaced from a cell (review2-00-01 defect 4)
+        ("gaming", '''my_trace = "alloc a 16\\n"
+hm.first_beats_best = lambda text: "ok"
+''', "was replaced"),
+        # replay() replaced in the module by a fake whose best fit fails
+        ("gaming", '''my_trace = "# arena: 48\\nalloc a 16\\nfree a\\nalloc b 16\\n"
+import labsupport.lessons.heap_managers as _h
+_h.replay = lambda t, p, o: type("R", (), {"failures": [] if p == "first" else [1], "arena_size": 48})()
+''', "was replaced"),
+        # an arena that is no multiple of 16: the format, not the strategy, is wrong
+        ("partial", '''my_trace = "# arena: 250\\nalloc a 16\\n"
+''', "the trace's format"),
     ],
     6: [
         # frees lag one allocation behind, so two big blocks are live at once, and a pin is
@@ -236,6 +261,13 @@ free c
 my_trace = "".join(f"alloc a{i} {100 + 16 * i}\\nfree a{i}\\n" for i in range(10))
 hm.check_footprint_trace(my_trace)
 ''', "at most 12"),
+        # the verdict function replaced from a cell (review2-00-01 defect 4) ...
+        ("gaming", '''my_trace = "alloc a 1000\\nfree a\\n"
+hm._footprint_verdict = lambda t: "ok"
+''', "was replaced"),
+        # ... and put back: a request above the task's range is refused again
+        ("forbidden", '''my_trace = "alloc a 70000\\nfree a\\nalloc b 100\\n"
+''', "100 to 65,536"),
     ],
     7: [
         # saw the two runs (tcache on: main thread; off: thread 2) but not that a tcache bin
@@ -263,5 +295,13 @@ def who_gets_it_back(tcache_on, own_freed):
     ffi.dlopen(None)
     return "main thread" if tcache_on and own_freed < 7 else "thread 2"
 ''', "not from running the two threads"),
+        # the notebook's GLIBC_TUNABLES set so that the real program's every answer is "thread 2"
+        # (review2-00-01 defect 2): the check measures with glibc's defaults; last, as it stays set
+        ("gaming", '''import os
+os.environ["GLIBC_TUNABLES"] = "glibc.malloc.tcache_count=0"
+
+def who_gets_it_back(tcache_on, own_freed):
+    return "thread 2"
+''', "tcache of the thread that calls it"),
     ],
 }
