@@ -30,6 +30,8 @@ if ! "${PODMAN[@]}" image exists docker.io/library/debian:12; then
   tar -C "$BASE" -c . | "${PODMAN[@]}" import - docker.io/library/debian:12 >/dev/null
 fi
 
+# a machine behind a TLS-inspecting proxy trusts an extra authority: so must the image
+cp /usr/local/share/ca-certificates/*.crt container/ca-certificates/ 2>/dev/null || true
 echo "[container] building $IMAGE from container/Dockerfile"
 t0=$(date +%s)
 "${PODMAN[@]}" build --isolation chroot --network host -f container/Dockerfile -t "$IMAGE" . \
