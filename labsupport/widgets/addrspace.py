@@ -15,8 +15,10 @@ Importing this module lets a returned Figure display as a PNG in a notebook (``h
 """
 from __future__ import annotations
 
+import base64
 import math
 from html import escape
+from types import SimpleNamespace
 
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
@@ -140,14 +142,22 @@ def _make_widget_class():
                                          layout=widgets.Layout(display="" if len(names) > 1 else "none"))
             self.region = widgets.Dropdown(options=[], description="region",
                                            layout=widgets.Layout(width="32em"))
-            self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="48em"))
-            self.caption = widgets.HTML()    # the picture in words (book/_static/a11y.js makes it its alt)
+            # the picture as an HTML <img> with alternative text (an ipywidgets Image has no alt
+            # text, and a tooltip breaks its view); ``image.value`` is its PNG
+            self.picture = widgets.HTML(layout=widgets.Layout(max_width="48em"))
+            self._png = b""
+            self.caption = widgets.HTML()    # the picture in words, under it (also its alt text)
             self.details = widgets.HTML()
             self.step.observe(lambda ch: self._load(), names="value")
             self.region.observe(lambda ch: self._show(), names="value")
             super().__init__([widgets.HBox([self.step, self.region]),
-                              widgets.HBox([widgets.VBox([self.image, self.caption]), self.details])])
+                              widgets.HBox([widgets.VBox([self.picture, self.caption]), self.details])])
             self._load()
+
+        @property
+        def image(self):
+            """The picture's PNG in ``.value`` (what the ipywidgets ``Image`` it replaced held)."""
+            return SimpleNamespace(value=self._png, format="png")
 
         @property
         def space(self) -> AddressSpace:
@@ -171,10 +181,12 @@ def _make_widget_class():
         def _show(self):
             sp, i = self.space, self.region.value or 0
             title = f"{self._title + ': ' if self._title else ''}{self.step.value}"
-            self.image.value = figure_png(draw_address_space(sp, title=title, highlight=i), dpi=80)
-            self.caption.value = (f"<span class='lab-alt' style='font-size:85%'>{escape(title)}: the address "
-                                  f"space drawn as {len(sp.regions)} regions, the lowest address at the bottom "
-                                  f"(the regions are listed in the menu above)</span>")
+            self._png = figure_png(draw_address_space(sp, title=title, highlight=i), dpi=80)
+            alt = escape(f"{title}: the address space drawn as {len(sp.regions)} regions, the lowest "
+                         f"address at the bottom (the regions are listed in the menu above)", quote=True)
+            self.picture.value = (f"<img alt=\"{alt}\" style='max-width:100%' "
+                                  f"src='data:image/png;base64,{base64.b64encode(self._png).decode()}'>")
+            self.caption.value = f"<span class='lab-alt' style='font-size:85%'>{alt}</span>"
             self.details.value = details_html(sp, i) if sp.regions else ""
 
         def __repr__(self):       # deterministic text for nbval (no widget ids, no addresses)

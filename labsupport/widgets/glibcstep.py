@@ -211,7 +211,11 @@ class GlibcStepper(TraceStepper):
         rows = self._editor_rows(editable)
         self.view = StepView(self.steps, GlibcRenderer(glibc_span(self.steps)), controls=[self.tunables], rows=rows)
         self.view.widget.children = (self.view.widget.children[0], self.view.label,
-                                     w.HBox([self.view.map, self.view.lists]), self.view.figures, *rows)
+                                     # wraps rather than scrolls sideways (a scrolled box with nothing
+                                     # focusable in it cannot be scrolled by keyboard: axe-core's
+                                     # scrollable-region-focusable)
+                                     w.HBox([self.view.map, self.view.lists], layout=w.Layout(flex_flow="row wrap")),
+                                     self.view.figures, *rows)
         self.view.map.layout = w.Layout(flex="0 0 auto")              # the map keeps its width
         self.view.lists.layout = w.Layout(flex="1 1 auto", min_width="320px", margin="0 0 0 12px")
         self.tunables.observe(lambda ch: self._refresh(), names="value")

@@ -31,6 +31,7 @@ from functools import lru_cache
 
 import ipywidgets as w
 
+from .stepper import hide_play, play_toggle
 from .text import format_table
 
 __all__ = ["Panel", "SideBySide", "choices_text", "manager_panels", "compare_managers", "glibc_version_panels",
@@ -96,6 +97,7 @@ class SideBySide:
                                   layout=w.Layout(width="420px"))
         self.play = w.Play(value=0, min=0, max=n, interval=interval)
         w.jslink((self.play, "value"), (self.slider, "value"))
+        self.playing = play_toggle(self.play)       # named; the Play stays first: the repr starts as before
         self.label = w.HTML()
         self._parts = []
         boxes = []
@@ -107,7 +109,7 @@ class SideBySide:
                                 layout=w.Layout(border="1px solid #ddd", padding="4px", margin="2px 0")))
         self._svg = [lru_cache(maxsize=512)(lambda i, p=p: p.renderer.heap(p.step(i))) for p in self.panels]
         self.slider.observe(lambda ch: self.show(ch["new"]), names="value")
-        self.widget = w.VBox([w.HBox([self.play, self.slider]), *boxes])
+        self.widget = w.VBox([w.HBox([self.play, self.slider, self.playing]), *boxes])
         self.show(0)
 
     def show(self, i: int):
@@ -121,6 +123,7 @@ class SideBySide:
     def _ipython_display_(self):
         from IPython.display import display
         display(self.widget)
+        hide_play(self.play)
 
     def __repr__(self):
         return f"SideBySide({', '.join(p.title for p in self.panels)}; {len(self.panels[0].steps) - 1} steps)"

@@ -23,9 +23,30 @@ from ..heap.traces import TraceError, as_trace, parse_trace
 from .stepviews import HtmlRenderer
 from .style import FAILED_COLOR
 
-__all__ = ["StepView", "TraceStepper", "Stepper", "talloc_renderer", "LAZY_FROM"]
+__all__ = ["StepView", "TraceStepper", "Stepper", "talloc_renderer", "play_toggle", "hide_play", "LAZY_FROM"]
 
 LAZY_FROM = 5000     # Stepper: traces this long build their steps when shown
+
+
+def play_toggle(play: w.Play) -> w.ToggleButton:
+    """A named play/pause button for ``play`` (hide the Play with ``hide_play`` once shown).
+
+    ipywidgets 8's Play draws three buttons holding only an icon, with no accessible name
+    (axe-core: button-name, critical), and has no trait to give them one. This toggle, named
+    by its text, drives the Play's ``playing`` in the browser (jslink), so it works without a
+    kernel (the book) too; the hidden Play still animates what it is linked to."""
+    toggle = w.ToggleButton(value=False, description="play", icon="play",
+                            tooltip="play the steps one after another (press again to pause)",
+                            layout=w.Layout(width="6em"))
+    w.jslink((toggle, "value"), (play, "playing"))
+    return toggle
+
+
+def hide_play(play: w.Play) -> None:
+    """Hide ``play``'s unnamed buttons (display none: out of the accessibility tree), after
+    the widget was displayed: the text form a display stores (and nbval compares) is the
+    widget's repr at that moment, which a changed layout would alter."""
+    play.layout.display = "none"
 
 
 class StepView:
@@ -42,12 +63,13 @@ class StepView:
                                   layout=w.Layout(width="420px"))
         self.play = w.Play(value=0, min=0, max=n, interval=interval)
         w.jslink((self.play, "value"), (self.slider, "value"))
+        self.playing = play_toggle(self.play)       # the Play stays first: the repr starts as before
         self.label = w.HTML()
         self.map = w.HTML()
         self.lists = w.HTML()
         self.figures = w.HTML()
         self.slider.observe(lambda ch: self.show(ch["new"]), names="value")
-        self.widget = w.VBox([w.HBox([self.play, self.slider, *controls]), self.label, self.map,
+        self.widget = w.VBox([w.HBox([self.play, self.slider, self.playing, *controls]), self.label, self.map,
                               self.lists, self.figures, *rows])
         self.show(0)
 
@@ -80,6 +102,7 @@ class StepView:
     def _ipython_display_(self):
         from IPython.display import display
         display(self.widget)
+        hide_play(self.play)
 
 
 def _steps(steps):
@@ -142,6 +165,7 @@ class TraceStepper:
     def _ipython_display_(self):
         from IPython.display import display
         display(self.widget)
+        hide_play(self.play)
 
 
 class Stepper(TraceStepper):
