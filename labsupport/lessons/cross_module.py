@@ -324,21 +324,21 @@ def check_greeting_length(host, libdir):
     if not hasattr(host, "path") or "greeting_length" not in getattr(host, "functions", ()):
         return fail("the C cell did not define int greeting_length(const char *name)",
                     "keep the function's name and signature; the cell builds the module `host`")
-    call = f"greeting_length() on {' and '.join(map(repr, GREETING_NAMES))}, in turns,"
+    call = f"greeting_length() on {' and '.join(map(repr, GREETING_NAMES))}, in turns"
     r = run_python(greeting_report, host.modname, host.path, GREETING_NAMES, str(libdir), timeout=60)
     if not r.ok:
         if "double free" in (r.stderr or ""):
-            return fail(f"{call} crashed: the child was {r.status()}, and glibc said \"double free\"",
+            return fail(f"{call}, crashed: the child was {r.status()}, and glibc said \"double free\"",
                         "each block is freed exactly once: a second free() of the same copy aborts")
         if r.signal and not r.timed_out:
-            return fail(f"{call} crashed: the child was {r.status()}",
+            return fail(f"{call}, crashed: the child was {r.status()}",
                         _CRASH.get(r.signal, "look for a block freed twice or by the wrong allocator"))
         if r.timed_out or r.stopped_by:
-            return fail(f"{call} did not finish: the child {r.status()}",
+            return fail(f"{call}, did not finish: the child {r.status()}",
                         "an endless loop in greeting_length? If not, the machine may be busy: run "
                         "the check cell again")
         last = (r.error or r.stderr).strip().splitlines()
-        return fail(f"{call} failed: {last[-1] if last else r.status()}",
+        return fail(f"{call}, failed: {last[-1] if last else r.status()}",
                     "the check calls greeting_length in a child; it must return normally")
     got = r.value
     made = got["made_per_call"]

@@ -801,9 +801,10 @@ cross_module.check_greeting_length(host, LIBDIR)
 #
 # - A pointer carries no owner. `free` must be the `free` of the allocator that made
 #   the block; otherwise anything from a crash to silence: glibc aborted
-#   (`free(): invalid pointer`), a static mimalloc segfaulted with no message, the
-#   preloaded mimalloc returned silently from a glibc block and from another mimalloc
-#   copy's block, and Wine 8 silently leaked every wrongly freed block while Wine 10
+#   (`free(): invalid pointer`), a static mimalloc (`libmimalloc.a`, whose `mi_free` does
+#   not check the pointer) segfaulted with no message, the preloaded mimalloc (the shared
+#   library, built with `MI_FREE_IS_CHECKED`) returned silently from a glibc block and
+#   from another mimalloc copy's block, and Wine 8 silently leaked every wrongly freed block while Wine 10
 #   freed some and leaked others.
 # - Two allocators end up in one Linux process whenever two modules bind the name
 #   `malloc` to different definitions. Seen here: a library that carries its own
@@ -824,7 +825,8 @@ cross_module.check_greeting_length(host, LIBDIR)
 # - "Each `/MT` DLL has its own heap": not its own Win32 heap since Visual Studio 2012;
 #   what remains per CRT copy is its heap manager and state (debug headers, `FILE*`,
 #   environment, locale), plus `new`/`delete` pairs and custom allocators.
-# - "A wrong free always crashes": the preloaded mimalloc returned silently twice above.
+# - "A wrong free always crashes": the preloaded mimalloc returned silently twice above
+#   (its checked `mi_free` ignores a block it cannot find, and the block leaks).
 # - "It ran fine under Wine, so it is fine on Windows": Wine 8 ignores a wrong-heap
 #   free, Wine 10 ignores some and performs others; Windows may corrupt the heap.
 # - "It does not crash, so it is correct": the exported library case never crashes and
