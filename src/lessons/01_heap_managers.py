@@ -507,7 +507,8 @@ print(lab.run_program([glibc_probe, "history"]).stdout)
 #
 # ### tcache: last in, first out
 #
-# Since glibc 2.26 each thread has a **tcache**: small lists of recently freed
+# Since glibc 2.26 (commit [d5c3fafc43](https://sourceware.org/git/?p=glibc.git;a=commit;h=d5c3fafc4307c9b7a4c7d5cb381fcdbfad340bcc),
+# "Add per-thread cache to malloc") each thread has a **tcache**: small lists of recently freed
 # chunks, one list per chunk size for the 64 sizes from 32 to 1,040 bytes (requests
 # up to 1,032 bytes), at most 7 chunks each (16 from glibc 2.43), used before anything else and without
 # locking. A chunk in the tcache still *looks* in use: its neighbour's P bit stays 1,
@@ -550,7 +551,11 @@ print(lab.run_program([glibc_probe, "uaf"]).stdout)
 # %% [markdown]
 # Only the first two words, 16 bytes: the tcache stores its list link there (the *next* pointer,
 # "safe-linked", i.e. XORed with its own address shifted right by 12, since glibc
-# 2.32) and a *key* that lets `free` spot a double free (lesson 00). The other 48
+# 2.32, commit [a1a486d70e](https://sourceware.org/git/?p=glibc.git;a=commit;h=a1a486d70ebcc47a686ff5846875eacad0940e41),
+# "Add Safe-Linking to fastbins and tcache") and a *key* that lets `free` spot a double
+# free (lesson 00; since glibc 2.29, commit
+# [bcdaad21d4](https://sourceware.org/git/?p=glibc.git;a=commit;h=bcdaad21d4635931d1bd3b54a7894276925d081d),
+# "malloc: tcache double free check"). The other 48
 # bytes still hold the old data. That is why the bug hides. What makes it a bug is
 # the LIFO reuse just shown: the next `malloc` of that size hands the *same* block to
 # another object, and from then on the stale pointer reads that object's data and
