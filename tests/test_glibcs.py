@@ -62,3 +62,17 @@ def test_lesson_01_exercise_3b_measured_under_each_version(roots, capsys):
     assert not hm.check_glibc_versions(places)
     assert "read from the replays themselves" in capsys.readouterr().out
     assert hm.check_glibc_versions(places)                            # the note is cleared once refused
+
+
+def test_lesson_01_checks_measure_with_glibcs_defaults(monkeypatch, capsys):
+    """A GLIBC_TUNABLES the notebook set (the lesson teaches it) does not reach the checks' own
+    replays (review2-00-01 defect 2): exercise 3's reference still passes, and is left set."""
+    from labsupport.lessons import heap_managers as hm
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0")
+    assert hm.check_bins({"x": ("c", "tcache"), "y": ("b", "unsorted"), "z": ("d", "unsorted"), "w": ("new", "top")})
+    import os
+    assert os.environ["GLIBC_TUNABLES"] == "glibc.malloc.tcache_count=0"
+    monkeypatch.setattr(hm, "_footprint_verdict", lambda text: "ok")
+    assert not hm.check_footprint_trace("alloc a 1000\nfree a\n")
+    assert "_footprint_verdict was replaced" in capsys.readouterr().out
+    assert hm._footprint_verdict.__module__ == hm.__name__           # put back
