@@ -1,0 +1,119 @@
+"""The heap pictures seen without full colour vision: are free, used and glibc's bins told apart?
+
+Each picture's colours are passed through the simulation of Machado, Oliveira and Fernandes
+(2009), "A Physiologically-based Model for Simulation of Color Vision Deficiency" (IEEE TVCG
+15(6), doi:10.1109/TVCG.2009.113), severity 1.0 (full protanopia, deuteranopia, tritanopia),
+applied to linear sRGB; the matrices are the paper's supplementary table as colorspacious
+carries it (github.com/njsmith/colorspacious, commit 58948923b706879a54071568c7501be3f108797c,
+colorspacious/cvd.py lines 131-135, 188-192 and 246-250; applied in linear sRGB there too:
+colorspacious/conversion.py lines 43-53). "No colour at all" is the luminance alone (sRGB's
+Y). Two colours count as told apart when their CIELAB distance (CIE76 delta E, D65) is at
+least ``APART`` = 10: a threshold chosen here (a just-noticeable difference is about 2.3;
+blocks in a busy picture need several times that), not a standard.
+
+The state picture (``heapdraw.draw_heap``) is checked on its rendered PNG: every pixel
+simulated, each state's pixels compared. glibc's bin colours (``style.BIN_COLORS``, the SVG
+of ``glibcstep.glibc_heap_svg``) are checked as the palette the SVG fills with, and the pairs
+that collapse are recorded in ``CONFUSED``: the finding, kept so that a palette change updates
+it. Nothing here changes a picture (the SVG is compared by nbval in lesson 01).
+"""
+from __future__ import annotations
+
+import io
+import itertools
+
+import numpy as np
+import pytest
+
+from labsupport.heap.model import Block
+from labsupport.widgets.heapdraw import draw_heap, figure_png
+from labsupport.widgets.style import BIN_COLORS, COLORS
+
+MACHADO_2009 = {       # severity 1.0, rows map linear (R, G, B) to the simulated linear (R, G, B)
+    "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                   [-0.003882, -0.048116, 1.051998]],
+    "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                     [-0.011820, 0.042940, 0.968881]],
+    "tritanopia": [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                   [0.004733, 0.691367, 0.303900]],
+}
+VISIONS = ("protanopia", "deuteranopia", "tritanopia", "no colour")
+APART = 10.0
+
+# glibc's bins whose colours collapse (delta E < APART), as measured with the palette of
+# style.BIN_COLORS today: the bins are told apart there only by the lists beside the map
+# (each chunk's "#n" label is its place in its bin, not the bin's name)
+CONFUSED = {
+    "protanopia": {("free", "top"), ("unsorted", "smallbin")},
+    "deuteranopia": {("free", "top"), ("tcache", "largebin")},
+    "tritanopia": {("free", "top")},
+    "no colour": {("tcache", "fastbin"), ("tcache", "unsorted"), ("tcache", "smallbin"),
+                  ("fastbin", "unsorted"), ("fastbin", "smallbin"), ("unsorted", "smallbin"),
+                  ("unsorted", "largebin"), ("smallbin", "largebin"), ("free", "top")},
+}
+
+
+def _linear(srgb):
+    srgb = np.asarray(srgb, float)
+    return np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
+
+
+def _simulate(linear, vision: str):
+    """Linear sRGB (..., 3) as seen with ``vision``."""
+    if vision == "no colour":
+        y = linear @ np.array([0.2126, 0.7152, 0.0722])
+        return np.repeat(y[..., None], 3, -1)
+    return np.clip(linear @ np.array(MACHADO_2009[vision]).T, 0, 1)
+
+
+def _lab(linear):
+    xyz = linear @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                             [0.0193, 0.1192, 0.9505]]).T
+    t = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(t > (6 / 29) ** 3, np.cbrt(t), t / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]),
+                     200 * (f[..., 1] - f[..., 2])], -1)
+
+
+def _hex(colour: str):
+    return np.array([int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+
+
+def _distance(a: str, b: str, vision: str) -> float:
+    return float(np.linalg.norm(_lab(_simulate(_linear(_hex(a)), vision))
+                                - _lab(_simulate(_linear(_hex(b)), vision))))
+
+
+def test_the_simulation_is_machados():
+    # a grey stays grey (each row sums to 1), pure red loses most of its redness for a protanope
+    for m in MACHADO_2009.values():
+        assert np.allclose(np.sum(m, 1), 1, atol=2e-3)
+    red = _lab(_simulate(_linear([1, 0, 0]), "protanopia"))
+    assert red[1] < 0.5 * _lab(_linear([1, 0, 0]))[1]
+
+
+@pytest.mark.parametrize("vision", VISIONS)
+def test_used_free_and_meta_stay_apart_on_the_rendered_heap_picture(vision):
+    blocks = [Block(0, 16, "meta"), Block(16, 64, "used", owner="a"), Block(80, 96, "free"),
+              Block(176, 32, "used", owner="b"), Block(208, 48, "free"), Block(256, 16, "meta")]
+    png = figure_png(draw_heap(blocks, title="states"))
+    import matplotlib.image
+    pixels = matplotlib.image.imread(io.BytesIO(png), format="png")[..., :3]
+    seen = _lab(_simulate(_linear(pixels), vision))
+    means = {}
+    for state, colour in COLORS.items():
+        mask = np.all(np.abs(pixels - _hex(colour)) < 1.5 / 255, -1)
+        assert mask.sum() > 50, f"{state} ({colour}) is not in the picture"
+        means[state] = seen[mask].mean(0)
+    for a, b in itertools.combinations(means, 2):
+        d = float(np.linalg.norm(means[a] - means[b]))
+        assert d >= APART, f"{vision}: {a} and {b} differ by delta E {d:.1f} only"
+
+
+@pytest.mark.parametrize("vision", VISIONS)
+def test_which_of_glibcs_bins_collapse(vision):
+    confused = {(a, b) for a, b in itertools.combinations(BIN_COLORS, 2)
+                if _distance(BIN_COLORS[a], BIN_COLORS[b], vision) < APART}
+    assert confused == CONFUSED[vision], {
+        pair: round(_distance(BIN_COLORS[pair[0]], BIN_COLORS[pair[1]], vision), 1)
+        for pair in confused ^ CONFUSED[vision]}
