@@ -15,7 +15,7 @@
 # and takes them back. How does it do that, what does it cost, and why does a
 # heap that still has plenty of free bytes sometimes fail to hold a block?
 #
-# **In this notebook (about 150 minutes; sections 4, 6 and 7, about 45 minutes
+# **In this notebook (about 165 minutes; sections 4, 6 and 7, about 45 minutes
 # together, are optional on a first pass)** you will:
 # 1. see why a heap exists: pages, the cost of asking the kernel for every object,
 #    and how glibc grows its heap (`brk`) or maps big blocks (`mmap`);
