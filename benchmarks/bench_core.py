@@ -42,6 +42,92 @@ def _median(f, n):
     return statistics.median(ts)
 
 
+BASELINE = "27dc245817d9098428ad75a0afe0017979b22e7b"   # isolate.py before issue 30's speed work
+_BOOT = ("import sys, importlib.util, labsupport; s = importlib.util.spec_from_file_location("
+         "'labsupport._isolate_before', sys.argv[1]); m = importlib.util.module_from_spec(s); "
+         "sys.modules[s.name] = m; s.loader.exec_module(m); m._server_main(int(sys.argv[2]))")
+
+
+def _isolate_before():
+    """labsupport/isolate.py as it was at BASELINE, loaded beside the current one (its fork
+    server started from that same file), or None outside a git checkout."""
+    import importlib.util
+    root = Path(__file__).resolve().parent.parent
+    try:
+        src = subprocess.run(["git", "-C", str(root), "show", f"{BASELINE}:labsupport/isolate.py"],
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    path = Path(tempfile.mkdtemp(prefix="labsupport-bench-")) / "isolate_before.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("labsupport._isolate_before", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+
+    class Server(mod._Server):
+        def __init__(self):
+            import socket
+            self.sock, theirs = socket.socketpair()
+            env = mod._with_labsupport_importable(dict(os.environ))
+            self.proc = subprocess.Popen([sys.executable, "-c", _BOOT, str(path), str(theirs.fileno())],
+                                         pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, start_new_session=True)
+            theirs.close()
+    mod._Server = Server
+    return mod
+
+
+def _server_cpu(pid: int) -> tuple[float, float]:
+    """(the fork server's own CPU seconds, its reaped children's), from /proc."""
+    with open(f"/proc/{pid}/schedstat") as f:
+        own = int(f.read().split()[0]) / 1e9                       # nanoseconds, exact
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return own, (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")   # cutime + cstime
+
+
+def _cpu_text(fig: dict) -> str:
+    return (f"{fig['cpu']*1000:.2f} ms (parent {fig['parent']*1000:.2f}, server {fig['server']*1000:.2f}, "
+            f"child {fig['child']*1000:.2f})")
+
+
+def isolation_side_by_side(m, rounds: int = 8, batch: int = 25) -> dict:
+    """run_c(m, "add", 1, 2): wall median and CPU per call, this isolate.py and (when git has it)
+    BASELINE's, in alternating batches."""
+    from labsupport import isolate
+    variants = {"new": isolate}
+    before = _isolate_before()
+    if before is not None:
+        variants["old"] = before
+    acc = {}
+    for name, mod in variants.items():
+        mod.run_c(m, "add", 1, 2)                              # start its fork server
+        acc[name] = dict(walls=[], parent=0.0, server=0.0, child=0.0)
+    for _ in range(rounds):
+        for name, mod in variants.items():
+            a = acc[name]
+            pid = mod._server.proc.pid
+            s0, p0 = _server_cpu(pid), time.process_time()
+            for _ in range(batch):
+                t = time.perf_counter()
+                r = mod.run_c(m, "add", 1, 2)
+                a["walls"].append(time.perf_counter() - t)
+                assert r.value == 3, r
+            p1, s1 = time.process_time(), _server_cpu(pid)
+            a["parent"] += p1 - p0
+            a["server"] += s1[0] - s0[0]
+            a["child"] += s1[1] - s0[1]
+    figures = {}
+    for name, a in acc.items():
+        n = len(a["walls"])
+        fig = dict(wall=statistics.median(a["walls"]), calls=n,
+                   parent=a["parent"] / n, server=a["server"] / n, child=a["child"] / n)
+        fig["cpu"] = fig["parent"] + fig["server"] + fig["child"]
+        figures[name] = fig
+    return figures
+
+
 def run() -> list[dict]:
     os.environ["LABSUPPORT_CACHE"] = tempfile.mkdtemp(prefix="labsupport-bench-")
     import labsupport as lab
@@ -103,16 +189,22 @@ def run() -> list[dict]:
     hit = _median(lambda: ip.run_cell_magic("cffi", "", CELL), 50)
     out.append(dict(name="cache-hit re-run of an unchanged cell", value=round(hit * 1000, 2), unit="ms",
                     target="<= 20 ms", note="%%cffi magic, 50 runs, median"))
-    # --- isolation
+    # --- isolation: this code's fork server against the one before issue 30's speed work,
+    # interleaved in batches so the machine's load hits both; CPU of parent, server and child
     m = lab.build_c(CELL)
-    lab.run_c(m, "add", 1, 2)                     # start the fork server
-    iso = _median(lambda: lab.run_c(m, "add", 1, 2), 50)
     direct = _median(lambda: m.add(1, 2), 50)
     fresh = _median(lambda: lab.run_c(m, "add", 1, 2, env={"LAB_BENCH": "1"}), 10)
-    out.append(dict(name="isolation overhead per call (fork server)", value=round((iso - direct) * 1000, 2),
-                    unit="ms", target="<= 5 ms (quiet machine)",
-                    note=f"run_c median of 50; a fresh interpreter per call: {fresh*1000:.0f} ms "
-                         f"({fresh/iso:.0f}x more)"))
+    figures = isolation_side_by_side(m)
+    new, old = figures["new"], figures.get("old")
+    load = os.getloadavg()[0]
+    out.append(dict(name="isolation overhead per call (fork server)",
+                    value=round((new["wall"] - direct) * 1000, 2), unit="ms", target="<= 5 ms (quiet machine)",
+                    note=f"run_c median of {new['calls']}, load {load:.1f} on {os.cpu_count()} CPUs; "
+                         f"CPU per call {_cpu_text(new)}; a fresh interpreter per call: {fresh*1000:.0f} ms"))
+    if old:
+        out.append(dict(name="isolation, before (fork server at " + BASELINE[:7] + ")",
+                        value=round((old["wall"] - direct) * 1000, 2), unit="ms", target="",
+                        note=f"same run, interleaved: CPU per call {_cpu_text(old)}"))
     # --- a learner's direct call: plain, with the last-word note, and on an isolated module
     from labsupport import lastword
     lastword.install()
@@ -141,5 +233,13 @@ def run() -> list[dict]:
 
 
 if __name__ == "__main__":
-    for row in run():
-        print(row)
+    if sys.argv[1:] == ["isolation"]:             # the isolation rows alone, old and new
+        import labsupport as lab
+        os.environ["LABSUPPORT_CACHE"] = tempfile.mkdtemp(prefix="labsupport-bench-")
+        figs = isolation_side_by_side(lab.build_c(CELL))
+        print(f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        for name, fig in figs.items():
+            print(f"{name}: run_c median {fig['wall']*1000:.2f} ms of {fig['calls']}; CPU per call {_cpu_text(fig)}")
+    else:
+        for row in run():
+            print(row)
