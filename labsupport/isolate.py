@@ -395,6 +395,72 @@ def _recv_exact(sock, n: int) -> bytes:
     return buf
 
 
+_PRELOAD_MAX = 64           # built modules the fork server loads for its children, at most
+_preload_tried: set[str] = set()
+
+
+def _runs_no_code_on_load(path: str) -> bool:
+    """True when loading the ELF shared object ``path`` runs none of its own code and no new
+    library's: at most one ``.init_array`` entry (crtbegin's ``frame_dummy``; a
+    ``__attribute__((constructor))`` adds one), no ``.preinit_array``, and every ``DT_NEEDED``
+    library already loaded in this process. Such a module can be loaded by the fork server once
+    and inherited by every child, which then sees exactly what loading it itself would give,
+    output included."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        if data[:6] != b"\x7fELF\x02\x01":                    # ELF64, little-endian
+            return False
+        phoff, = struct.unpack_from("<Q", data, 0x20)
+        phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+        loads, dyn = [], None
+        for i in range(phnum):
+            p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
+            if p_type == 1:                                      # PT_LOAD
+                loads.append((p_vaddr, p_offset, p_filesz))
+            elif p_type == 2:                                    # PT_DYNAMIC
+                dyn = (p_offset, p_filesz)
+        if dyn is None:
+            return False
+        needed, strtab, has_init = [], None, False
+        for off in range(dyn[0], dyn[0] + dyn[1] - 15, 16):
+            tag, val = struct.unpack_from("<qQ", data, off)
+            if tag == 0:                                         # DT_NULL
+                break
+            if tag == 1:                                         # DT_NEEDED
+                needed.append(val)
+            elif tag == 5:                                       # DT_STRTAB
+                strtab = val
+            elif tag == 12:                                      # DT_INIT: the start files' _init
+                has_init = True
+            elif (tag == 27 and val > 8) or (tag == 33 and val > 0):    # DT_INIT_ARRAYSZ, DT_PREINIT_ARRAYSZ
+                return False
+        if not has_init or strtab is None:
+            return False
+        base = next(o + strtab - v for v, o, n in loads if v <= strtab < v + n)
+        names = {data[base + i:data.index(b"\0", base + i)].decode() for i in needed}
+        with open("/proc/self/maps") as f:
+            mapped = {line.rsplit("/", 1)[-1].strip() for line in f if "/" in line}
+        return names <= mapped
+    except (OSError, ValueError, struct.error, StopIteration, UnicodeDecodeError):
+        return False
+
+
+def _preload(modname: str, path: str) -> None:
+    """In the fork server: load a built module once, when that runs none of the learner's code
+    (``_runs_no_code_on_load``), so its children inherit it instead of each loading it again."""
+    if path in _preload_tried or modname in sys.modules or len(_preload_tried) >= _PRELOAD_MAX:
+        return
+    _preload_tried.add(path)
+    if not _runs_no_code_on_load(path):
+        return
+    from .cbuild import load_module
+    try:
+        load_module(modname, path)
+    except Exception:                      # noqa: BLE001 - the child loads it and reports why
+        sys.modules.pop(modname, None)
+
+
 def _server_main(fd: int) -> None:
     """The fork server's loop (``python -m labsupport._runner --server FD``)."""
     import socket
@@ -408,6 +474,8 @@ def _server_main(fd: int) -> None:
             spec = _recv(sock)
         except EOFError:
             os._exit(0)
+        if spec["kind"] == "c":
+            _preload(*spec["payload"][:2])
         pid = os.fork()
         if pid == 0:
             sock.close()

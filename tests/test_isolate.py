@@ -272,3 +272,17 @@ def test_env_none_removes_a_variable(monkeypatch):
     r = lab.run_python(lambda: __import__("os").environ.get("MALLOC_MMAP_THRESHOLD_", "unset"),
                        env={"MALLOC_MMAP_THRESHOLD_": None})
     assert r.value == "unset", r
+
+
+def test_the_fork_server_loads_a_plain_module_once_and_never_a_constructor(c):
+    """A module whose loading runs none of its code is loaded by the fork server once and inherited;
+    one with a constructor is loaded in each child, so what the constructor prints is the call's."""
+    import sys
+    lab.run_c(c, "add", 1, 1)
+    assert lab.run_python(lambda name: name in sys.modules, c.modname).value is True
+    ctor = lab.build_c('#include <stdio.h>\n__attribute__((constructor)) static void hi(void) { puts("hi"); }\n'
+                       'int one(void) { return 1; }\n')
+    for _ in range(2):
+        r = lab.run_c(ctor, "one")
+        assert r.value == 1 and r.stdout == "hi\n"
+    assert lab.run_python(lambda name: name in sys.modules, ctor.modname).value is False
