@@ -44,7 +44,7 @@ __all__ = ["c_function", "CHUNK_REQUESTS", "real_chunk_sizes", "check_chunk_size
 # a check compares with the literals and puts back.
 _LIMITS = {"MAX_BEST_FIT_OPS": 12, "MAX_FOOTPRINT_OPS": 12}     # a copy for reading; not what the checks use
 _peeked: set = set()          # a copy for reading of the oracles called outside a check (the record is below)
-_MALLOC_ENV = ("GLIBC_TUNABLES", "LD_PRELOAD", "LD_AUDIT", "LD_LIBRARY_PATH")
+_MALLOC_ENV = ("GLIBC_TUNABLES", "LD_PRELOAD", "LD_AUDIT")
 
 
 def _make_guard():
