@@ -36,6 +36,7 @@ removes the variable.
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
 import pickle
@@ -340,10 +341,7 @@ def _child_main(spec: dict) -> int:
     """Runs in the forked child; returns its exit code (or execs, or dies of a signal)."""
     os.setpgrp()
     _apply_limits(spec["limits"])
-    _redirect(spec)
-    sys.path[:] = spec["sys_path"]
-    os.environ.clear()
-    os.environ.update(spec["environ"])      # the kernel's environment now, not the server's at start
+    _redirect(spec)                      # sys.path and the environment: the server's, set by _adopt
     os.chdir(spec["cwd"])
     if spec["kind"] == "exec":
         argv, env = spec["payload"]
@@ -393,6 +391,21 @@ def _recv_exact(sock, n: int) -> bytes:
             raise EOFError("fork server closed the connection")
         buf += chunk
     return buf
+
+
+def _adopt(spec: dict) -> None:
+    """In the fork server: take the kernel's environment and ``sys.path`` when the request
+    carries them (the parent sends them only when they changed), so a child inherits them as
+    they are in the kernel now, without restoring them itself."""
+    env = spec.get("environ")
+    if env is not None:
+        for k in [k for k in os.environ if k not in env]:
+            del os.environ[k]
+        for k, v in env.items():
+            if os.environ.get(k) != v:
+                os.environ[k] = v
+    if spec.get("sys_path") is not None:
+        sys.path[:] = spec["sys_path"]
 
 
 _PRELOAD_MAX = 64           # built modules the fork server loads for its children, at most
@@ -461,8 +474,9 @@ def _preload(modname: str, path: str) -> None:
         sys.modules.pop(modname, None)
 
 
-def _server_main(fd: int) -> None:
-    """The fork server's loop (``python -m labsupport._runner --server FD``)."""
+def _server_main(fd: int, workdir: str | None = None) -> None:
+    """The fork server's loop (``python -m labsupport._runner --server FD [WORKDIR]``); when the
+    kernel goes (the socket closes), it removes the kernel's folder of call files."""
     import socket
     global _crash_flush
     sock = socket.socket(fileno=fd)
@@ -473,7 +487,10 @@ def _server_main(fd: int) -> None:
         try:
             spec = _recv(sock)
         except EOFError:
+            if workdir:
+                shutil.rmtree(workdir, ignore_errors=True)
             os._exit(0)
+        _adopt(spec)
         if spec["kind"] == "c":
             _preload(*spec["payload"][:2])
         pid = os.fork()
@@ -502,19 +519,19 @@ def _reap_orphans() -> None:
     """Kill and reap every process left over from the call that just ended."""
     me = os.getpid()
     for _ in range(200):
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return               # no child at all, so nothing below (orphans come to this subreaper)
+            if pid == 0:
+                break
         left = _descendants(me)
         for pid in left:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        while True:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                pid = 0
-            if pid == 0:
-                break
         if not left:
             return
         time.sleep(0.005)
@@ -596,9 +613,10 @@ class _Server:
         import socket
         import subprocess
         self.sock, theirs = socket.socketpair()
+        self.environ = self.sys_path = None      # what this server last adopted
         env = _with_labsupport_importable(dict(os.environ))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "labsupport._runner", "--server", str(theirs.fileno())],
+            [sys.executable, "-m", "labsupport._runner", "--server", str(theirs.fileno()), _workdir()],
             pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, start_new_session=True)
         theirs.close()
@@ -608,7 +626,41 @@ class _Server:
 
 
 _server: _Server | None = None
-_lock = threading.Lock()
+_lock = threading.RLock()      # held by _run around a call and by _start_and_wait inside it
+_workdirs: dict[int, str] = {}     # pid -> this process's folder of call files (out, err, result, ...)
+
+
+def _workdir(renew: bool = False) -> str:
+    """The folder this process's calls use, one call at a time (``_lock``): made once, not per
+    call; removed at exit, or by the fork server when this process is gone without exiting."""
+    pid = os.getpid()
+    if renew or pid not in _workdirs:
+        path = _workdirs[pid] = tempfile.mkdtemp(prefix="labrun-")
+        atexit.register(_remove_workdir, pid, path)
+    return _workdirs[pid]
+
+
+def _remove_workdir(pid: int, path: str) -> None:
+    if os.getpid() == pid:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _call_files() -> dict:
+    """out, err and result for the next call: out and err empty, no result."""
+    for renew in (False, True):
+        d = _workdir(renew)
+        files = dict(out=os.path.join(d, "out"), err=os.path.join(d, "err"), result=os.path.join(d, "result"))
+        try:
+            for name in ("out", "err"):
+                os.close(os.open(files[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        except FileNotFoundError:        # the folder was removed (a temp cleaner): a new one
+            continue
+        try:
+            os.unlink(files["result"])
+        except FileNotFoundError:
+            pass
+        return files
+    raise FileNotFoundError(f"cannot make the call files in {_workdirs.get(os.getpid())}")
 
 
 def _server_for_call() -> _Server:
@@ -616,6 +668,19 @@ def _server_for_call() -> _Server:
     if _server is None or not _server.alive():
         _server = _Server()
     return _server
+
+
+def _request(srv: _Server, spec: dict) -> int:
+    """Send a call to the fork server, with the environment and sys.path only when they differ
+    from what it last took; returns the child's pid."""
+    msg = dict(spec)
+    if spec["environ"] == srv.environ:
+        msg["environ"] = None
+    if spec["sys_path"] == srv.sys_path:
+        msg["sys_path"] = None
+    _send(srv.sock, msg)
+    srv.environ, srv.sys_path = spec["environ"], spec["sys_path"]
+    return _recv(srv.sock)
 
 
 def _start_and_wait(spec: dict, timeout: float, max_rss_mb=None, max_processes=None):
@@ -630,12 +695,10 @@ def _start_and_wait(spec: dict, timeout: float, max_rss_mb=None, max_processes=N
         pid = None
         try:
             try:
-                _send(srv.sock, spec)
-                pid = _recv(srv.sock)
+                pid = _request(srv, spec)
             except (EOFError, OSError):     # server gone (killed?): start a new one once
                 srv = _server_for_call()
-                _send(srv.sock, spec)
-                pid = _recv(srv.sock)
+                pid = _request(srv, spec)
             deadline = time.monotonic() + timeout
             timed_out = False
             while True:
@@ -671,10 +734,24 @@ def _start_and_wait(spec: dict, timeout: float, max_rss_mb=None, max_processes=N
 
 
 def _read_capped(path: str) -> str:
+    """A child's output; a file larger than what is kept is emptied once read (the folder stays)."""
     try:
         size = os.path.getsize(path)
     except OSError:
         return ""
+    if size == 0:
+        return ""
+    if size > HEAD_BYTES + TAIL_BYTES:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(HEAD_BYTES)
+                f.seek(size - TAIL_BYTES)
+                tail = f.read()
+        finally:
+            os.truncate(path, 0)
+        omitted = size - HEAD_BYTES - TAIL_BYTES
+        data = head + f"\n[... {omitted:,} bytes of output omitted ...]\n".encode() + tail
+        return data.decode("utf-8", errors="replace")
     with open(path, "rb") as f:
         if size <= HEAD_BYTES + TAIL_BYTES:
             data = f.read()
@@ -711,11 +788,10 @@ def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=No
         max_rss_mb = DEFAULT_MAX_RSS_MB
     if max_processes is _DEFAULT:
         max_processes = DEFAULT_MAX_PROCESSES
-    tmp = tempfile.mkdtemp(prefix="labrun-")
-    try:
-        spec = dict(kind=kind, payload=payload, args=tuple(args), kwargs=kwargs or {},
-                    out=os.path.join(tmp, "out"), err=os.path.join(tmp, "err"),
-                    result=os.path.join(tmp, "result"), stdin=None,
+    with _lock:                          # one call at a time uses this process's call files
+        files = _call_files()
+        tmp = os.path.dirname(files["out"])
+        spec = dict(kind=kind, payload=payload, args=tuple(args), kwargs=kwargs or {}, **files, stdin=None,
                     cwd=os.path.abspath(cwd) if cwd else os.getcwd(), sys_path=list(sys.path),
                     environ=dict(os.environ),
                     limits=dict(memory_mb=memory_mb, cpu_seconds=cpu_seconds,
@@ -738,11 +814,13 @@ def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=No
         code, sig, timed_out, stopped_by = _start_and_wait(spec, timeout, max_rss_mb, max_processes)
         seconds = time.perf_counter() - t0
         value = error = None
-        if os.path.exists(spec["result"]) and not timed_out:
+        if not timed_out:
             try:
                 with open(spec["result"], "rb") as f:
                     res = pickle.load(f)
                 value, error = res.get("value"), res.get("error")
+            except FileNotFoundError:    # a program, or a child that never got to return
+                pass
             except Exception as exc:     # a child killed while writing
                 error = f"result unreadable: {exc}"
         if timed_out:
@@ -752,8 +830,6 @@ def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=No
                          stderr=_read_capped(spec["err"]), value=value, error=error,
                          timeout=timeout, seconds=seconds, stopped_by=stopped_by,
                          cap={"memory": max_rss_mb, "processes": max_processes}.get(stopped_by))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run_python(fn, *args, timeout: float = 10.0, memory_mb: float | None = None,

@@ -286,3 +286,26 @@ def test_the_fork_server_loads_a_plain_module_once_and_never_a_constructor(c):
         r = lab.run_c(ctor, "one")
         assert r.value == 1 and r.stdout == "hi\n"
     assert lab.run_python(lambda name: name in sys.modules, ctor.modname).value is False
+
+
+def test_calls_share_one_folder_and_leave_nothing_behind(c, tmp_path):
+    """One folder of call files per kernel: a call never sees the last one's output, and the folder
+    goes when the kernel does, even one that ends without running its exit handlers."""
+    import subprocess
+    import sys
+    import time
+    r = lab.run_c(c, "leave", 0)
+    assert r.stderr == "leaving with 0\n"
+    r = lab.run_c(c, "add", 1, 2)
+    assert (r.stdout, r.stderr, r.value) == ("", "", 3)
+    out = subprocess.run([sys.executable, "-c", "import os, sys, labsupport as lab\n"
+                          "from labsupport import isolate\n"
+                          "assert lab.run_python(lambda: 7).value == 7\n"
+                          "print(isolate._workdir(), flush=True); os._exit(0)"],
+                         capture_output=True, text=True, check=True, cwd=tmp_path,
+                         env=dict(os.environ, PYTHONPATH=str(lab.ROOT))).stdout.strip()
+    for _ in range(100):
+        if not os.path.exists(out):
+            break
+        time.sleep(0.05)
+    assert out and not os.path.exists(out)
