@@ -21,6 +21,13 @@ fresh interpreter per call is safe but costs ~10x more. The forked child then:
   so nothing is lost when it aborts and a character-at-a-time printer does not
   pay a system call per character.
 
+What each call does not repeat: the server takes the kernel's environment and
+``sys.path`` only when they changed (its children inherit them), loads a built
+module once when loading it runs none of the module's code (no constructor, no
+library not already loaded; see ``_runs_no_code_on_load``), so children inherit it
+instead of loading it again, and the call's output and result files live in one
+folder per kernel, emptied before each call and removed with the kernel.
+
 While a child runs, the parent watches the whole tree of processes it started
 (every 20 ms): a tree holding more than ``max_rss_mb`` of resident memory
 (default: ``DEFAULT_MAX_RSS_MB``, a quarter of this machine's memory, at most
