@@ -11,15 +11,22 @@
  *
  * The heap belongs to the driver, as in CS:APP's memlib: every byte the
  * allocator uses, its bookkeeping included, comes from mem_sbrk().  Before it
- * runs, the file's object is refused (with the reason) when it defines a global
+ * runs, the file is refused (with the reason) when its source has inline
+ * assembly (asm, ## or a section attribute), or its object defines a global
  * name other than the mm_* functions below, has a constructor, uses anything
- * but the mem_* functions, lesson 01's ta_* functions, memcpy, memmove, memset,
- * memcmp, abort and assert (so no malloc, mmap, printf, getcwd...), contains a
- * system-call instruction, or keeps more than 1 KiB of writable static data.
- * While it runs, the driver checks that the process's resident memory grows by
- * no more than the heap (plus 64 KiB), and keeps its own count of the break
- * where the allocator cannot write it.  The allocator runs in the driver's
- * process, so these checks are not a wall: the rest is the lab's rules.
+ * but the mem_* functions, lesson 01's ta_init, ta_malloc, ta_free,
+ * ta_coalesce, ta_block_size_for, ta_walk, ta_freelist and ta_check, memcpy,
+ * memmove, memset, memcmp, abort and assert (so no malloc, mmap, printf,
+ * getcwd, ta_replay_check...), contains a system-call instruction, or keeps
+ * more than 1 KiB of writable static data.  While it runs, the driver checks
+ * that the process's resident memory grows by no more than the heap plus
+ * 16 KiB (so more than 16 KiB of bookkeeping elsewhere is caught, less is
+ * not), keeps its record of the heap and the times in pages at fixed addresses
+ * that are read-only while allocator code runs, and requires every timed replay
+ * to place every block where the checked pass did: the same code on every pass.
+ * The allocator still runs in the driver's process and can write the driver's
+ * stack, so these checks are not a wall (only a separate, filtered process
+ * would be, and this lab does not use one): the rest is the lab's rules.
  * The footprint is what mem_sbrk handed
  * out (its highest break), measured by the driver; utilisation is
  *     peak live bytes requested / peak footprint,
