@@ -219,8 +219,9 @@ ALIGNED = textwrap.dedent(r"""
     extern long leakcount_disarm(void) __attribute__((weak));
     extern long leakcount_epoch_live(long *) __attribute__((weak));
     extern long leakcount_history(long *) __attribute__((weak));
+    extern long leakcount_disarms(void) __attribute__((weak));
     int main(void) {
-        long failures, arms = leakcount_history(&failures);
+        long failures, arms = leakcount_history(&failures), disarms = leakcount_disarms();
         leakcount_arm(0);
         void *a = aligned_alloc(64, 64), *b = memalign(64, 32), *c = NULL;
         int rc = posix_memalign(&c, 64, 16);
@@ -234,16 +235,16 @@ ALIGNED = textwrap.dedent(r"""
         free(malloc(1)); free(malloc(1));
         leakcount_disarm();
         long now = leakcount_history(&failures);
-        printf("arms=%ld failures=%ld\n", now - arms, failures);
+        printf("arms=%ld failures=%ld disarms=%ld\n", now - arms, failures, leakcount_disarms() - disarms);
         return 0;
     }
 """)
 
 
-def test_aligned_allocations_are_counted_and_rearming_shows(tmp_path):
+def test_aligned_allocations_are_counted_and_rearming_and_disarming_show(tmp_path):
     src = tmp_path / "aligned.c"
     src.write_text(ALIGNED)
     exe = lab.build_program([src], cflags=("-O0", "-g"))
     r = lab.run_program([exe], env=leakcount.preload_env(leakcount.build_shim(), armed_only=True), timeout=30)
     assert r.ok, r
-    assert r.stdout.splitlines() == ["seen=4 live=4 bytes=144 rc=0", "after free: live=0", "arms=3 failures=0"]
+    assert r.stdout.splitlines() == ["seen=4 live=4 bytes=144 rc=0", "after free: live=0", "arms=3 failures=0 disarms=2"]

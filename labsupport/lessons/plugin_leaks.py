@@ -4,7 +4,9 @@ Exercise 1 classifies five excerpts of the tools' reports; its truths are read f
 unblanked reports of the run the notebook just made (heaptrack's from valgrind's record
 of the same allocation site, since heaptrack has no kinds), never typed in.
 Exercise 2 runs the learner's ``encode_batch`` in a child under the counting allocator,
-once without faults and then with the N-th allocation failing for every N.
+once without faults, then with the N-th allocation failing for every N, the encoder failing
+on the N-th image and the N-th image overflowing the output buffer (libminiheif counts the
+images it encoded and the errors it returned, so the check needs no count the learner makes).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from ..exercises import answer_keys, exercise, fail, passed
 from ..leakcount import sanitize
 
 __all__ = ["KINDS", "NO_RECORD", "QUIZ_HINTS", "source_lines", "blank", "valgrind_record", "lsan_record",
-           "heaptrack_record", "truth", "check_classification", "sweep_batch", "check_encode_batch"]
+           "heaptrack_record", "truth", "cpu_seconds", "check_classification", "sweep_batch", "check_encode_batch"]
 
 KINDS = ("definitely lost", "indirectly lost", "not a leak")
 NO_RECORD = "(no such record)"
@@ -82,6 +84,34 @@ def truth(quiz: dict, n: int, valgrind_text: str) -> str:
     if not m:
         return "not a leak"
     return {"Direct leak": "definitely lost", "Indirect leak": "indirectly lost"}.get(m.group(1), m.group(1))
+
+
+# ----------------------------------------------------------------- the tools' cost
+
+def _children_cpu(argv, env) -> tuple:
+    """(exit code, stderr's tail, CPU seconds, user + system, of argv and every process it
+    started and waited for): run in an isolated child, so only this run is counted."""
+    import os
+    import resource
+    import subprocess
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = subprocess.run(list(map(str, argv)), env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True, errors="replace")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return r.returncode, r.stderr[-2000:], cpu
+
+
+def cpu_seconds(argv, *, env=None, timeout: float = 300, ok_codes=(0,)):
+    """The CPU time (user + system, of the program and of every process it started: heaptrack's
+    interpreter, valgrind's translated program) one run took, or None when it failed or
+    timed out. CPU time, not wall-clock time: on a machine shared with other work, the time
+    a run waits for a core is not its cost."""
+    from ..isolate import run_python
+    r = run_python(_children_cpu, list(map(str, argv)), dict(env or {}), timeout=timeout)
+    if not r.ok or r.value[0] not in ok_codes:
+        return None
+    return r.value[2]
 
 
 # ----------------------------------------------------------------- exercise 1
@@ -154,15 +184,21 @@ def check_classification(answers, quiz: dict, valgrind_text: str):
 def sweep_batch(modname: str, path: str, given_modname: str, given_path: str, plugin: bytes, n: int,
                 limit: int = 1000) -> dict:
     """In a child under the counting allocator: the given code's total and allocation count for
-    n images, then the learner's encode_batch without faults, then with the N-th allocation
-    failing for N = 1, 2, ... until N is past the job's last allocation.
+    n images, then the learner's encode_batch without faults, then three sweeps of its error
+    paths: the N-th allocation fails (N = 1, 2, ... until N is past the job's last
+    allocation), the N-th image's encoder call fails (``mk_fail_encode_at``), the N-th image
+    overflows the output buffer (the plugin's ``mh_plugin_test_full_at`` hook).
 
-    Each row is (N, result, allocations, blocks left, arms, failures): arms and failures are
-    how many times leakcount_arm ran and how many allocations it made fail during that call
-    (1 and 1 when nobody tampered with the fault injection and N was reached).
+    Each row is a dict: what failed (``kind``: "none", "alloc", "encode", "full") and when
+    (``at``), the result, the allocations made, the blocks left, how many times
+    leakcount_arm / leakcount_disarm ran and how many allocations it made fail during that
+    call (1, 1 and 1 when nobody tampered with the fault injection and an allocation failed),
+    and libminiheif's own counts for the call: images encoded, errors returned, the first
+    error's code (0: none).
     """
     import ctypes
     import importlib.util
+    from pathlib import Path
 
     def load(name, where):
         spec = importlib.util.spec_from_file_location(name, where)
@@ -175,47 +211,116 @@ def sweep_batch(modname: str, path: str, given_modname: str, given_path: str, pl
     shim.leakcount_epoch_live.argtypes = [ctypes.c_void_p]
     shim.leakcount_history.restype = ctypes.c_long
     shim.leakcount_history.argtypes = [ctypes.POINTER(ctypes.c_long)]
+    shim.leakcount_disarms.restype = ctypes.c_long
     allocations = module.ffi.new("long *")
     failures = ctypes.c_long()
 
-    def run(lib, fail_at):
-        arms = shim.leakcount_history(ctypes.byref(failures))
-        before = failures.value
-        result = lib.encode_batch_failing(plugin, n, fail_at, allocations)
-        left = shim.leakcount_epoch_live(None)
-        arms = shim.leakcount_history(ctypes.byref(failures)) - arms
-        return (fail_at, int(result), int(allocations[0]), int(left), int(arms), int(failures.value - before))
+    expected = int(given.lib.encode_batch(plugin, n))       # also loads the plugin (never unloaded)
+    folder = Path(plugin.decode()).parent
+    heif = ctypes.CDLL(str(folder / "libminiheif.so"))       # the same copy the modules use
+    heif.mh_images_encoded.restype = heif.mh_errors_returned.restype = ctypes.c_long
+    heif.mh_error_code.argtypes = [ctypes.c_long]
+    kvz = ctypes.CDLL(str(folder / "libminikvz.so"))
+    kvz.mk_fail_encode_at.argtypes = [ctypes.c_long]
+    hook = ctypes.CDLL(plugin.decode()).mh_plugin_test_full_at
+    hook.argtypes = [ctypes.c_long]
 
-    expected = int(given.lib.encode_batch(plugin, n))       # also loads the plugin once
-    given_row = run(given.lib, 0)
+    def run(lib, kind="none", at=0):
+        arms, disarms = shim.leakcount_history(ctypes.byref(failures)), shim.leakcount_disarms()
+        before, images, errors = failures.value, heif.mh_images_encoded(), heif.mh_errors_returned()
+        kvz.mk_fail_encode_at(at if kind == "encode" else 0)
+        hook(at if kind == "full" else 0)
+        result = lib.encode_batch_failing(plugin, n, at if kind == "alloc" else 0, allocations)
+        left = shim.leakcount_epoch_live(None)
+        kvz.mk_fail_encode_at(0)
+        hook(0)
+        now_errors = heif.mh_errors_returned()
+        return dict(kind=kind, at=at, result=int(result), allocations=int(allocations[0]), left=int(left),
+                    arms=int(shim.leakcount_history(ctypes.byref(failures)) - arms),
+                    disarms=int(shim.leakcount_disarms() - disarms), failures=int(failures.value - before),
+                    images=int(heif.mh_images_encoded() - images), errors=int(now_errors - errors),
+                    first_code=int(heif.mh_error_code(errors)) if now_errors > errors else 0)
+
+    given_row = run(given.lib)
     total = int(module.lib.encode_batch(plugin, n))
-    rows = [run(module.lib, 0)]
-    for fail_at in range(1, limit):
-        rows.append(run(module.lib, fail_at))
-        _, _, made, left, arms, _ = rows[-1]
-        if left or arms != 1 or fail_at > made:
+    rows = [run(module.lib)]
+    for at in range(1, limit):
+        rows.append(run(module.lib, "alloc", at))
+        row = rows[-1]
+        if row["left"] or row["arms"] != 1 or row["disarms"] != 1 or at > row["allocations"]:
             break
-    return {"expected": expected, "given_allocations": given_row[2], "total": total, "rows": rows}
+    for kind in ("encode", "full"):
+        for at in range(1, n + 1):
+            rows.append(run(module.lib, kind, at))
+    return {"expected": expected, "given_allocations": given_row["allocations"], "total": total, "rows": rows}
 
 
 _LEAK_HINT = ("Every return after mh_open succeeded must still call mh_close(ctx), and free whatever "
-              "malloc, aligned_alloc (or strdup...) gave you. One 'done:' label that frees everything (free(NULL) and "
-              "mh_close(NULL) do nothing) covers every path; initialise all pointers to NULL first.")
+              "malloc, aligned_alloc (or strdup...) gave you, on every path: a failed allocation, an "
+              "encoder error, a full output buffer. One 'done:' label that frees everything (free(NULL) "
+              "and mh_close(NULL) do nothing) covers every path; initialise all pointers to NULL first.")
 
 
 _TAMPER_HINT = ("leave leakcount_arm/leakcount_disarm to encode_batch_failing: encode_batch must not "
-                "re-arm or switch off the fault injection, and encode_batch_failing must stay as given")
+                "re-arm or switch off the fault injection (the counting allocator's, the encoder's or the "
+                "plugin's), and encode_batch_failing must stay as given")
+
+_CODE_HINT = ("after a failure encode_batch must return minus the error code (a negative number): exactly "
+              "-e.code for the error mh_open or mh_encode returned (encoder error, buffer full, out of "
+              "memory...), and -MH_ERR_NOMEM when your own malloc failed; the total only when every "
+              "image was encoded")
+
+MH_ERR_NOMEM = 3          # miniheif.h: enum mh_code
+
+# Ways to get memory that the counting allocator never sees (review2 06-07): the check refuses
+# a module that imports one of them.
+BYPASSES = ("__libc_malloc", "__libc_calloc", "__libc_realloc", "__libc_memalign", "mmap", "mmap64",
+            "sbrk", "brk", "mremap")
+
+
+def _bypasses(path) -> list[str]:
+    """The functions of BYPASSES that the built module imports (nm -D --undefined-only)."""
+    import subprocess
+    out = subprocess.run(["nm", "-D", "--undefined-only", str(path)], capture_output=True, text=True).stdout
+    names = {line.split()[-1].split("@")[0] for line in out.splitlines() if line.strip()}
+    return [name for name in BYPASSES if name in names]
+
+
+def _what_failed(row: dict) -> str:
+    kind, at = row["kind"], row["at"]
+    return {"none": "without any failure", "alloc": f"when allocation N={at} fails",
+            "encode": f"when the encoder fails on image {at} (mk_fail_encode_at)",
+            "full": f"when image {at} does not fit the output buffer (mh_encode returns MH_ERR_BUFFER_FULL)",
+            }[kind]
+
+
+def _wanted(row: dict, n: int, expected: int) -> int:
+    """What the reference returns for this row: minus the first error libminiheif returned;
+    minus MH_ERR_NOMEM when an allocation failed outside it and the images were not all
+    encoded; otherwise (no failure, or one that libc or the loader absorbed) the total."""
+    if row["errors"]:
+        return -row["first_code"]
+    if row["kind"] == "alloc" and row["failures"] and row["images"] < n:
+        return -MH_ERR_NOMEM
+    return expected
 
 
 @exercise(error_hint="define encode_batch(plugin, n) in the C cell, and keep encode_batch_failing as given")
-def check_encode_batch(module, given, plugin: bytes, shim_env: dict, sizes=(2, 5), timeout: float = 60):
-    """Exercise 2: for batch sizes the notebook never printed, the total the given code returns
-    and at least its allocations (minus the two buffers, which may live on the stack), then no
-    leak and a negative result for every N whose allocation failed (or the full total, when the
-    failure was absorbed); the fault injection armed once per call, and the planned failure
-    really made."""
+def check_encode_batch(module, given, plugin: bytes, shim_env: dict, sizes=(2, 5), timeout: float = 90):
+    """Exercise 2: for batch sizes the notebook never printed, the total the given code returns,
+    from n images that libminiheif itself counts as encoded (not from a formula); then no leak
+    and exactly minus the error code for every failing allocation, every failing encoder
+    call and every full output buffer (the total only where the failure was absorbed and
+    every image was encoded, as the reference does); the fault injection armed and disarmed
+    once per call, and every planned failure really made."""
     from ..isolate import run_python
     cases = len(sizes)
+    bypass = _bypasses(module.path)
+    if bypass:
+        return fail(f"your module calls {', '.join(bypass)}: memory the check cannot count",
+                    "allocate with malloc, calloc, realloc or aligned_alloc and give it back with free: "
+                    "__libc_malloc, mmap or sbrk bypass the counting allocator (and any leak checker's "
+                    "view of malloc), so a leak there would go unseen", total=cases)
     for n in sizes:
         r = run_python(sweep_batch, module.modname, str(module.path), given.modname, str(given.path),
                        plugin, n, timeout=timeout, env=shim_env)
@@ -228,30 +333,38 @@ def check_encode_batch(module, given, plugin: bytes, shim_env: dict, sizes=(2, 5
         if total != expected:
             return fail(f"encode_batch(plugin, {n}) without faults returned {total}, expected {expected}",
                         "the normal path changed: it must still return the total number of bytes")
-        for fail_at, result, allocations, left, arms, failures in rows:
-            if arms != 1 or (fail_at and fail_at <= allocations and failures != 1):
-                what = (f"leakcount_arm ran {arms} times" if arms != 1 else
-                        f"allocation N={fail_at} was planned to fail and did not")
+        for row in rows:
+            if row["arms"] != 1 or row["disarms"] != 1:
+                what = (f"leakcount_arm ran {row['arms']} times" if row["arms"] != 1 else
+                        f"leakcount_disarm ran {row['disarms']} times")
                 return fail(f"encode_batch(plugin, {n}): {what} during one call of encode_batch_failing",
                             _TAMPER_HINT, total=cases)
-        made, given_made = rows[0][2], r.value["given_allocations"]
-        if not rows[1:] or made == 0:
+        first, given_made = rows[0], r.value["given_allocations"]
+        if not [row for row in rows if row["kind"] == "alloc"] or first["allocations"] == 0:
             return fail(f"encode_batch(plugin, {n}): the counting allocator saw no allocation while "
                         "the fault was armed", _TAMPER_HINT, total=cases)
-        if rows[0][1] != expected or made < given_made - 2:
-            return fail(f"encode_batch(plugin, {n}) made {made} allocations without faults (returned "
-                        f"{rows[0][1]}); the given code makes {given_made}",
+        if first["result"] != expected or first["images"] != n or first["errors"] \
+                or first["allocations"] < given_made - 2:
+            return fail(f"encode_batch(plugin, {n}) without faults returned {first['result']}, and "
+                        f"libminiheif encoded {first['images']} images in that call with "
+                        f"{first['allocations']} allocations (the given code: {n} images, {given_made} "
+                        "allocations)",
                         "it must still open the encoder and encode every image with mh_encode: the "
                         "total comes from the encoder, not from a formula", total=cases)
-        for fail_at, result, allocations, left, _, _ in rows:
-            if left:
-                when = f"when allocation N={fail_at} fails" if fail_at else "without any failing allocation"
-                return fail(f"encode_batch(plugin, {n}) leaks {when} "
-                            f"(it returned {result}, {left} blocks left)", _LEAK_HINT, total=cases)
-            if fail_at <= allocations and result >= 0 and result != expected:
-                return fail(f"encode_batch(plugin, {n}) returned {result} after allocation N={fail_at} "
-                            f"failed", "after a failure encode_batch must return minus the error code "
-                            "(a negative number: -e.code, or -MH_ERR_NOMEM for your own malloc)",
-                            total=cases)
-    return passed(f"{cases} batch sizes: the right totals, and no leak and an error code for every "
-                  "failing allocation", total=cases)
+        for row in rows:
+            planned = (row["kind"] == "alloc" and 0 < row["at"] <= row["allocations"]) or \
+                row["kind"] in ("encode", "full")
+            made = row["failures"] if row["kind"] == "alloc" else row["errors"]
+            if planned and made < 1:
+                return fail(f"encode_batch(plugin, {n}): the planned failure ({_what_failed(row)}) did not "
+                            "happen during one call of encode_batch_failing", _TAMPER_HINT, total=cases)
+        for row in rows:
+            if row["left"]:
+                return fail(f"encode_batch(plugin, {n}) leaks {_what_failed(row)} "
+                            f"(it returned {row['result']}, {row['left']} blocks left)", _LEAK_HINT, total=cases)
+            want = _wanted(row, n, expected)
+            if row["result"] != want:
+                return fail(f"encode_batch(plugin, {n}) returned {row['result']} {_what_failed(row)}; "
+                            f"the right result there is {want}", _CODE_HINT, total=cases)
+    return passed(f"{cases} batch sizes: the right totals, and no leak and the right error code for "
+                  "every failing allocation, encoder call and full buffer", total=cases)

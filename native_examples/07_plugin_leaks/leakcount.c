@@ -22,7 +22,9 @@
  *   leakcount_sites(fd)        the call sites of those blocks, one line each
  *   leakcount_history(&f)      how many times leakcount_arm has been called, ever (and in
  *                              f how many allocations it has made fail): a caller that
- *                              re-arms or disarms behind the sweep's back shows here
+ *                              re-arms behind the sweep's back shows here
+ *   leakcount_disarms()        how many times leakcount_disarm has been called, ever: a
+ *                              caller that disarms behind the sweep's back shows here
  * Environment: LEAKCOUNT_TRACK=armed tracks only armed epochs (cheap in a big process);
  * LEAKCOUNT_FD=n writes marks there instead of stderr.
  * Not thread-safe beyond a spin lock.
@@ -47,7 +49,7 @@ extern void *__libc_memalign(size_t, size_t);
 
 struct slot { void *ptr; size_t size; void *caller; long epoch; };
 static struct slot table[SLOTS];
-static long live_blocks, epoch, armed, fail_at, seen, dropped, persistent, arms, injected;
+static long live_blocks, epoch, armed, fail_at, seen, dropped, persistent, arms, injected, disarms;
 static int track_all = -1, lock_word;
 static __thread int inside;          /* our own calls (dladdr...) are not counted */
 
@@ -261,6 +263,7 @@ void leakcount_arm_from(long n)
 
 long leakcount_disarm(void)
 {
+    disarms++;
     armed = 0;
     return seen;
 }
@@ -270,6 +273,11 @@ long leakcount_history(long *failures)
     if (failures)
         *failures = injected;
     return arms;
+}
+
+long leakcount_disarms(void)
+{
+    return disarms;
 }
 
 static const char *module_of(void *caller, const char **func);

@@ -23,11 +23,30 @@ static struct mh_error error(int code, const char *message)
     return e;
 }
 
+/* The bookkeeping of miniheif.h: only ever grows, so a caller cannot undo it. */
+#define KEPT 64
+static long images_encoded, errors_returned;
+static int error_codes[KEPT];
+
+static struct mh_error counted(struct mh_error e)
+{
+    if (e.code != MH_OK)
+        error_codes[errors_returned++ % KEPT] = e.code;
+    return e;
+}
+
+long mh_images_encoded(void) { return images_encoded; }
+long mh_errors_returned(void) { return errors_returned; }
+int mh_error_code(long i)
+{
+    return i >= 0 && i < errors_returned && i >= errors_returned - KEPT ? error_codes[i % KEPT] : -1;
+}
+
 #ifndef MH_DLOPEN_FLAGS
 #define MH_DLOPEN_FLAGS (RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE)
 #endif
 
-struct mh_error mh_open(const char *plugin_path, struct mh_context **ctx)
+static struct mh_error open_plugin(const char *plugin_path, struct mh_context **ctx)
 {
     *ctx = NULL;
     /* RTLD_NODELETE: the plugin stays mapped after dlclose(), so leak reports made at
@@ -63,6 +82,11 @@ struct mh_error mh_open(const char *plugin_path, struct mh_context **ctx)
     return error(MH_OK, "ok");
 }
 
+struct mh_error mh_open(const char *plugin_path, struct mh_context **ctx)
+{
+    return counted(open_plugin(plugin_path, ctx));
+}
+
 struct mh_error mh_encode(struct mh_context *ctx, const struct mh_image *image,
                           uint8_t *out, size_t capacity, size_t *out_size)
 {
@@ -75,7 +99,9 @@ struct mh_error mh_encode(struct mh_context *ctx, const struct mh_image *image,
         ctx->last_error_length = strlen(ctx->last_error);    /* ...unchecked: strdup can fail */
     }
 #endif
-    return e;
+    if (e.code == MH_OK)
+        images_encoded++;
+    return counted(e);
 }
 
 void mh_close(struct mh_context *ctx)

@@ -48,6 +48,14 @@ struct mh_error mh_encode(struct mh_context *ctx, const struct mh_image *image,
                           uint8_t *out, size_t capacity, size_t *out_size);
 void mh_close(struct mh_context *ctx);
 
+/* Bookkeeping for the lesson's checks (not part of libheif's API), counted since the
+ * library was loaded and never reset: how many images mh_encode encoded, how many errors
+ * mh_open and mh_encode returned, and the code of the i-th of those errors (0-based; the
+ * last 64 are kept). */
+long mh_images_encoded(void);
+long mh_errors_returned(void);
+int mh_error_code(long i);
+
 #ifdef __cplusplus
 }
 #endif

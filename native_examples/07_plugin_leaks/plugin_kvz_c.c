@@ -43,6 +43,17 @@ static void free_encoder(void *raw)
     }
 }
 
+/* For the lesson's check (not part of the plugin API): the n-th encode_image from now
+ * reports a full output buffer, as a bigger image would, so that a caller's buffer-full
+ * path runs; 0: never. The host finds it with dlsym on the plugin's handle. */
+static long full_at, encodes;
+
+void mh_plugin_test_full_at(long n)
+{
+    full_at = n;
+    encodes = 0;
+}
+
 /* Copy a chunk list to out+*used; 0 when it does not fit. */
 static int copy_chunks(const mk_chunk *c, uint8_t *out, size_t capacity, size_t *used)
 {
@@ -76,7 +87,8 @@ static struct mh_error encode_image(void *raw, const struct mh_image *image, uin
     if (!api->encoder_encode(enc->kvz, pic, &data, &len)) {
         result = error(MH_ERR_ENCODER, "encoder_encode failed"); goto done;
     }
-    if (!copy_chunks(headers, out, capacity, &used) || !copy_chunks(data, out, capacity, &used)) {
+    int full = full_at && ++encodes == full_at;         /* the test hook above */
+    if (full || !copy_chunks(headers, out, capacity, &used) || !copy_chunks(data, out, capacity, &used)) {
         result = error(MH_ERR_BUFFER_FULL, "output buffer full"); goto done;
     }
     *out_size = used;

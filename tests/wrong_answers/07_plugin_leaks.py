@@ -330,6 +330,120 @@ done:
 }
 """
 
+# The reference solution, from which the review2 answers below are made by one change each.
+REFERENCE = """long encode_batch(const char *plugin, int n)
+{
+    struct mh_context *ctx = NULL;
+    uint8_t *out = NULL, *pixels = NULL;
+    long result = 0;
+    struct mh_error e = mh_open(plugin, &ctx);
+    if (e.code != MH_OK) {
+        result = -e.code;
+        goto done;
+    }
+    out = malloc(CAPACITY);
+    pixels = malloc(64);
+    if (!out || !pixels) {
+        result = -MH_ERR_NOMEM;
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 64; k++)
+            pixels[k] = (uint8_t)(k * 3 + i);
+        struct mh_image img = {8, 8, pixels};
+        size_t size;
+        e = mh_encode(ctx, &img, out, CAPACITY, &size);
+        if (e.code != MH_OK) {
+            result = -e.code;
+            goto done;
+        }
+        result += (long)size;
+    }
+done:
+    free(pixels);
+    free(out);
+    mh_close(ctx);
+    return result;
+}
+"""
+
+
+def _changed(old: str, new: str, text: str = REFERENCE, count: int = 1) -> str:
+    """REFERENCE with old replaced by new (old must occur exactly count times)."""
+    assert text.count(old) == count, old
+    return text.replace(old, new)
+
+
+# review2 06-07, 1(a): throw-away allocations pad the allocation count, and the total is the
+# book's per-image size: the encoder never runs
+PADDED_FORMULA = """long encode_batch(const char *plugin, int n)
+{
+    for (int i = 0; i < 200; i++)
+        free(malloc(16));                /* look busy for the allocation count */
+    return 170L * n;                     /* the book printed n=1: 170, n=3: 510 */
+}
+"""
+
+# review2 06-07, 1(b): padding, then the fault injection switched off, then the given leaking code
+PADS_THEN_DISARMS = """long encode_batch(const char *plugin, int n)
+{
+    for (int i = 0; i < 200; i++)
+        free(malloc(16));
+    if (leakcount_disarm)
+        leakcount_disarm();              /* nothing fails from here on */
+    struct mh_context *ctx;
+    struct mh_error e = mh_open(plugin, &ctx);
+    if (e.code != MH_OK)
+        return -e.code;
+    uint8_t *out = malloc(CAPACITY);
+    uint8_t *pixels = malloc(64);
+    if (!out || !pixels)
+        return -MH_ERR_NOMEM;
+    long total = 0;
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 64; k++)
+            pixels[k] = (uint8_t)(k * 3 + i);
+        struct mh_image img = {8, 8, pixels};
+        size_t size;
+        e = mh_encode(ctx, &img, out, CAPACITY, &size);
+        if (e.code != MH_OK)
+            return -e.code;
+        total += (long)size;
+    }
+    free(pixels);
+    free(out);
+    mh_close(ctx);
+    return total;
+}
+"""
+
+# review2 06-07, 1(c): the reference plus a shortcut on the buffer-full path, which leaks: the
+# error path nobody runs, unless the check makes an image overflow the buffer
+FULL_BUFFER_LEAK = _changed("""        if (e.code != MH_OK) {
+            result = -e.code;""", """        if (e.code == MH_ERR_BUFFER_FULL)
+            return -e.code;              /* image too big for out: give up at once */
+        if (e.code != MH_OK) {
+            result = -e.code;""")
+
+# review2 06-07, 1(d): every failure returned as -1, not minus its code
+MINUS_ONE = _changed("result = -MH_ERR_NOMEM;", "result = -1;",
+                     _changed("result = -e.code;", "result = -1;", count=2))
+
+# review2 06-07, 1(e): every failure path returns the total the book printed
+TOTAL_ON_ERROR = _changed("result = -MH_ERR_NOMEM;", "result = 170L * n;",
+                          _changed("result = -e.code;", "result = 170L * n;", count=2))
+
+# review2 06-07 (weaker): pixels from glibc's internal __libc_malloc, never freed, which the
+# counting allocator does not interpose
+LIBC_MALLOC_LEAK = _changed("    pixels = malloc(64);", "    pixels = __libc_malloc(64);",
+                            _changed("    free(pixels);\n", ""))
+
+# review2 06-07 (weaker): pixels from mmap, never unmapped
+MMAP_LEAK = _changed("    pixels = malloc(64);",
+                     "    pixels = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);\n"
+                     "    if (pixels == MAP_FAILED) pixels = NULL;",
+                     _changed("    free(pixels);\n", ""))
+
 WRONG = {
     # Exercise 1: classify five report excerpts.
     1: [
@@ -393,5 +507,13 @@ ANSWERS = {n: Anything("definitely lost") for n in range(1, 6)}
         ("partial", c_cell(ALIGNED_LEAK), "aligned_alloc"),
         ("partial", c_cell(POSITIVE), "a negative number"),
         ("partial", c_cell(FOPEN_LEAK, includes="#include <stdio.h>\n"), "one 'done:' label"),
+        ("gaming", c_cell(PADDED_FORMULA), "not from a formula"),
+        ("forbidden", c_cell(PADS_THEN_DISARMS), "switch off the fault injection"),
+        ("partial", c_cell(FULL_BUFFER_LEAK), "a full output buffer"),
+        ("partial", c_cell(MINUS_ONE), "exactly -e.code"),
+        ("gaming", c_cell(TOTAL_ON_ERROR), "the total only when every image was encoded"),
+        ("forbidden", c_cell(LIBC_MALLOC_LEAK, includes="extern void *__libc_malloc(size_t);\n"),
+         "bypass the counting allocator"),
+        ("forbidden", c_cell(MMAP_LEAK, includes="#include <sys/mman.h>\n"), "bypass the counting allocator"),
     ],
 }
