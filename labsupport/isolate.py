@@ -216,7 +216,8 @@ def _apply_limits(limits: dict) -> None:
         # tasks (/proc/loadavg, 4th field) bounds what the user has now. Root ignores it:
         # there the parent's watch is what stops a fork loop.
         try:
-            total = int(Path("/proc/loadavg").read_text().split()[3].split("/")[1])
+            with open("/proc/loadavg", "rb") as f:
+                total = int(f.read().split()[3].split(b"/")[1])
             n = total + int(limits["max_processes"])
             soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
             if hard == resource.RLIM_INFINITY or n < hard:
@@ -490,6 +491,7 @@ def _server_main(fd: int, workdir: str | None = None) -> None:
     import cffi  # noqa: F401  - preloaded so a child imports a C module in < 1 ms
     _crash_flush = _load_crash_flush()
     _become_subreaper()
+    _trim()
     while True:
         try:
             spec = _recv(sock)
@@ -512,6 +514,17 @@ def _server_main(fd: int, workdir: str | None = None) -> None:
         _, status = os.waitpid(pid, 0)
         _reap_orphans()                  # before the parent hears it ended: nothing outlives a call
         _send(sock, status)
+
+
+def _trim() -> None:
+    """Give back the memory start-up freed (about 1.5 of 15 MB here): every fork copies the page
+    tables of what is resident, so a smaller server forks faster."""
+    import gc
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):      # not glibc
+        pass
 
 
 def _become_subreaper() -> None:
@@ -653,19 +666,16 @@ def _remove_workdir(pid: int, path: str) -> None:
 
 
 def _call_files() -> dict:
-    """out, err and result for the next call: out and err empty, no result."""
+    """out, err and result for the next call, all three empty (emptied, not removed: creating
+    a file costs an inode allocation every call; an empty result file means no result)."""
     for renew in (False, True):
         d = _workdir(renew)
         files = dict(out=os.path.join(d, "out"), err=os.path.join(d, "err"), result=os.path.join(d, "result"))
         try:
-            for name in ("out", "err"):
+            for name in ("out", "err", "result"):
                 os.close(os.open(files[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
         except FileNotFoundError:        # the folder was removed (a temp cleaner): a new one
             continue
-        try:
-            os.unlink(files["result"])
-        except FileNotFoundError:
-            pass
         return files
     raise FileNotFoundError(f"cannot make the call files in {_workdirs.get(os.getpid())}")
 
@@ -824,10 +834,10 @@ def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=No
         if not timed_out:
             try:
                 with open(spec["result"], "rb") as f:
-                    res = pickle.load(f)
-                value, error = res.get("value"), res.get("error")
-            except FileNotFoundError:    # a program, or a child that never got to return
-                pass
+                    data = f.read()
+                if data:                 # empty: a program, or a child that never got to return
+                    res = pickle.loads(data)
+                    value, error = res.get("value"), res.get("error")
             except Exception as exc:     # a child killed while writing
                 error = f"result unreadable: {exc}"
         if timed_out:
