@@ -280,6 +280,9 @@ def _redirect(spec: dict) -> None:
         f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(f, fd)
         os.close(f)
+
+
+def _line_buffer_python_stdio() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.reconfigure(line_buffering=True, write_through=True)
@@ -323,8 +326,9 @@ def _call(spec: dict):
 
 
 def _run_and_report(spec: dict) -> int:
-    """Call the payload, write {'value'|'error'} to the result file, return the exit code."""
-    _unbuffer_c_stdio()
+    """Call the payload, write {'value'|'error'} to the result file, return the exit code.
+    C and Python stdio are already set up (by the fork server, which the child inherits, or by
+    ``_fresh_main``)."""
     try:
         out = {"value": _call(spec)}
     except SystemExit as exc:
@@ -369,6 +373,7 @@ def _fresh_main(spec_path: str) -> None:
         spec = pickle.load(f)
     sys.path[:] = spec["sys_path"]
     _crash_flush = _load_crash_flush()
+    _unbuffer_c_stdio()
     sys.exit(_run_and_report(spec))
 
 
@@ -490,6 +495,8 @@ def _server_main(fd: int, workdir: str | None = None) -> None:
     sock = socket.socket(fileno=fd)
     import cffi  # noqa: F401  - preloaded so a child imports a C module in < 1 ms
     _crash_flush = _load_crash_flush()
+    _unbuffer_c_stdio()          # C stdout line-buffered and the crash handler, for every child to inherit
+    _line_buffer_python_stdio()  # (the server itself never writes to C stdio)
     _become_subreaper()
     _trim()
     while True:
