@@ -128,6 +128,21 @@ def isolation_side_by_side(m, rounds: int = 8, batch: int = 25) -> dict:
     return figures
 
 
+def last_word_row(m) -> dict:
+    """What a learner's direct call pays for the last-word note, and a call on an isolated module."""
+    import labsupport as lab
+    from labsupport import lastword
+    lastword.install()
+    guarded = _median(lambda: m.add(1, 2), 2000)          # m.add is now the noted wrapper
+    plain = _median(lambda: m.lib.add(1, 2), 2000)
+    isolated = lab.build_c(CELL, isolate=True)
+    isolated.add(1, 2)
+    iso_call = _median(lambda: isolated.add(1, 2), 50)
+    return dict(name="direct call with the last-word note", value=round((guarded - plain) * 1e6, 2),
+                unit="us", target="<= 10 us", note=f"c.f() vs c.lib.f(), median of 2000; an "
+                f"isolated module's call (%%cffi --isolate): {iso_call*1000:.1f} ms")
+
+
 def run() -> list[dict]:
     os.environ["LABSUPPORT_CACHE"] = tempfile.mkdtemp(prefix="labsupport-bench-")
     import labsupport as lab
@@ -206,16 +221,7 @@ def run() -> list[dict]:
                         value=round((old["wall"] - direct) * 1000, 2), unit="ms", target="",
                         note=f"same run, interleaved: CPU per call {_cpu_text(old)}"))
     # --- a learner's direct call: plain, with the last-word note, and on an isolated module
-    from labsupport import lastword
-    lastword.install()
-    guarded = _median(lambda: m.add(1, 2), 2000)          # m.add is now the noted wrapper
-    plain = _median(lambda: m.lib.add(1, 2), 2000)
-    isolated = lab.build_c(CELL, isolate=True)
-    isolated.add(1, 2)
-    iso_call = _median(lambda: isolated.add(1, 2), 50)
-    out.append(dict(name="direct call with the last-word note", value=round((guarded - plain) * 1e6, 2),
-                    unit="us", target="<= 10 us", note=f"c.f() vs c.lib.f(), median of 2000; an "
-                    f"isolated module's call (%%cffi --isolate): {iso_call*1000:.1f} ms"))
+    out.append(last_word_row(m))
     # --- heap map
     rng, blocks, off = random.Random(0), [], 0
     while len(blocks) < 10_000:
@@ -236,10 +242,12 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["isolation"]:             # the isolation rows alone, old and new
         import labsupport as lab
         os.environ["LABSUPPORT_CACHE"] = tempfile.mkdtemp(prefix="labsupport-bench-")
-        figs = isolation_side_by_side(lab.build_c(CELL))
+        m = lab.build_c(CELL)
+        figs = isolation_side_by_side(m)
         print(f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         for name, fig in figs.items():
             print(f"{name}: run_c median {fig['wall']*1000:.2f} ms of {fig['calls']}; CPU per call {_cpu_text(fig)}")
+        print(last_word_row(m))
     else:
         for row in run():
             print(row)
