@@ -202,6 +202,12 @@ class RunResult:
 # --------------------------------------------------------------------------- child side
 
 
+def _tasks_now() -> int:
+    """The system's number of tasks now (/proc/loadavg's 4th field, after the slash)."""
+    with open("/proc/loadavg", "rb") as f:
+        return int(f.read().split()[3].split(b"/")[1])
+
+
 def _apply_limits(limits: dict) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
@@ -216,9 +222,7 @@ def _apply_limits(limits: dict) -> None:
         # tasks (/proc/loadavg, 4th field) bounds what the user has now. Root ignores it:
         # there the parent's watch is what stops a fork loop.
         try:
-            with open("/proc/loadavg", "rb") as f:
-                total = int(f.read().split()[3].split(b"/")[1])
-            n = total + int(limits["max_processes"])
+            n = _tasks_now() + int(limits["max_processes"])
             soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
             if hard == resource.RLIM_INFINITY or n < hard:
                 resource.setrlimit(resource.RLIMIT_NPROC, (n, hard))
@@ -265,10 +269,13 @@ def _unbuffer_c_stdio() -> None:
             pass
 
 
+_fflush = None               # libc's fflush, looked up once by the fork server (or per call)
+
+
 def _flush_c_stdio() -> None:
     """os._exit() skips C's exit handlers: flush C stdio by hand first."""
     try:
-        ctypes.CDLL(None).fflush(None)
+        (_fflush or ctypes.CDLL(None).fflush)(None)
     except (OSError, AttributeError):
         pass
 
@@ -318,9 +325,11 @@ def _call(spec: dict):
         fn = cloudpickle.loads(spec["payload"])
         return fn(*spec["args"], **spec["kwargs"])
     if spec["kind"] == "c":
-        from .cbuild import load_module          # the one way a built module is loaded
         modname, path, func = spec["payload"]
-        mod = load_module(modname, path)
+        mod = sys.modules.get(modname)           # loaded by the fork server
+        if mod is None:
+            from .cbuild import load_module      # the one way a built module is loaded
+            mod = load_module(modname, path)
         return _to_plain(mod.ffi, getattr(mod.lib, func)(*spec["args"]))
     raise ValueError(spec["kind"])
 
@@ -472,19 +481,22 @@ def _runs_no_code_on_load(path: str) -> bool:
         return False
 
 
-def _preload(modname: str, path: str) -> None:
+def _preload(modname: str, path: str, func: str) -> None:
     """In the fork server: load a built module once, when that runs none of the learner's code
     (``_runs_no_code_on_load``), so its children inherit it instead of each loading it again."""
-    if path in _preload_tried or modname in sys.modules or len(_preload_tried) >= _PRELOAD_MAX:
-        return
-    _preload_tried.add(path)
-    if not _runs_no_code_on_load(path):
-        return
-    from .cbuild import load_module
-    try:
-        load_module(modname, path)
-    except Exception:                      # noqa: BLE001 - the child loads it and reports why
-        sys.modules.pop(modname, None)
+    if path not in _preload_tried and modname not in sys.modules and len(_preload_tried) < _PRELOAD_MAX:
+        _preload_tried.add(path)
+        if _runs_no_code_on_load(path):
+            from .cbuild import load_module
+            try:
+                load_module(modname, path)
+            except Exception:              # noqa: BLE001 - the child loads it and reports why
+                sys.modules.pop(modname, None)
+    if path in _preload_tried and modname in sys.modules:
+        try:
+            getattr(sys.modules[modname].lib, func)   # cffi makes a function's object on first use
+        except Exception:                  # noqa: BLE001 - the child reports it
+            pass
 
 
 def _server_main(fd: int, workdir: str | None = None) -> None:
@@ -495,6 +507,8 @@ def _server_main(fd: int, workdir: str | None = None) -> None:
     sock = socket.socket(fileno=fd)
     import cffi  # noqa: F401  - preloaded so a child imports a C module in < 1 ms
     _crash_flush = _load_crash_flush()
+    global _fflush
+    _fflush = ctypes.CDLL(None).fflush
     _unbuffer_c_stdio()          # C stdout line-buffered and the crash handler, for every child to inherit
     _line_buffer_python_stdio()  # (the server itself never writes to C stdio)
     _become_subreaper()
@@ -508,7 +522,7 @@ def _server_main(fd: int, workdir: str | None = None) -> None:
             os._exit(0)
         _adopt(spec)
         if spec["kind"] == "c":
-            _preload(*spec["payload"][:2])
+            _preload(*spec["payload"])
         pid = os.fork()
         if pid == 0:
             sock.close()
