@@ -309,3 +309,15 @@ def test_calls_share_one_folder_and_leave_nothing_behind(c, tmp_path):
             break
         time.sleep(0.05)
     assert out and not os.path.exists(out)
+
+
+def test_child_follows_removed_variables_and_sys_path(monkeypatch, tmp_path):
+    """The fork server takes the environment and sys.path only when they change: a variable set,
+    then removed, and a folder put on sys.path, are each seen by the next child."""
+    import sys
+    monkeypatch.setenv("LAB_GONE_LATER", "1")
+    assert lab.run_python(lambda: os.environ.get("LAB_GONE_LATER")).value == "1"
+    monkeypatch.delenv("LAB_GONE_LATER")
+    assert lab.run_python(lambda: os.environ.get("LAB_GONE_LATER", "unset")).value == "unset"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert lab.run_python(lambda: sys.path[0]).value == str(tmp_path)
