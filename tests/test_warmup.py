@@ -60,3 +60,11 @@ def test_a_dead_runner_is_not_waited_for(cache):
     warmup._write({"wine-prefix": {"state": "running", "since": time.time(), "pid": 2 ** 22 + 12345}})
     assert warmup.status()["wine-prefix"]["state"] == "failed"
     assert warmup.wait_for("wine-prefix", say=lambda s: None)
+
+
+def test_every_step_names_tools_the_doctor_knows():
+    """run() asks toolchain.have() about each step's tools: a name it does not know raised
+    KeyError and stopped every preparation (found when building the container image)."""
+    for step, (what, usual, tools) in warmup.STEPS.items():
+        for t in tools:
+            warmup.toolchain.have(t)          # raises KeyError for an unknown name
