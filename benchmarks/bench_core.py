@@ -4,7 +4,9 @@
 - cold build of a cell, as a ratio to bare `gcc -shared` on the same generated C (target <= 1.15x),
   once cffi's prologue is precompiled (its one-time cost printed beside it)
 - isolation overhead per call: run_c on a trivial function (target <= 5 ms quiet), next to the
-  alternative it was chosen over (a fresh interpreter per call)
+  alternative it was chosen over (a fresh interpreter per call) and to the fork server before
+  issue 30's speed work (isolate.py at BASELINE), interleaved, wall and CPU (parent, server,
+  child); ``python benchmarks/bench_core.py isolation`` prints these rows alone
 - what a learner's direct call pays for the last-word note (target <= 10 us), and the cost
   of a call on an isolated module (``%%cffi --isolate``)
 - heap map of 10,000 blocks: draw + render to PNG, what the widget does (target <= 150 ms)
