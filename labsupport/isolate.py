@@ -791,15 +791,7 @@ def _read_capped(path: str) -> str:
         data = head + f"\n[... {omitted:,} bytes of output omitted ...]\n".encode() + tail
         return data.decode("utf-8", errors="replace")
     with open(path, "rb") as f:
-        if size <= HEAD_BYTES + TAIL_BYTES:
-            data = f.read()
-        else:
-            head = f.read(HEAD_BYTES)
-            f.seek(size - TAIL_BYTES)
-            tail = f.read()
-            omitted = size - HEAD_BYTES - TAIL_BYTES
-            data = head + f"\n[... {omitted:,} bytes of output omitted ...]\n".encode() + tail
-    return data.decode("utf-8", errors="replace")
+        return f.read().decode("utf-8", errors="replace")
 
 
 def _kill_group(pid: int) -> None:
