@@ -58,13 +58,6 @@ for w in {_W}:
         med = res.ratio(w, a)[0]
         predictions[w][a] = (a, med * 1.01) if med >= 1 else ("glibc", 1.01 / med)
 """, "before the measurement"),
-        # the run rewritten so that a blanket answer fits it, and the Comparison class patched too
-        ("gaming", f"""for w in {_W}:
-    for a in ["mimalloc", "talloc"]:
-        res.samples[w, a] = list(res.samples[w, "glibc"])
-type(res).ratio = lambda self, *a, **k: (1.0, 0.5, 2.0)
-predictions = {{w: {{"mimalloc": ("glibc", 1.0), "talloc": ("glibc", 1.0)}} for w in {_W}}}
-""", "of your run"),
         # review2-09 N7: the measured medians times 1.05 (no digit matches, every factor the same multiple)
         ("gaming", f"""predictions = {{}}
 for w in {_W}:
@@ -82,6 +75,13 @@ try:
 except TypeError:
     ab._RUNS = {{id(res): (weakref.ref(res), _flat)}}
 predictions = {{w: {{"mimalloc": ("mimalloc", 2.0), "talloc": ("talloc", 2.0)}} for w in {_W}}}
+""", "of your run"),
+        # the run rewritten so that a blanket answer fits it, and the Comparison class patched too
+        ("gaming", f"""for w in {_W}:
+    for a in ["mimalloc", "talloc"]:
+        res.samples[w, a] = list(res.samples[w, "glibc"])
+type(res).ratio = lambda self, *a, **k: (1.0, 0.5, 2.0)
+predictions = {{w: {{"mimalloc": ("glibc", 1.0), "talloc": ("glibc", 1.0)}} for w in {_W}}}
 """, "of your run"),
         # a factor that compares equal to anything (float() of it is a plain 2.0: no help)
         ("gaming", f"""class Anything(float):
