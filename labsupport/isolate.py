@@ -283,8 +283,10 @@ def _flush_c_stdio() -> None:
 def _redirect(spec: dict) -> None:
     fd_in = os.open(spec["stdin"] or os.devnull, os.O_RDONLY)
     os.dup2(fd_in, 0)
+    # the parent left out and err empty (no O_TRUNC: on ext4 even truncating an empty file
+    # updates its times through the journal, which under load can wait milliseconds)
     for fd, path in ((1, spec["out"]), (2, spec["err"])):
-        f = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        f = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
         os.dup2(f, fd)
         os.close(f)
 
@@ -350,8 +352,14 @@ def _run_and_report(spec: dict) -> int:
         data = pickle.dumps(out)
     except Exception as exc:              # an unpicklable return value
         data = pickle.dumps({"value": f"<unpicklable {type(out.get('value')).__name__}: {exc}>"})
-    with open(spec["result"], "wb") as f:
-        f.write(data)
+    fd = spec.get("result_fd")
+    if fd is not None:                    # the fork server's in-memory file, read back by the server
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    else:
+        with open(spec["result"], "wb") as f:
+            f.write(data)
     sys.stdout.flush()
     sys.stderr.flush()
     _flush_c_stdio()
@@ -513,6 +521,10 @@ def _server_main(fd: int, workdir: str | None = None) -> None:
     _line_buffer_python_stdio()  # (the server itself never writes to C stdio)
     _become_subreaper()
     _trim()
+    try:                         # the children's results, in memory: no file created per call
+        result_fd = os.memfd_create("labsupport-result", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):
+        result_fd = None
     while True:
         try:
             spec = _recv(sock)
@@ -523,6 +535,11 @@ def _server_main(fd: int, workdir: str | None = None) -> None:
         _adopt(spec)
         if spec["kind"] == "c":
             _preload(*spec["payload"])
+        via_server = bool(spec.get("result_via_server")) and result_fd is not None
+        if via_server:
+            os.ftruncate(result_fd, 0)
+            os.lseek(result_fd, 0, os.SEEK_SET)
+            spec["result_fd"] = result_fd
         pid = os.fork()
         if pid == 0:
             sock.close()
@@ -534,7 +551,10 @@ def _server_main(fd: int, workdir: str | None = None) -> None:
         _send(sock, pid)
         _, status = os.waitpid(pid, 0)
         _reap_orphans()                  # before the parent hears it ended: nothing outlives a call
-        _send(sock, status)
+        if via_server:                   # (a parent that did not ask gets the status alone)
+            _send(sock, (status, os.pread(result_fd, os.fstat(result_fd).st_size, 0)))
+        else:
+            _send(sock, status)
 
 
 def _trim() -> None:
@@ -686,19 +706,28 @@ def _remove_workdir(pid: int, path: str) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+_dirty: set[int] = set()           # pids whose last call's out/err may not have been emptied
+
+
 def _call_files() -> dict:
-    """out, err and result for the next call, all three empty (emptied, not removed: creating
-    a file costs an inode allocation every call; an empty result file means no result)."""
-    for renew in (False, True):
-        d = _workdir(renew)
-        files = dict(out=os.path.join(d, "out"), err=os.path.join(d, "err"), result=os.path.join(d, "result"))
-        try:
-            for name in ("out", "err", "result"):
-                os.close(os.open(files[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-        except FileNotFoundError:        # the folder was removed (a temp cleaner): a new one
-            continue
-        return files
-    raise FileNotFoundError(f"cannot make the call files in {_workdirs.get(os.getpid())}")
+    """out, err and result for the next call. out and err are empty: ``_read_capped`` empties
+    what it read, and a call that did not get that far (``_dirty``) is cleaned up here; the
+    child creates them if needed. No file is created, emptied or removed for a call without
+    output (on ext4 each of those is a journal update, which under load can wait milliseconds);
+    the result comes back through the fork server unless a fresh interpreter writes it."""
+    d = _workdir()
+    if not os.path.isdir(d):              # removed (a temp cleaner): a new folder
+        d = _workdir(renew=True)
+    files = dict(out=os.path.join(d, "out"), err=os.path.join(d, "err"), result=os.path.join(d, "result"))
+    pid = os.getpid()
+    if pid in _dirty:
+        for name in ("out", "err"):
+            try:
+                os.truncate(files[name], 0)
+            except FileNotFoundError:
+                pass
+    _dirty.add(pid)
+    return files
 
 
 def _server_for_call() -> _Server:
@@ -724,7 +753,8 @@ def _request(srv: _Server, spec: dict) -> int:
 def _start_and_wait(spec: dict, timeout: float, max_rss_mb=None, max_processes=None):
     """Run spec in a forked child, watching its memory and processes.
 
-    Returns (exit code, signal name, timed out, stopped_by)."""
+    Returns (exit code, signal name, timed out, stopped_by, the result's bytes from the fork
+    server or None)."""
     import select
     global _server
     stopped_by = None
@@ -757,6 +787,9 @@ def _start_and_wait(spec: dict, timeout: float, max_rss_mb=None, max_processes=N
             if timed_out or stopped_by:
                 _kill_tree(srv.proc.pid, pid)
             status = _recv(srv.sock)
+            data = None
+            if isinstance(status, tuple):   # (wait status, the result the child wrote)
+                status, data = status
             _kill_group(pid)            # anything the child left running in its group
         except BaseException:
             # interrupted (Kernel -> Interrupt) or the protocol broke: kill the child and
@@ -767,31 +800,31 @@ def _start_and_wait(spec: dict, timeout: float, max_rss_mb=None, max_processes=N
             _server = None
             raise
     if os.WIFSIGNALED(status):
-        return None, _signal_name(os.WTERMSIG(status)), timed_out, stopped_by
-    return os.WEXITSTATUS(status), None, timed_out, stopped_by
+        return None, _signal_name(os.WTERMSIG(status)), timed_out, stopped_by, data
+    return os.WEXITSTATUS(status), None, timed_out, stopped_by, data
 
 
 def _read_capped(path: str) -> str:
-    """A child's output; a file larger than what is kept is emptied once read (the folder stays)."""
+    """A child's output, and the file left empty for the next call (the folder stays)."""
     try:
         size = os.path.getsize(path)
     except OSError:
         return ""
     if size == 0:
         return ""
-    if size > HEAD_BYTES + TAIL_BYTES:
-        try:
-            with open(path, "rb") as f:
+    try:
+        with open(path, "rb") as f:
+            if size <= HEAD_BYTES + TAIL_BYTES:
+                data = f.read()
+            else:
                 head = f.read(HEAD_BYTES)
                 f.seek(size - TAIL_BYTES)
                 tail = f.read()
-        finally:
-            os.truncate(path, 0)
-        omitted = size - HEAD_BYTES - TAIL_BYTES
-        data = head + f"\n[... {omitted:,} bytes of output omitted ...]\n".encode() + tail
-        return data.decode("utf-8", errors="replace")
-    with open(path, "rb") as f:
-        return f.read().decode("utf-8", errors="replace")
+                omitted = size - HEAD_BYTES - TAIL_BYTES
+                data = head + f"\n[... {omitted:,} bytes of output omitted ...]\n".encode() + tail
+    finally:
+        os.truncate(path, 0)
+    return data.decode("utf-8", errors="replace")
 
 
 def _kill_group(pid: int) -> None:
@@ -830,7 +863,9 @@ def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=No
             spec["stdin"] = os.path.join(tmp, "in")
             Path(spec["stdin"]).write_bytes(input.encode() if isinstance(input, str) else input)
         if env is not None and kind != "exec":
-            # a fresh interpreter, so start-up-time variables take effect
+            # a fresh interpreter, so start-up-time variables take effect; it writes the result file
+            with open(spec["result"], "wb"):
+                pass
             spec_path = os.path.join(tmp, "spec")
             with open(spec_path, "wb") as f:
                 pickle.dump(spec, f)
@@ -840,14 +875,17 @@ def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=No
         elif kind == "exec":
             argv, extra = payload
             spec["payload"] = (list(map(str, argv)), _merged_env(extra or {}))
+        else:
+            spec["result_via_server"] = True
         t0 = time.perf_counter()
-        code, sig, timed_out, stopped_by = _start_and_wait(spec, timeout, max_rss_mb, max_processes)
+        code, sig, timed_out, stopped_by, data = _start_and_wait(spec, timeout, max_rss_mb, max_processes)
         seconds = time.perf_counter() - t0
         value = error = None
         if not timed_out:
             try:
-                with open(spec["result"], "rb") as f:
-                    data = f.read()
+                if data is None and env is not None and kind != "exec":
+                    with open(spec["result"], "rb") as f:
+                        data = f.read()
                 if data:                 # empty: a program, or a child that never got to return
                     res = pickle.loads(data)
                     value, error = res.get("value"), res.get("error")
@@ -855,9 +893,10 @@ def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=No
                 error = f"result unreadable: {exc}"
         if timed_out:
             sig = None
+        stdout, stderr = _read_capped(spec["out"]), _read_capped(spec["err"])
+        _dirty.discard(os.getpid())      # both read and left empty
         return RunResult(returncode=None if (sig or timed_out) else code, signal=sig,
-                         timed_out=timed_out, stdout=_read_capped(spec["out"]),
-                         stderr=_read_capped(spec["err"]), value=value, error=error,
+                         timed_out=timed_out, stdout=stdout, stderr=stderr, value=value, error=error,
                          timeout=timeout, seconds=seconds, stopped_by=stopped_by,
                          cap={"memory": max_rss_mb, "processes": max_processes}.get(stopped_by))
 
