@@ -25,8 +25,11 @@ What each call does not repeat: the server takes the kernel's environment and
 ``sys.path`` only when they changed (its children inherit them), loads a built
 module once when loading it runs none of the module's code (no constructor, no
 library not already loaded; see ``_runs_no_code_on_load``), so children inherit it
-instead of loading it again, and the call's output and result files live in one
-folder per kernel, emptied before each call and removed with the kernel.
+instead of loading it again. No file is created, emptied or removed for a call
+without output (on ext4 each is a journal update, which under load waits
+milliseconds): stdout and stderr go to two files in one folder per kernel, emptied
+once read and removed with the kernel, and the result comes back in the fork
+server's memory (a memfd the child writes and the server sends on).
 
 While a child runs, the parent watches the whole tree of processes it started
 (every 20 ms): a tree holding more than ``max_rss_mb`` of resident memory

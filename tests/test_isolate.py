@@ -321,3 +321,8 @@ def test_child_follows_removed_variables_and_sys_path(monkeypatch, tmp_path):
     assert lab.run_python(lambda: os.environ.get("LAB_GONE_LATER", "unset")).value == "unset"
     monkeypatch.syspath_prepend(str(tmp_path))
     assert lab.run_python(lambda: sys.path[0]).value == str(tmp_path)
+
+
+def test_a_large_result_comes_back_whole():
+    r = lab.run_python(lambda n: bytes(range(256)) * n, 40_000)      # ~10 MB through the fork server
+    assert r.ok and r.value == bytes(range(256)) * 40_000
