@@ -555,7 +555,10 @@ def _server_main(fd: int, workdir: str | None = None) -> None:
         _, status = os.waitpid(pid, 0)
         _reap_orphans()                  # before the parent hears it ended: nothing outlives a call
         if via_server:                   # (a parent that did not ask gets the status alone)
-            _send(sock, (status, os.pread(result_fd, os.fstat(result_fd).st_size, 0)))
+            data = os.pread(result_fd, os.fstat(result_fd).st_size, 0)
+            os.ftruncate(result_fd, 0)   # not kept in memory until the next call
+            _send(sock, (status, data))
+            del data
         else:
             _send(sock, status)
 
