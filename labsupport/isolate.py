@@ -727,7 +727,7 @@ def _call_files() -> dict:
     files = dict(out=os.path.join(d, "out"), err=os.path.join(d, "err"), result=os.path.join(d, "result"))
     pid = os.getpid()
     if pid in _dirty:
-        for name in ("out", "err"):
+        for name in ("out", "err", "result"):
             try:
                 os.truncate(files[name], 0)
             except FileNotFoundError:
@@ -810,6 +810,20 @@ def _start_and_wait(spec: dict, timeout: float, max_rss_mb=None, max_processes=N
     return os.WEXITSTATUS(status), None, timed_out, stopped_by, data
 
 
+def _take_file(path: str) -> bytes:
+    """A file's bytes, and the file left empty (an empty or missing file is not touched)."""
+    try:
+        if os.path.getsize(path) == 0:
+            return b""
+    except OSError:
+        return b""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    finally:
+        os.truncate(path, 0)
+
+
 def _read_capped(path: str) -> str:
     """A child's output, and the file left empty for the next call (the folder stays)."""
     try:
@@ -870,8 +884,6 @@ def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=No
             Path(spec["stdin"]).write_bytes(input.encode() if isinstance(input, str) else input)
         if env is not None and kind != "exec":
             # a fresh interpreter, so start-up-time variables take effect; it writes the result file
-            with open(spec["result"], "wb"):
-                pass
             spec_path = os.path.join(tmp, "spec")
             with open(spec_path, "wb") as f:
                 pickle.dump(spec, f)
@@ -887,11 +899,10 @@ def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=No
         code, sig, timed_out, stopped_by, data = _start_and_wait(spec, timeout, max_rss_mb, max_processes)
         seconds = time.perf_counter() - t0
         value = error = None
+        if data is None:                 # written to the result file (a fresh interpreter; no memfd)
+            data = _take_file(spec["result"])
         if not timed_out:
             try:
-                if data is None and env is not None and kind != "exec":
-                    with open(spec["result"], "rb") as f:
-                        data = f.read()
                 if data:                 # empty: a program, or a child that never got to return
                     res = pickle.loads(data)
                     value, error = res.get("value"), res.get("error")
@@ -900,7 +911,7 @@ def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=No
         if timed_out:
             sig = None
         stdout, stderr = _read_capped(spec["out"]), _read_capped(spec["err"])
-        _dirty.discard(os.getpid())      # both read and left empty
+        _dirty.discard(os.getpid())      # all three read and left empty
         return RunResult(returncode=None if (sig or timed_out) else code, signal=sig,
                          timed_out=timed_out, stdout=stdout, stderr=stderr, value=value, error=error,
                          timeout=timeout, seconds=seconds, stopped_by=stopped_by,
