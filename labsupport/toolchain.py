@@ -63,7 +63,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool("heaptrack", "command", "heaptrack", "07", f"{_APT} heaptrack", ("--version",)),
     Tool("strace", "command", "strace", "09", f"{_APT} strace", ("-V",)),
     Tool("pahole", "command", "pahole", "02", f"{_APT} dwarves"),
-    Tool("mingw", "command", "x86_64-w64-mingw32-gcc", "02, 03, 04, 05", f"{_APT} mingw-w64"),
+    Tool("mingw", "command", "x86_64-w64-mingw32-gcc", "02, 03, 04, 05", f"{_APT} gcc-mingw-w64-x86-64"),
     Tool("wine", "command", "wine", "02, 03, 04, 05", f"{_APT} wine wine64"),
     # gcc's own LeakSanitizer runtime (gcc -fsanitize=leak): no version in the package name
     Tool("lsan", "file", "/usr/lib/*/liblsan.so.0", "07", f"{_APT} liblsan0"),

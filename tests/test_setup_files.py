@@ -32,7 +32,7 @@ def test_every_system_tool_the_doctor_names_is_in_apt_txt():
 
 def test_apt_txt_has_no_versioned_names():
     # a version in a package name (libclang-rt-14-dev) breaks set-up on the next release
-    versioned = [p for p in _apt() if re.search(r"-\d+(-dev)?$", p)]
+    versioned = [p for p in _apt() if re.search(r"-\d+(-dev)?$", p) and not p.endswith("-x86-64")]
     assert not versioned, versioned
 
 

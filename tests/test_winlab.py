@@ -36,13 +36,13 @@ def write(tmp_path, name, text):
 def test_missing_tools_name_the_package(monkeypatch):
     from labsupport import toolchain
     monkeypatch.setattr(toolchain, "_locate", lambda name: (None, None))     # nothing installed
-    with pytest.raises(lab.MissingTool, match="mingw-w64"):
+    with pytest.raises(lab.MissingTool, match="gcc-mingw-w64-x86-64"):
         winlab.compiler_argv("mingw")
     monkeypatch.setattr(winlab, "have", lambda name: False)
     monkeypatch.setattr(toolchain.os, "access", lambda *a: False)          # no /usr/lib/wine either
     with pytest.raises(lab.MissingTool, match="wine64"):
         winlab.prepare_wine()
-    assert "mingw-w64" in winlab.why_not() and "wine" in winlab.why_not()
+    assert "gcc-mingw-w64-x86-64" in winlab.why_not() and "wine" in winlab.why_not()
 
 
 def test_unknown_compiler():
@@ -125,7 +125,7 @@ def test_ready_names_what_is_missing(monkeypatch, capsys):
     monkeypatch.setattr(winlab, "missing", toolchain.missing)
     assert winlab.ready() is False
     out = capsys.readouterr().out
-    assert "apt-get install -y mingw-w64" in out and "apt-get install -y wine wine64" in out
+    assert "apt-get install -y gcc-mingw-w64-x86-64" in out and "apt-get install -y wine wine64" in out
 
 
 def test_zig_cold_cache_says_so_once(monkeypatch, tmp_path, capsys):
