@@ -369,8 +369,13 @@ def _run_and_report(spec: dict) -> int:
     return 1 if "error" in out else 0
 
 
+_in_isolated_child = False   # True in a child: a call it makes itself cleans up its own folder
+
+
 def _child_main(spec: dict) -> int:
     """Runs in the forked child; returns its exit code (or execs, or dies of a signal)."""
+    global _in_isolated_child
+    _in_isolated_child = True
     os.setpgrp()
     _apply_limits(spec["limits"])
     _redirect(spec)                      # sys.path and the environment: the server's, set by _adopt
@@ -388,7 +393,8 @@ def _child_main(spec: dict) -> int:
 
 def _fresh_main(spec_path: str) -> None:
     """Entry point of a fresh interpreter (``python -m labsupport._runner SPEC``)."""
-    global _crash_flush
+    global _crash_flush, _in_isolated_child
+    _in_isolated_child = True
     with open(spec_path, "rb") as f:
         spec = pickle.load(f)
     sys.path[:] = spec["sys_path"]
@@ -872,50 +878,60 @@ def _run(kind: str, payload, args=(), kwargs=None, *, timeout=10.0, memory_mb=No
     if max_processes is _DEFAULT:
         max_processes = DEFAULT_MAX_PROCESSES
     with _lock:                          # one call at a time uses this process's call files
-        files = _call_files()
-        tmp = os.path.dirname(files["out"])
-        spec = dict(kind=kind, payload=payload, args=tuple(args), kwargs=kwargs or {}, **files, stdin=None,
-                    cwd=os.path.abspath(cwd) if cwd else os.getcwd(), sys_path=list(sys.path),
-                    environ=dict(os.environ),
-                    limits=dict(memory_mb=memory_mb, cpu_seconds=cpu_seconds,
-                                max_processes=max_processes))
-        if input is not None:
-            spec["stdin"] = os.path.join(tmp, "in")
-            Path(spec["stdin"]).write_bytes(input.encode() if isinstance(input, str) else input)
-        if env is not None and kind != "exec":
-            # a fresh interpreter, so start-up-time variables take effect; it writes the result file
-            spec_path = os.path.join(tmp, "spec")
-            with open(spec_path, "wb") as f:
-                pickle.dump(spec, f)
-            child_env = _with_labsupport_importable(_merged_env(env))
-            spec = dict(spec, kind="exec",
-                        payload=([sys.executable, "-m", "labsupport._runner", spec_path], child_env))
-        elif kind == "exec":
-            argv, extra = payload
-            spec["payload"] = (list(map(str, argv)), _merged_env(extra or {}))
-        else:
-            spec["result_via_server"] = True
-        t0 = time.perf_counter()
-        code, sig, timed_out, stopped_by, data = _start_and_wait(spec, timeout, max_rss_mb, max_processes)
-        seconds = time.perf_counter() - t0
-        value = error = None
-        if data is None:                 # written to the result file (a fresh interpreter; no memfd)
-            data = _take_file(spec["result"])
-        if not timed_out:
-            try:
-                if data:                 # empty: a program, or a child that never got to return
-                    res = pickle.loads(data)
-                    value, error = res.get("value"), res.get("error")
-            except Exception as exc:     # a child killed while writing
-                error = f"result unreadable: {exc}"
-        if timed_out:
-            sig = None
-        stdout, stderr = _read_capped(spec["out"]), _read_capped(spec["err"])
-        _dirty.discard(os.getpid())      # all three read and left empty
-        return RunResult(returncode=None if (sig or timed_out) else code, signal=sig,
-                         timed_out=timed_out, stdout=stdout, stderr=stderr, value=value, error=error,
-                         timeout=timeout, seconds=seconds, stopped_by=stopped_by,
-                         cap={"memory": max_rss_mb, "processes": max_processes}.get(stopped_by))
+        try:
+            return _run_locked(kind, payload, args, kwargs, timeout, memory_mb, cpu_seconds, env, cwd,
+                               input, max_rss_mb, max_processes)
+        finally:
+            if _in_isolated_child:       # a call made inside an isolated child: its fork server is
+                shutil.rmtree(_workdirs.pop(os.getpid(), ""), ignore_errors=True)   # killed with it
+
+
+def _run_locked(kind, payload, args, kwargs, timeout, memory_mb, cpu_seconds, env, cwd, input,
+                max_rss_mb, max_processes) -> RunResult:
+    files = _call_files()
+    tmp = os.path.dirname(files["out"])
+    spec = dict(kind=kind, payload=payload, args=tuple(args), kwargs=kwargs or {}, **files, stdin=None,
+                cwd=os.path.abspath(cwd) if cwd else os.getcwd(), sys_path=list(sys.path),
+                environ=dict(os.environ),
+                limits=dict(memory_mb=memory_mb, cpu_seconds=cpu_seconds,
+                            max_processes=max_processes))
+    if input is not None:
+        spec["stdin"] = os.path.join(tmp, "in")
+        Path(spec["stdin"]).write_bytes(input.encode() if isinstance(input, str) else input)
+    if env is not None and kind != "exec":
+        # a fresh interpreter, so start-up-time variables take effect; it writes the result file
+        spec_path = os.path.join(tmp, "spec")
+        with open(spec_path, "wb") as f:
+            pickle.dump(spec, f)
+        child_env = _with_labsupport_importable(_merged_env(env))
+        spec = dict(spec, kind="exec",
+                    payload=([sys.executable, "-m", "labsupport._runner", spec_path], child_env))
+    elif kind == "exec":
+        argv, extra = payload
+        spec["payload"] = (list(map(str, argv)), _merged_env(extra or {}))
+    else:
+        spec["result_via_server"] = True
+    t0 = time.perf_counter()
+    code, sig, timed_out, stopped_by, data = _start_and_wait(spec, timeout, max_rss_mb, max_processes)
+    seconds = time.perf_counter() - t0
+    value = error = None
+    if data is None:                 # written to the result file (a fresh interpreter; no memfd)
+        data = _take_file(spec["result"])
+    if not timed_out:
+        try:
+            if data:                 # empty: a program, or a child that never got to return
+                res = pickle.loads(data)
+                value, error = res.get("value"), res.get("error")
+        except Exception as exc:     # a child killed while writing
+            error = f"result unreadable: {exc}"
+    if timed_out:
+        sig = None
+    stdout, stderr = _read_capped(spec["out"]), _read_capped(spec["err"])
+    _dirty.discard(os.getpid())      # all three read and left empty
+    return RunResult(returncode=None if (sig or timed_out) else code, signal=sig,
+                     timed_out=timed_out, stdout=stdout, stderr=stderr, value=value, error=error,
+                     timeout=timeout, seconds=seconds, stopped_by=stopped_by,
+                     cap={"memory": max_rss_mb, "processes": max_processes}.get(stopped_by))
 
 
 def run_python(fn, *args, timeout: float = 10.0, memory_mb: float | None = None,

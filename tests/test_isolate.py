@@ -326,3 +326,18 @@ def test_child_follows_removed_variables_and_sys_path(monkeypatch, tmp_path):
 def test_a_large_result_comes_back_whole():
     r = lab.run_python(lambda n: bytes(range(256)) * n, 40_000)      # ~10 MB through the fork server
     assert r.ok and r.value == bytes(range(256)) * 40_000
+
+
+def test_a_call_made_inside_an_isolated_child_leaves_no_folder():
+    def nested():
+        import os
+
+        import labsupport as lab
+        from labsupport import isolate
+        folder = isolate._workdir()
+        assert lab.run_python(lambda: 5).value == 5
+        return folder, os.path.exists(folder), sorted(isolate._workdirs.values())
+    r = lab.run_python(nested)
+    assert r.ok, r
+    folder, exists, left = r.value
+    assert folder and not exists and left == []    # removed after the call, not left to its server
