@@ -78,3 +78,26 @@ def test_lesson_01_checks_measure_with_glibcs_defaults(monkeypatch, capsys):
     assert not hm.check_footprint_trace("alloc a 1000\nfree a\n")
     assert "_footprint_verdict was replaced" in capsys.readouterr().out
     assert hm._footprint_verdict.__module__ == hm.__name__           # put back
+
+
+def test_the_newest_slot_takes_a_glibc_the_probe_reads(tmp_path, monkeypatch):
+    """Unstable moves past what glibc_probe reads before testing does (experimental had 2.44
+    while both had 2.43-7): the "sid" slot takes the first suite whose glibc it reads, and
+    says so when none is left, instead of a panel the probe refuses."""
+    import subprocess
+    offered = {"sid": "2.44-1", "forky": "2.43-7"}
+
+    def fake_apt(work, *args):
+        if args[0] == "download":
+            suite = args[1].split("/")[1]
+            (work / f"libc6_{offered[suite]}_amd64.deb").write_text("")
+        return subprocess.CompletedProcess(args, 0, "", "")
+    monkeypatch.setattr(glibcs, "_apt", fake_apt)
+    (tmp_path / "w").mkdir()
+    suite, debs = glibcs._download_libc6(tmp_path / "w", "sid")
+    assert suite == "forky" and debs[0].name.startswith("libc6_2.43")
+    offered["forky"] = "2.44-2"
+    with pytest.raises(MissingTool, match="sid has glibc 2.44; forky has glibc 2.44"):
+        glibcs._download_libc6(tmp_path / "w", "sid")
+    offered["bookworm"] = "2.36-9+deb12u14"                # the other slots take their own suite
+    assert glibcs._download_libc6(tmp_path / "w", "bookworm")[0] == "bookworm"

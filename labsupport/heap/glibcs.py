@@ -37,6 +37,12 @@ __all__ = ["RELEASES", "GlibcRoot", "debian_mirror", "fetch", "installed", "step
            "untrusted_calls", "note_read"]
 
 RELEASES = ("bookworm", "trixie", "sid")        # Debian 12 (2.36), 13 (2.41), unstable (the newest)
+# The "sid" slot is the newest glibc the probe reads (glibc_probe.c: 2.33 to NEWEST_READ), from the
+# first of these suites that ships it: unstable moves first (experimental had 2.44 in December 2026
+# while unstable and testing had 2.43-7), testing follows days to weeks later. Once both ship a
+# glibc the probe does not read, the slot says so and the side-by-side view is off.
+NEWEST_READ = (2, 43)
+NEWEST_FROM = ("sid", "forky")
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 
@@ -45,6 +51,7 @@ class GlibcRoot:
     release: str          # Debian's name for the release it came from
     package: str          # the libc6 package's version, e.g. "2.43-7"
     root: Path            # where libc.so.6 and ld-linux-x86-64.so.2 are
+    slot: str = ""        # which of RELEASES it fills (the "sid" slot may hold testing's)
 
     @property
     def version(self) -> tuple:
@@ -87,7 +94,9 @@ def installed() -> list[GlibcRoot]:
     for release in RELEASES:
         stamp = _dir() / release / "package-version"
         if stamp.exists():
-            out.append(GlibcRoot(release, stamp.read_text().strip(), _dir() / release / "lib"))
+            suite = _dir() / release / "suite"          # "sid" may have come from testing
+            name = suite.read_text().strip() if suite.exists() else release
+            out.append(GlibcRoot(name, stamp.read_text().strip(), _dir() / release / "lib", release))
     return sorted(out, key=lambda g: g.version)
 
 
@@ -122,7 +131,8 @@ def fetch(releases=RELEASES, say=print) -> list[GlibcRoot]:
         for d in ("state/lists/partial", "cache/archives/partial"):
             (work / d).mkdir(parents=True)
         signed = f" [signed-by={KEYRING}]" if Path(KEYRING).exists() else ""
-        (work / "sources.list").write_text("".join(f"deb{signed} {mirror} {r} main\n" for r in todo))
+        suites = [r for r in todo if r != "sid"] + (list(NEWEST_FROM) if "sid" in todo else [])
+        (work / "sources.list").write_text("".join(f"deb{signed} {mirror} {r} main\n" for r in suites))
         say(f"fetching Debian's libc6 for {', '.join(todo)} from {mirror} (once; about 10 MB of package lists each)")
         r = _apt(work, "update")
         if r.returncode:
@@ -132,10 +142,11 @@ def fetch(releases=RELEASES, say=print) -> list[GlibcRoot]:
             raise RuntimeError(f"apt-get update could not read {mirror}:\n"
                                + re.sub(r"^W: Failed to fetch \S+\s+", "", failed[0]))
         for release in todo:
-            r = _apt(work, "download", f"libc6/{release}")
-            debs = sorted(work.glob("libc6_*.deb"))
-            if r.returncode or not debs:
-                raise RuntimeError(f"apt-get download libc6/{release} failed:\n{r.stderr[-800:]}")
+            try:
+                suite, debs = _download_libc6(work, release)
+            except MissingTool as exc:          # the newest slot only: the others still come
+                say(f"  {release}: {exc}")
+                continue
             target = _dir() / release
             shutil.rmtree(target, ignore_errors=True)
             unpacked = target / "deb"
@@ -154,9 +165,32 @@ def fetch(releases=RELEASES, say=print) -> list[GlibcRoot]:
             for deb in debs:
                 deb.unlink()
             (target / "package-version").write_text(version + "\n")
+            (target / "suite").write_text(suite + "\n")
             say(f"  {release}: glibc {version}")
         shutil.rmtree(work, ignore_errors=True)
-    return [g for g in installed() if g.release in releases]
+    return [g for g in installed() if (g.slot or g.release) in releases]
+
+
+def _download_libc6(work: Path, release: str) -> tuple[str, list[Path]]:
+    """libc6 of ``release`` downloaded into ``work``; for "sid", of the first suite in NEWEST_FROM
+    whose glibc the probe reads (at most NEWEST_READ), so the newest panel stays readable."""
+    candidates = NEWEST_FROM if release == "sid" else (release,)
+    seen = []
+    for suite in candidates:
+        for old in work.glob("libc6_*.deb"):
+            old.unlink()
+        r = _apt(work, "download", f"libc6/{suite}")
+        debs = sorted(work.glob("libc6_*.deb"))
+        if r.returncode or not debs:
+            raise RuntimeError(f"apt-get download libc6/{suite} failed:\n{r.stderr[-800:]}")
+        m = re.match(r"libc6_(\d+)\.(\d+)", debs[0].name)
+        version = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+        if release != "sid" or version <= NEWEST_READ:
+            return suite, debs
+        seen.append(f"{suite} has glibc {version[0]}.{version[1]}")
+    raise MissingTool(f"Debian's newest glibc is past what glibc_probe reads ({'; '.join(seen)}; the probe "
+                      f"reads up to {NEWEST_READ[0]}.{NEWEST_READ[1]}): the side-by-side view shows the "
+                      f"versions it can read; a newer course release reads it")
 
 
 _local = threading.local()
