@@ -97,8 +97,9 @@ for kind, how in lib_builds.items():
     winlab.build([SRC / "textlib.c"], OUT / f"libtext_{kind}.so", compiler="gcc",
                  shared=True, **how)
     # the same app.c, linked against each library (and found next to it at run time)
-    winlab.build([SRC / "app.c"], OUT / f"app_{kind}", compiler="gcc",
-                 ldflags=[f"-L{OUT}", f"-ltext_{kind}", "-Wl,-rpath,$ORIGIN", "-ldl"])
+    # -fPIE -pie: glibc's heap then lies far above the lowest 512 MiB (see below)
+    winlab.build([SRC / "app.c"], OUT / f"app_{kind}", compiler="gcc", cflags=["-O2", "-fPIE"],
+                 ldflags=["-pie", f"-L{OUT}", f"-ltext_{kind}", "-Wl,-rpath,$ORIGIN", "-ldl"])
     print(f"built libtext_{kind}.so and app_{kind}")
 
 
@@ -197,12 +198,19 @@ for insn in body.splitlines():
 # *page* from the address alone (mimalloc 3 keeps metadata per page, lesson 01) and
 # updates that page's free list. The lookup goes through a two-level page map: the
 # address's top bits pick an entry of a table, which points to a *sub-map* covering
-# 512 MiB of address space (`include/mimalloc/internal.h` l.634, mimalloc v3.4.3, the
-# version of the course's wheel); a sub-map exists only where this mimalloc has memory.
-# For a glibc block there is none: the entry is NULL. The copy inside
-# `libtext_private.so` comes from the static `libmimalloc.a`, whose `mi_free` reads
-# through that entry without testing it (`_mi_unchecked_ptr_page`, internal.h
-# l.655-659): it reads near address 0, and that is the SIGSEGV inside `mi_free`.
+# 512 MiB of address space (`include/mimalloc/internal.h` l.635, mimalloc v3.4.3, the
+# version of the course's wheel). A sub-map exists only where this mimalloc has memory,
+# and for the lowest 512 MiB, which mimalloc always maps so that NULL finds no page
+# (`src/page-map.c` l.272-288, "ensure there is a submap for the NULL address").
+# `app` is built as a position-independent executable (`-fPIE -pie` above), so glibc's
+# heap lies near `0x55...`, far above those 512 MiB: for a glibc block the entry is
+# NULL. The copy inside `libtext_private.so` comes from the static `libmimalloc.a`,
+# whose `mi_free` reads through that entry without testing it
+# (`_mi_unchecked_ptr_page`, internal.h l.655-659): it reads near address 0, and that
+# is the SIGSEGV inside `mi_free`. The crash needs a heap above the lowest 512 MiB: a
+# block inside them finds the always-present sub-map, whose slot is NULL, and even this
+# `mi_free` returns without a word (`src/free.c` l.181). A cold reader built `app` with
+# `-no-pie`, where the kernel may place the heap that low: 2 of 8 runs returned.
 #
 # ### Is a wrong free always a crash?
 #
@@ -220,7 +228,7 @@ for insn in body.splitlines():
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-# the first line depends on the kernel's overcommit mode (see below), so it is not compared
+# lines 1 and 3 depend on the kernel's overcommit mode (see below), so the cell is not compared
 PRELOAD = {"LD_PRELOAD": str(MI.shared_lib)}
 for label, lib, mode in [
         ("preloaded mimalloc frees a glibc block", "libtext_shared.so", "free-lib"),
@@ -284,10 +292,23 @@ for label, path in [("libmimalloc.so (the preloaded copy)", MI.shared_lib),
 # (`src/page-map.c` l.258-259: `... || _mi_os_has_overcommit()`). Under
 # `vm.overcommit_memory=2` it is committed piece by piece instead, and a part not
 # committed yet is mapped `PROT_NONE` (`src/prim/unix/prim.c` l.487): reading it faults,
-# checked build or not. Whether this glibc block's lookup lands in such a part under
-# mode 2 was not measured (the mode is a machine-wide setting), so the cell with the
-# four wrong frees is not compared; its last line says which mode it ran under (0,
-# Linux's default, where its lines in this book came from).
+# checked build or not. A cold reader measured it without changing the machine's
+# setting: mimalloc decides from the text of `/proc/sys/vm/overcommit_memory`
+# (`src/prim/unix/prim.c` l.129-152), so the reader bind-mounted a file holding `2` over
+# that path in a private mount namespace (`unshare -m`; the kernel itself stayed in mode
+# 0). Line 1 then crashed (SIGSEGV, 4 of 4 runs), and line 3 crashed in 17 of 49 runs;
+# the same done again with this lesson's programs (AMD EPYC, 2026-12-07): line 1 8 of 8,
+# line 3 25 of 40, lines 2 and 4 unchanged, and with the real mode 0 lines 1 and 3
+# returned every time (8 of 8, 40 of 40).
+# The table is committed in 64 pieces of 4096 entries, each covering 2 TiB of addresses
+# (`src/page-map.c` l.199 and l.218-227; `MI_MAX_VABITS` is 47 on x64, `bits.h`
+# l.121-124), and each mimalloc copy places its memory at random between 2 and 6 TiB
+# (`src/os.c` l.119-146). In the reader's 48 runs that printed the blocks' addresses,
+# line 3 crashed exactly when the two copies' blocks fell in different 2 TiB pieces: the
+# preloaded copy had not committed the part of its table for the other copy's block. So lines
+# 1 and 3 depend on the mode, and the cell with the four wrong frees is not compared;
+# its last line says which mode it ran under (0, Linux's default, where its lines in
+# this book came from).
 #
 # ### The silent opposite: a library that takes over `malloc`
 #
@@ -349,8 +370,9 @@ print(app("shared", "free-lib", deep))
 #   order, for its own undefined names too.
 #
 # Fill in `PREDICTION` with the answers you reason out, typed as plain strings: the check
-# runs each configuration in a child and compares, without showing the answers (a cell
-# that runs the programs itself, with `app()` or the check's helpers, is refused).
+# runs each configuration in a child and compares, without showing the answers (a
+# prediction cell that runs the programs itself, with `app()` or the check's helpers, is
+# refused).
 
 # %% tags=["solution"]
 PREDICTION = {   # each: "OK", "SIGABRT" or "SIGSEGV"
@@ -801,8 +823,8 @@ cross_module.check_greeting_length(host, LIBDIR)
 #
 # - A pointer carries no owner. `free` must be the `free` of the allocator that made
 #   the block; otherwise anything from a crash to silence: glibc aborted
-#   (`free(): invalid pointer`), a static mimalloc (`libmimalloc.a`, whose `mi_free` does
-#   not check the pointer) segfaulted with no message, the preloaded mimalloc (the shared
+#   (`free(): invalid pointer`), a static mimalloc (`libmimalloc.a`, whose `mi_free` reads
+#   through the page map's entry without testing it) segfaulted with no message, the preloaded mimalloc (the shared
 #   library, built with `MI_FREE_IS_CHECKED`) returned silently from a glibc block and
 #   from another mimalloc copy's block, and Wine 8 silently leaked every wrongly freed block while Wine 10
 #   freed some and leaked others.

@@ -129,7 +129,9 @@ for var in ["MIMALLOC_VERBOSE", "MI_VERBOSE"]:
 # %% [markdown]
 # `arena_reserve` is how much address space mimalloc reserves at a time: 1 GiB
 # (`src/options.c` l.148 in v3.4.3: "reserve memory N KiB at a time"), the first time when
-# it first needs memory for blocks, later ones larger (`src/arena.c` l.328-335)
+# it first needs memory for blocks. Arenas 2 to 8 are the same 1 GiB; from the ninth on
+# the size doubles every 8 arenas, and a huge request gets an arena of at least its own
+# size (`src/arena.c` l.328-341)
 # ([lesson 03](03_virtual_memory.ipynb): reserved, not committed). The first lines verbatim (they contain an address and the
 # build date, so this cell's output is not compared):
 
@@ -280,8 +282,8 @@ print(whoserves("whoserves_static").stdout)
 #
 # Write your answers into `PREDICTION` ("glibc" or "mimalloc"), typed as plain strings.
 # The check runs every configuration and compares, without showing the answers; each
-# case has a hint. (A cell that runs the programs itself, with `whoserves()` or the
-# check's helpers, is refused.)
+# case has a hint. (A prediction cell that runs the programs itself, with `whoserves()`
+# or the check's helpers, is refused.)
 
 # %%
 DEEP = OUT / "deepplugin.so"          # lateplugin.c again, as another file (a file loads once)
