@@ -123,10 +123,14 @@ def test_a_timed_out_run_of_app_is_not_a_wrong_answer(monkeypatch, tmp_path):
 RIGHT_1 = ["mimalloc", "glibc", "mimalloc", "glibc", "glibc", "glibc", "glibc"]
 
 
-def _history(monkeypatch, *cells, running="replacing.check_who_serves(PREDICTION, CONFIGS, whoserves)"):
-    """IPython's In as a notebook that ran ``cells`` and now runs ``running``."""
+def _history(monkeypatch, *cells, running="replacing.check_who_serves(PREDICTION, CONFIGS, whoserves)", ns=None):
+    """IPython's In as a notebook that ran ``cells`` (written as typed: IPython's transformer turns
+    ``%time``/``%%capture`` into the calls it stores) and now runs ``running``; ``ns``: the
+    notebook's other variables."""
     import IPython
-    shell = SimpleNamespace(user_ns={"In": ["", *cells, running]})
+    from IPython.core.inputtransformer2 import TransformerManager
+    stored = [TransformerManager().transform_cell(c) for c in (*cells, running)]
+    shell = SimpleNamespace(user_ns={"In": ["", *stored], **(ns or {})})
     monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
 
 
@@ -188,7 +192,7 @@ def test_the_cells_that_made_the_value_are_judged(monkeypatch):
         assert judge(), cell
     # a later cell that changes the value runs it
     _history(monkeypatch, STUB_1, TYPED_1, "PREDICTION.update({QUESTIONS_1[0]: parse_report(whoserves().stdout)})")
-    assert judge() == "parse_report"
+    assert judge().startswith("parse_report, in a cell run after")
     # the lesson's demonstrations run again after the prediction, the check run before, the
     # prediction printed: none of them made the value
     running = "replacing.check_who_serves(PREDICTION, CONFIGS, whoserves)"
@@ -198,3 +202,52 @@ def test_the_cells_that_made_the_value_are_judged(monkeypatch):
     # the stub, then the experiment in an earlier cell that no longer makes the value
     _history(monkeypatch, "PREDICTION = {k: whoserves() for k in QUESTIONS_1}", TYPED_1)
     assert judge() is None
+
+
+def test_later_cells_that_do_not_name_the_prediction_are_not_judged(monkeypatch, capsys):
+    """review3-04-05-08 D3: a correct typed prediction was refused after an unrelated %time,
+    %timeit or vars(...) cell."""
+    for later in ("%time x = sum(range(10))", "%timeit -n1 -r1 sum(range(10))",
+                  "print(sorted(vars(replacing))[:3])", "%%time\ny = eval('1 + 1')",
+                  "print(whoserves().stdout)"):
+        _history(monkeypatch, STUB_1, TYPED_1, later)
+        r = _who_serves(dict(zip(replacing.QUESTIONS_1, RIGHT_1)))
+        assert r and "all 7" in capsys.readouterr().out, later
+    # the check's own message when a later cell that names the prediction runs the experiment
+    _history(monkeypatch, STUB_1, TYPED_1, "print(PREDICTION, whoserves().stdout)")
+    used = replacing.runs_the_experiment("PREDICTION", replacing._EXPERIMENT_1)
+    assert used.startswith("whoserves, in a cell run after") and "run your prediction cell again" in used
+
+
+def _main_function(src: str, ns: dict):
+    """A function defined in the notebook (its __module__ is __main__)."""
+    glob = {"__name__": "__main__", **ns}
+    exec(src, glob)
+    return {k: v for k, v in glob.items() if k not in ns and not k.startswith("__")}
+
+
+def test_renamed_magic_and_helper_evasions_are_refused(monkeypatch):
+    """review3-04-05-08 D4: the experiment under another name, in a %%time or %%capture cell, or
+    inside a function defined in the notebook."""
+    def whoserves(*config):
+        return _run("")
+    ns = {"whoserves": whoserves, "replacing": replacing, "cross_module": cross_module}
+    judge = lambda: replacing.runs_the_experiment("PREDICTION", replacing._EXPERIMENT_1)  # noqa: E731
+    renamed = "PREDICTION = {k: pr(ws(*CONFIGS[k[0]]).stdout)[k[1]] for k in replacing.QUESTIONS_1}"
+    _history(monkeypatch, STUB_1, "ws, pr = whoserves, replacing.parse_report", renamed,
+             ns={**ns, "ws": whoserves, "pr": replacing.parse_report})
+    assert judge() in ("whoserves", "parse_report")
+    for magic in ("%%time", "%%capture", "%%capture out", "%%timeit -n1 -r1"):
+        _history(monkeypatch, STUB_1, f"{magic}\nPREDICTION = {{k: whoserves() for k in replacing.QUESTIONS_1}}",
+                 ns=ns)
+        assert judge() == "whoserves", magic
+    helpers = _main_function("def inner():\n    return whoserves()\n"
+                             "def guess():\n    return {k: inner() for k in QUESTIONS_1}\n", ns)
+    _history(monkeypatch, STUB_1, "PREDICTION = guess()", ns={**ns, **helpers})
+    assert judge() == "whoserves"
+    # 04: a renamed import of the course's own function
+    _history(monkeypatch, "from labsupport.lessons.cross_module import run_app as r, outcome as o\n"
+             "PREDICTION = {q: o(r(OUT, *EXERCISE_1[q])) for q in EXERCISE_1}",
+             running="cross_module.check_outcomes(PREDICTION, OUT)",
+             ns={"r": cross_module.run_app, "o": cross_module.outcome})
+    assert cross_module.runs_the_experiment("PREDICTION", cross_module._EXPERIMENT_1) in ("run_app", "outcome")

@@ -82,12 +82,46 @@ def _parse(src: str):
         return None
 
 
+def _magic_code(src: str):
+    """The code a ``%time``/``%timeit``/``%prun``/``%%capture``... magic runs, parsed: its leading
+    options (``-n1 -r1``) dropped one word at a time until the rest parses; None if it never does."""
+    for _ in range(10):
+        if not src.strip():
+            return None
+        tree = _parse(src)
+        if tree is not None:
+            return tree
+        src = src[re.match(r"\s*\S+\s*", src).end():]
+    return None
+
+
+# magics that run code in the notebook's namespace: their code is judged as if typed in the cell
+_CODE_MAGICS = ("time", "timeit", "prun", "capture")
+
+
+def _trees(tree) -> list:
+    """A cell's tree and the trees of the code its magics run (``%time x``, ``%%capture`` + body,
+    as IPython stores them: ``get_ipython().run_line_magic('time', 'x')``), recursively."""
+    out = [tree]
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("run_line_magic", "run_cell_magic") and node.args
+                and isinstance(node.args[0], ast.Constant) and node.args[0].value in _CODE_MAGICS):
+            for arg in node.args[1:3]:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    inner = _magic_code(arg.value)
+                    if inner is not None:
+                        out += _trees(inner)
+    return out
+
+
 def _binds(src: str, name: str) -> bool:
-    """Whether a cell binds ``name`` (=, :=, +=, for, with, import ... as, def, class, global)."""
+    """Whether a cell binds ``name`` (=, :=, +=, for, with, import ... as, def, class, global),
+    itself or in the code of a ``%time``/``%%capture``-like magic."""
     tree = _parse(src)
     if tree is None:
         return re.search(rf"^\s*{re.escape(name)}\s*(:[^=\n]*)?=", src, re.M) is not None
-    for node in ast.walk(tree):
+    for node in (n for t in _trees(tree) for n in ast.walk(t)):
         if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
             return True
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
@@ -121,7 +155,12 @@ def solution_source(name: str) -> str | None:
 _DYNAMIC_CALLS = ("globals", "locals", "vars", "exec", "eval", "setattr", "compile", "__import__")
 _DYNAMIC_ATTRS = ("__dict__", "__setitem__", "user_ns", "modules")
 _IPYTHON_WRITES = ("push", "run_cell", "ex", "ev", "user_ns")
-_IPYTHON_MAGICS = ("run", "store", "time", "timeit", "capture")
+_IPYTHON_MAGICS = ("run", "store")
+# those that can write a variable without the cell naming it (``g = globals(); g['PRED' + ...]``,
+# ``exec(code)``, ``%run mine.py``): judged in every later cell, the others only in a cell that
+# names the variable (a later ``vars(module)`` or ``eval`` elsewhere is not the answer's business)
+_BLIND_WRITES = ("globals()", "builtins.globals()", "exec()", "builtins.exec()", "user_ns", "%run",
+                 "%store", *(f"get_ipython().{w}" for w in _IPYTHON_WRITES))
 _RUNNERS = ("subprocess", "ctypes", "cffi", "pty", "multiprocessing")      # modules that run programs
 _OS_RUNNERS = ("system", "popen", "posix_spawn", "posix_spawnp", "fork", "forkpty", "spawnv", "spawnvp",
                "spawnl", "spawnlp", "execv", "execvp", "execl", "execlp", "startfile")
@@ -160,14 +199,86 @@ def _dynamic_write(tree) -> str | None:
     return None
 
 
-def _calls(tree, calls) -> str | None:
-    """The first of ``calls`` a cell calls (as ``f(...)`` or ``x.f(...)``), or the first module
-    that runs programs it imports; None if neither."""
+def _namespace() -> dict:
+    """The notebook's variables (IPython's ``user_ns``); {} outside IPython."""
+    try:
+        from IPython import get_ipython
+        ip = get_ipython()
+        return dict(getattr(ip, "user_ns", None) or {})
+    except Exception:                       # noqa: BLE001 - not in IPython
+        return {}
+
+
+def _experiment_objects(calls, ns: dict) -> dict:
+    """{id(object): name} of the experiment functions: the notebook's own (``app``, ``whoserves``)
+    and the course's (``run_app``, ``lab.run_program``...), however a cell renames them."""
+    import sys
+    found = {}
+    modules = [m for k, m in list(sys.modules.items()) if k == "labsupport" or k.startswith("labsupport.")]
+    for name in calls:
+        for obj in (ns.get(name), *(vars(m).get(name) for m in modules if hasattr(m, "__dict__"))):
+            if callable(obj):
+                found[id(obj)] = name
+    return found
+
+
+def _resolve(node, ns: dict):
+    """The object a callee names (``f``, ``module.f``) in the notebook, through modules only (no
+    property runs); None if unknown."""
+    import builtins
+    import types
+    if isinstance(node, ast.Name):
+        return ns.get(node.id, getattr(builtins, node.id, None))
+    if isinstance(node, ast.Attribute):
+        base = _resolve(node.value, ns)
+        if isinstance(base, types.ModuleType):
+            return getattr(base, node.attr, None)
+    return None
+
+
+def _code_calls(code, calls, objects, ns, seen) -> str | None:
+    """Which experiment function a function written in the notebook reaches through the names its
+    code (and the code nested in it) reads, following the notebook's other functions."""
+    if id(code) in seen:
+        return None
+    seen.add(id(code))
+    for name in code.co_names:
+        if name in calls or name in _RUNNERS or name in _OS_RUNNERS:
+            return name
+        value = ns.get(name)
+        if id(value) in objects:
+            return objects[id(value)]
+        inner = getattr(value, "__code__", None)
+        if inner is not None and getattr(value, "__module__", None) == "__main__":
+            used = _code_calls(inner, calls, objects, ns, seen)
+            if used:
+                return used
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            used = _code_calls(const, calls, objects, ns, seen)
+            if used:
+                return used
+    return None
+
+
+def _calls(tree, calls, objects=None, ns=None) -> str | None:
+    """The first of ``calls`` a cell calls (as ``f(...)`` or ``x.f(...)``, or under another name
+    bound to the same function, or inside a function the notebook defined), or the first module
+    that runs programs it imports; None if none."""
+    objects, ns = objects or {}, ns or {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             for part in _dotted(node.func).split("."):
                 if part in calls or part in _RUNNERS or part in _OS_RUNNERS:
                     return part
+            target = _resolve(node.func, ns)
+            if target is not None and id(target) in objects:
+                return objects[id(target)]
+            code = getattr(target, "__code__", None)
+            if code is not None and getattr(target, "__module__", None) == "__main__":
+                used = _code_calls(code, calls, objects, ns, set())
+                if used:
+                    return used
         elif isinstance(node, ast.Import):
             for a in node.names:
                 if a.name.split(".")[0] in _RUNNERS:
@@ -180,26 +291,39 @@ def _calls(tree, calls) -> str | None:
 def runs_the_experiment(name: str, calls) -> str | None:
     """What, in the cells that made ``name``, runs the experiment instead of predicting it: a call
     of one of ``calls`` (the lesson's experiment functions, its parsers of their output, anything
-    that runs a program), or a write that hides how the value was made (``globals()[...] =``,
+    that runs a program: by name, or by identity under another name, or inside a function defined
+    in the notebook), or a write that hides how the value was made (``globals()[...] =``,
     ``exec``, ``setattr``...). None if none, or outside IPython. A mention is not a call: the
     question tables (``EXERCISE_1``, ``QUESTIONS_1``) may give the keys, and strings are data.
+    The code of ``%time``/``%timeit``/``%prun``/``%%capture`` magics is judged as code.
 
-    The cells judged are the latest one that binds ``name`` (whole) and each cell run after it:
-    those that mention ``name`` for calls, all of them for dynamic writes. This is a heuristic
-    against the obvious shortcut, read from IPython's input history, not a proof: a value
-    computed earlier and typed in, or code hidden in a module of one's own, passes it."""
+    The cells judged are the latest one that binds ``name`` (whole) and each cell run after it
+    that names ``name`` (in code or a string); a later cell that does not name it is judged only
+    for writes that need no name (``globals()``, ``exec``, ``%run``, IPython's ``push``...).
+    This is a heuristic against the obvious shortcut, read from IPython's input history, not a
+    proof: a value computed in an earlier cell and typed or copied in, or code hidden in a module
+    of one's own, passes it."""
     cells = answer_cells(name)
     if cells is None:
         return None
     calls = set(calls)
+    ns = _namespace()
+    objects = _experiment_objects(calls, ns)
     mention = re.compile(rf"\b{re.escape(name)}\b")
     for k, src in enumerate(cells):
         tree = _parse(src)
         if tree is None:                     # not Python (a magic IPython did not transform)
             continue
-        used = _dynamic_write(tree) or ((k == 0 or mention.search(src)) and _calls(tree, calls))
-        if used:
-            return used
+        named = k == 0 or mention.search(src) is not None
+        for t in _trees(tree):
+            write = _dynamic_write(t)
+            if write and (named or write in _BLIND_WRITES):
+                return write
+            used = named and _calls(t, calls, objects, ns)
+            if used:
+                return used if k == 0 else (f"{used}, in a cell run after the one that set {name}; if "
+                                            "that cell left the value alone, run your prediction "
+                                            "cell again, then this check")
     return None
 
 

@@ -65,6 +65,21 @@ WRONG = {
          "comes before libc in the search order"),
         # signal numbers instead of names (review-04-05-08)
         ("forbidden", _prediction(["0", "11", "0", "0"]), "each answer is one of the strings"),
+        # the oracle under other names, in the cell that binds PREDICTION (review3-04-05-08, D4)
+        ("gaming", "from labsupport.lessons.cross_module import run_app as r, outcome as o, _config_args as a\n"
+                   "PREDICTION = {q: o(r(OUT, k, m, *a(OUT, e)))\n"
+                   "              for q, (k, m, e) in cross_module.EXERCISE_1.items()}\n",
+         "type what you predict"),
+        # the experiment inside a %%capture cell, whose body IPython stores as a string (D4)
+        ("gaming", "%%capture\nPREDICTION = {q: outcome(app(k, m, *(OUT / e if e.endswith('.so') else e for e in x)))\n"
+                   "              for q, (k, m, x) in cross_module.EXERCISE_1.items()}\n",
+         "type what you predict"),
+        # the experiment inside a function the notebook defines (D4)
+        ("gaming", "def guess():\n"
+                   "    return {q: outcome(app(k, m, *(OUT / e if e.endswith('.so') else e for e in x)))\n"
+                   "            for q, (k, m, x) in cross_module.EXERCISE_1.items()}\n\n\n"
+                   "PREDICTION = guess()\n",
+         "type what you predict"),
         # a question renamed: its prediction is missing (review-04-05-08)
         ("forbidden", "PREDICTION = {\n" + "".join(f"    {q!r}: 'OK',\n" for q in _QUESTIONS[:3])
          + "    'exported linked': 'OK',\n}\n", "keep the four questions"),

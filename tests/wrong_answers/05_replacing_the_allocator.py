@@ -60,6 +60,13 @@ WRONG = {
         ("gaming", "PREDICTION = {k: replacing.parse_report(whoserves(*CONFIGS[k[0]]).stdout)[k[1]]\n"
                    "              for k in replacing.QUESTIONS_1}\n",
          "type what you predict"),
+        # the same under other names, and in a %%time cell (review3-04-05-08, D4)
+        ("gaming", "ws, pr = whoserves, replacing.parse_report\n"
+                   "PREDICTION = {k: pr(ws(*CONFIGS[k[0]]).stdout)[k[1]] for k in replacing.QUESTIONS_1}\n",
+         "type what you predict"),
+        ("gaming", "%%time\nPREDICTION = {k: replacing.parse_report(whoserves(*CONFIGS[k[0]]).stdout)[k[1]]\n"
+                   "              for k in replacing.QUESTIONS_1}\n",
+         "type what you predict"),
         # the library's file name instead of the allocator (review-04-05-08)
         ("forbidden", _dict("PREDICTION", _KEYS_1, ['"Mimalloc"', '"GLIBC"', '"mimalloc "', '"glibc"',
                                                     '"libc"', '"glibc"', '"glibc"']),
