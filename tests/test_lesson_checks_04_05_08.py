@@ -251,3 +251,24 @@ def test_renamed_magic_and_helper_evasions_are_refused(monkeypatch):
              running="cross_module.check_outcomes(PREDICTION, OUT)",
              ns={"r": cross_module.run_app, "o": cross_module.outcome})
     assert cross_module.runs_the_experiment("PREDICTION", cross_module._EXPERIMENT_1) in ("run_app", "outcome")
+
+
+def test_a_value_made_one_cell_earlier_or_through_an_alias_is_refused(monkeypatch, capsys):
+    """review3-04-05-08 D4: ``measured = {...whoserves()...}`` then ``PREDICTION = measured``, and
+    ``PREDICTION = p = {...}`` then ``p.update({...whoserves()...})``."""
+    def whoserves(*config):
+        return _run("")
+    judge = lambda: replacing.runs_the_experiment("PREDICTION", replacing._EXPERIMENT_1)  # noqa: E731
+    measured = {k: "glibc" for k in replacing.QUESTIONS_1}
+    _history(monkeypatch, STUB_1, "measured = {k: whoserves() for k in replacing.QUESTIONS_1}",
+             "PREDICTION = measured", ns={"whoserves": whoserves, "measured": measured})
+    assert judge() == "whoserves, in the cell that made measured"
+    _history(monkeypatch, STUB_1, "PREDICTION = p = dict.fromkeys(replacing.QUESTIONS_1, '?')",
+             "p.update({k: whoserves() for k in replacing.QUESTIONS_1})", ns={"whoserves": whoserves})
+    assert judge().startswith("whoserves, in a cell run after")
+    # typed values copied from a variable typed by hand, and the lesson's CONFIGS read: no call
+    typed = dict(zip(replacing.QUESTIONS_1, RIGHT_1))
+    _history(monkeypatch, "CONFIGS = {'a': ('whoserves_a', {}, [])}", f"mine = {typed!r}",
+             "PREDICTION = {k: mine[k] for k in replacing.QUESTIONS_1 if CONFIGS}",
+             ns={"whoserves": whoserves, "mine": typed, "CONFIGS": {"a": 1}})
+    assert judge() is None

@@ -288,6 +288,52 @@ def _calls(tree, calls, objects=None, ns=None) -> str | None:
     return None
 
 
+def _assigned_values(tree, var: str) -> list:
+    """The expressions a cell assigns to ``var`` (``var = ...``, ``a = var = ...``, ``var: T = ...``,
+    ``var += ...``, ``(var := ...)``, ``for var in ...``)."""
+    out = []
+    for node in ast.walk(tree):
+        targets = (node.targets if isinstance(node, ast.Assign) else
+                   [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.NamedExpr, ast.For))
+                   else [])
+        value = node.iter if isinstance(node, ast.For) else getattr(node, "value", None)
+        if value is not None and any(isinstance(n, ast.Name) and n.id == var
+                                     for t in targets for n in ast.walk(t)):
+            out.append(value)
+    return out
+
+
+def _aliases(tree, name: str) -> set:
+    """The other names one assignment binds to the same value as ``name`` (``PREDICTION = p = {}``)."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            out |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return out - {name}
+
+
+def _made_earlier(tree, history: list, before: int, calls, objects, ns) -> str | None:
+    """A variable the binding cell reads whose value an earlier cell computed with the experiment
+    (``measured = {...run_app...}`` then ``PREDICTION = measured``): one step back, the latest
+    earlier cell that assigns it, judged on the expressions it assigns."""
+    import types
+    read = {n.id for t in _trees(tree) for n in ast.walk(t)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    for var in sorted(read):
+        value = ns.get(var)
+        if var not in ns or callable(value) or isinstance(value, types.ModuleType):
+            continue
+        for src in reversed(history[:before]):
+            if _binds(src, var):
+                earlier = _parse(src)
+                for expr in _assigned_values(earlier, var) if earlier is not None else []:
+                    used = _calls(expr, calls, objects, ns)
+                    if used:
+                        return f"{used}, in the cell that made {var}"
+                break
+    return None
+
+
 def runs_the_experiment(name: str, calls) -> str | None:
     """What, in the cells that made ``name``, runs the experiment instead of predicting it: a call
     of one of ``calls`` (the lesson's experiment functions, its parsers of their output, anything
@@ -300,21 +346,29 @@ def runs_the_experiment(name: str, calls) -> str | None:
     The cells judged are the latest one that binds ``name`` (whole) and each cell run after it
     that names ``name`` (in code or a string); a later cell that does not name it is judged only
     for writes that need no name (``globals()``, ``exec``, ``%run``, IPython's ``push``...).
-    This is a heuristic against the obvious shortcut, read from IPython's input history, not a
-    proof: a value computed in an earlier cell and typed or copied in, or code hidden in a module
-    of one's own, passes it."""
+    A variable the binding cell reads is followed one step back, to the expressions the latest
+    earlier cell assigned to it; another name bound in the same assignment (``PREDICTION = p``)
+    counts as the name. This is a heuristic against the obvious shortcut, read from IPython's
+    input history, not a proof: a value computed earlier and typed or copied in by hand, reached
+    through more steps, or code hidden in a module of one's own, passes it."""
     cells = answer_cells(name)
     if cells is None:
         return None
     calls = set(calls)
     ns = _namespace()
     objects = _experiment_objects(calls, ns)
-    mention = re.compile(rf"\b{re.escape(name)}\b")
+    names = {name}
     for k, src in enumerate(cells):
         tree = _parse(src)
         if tree is None:                     # not Python (a magic IPython did not transform)
             continue
-        named = k == 0 or mention.search(src) is not None
+        if k == 0:
+            names |= {a for t in _trees(tree) for a in _aliases(t, name)}
+            history = _history() or []
+            used = _made_earlier(tree, history, len(history) - len(cells), calls, objects, ns)
+            if used:
+                return used
+        named = k == 0 or re.search(rf"\b({'|'.join(map(re.escape, sorted(names)))})\b", src) is not None
         for t in _trees(tree):
             write = _dynamic_write(t)
             if write and (named or write in _BLIND_WRITES):

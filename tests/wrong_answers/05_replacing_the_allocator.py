@@ -67,6 +67,11 @@ WRONG = {
         ("gaming", "%%time\nPREDICTION = {k: replacing.parse_report(whoserves(*CONFIGS[k[0]]).stdout)[k[1]]\n"
                    "              for k in replacing.QUESTIONS_1}\n",
          "type what you predict"),
+        # measured into another variable, then copied, in one cell (the whole binding cell is judged)
+        ("gaming", "measured = {k: replacing.parse_report(whoserves(*CONFIGS[k[0]]).stdout)[k[1]]\n"
+                   "            for k in replacing.QUESTIONS_1}\n\n"
+                   "PREDICTION = measured\n",
+         "type what you predict"),
         # the library's file name instead of the allocator (review-04-05-08)
         ("forbidden", _dict("PREDICTION", _KEYS_1, ['"Mimalloc"', '"GLIBC"', '"mimalloc "', '"glibc"',
                                                     '"libc"', '"glibc"', '"glibc"']),
