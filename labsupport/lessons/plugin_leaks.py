@@ -181,13 +181,17 @@ def check_classification(answers, quiz: dict, valgrind_text: str):
 
 # ----------------------------------------------------------------- exercise 2
 
-def sweep_batch(modname: str, path: str, given_modname: str, given_path: str, plugin: bytes, n: int,
-                limit: int = 1000) -> dict:
+EXTRA_ALLOCATIONS = 64    # how many more allocations than the given code a fault-free call may make
+
+
+def sweep_batch(modname: str, path: str, given_modname: str, given_path: str, plugin: bytes, n: int) -> dict:
     """In a child under the counting allocator: the given code's total and allocation count for
     n images, then the learner's encode_batch without faults, then three sweeps of its error
     paths: the N-th allocation fails (N = 1, 2, ... until N is past the job's last
-    allocation), the N-th image's encoder call fails (``mk_fail_encode_at``), the N-th image
-    overflows the output buffer (the plugin's ``mh_plugin_test_full_at`` hook).
+    allocation; no sweep at all when the fault-free call made more than EXTRA_ALLOCATIONS
+    allocations beyond the given code's, which the check refuses), the N-th image's encoder
+    call fails (``mk_fail_encode_at``), the N-th image overflows the output
+    buffer (the plugin's ``mh_plugin_test_full_at`` hook).
 
     Each row is a dict: what failed (``kind``: "none", "alloc", "encode", "full") and when
     (``at``), the result, the allocations made, the blocks left, how many times
@@ -244,7 +248,10 @@ def sweep_batch(modname: str, path: str, given_modname: str, given_path: str, pl
     given_row = run(given.lib)
     total = int(module.lib.encode_batch(plugin, n))
     rows = [run(module.lib)]
-    for at in range(1, limit):
+    if rows[0]["allocations"] > given_row["allocations"] + EXTRA_ALLOCATIONS:
+        return {"expected": expected, "given_allocations": given_row["allocations"], "total": total,
+                "rows": rows}
+    for at in range(1, rows[0]["allocations"] + 2):
         rows.append(run(module.lib, "alloc", at))
         row = rows[-1]
         if row["left"] or row["arms"] != 1 or row["disarms"] != 1 or at > row["allocations"]:
@@ -268,22 +275,46 @@ _TAMPER_HINT = ("leave leakcount_arm/leakcount_disarm to encode_batch_failing: e
 _CODE_HINT = ("after a failure encode_batch must return minus the error code (a negative number): exactly "
               "-e.code for the error mh_open or mh_encode returned (encoder error, buffer full, out of "
               "memory...), and -MH_ERR_NOMEM when your own malloc failed; the total only when every "
-              "image was encoded")
+              "image was encoded. Do not retry: return the first error")
 
 MH_ERR_NOMEM = 3          # miniheif.h: enum mh_code
 
-# Ways to get memory that the counting allocator never sees (review2 06-07): the check refuses
-# a module that imports one of them.
-BYPASSES = ("__libc_malloc", "__libc_calloc", "__libc_realloc", "__libc_memalign", "mmap", "mmap64",
-            "sbrk", "brk", "mremap")
+# What a module may import (nm -D --undefined-only), review3 06-07: CPython's and cffi's, the
+# allocation functions the counting allocator defines (labsupport/leakcount.c), libminiheif's,
+# the shim's hooks, the toolchain's own, and plain libc that neither allocates behind the
+# allocator's back nor maps memory. Anything else (mmap, sbrk, syscall, dlsym, every __libc_*)
+# is refused by name: an allow-list, because a deny-list always misses one.
+ALLOWED_IMPORTS = frozenset("""
+    malloc calloc realloc reallocarray free aligned_alloc posix_memalign memalign valloc pvalloc
+    strdup strndup
+    memset memcpy memmove memcmp memchr mempcpy memrchr memmem
+    printf fprintf sprintf snprintf vprintf vfprintf vsprintf vsnprintf puts fputs putchar fputc putc
+    fwrite fread fgets fflush fopen fopen64 fclose perror stdout stderr stdin
+    abort exit qsort bsearch abs labs llabs atoi atol strtol strtoul strtoll strtoull strtod
+    __errno_location __ctype_b_loc __ctype_tolower_loc __ctype_toupper_loc tolower toupper
+    __stack_chk_fail __assert_fail __cxa_finalize __gmon_start__
+    _ITM_registerTMCloneTable _ITM_deregisterTMCloneTable
+""".split())
+
+
+def _allowed(name: str) -> bool:
+    """Whether the module may import this symbol (ALLOWED_IMPORTS, their fortified __*_chk
+    forms, str* functions, and CPython's, cffi's, libminiheif's and the shim's own)."""
+    import re
+    if re.fullmatch(r"_?Py\w*|_cffi\w*|mh_\w+|leakcount_\w+", name):
+        return True
+    if name.startswith("__libc_"):
+        return False
+    plain = re.sub(r"_chk$", "", re.sub(r"^__(isoc\d+_)?", "", name))
+    return name in ALLOWED_IMPORTS or plain in ALLOWED_IMPORTS or re.fullmatch(r"str[a-z]+", plain) is not None
 
 
 def _bypasses(path) -> list[str]:
-    """The functions of BYPASSES that the built module imports (nm -D --undefined-only)."""
+    """The symbols the built module imports that _allowed refuses (nm -D --undefined-only)."""
     import subprocess
     out = subprocess.run(["nm", "-D", "--undefined-only", str(path)], capture_output=True, text=True).stdout
     names = {line.split()[-1].split("@")[0] for line in out.splitlines() if line.strip()}
-    return [name for name in BYPASSES if name in names]
+    return sorted(name for name in names if not _allowed(name))
 
 
 def _what_failed(row: dict) -> str:
@@ -317,10 +348,12 @@ def check_encode_batch(module, given, plugin: bytes, shim_env: dict, sizes=(2, 5
     cases = len(sizes)
     bypass = _bypasses(module.path)
     if bypass:
-        return fail(f"your module calls {', '.join(bypass)}: memory the check cannot count",
-                    "allocate with malloc, calloc, realloc or aligned_alloc and give it back with free: "
-                    "__libc_malloc, mmap or sbrk bypass the counting allocator (and any leak checker's "
-                    "view of malloc), so a leak there would go unseen", total=cases)
+        return fail(f"your module calls {', '.join(bypass)}: outside what the task allows, so possibly "
+                    "memory the check cannot count",
+                    "allocate with malloc, calloc, realloc or aligned_alloc, give it back with free, and "
+                    "use nothing but plain libc besides: mmap, syscall, dlsym, sbrk or any __libc_* "
+                    "function can bypass the counting allocator (and any leak checker's view of malloc), "
+                    "so a leak there would go unseen", total=cases)
     for n in sizes:
         r = run_python(sweep_batch, module.modname, str(module.path), given.modname, str(given.path),
                        plugin, n, timeout=timeout, env=shim_env)
@@ -340,7 +373,7 @@ def check_encode_batch(module, given, plugin: bytes, shim_env: dict, sizes=(2, 5
                 return fail(f"encode_batch(plugin, {n}): {what} during one call of encode_batch_failing",
                             _TAMPER_HINT, total=cases)
         first, given_made = rows[0], r.value["given_allocations"]
-        if not [row for row in rows if row["kind"] == "alloc"] or first["allocations"] == 0:
+        if first["allocations"] == 0:
             return fail(f"encode_batch(plugin, {n}): the counting allocator saw no allocation while "
                         "the fault was armed", _TAMPER_HINT, total=cases)
         if first["result"] != expected or first["images"] != n or first["errors"] \
@@ -351,6 +384,15 @@ def check_encode_batch(module, given, plugin: bytes, shim_env: dict, sizes=(2, 5
                         "allocations)",
                         "it must still open the encoder and encode every image with mh_encode: the "
                         "total comes from the encoder, not from a formula", total=cases)
+        if first["allocations"] > given_made + EXTRA_ALLOCATIONS:
+            return fail(f"encode_batch(plugin, {n}) made {first['allocations']} allocations without faults; "
+                        f"the given code makes {given_made}, and the check makes each one fail in turn",
+                        "allocate only what the job needs (the output buffer and the pixels): throw-away "
+                        "allocations only pad the sweep of failing allocations, they do not make the "
+                        "failure paths right", total=cases)
+        if not [row for row in rows if row["kind"] == "alloc"]:
+            return fail(f"encode_batch(plugin, {n}): the counting allocator saw no allocation while "
+                        "the fault was armed", _TAMPER_HINT, total=cases)
         for row in rows:
             planned = (row["kind"] == "alloc" and 0 < row["at"] <= row["allocations"]) or \
                 row["kind"] in ("encode", "full")

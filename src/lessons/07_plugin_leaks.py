@@ -187,7 +187,8 @@ print(loop("leak_errors", "loop", 20).stdout)
 # **Question:** how do you see a leak *while the program runs*, per library?
 #
 # `leakcount.c` is about 380 lines of C. Preloaded with `LD_PRELOAD` (lesson 05), it
-# defines `malloc`, `calloc`, `realloc` and `free`, passes each call to glibc
+# defines `malloc`, `calloc`, `realloc`, `free`, `reallocarray` and the aligned variants
+# (`aligned_alloc`, `memalign`, `posix_memalign`, `valloc`, `pvalloc`), passes each call to glibc
 # (`__libc_malloc`...), and keeps a table of live blocks with their size and the
 # **return address** of the call: the code that asked. When the program calls
 # `leakcount_mark(i)` (a weak symbol: without the preload it is NULL and skipped), it
@@ -529,15 +530,16 @@ for tool, (start, each) in list(COST.items())[1:]:
 # printed the figures above on an AMD EPYC virtual machine with two cores shared with
 # other jobs. Over ten earlier runs of the same measurement there, made while this
 # lesson was written (with other jobs running on its two cores, at load averages of 9
-# to 13 where they were noted; the CPU times barely moved, and the run above is one
-# more), the cost per image was about the plain run's for the counting allocator
+# to 13 where they were noted; the CPU times barely moved), the cost per image was about the plain run's for the counting allocator
 # (1.0x) and LeakSanitizer (1.1-1.2x): both hand the work to a `malloc` about as fast
 # as glibc's, and add a little bookkeeping. It was about twice the plain cost for
 # heaptrack (1.8-2.3x: its recorder writes each event to a FIFO, and the CPU of
 # `heaptrack_interpret`, which reads it, counts too), and 31-37x for valgrind memcheck,
 # somewhat above the "20 to 30 times" of valgrind's Quick Start. The fixed cost, for
 # 2,000 images, was 7 ms plain, 9-10 ms with the counting allocator, 13 ms with
-# LeakSanitizer, 0.34-0.39 s with heaptrack and 0.62-0.66 s with valgrind. A ratio of
+# LeakSanitizer, 0.34-0.39 s with heaptrack and 0.62-0.66 s with valgrind. Those ranges
+# are the ten earlier runs only: the run above is one more, and its figures can fall
+# just outside them (the book's previous build printed 401 ms and 682 ms). A ratio of
 # whole runs mixes the two: an earlier version of this lesson printed 177x for valgrind
 # on a 9 ms run, nearly all of it start-up. The cheap tools can run on every test; the expensive ones
 # on the run that shows the problem.
@@ -862,15 +864,19 @@ print("its last words:", r.stderr.strip().splitlines()[-1] if r.stderr.strip() e
 # batch sizes this notebook never prints: once without faults (the total must be the
 # given code's, and `libminiheif.so` itself counts the images `mh_encode` encoded, so
 # the encoder must really run), then along every error path, one at a time, as section 5
-# did: the N-th allocation fails, for every N until the job makes no more; the encoder
+# did: the N-th allocation fails, for every N until the job makes no more (a call that
+# makes more than 64 allocations beyond the given code's is refused); the encoder
 # fails on the N-th image (`mk_fail_encode_at`); the N-th image overflows the output
 # buffer (a test hook in the plugin makes `mh_encode` return `MH_ERR_BUFFER_FULL`). It
 # names the first failure after which a block is left (every block from `malloc`,
 # `calloc`, `realloc`, `aligned_alloc`, `posix_memalign` or `memalign` counts, and so
-# does a block that `strdup` or another libc function made for you; memory from
-# `mmap` or `__libc_malloc` is refused), and the first after which `encode_batch` did
-# not return exactly minus the error code (`-e.code` for what `mh_open` or `mh_encode`
-# returned, `-MH_ERR_NOMEM` when your own `malloc` failed).
+# does a block that `strdup` or another libc function made for you), and the first
+# after which `encode_batch` did not return exactly minus the error code (`-e.code` for
+# the first error `mh_open` or `mh_encode` returned, `-MH_ERR_NOMEM` when your own
+# `malloc` failed; do not retry after an error). Your module may call those allocation
+# functions, `libminiheif`'s `mh_*`, and plain libc (`mem*`, `str*`, `printf`, `fopen`...)
+# that the counting allocator sees; memory it cannot see (`mmap`, `syscall`, `dlsym`, any
+# `__libc_*` function...) is refused.
 # (`encode_batch_failing`, at the end of the cell, is what the check calls: leave it, and
 # leave the counting allocator's `leakcount_arm` and `leakcount_disarm` to it.)
 

@@ -444,6 +444,31 @@ MMAP_LEAK = _changed("    pixels = malloc(64);",
                      "    if (pixels == MAP_FAILED) pixels = NULL;",
                      _changed("    free(pixels);\n", ""))
 
+# review3 06-07, 2: 1000 throw-away allocations in front, so a sweep that stopped at N = 999
+# never reached the real allocations, whose failure path is the given early return (leaks ctx
+# and the other buffer)
+PADDED_SWEEP = _changed("""    struct mh_error e = mh_open(plugin, &ctx);""",
+                        """    for (int i = 0; i < 1000; i++)
+        free(malloc(16));          /* warm up */
+    struct mh_error e = mh_open(plugin, &ctx);""",
+                        _changed("""    if (!out || !pixels) {
+        result = -MH_ERR_NOMEM;
+        goto done;
+    }""", """    if (!out || !pixels)
+        return -MH_ERR_NOMEM;""", count=1))
+
+# review3 06-07, 1: three ways around the counting allocator that a list of names missed
+VALLOC_LEAK = _changed("    pixels = malloc(64);", "    pixels = __libc_valloc(64);",
+                       _changed("    free(pixels);\n", ""))
+DLSYM_LEAK = _changed("    pixels = malloc(64);",
+                      "    { void *(*real)(size_t) = (void *(*)(size_t))dlsym((void *)-1L /* RTLD_NEXT */, \"malloc\"); "
+                      "pixels = real(64); }",
+                      _changed("    free(pixels);\n", ""))
+SYSCALL_MMAP_LEAK = _changed("    pixels = malloc(64);",
+                             "    pixels = (uint8_t *)syscall(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, "
+                             "MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);",
+                             _changed("    free(pixels);\n", ""))
+
 WRONG = {
     # Exercise 1: classify five report excerpts.
     1: [
@@ -515,5 +540,13 @@ ANSWERS = {n: Anything("definitely lost") for n in range(1, 6)}
         ("forbidden", c_cell(LIBC_MALLOC_LEAK, includes="extern void *__libc_malloc(size_t);\n"),
          "bypass the counting allocator"),
         ("forbidden", c_cell(MMAP_LEAK, includes="#include <sys/mman.h>\n"), "bypass the counting allocator"),
+        ("gaming", c_cell(PADDED_SWEEP), "throw-away allocations only pad the sweep"),
+        ("forbidden", c_cell(VALLOC_LEAK, includes="extern void *__libc_valloc(size_t);\n"),
+         "bypass the counting allocator"),
+        ("forbidden", c_cell(DLSYM_LEAK, includes="#include <dlfcn.h>\n"),
+         "bypass the counting allocator"),
+        ("forbidden", c_cell(SYSCALL_MMAP_LEAK,
+                             includes="#include <sys/mman.h>\n#include <sys/syscall.h>\n#include <unistd.h>\n"),
+         "bypass the counting allocator"),
     ],
 }
