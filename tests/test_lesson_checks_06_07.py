@@ -84,3 +84,20 @@ def test_fix_check_says_not_done_for_the_stub():
     stub = '\n#include "appconfig.h"\n// Define both:\n//   ConfigText config_text(const char *key)\n' \
            '# Your code here. Stuck? Run lab.solution("06", 2) in a new cell.\n'
     assert sd.check_fix(stub, None).not_done
+
+
+def test_encode_batch_imports_are_an_allow_list():
+    # review3 06-07, 1: what a list of forbidden names missed is refused without being named
+    for name in ("malloc", "free", "aligned_alloc", "strdup", "memset", "__memcpy_chk", "strlen", "__printf_chk",
+                 "fopen", "mh_encode", "leakcount_arm", "PyLong_FromLong", "_cffi_backend", "__stack_chk_fail"):
+        assert pl._allowed(name), name
+    for name in ("__libc_malloc", "__libc_valloc", "__libc_pvalloc", "dlsym", "dlvsym", "syscall", "mmap",
+                 "mmap64", "sbrk", "mremap", "memfd_create"):
+        assert not pl._allowed(name), name
+
+
+def test_fix_output_parsers():
+    out = ("distinct data pointers over 20000 calls: 65 (counting stopped there)\n"
+           "glibc bytes still in use after 20003 calls: -3238240\n")
+    assert sd._distinct(out) == 65 and sd._held(out) == -3238240
+    assert sd._distinct("distinct data pointers over 20000 calls: 1\n") == 1 and sd._distinct("") is None

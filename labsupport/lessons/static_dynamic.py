@@ -134,6 +134,11 @@ def _values(stdout: str) -> list:
     return [line for line in stdout.splitlines() if line.startswith("app.")]
 
 
+def _distinct(stdout: str):
+    line = [line for line in stdout.splitlines() if line.startswith("distinct data pointers")]
+    return int(line[0].split(":")[1].split()[0]) if line else None
+
+
 def _held(stdout: str, what: str = "glibc bytes still in use"):
     held = [line for line in stdout.splitlines() if line.startswith(what)]
     return int(held[0].split(":")[1]) if held else None
@@ -147,6 +152,14 @@ def _held(stdout: str, what: str = "glibc bytes still in use"):
 # keeps is bounded (a cache of three values), or nothing. The slack covers that, and a heap
 # that grows once by glibc's top pad (128 KiB).
 CALLS = 20003
+# A fix that gives back what it took gets the same memory again (glibc's bins are LIFO with
+# the tcache off), and a view or a cache returns the same pointer: over the loop's 20,000
+# calls a correct fix shows a handful of distinct data pointers, a leak or a bump pool 20,000
+# (server fixed stops counting at 65). The figures above never shrink in a correct fix:
+# SHRINK_LIMIT is the noise allowed below zero (review3 06-07: a constructor that maps or
+# allocates before the baselines and gives it back during the loop hides a leak).
+DISTINCT_LIMIT = 16
+SHRINK_LIMIT = 64 << 10
 HELD_LIMIT = 64 << 10
 MAPPED_LIMIT = 1 << 20
 RESIDENT_LIMIT = 256 << 10
@@ -155,7 +168,9 @@ RESIDENT_LIMIT = 256 << 10
 @exercise(error_hint="FIX_CPP is a string holding C++ that defines config_text and config_text_release")
 def check_fix(fix_cpp, reference_build):
     """Exercise 2: the fixed API builds, runs in the private set-up without crashing, gives the values
-    a plain build reads (book config and a fresh one), and leaves no glibc bytes behind."""
+    a plain build reads (book config and a fresh one) with all three texts held at once, leaves no
+    glibc bytes, mappings or resident memory behind, shrinks none of them (a baseline moved by a
+    constructor), and reuses what it gives back (few distinct data pointers over the loop)."""
     if type(fix_cpp) is not str:
         return fail(f"FIX_CPP is a {type(fix_cpp).__name__}, not a string",
                     "keep FIX_CPP = r'''...''' and write the two functions inside it")
@@ -180,8 +195,10 @@ def check_fix(fix_cpp, reference_build):
         if _values(r.stdout) != expected:
             return fail(f"with {which}, server fixed printed {_values(r.stdout)!r}, not the values a plain "
                         "build reads", "data must point at the value's characters read from the config "
-                        "file (no values typed in), and stay valid until config_text_release; size is "
-                        "the number of characters")
+                        "file (no values typed in), and stay valid until config_text_release, even while "
+                        "other keys are asked for (server fixed takes all three texts before it releases "
+                        "any, so one buffer reused by every call is not enough); size is the number of "
+                        "characters")
         held = _held(r.stdout)
         if held is None or held >= HELD_LIMIT:
             return fail(f"with {which}, glibc still held {held} bytes after {CALLS:,} calls (heap and "
@@ -197,5 +214,21 @@ def check_fix(fix_cpp, reference_build):
                         "memory you take yourself (mmap, a pool of your own) must be given back too: "
                         "config_text_release must give back whatever config_text took, in the library, so "
                         "that the next call can use it again")
+        shrunk = min(held, grown, resident)
+        if shrunk <= -SHRINK_LIMIT:
+            return fail(f"with {which}, over {CALLS:,} calls glibc's bytes changed by {held}, the mappings by "
+                        f"{grown} and the resident memory by {resident} bytes: something made before the "
+                        "first call was given back during the loop",
+                        "nothing in a correct fix gives back memory it took before the first config_text (a "
+                        "constructor's pool or ballast only moves the check's baseline): take memory in "
+                        "config_text and give it back in config_text_release", total=len(configs))
+        distinct = _distinct(r.stdout)
+        if distinct is None or distinct > DISTINCT_LIMIT:
+            return fail(f"with {which}, config_text returned {distinct} different data pointers over the "
+                        f"{CALLS - 3:,} calls of the loop (released each time before the next)",
+                        "memory given back is used again, so a fix that really gives it back (or a view, or "
+                        "a cache) returns the same few addresses; a new address every call means "
+                        "config_text_release keeps what config_text took (a pool of your own never given "
+                        "back, a copy never freed)", total=len(configs))
     return passed("the fixed API: no crash, the right values from both config files, nothing left "
                   "behind", total=len(configs))

@@ -704,8 +704,10 @@ if CXX:
 # void config_text_release(ConfigText text);      // give it back to the library
 # ```
 #
-# The program (`server fixed`) copies `data`/`size` into its own buffer and then calls
-# `config_text_release`. Write both functions (C++, compiled into `libappconfig.so`) so
+# The program (`server fixed`) takes the three values first, then copies each one's
+# `data`/`size` into its own buffer and calls `config_text_release`: `data` must stay
+# valid until you pass it to `config_text_release`, even while other keys are asked for.
+# Write both functions (C++, compiled into `libappconfig.so`) so
 # that nothing the library allocates is freed by the program and nothing leaks.
 # Available: `config_string(key)` (returns a `std::string`) and
 # `config_app_value(key)` (a `const Json::Value &` owned by the library).
@@ -721,11 +723,16 @@ if CXX:
 # mapped with `mmap`, or carved from a pool of your own, and never given back, which
 # glibc does not see. A small slack (64 KiB of glibc bytes, 1 MiB of mappings, 256 KiB
 # resident) leaves room for what a correct fix keeps once (a cache of the three values)
-# and for a heap that grows once; 20,000 calls that each keep even a few bytes pass it
-# many times over. Match `new` with `delete` and `new[]` with `delete[]`: a mismatch is
-# undefined behaviour that glibc's counts do not show, so no check can catch it for
-# you. It runs
-# the program with glibc's per-thread cache switched off
+# and for a heap that grows once; 20,000 calls that each keep a glibc block (at least 32
+# bytes) pass it about ten times over, while memory of their own has only the resident
+# slack, about 13 bytes a call. None of the three may shrink by more than 64 KiB either:
+# a correct fix gives back nothing that existed before its first call, so a
+# constructor's pool or ballast cannot move the baseline. And memory given back is used
+# again: over the loop the program counts the distinct `data` addresses, and more than
+# 16 (a new one every call) means what `config_text` took is kept. Match `new` with
+# `delete` and `new[]` with `delete[]`: a mismatch is undefined behaviour that glibc's
+# counts do not show, so no check can catch it for you. It runs the program with glibc's
+# per-thread cache switched off
 # (`GLIBC_TUNABLES=glibc.malloc.tcache_count=0`): `mallinfo2` counts the freed chunks
 # that cache keeps as in use (glibc's `int_mallinfo`, `malloc/malloc.c` line 5149 on the
 # release/2.36 branch, sums only the fastbins and bins as free), so a correct fix could

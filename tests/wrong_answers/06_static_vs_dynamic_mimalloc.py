@@ -223,5 +223,68 @@ ConfigText config_text(const char *key)
 void config_text_release(ConfigText) {}
 """
 ''', "a pool of your own"),
+        # review3 06-07, 4: one static buffer reused by every call (the asctime/strtok mistake):
+        # the first text is overwritten when the second is asked for
+        ("partial", 'FIX_CPP = r"""' + FIX_HEAD + '''
+ConfigText config_text(const char *key)
+{
+    static std::string last;
+    last = config_string(key);
+    return ConfigText{last.data(), last.size(), nullptr};
+}
+
+void config_text_release(ConfigText) {}
+"""
+''', "even while other keys are asked for"),
+        # review3 06-07, 3: a bump pool mapped and populated by a constructor, before the check's
+        # baselines: nothing grows inside the window, but every call takes new memory
+        ("gaming", 'FIX_CPP = r"""' + FIX_HEAD + '''
+#include <sys/mman.h>
+
+static char *pool, *next;
+
+__attribute__((constructor)) static void make_pool()
+{
+    pool = next = static_cast<char *>(mmap(nullptr, 4 << 20, PROT_READ | PROT_WRITE,
+                                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0));
+}
+
+ConfigText config_text(const char *key)
+{
+    const char *s = config_app_value(key).asCString();
+    std::size_t n = std::strlen(s);
+    char *c = next;
+    next += n + 1;                                   // never given back
+    std::memcpy(c, s, n + 1);
+    return ConfigText{c, n, nullptr};
+}
+
+void config_text_release(ConfigText) {}
+"""
+''', "a new address every call"),
+        # review3 06-07, 3: a 4 MiB ballast made by a constructor and freed by the first call,
+        # so the counts drop by 4 MiB; then a strdup per call, never freed (about 960 KB)
+        ("gaming", 'FIX_CPP = r"""' + FIX_HEAD + '''
+static char *ballast;
+
+__attribute__((constructor)) static void make_ballast()
+{
+    ballast = static_cast<char *>(std::malloc(4 << 20));
+    std::memset(ballast, 1, 4 << 20);
+}
+
+ConfigText config_text(const char *key)
+{
+    if (ballast) {
+        std::free(ballast);                          // the counts drop by 4 MiB once
+        ballast = nullptr;
+    }
+    char *c = strdup(config_app_value(key).asCString());   // ...and this is never freed
+    return ConfigText{c, std::strlen(c), nullptr};
+}
+
+void config_text_release(ConfigText) {}
+"""
+''', "only moves the check's baseline"),
     ],
 }

@@ -144,19 +144,36 @@ int main(int argc, char **argv)
         // The baselines come before the first config_text, so whatever the fix keeps from its
         // first call on (a pool it maps, a cache) is counted.
         long before = glibc_in_use(), mapped = mapped_bytes(), resident = resident_bytes();
-        for (const char *key : {"name", "document_root", "log_path"}) {
-            ConfigText t = config_text(key);
+        // All three texts are taken before any is released: data must stay valid until its own
+        // config_text_release, even while other keys are asked for.
+        const char *keys[] = {"name", "document_root", "log_path"};
+        ConfigText texts[3];
+        for (int k = 0; k < 3; k++) texts[k] = config_text(keys[k]);
+        for (int k = 0; k < 3; k++) {
+            ConfigText t = texts[k];
             char value[256] = "";                                    // the program's own copy
             std::size_t n = t.data && t.size < sizeof value ? t.size : 0;
             std::memcpy(value, t.data ? t.data : "", n);
             value[n] = 0;
             config_text_release(t);
-            std::printf("app.%-14s = %s (%zu chars)\n", key, value, n);
+            std::printf("app.%-14s = %s (%zu chars)\n", keys[k], value, n);
         }
+        // Memory given back is used again: count the distinct data pointers the loop sees (in a
+        // fixed array, so that counting allocates nothing), up to SEEN + 1.
+        enum { SEEN = 64 };
+        static const void *seen[SEEN];
+        int distinct = 0;
         for (int i = 0; i < calls; i++) {
             ConfigText t = config_text("document_root");
+            if (distinct <= SEEN) {
+                int j = 0;
+                while (j < distinct && j < SEEN && seen[j] != t.data) j++;
+                if (j == distinct) { if (distinct < SEEN) seen[distinct] = t.data; distinct++; }
+            }
             config_text_release(t);
         }
+        std::printf("distinct data pointers over %d calls: %d%s\n", calls, distinct,
+                    distinct > SEEN ? " (counting stopped there)" : "");
         std::printf("glibc bytes still in use after %d calls: %ld\n", calls + 3, glibc_in_use() - before);
         std::printf("mapped bytes grown after %d calls: %ld\n", calls + 3, mapped_bytes() - mapped);
         std::printf("resident bytes grown after %d calls: %ld\n", calls + 3, resident_bytes() - resident);
