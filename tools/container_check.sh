@@ -76,7 +76,7 @@ mnt=$("${PODMAN[@]}" image mount "$IMAGE") || true
 [ -n "$mnt" ] && du -xsh "$mnt"/usr/lib/x86_64-linux-gnu "$mnt"/usr/lib/i386-linux-gnu "$mnt"/usr/lib/gcc* "$mnt"/usr/share \
   "$mnt"/home/learner/course/.venv "$mnt"/home/learner/course/node_modules "$mnt"/home/learner/.cache \
   "$mnt"/home/learner/.wine "$mnt"/usr/lib/wine "$mnt"/usr/lib/x86_64-linux-gnu/wine "$mnt"/usr/x86_64-w64-mingw32 \
-  "$mnt"/usr/i686-w64-mingw32 2>/dev/null | sort -h | sed "s|$mnt||"
+  "$mnt"/usr/i686-w64-mingw32 2>/dev/null | sort -h | sed "s|$mnt||" || true   # du: some folders may not exist
 "${PODMAN[@]}" image umount "$IMAGE" >/dev/null 2>&1 || true
 echo "[container] exit $status"
 exit $status
