@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import functools
+import inspect
 import re
 import statistics
 import sys
@@ -234,7 +236,7 @@ def _reporter(progress):
 
 
 
-def compare(workloads=None, allocators=("glibc", "mimalloc"), repeats: int = 5, args: dict | None = None,
+def _compare(workloads=None, allocators=("glibc", "mimalloc"), repeats: int = 5, args: dict | None = None,
             full: bool = False, timeout: float = 60.0, skip: dict | None = None,
             progress: bool = True) -> Comparison:
     """Every workload under every allocator: one warm-up round (discarded), then
@@ -274,7 +276,6 @@ def compare(workloads=None, allocators=("glibc", "mimalloc"), repeats: int = 5, 
     if line:
         line(f"done: {total} runs in {time.monotonic() - t0:.0f} s "
                     f"({repeats} rounds after one warm-up round)")
-    _keep_run(res, {k: tuple(float(x["wall"]) for x in v) for k, v in res.samples.items()})
     return res
 
 
@@ -283,8 +284,10 @@ def _run_store():
     can judge the run as it was measured, whatever was done to the Comparison object since. The
     dict lives in this closure; the module shows only a read-only view of it (``_RUNS``), so
     ``ab._RUNS[...] = ...`` raises and rebinding ``ab._RUNS`` changes nothing (review2-09 N7).
-    Code in the same interpreter that digs the dict out of the closure can still forge a run:
-    no check inside one Python process can stop that, and the exercise says so."""
+    The function that records a run is not a module attribute either: only ``compare`` holds it,
+    in its closure (review3-09 D4). Code in the same interpreter that digs it, or the dict, out
+    of a closure can still forge a run: no check inside one Python process can stop that, and
+    exercise 1 says so."""
     runs: dict = {}
 
     def keep(res, walls: dict) -> None:
@@ -301,7 +304,23 @@ def _run_store():
     return keep, walls_of, MappingProxyType(runs)
 
 
-_keep_run, measured_walls, _RUNS = _run_store()
+def _recorded(measure):
+    """``compare``: ``measure`` whose every run is recorded by a keeper held only in this closure."""
+    keep, walls_of, view = _run_store()
+
+    @functools.wraps(measure)
+    def compare(*args, **kwargs) -> Comparison:
+        res = measure(*args, **kwargs)
+        keep(res, {k: tuple(float(x["wall"]) for x in v) for k, v in res.samples.items()})
+        return res
+
+    compare.__signature__ = inspect.signature(measure)   # help() shows it; the unrecorded function
+    del compare.__wrapped__                                # is reachable by no attribute
+    return compare, walls_of, view
+
+
+compare, measured_walls, _RUNS = _recorded(_compare)
+del _compare
 
 
 # ---------------------------------------------------------------------------
@@ -575,6 +594,37 @@ def _source_problem(text: str) -> str:
             f"sees. A lab allocator needs none: write it in plain C")
 
 
+def _preprocessed_problem(path) -> str:
+    """The same screen on the source after the preprocessor (``gcc -E`` with the lab's flags), on
+    every line that comes from a file outside the system's include folders (the learner's file,
+    anything it ``#include``s, mm.h, talloc.h): an ``asm`` spelled across a line splice, through
+    a digraph ``%:%:`` or in an included file of one's own appears there (review3-09 S1-S3)."""
+    import subprocess
+    from .cbuild import _gcc
+    cc = _gcc()
+    cc = [cc] if isinstance(cc, str) else list(cc)
+    out = subprocess.run([*cc, "-E", *_cflags(), str(path)], capture_output=True, text=True)
+    if out.returncode:
+        return ""                   # the compiler's own error is shown when the file is built
+    mine, keep = True, []
+    for line in out.stdout.splitlines():
+        marker = re.match(r'#\s*\d+\s+"([^"]*)"', line)
+        if marker:
+            name = marker.group(1)
+            mine = not (name.startswith(("/usr/", "<")))
+            continue
+        if mine:
+            keep.append(line)
+    code = re.sub(r"\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'", " ", "\n".join(keep))
+    m = re.search(r"\b(asm|__asm|__asm__)\b|\b(section|__section__)\s*\(", code)
+    if not m:
+        return ""
+    return (f"your allocator's source, once the preprocessor has run, uses '{m.group(0).strip()}': inline "
+            f"assembly (spelled across lines, through a macro or in an included file), or code placed by "
+            f"hand, could make a system call that no check of the object file sees. A lab allocator needs "
+            f"none: write it in plain C")
+
+
 def _sections(obj) -> list:
     """(name, size, flags) of an object file's sections (readelf -S -W)."""
     import subprocess
@@ -587,18 +637,44 @@ def _sections(obj) -> list:
     return out
 
 
+_SYSCALL_BYTES = {b"\x0f\x05": "syscall", b"\x0f\x34": "sysenter", b"\xcd\x80": "int $0x80"}
+
+
+def _syscall_bytes(obj) -> str:
+    """The name of the first system-call instruction whose bytes (0f 05, 0f 34, cd 80) occur
+    anywhere in an ELF64 object's executable sections, "" when none do. The raw bytes, not
+    objdump's decoding: a syscall hidden inside another instruction's immediate, reached by a
+    jump into its middle, decodes as that other instruction (review3-09 D2)."""
+    import struct
+    data = Path(obj).read_bytes()
+    if data[:5] != b"\x7fELF\x02":  # not ELF64: scan every byte
+        return next((name for pattern, name in _SYSCALL_BYTES.items() if pattern in data), "")
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+    for i in range(shnum):
+        _, kind, flags, _, off, size = struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize)
+        if kind == 1 and flags & 0x4:  # SHT_PROGBITS, SHF_EXECINSTR
+            code = data[off:off + size]
+            for pattern, name in _SYSCALL_BYTES.items():
+                if pattern in code:
+                    return name
+    return ""
+
+
 def inspect_allocator(source) -> str:
     """Why a lab allocator is refused before it runs ("" when it is not), from its object
-    file: its source has inline assembly, ``##`` or a ``section`` attribute (``_source_problem``),
+    file: its source has inline assembly, ``##`` or a ``section`` attribute, as written
+    (``_source_problem``) or after the preprocessor (``_preprocessed_problem``),
     it defines a global symbol other than mm.h's functions (``nm -g --defined-only``:
     it could replace the driver's printf), has constructors (``.init_array``...), uses a
     symbol outside ``ALLOWED_CALLS`` and ``TALLOC_CALLS`` (``nm -u``: the C library's
-    allocator, mmap, printf, getcwd, ta_replay_check...), contains a system-call instruction (``objdump -d``),
+    allocator, mmap, printf, getcwd, ta_replay_check...), has a system-call instruction's bytes in its
+    code (``_syscall_bytes``),
     or keeps more than ``STATIC_LIMIT`` bytes of writable static data (the sizes of its
     writable sections, ``readelf -S``)."""
     import subprocess
     path = _lab_source(source) if isinstance(source, str) else Path(source)
-    problem = _source_problem(path.read_text(errors="replace"))
+    problem = _source_problem(path.read_text(errors="replace")) or _preprocessed_problem(path)
     if problem:
         return problem
     obj = build_program([path], output="mm.o", cflags=(*_cflags(), "-c"))
@@ -634,11 +710,11 @@ def inspect_allocator(source) -> str:
         return (f"your allocator uses {', '.join(other[:4])}, which the lab does not allow (anything outside "
                 f"the driver could give it memory or write the driver's output: printf writes where the "
                 f"driver reports, getcwd(NULL, n) calls malloc). {rule}")
-    dis = subprocess.run(["objdump", "-d", str(obj)], capture_output=True, text=True).stdout
-    m = re.search(r"\t(syscall|sysenter|int\s+\$0x80)\b", dis)
-    if m:
-        return (f"your allocator contains a {m.group(1).split()[0]} instruction: a system call made directly, "
-                f"which could take memory from the kernel behind the driver's back. {rule}")
+    found = _syscall_bytes(obj)
+    if found:
+        return (f"your allocator's code contains the bytes of a {found} instruction: a system call made "
+                f"directly, which could take memory from the kernel or unprotect the driver's record behind "
+                f"its back. (If those bytes are part of a constant of yours, change the constant.) {rule}")
     writable = [(n, size) for n, size, flags in secs if "A" in flags and "W" in flags and size]
     static = sum(size for _, size in writable)
     if static > STATIC_LIMIT:

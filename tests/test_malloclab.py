@@ -261,6 +261,28 @@ def test_assembly_and_its_disguises_are_refused_in_the_source(snippet):
     assert ab._source_problem("/* asm ## section( */ int x; // __asm__\nconst char *s = \"asm ##\";") == ""
 
 
+@pytest.mark.parametrize("snippet", ['__as\\\nm__ volatile("" ::: "memory");',        # a line splice
+                                     '#define CAT(a, b) a %:%: b\nstatic void f(void) { CAT(__as, m__) volatile(""); }',
+                                     '#include "{inc}"'])                             # asm in a file of one's own
+def test_assembly_appearing_only_after_the_preprocessor_is_refused(snippet, tmp_path):
+    """review3-09 S1-S3: the screen also reads the preprocessed source, outside system headers."""
+    inc = tmp_path / "mine.h"
+    inc.write_text('static inline void g(void) { __asm__ volatile(""); }\n')
+    src = MM_TALLOC.replace("static ta_heap heap;", "static ta_heap heap;\n" + snippet.replace("{inc}", str(inc)))
+    assert "once the preprocessor has run" in ab.inspect_allocator(src)
+
+
+def test_system_call_bytes_are_found_whatever_the_disassembler_reads(tmp_path):
+    """review3-09 S1: 0f 05 inside a movabs's immediate; objdump decodes a movabs, the scan finds it."""
+    src = tmp_path / "hidden.c"
+    src.write_text("unsigned long f(void) { return 0x90909090050full; }\n")
+    obj = ab.build_program([src], output="hidden.o", cflags=("-O2", "-c"))
+    assert ab._syscall_bytes(obj) == "syscall"
+    plain = tmp_path / "plain.c"
+    plain.write_text("unsigned long f(void) { return 0x9090909090ull; }\n")
+    assert ab._syscall_bytes(ab.build_program([plain], output="plain.o", cflags=("-O2", "-c"))) == ""
+
+
 def test_the_drivers_output_is_parsed_strictly():
     ok = "OK ops=3\nUTIL live=10 footprint=20\nTIME median=0.1 min=0.1 max=0.2 repeats=5\n"
     assert ab.parse_driver_output(ok, 5) == {"ops": 3, "live": 10, "footprint": 20, "seconds": 0.1}

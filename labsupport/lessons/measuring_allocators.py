@@ -10,7 +10,8 @@
   allocator wins some workloads and loses others, so a blanket answer fails; when more than half
   of the factors equal the measured medians (to two significant digits, or within 1 %), or lie
   within 2 % of one common multiple of them (x1.05), they are "copied" (a good guess such as 1.5
-  can match one or two by chance).
+  can match one or two by chance). A run faked by code in the same Python process passes: the check
+  is for honest predictions, and exercise 1 says so.
 - ``check_allocator(source)``: exercise 2, a lab allocator (C implementing mm.h) must pass the
   driver on every lab trace, adversarial ones and the shipped ``awk`` trace included, and reach
   1.4 times the teaching allocator's utilisation on ``awk``; both measured by the driver, on its

@@ -40,21 +40,29 @@
  * Everything the result is made of (the break, the bytes opened, the highest
  * break, the offsets of the checked pass, the replay times, the pointers to the
  * driver's arrays) lives in pages at fixed addresses (constants of this file,
- * not pointers in writable memory) that are read-only whenever allocator code
- * runs; the driver's own code opens them around each of its writes.  The trace
+ * not pointers in writable memory) that are mapped read-only whenever allocator
+ * code runs; the driver's own code opens them around each of its writes.  This
+ * stops plain writes only (see below).  The trace
  * is read-only at a fixed address; the checked pass's offsets are not even
  * readable during the replays.  Bytes past the break in its last page must stay
  * zero; the anonymous resident memory may grow in pass 1 by the heap plus
  * RSS_SLACK at most.  The report is written with write(2) from those pages, not
  * through stdio's buffer.  labsupport.allocbench.inspect_allocator refuses,
  * before any run, the source and object files that could get around these
- * (inline assembly, other global names, constructors, calls outside an exact
- * allow-list, system-call instructions).
- * What an in-process driver cannot stop: the allocator can still write the
- * driver's stack (its return addresses, its local counters) and its writable
- * scratch arrays, and can call code whose address it computes.  Only a separate
- * process (the allocator in a child with a shared heap and a system-call
- * filter) would close that; this driver does not do it.
+ * (inline assembly, as written and after the preprocessor, other global names,
+ * constructors, calls outside an exact allow-list, the bytes of a system-call
+ * instruction).
+ * What an in-process driver does not stop: the allocator can call code whose
+ * address it computes, mprotect included (from abort's address, or read from
+ * this driver's own GOT slot, a link-time constant distance from the
+ * allocator's statics); one such call makes the record writable, and a
+ * reader's unchanged first fit forged utilisation 1.000 that way.  It can also
+ * write this driver's stack (return addresses, local counters), its scratch
+ * arrays and its static variables (rbrk, rpeak, rover, root, cur).  Only a
+ * separate process (the allocator in a child with a shared heap and a seccomp
+ * system-call filter) would close these; this driver does not do it.  The
+ * score is for learners who play by the rules: the checks catch the mistakes
+ * and shortcuts an honest learner makes.
  *
  * Output (one line each):  OK ops=... / UTIL live=... footprint=... / TIME median=... min=... max=... repeats=...
  *                           or FAIL op N (...): ... / ERROR ...

@@ -12,26 +12,35 @@
  * The heap belongs to the driver, as in CS:APP's memlib: every byte the
  * allocator uses, its bookkeeping included, comes from mem_sbrk().  Before it
  * runs, the file is refused (with the reason) when its source has inline
- * assembly (asm, ## or a section attribute), or its object defines a global
+ * assembly (asm, ## or a section attribute; as written, and after the
+ * preprocessor outside system headers), or its object defines a global
  * name other than the mm_* functions below, has a constructor, uses anything
  * but the mem_* functions, lesson 01's ta_init, ta_malloc, ta_free,
  * ta_coalesce, ta_block_size_for, ta_walk, ta_freelist and ta_check, memcpy,
  * memmove, memset, memcmp, abort and assert (so no malloc, mmap, printf,
- * getcwd, ta_replay_check...), contains a system-call instruction, or keeps
+ * getcwd, ta_replay_check...), contains the bytes of a system-call
+ * instruction (0f 05, 0f 34, cd 80) anywhere in its code, or keeps
  * more than 1 KiB of writable static data.  While it runs, the driver checks
  * that the process's resident memory grows by no more than the heap plus
  * 16 KiB (so more than 16 KiB of bookkeeping elsewhere is caught, less is
  * not), keeps its record of the heap and the times in pages at fixed addresses
- * that are read-only while allocator code runs, and requires every timed replay
- * to place every block where the checked pass did: the same code on every pass.
- * The allocator still runs in the driver's process and can write the driver's
- * stack, so these checks are not a wall (only a separate, filtered process
- * would be, and this lab does not use one): the rest is the lab's rules.
+ * that are mapped read-only while allocator code runs (this stops plain writes
+ * only), and requires every timed replay to place every block where the
+ * checked pass did: the same code on every pass.
+ * What this does not close: the allocator runs in the driver's process, so it
+ * can call mprotect by an address it computes (from abort's, or from the
+ * driver's own GOT slot, a fixed distance from its statics), make the record
+ * writable and forge the footprint (a reader's first fit reported utilisation
+ * 1.000 that way), and it can write the driver's stack, scratch arrays and
+ * static variables (rbrk, rpeak, rover, root, cur).  Only a separate process
+ * with a seccomp filter would close these; this lab does not use one.  The
+ * score is for learners who play by the rules: the checks catch the mistakes
+ * and shortcuts an honest learner makes, not a deliberate forgery.
  * The footprint is what mem_sbrk handed
  * out (its highest break), measured by the driver; utilisation is
  *     peak live bytes requested / peak footprint,
  * at most 1 by construction, since live payloads lie inside the heap and never
- * overlap.
+ * overlap (for an allocator that leaves the driver's record alone).
  *
  * mm_checkheap is optional: when the file defines it, the driver calls it
  * after every operation of the correctness pass; nonzero means "my heap is

@@ -303,6 +303,20 @@ int mm_init(void)
 int mm_init(void)
 {
     (void)hidden(0);"""), "inline assembly"),
+        # review3-09 S1 (S1_splice): the same hidden system call, its asm spelled across a line splice so
+        # that a screen of the text as written lets it through; the source is screened after the
+        # preprocessor too (and the object's executable bytes are scanned for 0f 05 besides)
+        ("forbidden", _talloc_plus("int mm_init(void)\n{", r"""static long hidden(long n)
+{
+    long r;
+    __as\
+m__ volatile("jmp 1f\n\t.byte 0x48, 0xb8\n1:\t.byte 0x0f, 0x05\n\t.byte 0x90,0x90,0x90,0x90,0x90,0x90"
+                 : "=a"(r) : "a"(39L), "D"(n) : "rcx", "r11", "memory");
+    return r;
+}
+int mm_init(void)
+{
+    (void)hidden(0);"""), "once the preprocessor has run"),
         # scratch space in the break's last page, past the break (review 09, D6)
         ("forbidden", _talloc_plus("void *mm_malloc(size_t n)\n{", r"""void *mm_malloc(size_t n)
 {
