@@ -10,7 +10,6 @@ Modules, one per concept:
                  (teaching allocator, glibc, mimalloc). No drawing
 - ``widgets``    where pictures are drawn: draw_heap, HeapMap, the steppers, step views
 - ``lessons``    helpers one lesson alone uses (lesson 01's checks: ``lessons.heap_managers``)
-- ``tracestep``  lesson 01's old address of the above (names only), until lesson 01 imports from the homes
 - ``structlayout`` struct layouts read from the compiler (fields, holes, cache lines), pahole check: data
 - ``exercises``  checks that say what is wrong
 - ``workcopy``   the learner's working copy (no outputs, no solutions) and ``solution()``

@@ -109,8 +109,6 @@ TOP = ("labsupport", "labsupport.widgets", "labsupport.lessons")    # these may 
 KNOWN_DRAWING = {
     "labsupport.leakcount": "plot_live() imports matplotlib.pyplot: its picture belongs in widgets/ "
                             "(not in issue 30's three modules; /work/notes/requests-shape.md)",
-    "labsupport.tracestep": "lesson 01's old address, gathering names from heap/, widgets/ and lessons/: "
-                            "deleted once lesson 01 imports from the real homes (issue 30, item 4)",
 }
 
 

@@ -3,8 +3,6 @@ talloc.c (heap.talloc), glibc and mimalloc (heap.glibc, heap.mimalloc), the step
 (widgets.stepper) and the lesson's checks (lessons.heap_managers)."""
 from __future__ import annotations
 
-import re
-
 import pytest
 
 import labsupport as lab
@@ -315,14 +313,3 @@ def test_glibc_summary_separates_the_tcache_chunk_and_mimalloc_has_no_ext_fragme
     assert mimalloc.replay_mimalloc("fragment").summary()["final ext. fragmentation"] is None
 
 
-# --------------------------------------------------------------------------- the old import path
-def test_lesson_01_names_resolve_while_it_still_imports_tracestep():
-    # issue 30: labsupport/tracestep.py only gathers names and goes once lesson 01 imports
-    # from the homes; until then every ts.NAME the lesson uses must resolve
-    import importlib
-    src = (lab.ROOT / "src" / "lessons" / "01_heap_managers.py").read_text()
-    if not re.search(r"^from labsupport import tracestep\b", src, re.M):
-        pytest.skip("lesson 01 no longer imports labsupport.tracestep")
-    ts = importlib.import_module("labsupport.tracestep")
-    used = set(re.findall(r"\bts\.([A-Za-z_]\w*)", src))
-    assert [n for n in sorted(used) if not hasattr(ts, n)] == []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 here = Path(__file__).resolve().parent
 sys.path.insert(0, str(here.parent.parent))
-from labsupport.tracestep import random_trace  # noqa: E402
+from labsupport.heap.traces import random_trace  # noqa: E402
 
 for name, arena, trace, note in [
     ("exercise", 16384, random_trace(200, 9, sizes=(16, 600), max_live=30),
