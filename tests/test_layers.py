@@ -20,18 +20,22 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def _absolute(package: str, node: ast.ImportFrom) -> str:
+    """The module a ``from ... import`` names, relative imports resolved against ``package``."""
+    if not node.level:
+        return node.module or ""
+    base = package.split(".")
+    base = base[: len(base) - node.level + 1]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
 def _imports(path: Path) -> set:
     name = _module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
+            target = _absolute(package, node)
             if not target.startswith("labsupport"):
                 continue
             for alias in node.names:                   # "from . import winlab" imports a module
@@ -121,12 +125,7 @@ def _drawing_imports(path: Path) -> set:
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - node.level + 1]
-                mod = ".".join(base + ([node.module] if node.module else []))
-            else:
-                mod = node.module or ""
+            mod = _absolute(package, node)
             targets = [mod] if _draws(mod) else [f"{mod}.{a.name}" for a in node.names]  # "from IPython import display"
         found |= {t for t in targets if _draws(t)}
     return found
