@@ -493,11 +493,13 @@ def _map_diagnostics(text: str, build_dir: str, line_offset: int) -> str:
     return text.strip()
 
 
-def _cdef_that_parses(decls: list[str], notes: list[str]) -> str:
-    """Join declarations, dropping (with a note) those cffi cannot parse."""
+def _cdef_that_parses(decls: list[str], notes: list[str]) -> tuple[str, "cffi.FFI"]:
+    """Join declarations, dropping (with a note) those cffi cannot parse; with the FFI that
+    parsed them (pycparser is a fifth of a build with a library's header: parse once)."""
     try:
-        cffi.FFI().cdef("\n".join(decls))
-        return "\n".join(decls)
+        ffi = cffi.FFI()
+        ffi.cdef("\n".join(decls))
+        return "\n".join(decls), ffi
     except Exception:
         pass
     accepted: list[str] = []
@@ -525,7 +527,9 @@ def _cdef_that_parses(decls: list[str], notes: list[str]) -> str:
             except Exception:
                 pass
         notes.append(f"not visible from Python (pass it with --cdef): {d[:70]}  [{err}]")
-    return "\n".join(accepted)
+    ffi = cffi.FFI()
+    ffi.cdef("\n".join(accepted))
+    return "\n".join(accepted), ffi
 
 
 def _error_kind(diag: str) -> type:
@@ -760,10 +764,8 @@ def _compile_module(recipe: Recipe, modname, build_dir, so_path, meta_path, cdef
     type_decls = _declarations_seen_by_compiler(pre_texts, local, [source, *headers.values()],
                                                 [Path(f).read_text(errors="replace")
                                                  for f in local if f.endswith(".h")])
-    cdef_text = _cdef_that_parses(type_decls + [p for _, p in protos] + ([cdef] if cdef else []),
-                                  notes)
-    ffi = cffi.FFI()
-    ffi.cdef(cdef_text)
+    cdef_text, ffi = _cdef_that_parses(type_decls + [p for _, p in protos] + ([cdef] if cdef else []),
+                                       notes)
     functions = tuple(n for n, p in protos if p in cdef_text)
     sentinel = "/* ---- end of the cell's C ---- */"
     gen = Path(build_dir, f"{modname}.c")
