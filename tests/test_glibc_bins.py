@@ -181,23 +181,27 @@ def test_an_unknown_glibc_is_refused_clearly():
     from labsupport.heap.traces import as_trace
     for mode in ("steps", "trace"):
         r = run_program([build_probe("glibc_probe"), mode, write_trace(as_trace("coalesce"))],
-                        env={"GLIBC_PROBE_VERSION": "2.44"})
-        assert r.returncode == 3 and "glibc 2.44 is not supported by this probe yet" in r.stdout
+                        env={"GLIBC_PROBE_VERSION": "2.45"})
+        assert r.returncode == 3 and "glibc 2.45 is not supported by this probe yet" in r.stdout
+        assert "glibc 2.33 to 2.44" in r.stdout
     with pytest.raises(RuntimeError, match="not supported by this probe yet"):
         from labsupport.heap.glibc import GlibcSteps
-        GlibcSteps(as_trace("coalesce"), "glibc 2.44\ns 0\nerror glibc 2.44 is not supported by this probe yet\n")
+        GlibcSteps(as_trace("coalesce"), "glibc 2.45\ns 0\nerror glibc 2.45 is not supported by this probe yet\n")
 
 
-def test_glibc_2_43_steps_parse():
-    """The probe's output under Debian's glibc 2.43 (recorded with its own loader, ld.so
-    --library-path): no fastbins, a tcache of 76 lists made by the first free() in the middle
-    of the heap, and counts that are capacity minus free slots (16 by default)."""
+@pytest.mark.parametrize("version", [(2, 43), (2, 44)])
+def test_glibc_2_43_and_2_44_steps_parse(version):
+    """The probe's output under Debian's glibc 2.43-7 and 2.44-3 (experimental), each recorded with
+    its own loader (ld.so --library-path): no fastbins, a tcache of 76 lists made by the first free()
+    in the middle of the heap, and counts that are capacity minus free slots (16 by default). 2.44
+    keeps 2.43's structures (glibc-2.44's malloc.c: struct malloc_state, tcache_perthread_struct),
+    and this trace gives the same steps, byte for byte."""
     from pathlib import Path
     from labsupport.heap.glibc import GlibcSteps
     from labsupport.heap.traces import as_trace
-    text = (Path(__file__).parent / "fixtures" / "glibc" / "coalesce-2.43.steps").read_text()
+    text = (Path(__file__).parent / "fixtures" / "glibc" / ("coalesce-%d.%d.steps" % version)).read_text()
     s = GlibcSteps(as_trace("coalesce"), text)
-    assert s.glibc == (2, 43)
+    assert s.glibc == version
     last = s[len(s) - 1]
     states = {c.offset: c.state for c in last.chunks}
     assert states[160] == "tcache_struct" and [c.size for c in last.chunks if c.offset == 160] == [768]

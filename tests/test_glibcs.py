@@ -80,11 +80,13 @@ def test_lesson_01_checks_measure_with_glibcs_defaults(monkeypatch, capsys):
     assert hm._footprint_verdict.__module__ == hm.__name__           # put back
 
 
-def test_the_newest_slot_takes_a_glibc_the_probe_reads(tmp_path, monkeypatch):
-    """Unstable moves past what glibc_probe reads before testing does (experimental had 2.44
-    while both had 2.43-7): the "sid" slot takes the first suite whose glibc it reads, and
-    says so when none is left, instead of a panel the probe refuses."""
+def test_the_newest_slot_is_pinned_to_one_glibc(tmp_path, monkeypatch):
+    """Lesson 01 compares the three panels' text and asks exercise 3b per version, so the "sid" slot
+    is pinned (NEWEST_SLOT, 2.43) and must not follow Debian to 2.44: it takes the first suite that
+    still ships 2.43 (unstable moves first; experimental had 2.44-3 while unstable and testing had
+    2.43-7), and says so when none is left, instead of a panel of another version."""
     import subprocess
+    assert glibcs.NEWEST_SLOT == (2, 43)
     offered = {"sid": "2.44-1", "forky": "2.43-7"}
 
     def fake_apt(work, *args):
@@ -97,7 +99,11 @@ def test_the_newest_slot_takes_a_glibc_the_probe_reads(tmp_path, monkeypatch):
     suite, debs = glibcs._download_libc6(tmp_path / "w", "sid")
     assert suite == "forky" and debs[0].name.startswith("libc6_2.43")
     offered["forky"] = "2.44-2"
-    with pytest.raises(MissingTool, match="sid has glibc 2.44; forky has glibc 2.44"):
+    with pytest.raises(MissingTool, match=r"pinned to glibc 2\.43.*sid has glibc 2\.44; forky has glibc 2\.44"):
+        glibcs._download_libc6(tmp_path / "w", "sid")
+    offered["sid"] = "2.42-1"                              # older is not the pin either
+    with pytest.raises(MissingTool, match="sid has glibc 2.42"):
         glibcs._download_libc6(tmp_path / "w", "sid")
     offered["bookworm"] = "2.36-9+deb12u14"                # the other slots take their own suite
     assert glibcs._download_libc6(tmp_path / "w", "bookworm")[0] == "bookworm"
+    assert glibcs._is_pinned("2.43-7\n") and not glibcs._is_pinned("2.44-3")

@@ -25,7 +25,7 @@ themselves; if not exactly one does, it stops with an error instead of printing 
 tcache is the heap's first chunk up to glibc 2.42 (0x290 bytes, 64 lists; 0x300 and 76 lists
 with counts of free slots in 2.42) and, from 2.43, a chunk made by the first free() wherever
 the top was; fastbin ``fd`` and tcache ``next`` are safe-linked (``PROTECT_PTR``, glibc 2.32+)
-and decoded. The probe knows glibc 2.33 to 2.43 and refuses any other version by name (the
+and decoded. The probe knows glibc 2.33 to 2.44 and refuses any other version by name (the
 comment at the top of glibc_probe.c lists what each version changed, with glibc's commits).
 ``tests/test_glibc_bins.py`` compares the decoded bins with glibc's own ``malloc_info()`` on
 known traces.

@@ -4,13 +4,14 @@ glibc's allocator changes between versions (2.41 sends freed small chunks straig
 small bin; 2.42 has 76 tcache lists counted in free slots; 2.43 has no fastbins, makes the
 tcache at the first free and keeps 16 chunks a list). To show one trace under several of
 them, ``fetch()`` takes Debian's ``libc6`` package of each release (bookworm 2.36, trixie
-2.41, sid: the newest) from the package archive the machine's apt already uses, with
-``apt-get download`` in a private folder (no root needed, nothing installed: the package
-lists, about 10 MB a release, are removed afterwards), and unpacks the C library and its
-loader into the course cache, once. ``steps_under(trace, root)`` then runs the same
-``glibc_probe`` under that glibc's own loader (``ld-linux-x86-64.so.2 --library-path``):
-a program built against one glibc runs under a newer one unchanged, and the probe parses
-numbers itself so that it runs under an older one too.
+2.41, and 2.43 from unstable or testing: ``NEWEST_SLOT``, pinned) from the package archive
+the machine's apt already uses, with ``apt-get download`` in a private folder (no root
+needed, nothing installed: the package lists, about 10 MB a release, are removed
+afterwards), and unpacks the C library and its loader into the course cache, once.
+``steps_under(trace, root)`` then runs the same ``glibc_probe`` under that glibc's own
+loader (``ld-linux-x86-64.so.2 --library-path``): a program built against one glibc runs
+under a newer one unchanged, and the probe parses numbers itself so that it runs under an
+older one too.
 
 Lesson 01 asks the learner to predict what these replays show, so ``steps_under`` notes
 every call made outside the course's own widgets and checks (``trusted()``), from any
@@ -34,14 +35,18 @@ from .probes import build_probe, write_trace
 from .traces import as_trace
 
 __all__ = ["RELEASES", "GlibcRoot", "debian_mirror", "fetch", "installed", "steps_under", "trusted",
-           "untrusted_calls", "note_read"]
+           "untrusted_calls", "note_read", "NEWEST_SLOT"]
 
-RELEASES = ("bookworm", "trixie", "sid")        # Debian 12 (2.36), 13 (2.41), unstable (the newest)
-# The "sid" slot is the newest glibc the probe reads (glibc_probe.c: 2.33 to NEWEST_READ), from the
-# first of these suites that ships it: unstable moves first (experimental had 2.44 in December 2026
-# while unstable and testing had 2.43-7), testing follows days to weeks later. Once both ship a
-# glibc the probe does not read, the slot says so and the side-by-side view is off.
-NEWEST_READ = (2, 43)
+RELEASES = ("bookworm", "trixie", "sid")        # Debian 12 (2.36), 13 (2.41), unstable (pinned: 2.43)
+# The "sid" slot is pinned to one version, NEWEST_SLOT, not to whatever unstable ships: lesson 01
+# compares the three panels' text and its exercise 3b is answered per version ("2.43"), so a fetch
+# after Debian moved on (experimental had 2.44-3 in December 2026 while unstable and testing had
+# 2.43-7) must not change them. The slot takes libc6 NEWEST_SLOT from the first of NEWEST_FROM that
+# still ships it (unstable moves first, testing follows days to weeks later); once none does, the
+# slot says so and the other two panels still come. glibc_probe itself reads newer versions too
+# (2.44: the machine's own glibc in every other cell); moving the pin is a new course release
+# that rebuilds lesson 01.
+NEWEST_SLOT = (2, 43)
 NEWEST_FROM = ("sid", "forky")
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
@@ -120,7 +125,8 @@ def _user() -> str:
 
 def fetch(releases=RELEASES, say=print) -> list[GlibcRoot]:
     """Each release's libc6, downloaded and unpacked once into the course cache (later: instant)."""
-    todo = [r for r in releases if not (_dir() / r / "package-version").exists()]
+    todo = [r for r in releases if not (_dir() / r / "package-version").exists()
+            or (r == "sid" and not _is_pinned((_dir() / r / "package-version").read_text()))]
     if todo:
         for tool in ("apt-get", "dpkg-deb"):
             if not shutil.which(tool):
@@ -171,9 +177,15 @@ def fetch(releases=RELEASES, say=print) -> list[GlibcRoot]:
     return [g for g in installed() if (g.slot or g.release) in releases]
 
 
+def _is_pinned(package_version: str) -> bool:
+    """Is a libc6 package version (``2.43-7``) the newest slot's pinned glibc, NEWEST_SLOT?"""
+    m = re.match(r"(\d+)\.(\d+)", package_version.strip())
+    return bool(m) and (int(m.group(1)), int(m.group(2))) == NEWEST_SLOT
+
+
 def _download_libc6(work: Path, release: str) -> tuple[str, list[Path]]:
-    """libc6 of ``release`` downloaded into ``work``; for "sid", of the first suite in NEWEST_FROM
-    whose glibc the probe reads (at most NEWEST_READ), so the newest panel stays readable."""
+    """libc6 of ``release`` downloaded into ``work``; for "sid", glibc NEWEST_SLOT from the first
+    suite in NEWEST_FROM that still ships it, so the newest panel never changes version."""
     candidates = NEWEST_FROM if release == "sid" else (release,)
     seen = []
     for suite in candidates:
@@ -183,14 +195,14 @@ def _download_libc6(work: Path, release: str) -> tuple[str, list[Path]]:
         debs = sorted(work.glob("libc6_*.deb"))
         if r.returncode or not debs:
             raise RuntimeError(f"apt-get download libc6/{suite} failed:\n{r.stderr[-800:]}")
-        m = re.match(r"libc6_(\d+)\.(\d+)", debs[0].name)
-        version = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
-        if release != "sid" or version <= NEWEST_READ:
+        if release != "sid" or _is_pinned(debs[0].name.removeprefix("libc6_")):
             return suite, debs
-        seen.append(f"{suite} has glibc {version[0]}.{version[1]}")
-    raise MissingTool(f"Debian's newest glibc is past what glibc_probe reads ({'; '.join(seen)}; the probe "
-                      f"reads up to {NEWEST_READ[0]}.{NEWEST_READ[1]}): the side-by-side view shows the "
-                      f"versions it can read; a newer course release reads it")
+        m = re.match(r"libc6_(\d+\.\d+)", debs[0].name)
+        seen.append(f"{suite} has glibc {m.group(1) if m else debs[0].name}")
+    pin = "%d.%d" % NEWEST_SLOT
+    raise MissingTool(f"the third panel is pinned to glibc {pin} (lesson 01 compares its text and asks "
+                      f"exercise 3b per version), and Debian's suites have moved on ({'; '.join(seen)}): "
+                      f"the side-by-side view shows the other versions; a newer course release moves the pin")
 
 
 _local = threading.local()

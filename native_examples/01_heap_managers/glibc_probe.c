@@ -17,7 +17,7 @@
  * Run it as a fresh process (the heap of an interpreter is already full), and
  * with GLIBC_TUNABLES=glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0 to see
  * plain bins and coalescing.  "trace" and "steps" read glibc's own structures, whose
- * layout depends on the version; they know glibc 2.33 to 2.43 on x86_64:
+ * layout depends on the version; they know glibc 2.33 to 2.44 on x86_64:
  *   2.33-2.41  the tcache is the heap's first chunk (0x290 B): uint16_t counts[64], then
  *              64 list heads; 10 fastbins in main_arena;
  *   2.42       76 lists (64 small + 12 for large chunks, commit cbfd798810), and
@@ -27,9 +27,15 @@
  *              bytes), and the tcache is made lazily by the first free() or bin refill,
  *              wherever the top chunk is then (commit 0b9210bd76 also raised the default
  *              tcache_count from 7 to 16); with tcache_count=0 there is no tcache chunk.
+ *   2.44       the same structures as 2.43 (struct malloc_state, tcache_perthread_struct, malloc_chunk
+ *              and TCACHE_SMALL_BINS/LARGE_BINS/FILL_COUNT read the same in glibc-2.44's malloc/malloc.c
+ *              as in 2.43's).  What moved: _int_malloc no longer stashes exact fits from the
+ *              unsorted bin in the tcache (the tcache_unsorted_limit tunable is gone), memory
+ *              tagging is gone (aarch64 only), and arena.c caps the arenas at the CPU count
+ *              (at least 8) instead of 8 per CPU.
  * Safe-linked list pointers (2.32+) and mallinfo2 (2.33+) are read on all of them.  On
  * any other glibc "trace" and "steps" print "error unsupported glibc ..." and exit with 3
- * rather than draw wrong bins (GLIBC_PROBE_VERSION=2.44 fakes a version, to test that).
+ * rather than draw wrong bins (GLIBC_PROBE_VERSION=2.45 fakes a version, to test that).
  */
 #define _GNU_SOURCE
 #pragma GCC diagnostic ignored "-Warray-bounds"   /* we read below malloc's pointers on purpose */
@@ -542,8 +548,9 @@ static int cmd_steps(const char *path, int info, const char *to)
     return 0;
 }
 
-/* 1 if the running glibc has a layout the bin readers know (2.33 to 2.43), else an error line.
+/* 1 if the running glibc has a layout the bin readers know (2.33 to NEWEST_MINOR), else an error line.
  * GLIBC_PROBE_VERSION fakes the version (to test the refusal). */
+#define NEWEST_MINOR 44   /* the newest glibc 2.x whose malloc this probe was checked against */
 static int supported_glibc(void)
 {
     int major = 0, minor = 0;
@@ -553,7 +560,7 @@ static int supported_glibc(void)
     long maj = 0, min = -1;
     if (parse_long(&p, &maj) && *p == '.') { p++; parse_long(&p, &min); }
     major = (int)maj; minor = (int)min;
-    if (major == 2 && minor >= 33 && minor <= 43) {
+    if (major == 2 && minor >= 33 && minor <= NEWEST_MINOR) {
         glibc_minor = minor;
         tc_bins = minor >= 42 ? 76 : 64;
         tc_counts_free_slots = minor >= 42;
@@ -562,9 +569,10 @@ static int supported_glibc(void)
         return 1;
     }
     out("error glibc %s is not supported by this probe yet: it reads the tcache and bins of "
-        "glibc 2.33 to 2.43\n", v);
+        "glibc 2.33 to 2.%d\n", v, NEWEST_MINOR);
     out_flush();
-    fprintf(stderr, "glibc_probe: glibc %s is not supported by this probe yet (it knows 2.33 to 2.43)\n", v);
+    fprintf(stderr, "glibc_probe: glibc %s is not supported by this probe yet (it knows 2.33 to 2.%d)\n", v,
+            NEWEST_MINOR);
     return 0;
 }
 
