@@ -6,14 +6,22 @@ import random
 
 import pytest
 
-from labsupport.heap.glibc import (NO_TCACHE, TCACHE_STRUCT_SIZE, GlibcStep, bin_name, bin_type,
-                                   freed_small_chunk_bin, glibc_steps, largebin_index, parse_malloc_info,
-                                   replay_glibc)
+from labsupport.heap.glibc import (NO_TCACHE, GlibcStep, bin_name, bin_type, freed_small_chunk_bin,
+                                   glibc_steps, glibc_version, largebin_index, parse_malloc_info, replay_glibc,
+                                   tcache_fill_count, tcache_struct_size)
 from labsupport.heap.model import BinType
 from labsupport.heap.traces import random_trace
 
 SEVEN = "".join(f"alloc a{i} 40\nalloc g{i} 16\n" for i in range(9)) + "".join(f"free a{i}\n" for i in range(7))
-FAST = SEVEN + "free a7\nfree a8\n"
+# What the running glibc does (the expectation follows its version; the same tests run on 2.36,
+# 2.41 and 2.43): a tcache list holds 7 chunks up to 2.42 and 16 from 2.43 (commit 0b9210bd76;
+# 2.42's malloc.c still says TCACHE_FILL_COUNT 7); 2.43 has no fastbins (commit bb5a4f5295).
+FILL = tcache_fill_count()
+HAS_FASTBINS = glibc_version() < (2, 43)
+OVERFLOW = "fastbin" if HAS_FASTBINS else "smallbin"        # where a 48-byte chunk goes once the list is full
+# FILL + 2 separated 48-byte chunks freed: the list fills and two more overflow
+FAST = ("".join(f"alloc a{i} 40\nalloc g{i} 16\n" for i in range(FILL + 2))
+        + "".join(f"free a{i}\n" for i in range(FILL + 2)))
 TO_TOP = "alloc a 100\nalloc b 100\nalloc c 100\nfree a\nfree b\nfree c\n"
 LARGE = "alloc a 2000\nalloc g 16\nalloc b 1100\nalloc g2 16\nfree a\nfree b\nalloc c 3000\n"
 
@@ -36,10 +44,12 @@ def expected_malloc_info(step: GlibcStep) -> dict:
         elif b.type in (BinType.SMALLBIN, BinType.LARGEBIN):
             sizes.append((min(cs), max(cs), sum(cs), len(cs)))
     unsorted = [chunk[o].size | chunk[o].flags for o in (step.bins.get("unsorted") or ())]
-    return {"fast": (len(fast), sum(c.size for c in fast)),
-            "rest": (1 + len(rest), top.size + sum(c.size + c.flags for c in rest)),
-            "sizes": sizes,
-            "unsorted": (min(unsorted), max(unsorted), sum(unsorted), len(unsorted)) if unsorted else None}
+    out = {"rest": (1 + len(rest), top.size + sum(c.size + c.flags for c in rest)),
+           "sizes": sizes,
+           "unsorted": (min(unsorted), max(unsorted), sum(unsorted), len(unsorted)) if unsorted else None}
+    if HAS_FASTBINS:            # from glibc 2.43 malloc_info has no <total type="fast"> line
+        out["fast"] = (len(fast), sum(c.size for c in fast))
+    return out
 
 
 def _final(trace, tunables=None):
@@ -57,31 +67,42 @@ def test_a_tcache_list_of_seven():
     assert tc.offsets == tuple(firsts[f"a{i}"] for i in reversed(range(7)))    # LIFO: the last freed is the head
     assert last.tcache_counts["tcache 0x30"] == 7 and tc.size == 48 and tc.type == BinType.TCACHE
     assert all(c.state == "tcache" for c in last.chunks if c.offset in tc.offsets)
-    assert s.malloc_info["fast"] == (0, 0) and s.malloc_info["rest"][0] == 1     # malloc_info has no tcache
+    assert s.malloc_info.get("fast", (0, 0)) == (0, 0) and s.malloc_info["rest"][0] == 1  # malloc_info has no tcache
 
 
-def test_a_fastbin_after_the_tcache_is_full():
+def test_where_a_chunk_goes_after_the_tcache_is_full():
+    """FILL + 2 separate 48-byte chunks freed: FILL in the tcache, the last two in a fastbin (up
+    to glibc 2.42) or, with no fastbins (2.43), in the small bin of 48 bytes (2.41+: straight there)."""
     s = _final(FAST)
     last = s[-1]
-    assert len(last.bins["tcache 0x30"]) == 7
-    fb = last.bins["fastbin 0x30"]
-    assert fb.offsets == (s[17].changed, s[15].changed)       # a8 then a7: a fastbin is LIFO too
-    assert s.malloc_info["fast"] == (2, 96)
-    # the next malloc of that size comes from the tcache, the eighth from the fastbin, and
-    # glibc moves the rest of that fastbin into the tcache ("stashing")
-    again = glibc_steps(FAST + "".join(f"alloc b{i} 40\n" for i in range(8)))
-    assert [again[i].served for i in range(len(again) - 8, len(again))] == ["tcache 0x30"] * 7 + ["fastbin 0x30"]
+    assert len(last.bins["tcache 0x30"]) == FILL and last.tcache_counts["tcache 0x30"] == FILL
+    over = last.bins[f"{OVERFLOW} 0x30"]
+    n = len(s) - 1
+    if HAS_FASTBINS:
+        assert over.offsets == (s[n].changed, s[n - 1].changed)   # the last freed first: a fastbin is LIFO too
+        assert s.malloc_info["fast"] == (2, 96)
+    else:
+        assert sorted(over.offsets) == sorted((s[n].changed, s[n - 1].changed))
+        assert not any(b.type == BinType.FASTBIN for b in last.bins)
+    # the next FILL mallocs of that size come from the tcache, the one after from the overflow
+    # bin, and glibc moves the rest of that bin into the tcache ("stashing")
+    again = glibc_steps(FAST + "".join(f"alloc b{i} 40\n" for i in range(FILL + 1)))
+    assert [again[i].served for i in range(len(again) - FILL - 1, len(again))] == \
+        ["tcache 0x30"] * FILL + [f"{OVERFLOW} 0x30"]
     assert again[-1].bins.names == ["tcache 0x30"] and len(again[-1].bins["tcache 0x30"]) == 1
 
 
 def test_consolidation_into_top():
     s = _final(TO_TOP, NO_TCACHE)
+    # up to 2.42 the tcache's chunk comes first even with tcache_count=0; 2.43 makes none then
+    first = tcache_struct_size() if glibc_version() < (2, 43) else 0
     small = freed_small_chunk_bin()          # unsorted up to glibc 2.40, the small bin from 2.41
     assert [b.type for b in s[4].bins] == [small]
-    assert [(b.type, b.offsets) for b in s[5].bins] == [(small, (TCACHE_STRUCT_SIZE,))]
-    assert s[5].chunks[1].size == 224                            # a and b merged
-    assert len(s[-1].bins) == 0 and s[-1].top[0] == TCACHE_STRUCT_SIZE     # and then into top
-    assert s[-1].top[1] + TCACHE_STRUCT_SIZE == s[-1].system_mem
+    assert [(b.type, b.offsets) for b in s[5].bins] == [(small, (first,))]
+    merged = next(c for c in s[5].chunks if c.offset == first)
+    assert merged.size == 224                                    # a and b merged
+    assert len(s[-1].bins) == 0 and s[-1].top[0] == first        # and then into top
+    assert s[-1].top[1] + first == s[-1].system_mem
 
 
 def test_a_large_bin_insertion():
@@ -112,7 +133,13 @@ def test_step_invariants_on_a_random_trace(tunables):
     for i in range(1, len(s)):
         st = s[i]
         chunks = st.chunks
-        assert chunks[0].offset == 0 and chunks[0].size == TCACHE_STRUCT_SIZE
+        assert chunks[0].offset == 0
+        struct = [c for c in chunks if c.state == "tcache_struct"]
+        if glibc_version() < (2, 43):             # the heap's first chunk, made by the first malloc
+            assert struct == [chunks[0]] and chunks[0].size == tcache_struct_size()
+        else:                                     # made by the first free, none with tcache_count=0
+            assert len(struct) <= 1 and all(c.size == tcache_struct_size() for c in struct)
+            assert not struct or tunables is None
         for a, b in zip(chunks, chunks[1:]):                    # chunks tile the heap up to top
             assert a.offset + a.size == b.offset
         assert chunks[-1].state == "top" and (chunks[-1].offset, chunks[-1].size) == st.top
@@ -120,7 +147,7 @@ def test_step_invariants_on_a_random_trace(tunables):
         for b in st.bins:                                       # every binned chunk says which kind
             assert len(b) > 0 and all(state[o] == str(b.type) for o in b.offsets)
             if b.type == BinType.TCACHE:
-                assert len(b) <= 7 and st.tcache_counts[b.name] == len(b)
+                assert len(b) <= FILL and st.tcache_counts[b.name] == len(b)
             if b.size is not None:
                 assert all(c.size == b.size for c in chunks if c.offset in b.offsets)
         if st.op.kind == "alloc" and st.served != "mmap":
@@ -147,7 +174,7 @@ def test_glibc_stepper_shows_bins_beside_the_map():
     g = GlibcStepper(FAST, editable=True)
     assert isinstance(g.view, StepView) and g.slider.max == len(g.steps) - 1
     g.slider.value = len(g.steps) - 1
-    assert "fastbin 0x30" in g.bins.value and "(count 7)" in g.bins.value and "<svg" in g.map.value
+    assert f"{OVERFLOW} 0x30" in g.bins.value and f"(count {FILL})" in g.bins.value and "<svg" in g.map.value
     assert 'stroke="#d62728"' in g.map.value                  # the chunk the step touched
     g.tunables.value = True                                   # no tcache, no fastbins: unsorted or small bins
     assert str(freed_small_chunk_bin()) in g.bins.value and "tcache" not in g.bins.value
@@ -159,13 +186,19 @@ def test_glibc_stepper_shows_bins_beside_the_map():
     g._from_text()
     assert "not allocated" in g.message.value
     out = GlibcTextRenderer(glibc_span(g.steps)).render(g.steps[1], 2)
-    assert out.splitlines()[0] == "step 1 of 2: alloc x 24 → chunk at +656 from top" and "0x" not in out.split("\n")[1]
+    first = 656 if glibc_version() < (2, 42) else 768 if glibc_version() < (2, 43) else 0   # after the tcache's chunk
+    assert out.splitlines()[0] == f"step 1 of 2: alloc x 24 → chunk at +{first} from top"
+    assert "0x" not in out.split("\n")[1]
 
 
 def test_mmapped_requests_and_the_arena_found_once():
     s = glibc_steps("alloc big 300000\nalloc s 100\nfree big\nalloc huge 200000\n")
-    assert s[1].served == "mmap" and s[1].changed is None and s.mmapped == [("big", 303104)]
-    assert s[2].served == "top" and s[2].changed == TCACHE_STRUCT_SIZE
+    # an mmapped chunk's size field: the whole mapping (74 pages) up to 2.42, 16 bytes less (its
+    # own header) from 2.43 (commit 614cfd0f8a)
+    assert s[1].served == "mmap" and s[1].changed is None
+    assert s.mmapped == [("big", 303104 if glibc_version() < (2, 43) else 303104 - 16)]
+    first = tcache_struct_size() if glibc_version() < (2, 43) else 0     # 2.43: no tcache chunk before a free
+    assert s[2].served == "top" and s[2].changed == first
     # freeing an mmapped chunk raised the mmap threshold: 200,000 bytes now come from the heap,
     # which grows with brk (system_mem)
     assert s[4].served == "top" and s[4].system_mem > s[3].system_mem

@@ -3,6 +3,7 @@ import platform
 
 import pytest
 
+from labsupport.heap.glibc import glibc_version, tcache_fill_count
 from labsupport.heap.threads import NO_TCACHE, arena_demo, mimalloc_cross_thread_free
 
 glibc_only = pytest.mark.skipif(not platform.libc_ver()[0] == "glibc", reason="glibc malloc only")
@@ -33,13 +34,21 @@ def test_cross_thread_free_goes_to_the_freeing_threads_tcache():
 
 
 @glibc_only
-def test_without_tcache_it_goes_to_its_own_arenas_fastbin():
+def test_without_tcache_it_goes_to_its_own_arena():
+    """Without the tcache, free hands thread 2's chunk to thread 2's arena: to a fastbin up to
+    glibc 2.42; glibc 2.43 has no fastbins (commit bb5a4f5295), so it merges with its neighbour,
+    that arena's top chunk, and no bin holds it."""
     d = arena_demo(24, tunables=NO_TCACHE)
     assert not d.main_got_it and d.t2_got_it
     main, t2 = d.arenas
-    assert main.fast_chunks == 0 and t2.fast_chunks == 1
-    assert any(lo <= d.t2.chunk_size <= hi and c == 1 for lo, hi, c in t2.sizes)
-    assert d.went_to == "a fastbin of thread 2's arena"
+    assert main.fast_chunks == 0 and not main.sizes
+    if glibc_version() < (2, 43):
+        assert t2.fast_chunks == 1
+        assert any(lo <= d.t2.chunk_size <= hi and c == 1 for lo, hi, c in t2.sizes)
+        assert d.went_to == "a fastbin of thread 2's arena"
+    else:
+        assert t2.fast_chunks == 0 and not t2.sizes and not t2.unsorted
+        assert d.went_to == "the top chunk of thread 2's arena (merged)"
 
 
 @glibc_only
@@ -72,12 +81,17 @@ def test_mimalloc_cross_thread_free_lands_on_thread_free():
 
 @glibc_only
 def test_a_full_tcache_bin_sends_it_to_its_own_arena():
+    """The main thread's tcache bin takes thread 2's chunk while it has room: 7 chunks a bin up to
+    glibc 2.42, 16 from 2.43 (commit 0b9210bd76); once full, free goes to thread 2's arena."""
     from labsupport.heap.threads import arena_outcome
+    fill = tcache_fill_count()
     assert arena_outcome(True, 0) == "main thread"
-    assert arena_outcome(True, 6) == "main thread"       # the 7th entry of main's tcache bin
-    assert arena_outcome(True, 7) == "thread 2"          # the bin is full: _int_free on its arena
+    assert arena_outcome(True, fill - 1) == "main thread"    # the last free entry of main's tcache bin
+    assert arena_outcome(True, fill) == "thread 2"           # the bin is full: _int_free on its arena
     assert arena_outcome(False, 0) == "thread 2"
-    d = arena_demo(24, fill=7)
-    assert d.went_to == "a fastbin of thread 2's arena" and "7 chunk(s) of its own" in d.table()
+    d = arena_demo(24, fill=fill)
+    assert f"{fill} chunk(s) of its own" in d.table()
+    assert d.went_to == ("a fastbin of thread 2's arena" if glibc_version() < (2, 43)
+                         else "the top chunk of thread 2's arena (merged)")
     with pytest.raises(ValueError):
         arena_demo(24, fill=65)

@@ -90,6 +90,10 @@ class ArenaDemo:
             return "the unsorted list of thread 2's arena"
         if self.main_got_it:
             return "the main thread's tcache"
+        if t2_arena is not None and self.t2_got_it and not t2_arena.sizes and not t2_arena.unsorted:
+            # no bin of its arena holds it, and thread 2 gets it back: from glibc 2.43 (no
+            # fastbins) free merged it with its neighbour, the top chunk of that arena
+            return "the top chunk of thread 2's arena (merged)"
         return "unknown"
 
     def table(self, chunks: bool = True, free: bool = True) -> str:
