@@ -26,6 +26,7 @@ from .style import FAILED_COLOR
 __all__ = ["StepView", "TraceStepper", "Stepper", "talloc_renderer", "play_toggle", "hide_play", "LAZY_FROM"]
 
 LAZY_FROM = 5000     # Stepper: traces this long build their steps when shown
+PARTS_KEPT = 50_000  # StepView: the label, lists and figures of this many steps seen are kept (~1.5 KiB each)
 
 
 def play_toggle(play: w.Play) -> w.ToggleButton:
@@ -59,13 +60,14 @@ class StepView:
         self.steps, self.renderer = _steps(steps), renderer
         n = len(self.steps) - 1
         self._svg = lru_cache(maxsize=512)(self._svg_uncached)   # a big heap's SVG is ~200 KiB
+        self._parts: dict = {}          # step -> (label, lists, figures): what a move back needs, kept
         self.slider = w.IntSlider(0, 0, n, description="step", continuous_update=True,
                                   layout=w.Layout(width="420px"))
         self.play = w.Play(value=0, min=0, max=n, interval=interval)
         w.jslink((self.play, "value"), (self.slider, "value"))
         self.playing = play_toggle(self.play)       # the Play stays first: the repr starts as before
         self.label = w.HTML()
-        self.map = w.HTML()
+        self.map = self._map(renderer)
         self.lists = w.HTML()
         self.figures = w.HTML()
         self.slider.observe(lambda ch: self.show(ch["new"]), names="value")
@@ -73,27 +75,49 @@ class StepView:
                               self.lists, self.figures, *rows])
         self.show(0)
 
+    def _map(self, renderer):
+        """The heap picture: drawn in the browser from each step's changes (``heapfront``) when
+        the renderer draws ``stepviews.heap_svg``, else an HTML widget given each step's SVG."""
+        if _front(renderer):
+            from .heapfront import HeapFront
+            return HeapFront(self.steps, renderer)
+        return w.HTML()
+
     def _svg_uncached(self, i):
         return self.renderer.heap(self.steps[i])
 
+    def _parts_of(self, i, s):
+        r = self.renderer
+        return r.label(s, len(self.steps) - 1), r.lists(s), r.figures(s)
+
     def show(self, i: int):
         """Move to step i (what the slider calls)."""
-        s = self.steps[i]
-        r = self.renderer
-        self.label.value = r.label(s, len(self.steps) - 1)
-        self.map.value = self._svg(i)
-        self.lists.value = r.lists(s)
-        self.figures.value = r.figures(s)
+        if isinstance(self.map, w.HTML):
+            s = self.steps[i]
+            self.label.value, self.lists.value, self.figures.value = self._parts_of(i, s)
+            self.map.value = self._svg(i)
+            return
+        parts, s = self._parts.get(i), None
+        if parts is None:
+            s = self.steps[i]
+            if len(self._parts) >= PARTS_KEPT:
+                self._parts.clear()
+            parts = self._parts[i] = self._parts_of(i, s)
+        self.label.value, self.lists.value, self.figures.value = parts
+        self.map.show(i, s)
 
     def set_steps(self, steps, renderer=None, position: int | None = None):
         self.steps = _steps(steps)
         if renderer is not None:
             self.renderer = renderer
         self._svg.cache_clear()
+        self._parts.clear()
         n = len(self.steps) - 1
         if self.slider.max != n:
             self.slider.max = self.play.max = n
         i = min(self.slider.value if position is None else position, n)
+        if not isinstance(self.map, w.HTML):
+            self.map.reset(self.steps, self.renderer, i)
         if self.slider.value != i:
             self.slider.value = i          # the observer shows it
         else:
@@ -103,6 +127,11 @@ class StepView:
         from IPython.display import display
         display(self.widget)
         hide_play(self.play)
+
+
+def _front(renderer) -> bool:
+    """Whether ``renderer``'s picture is ``stepviews.heap_svg`` (what heapfront draws)."""
+    return type(renderer).heap is HtmlRenderer.heap and type(renderer).label is HtmlRenderer.label
 
 
 def _steps(steps):
