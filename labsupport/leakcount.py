@@ -3,13 +3,14 @@
 The counting allocator is ``native_examples/07_plugin_leaks/leakcount.c``, preloaded
 into a program (``LD_PRELOAD``); it prints lines ``leakcount ITERATION MODULE BLOCKS
 BYTES`` when the program marks an iteration, and can make the N-th allocation fail.
-This module builds it, parses what it prints, draws live blocks over iterations, runs
-valgrind, heaptrack and LeakSanitizer in isolated children with timeouts, and turns
-their reports into the same few numbers (no addresses, no PIDs):
+This module builds it, parses what it prints, runs valgrind, heaptrack and
+LeakSanitizer in isolated children with timeouts, and turns their reports into the
+same few numbers (no addresses, no PIDs). It draws nothing: the picture of live blocks
+over iterations is ``labsupport/widgets/leakplot.py``:
 
     shim = leakcount.build_shim()
     r = lab.run_program([exe, plugin, "loop"], env=leakcount.preload_env(shim))
-    leakcount.plot_live(leakcount.parse_marks(r.stderr), title="live blocks")
+    leakplot.plot_live(leakcount.parse_marks(r.stderr), title="live blocks")   # widgets.leakplot
     rep = leakcount.valgrind([exe, plugin, "loop"])   # a LeakReport
     print(rep.row())
 """
@@ -27,7 +28,7 @@ from .isolate import RunResult, run_program
 from .toolchain import example_path, have, missing
 
 __all__ = ["LeakReport", "LSAN_FATAL", "build_shim", "heaptrack", "lsan", "lsan_failure", "parse_heaptrack",
-           "parse_lsan", "parse_marks", "parse_valgrind", "plot_live", "preload_env", "sanitize", "valgrind"]
+           "parse_lsan", "parse_marks", "parse_valgrind", "preload_env", "sanitize", "valgrind"]
 
 KINDS = ("definitely lost", "indirectly lost", "possibly lost", "still reachable")
 
@@ -59,28 +60,6 @@ def parse_marks(text: str) -> dict[str, list[tuple[int, int, int]]]:
     for _, i, module, blocks, nbytes in rows:
         found.setdefault(module, {})[int(i)] = (int(blocks), int(nbytes))
     return {m: [(i, *per.get(i, (0, 0))) for i in marks] for m, per in sorted(found.items())}
-
-
-def plot_live(series: dict, title: str = "", modules=None, ax=None, what: str = "blocks"):
-    """Live blocks (or bytes, ``what="bytes"``) per module over iterations, as lines."""
-    import matplotlib.pyplot as plt
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 3.2))
-    else:
-        fig = ax.figure
-    col = 1 if what == "blocks" else 2
-    for module in modules or series:
-        points = series.get(module, [])
-        ax.plot([p[0] for p in points], [p[col] for p in points], marker=".", label=module)
-    ax.set_xlabel("iteration of the encode loop")
-    ax.set_ylabel(f"live {what}")
-    ax.set_ylim(bottom=0)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize="small", loc="upper left")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
 
 
 # ----------------------------------------------------------------- report parsing

@@ -110,10 +110,7 @@ TOP = ("labsupport", "labsupport.widgets", "labsupport.lessons")    # these may 
 
 # modules that still draw, each with who is to move its picture; an entry that no longer
 # draws fails test_known_drawing_is_still_there, so the list only shrinks
-KNOWN_DRAWING = {
-    "labsupport.leakcount": "plot_live() imports matplotlib.pyplot: its picture belongs in widgets/ "
-                            "(not in issue 30's three modules; /work/notes/requests-shape.md)",
-}
+KNOWN_DRAWING: dict[str, str] = {}
 
 
 def _drawing_imports(path: Path) -> set:

@@ -70,6 +70,21 @@ def test_parse_marks_fills_missing_modules_with_zero():
                                            "b.so": [(0, 0, 0), (1, 5, 50)]}
 
 
+def test_the_live_plot_is_drawn_in_widgets_and_leakcount_draws_nothing():
+    import subprocess
+    import sys
+    from labsupport.widgets import leakplot
+    series = leakcount.parse_marks("leakcount 0 a.so 1 10\nleakcount 1 a.so 2 20\nleakcount 1 b.so 5 50\n")
+    fig = leakplot.plot_live(series, title="t", modules=["b.so"], what="bytes")
+    (ax,) = fig.axes
+    assert [line.get_label() for line in ax.get_lines()] == ["b.so"]
+    assert list(ax.get_lines()[0].get_ydata()) == [0, 50]
+    assert not hasattr(leakcount, "plot_live")
+    code = ("import labsupport.leakcount, sys; "
+            "assert not any(m.split('.')[0] == 'matplotlib' for m in sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=lab.ROOT)
+
+
 VALGRIND = """==123== HEAP SUMMARY:
 ==123== 
 ==123== 64 (32 direct, 32 indirect) bytes in 1 blocks are definitely lost in loss record 2 of 3

@@ -12,12 +12,13 @@
 - ``structlayout`` view and widget: ``layout_html(layout)``, ``StructLayoutView(module)`` (lesson 02)
 - ``addrspace``  view and widget: ``draw_address_space(space)``, ``AddressSpaceView(snapshots)`` (lesson 03)
 - ``allocplot``  views: ``plot_comparison(res)``, ``lab_plot(scores)`` (lesson 09)
+- ``leakplot``   view: ``plot_live(series)``, live blocks per module over iterations (lesson 07)
 - ``progress``   ``ProgressLine()``: one line that updates in place in a notebook
 
 The data these draw is in ``labsupport.heap``, ``labsupport.structlayout``,
-``labsupport.addrspace`` and ``labsupport.allocbench``, none of which imports a drawing
-library. Names are imported on first use, so ``import labsupport.widgets`` loads neither
-matplotlib nor ipywidgets.
+``labsupport.addrspace``, ``labsupport.allocbench`` and ``labsupport.leakcount``, none of
+which imports a drawing library. Names are imported on first use, so ``import
+labsupport.widgets`` loads neither matplotlib nor ipywidgets.
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ _LAZY = {"COLORS": "style", "draw_heap": "heapdraw", "figure_png": "heapdraw", "
          "format_table": "text", "GlibcStepper": "glibcstep", "GlibcRenderer": "glibcstep",
          "layout_html": "structlayout", "StructLayoutView": "structlayout",
          "draw_address_space": "addrspace", "AddressSpaceView": "addrspace",
-         "plot_comparison": "allocplot", "lab_plot": "allocplot", "ProgressLine": "progress"}
+         "plot_comparison": "allocplot", "lab_plot": "allocplot", "plot_live": "leakplot",
+         "ProgressLine": "progress"}
 
 __all__ = list(_LAZY)
 

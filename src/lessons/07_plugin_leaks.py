@@ -53,6 +53,7 @@ import labsupport as lab
 from labsupport import capability, leakcount
 from labsupport import winlab
 from labsupport.lessons import plugin_leaks as pl
+from labsupport.widgets import leakplot
 
 SRC = lab.example_path("07_plugin_leaks")
 OUT = winlab.workdir("07")
@@ -87,8 +88,11 @@ PLUGINS = {"leak_normal": 1, "leak_errors": 2, "fixed": 0}
 
 def build(sources, output, folder, *, cflags=(), libs=(), shared=True, cxx=False):
     """Build (cached) and copy into `folder`, so the layers find each other ($ORIGIN)."""
+    # C++ as C++17 on every gcc: from gcc 16 g++ defaults to C++20, whose headers make the
+    # plugin impossible to unload (section 3, "When the plugin is gone")
     built = lab.build_program(sources, output=output, compiler="g++" if cxx else None,
-                              cflags=["-O0", "-g", "-Wall", *(["-fPIC"] if shared else []), *cflags],
+                              cflags=["-O0", "-g", "-Wall", *(["-fPIC"] if shared else []),
+                                      *(["-std=gnu++17"] if cxx else []), *cflags],
                               ldflags=[*(["-shared"] if shared else []), *libs], default_cflags=())
     shutil.copyfile(built, folder / output)
     (folder / output).chmod(0o755)
@@ -212,8 +216,8 @@ import matplotlib.pyplot as plt
 
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), sharey=True)
 for ax, plugin in zip(axes, series):
-    leakcount.plot_live(series[plugin], title=f"plugin_{plugin}.so", ax=ax,
-                        modules=["libminikvz.so", "libminiheif.so", "libstdc++.so.6"])
+    leakplot.plot_live(series[plugin], title=f"plugin_{plugin}.so", ax=ax,
+                       modules=["libminikvz.so", "libminiheif.so", "libstdc++.so.6"])
 fig.suptitle("live blocks per module (who called malloc), after each image")
 fig.tight_layout()
 
@@ -461,6 +465,20 @@ else:
 # names. Hence `RTLD_NODELETE`
 # in this lesson's host, and the usual advice for leak hunts in plugin hosts: keep
 # plugins loaded (or never `dlclose`) in the run you check.
+#
+# `dlclose` is a request, not an order. `build` compiles the C++ plugin with
+# `-std=gnu++17`, the default of g++ 11 to 15; g++ 16 defaults to C++20 (libstdc++
+# manual, "Using: Flags", gcc commit eda0f2f0cc), and with C++20 the plugin's `<memory>`
+# defines `std::ranges::iter_move` as an inline variable, which g++ emits as an
+# `STB_GNU_UNIQUE` symbol (`readelf -s` says `UNIQUE`). glibc's loader never unloads a
+# library that defines one: the lookup marks it `NODELETE` "due to unique symbol"
+# (`elf/dl-lookup.c`, lines 319-327 at glibc 2.36, 315-323 in the 2.43 sources). Measured in
+# Debian unstable (g++ 16.2, glibc 2.43): built with the default, the plugin had two
+# `UNIQUE` symbols, `LD_DEBUG=bindings` printed `marking ./plugin_leak_errors.so [0] as
+# NODELETE due to unique symbol`, `LD_DEBUG=files` never showed its link map destroyed
+# (built with `-std=gnu++17` it is, at `dlclose`), and plain valgrind named every frame. So the same source, compiled by a newer compiler, made
+# this leak report readable: a plugin's unloading depends on more than its host's
+# `dlopen` flags.
 #
 # %% [markdown]
 # ## 4. Which tool, at what cost, and what none of them sees
@@ -770,8 +788,8 @@ fixed_rows = {(p, kind): show(p, kind) for p in ["fixed", "fixed_c"] for kind in
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), sharey=True)
 for ax, plugin in zip(axes, ["leak_errors", "fixed", "fixed_c"]):
     r = loop(plugin, "loop", 30, env=leakcount.preload_env(SHIM))
-    leakcount.plot_live(leakcount.parse_marks(r.stderr), title=f"plugin_{plugin}.so", ax=ax,
-                        modules=["libminikvz.so", "libminiheif.so"])
+    leakplot.plot_live(leakcount.parse_marks(r.stderr), title=f"plugin_{plugin}.so", ax=ax,
+                       modules=["libminikvz.so", "libminiheif.so"])
 fig.suptitle("live blocks after each image: before and after the fix")
 fig.tight_layout()
 
@@ -1099,5 +1117,8 @@ pl.check_encode_batch(batch, GIVEN, PLUGIN, leakcount.preload_env(SHIM, armed_on
 #   loaded with `dlopen`, allocated on first use).
 # - `dladdr(3)`, `ld.so(8)` (`LD_PRELOAD`), `dlopen(3)` (`RTLD_NODELETE`), valgrind's
 #   `--keep-debuginfo=yes` (valgrind manual, core options).
+# - glibc `elf/dl-lookup.c` (`do_lookup_unique`: a library defining an `STB_GNU_UNIQUE`
+#   symbol is marked `NODELETE`), and the libstdc++ manual, "Using: Flags" (g++'s default
+#   `-std`: `gnu++17` in gcc 11-15, `gnu++20` from gcc 16).
 #
 # **Next:** lesson 08, *WebAssembly memory and finalizers*.
