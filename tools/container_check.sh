@@ -32,27 +32,76 @@ fi
 
 # a machine behind a TLS-inspecting proxy trusts an extra authority: so must the image
 cp /usr/local/share/ca-certificates/*.crt container/ca-certificates/ 2>/dev/null || true
-echo "[container] building $IMAGE from container/Dockerfile"
-t0=$(date +%s)
-"${PODMAN[@]}" build --isolation chroot --network host -f container/Dockerfile -t "$IMAGE" . \
-  > /var/tmp/container-build.log 2>&1 || { tail -30 /var/tmp/container-build.log; exit 1; }
-t1=$(date +%s)
+if [ -n "${CHECK_ONLY:-}" ]; then     # CHECK_ONLY=1: check the image built earlier, do not build
+  echo "[container] checking $IMAGE as built earlier"
+else
+  echo "[container] building $IMAGE from container/Dockerfile"
+  t0=$(date +%s)
+  "${PODMAN[@]}" build --isolation chroot --network host -f container/Dockerfile -t "$IMAGE" . \
+    > /var/tmp/container-build.log 2>&1 || { tail -30 /var/tmp/container-build.log; exit 1; }
+  t1=$(date +%s)
+  echo "[container] built in $(( (t1 - t0) / 60 )) min $(( (t1 - t0) % 60 )) s"
+fi
 size=$("${PODMAN[@]}" image inspect --format '{{.Size}}' "$IMAGE")
-echo "[container] built in $(( (t1 - t0) / 60 )) min $(( (t1 - t0) % 60 )) s; image $(( size / 1000000 )) MB"
+echo "[container] image $IMAGE: $(( size / 1000000 )) MB"
 
-inside='cd /home/learner/course && ./lab doctor && for n in '"$LESSONS"'; do
+# the image's own environment (its ENV lines), as `podman run` would set it
+mapfile -t image_env < <("${PODMAN[@]}" image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$IMAGE" | grep . || true)
+# 1. the first start, as a learner's: ./lab start must open JupyterLab at once, with nothing
+#    to install and every one-time preparation already done (no background warm-up started)
+first_start='cd /home/learner/course && exec ./lab start --ip=127.0.0.1 --port=$PORT --no-browser --ServerApp.token=$TOKEN'
+# 2. the doctor (the image as it ships), 3. nbval on the lessons: pytest and nbval are test
+#    tools the image leaves out, so they go into this run's container layer only
+checks='cd /home/learner/course && ./lab doctor \
+  && echo "[container] test tools for this run only: pytest, nbval (requirements.lock versions)" \
+  && .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock pytest nbval \
+  && for n in '"$LESSONS"'; do echo "[container] nbval lesson $n"; \
   .venv/bin/python -m pytest -p no:cacheprovider -q --nbval notebooks/${n}_*.ipynb \
     --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env || exit 1; done'
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+TOKEN=check$RANDOM$RANDOM
+# after ./lab start answered: the warm-ups' states in the cache, and whether a warm-up started
+after_start='cd /home/learner/course && .venv/bin/python - <<"PY" && ls work/00_start_here.ipynb
+from labsupport.warmstate import STEPS, status
+from labsupport.toolchain import cache_dir
+s = status()
+print("[container] warm-ups recorded in the image:",
+      ", ".join(k + " " + s.get(k, {}).get("state", "not run") for k in STEPS))
+print("[container] background warm-up started by the first start:",
+      "yes" if (cache_dir() / "warmup.log").exists() else "no")
+PY
+'
+
+wait_for_lab() {   # seconds until JupyterLab answers on $PORT, or exit 1
+  local t0=$SECONDS
+  for _ in $(seq 240); do
+    if python3 - "$PORT" "$TOKEN" <<'PY' 2>/dev/null; then echo $((SECONDS - t0)); return 0; fi
+import sys, urllib.request
+page = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/lab?token={sys.argv[2]}", timeout=5).read()
+sys.exit(0 if b"JupyterLab" in page else 1)
+PY
+    sleep 1
+  done
+  return 1
+}
+
+status=0
 if "${PODMAN[@]}" run --rm --network host "$IMAGE" true >/dev/null 2>&1; then
   echo "[container] podman run works: running the course in the container"
-  "${PODMAN[@]}" run --rm --network host "$IMAGE" bash -c "$inside"
-  status=$?
+  cid=$("${PODMAN[@]}" run -d --network host "$IMAGE" bash -c "PORT=$PORT TOKEN=$TOKEN; $first_start")
+  if secs=$(wait_for_lab); then echo "[container] first start: JupyterLab answered after $secs s"; else
+    echo "[container] first start: JupyterLab did not answer"; status=1; fi
+  "${PODMAN[@]}" exec "$cid" bash -c "$after_start" || status=1
+  "${PODMAN[@]}" exec "$cid" bash -c "$checks" || status=1
+  "${PODMAN[@]}" rm -f "$cid" >/dev/null
 else
   echo "[container] podman run is refused here: running the image's files with podman mount + chroot as learner"
   cid=$("${PODMAN[@]}" create "$IMAGE")
   mnt=$("${PODMAN[@]}" mount "$cid")
   mounts=()
+  lab_pid=
   cleanup() {
+    [ -n "$lab_pid" ] && kill -- "-$lab_pid" 2>/dev/null && sleep 2
     for ((i=${#mounts[@]}-1; i>=0; i--)); do umount -l "${mounts[$i]}" 2>/dev/null || true; done
     "${PODMAN[@]}" umount "$cid" >/dev/null 2>&1 || true
     "${PODMAN[@]}" rm "$cid" >/dev/null 2>&1 || true
@@ -64,19 +113,37 @@ else
   done
   mount -t tmpfs tmpfs "$mnt/tmp"; mounts+=("$mnt/tmp")
   cp /etc/resolv.conf "$mnt/etc/resolv.conf"
+  as_learner() {
+    chroot --userspec=learner:learner "$mnt" /usr/bin/env -i HOME=/home/learner USER=learner \
+      PATH=/usr/local/bin:/usr/bin:/bin "${image_env[@]}" PORT="$PORT" TOKEN="$TOKEN" bash -c "$1"
+  }
+  # its own process group (setsid), so that it and only it is stopped afterwards
+  setsid chroot --userspec=learner:learner "$mnt" /usr/bin/env -i HOME=/home/learner USER=learner \
+    PATH=/usr/local/bin:/usr/bin:/bin "${image_env[@]}" PORT="$PORT" TOKEN="$TOKEN" bash -c "$first_start" \
+    > /var/tmp/container-first-start.log 2>&1 &
+  lab_pid=$!
+  if secs=$(wait_for_lab); then echo "[container] first start: JupyterLab answered after $secs s"; else
+    echo "[container] first start: JupyterLab did not answer (/var/tmp/container-first-start.log)"; status=1; fi
+  grep -E '^\S*\[lab\]|preparations|installing' /var/tmp/container-first-start.log | sed 's/^/  start: /' || true
   set +e
-  chroot --userspec=learner:learner "$mnt" /usr/bin/env -i HOME=/home/learner USER=learner \
-    PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 PYTHON=/usr/bin/python3 bash -c "$inside"
-  status=$?
+  as_learner "$after_start" || status=1
+  kill -- "-$lab_pid" 2>/dev/null; wait "$lab_pid" 2>/dev/null; lab_pid=
+  as_learner "$checks" || status=1
   set -e
 fi
 echo "[container] largest parts of the image:"
-"${PODMAN[@]}" run --rm "$IMAGE" true >/dev/null 2>&1 || true
 mnt=$("${PODMAN[@]}" image mount "$IMAGE") || true
-[ -n "$mnt" ] && du -xsh "$mnt"/usr/lib/x86_64-linux-gnu "$mnt"/usr/lib/i386-linux-gnu "$mnt"/usr/lib/gcc* "$mnt"/usr/share \
-  "$mnt"/home/learner/course/.venv "$mnt"/home/learner/course/node_modules "$mnt"/home/learner/.cache \
-  "$mnt"/home/learner/.wine "$mnt"/usr/lib/wine "$mnt"/usr/lib/x86_64-linux-gnu/wine "$mnt"/usr/x86_64-w64-mingw32 \
-  "$mnt"/usr/i686-w64-mingw32 2>/dev/null | sort -h | sed "s|$mnt||" || true   # du: some folders may not exist
-"${PODMAN[@]}" image umount "$IMAGE" >/dev/null 2>&1 || true
+if [ -n "$mnt" ]; then
+  # one du per folder (du counts a folder inside one listed before it as nothing); some may not exist
+  for d in "$mnt"/usr/lib/x86_64-linux-gnu "$mnt"/usr/lib/x86_64-linux-gnu/wine "$mnt"/usr/lib/gcc "$mnt"/usr/lib/gcc/*/* "$mnt"/usr/share \
+    "$mnt"/usr/share/doc "$mnt"/usr/share/man "$mnt"/usr/share/locale "$mnt"/usr/share/nodejs "$mnt"/var/cache/apt \
+    "$mnt"/home/learner/course/.venv "$mnt"/home/learner/course/node_modules "$mnt"/home/learner/.cache \
+    "$mnt"/home/learner/.cache/labsupport/* "$mnt"/usr/x86_64-w64-mingw32 \
+    "$mnt"/home/learner/course/.venv/lib/python3*/site-packages/*; do
+    if [ -e "$d" ]; then du -xsh "$d"; fi
+  done | sort -h | tail -24 | sed "s|$mnt||" || true
+  echo "[container] the whole image, as files: $(du -xsh "$mnt" | cut -f1)"
+  "${PODMAN[@]}" image umount "$IMAGE" >/dev/null 2>&1 || true
+fi
 echo "[container] exit $status"
 exit $status
