@@ -152,7 +152,11 @@ def test_finalization_registry_timing():
     lines = r.stdout.splitlines()
     assert lines[0].endswith("callbacks run = 0")    # same job, even after gc()
     assert lines[2].endswith("callbacks run = 0")    # after a microtask
-    assert lines[3].endswith("callbacks run = 1")    # after a macrotask
+    assert lines[3].endswith("callbacks run = 1")    # in a later task: one or a few setTimeout 0
+    # which task comes first, the cleanup or the timer, is node's choice (node 24 sometimes
+    # runs the timer first); the script waits at most 100 tasks
+    tasks = int(r.stderr.strip().rsplit(":", 1)[1])
+    assert 1 <= tasks < 100, r.stderr
 
 
 @pytest.mark.skipif(not HAVE_NODE, reason="node is not installed")

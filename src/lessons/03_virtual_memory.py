@@ -195,6 +195,8 @@ def changes(before, after):
             libraries.setdefault(unversioned(r.label), []).append(r.perms)
         elif r.kind == "anonymous" and r.size >= big:
             print(f"   +~ anonymous region of {r.size >> 20} MiB and a bit: added, or merged into a neighbour")
+        elif r.kind == "heap" and 128 << 10 < r.size <= 140 << 10:   # its size depends on the glibc version
+            print(f"   + {r.label:24} {r.perms}  128 KiB + the first request, in pages  ({r.kind})")
         else:
             print(f"   + {r.label:24} {r.perms}  {human(r.size):>9}  ({r.kind})")
     for name, perms in libraries.items():
@@ -220,6 +222,13 @@ print(f"\nthe malloc's region: at least 64 MiB mapped, {big.kb('Rss') // 1024} M
 filemap = snaps["4 after mmap(file)"].find(label="data.bin")[0]
 print(f"the file's region: {human(filemap.size)} mapped, {filemap.kb('Rss') // 1024} MiB resident")
 
+# %%
+# NBVAL_IGNORE_OUTPUT
+# the [heap]'s first size depends on the glibc version (see below)
+heap = after_malloc.find(kind="heap")[0]
+print(f"{os.confstr('CS_GNU_LIBC_VERSION')}: the [heap] began with {heap.size >> 10} KiB "
+      f"= 128 KiB + {(heap.size >> 10) - 128} KiB")
+
 # %% [markdown]
 # - **`malloc(64 MiB)`** is above glibc's mmap threshold (128 KiB, lesson 01), so
 #   glibc asked the kernel for a fresh anonymous mapping of 64 MiB and a page (its
@@ -233,7 +242,20 @@ print(f"the file's region: {human(filemap.size)} mapped, {filemap.kb('Rss') // 1
 #   resident**: only the pages the program wrote.
 # - The **`[heap]`** appears at step 2 too: `printf`, called after the first
 #   snapshot, allocated its output buffer with a small `malloc`, which glibc serves
-#   from the brk heap (its first size is printed above).
+#   from the brk heap. Its first size is the first request glibc served from it, plus
+#   128 KiB (`M_TOP_PAD`'s default, `sysdeps/generic/malloc-machine.h` line 38) and 32
+#   bytes, rounded up to whole pages (`sysmalloc`, `malloc/malloc.c` line 2681 at glibc
+#   2.36). What that first request is depends on the glibc version, so the compared
+#   cell prints only "128 KiB + the first request" and the cell under it the size.
+#   Up to 2.42 the first `malloc` of a thread first sets up its tcache table
+#   (`MAYBE_INIT_TCACHE` in `__libc_malloc`, line 3300 at 2.36; 640 bytes there): that
+#   table is the first request, the heap began with 128 + 4 = **132 KiB** here (glibc
+#   2.36, and 2.41 in Debian 13), and `printf`'s buffer fits in the rest. glibc 2.43
+#   sets the table up at the thread's first `free` instead (commit 2bf2188fae, "malloc:
+#   avoid need for tcache == NULL checks", August 2025), so there the first request is
+#   the buffer itself: 4 KiB + 16 + 128 KiB + 32 bytes, in pages **136 KiB** (measured
+#   in Debian unstable). The buffer is the output file's block size (`st_blksize`, 4
+#   KiB here), at most `BUFSIZ`, 8 KiB (`libio/filedoalloc.c`, lines 83-101).
 # - **`dlopen`** mapped libz's file in five regions, like libc. (The file is
 #   `libz.so.1.2.13` on Debian 12 and `libz.so.1.3.1` on Debian 13, and its code
 #   region is a few KiB larger there; the widget shows the sizes. The cell prints
