@@ -12,10 +12,13 @@ least ``APART`` = 10: a threshold chosen here (a just-noticeable difference is a
 blocks in a busy picture need several times that), not a standard.
 
 The state picture (``heapdraw.draw_heap``) is checked on its rendered PNG: every pixel
-simulated, each state's pixels compared. glibc's bin colours (``style.BIN_COLORS``, the SVG
-of ``glibcstep.glibc_heap_svg``) are checked as the palette the SVG fills with, and the pairs
-that collapse are recorded in ``CONFUSED``: the finding, kept so that a palette change updates
-it. Nothing here changes a picture (the SVG is compared by nbval in lesson 01).
+simulated, each state's pixels compared; its states also differ by pattern (``style.HATCHES``).
+glibc's bin colours (``style.BIN_COLORS``, the SVG of ``glibcstep.glibc_heap_svg``) are checked
+as the palette the SVG fills with: the five bins must be apart in every vision; the pairs that
+still collapse (plain free and top) are recorded in ``CONFUSED``, and every chunk of the map
+wide enough carries a label (its bin's letter and place, ``top``, ``free``), checked on real
+replays. The first reading of this test (the palette before) found tcache and largebin 6.7
+apart under deuteranopia and all five bins 0.8 to 9.1 apart in grey.
 """
 from __future__ import annotations
 
@@ -40,17 +43,18 @@ MACHADO_2009 = {       # severity 1.0, rows map linear (R, G, B) to the simulate
 VISIONS = ("protanopia", "deuteranopia", "tritanopia", "no colour")
 APART = 10.0
 
-# glibc's bins whose colours collapse (delta E < APART), as measured with the palette of
-# style.BIN_COLORS today: the bins are told apart there only by the lists beside the map
-# (each chunk's "#n" label is its place in its bin, not the bin's name)
+# the pairs of style.BIN_COLORS still closer than APART with the palette of today: only the plain
+# free grey and the top chunk's paler grey (and, in grey alone, the pale tcache green and the free
+# grey). Every chunk of these kinds carries a label in the map ("free", "top", "T1"), which
+# test_where_colour_cannot_separate_chunks_a_label_does checks; the five bins themselves are
+# apart in every vision (test_glibcs_bins_stay_apart).
 CONFUSED = {
-    "protanopia": {("free", "top"), ("unsorted", "smallbin")},
-    "deuteranopia": {("free", "top"), ("tcache", "largebin")},
+    "protanopia": {("free", "top")},
+    "deuteranopia": {("free", "top")},
     "tritanopia": {("free", "top")},
-    "no colour": {("tcache", "fastbin"), ("tcache", "unsorted"), ("tcache", "smallbin"),
-                  ("fastbin", "unsorted"), ("fastbin", "smallbin"), ("unsorted", "smallbin"),
-                  ("unsorted", "largebin"), ("smallbin", "largebin"), ("free", "top")},
+    "no colour": {("tcache", "free"), ("free", "top")},
 }
+BINS = ("tcache", "fastbin", "unsorted", "smallbin", "largebin")
 
 
 def _linear(srgb):
@@ -111,9 +115,67 @@ def test_used_free_and_meta_stay_apart_on_the_rendered_heap_picture(vision):
 
 
 @pytest.mark.parametrize("vision", VISIONS)
-def test_which_of_glibcs_bins_collapse(vision):
+def test_glibcs_bins_stay_apart(vision):
+    """The five bins' colours step down in lightness: every two are apart in every vision."""
+    for a, b in itertools.combinations(BINS, 2):
+        d = _distance(BIN_COLORS[a], BIN_COLORS[b], vision)
+        assert d >= APART, f"{vision}: {a} and {b} differ by delta E {d:.1f} only"
+
+
+@pytest.mark.parametrize("vision", VISIONS)
+def test_which_colours_still_collapse(vision):
     confused = {(a, b) for a, b in itertools.combinations(BIN_COLORS, 2)
                 if _distance(BIN_COLORS[a], BIN_COLORS[b], vision) < APART}
     assert confused == CONFUSED[vision], {
         pair: round(_distance(BIN_COLORS[pair[0]], BIN_COLORS[pair[1]], vision), 1)
         for pair in confused ^ CONFUSED[vision]}
+
+
+def test_where_colour_cannot_separate_chunks_a_label_does():
+    """Every chunk of the glibc map wide enough for a letter carries its label: the owner of a
+    used chunk, "meta" for glibc's own, the bin's letter and place ("T1") for a binned chunk,
+    "top"; the bin lists beside the map start with the same letter. Real replays on this
+    machine's glibc, with and without the tcache, so every kind of bin it has is drawn."""
+    import re
+
+    from labsupport.heap.glibc import NO_TCACHE, glibc_steps
+    from labsupport.widgets.glibcstep import bins_html, chunk_label, glibc_heap_svg, glibc_span
+    from labsupport.widgets.style import BIN_LETTERS
+    trace = ("".join(f"alloc a{i} 40\nalloc g{i} 16\n" for i in range(20)) + "alloc b 2000\nalloc h 16\n"
+             + "alloc c 1100\nalloc k 16\n" + "".join(f"free a{i}\n" for i in range(20)) + "free b\nfree c\n"
+             + "alloc d 3000\nalloc e 100\n")
+    kinds, labelled = set(), 0
+    for tunables in (None, NO_TCACHE):
+        steps = glibc_steps(trace, tunables)
+        for step in steps[1:]:
+            cache: dict = {}
+            glibc_heap_svg(step, glibc_span(steps), cache=cache)
+            for (chunk, place, _touched), svg in cache.items():
+                kinds.add(str(chunk.state))
+                first = re.match(r'<rect x="[\d.]+" y="\d+" width="([\d.]+)"', svg)
+                if float(first.group(1)) <= 8:           # too narrow for a letter
+                    continue
+                want = chunk_label(str(chunk.state), chunk.owner, place[1] if place else None)
+                got = re.search(r"<text [^>]*>([^<]*)</text>", svg)
+                assert got, f"no label in {chunk} ({svg[:120]})"
+                assert want.startswith(got.group(1)) and (got.group(1)[0] == want[0]), (chunk, got.group(1), want)
+                labelled += 1
+            lists = bins_html(step)
+            for b in step.bins:
+                assert f">{BIN_LETTERS[str(b.type)]}</span><b>{b.name}</b>" in lists
+    assert {"used", "tcache", "smallbin", "unsorted", "largebin", "top"} <= kinds and labelled > 100
+    assert chunk_label("tcache", place=1) == "T1" and chunk_label("smallbin", place=12) == "S12"
+    assert chunk_label("top") == "top" and chunk_label("free") == "free" and chunk_label("used", "a") == "a"
+
+
+def test_the_state_picture_has_a_pattern_per_state():
+    """Free blocks striped, glibc's own dotted, used plain: in the blocks and in the legend."""
+    from labsupport.widgets.style import HATCHES
+    fig = draw_heap([Block(0, 16, "meta"), Block(16, 64, "used", owner="a"), Block(80, 96, "free")])
+    ax = fig.axes[0]
+    hatches = {c.get_hatch() for c in ax.collections if c.get_hatch()}
+    assert hatches == {HATCHES["free"], HATCHES["meta"]} and not HATCHES["used"]
+    legend = {t.get_text().split()[0]: h.get_hatch() for t, h in zip(ax.get_legend().get_texts(),
+                                                                     ax.get_legend().legend_handles)}
+    assert legend == {"used": None, "free": "///", "meta": ".."} or \
+        legend == {"used": "", "free": "///", "meta": ".."}

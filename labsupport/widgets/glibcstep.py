@@ -3,7 +3,8 @@
 ``GlibcStepper(trace)`` replays the trace in a fresh process with real glibc
 (``heap.glibc.glibc_steps``) and shows one ``GlibcStep`` per slider position with
 ``GlibcRenderer``: the heap map with every free chunk coloured by the bin that holds it
-(``style.BIN_COLORS``) and numbered by its place in that bin, the chunk the step touched
+(``style.BIN_COLORS``) and labelled with that bin's letter and its place in it (``T1``, ``S2``:
+``style.BIN_LETTERS``, so the bins are not told apart by colour alone), the chunk the step touched
 outlined; beside it the bins as ordered lists from their heads; the top chunk,
 ``av->system_mem`` and the figures below. Same ``StepView`` (slider, play) as the teaching
 allocator's ``Stepper``; only the snapshot source and the renderer differ.
@@ -18,10 +19,10 @@ from ..heap.glibc import NO_TCACHE, glibc_steps
 from ..heap.traces import as_trace
 from .stepper import StepView, TraceStepper
 from .stepviews import figures_html, figures_text, op_html, op_text, row_bytes_for
-from .style import BIN_COLORS, COLORS, FAILED_COLOR
+from .style import BIN_COLORS, BIN_LETTERS, COLORS, FAILED_COLOR, text_on
 
-__all__ = ["chunk_color", "glibc_heap_svg", "bins_html", "bins_text", "GlibcRenderer", "GlibcTextRenderer",
-           "glibc_span", "GlibcStepper"]
+__all__ = ["chunk_color", "chunk_label", "glibc_heap_svg", "bins_html", "bins_text", "GlibcRenderer",
+           "GlibcTextRenderer", "glibc_span", "GlibcStepper"]
 
 _KIND = {"tcache": "tcache", "fastbin": "fastbin", "unsorted": "unsorted", "smallbin": "smallbin",
          "largebin": "largebin", "free": "free", "top": "top"}
@@ -34,6 +35,19 @@ def chunk_color(state: str) -> str:
     if state in ("tcache_struct", "fast_or_other"):
         return COLORS["meta"]
     return BIN_COLORS.get(_KIND.get(state, "free"), COLORS["free"])
+
+
+def chunk_label(state: str, owner: str = "", place: int | None = None) -> str:
+    """The text in a chunk, so that no chunk is told by its colour alone: a used chunk's owner;
+    a binned chunk's bin letter and its place in that bin (``T1``: the tcache list's head;
+    ``style.BIN_LETTERS``); ``top``, ``free``; ``meta`` for glibc's own chunks."""
+    if state == "used":
+        return owner
+    if state in ("tcache_struct", "fast_or_other"):
+        return "meta"
+    kind = _KIND.get(state, "free")
+    letter = BIN_LETTERS[kind]
+    return f"{letter}{place}" if place is not None and len(letter) == 1 else letter
 
 
 def glibc_span(steps, slack: int = 256) -> int:
@@ -56,12 +70,14 @@ def _chunk_svg(c, where, outlined, span, rb, scale, label_w, row_h) -> str:
         X, Y, W = label_w + x * scale, row * row_h + 2, max(wdt * scale - 0.8, 0.6)
         parts.append(f'<rect x="{X:.1f}" y="{Y}" width="{W:.1f}" height="{row_h - 3}" fill="{fill}"{outline}>'
                      f'<title>{tip}</title></rect>')
-        if first and W > 22:
-            label = (html.escape(c.owner) if st == "used" else f"#{where[1]}" if where
-                     else "top" if st == "top" else "")
+        if first and W > 8:
+            label = chunk_label(st, c.owner, where[1] if where else None)
+            fit = int((W - 2) // 5.5)                 # characters of 9px monospace that fit
+            if where and len(label) > fit:
+                label = label[0]                      # the bin's letter, never a cut number
+            label = html.escape(label[:max(fit, 1)])
             if label:
-                color = "white" if st == "used" else "#333"
-                parts.append(f'<text x="{X + 2:.1f}" y="{Y + 10}" fill="{color}">{label[: int(W // 6)]}</text>')
+                parts.append(f'<text x="{X + 2:.1f}" y="{Y + 10}" fill="{text_on(fill)}">{label}</text>')
         first = False
         pos += wdt
     return "".join(parts)
@@ -69,9 +85,10 @@ def _chunk_svg(c, where, outlined, span, rb, scale, label_w, row_h) -> str:
 
 def glibc_heap_svg(step, span: int, width: int = 720, row_h: int = 16, cache: dict | None = None) -> str:
     """The chunks of one ``GlibcStep`` as an SVG string (the top chunk cut at ``span``).
-    A free chunk is filled with its bin's colour and labelled with its place in it (``#1`` =
-    the bin's head); the chunk the step touched is outlined in red. cache: a dict the caller
-    keeps (``GlibcRenderer`` does) to reuse the SVG of chunks that did not change."""
+    A free chunk is filled with its bin's colour and labelled with the bin's letter and its place
+    in it (``T1`` = the tcache list's head, ``chunk_label``); the chunk the step touched is
+    outlined in red. cache: a dict the caller keeps (``GlibcRenderer`` does) to reuse the SVG
+    of chunks that did not change."""
     rb = row_bytes_for(span)
     nrows = -(-span // rb)
     scale = width / rb
@@ -100,8 +117,11 @@ def glibc_heap_svg(step, span: int, width: int = 720, row_h: int = 16, cache: di
 
 
 def _swatch(kind: str) -> str:
-    return (f"<span style='display:inline-block;width:10px;height:10px;background:{BIN_COLORS[kind]};"
-            f"border:1px solid #999;margin-right:4px'></span>")
+    """The bin's colour with its letter in it (the letter its chunks carry in the map)."""
+    letter = BIN_LETTERS[kind] if len(BIN_LETTERS[kind]) == 1 else ""
+    return (f"<span style='display:inline-block;min-width:10px;height:12px;line-height:12px;padding:0 2px;"
+            f"font-size:10px;text-align:center;background:{BIN_COLORS[kind]};color:{text_on(BIN_COLORS[kind])};"
+            f"border:1px solid #999;margin-right:4px' aria-hidden='true'>{letter}</span>")
 
 
 def bins_html(step, limit: int = 12, cache: dict | None = None) -> str:

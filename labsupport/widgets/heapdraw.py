@@ -24,9 +24,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
 from ..heap.model import STATES, summarize
-from .style import COLORS
+from .style import COLORS, HATCHES
 
 __all__ = ["draw_heap", "figure_png", "details_html", "table_html"]
+
+
+_HATCH_INK = "#8a8a8a"           # the pattern's lines: visible on the pale free grey and on orange
 
 
 def _auto_row_bytes(span: int) -> int:
@@ -65,6 +68,8 @@ def draw_heap(blocks, title: str | None = None, row_bytes: int | None = None, ax
     row_bytes: bytes per row (default: a power of two giving about 32 rows).
     highlight: index of a block to outline in red.
     labels: write owner labels inside wide blocks (default: when <= 200 blocks).
+    Each state has its colour (``style.COLORS``) and its pattern (``style.HATCHES``: free
+    striped, meta dotted), in the blocks and in the legend.
     """
     blocks = list(blocks)
     if ax is None:
@@ -94,6 +99,11 @@ def draw_heap(blocks, title: str | None = None, row_bytes: int | None = None, ax
     palette = to_rgba_array([COLORS[s] for s in STATES])     # RGBA once, not a name per block
     ax.add_collection(PolyCollection(verts, facecolors=palette[st], edgecolors="white" if thin else "none",
                                      linewidths=0.6 if thin else 0))
+    for k, state in enumerate(STATES):          # a pattern per state too: not told by colour alone
+        mine = st == k
+        if HATCHES[state] and mine.any():
+            ax.add_collection(PolyCollection(verts[mine], facecolors="none", edgecolors=_HATCH_INK,
+                                             linewidths=0, hatch=HATCHES[state]))
     nrows = int(rows.max()) + 1
     ax.set_xlim(0, row_bytes)
     ax.set_ylim(nrows, 0)
@@ -116,7 +126,8 @@ def draw_heap(blocks, title: str | None = None, row_bytes: int | None = None, ax
             if i == highlight:
                 ax.add_patch(Rectangle((x, r + 0.02), w, 0.96, fill=False, edgecolor="red", linewidth=1.5))
     s = summarize(blocks)
-    ax.legend(handles=[Patch(color=COLORS[k], label=f"{k} {s[k]:,} B") for k in STATES],
+    ax.legend(handles=[Patch(facecolor=COLORS[k], edgecolor=_HATCH_INK, linewidth=0, hatch=HATCHES[k],
+                             label=f"{k} {s[k]:,} B") for k in STATES],
               loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
     ax.set_title(title or f"{len(blocks):,} blocks", fontsize=9)
     return fig

@@ -7,14 +7,24 @@ from __future__ import annotations
 
 from ..heap.model import BlockState
 
-__all__ = ["COLORS", "FAILED_COLOR", "BIN_COLORS", "offset_label", "text_on"]
+__all__ = ["COLORS", "FAILED_COLOR", "BIN_COLORS", "BIN_LETTERS", "HATCHES", "offset_label", "text_on"]
 
 COLORS = {BlockState.USED.value: "#4C72B0", BlockState.FREE.value: "#E6E6E6", BlockState.META.value: "#DD8452"}
 FAILED_COLOR = "#d62728"       # a failed step, the block a step touched, the highlighted block
+# matplotlib hatches per block state (heapdraw): a free block is striped, glibc's own bookkeeping
+# dotted, a used block plain, so the states differ by pattern as well as by colour
+HATCHES = {BlockState.USED.value: "", BlockState.FREE.value: "///", BlockState.META.value: ".."}
 
-# glibc's free chunks by the bin that holds them (the glibc stepper); the top chunk is plain "free"
-BIN_COLORS = {"tcache": "#8FD694", "fastbin": "#F2C14E", "unsorted": "#C9A0DC", "smallbin": "#7FC8F8",
-              "largebin": "#F28E8E", "free": COLORS["free"], "top": "#F4F4F4"}
+# glibc's free chunks by the bin that holds them (the glibc stepper). The five bins step down in
+# lightness (CIELAB L* about 83, 71, 59, 47, 35: 12 apart), so they stay apart in grey and for
+# colour-blind readers (tests/test_colour_vision.py: delta E >= 12 between any two bins under
+# protanopia, deuteranopia, tritanopia and in grey); and no picture relies on the colour alone:
+# every binned chunk wide enough for text carries its bin's letter (BIN_LETTERS) and its place in
+# the bin ("T1" = the tcache list's head), and the bin lists beside a map start with the same letter.
+BIN_COLORS = {"tcache": "#ACDAB7", "fastbin": "#C3AC6E", "unsorted": "#B27F9A", "smallbin": "#397E28",
+              "largebin": "#7E3B61", "free": COLORS["free"], "top": "#F4F4F4"}
+BIN_LETTERS = {"tcache": "T", "fastbin": "F", "unsorted": "U", "smallbin": "S", "largebin": "L",
+               "free": "free", "top": "top"}
 
 
 def offset_label(offset: int) -> str:

@@ -667,10 +667,13 @@ for stop, what in [(5, "free b"), (6, "free c"), (7, "free d")]:
 # - **top**: what is left is cut from the top chunk; `av->system_mem` is what the
 #   arena got from the kernel with `brk` (135,168 bytes for a small heap: 132 KiB).
 #
-# In the picture, used chunks are blue and glibc's own tcache chunk orange, as in every
-# heap picture of the course; a free chunk has the colour of its bin (green tcache,
-# yellow fastbin, purple unsorted, light-blue small bin, pink large bin; the top chunk, cut
-# short, is pale), `#1` is its place in that list, and the chunk the step touched is
+# In the picture, used chunks are blue and carry their name, glibc's own tcache chunk is
+# orange and says `meta`, as in every heap picture of the course; a free chunk carries its
+# bin's letter and its place in that list: `T1` is the head of a **t**cache list, then `F`
+# fastbin, `U` unsorted, `S` small bin, `L` large bin (the letters are the lists' keys
+# beside the map too). Its colour says the same, from light to dark in that order (pale
+# green, tan, mauve, dark green, plum; the top chunk, cut short, is pale and says `top`), so
+# the bins can be told apart without colour as well as with it. The chunk the step touched is
 # outlined in red. The label says where each `malloc`'s chunk came from. The box
 # switches `GLIBC_TUNABLES` (tcache and fastbins off) and replays. A list is named by
 # its kind and its chunk size in hex, the way heap debuggers such as pwndbg print
