@@ -16,7 +16,7 @@ from ..exercises import Case, check, exercise, fail, passed
 from ..isolate import run_program, run_python
 
 __all__ = ["OUTCOMES", "outcome", "run_app", "EXERCISE_1", "EXERCISE_1_HINTS", "check_outcomes",
-           "greeting_report", "check_greeting_length", "GREETING_NAMES", "GREETING_CALLS",
+           "greeting_report", "first_call", "check_greeting_length", "GREETING_NAMES", "GREETING_CALLS",
            "solution_source", "answer_cells", "runs_the_experiment", "did_not_run"]
 
 OUTCOMES = ("OK", "SIGABRT", "SIGSEGV")
@@ -488,12 +488,40 @@ def greeting_report(modname: str, path: str, names, libdir: str, calls: int = GR
                 live=text.text_live(), heap_per_call=heap_per_call)
 
 
-_CRASH = {
-    "SIGABRT": "glibc's free() was given a block it did not make (\"free(): invalid pointer\"): the "
-               "string from text_greeting belongs to the library, give it back with text_free()",
-    "SIGSEGV": "the library's text_free() (its mimalloc) was given a block it did not make: strdup's "
-               "copy comes from this module's malloc (glibc), give it back with free()",
-}
+def first_call(modname: str, path: str, name: bytes) -> int:
+    """In a child: load the module and call its greeting_length(name) once, first thing."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(modname, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.lib.greeting_length(name)
+
+
+# glibc's free() names what it found wrong before it aborts (malloc_printerr): "free(): invalid
+# pointer" up to 2.41, "free(): invalid size" from 2.42 (commit 9b0c8ced9c) for a block it did
+# not make, "munmap_chunk(): invalid pointer" when the size field says "mmapped", and others.
+# mimalloc's mi_free says nothing. A SIGSEGV alone does not say whose free it was: with glibc
+# 2.43 a glibc free() of the library's string, after a hundred calls, died of SIGSEGV without
+# a word (its size field then holds the bytes of the block before), so the check asks a fresh
+# child, where the first such free() aborts with glibc's message (2.36 and 2.43, measured).
+GLIBC_FREE_MESSAGE = re.compile(r"(?:free|munmap_chunk|realloc)\(\): [^\n]+|double free[^\n]*|corrupted [^\n]+")
+
+
+def _crash_hint(host, r) -> str:
+    """The hint for a crashed greeting_length: whose free() was given the other's block."""
+    said = GLIBC_FREE_MESSAGE.search(r.stderr or "")
+    if not said and r.signal == "SIGSEGV":
+        # the same module's first call, in a fresh child: its mimalloc page is new, and a glibc
+        # free() of the library's string then aborts with its message in every glibc here
+        first = run_python(first_call, host.modname, host.path, GREETING_NAMES[0], timeout=20)
+        said = GLIBC_FREE_MESSAGE.search(first.stderr or "") if not first.ok else None
+    if said:
+        return (f"glibc's free() was given a block it did not make (it said \"{said.group(0).strip()}\"): "
+                "the string from text_greeting belongs to the library, give it back with text_free()")
+    if r.signal == "SIGSEGV":
+        return ("the library's text_free() (its mimalloc) was given a block it did not make: strdup's "
+                "copy comes from this module's malloc (glibc), give it back with free()")
+    return "look for a block freed twice or by the wrong allocator"
 
 
 @exercise(error_hint="greeting_length(const char *name) must return an int")
@@ -509,8 +537,7 @@ def check_greeting_length(host, libdir):
             return fail(f"{call}, crashed: the child was {r.status()}, and glibc said \"double free\"",
                         "each block is freed exactly once: a second free() of the same copy aborts")
         if r.signal and not r.timed_out:
-            return fail(f"{call}, crashed: the child was {r.status()}",
-                        _CRASH.get(r.signal, "look for a block freed twice or by the wrong allocator"))
+            return fail(f"{call}, crashed: the child was {r.status()}", _crash_hint(host, r))
         if r.timed_out or r.stopped_by:
             return fail(f"{call}, did not finish: the child {r.status()}",
                         "an endless loop in greeting_length? If not, the machine may be busy: run "

@@ -27,7 +27,7 @@ from ..toolchain import ROOT
 
 __all__ = ["BOOK_BUFFERS", "HIGH_BYTES", "count_zeros_cases", "check_count_zeros", "CHUNK_REQUESTS",
            "chunk_size_requests", "measure_chunk_sizes", "check_chunk_size", "sandboxed", "holds_c",
-           "DEFAULTS_ENV", "defaults_env"]
+           "DEFAULTS_ENV", "defaults_env", "NO_TCACHE_ENV", "running_glibc", "as_its_glibc_does"]
 
 
 # --------------------------------------------------------------------------- the checks' own names
@@ -331,6 +331,29 @@ def measure_chunk_sizes(requests) -> dict:
         raise RuntimeError(f"chunk_sizes read {sizes.get(odd[0])} for malloc({odd[0]}), not a chunk of "
                            f"glibc's malloc: is another allocator preloaded?")
     return sizes
+
+
+# ------------------------------------------------------------ a double free the glibc version decides
+NO_TCACHE_ENV = {"GLIBC_TUNABLES": "glibc.malloc.tcache_count=0", "LD_PRELOAD": ""}
+
+
+def running_glibc() -> tuple:
+    """The running glibc's version, e.g. (2, 36) (``confstr``); (0, 0) when it is not glibc."""
+    m = re.match(r"glibc (\d+)\.(\d+)", os.confstr("CS_GNU_LIBC_VERSION") or "")
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def as_its_glibc_does(run) -> str:
+    """One line that reads the same on every glibc: did ``double_free fastbin`` (free(a), free(b),
+    free(a) with the tcache off) end as the running glibc's version makes it end? glibc 2.43 and
+    later abort ("double free or corruption (!prev)"); up to 2.42 the fastbin's check misses it
+    and ``a`` is handed out twice (double_free.c says why, with the sources)."""
+    if running_glibc() >= (2, 43):
+        did = run.signal == "SIGABRT" and "double free" in run.stderr
+    else:
+        did = run.ok and "same memory? yes" in run.stdout
+    return ("this glibc did what its version does (2.43 and later: abort; up to 2.42: a handed "
+            f"out twice): {did}")
 
 
 _MEASURE = ("the check runs chunk_size where it may not start programs or load C (ctypes, cffi): "

@@ -291,12 +291,43 @@ lab.run_program([double_free, "unnoticed"])
 # use and has nothing to complain about, so it frees `x`'s block, and the next
 # `malloc(32)` gives it to `y` as well. Nothing crashed, yet two blocks that the
 # program believes are separate now share the same memory: writing one silently
-# overwrites the other. (Up to glibc 2.42 another pattern gets through too: with the
-# tcache for that size full, `free(a); free(b); free(a)` goes to a *fastbin*, whose
-# check only compares with the block freed just before, and later mallocs hand out
-# `a` twice. glibc 2.43 has no fastbins: commit bb5a4f5295, "malloc: Remove fastbin
-# infrastructure", December 2025.) A crash is the *lucky* outcome of a memory bug; tools such as valgrind
-# and AddressSanitizer find the unlucky ones (lesson 07 puts valgrind and LeakSanitizer to work).
+# overwrites the other.
+#
+# **Predict:** one more pattern, `free(a); free(b); free(a)`, then three `malloc(32)`.
+# The program runs with the tcache switched off (a glibc *tunable*, lesson 01), which is
+# what happens anyway once the tcache's list for that size is full. Caught or not?
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# the outcome depends on the glibc (explained below); the next cell's line is the same on every version
+import os
+
+from labsupport.lessons.start_here import NO_TCACHE_ENV, as_its_glibc_does
+
+print("this machine runs", os.confstr("CS_GNU_LIBC_VERSION"))
+fastbin = lab.run_program([double_free, "fastbin"], env=NO_TCACHE_ENV)
+fastbin
+
+# %%
+print(as_its_glibc_does(fastbin))
+
+# %% [markdown]
+# The answer depends on the glibc, and the cell above shows this machine's:
+#
+# - **Up to glibc 2.42** (Debian 12 and 13, most distributions today) nothing notices. A
+#   small freed chunk that the tcache does not take goes to a *fastbin*, whose double-free
+#   check compares it only with the chunk freed just before (glibc-2.36 `malloc/malloc.c`
+#   l.4530-4535, "double free or corruption (fasttop)"). `b` came in between, so `a` goes
+#   in twice, and the mallocs hand it out twice: `x` and `z` are the same memory.
+# - **glibc 2.43** (Debian unstable) has no fastbins (commit bb5a4f5295, "malloc: Remove
+#   fastbin infrastructure", December 2025). The chunks go to the normal bins, where `a`
+#   and `b` merge into one free chunk, and the second `free(a)` reads in the chunk after
+#   it that `a` is already free: `double free or corruption (!prev)`, SIGABRT.
+#
+# The same bug, caught by one version and missed by the one before: allocator checks are
+# a moving target, and "it did not crash" says little about the program. A crash is the
+# *lucky* outcome of a memory bug; tools such as valgrind and AddressSanitizer find the
+# unlucky ones on every version (lesson 07 puts valgrind and LeakSanitizer to work).
 #
 # ## 4. A first heap picture
 #
@@ -430,7 +461,8 @@ check_chunk_size(chunk_size)
 #
 # **Myth corrected:** "a double free always crashes". glibc caught the first one
 # because the block was still in its tcache; the second came after the block had
-# been handed out again, went unnoticed, and left two live blocks sharing memory.
+# been handed out again, went unnoticed, and left two live blocks sharing memory; the
+# third is caught from glibc 2.43 on and missed by every version before it.
 #
 # ## Further reading
 #

@@ -22,9 +22,10 @@
 # **You will learn to**
 # - build one library four ways and predict, for each, which allocator serves its
 #   `malloc` and what happens when the program frees its memory;
-# - read the real failures, and the silent ones: glibc's `free(): invalid pointer`
-#   (SIGABRT) one way, a SIGSEGV inside mimalloc's `mi_free` with no message the other
-#   way, and wrong frees that return as if nothing happened;
+# - read the real failures, and the silent ones: glibc's `free(): invalid size` (or,
+#   up to glibc 2.41, `free(): invalid pointer`; SIGABRT) one way, a SIGSEGV inside
+#   mimalloc's `mi_free` with no message the other way, and wrong frees that return as
+#   if nothing happened;
 # - see the silent opposite: a library that takes over `malloc` for the whole process;
 # - build a Windows DLL and EXE, read which C runtime each imports, and see which heap
 #   each block lives in (under Wine, and what Windows itself does);
@@ -133,9 +134,18 @@ print(app("private", "free-lib"))
 # %% [markdown]
 # glibc's `free` reads the chunk header in the 16 bytes before the pointer (lesson 01).
 # A mimalloc block has no such header: the word there is whatever mimalloc keeps next
-# to the block. glibc's sanity check on that size field fails, it prints
-# `free(): invalid pointer` and calls `abort()`: SIGABRT. That is the *lucky* case:
-# a check caught it.
+# to the block. glibc's sanity check on that size field fails (a chunk smaller than 32
+# bytes, or one that would run past the end of the address space), it prints a message
+# and calls `abort()`: SIGABRT. That is the *lucky* case: a check caught it.
+#
+# What glibc prints here depends on its version. Up to glibc 2.41 `free()` tested
+# the size field at its start and said `free(): invalid pointer` (glibc-2.41
+# `malloc/malloc.c:4558-4560`, in `_int_free_check`); glibc 2.42 merged its checks and moved
+# this one after the tcache, with new words, `free(): invalid size` (commit 9b0c8ced9c,
+# "malloc: Improve free checks", March 2025; glibc-2.42 `malloc.c:3551-3554`, in `__libc_free`). A
+# Debian 12 or 13 machine prints the first, Debian unstable (glibc 2.43) the second;
+# the output above is this machine's. Allocator checks are a moving target: a script
+# that greps for one message breaks on the next glibc.
 #
 # ### The library frees the program's block
 #
@@ -823,8 +833,9 @@ cross_module.check_greeting_length(host, LIBDIR)
 #
 # - A pointer carries no owner. `free` must be the `free` of the allocator that made
 #   the block; otherwise anything from a crash to silence: glibc aborted
-#   (`free(): invalid pointer`), a static mimalloc (`libmimalloc.a`, whose `mi_free` reads
-#   through the page map's entry without testing it) segfaulted with no message, the preloaded mimalloc (the shared
+#   (`free(): invalid size`, up to glibc 2.41 `free(): invalid pointer`), a static
+#   mimalloc (`libmimalloc.a`, whose `mi_free` reads through the page map's entry without
+#   testing it) segfaulted with no message, the preloaded mimalloc (the shared
 #   library, built with `MI_FREE_IS_CHECKED`) returned silently from a glibc block and
 #   from another mimalloc copy's block, and Wine 8 silently leaked every wrongly freed block while Wine 10
 #   freed some and leaked others.

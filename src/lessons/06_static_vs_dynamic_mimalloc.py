@@ -271,6 +271,9 @@ if WHO and WHO.ok:
         name = line.split()[0]
         if "=>" in line:
             where = line.split("=>")[1].split("(")[0].strip()
+            # /lib is /usr/lib (a symbolic link): Debian 12 and 13's loader cache names
+            # /lib/..., Debian unstable's /usr/lib/...; printed one way here
+            where = re.sub(r"^/usr/lib/", "/lib/", where)
             where = "<mimalloc wheel>/lib/" + Path(where).name if "cmeel" in where else (
                 "<build>/" + Path(where).name if str(WHO.build_dir) in where else where)
             print(f"  {name:20} => {where}")
@@ -658,21 +661,61 @@ if CXX:
 # still crash?
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# the outcome depends on the compiler's version (explained below); the next cell is compared
+STRING_PARTS = ("~basic_string", "_M_create")     # the destructor; what allocates a long string
+
+
+def own_string_code(b):
+    """Which of std::string's functions the program defines itself and exports to every library."""
+    lines = tool_lines(["nm", "-DC", "--defined-only", str(b.path("server"))])
+    return [part for part in STRING_PARTS if any("basic_string" in l and part in l for l in lines)]
+
+
+DEBUG = {}
 if CXX:
-    debug = lab.cmake_build(SRC / "config", options={"SETUP": "private", "CMAKE_BUILD_TYPE": "Debug"},
-                            name="config-private-debug")
-    for mode, arg in [("config", CONFIG_JSON), ("string", 16)]:
-        r = server(None, mode, arg, build=debug)
-        print(f"Debug build, {mode:6}: {r.status()}")
-    imported = tool_lines(["nm", "-DC", "--undefined-only", str(debug.path("server"))])
-    print("the Debug program calls the string destructor in libstdc++.so:",
-          any("basic_string" in l and "~basic_string" in l for l in imported))
+    for label, flags in [("Debug", ""), ("Debug, -D_GLIBCXX_NO_ASSERTIONS", "-D_GLIBCXX_NO_ASSERTIONS")]:
+        b = lab.cmake_build(SRC / "config", name="config-private-debug" + flags.lower().replace("_", "-"),
+                            options={"SETUP": "private", "CMAKE_BUILD_TYPE": "Debug", "CMAKE_CXX_FLAGS": flags})
+        runs = {mode: server(None, mode, arg, build=b) for mode, arg in [("config", CONFIG_JSON), ("string", 16)]}
+        DEBUG[label] = (runs, own_string_code(b))
+        print(f"--- {label}: std::string functions of its own, exported: {', '.join(DEBUG[label][1]) or 'neither'}")
+        for mode, r in runs.items():
+            said = [l.strip() for l in r.stderr.splitlines() if l.strip()]
+            print(f"  {mode:6}: {r.status()}" + (f"  (stderr: {said[-1]})" if said else ""))
 
 # %% [markdown]
-# No crash. Without optimisation the program's `std::string` destructor is not inlined:
-# it runs in `libstdc++.so`, whose `operator delete` is glibc's, the same allocator that
-# made the block. Whether a cross-module free reaches the wrong allocator can depend on
-# inlining: a bug that a debug build hides and a release build shows.
+# What held on every compiler tried (GCC 12, 14 and 16): a Debug build crashes exactly when
+# the program defines and exports its own copy of `std::string`'s destructor and of
+# `_M_create`, the member function that allocates a long string's characters.
+
+# %%
+if CXX:
+    print("a Debug build crashes exactly when the program exports its own std::string functions:",
+          all((not runs["config"].ok) == bool(own) for runs, own in DEBUG.values()))
+
+# %% [markdown]
+# With GCC 12 (Debian 12) and GCC 14 (Debian 13) neither Debug build crashes, and the
+# program has neither function of its own. Without optimisation the destructor is not
+# inlined: it runs in `libstdc++.so`, whose `operator delete` is glibc's, the same
+# allocator that made the block. A bug that a debug build hides and a release build shows.
+#
+# With GCC 15 and later (Debian unstable's GCC 16) the plain Debug build crashes, earlier
+# and elsewhere: glibc's `free()` aborts while `config_load` parses the file (under gdb:
+# `malloc_printerr` called from `Json::OurReader::decodeString` in `libjsoncpp.so`). Since
+# GCC 15, libstdc++ turns its assertions on in every unoptimised build (GCC commit
+# 361d230fd78, "libstdc++: Enable _GLIBCXX_ASSERTIONS by default for -O0 [PR112808]"), and
+# with assertions on it drops its `extern template class basic_string<char>` declaration
+# (GCC 16's `bits/c++config.h` l.603-617, "Disable std::string explicit instantiation
+# declarations in order to assert"; `bits/basic_string.tcc` l.1040-1041), so each module compiles its own
+# `std::string` code instead of calling `libstdc++.so`'s. The program's copy is exported
+# (section 2's rule: `libstdc++.so`, a `NEEDED` library, defines the same names), and the
+# program comes first in the search order, so *every* library's call to an out-of-line
+# `std::string` function lands in the program: jsoncpp's strings are made by the
+# program's `_M_create`, with the program's `operator new` (mimalloc), and freed by jsoncpp
+# with glibc's. `-D_GLIBCXX_NO_ASSERTIONS` (the documented way out of the new default)
+# gives back GCC 14's Debug build. One compiler upgrade turned "the debug build hides the
+# bug" into "the debug build crashes somewhere else".
 #
 # The optimisation level is not the only judge: the compiler's version is another. GCC
 # decides at each call site whether to inline the destructor (its code is in the
