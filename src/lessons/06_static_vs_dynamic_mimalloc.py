@@ -685,9 +685,10 @@ if CXX:
             print(f"  {mode:6}: {r.status()}" + (f"  (stderr: {said[-1]})" if said else ""))
 
 # %% [markdown]
-# What held on every compiler tried (GCC 12, 14 and 16): a Debug build crashes exactly when
-# the program defines and exports its own copy of `std::string`'s destructor and of
-# `_M_create`, the member function that allocates a long string's characters.
+# What held on each compiler measured (GCC 12 here, GCC 14 in Debian 13, GCC 16 in Debian
+# unstable): a Debug build crashes exactly when the program defines and exports its own
+# copy of `std::string`'s destructor and of `_M_create`, the member function that
+# allocates a long string's characters.
 
 # %%
 if CXX:
@@ -700,23 +701,6 @@ if CXX:
 # inlined: it runs in `libstdc++.so`, whose `operator delete` is glibc's, the same
 # allocator that made the block. A bug that a debug build hides and a release build shows.
 #
-# With GCC 15 and later (Debian unstable's GCC 16) the plain Debug build crashes, earlier
-# and elsewhere: glibc's `free()` aborts while `config_load` parses the file (under gdb:
-# `malloc_printerr` called from `Json::OurReader::decodeString` in `libjsoncpp.so`). Since
-# GCC 15, libstdc++ turns its assertions on in every unoptimised build (GCC commit
-# 361d230fd78, "libstdc++: Enable _GLIBCXX_ASSERTIONS by default for -O0 [PR112808]"), and
-# with assertions on it drops its `extern template class basic_string<char>` declaration
-# (GCC 16's `bits/c++config.h` l.603-617, "Disable std::string explicit instantiation
-# declarations in order to assert"; `bits/basic_string.tcc` l.1040-1041), so each module compiles its own
-# `std::string` code instead of calling `libstdc++.so`'s. The program's copy is exported
-# (section 2's rule: `libstdc++.so`, a `NEEDED` library, defines the same names), and the
-# program comes first in the search order, so *every* library's call to an out-of-line
-# `std::string` function lands in the program: jsoncpp's strings are made by the
-# program's `_M_create`, with the program's `operator new` (mimalloc), and freed by jsoncpp
-# with glibc's. `-D_GLIBCXX_NO_ASSERTIONS` (the documented way out of the new default)
-# gives back GCC 14's Debug build. One compiler upgrade turned "the debug build hides the
-# bug" into "the debug build crashes somewhere else".
-#
 # The optimisation level is not the only judge: the compiler's version is another. GCC
 # decides at each call site whether to inline the destructor (its code is in the
 # `<string>` header) or to call the copy compiled into `libstdc++.so` (which the header
@@ -728,7 +712,27 @@ if CXX:
 # `[[gnu::flatten]]` ("inline everything you can into this function", GCC manual,
 # *Common Function Attributes*), and the demonstrations above behave the same under
 # both compilers. A real program pins nothing, so one compiler upgrade can make such a
-# bug appear or vanish. The compiler used here (not compared: it is this machine's):
+# bug appear or vanish.
+#
+# With GCC 16 (Debian unstable) the plain Debug build crashes, earlier and elsewhere:
+# glibc's `free()` aborts while `config_load` parses the file (under gdb: `malloc_printerr`
+# called from `Json::OurReader::decodeString` in `libjsoncpp.so`). After GCC 14, libstdc++
+# began to turn its assertions on in every unoptimised build (GCC commit 361d230fd78,
+# "libstdc++: Enable _GLIBCXX_ASSERTIONS by default for -O0 [PR112808]"), and with
+# assertions on it drops its `extern template class basic_string<char>` declaration (GCC
+# 16's `bits/c++config.h` l.603-617, "Disable std::string explicit instantiation
+# declarations in order to assert"; `bits/basic_string.tcc` l.1040-1041), so each module
+# compiles its own `std::string` code instead of calling `libstdc++.so`'s. The program's
+# copy is exported (section 2's rule: `libstdc++.so`, a `NEEDED` library, defines the
+# same names), and the program comes first in the search order, so *every* library's call
+# to an out-of-line `std::string` function lands in the program: jsoncpp's strings are
+# made by the program's `_M_create`, with the program's `operator new` (mimalloc), and
+# freed by jsoncpp with glibc's. `-D_GLIBCXX_NO_ASSERTIONS` (the libstdc++ manual's way out
+# of the new default, *Using: Macros*) gives back GCC 14's Debug build, as the second build
+# shows. One compiler upgrade turned "the debug build hides the bug" into "the debug build
+# crashes somewhere else".
+#
+# The compiler used here (not compared: it is this machine's):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
