@@ -272,3 +272,24 @@ def test_a_value_made_one_cell_earlier_or_through_an_alias_is_refused(monkeypatc
              "PREDICTION = {k: mine[k] for k in replacing.QUESTIONS_1 if CONFIGS}",
              ns={"whoserves": whoserves, "mine": typed, "CONFIGS": {"a": 1}})
     assert judge() is None
+
+
+def test_a_crash_hint_names_whose_free_it_was_whatever_the_glibc(monkeypatch):
+    """Exercise 2's hint comes from glibc's own message, in either version's words; a SIGSEGV
+    without one asks a fresh first call (glibc 2.43's free faulted silently after many calls)."""
+    host = SimpleNamespace(modname="m", path="/nowhere.so")
+    for said in ("free(): invalid pointer", "free(): invalid size", "munmap_chunk(): invalid pointer"):
+        r = SimpleNamespace(signal="SIGABRT", stderr=said + "\n", ok=False)
+        hint = cross_module._crash_hint(host, r)
+        assert "give it back with text_free()" in hint and said in hint
+    asked = []
+
+    def first(fn, *args, **kw):
+        asked.append(args)
+        return SimpleNamespace(ok=False, signal="SIGABRT", stderr="free(): invalid size\n")
+    monkeypatch.setattr(cross_module, "run_python", first)
+    silent = SimpleNamespace(signal="SIGSEGV", stderr="", ok=False)
+    assert "give it back with text_free()" in cross_module._crash_hint(host, silent) and asked
+    monkeypatch.setattr(cross_module, "run_python",
+                        lambda fn, *a, **kw: SimpleNamespace(ok=False, signal="SIGSEGV", stderr=""))
+    assert "give it back with free()" in cross_module._crash_hint(host, silent)

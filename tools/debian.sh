@@ -4,7 +4,7 @@
 # and any test that failed:
 #   bookworm  Debian 12: glibc 2.36, gcc 12, Python 3.11 (the book's own)
 #   trixie    Debian 13: glibc 2.41, gcc 14, Python 3.13, Wine 10
-#   sid       unstable:  the newest (measured 2026-12: glibc 2.43, Python 3.14, gcc 15/16)
+#   sid       unstable:  the newest (measured 2026-12: glibc 2.43, Python 3.14, gcc 16, binutils 2.47)
 #
 #   sudo tools/debian.sh SUITE [ROOTFS]     (default /var/tmp/labsupport-SUITE)
 #   AS=learner sudo tools/debian.sh SUITE  the second half of CI instead (.ci/as-learner: a
