@@ -22,7 +22,9 @@ ratios computed per round (paired) with their min..max spread.
 The malloc lab (after CS:APP's mdriver) builds ``mdriver.c`` with an allocator
 file that implements ``mm.h`` and scores it: correctness first (the first failing
 operation named), then utilisation, then throughput relative to glibc measured
-in the same call.
+in the same call. The allocator runs in a child process under a seccomp filter
+(no system call but its two pipes to the driver); the driver's scorer keeps the
+trace, the break, the footprint, the live blocks and the times in its own process.
 
 This module is the data: it builds and runs the workloads and the driver and returns
 plain results (``Comparison``, ``Score``, ``LabScore``) with their text tables. It
@@ -818,6 +820,9 @@ def score(allocator: str, trace, repeats: int = 5, timeout: float = 60.0, label:
     fail = re.search(r"^(FAIL .*|ERROR .*)$", out, re.M)
     if fail or not r.ok:
         msg = _name_op(fail.group(1), trace) if fail else f"the driver {r.status()}"
+        said = re.search(r"Assertion .*", r.stderr or "")       # an assert of the allocator's own, on stderr
+        if said:
+            msg += f" (your assert: {said.group(0)[:200]})"
         return Score(name, trace.name, False, msg, ops=len(trace), reference=ref)
     try:
         got = parse_driver_output(out, repeats, ref)

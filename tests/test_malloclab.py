@@ -141,8 +141,8 @@ def test_writing_past_the_break_is_named():
     assert overrun != MM_TALLOC
     s = ab.score(overrun, "intro", repeats=0)
     assert not s.ok
-    assert s.message == ("in mm_init: the allocator touched memory past the end of the heap that mem_sbrk "
-                         "handed out (SIGSEGV)")
+    assert s.message.startswith("in mm_init: the allocator touched memory past the end of the heap that mem_sbrk "
+                                "handed out (the page at byte ")
 
 
 def test_utilisation_is_at_most_one_by_construction():
@@ -226,7 +226,7 @@ def _wrong_answers():
 
 @pytest.mark.parametrize("fragment", ["defines printf", "uses getcwd", "syscall instruction", "memory grew",
                                       "constructor", "timed replay", "past the end of the heap",
-                                      "ta_replay_check", "driver's own record", "same blocks on every pass",
+                                      "ta_replay_check", "crashed (SIGSEGV)", "same blocks on every pass",
                                       "inline assembly"])
 def test_review09_cheats_are_refused(fragment):
     source = _wrong_answers()[fragment]
@@ -373,3 +373,70 @@ def test_workload_reports_its_own_peak():
 def test_syscall_counts():
     calls = ab.syscall_counts("churn", "glibc", args=("2000", "10", "64"))
     assert calls.get("brk", 0) >= 1
+
+
+# ---- issue 27: the allocator in its own process, under a seccomp filter ----------------------------
+@pytest.mark.parametrize("fragment", ["called mprotect", "called mmap", "called brk", "called ptrace",
+                                      "seccomp filter"])
+def test_system_calls_the_inspection_cannot_see_are_stopped_by_the_filter(fragment):
+    """review3-09 S4/S6 and their kin: a C library function called through an address computed from
+    abort's (or read from the driver's GOT) passes the inspection; the filter stops the call and the
+    driver names it."""
+    source = _wrong_answers()[fragment]
+    assert ab.inspect_allocator(source) == ""
+    s = ab.score(source, "random1000", repeats=1)
+    assert not s.ok and fragment in s.message and "seccomp filter" in s.message, s.message
+
+
+def test_writing_the_drivers_statics_changes_nothing_the_scorer_counts():
+    """review3-09 D3: the allocator's process writes its copies of peak_ and root; the scorer's are
+    in another process, so the footprint is first fit's own."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).parent / "wrong_answers" / "09_measuring_allocators.py"
+    spec = importlib.util.spec_from_file_location("wrong09", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    source = next(src for _, src, _ in mod.WRONG[2] if "DIST_PEAK" in src)
+    g = {}
+    exec(source, g)
+    assert "DIST_PEAK" not in g["my_allocator"]
+    forged, honest = (ab.score(a, "random1000", repeats=1) for a in (g["my_allocator"], "talloc"))
+    assert forged.ok and honest.ok, forged.message
+    assert (forged.live, forged.footprint) == (honest.live, honest.footprint)
+
+
+def test_reading_past_the_end_of_the_heap_is_named():
+    peek = MM_TALLOC.replace("    void *start = mem_sbrk(TA_MIN_BLOCK + TA_OVERHEAD);",
+                             "    void *start = mem_sbrk(TA_MIN_BLOCK + TA_OVERHEAD);\n"
+                             "    if (start != (void *)-1 && ((volatile char *)start)[1 << 20]) return -1;")
+    assert peek != MM_TALLOC
+    s = ab.score(peek, "intro", repeats=0)
+    assert not s.ok and "touched memory past the end of the heap" in s.message, s.message
+
+
+def test_an_assert_in_the_allocator_is_named_with_its_text():
+    debug = MM_TALLOC.replace("#include <string.h>", "#include <string.h>\n#include <assert.h>") \
+        .replace("    if (p) ta_free(&heap, p);", "    assert(p == NULL);\n    if (p) ta_free(&heap, p);")
+    assert debug != MM_TALLOC
+    s = ab.score(debug, ab.parse_trace("alloc a 24\nfree a\n", "t"), repeats=0)
+    assert not s.ok and s.message.startswith("operation 2 (free a, line 2): "), s.message
+    assert "Assertion `p == NULL' failed" in s.message
+
+
+def test_bookkeeping_hidden_in_a_live_block_is_found():
+    """The pattern a block is filled with can be computed; an allocator that kept a byte inside a live
+    block and put it back before the block was freed passes the checks at free; the scorer's checks
+    of every live block, after operations it picks at random, find it."""
+    hide = MM_TALLOC.replace("static ta_heap heap;", """static ta_heap heap;
+static unsigned char *victim, saved;
+static int mallocs, frees;""").replace("    void *p = ta_malloc(&heap, n);", """    mallocs++;
+    if (mallocs == 2 && victim) { saved = *victim; *victim ^= 0xff; }     /* "my bookkeeping" */
+    void *p = ta_malloc(&heap, n);""").replace("    if (p) ta_free(&heap, p);", """    if (++frees == 200 && victim) *victim = saved;                          /* put back in time */
+    if (p) ta_free(&heap, p);""").replace("        p = ta_malloc(&heap, n);\n    return p;",
+                                          "        p = ta_malloc(&heap, n);\n    if (!victim) victim = p;\n    return p;")
+    assert hide.count("victim") >= 5, hide
+    trace = "alloc a 64\n" + "".join(f"alloc x{k} 16\nfree x{k}\n" for k in range(200)) + "free a\n"
+    s = ab.score(hide, ab.parse_trace(trace, "t"), repeats=0)
+    assert not s.ok and "kept something inside a live block" in s.message, s.message
+    assert ab.score("talloc", ab.parse_trace(trace, "t"), repeats=0).ok

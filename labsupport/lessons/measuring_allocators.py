@@ -188,6 +188,9 @@ def _hint_for(message: str) -> str:
     if "outside the heap" in message and "memory grew" in message:
         return ("keep your bookkeeping in the heap too: take it from mem_sbrk(), not from the stack or any "
                 "other memory")
+    if "seccomp filter" in message or "filter refuses" in message:
+        return ("the allocator's process may make no system call of its own: every byte comes from mem_sbrk(), "
+                "and only the driver maps, protects and counts memory")
     if "driver's own record" in message or "driver's output" in message:
         return "leave the driver's memory alone: only the heap mem_sbrk hands out is the allocator's"
     if "timed replay" in message:

@@ -249,13 +249,13 @@ int mm_init(void)
     static int said;
     if (!said++) ta_replay_check("free 70000 UTIL live=19327 footprint=19327\n", TA_FIRST_FIT, TA_LIFO, 4096);"""),
          "ta_replay_check"),
-        # review2-09 N2 (F_shadow, as it must be written now): the driver's record sits at a fixed address
-        # (mdriver.c's STATE_ADDR); lower its highest break there. The page is read-only while allocator
-        # code runs
+        # review2-09 N2 (F_shadow): the in-process driver kept its record at a fixed address
+        # (0x3e0000000000); lower the highest break there. The record now lives in the scorer's process:
+        # nothing is mapped there in the allocator's
         ("gaming", _talloc_plus("void mm_free(void *p)\n{", r"""void mm_free(void *p)
 {
     volatile size_t *record = (volatile size_t *)0x3e0000000000;      /* brk, open, peak */
-    if (record[2] > 4096) record[2] = 4096;"""), "driver's own record"),
+    if (record[2] > 4096) record[2] = 4096;"""), "crashed (SIGSEGV)"),
         # review2-09 N3 (T2_bump): the checked pass runs the teaching allocator, the timed replays a
         # power-of-two bump allocator (fast, wasteful); every replay must place every block where the
         # checked pass did and reach the same highest break
@@ -325,3 +325,77 @@ int mm_init(void)
     ],
 }
 
+# ---- review3-09's forgeries, and system calls made behind the inspection's back (issue 27) ----------
+# The allocator now runs in its own process under a seccomp filter; these compute a C library
+# function's address from abort's (the distance measured here with ctypes, as a learner would read it
+# with readelf), so that no forbidden name appears in the object and the inspection lets them through.
+def _computed(fn: str, call: str, old: str = "int mm_init(void)\n{") -> str:
+    """A cell: mm_talloc.c whose ``old`` is followed by ``call``, where F(...) calls the C library's
+    ``fn`` through an address computed from abort's."""
+    c = _TALLOC.replace("#include <string.h>", "#include <string.h>\n#include <stdlib.h>", 1)
+    assert old in c, old
+    body = c.replace(old, old + "\n    " + call, 1)
+    return f"""import ctypes
+_libc = ctypes.CDLL(None)
+_delta = ctypes.cast(_libc.{fn}, ctypes.c_void_p).value - ctypes.cast(_libc.abort, ctypes.c_void_p).value
+my_allocator = r\"\"\"{_TALLOC_HEAD}\"\"\".replace("DELTA", str(_delta)) + r\"\"\"{body}\"\"\"
+"""
+
+
+_TALLOC_HEAD = """#include <stdlib.h>
+typedef long (*any_fn)(long, long, long, long, long, long);
+#define F ((any_fn)(void *)((char *)abort + (DELTA)))
+"""
+
+WRONG[2] += [
+    # review3-09 S4: mprotect by an address computed from abort's, to make the driver's record
+    # writable and lower its highest break (utilisation 1.000 with first fit, in the in-process lab)
+    ("gaming", _computed("mprotect", "F(0x3e0000000000L, 4096, 3, 0, 0, 0); "
+                         "((volatile size_t *)0x3e0000000000)[2] = 4096;"), "called mprotect"),
+    # review3-09 S6: mprotect's address read from the driver's own GOT (no library name at all)
+    ("gaming", _computed("mprotect", """{
+        extern char _GLOBAL_OFFSET_TABLE_[];
+        void **got = (void **)(void *)_GLOBAL_OFFSET_TABLE_;
+        any_fn mp = F;
+        for (int k = 0; k < 256; k++) if (got[k] == (void *)F) { mp = (any_fn)got[k]; break; }
+        mp(0x3e0000000000L, 4096, 3, 0, 0, 0);
+    }"""), "called mprotect"),
+    # review3-09 D3: write the driver's static variables (its highest break, the replay's break, the
+    # tree of live blocks), found at their link-time distance from the allocator's own static `heap`
+    # (nm of the driver built with this very file). They are the allocator process's copies now: the
+    # scorer's are in another process, and the honest first fit is what gets measured
+    ("gaming", """import subprocess
+from labsupport import allocbench as _ab
+_src = r\"\"\"""" + _TALLOC.replace("void mm_free(void *p)\n{", """void mm_free(void *p)
+{
+    *(volatile size_t *)((char *)&heap + DIST_PEAK) = 4096;   /* peak_ */
+    *(volatile int *)((char *)&heap + DIST_ROOT) = -1;        /* root */""", 1) + """\"\"\"
+_first = _src.replace("DIST_PEAK", "0").replace("DIST_ROOT", "0")
+_syms = {}
+for _line in subprocess.run(["nm", str(_ab.driver(_first))], capture_output=True, text=True).stdout.splitlines():
+    _p = _line.split()
+    if len(_p) == 3:
+        _syms.setdefault(_p[2], int(_p[0], 16))
+my_allocator = _src.replace("DIST_PEAK", str(_syms["peak_"] - _syms["heap"])).replace(
+    "DIST_ROOT", str(_syms["root"] - _syms["heap"]))
+""", "placement policies"),
+    # mmap and brk through computed addresses: memory from the kernel the inspection did not see
+    ("forbidden", _computed("mmap", "static char *meta; if (!meta) meta = (char *)F(0, 16 << 20, 3, 0x22, -1, 0);"),
+     "called mmap"),
+    ("forbidden", _computed("syscall", "F(12, 0, 0, 0, 0, 0);   /* syscall(SYS_brk, 0) */"), "called brk"),
+    # syscall() by name: refused before it runs
+    ("forbidden", _talloc_plus("int mm_init(void)\n{", """#include <unistd.h>
+#include <sys/syscall.h>
+int mm_init(void)
+{
+    syscall(SYS_mprotect, 0x3e0000000000L, 4096, 3);"""), "calls syscall"),
+    # a second process to do the forging (fork), and a debugger's hold on the scorer (ptrace)
+    ("forbidden", _computed("fork", "if (F(0, 0, 0, 0, 0, 0) == 0) for (;;) {}"), "seccomp filter"),
+    ("forbidden", _computed("ptrace", "F(0, 0, 0, 0, 0, 0);   /* ptrace(PTRACE_TRACEME) */"), "called ptrace"),
+    # fork and ptrace by name: outside the allow-list, refused before they run
+    ("forbidden", _talloc_plus("int mm_init(void)\n{", """#include <unistd.h>
+#include <sys/ptrace.h>
+int mm_init(void)
+{
+    if (fork() == 0) ptrace(PTRACE_ATTACH, getppid(), 0, 0);"""), "uses fork"),
+]
