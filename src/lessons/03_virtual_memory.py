@@ -243,19 +243,21 @@ print(f"{os.confstr('CS_GNU_LIBC_VERSION')}: the [heap] began with {heap.size >>
 # - The **`[heap]`** appears at step 2 too: `printf`, called after the first
 #   snapshot, allocated its output buffer with a small `malloc`, which glibc serves
 #   from the brk heap. Its first size is the first request glibc served from it, plus
-#   128 KiB (`M_TOP_PAD`'s default, `sysdeps/generic/malloc-machine.h` line 38) and 32
+#   128 KiB (`M_TOP_PAD`'s default, `sysdeps/generic/malloc-machine.h` line 38 at 2.36) and 32
 #   bytes, rounded up to whole pages (`sysmalloc`, `malloc/malloc.c` line 2681 at glibc
 #   2.36). What that first request is depends on the glibc version, so the compared
 #   cell prints only "128 KiB + the first request" and the cell under it the size.
-#   Up to 2.42 the first `malloc` of a thread first sets up its tcache table
+#   Up to glibc 2.41 any first `malloc` of a thread first sets up its tcache table
 #   (`MAYBE_INIT_TCACHE` in `__libc_malloc`, line 3300 at 2.36; 640 bytes there): that
 #   table is the first request, the heap began with 128 + 4 = **132 KiB** here (glibc
-#   2.36, and 2.41 in Debian 13), and `printf`'s buffer fits in the rest. glibc 2.43
-#   sets the table up at the thread's first `free` instead (commit 2bf2188fae, "malloc:
-#   avoid need for tcache == NULL checks", August 2025), so there the first request is
-#   the buffer itself: 4 KiB + 16 + 128 KiB + 32 bytes, in pages **136 KiB** (measured
-#   in Debian unstable). The buffer is the output file's block size (`st_blksize`, 4
-#   KiB here), at most `BUFSIZ`, 8 KiB (`libio/filedoalloc.c`, lines 83-101).
+#   2.36, and 2.41 in Debian 13), and `printf`'s buffer fits in the rest. glibc 2.42
+#   sets the table up only for a first request small enough for the tcache (commit
+#   cbfd798810, "malloc: add tcache support for large chunk caching"), and 2.43 at the
+#   thread's first `free` (commit 2bf2188fae, "malloc: avoid need for tcache == NULL
+#   checks"); so there the first request is the buffer itself: 4 KiB + 16 + 128 KiB +
+#   32 bytes, in pages **136 KiB** (measured in Debian unstable, glibc 2.43; 2.42 read
+#   from its source). The buffer is the output file's block size (`st_blksize`, 4 KiB
+#   here), at most `BUFSIZ`, 8 KiB (`libio/filedoalloc.c`, lines 83-101 at 2.36).
 # - **`dlopen`** mapped libz's file in five regions, like libc. (The file is
 #   `libz.so.1.2.13` on Debian 12 and `libz.so.1.3.1` on Debian 13, and its code
 #   region is a few KiB larger there; the widget shows the sizes. The cell prints
