@@ -286,7 +286,10 @@ def test_the_fork_server_loads_a_plain_module_once_and_never_a_constructor(c):
     import sys
     lab.run_c(c, "add", 1, 1)
     assert lab.run_python(lambda name: name in sys.modules, c.modname).value is True
-    ctor = lab.build_c('#include <stdio.h>\n__attribute__((constructor)) static void hi(void) { puts("hi"); }\n'
+    # write(2), not puts: where this process loads the module too, stdio would keep "hi" in its
+    # buffer and print it when pytest exits, after the summary (seen in the chroot runs' logs)
+    ctor = lab.build_c('#include <unistd.h>\n'
+                       '__attribute__((constructor)) static void hi(void) { (void)!write(1, "hi\\n", 3); }\n'
                        'int one(void) { return 1; }\n')
     for _ in range(2):
         r = lab.run_c(ctor, "one")
