@@ -107,3 +107,25 @@ def test_the_newest_slot_is_pinned_to_one_glibc(tmp_path, monkeypatch):
     offered["bookworm"] = "2.36-9+deb12u14"                # the other slots take their own suite
     assert glibcs._download_libc6(tmp_path / "w", "bookworm")[0] == "bookworm"
     assert glibcs._is_pinned("2.43-7\n") and not glibcs._is_pinned("2.44-3")
+
+
+def test_exercise_3b_is_graded_against_the_record_where_the_versions_cannot_run(tmp_path, monkeypatch, capsys):
+    """No Debian archive in apt's sources (Ubuntu), offline, or the pinned 2.43 gone: the right
+    answer still passes, graded against what the versions did when recorded, and the check says
+    so; a wrong one gets the version's rules (review4-00-01 defect 3)."""
+    from labsupport.lessons import heap_managers as hm
+    monkeypatch.setenv("LABSUPPORT_CACHE", str(tmp_path))
+
+    def no_debian():
+        raise MissingTool("apt on this machine names no Debian mirror")
+    monkeypatch.setattr(glibcs, "debian_mirror", no_debian)
+    assert glibcs.installed() == []
+    right = {v: dict(p) for v, p in hm.VERSIONS_RECORDED.items()}
+    assert hm.check_glibc_versions(right)
+    out = capsys.readouterr().out
+    assert "glibc 2.36, 2.41, 2.43 cannot run on this machine: apt on this machine names no Debian mirror" in out
+    assert "libc6 2.36-9+deb12u14, 2.41-12+deb13u5, 2.43-7" in out and "✔" in out
+    wrong = {**right, "2.43": {"x8": ("a8", "tcache"), "x9": ("a9", "tcache")}}
+    assert not hm.check_glibc_versions(wrong)
+    out = capsys.readouterr().out
+    assert "✘" in out and "holds 16 chunks" in out and "a2" not in out.split("hint:")[1]

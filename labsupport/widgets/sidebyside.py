@@ -45,36 +45,38 @@ class Panel:
     steps: list
     renderer: object
 
-    def step(self, i: int):
+    def _step(self, i: int):
         """Step i, as the view reads it (a watched replay does not note this read)."""
         quiet = getattr(self.steps, "_quiet", None)
         return quiet(i) if quiet is not None else self.steps[i]
 
 
 class _Watched(Sequence):
-    """A replay whose steps, read from outside the view (``panel.steps[i]``), are noted by
-    ``heap.glibcs.note_read``; the view reads them through ``Panel.step``."""
+    """A replay whose steps, read from outside the view (``panel.steps[i]``, any attribute), are
+    noted by ``heap.glibcs.note_read``; the view reads them through ``Panel._step``. The replay
+    itself is held in a closure, not in an attribute a cell could read unnoted."""
+
+    __slots__ = ("_quiet", "_len", "_title", "_name", "_attr")
 
     def __init__(self, steps, title: str):
-        self._steps, self._title = steps, title
+        self._quiet = lambda i: steps[i]
+        self._attr = lambda name: getattr(steps, name)
+        self._len, self._title, self._name = len(steps), title, steps.trace.name
 
     def __len__(self):
-        return len(self._steps)
-
-    def _quiet(self, i):
-        return self._steps[i]
+        return self._len
 
     def __getitem__(self, i):
         from ..heap.glibcs import note_read
-        note_read(f"the steps of the view's panel {self._title!r}", self._steps.trace.name)
-        return self._steps[i]
+        note_read(f"the steps of the view's panel {self._title!r}", self._name)
+        return self._quiet(i)
 
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
         from ..heap.glibcs import note_read
-        note_read(f"{name} of the view's panel {self._title!r}", self._steps.trace.name)
-        return getattr(self._steps, name)
+        note_read(f"{name} of the view's panel {self._title!r}", self._name)
+        return self._attr(name)
 
 
 def _check_lengths(panels):
@@ -107,14 +109,14 @@ class SideBySide:
             title = w.HTML(f"<h4 style='margin:6px 0 2px 0'>{html.escape(p.title)}</h4>")
             boxes.append(w.VBox([title, parts["label"], parts["map"], parts["lists"], parts["figures"]],
                                 layout=w.Layout(border="1px solid #ddd", padding="4px", margin="2px 0")))
-        self._svg = [lru_cache(maxsize=512)(lambda i, p=p: p.renderer.heap(p.step(i))) for p in self.panels]
+        self._svg = [lru_cache(maxsize=512)(lambda i, p=p: p.renderer.heap(p._step(i))) for p in self.panels]
         self.slider.observe(lambda ch: self.show(ch["new"]), names="value")
         self.widget = w.VBox([w.HBox([self.play, self.slider, self.playing]), *boxes])
         self.show(0)
 
     def show(self, i: int):
         for p, parts, svg in zip(self.panels, self._parts, self._svg):
-            s, r = p.step(i), p.renderer
+            s, r = p._step(i), p.renderer
             parts["label"].value = r.label(s, len(p.steps) - 1)
             parts["map"].value = svg(i)
             parts["lists"].value = r.lists(s)
@@ -136,15 +138,15 @@ def choices_text(panels) -> str:
     n = _check_lengths(panels)
     rows = []
     for i in range(1, n):
-        op = panels[0].step(i).op
+        op = panels[0]._step(i).op
         row = {"step: operation": f"{i}: {op}"}
         for p in panels:
-            s = p.step(i)
+            s = p._step(i)
             row[p.title] = "FAILED" if s.failed else ("" if s.changed is None else f"+{s.changed}")
         rows.append(row)
     last = {"step: operation": "footprint at the end"}
     for p in panels:
-        last[p.title] = f"{p.step(n - 1).figures.footprint:,} B"
+        last[p.title] = f"{p._step(n - 1).figures.footprint:,} B"
     rows.append(last)
     return format_table(rows)
 
@@ -261,9 +263,9 @@ def bins_side_by_side(panels, steps) -> str:
     that hold a chunk (a list of 3 or more: its length) and, for a malloc, where its chunk came from."""
     lines = []
     for i in steps:
-        lines.append(f"after step {i}: {panels[0].step(i).op}")
+        lines.append(f"after step {i}: {panels[0]._step(i).op}")
         for p in panels:
-            s = p.step(i)
+            s = p._step(i)
             came = f"from {s.served}; " if s.served else ""
             lines.append(f"  {p.title:22} {came}{_bins_short(s)}")
     return "\n".join(lines)

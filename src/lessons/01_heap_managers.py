@@ -688,8 +688,8 @@ for stop, what in [(5, "free b"), (6, "free c"), (7, "free d")]:
 # list's free slots instead of its chunks (commit
 # [7e10e30e64](https://sourceware.org/git/?p=glibc.git;a=commit;h=7e10e30e64aa2cc8ba50f2f83cb7cc2cdad134ad),
 # "malloc: Count tcache entries downwards"): the heap's first chunk, which holds the
-# tcache, grows from 656 to 768 bytes. glibc 2.43 (Debian unstable
-# ships it as 2.43-7) removed the fastbins and
+# tcache, grows from 656 to 768 bytes. glibc 2.43 (Debian's package 2.43-7, in unstable
+# and testing in December 2026) removed the fastbins and
 # `malloc_consolidate` altogether and
 # raised the tcache's default of 7 chunks per list to 16 (commits
 # [bb5a4f5295](https://sourceware.org/git/?p=glibc.git;a=commit;h=bb5a4f5295ced26532939703867c35f2ce8c149b),
@@ -825,11 +825,12 @@ hm.check_bins(answer)
 #
 # The cells above ran this machine's glibc. The course also keeps the C library of three
 # Debian releases (fetched once by the warm-up, from the package archive apt uses:
-# `labsupport.heap.glibcs`): Debian 12's glibc 2.36, Debian 13's 2.41 and unstable's 2.43.
-# The third is **pinned to 2.43**, not to whatever unstable ships when you fetch it: the text
-# below is compared when the book is tested, and exercise 3b asks per version, so a move of
-# unstable to 2.44 must not change them (2.43 comes from unstable or testing while either
-# still ships it; after that the view shows the other two and says why).
+# `labsupport.heap.glibcs`): Debian 12's glibc 2.36, Debian 13's 2.41 and 2.43 (package
+# 2.43-7, from unstable or testing).
+# The third is **pinned to 2.43**, not to whatever unstable ships when you fetch it: the
+# book's pictures and text of these replays, and exercise 3b, ask about these three versions,
+# so a move of unstable to 2.44 must not change them (2.43 comes from unstable or testing while
+# either still ships it; after that the view shows the other two and says why).
 # The view below replays **one trace under all three at once**, each in its own fresh
 # process started by that version's own loader (`ld-linux-x86-64.so.2 --library-path`),
 # and moves them with one slider. The trace: eight 200-byte blocks `a1`..`a8`, seventeen
@@ -856,6 +857,8 @@ versions_view
 # shown by its length; the offsets count from each heap's first chunk):
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# (not compared: the versions come from Debian's archive, so offline or on Ubuntu this prints nothing)
 if versions_view is not None:
     print(bins_side_by_side(versions_view.panels, (34, 51, 52)))
 
@@ -917,9 +920,13 @@ if versions_view is not None:
 # request is cut from a bigger free chunk, name the bin that bigger chunk was in. Reason from
 # the rules above (two neighbouring free chunks that neither the tcache nor a fastbin holds
 # merge; a tcache list is last in, first out); the check replays the trace under each
-# version's own C library and, on a wrong answer, shows that version's bins just before that
-# `malloc`. Predict first: a view of this trace (`glibcs_view(hm.VERSIONS_TRACE)`) shows
-# it afterwards, but an answer read from replays in code is refused.
+# version's own C library and, on a wrong answer, shows that version's bins after the last
+# `free` and its rules (the mallocs before `x8` are yours to follow). Predict first: a view of
+# this trace (`glibcs_view(hm.VERSIONS_TRACE)`) shows it afterwards, but an answer read from
+# replays in code is refused. On a machine that cannot fetch the three versions (apt there
+# names no Debian archive, as on Ubuntu, or it is offline) the check grades a version it cannot
+# run against what that version's Debian package did with this trace when the course was
+# recorded, and says so.
 
 # %%
 print(hm.VERSIONS_TRACE)
@@ -1314,7 +1321,7 @@ plot_size_histogram(hist, mi_classes)
 #
 # Tcache covers *requests* up to 1,032 bytes, but it is a cache: each list holds at
 # most 7 chunks (16 from glibc 2.43), so a program that frees 100 blocks of one size
-# keeps 7 in tcache and the rest go to a fastbin (up to glibc 2.42), or to the unsorted
+# keeps 7 (16) in tcache and the rest go to a fastbin (up to glibc 2.42), or to the unsorted
 # bin (up to 2.40) or a small bin (from 2.41).
 
 # %% [markdown]

@@ -70,6 +70,10 @@ answer = ThreadPoolExecutor(1).submit(hm.real_reuse).result()
         ("gaming", '''answer = hm.real_reuse()
 hm._peeked.clear()
 ''', "the check's own replay"),
+        # the oracle, the check run once (refused), then the check cell run again (review4 defect 1)
+        ("gaming", '''answer = hm.real_reuse()
+hm.check_reuse(answer)
+''', "the check's own replay"),
     ],
     3: [
         # thinks the unsorted bin is scanned from its head (newest first), so y gets d; and
@@ -89,6 +93,14 @@ answer = ThreadPoolExecutor(1).submit(hm.real_bins).result()
         # the private function the oracle calls (review2-00-01 defect 3)
         ("gaming", '''answer = hm._bins()
 ''', "the check's own replay"),
+        # the oracle, the check run once (refused), then the check cell run again (review4 defect 1)
+        ("gaming", '''answer = hm.real_bins()
+hm.check_bins(answer)
+''', "the check's own replay"),
+        # the oracle inside the checks' own "inside a check" block (review4 defect 2)
+        ("gaming", '''with hm._checking():
+    answer = hm.real_bins()
+''', "the check's own replay"),
     ],
     4: [
         # knows 2.41's small bins but not 2.43's 16 chunks a tcache list: 2.43 answered like 2.41
@@ -107,6 +119,11 @@ s = glibc_steps(hm.VERSIONS_TRACE)
 first = {s[i].changed: s[i].op.id for i in range(1, 11)}
 mine = {s[i].op.id: (first.get(s[i].changed, "new"), s[i].served.split()[0]) for i in (27, 28)}
 answer = {"2.36": mine, "2.41": mine, "2.43": mine}
+''', "read from the replays"),
+        # guessed the same pair for all three versions, by hand
+        ("partial", '''answer = {"2.36": {"x8": ("a2", "tcache"), "x9": ("a1", "tcache")},
+          "2.41": {"x8": ("a2", "tcache"), "x9": ("a1", "tcache")},
+          "2.43": {"x8": ("a2", "tcache"), "x9": ("a1", "tcache")}}
 ''', "same answer for all three"),
         # asks the check's own replay for the answer
         ("gaming", '''answer = hm.real_glibc_places()
@@ -134,6 +151,47 @@ def run(g):
 
 answer = dict(ThreadPoolExecutor(1).map(run, glibcs.installed()))
 ''', "read from the replays"),
+        # review4-00-01 defect 2: the replays inside glibcs.trusted(), which a cell is not granted
+        ("forbidden", '''from labsupport.heap import glibcs
+def places(s):
+    first = {s[i].changed: s[i].op.id for i in range(1, 11)}
+    return {s[i].op.id: (first.get(s[i].changed, "new"), s[i].served.split()[0]) for i in (27, 28)}
+with glibcs.trusted():
+    answer = {"%d.%d" % g.version: places(glibcs.steps_under(hm.VERSIONS_TRACE, g)) for g in glibcs.installed()}
+''', "read from the replays"),
+        # the replays, then the record of reads "cleared" by reading it
+        ("forbidden", '''from labsupport.heap import glibcs
+def places(s):
+    first = {s[i].changed: s[i].op.id for i in range(1, 11)}
+    return {s[i].op.id: (first.get(s[i].changed, "new"), s[i].served.split()[0]) for i in (27, 28)}
+answer = {"%d.%d" % g.version: places(glibcs.steps_under(hm.VERSIONS_TRACE, g)) for g in glibcs.installed()}
+glibcs.untrusted_calls()
+''', "read from the replays"),
+        # note_read replaced, so the replays are not noted
+        ("forbidden", '''from labsupport.heap import glibcs
+glibcs.note_read = lambda *a: None
+def places(s):
+    first = {s[i].changed: s[i].op.id for i in range(1, 11)}
+    return {s[i].op.id: (first.get(s[i].changed, "new"), s[i].served.split()[0]) for i in (27, 28)}
+answer = {"%d.%d" % g.version: places(glibcs.steps_under(hm.VERSIONS_TRACE, g)) for g in glibcs.installed()}
+''', "was replaced"),
+        # the view's own quiet read of its panels' steps
+        ("forbidden", '''from labsupport.widgets.sidebyside import glibcs_view
+v = glibcs_view(hm.VERSIONS_TRACE)
+answer = {}
+for p in v.panels:
+    first = {p._step(i).changed: p._step(i).op.id for i in range(1, 11)}
+    answer[p.title.split()[1]] = {p._step(i).op.id: (first.get(p._step(i).changed, "new"),
+                                                      p._step(i).served.split()[0]) for i in (27, 28)}
+''', "read from the replays"),
+        # the oracle inside the checks' own "inside a check" block
+        ("gaming", '''with hm._checking():
+    answer = hm.real_glibc_places()
+''', "the check's own replay"),
+        # the oracle, the check run once (refused), then the check cell run again (review4 defect 1)
+        ("gaming", '''answer = hm.real_glibc_places()
+hm.check_glibc_versions(answer)
+''', "the check's own replay"),
     ],
     5: [
         # the right idea, but the holes are freed in the wrong order: the 64-byte hole
