@@ -957,8 +957,9 @@ if CMAKE:
 # - Only paths that **transfer ownership** crash: a `std::string` returned by value does;
 #   a `const std::string &` that the library copies does not. Strings of up to 15
 #   characters (libstdc++) or 22 (libc++) allocate nothing and hide the bug; a `Debug`
-#   build (destructor not inlined) hid it here too, and so did GCC 14 at `-O3` until
-#   `server.cpp` pinned the inlining with `[[gnu::flatten]]`. `libstdc++.so` is a module as well:
+#   build (destructor not inlined) hid it with GCC 12 and 14, and so did GCC 14 at `-O3`
+#   until `server.cpp` pinned the inlining with `[[gnu::flatten]]`; with GCC 16 the `Debug`
+#   build crashed elsewhere, the program's own `std::string` code serving jsoncpp. `libstdc++.so` is a module as well:
 #   with a hidden `operator new`, even the program's own strings crossed into it.
 # - Fixes: the dynamic library; one allocator for the process; APIs where whoever
 #   allocates also frees.
