@@ -20,6 +20,7 @@ nothing raised after the answer's own cell) and once with the reference solution
 also leaves the kernel as the next section expects.
 """
 import importlib.util
+import os
 from pathlib import Path
 
 import nbformat
@@ -137,9 +138,9 @@ def _check_index(nb, i: int, end: int, kernel: _Kernel) -> int:
     return end - 1
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("stem", LESSONS)
-def test_exercises_as_a_learner_meets_them(stem):
+def _as_a_learner(stem) -> list[str]:
+    """Each exercise of the lesson's working copy, in one kernel: the untouched stub, every
+    seeded wrong answer, the reference; what went wrong, as lines."""
     book = workcopy.BOOK_DIR / f"{stem}.ipynb"
     references = [c.source for c in nbformat.read(book, 4).cells if "solution" in c.metadata.get("tags", [])]
     nb = workcopy.learner_notebook(book)
@@ -189,4 +190,39 @@ def test_exercises_as_a_learner_meets_them(stem):
             elif errored or "✔" not in text or "✘" in text:
                 problems.append(f"exercise {n}, reference solution: expected ✔:\n{text[-600:]}")
             i = j + 1
+    return problems
+
+
+# Two lessons at once, each in its own kernel, started ahead of the test that reads the result
+# (the machine has 2 cores; a lesson's cells mostly run one process at a time).
+AHEAD = int(os.environ.get("LABSUPPORT_WRONG_AHEAD", "1"))
+
+
+def _selected(request, test_name: str) -> list[str]:
+    """The parameters of ``test_name`` this run will reach, in order (``-k`` leaves some out)."""
+    return [item.callspec.params[next(iter(item.callspec.params))] for item in request.session.items
+            if getattr(item, "originalname", None) == test_name and hasattr(item, "callspec")]
+
+
+@pytest.fixture(scope="module")
+def learner_runs(request):
+    from concurrent.futures import ThreadPoolExecutor
+    order = _selected(request, "test_exercises_as_a_learner_meets_them")
+    pool = ThreadPoolExecutor(max_workers=1 + AHEAD)
+    started: dict = {}
+
+    def take(stem):
+        i = order.index(stem)
+        for s in order[i:i + 1 + AHEAD]:
+            if s not in started:
+                started[s] = pool.submit(_as_a_learner, s)
+        return started.pop(stem).result()
+    yield take
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", LESSONS)
+def test_exercises_as_a_learner_meets_them(stem, learner_runs):
+    problems = learner_runs(stem)
     assert not problems, f"{stem}:\n" + "\n\n".join(problems)
