@@ -468,17 +468,18 @@ else:
 #
 # `dlclose` is a request, not an order. `build` compiles the C++ plugin with
 # `-std=gnu++17`, the default of g++ 11 to 15; g++ 16 defaults to C++20 (libstdc++
-# manual, "Using: Flags", gcc commit eda0f2f0cc), and with C++20 the plugin's `<memory>`
-# defines `std::ranges::iter_move` as an inline variable, which g++ emits as an
-# `STB_GNU_UNIQUE` symbol (`readelf -s` says `UNIQUE`). glibc's loader never unloads a
-# library that defines one: the lookup marks it `NODELETE` "due to unique symbol"
-# (`elf/dl-lookup.c`, lines 319-327 at glibc 2.36, 315-323 in the 2.43 sources). Measured in
-# Debian unstable (g++ 16.2, glibc 2.43): built with the default, the plugin had two
-# `UNIQUE` symbols, `LD_DEBUG=bindings` printed `marking ./plugin_leak_errors.so [0] as
+# manual, "Using: Flags", updated by gcc commit eda0f2f0cc). With C++20 the standard
+# headers the plugin includes (`<memory>`, `<vector>`) define `std::ranges::iter_move`
+# as an inline variable, which g++ emits as an `STB_GNU_UNIQUE` symbol (`readelf -s`
+# says `UNIQUE`). glibc's loader never unloads a library that defines one: the lookup
+# marks it `NODELETE` "due to unique symbol" (`elf/dl-lookup.c`, lines 319-327 at glibc
+# 2.36; 315-323 in January 2026's tree, which became 2.43). Measured in Debian unstable (g++ 16.2, glibc
+# 2.43), with the plugin built by the default: it defined `std::ranges::_Cpo::iter_move`
+# as `UNIQUE`, `LD_DEBUG=bindings` printed `marking ./plugin_leak_errors.so [0] as
 # NODELETE due to unique symbol`, `LD_DEBUG=files` never showed its link map destroyed
-# (built with `-std=gnu++17` it is, at `dlclose`), and plain valgrind named every frame. So the same source, compiled by a newer compiler, made
-# this leak report readable: a plugin's unloading depends on more than its host's
-# `dlopen` flags.
+# (built with `-std=gnu++17`, it is destroyed at `dlclose`), and plain valgrind named
+# every frame. The same source, compiled by a newer compiler, made this leak report
+# readable: whether a plugin unloads depends on more than its host's `dlopen` flags.
 #
 # %% [markdown]
 # ## 4. Which tool, at what cost, and what none of them sees
