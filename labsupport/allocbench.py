@@ -715,8 +715,9 @@ def inspect_allocator(source) -> str:
     found = _syscall_bytes(obj)
     if found:
         return (f"your allocator's code contains the bytes of a {found} instruction: a system call made "
-                f"directly, which could take memory from the kernel or unprotect the driver's record behind "
-                f"its back. (If those bytes are part of a constant of yours, change the constant.) {rule}")
+                f"directly, which could take memory from the kernel behind the driver's back (the filter on its "
+                f"process would stop it in the middle of a trace; this says why before it runs). (If those bytes "
+                f"are part of a constant of yours, change the constant.) {rule}")
     writable = [(n, size) for n, size, flags in secs if "A" in flags and "W" in flags and size]
     static = sum(size for _, size in writable)
     if static > STATIC_LIMIT:
@@ -970,7 +971,7 @@ def score_table(scores, reference: str = "glibc") -> str:
     rows.append(f"score = 100 x ({UTIL_WEIGHT} x min(1, mean util) + {1 - UTIL_WEIGHT:.1f} x geometric mean over "
                 f"the traces of min(1, {reference}'s time / this one's)), after CS:APP's performance index")
     if any(s.reference for s in scores):
-        rows.append("* reference path: footprint = growth of the process's resident memory (whole pages), "
+        rows.append("* reference path: footprint = growth of the process's anonymous resident memory (whole pages), "
                     "not the driver's heap: not the same quantity, so no score")
     return "\n".join(rows)
 
@@ -988,7 +989,7 @@ def lab_table(scores) -> str:
         rows.append(f"{s.trace:12} {s.allocator:17} {'yes':8} {s.utilisation:11.3f}{'*' if s.reference else ' '} "
                     f"{s.live:10,} {s.footprint:8,}{mark:5} {speed:14.2f}x")
     if any(s.reference for s in scores):
-        rows.append("* reference path (glibc, mimalloc): footprint = growth of resident memory (RSS, whole "
+        rows.append("* reference path (glibc, mimalloc): footprint = growth of anonymous resident memory (RSS, whole "
                     "pages), not the driver's heap (sbrk): a different quantity")
     return "\n".join(rows)
 

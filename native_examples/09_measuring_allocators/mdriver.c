@@ -66,8 +66,9 @@
  * With -DMM_REFERENCE (glibc, or mimalloc by LD_PRELOAD: allocators that take
  * their memory from the kernel themselves, not from mem_sbrk) there is no
  * driver heap and no filter: the child runs the checked pass itself (trusted
- * code) on its own heap, and the footprint is the growth of its resident
- * memory (/proc/self/statm, whole pages) above what it was before the trace, a
+ * code) on its own heap, and the footprint is the growth of its anonymous
+ * resident memory (/proc/self/statm: resident minus shared, whole pages; the
+ * code a forked child maps again is not counted) above what it was before the trace, a
  * different quantity, printed as UTIL ... footprint_rss=...  Its replays are
  * timed by the scorer exactly as the lab path's.
  *
@@ -664,7 +665,8 @@ __attribute__((unused)) static long rss_bytes_self(void)
     buf[n] = 0;
     char *s = buf;
     strtol(s, &s, 10);
-    return strtol(s, NULL, 10) * sysconf(_SC_PAGESIZE);
+    long res = strtol(s, &s, 10), shared = strtol(s, NULL, 10);
+    return (res - shared) * sysconf(_SC_PAGESIZE);      /* anonymous: a forked child maps its code again */
 }
 
 #ifdef MM_REFERENCE

@@ -20,27 +20,23 @@
  * memmove, memset, memcmp, abort and assert (so no malloc, mmap, printf,
  * getcwd, ta_replay_check...), contains the bytes of a system-call
  * instruction (0f 05, 0f 34, cd 80) anywhere in its code, or keeps
- * more than 1 KiB of writable static data.  While it runs, the driver checks
- * that the process's resident memory grows by no more than the heap plus
- * 16 KiB (so more than 16 KiB of bookkeeping elsewhere is caught, less is
- * not), keeps its record of the heap and the times in pages at fixed addresses
- * that are mapped read-only while allocator code runs (this stops plain writes
- * only), and requires every timed replay to place every block where the
- * checked pass did: the same code on every pass.
- * What this does not close: the allocator runs in the driver's process, so it
- * can call mprotect by an address it computes (from abort's, or from the
- * driver's own GOT slot, a fixed distance from its statics), make the record
- * writable and forge the footprint (a reader's first fit reported utilisation
- * 1.000 that way), and it can write the driver's stack, scratch arrays and
- * static variables (rbrk, rpeak, rover, root, cur).  Only a separate process
- * with a seccomp filter would close these; this lab does not use one.  The
- * score is for learners who play by the rules: the checks catch the mistakes
- * and shortcuts an honest learner makes, not a deliberate forgery.
+ * more than 1 KiB of writable static data.  It then runs in a process of its
+ * own (a child of the driver), under a seccomp filter: its process may read
+ * its requests and write its answers on two pipes, write to stderr, abort and
+ * exit, nothing else; any other system call (mprotect, mmap, brk, fork,
+ * ptrace..., named or reached through a computed address) stops the run and is
+ * named.  mem_sbrk is a request to the driver, which keeps the break, the
+ * highest break, the live blocks, the offsets and the times in its own
+ * process, where the allocator cannot reach them; the heap is shared between
+ * the two, so the driver checks every payload there.  The allocator's process
+ * may grow by 16 KiB outside the heap at most (so more than 16 KiB of
+ * bookkeeping elsewhere is caught, less is not), and every timed replay must
+ * place every block where the checked pass did: the same code on every pass.
  * The footprint is what mem_sbrk handed
  * out (its highest break), measured by the driver; utilisation is
  *     peak live bytes requested / peak footprint,
  * at most 1 by construction, since live payloads lie inside the heap and never
- * overlap (for an allocator that leaves the driver's record alone).
+ * overlap.
  *
  * mm_checkheap is optional: when the file defines it, the driver calls it
  * after every operation of the correctness pass; nonzero means "my heap is

@@ -482,76 +482,74 @@ print("\n".join(line for line in ab.here("mm.h").read_text().splitlines()
                 if line.startswith(("int", "void", "size_t"))))
 
 # %% [markdown]
-# **The driver owns the heap**, as CS:APP's `memlib` does. `mdriver.c` reserves
-# 1 GiB of address space with no access at all, at an address fixed in its
-# source, and `mem_sbrk(n)` opens the next *n* bytes to the allocator
-# (`mprotect`). So:
+# **The driver owns the heap**, as CS:APP's `memlib` does, and the allocator does
+# not share its process. `mdriver.c` runs as two processes: the **scorer**, which
+# keeps the trace, the break, the highest break, the table of live blocks, the
+# offsets and the times in its own memory and prints the report, and the
+# **allocator's process**, a child it forks, which runs the learner's C. The heap
+# is 1 GiB of shared memory (a `memfd`), mapped at the same fixed address in both
+# before the fork. `mem_sbrk(n)`, called in the child, is a request to the
+# scorer over a pipe: the scorer moves the break and answers. So:
 #
-# - the **footprint** is what `mem_sbrk` handed out (its highest break), measured
-#   by the driver, never asked of the allocator;
-# - every payload is checked to lie **inside** that heap; a write past the
-#   break's page stops the run and is named, and a write into the rest of that
-#   page (past the break, where `mprotect` cannot stop it) is found at the next
-#   `mem_sbrk` or at the end of the pass, and named too;
+# - the **footprint** is what `mem_sbrk` handed out (its highest break), counted
+#   in the scorer's process, never asked of the allocator;
+# - every payload is checked, by the scorer through its own view of the shared
+#   heap, to lie **inside** that heap; the child can write all of its 1 GiB
+#   view, but a page of the `memfd` comes into being only when it is touched, so
+#   after every operation the scorer asks the `memfd` whether any page past the
+#   ones it handed out exists (`lseek(..., SEEK_DATA)`), and a touch there, read
+#   or write, is named; bytes past the break in its last page must stay zero;
 # - live payloads never overlap and all lie in the heap, so peak live bytes can
-#   never exceed the footprint: **utilisation is at most 1 by construction**
-#   (for an allocator that does not forge the driver's record: see below);
-# - the allocator's object file is read before it runs (`nm`, `readelf` and
-#   its code's bytes), and **refused**, with the reason, when it defines a global name
-#   other than mm.h's functions (its own `printf` would replace the driver's and
-#   could rewrite the score), has a constructor, uses anything outside an
-#   allow-list (the driver's `mem_*` functions; of lesson 01's, exactly those an
-#   allocator built on talloc needs: `ta_init`, `ta_malloc`, `ta_free`,
-#   `ta_coalesce`, `ta_block_size_for`, `ta_walk`, `ta_freelist`, `ta_check`, and
-#   not `ta_replay_check`, which prints; `memcpy`, `memmove`, `memset`, `memcmp`,
-#   `abort` and `assert`: so no `malloc`, `mmap`, `printf`, nor
-#   `getcwd(NULL, n)`, which calls `malloc` for you), contains the bytes of a
-#   system-call instruction anywhere in its code (`0f 05`, `0f 34`, `cd 80`,
-#   whatever instruction the disassembler reads around them), or keeps more
-#   than 1 KiB of writable static data; and the C source is refused when it
-#   contains inline assembly (`asm`, the `##` that could spell it in pieces, or a
-#   `section` attribute), both as written and after the preprocessor, in every
-#   line that does not come from a system header (so an `asm` spelled across a
-#   line splice, through a digraph or in a file of one's own that it
-#   `#include`s is caught too);
-# - while it runs, the driver **measures** what the inspection cannot see: after
-#   the correctness pass, the growth of the process's anonymous resident memory
-#   (`/proc/self/statm`) may exceed the heap `mem_sbrk` opened by 16 KiB at most
-#   (the driver's own growth was 4 KiB on every lab trace here), so bookkeeping
-#   of more than 16 KiB kept on the stack or in other memory is caught (less is
-#   not);
-# - everything the result is made of (the break, the bytes opened, the highest
-#   break, the offsets the checked pass returned, the replay times, the pointers
-#   to the driver's own arrays) lives in pages at addresses fixed in
-#   `mdriver.c`, mapped **read-only whenever allocator code runs**: the driver
-#   opens them around each of its own writes. An allocator that writes there
-#   plainly stops the run, named. The report is written from those pages, and the
-#   lab reads it strictly: every line must be one the driver writes, each once,
-#   or the run fails.
+#   never exceed the footprint: **utilisation is at most 1 by construction**;
+# - before the child runs any of the learner's code it installs a **seccomp
+#   filter** (a small BPF program given to `prctl(PR_SET_SECCOMP)`; no library
+#   needed): from then on its process may read requests from one pipe, write
+#   answers to the other and to stderr, `abort`, and exit. Any other system
+#   call, `mprotect`, `mmap`, `brk`, `fork`, `ptrace`, `open` or any other, is
+#   stopped by the kernel (`SIGSYS`) and the driver names it. The scorer's
+#   memory is in another process: nothing the child writes, by any address it
+#   can compute, reaches it;
+# - the allocator's object file is still read before it runs (`nm`, `readelf`
+#   and its code's bytes), so that a learner hears about a forbidden call at
+#   once, with the reason, instead of in the middle of a trace: it is
+#   **refused** when it defines a global name other than mm.h's functions, has a
+#   constructor, uses anything outside an allow-list (the driver's `mem_*`
+#   functions; of lesson 01's, exactly those an allocator built on talloc needs:
+#   `ta_init`, `ta_malloc`, `ta_free`, `ta_coalesce`, `ta_block_size_for`,
+#   `ta_walk`, `ta_freelist`, `ta_check`, and not `ta_replay_check`, which
+#   prints; `memcpy`, `memmove`, `memset`, `memcmp`, `abort` and `assert`: so no
+#   `malloc`, `mmap`, `printf`, nor `getcwd(NULL, n)`, which calls `malloc` for
+#   you), contains the bytes of a system-call instruction anywhere in its code,
+#   or keeps more than 1 KiB of writable static data; and the C source is
+#   refused when it contains inline assembly (`asm`, the `##` that could spell
+#   it in pieces, or a `section` attribute), as written and after the
+#   preprocessor;
+# - the child's anonymous resident memory (`/proc/PID/statm` of the child: the
+#   shared heap is not anonymous) may grow by 16 KiB at most over the run, so
+#   bookkeeping of more than 16 KiB kept on the stack or in other memory of its
+#   process is caught (less is not);
+# - the pattern each block is filled with can be computed, and the child has the
+#   trace, so an allocator could keep bookkeeping inside live blocks and write
+#   their pattern back just before each is freed: after operations the scorer
+#   picks at random (one in 32, from a stream the child cannot know), it checks
+#   **every** live block, and a change found that way fails the run;
+# - the report comes from the scorer alone, and the lab reads it strictly: every
+#   line must be one the driver writes, each once, or the run fails.
 #
-# What these checks close, and what they do not. They stop a plain write to the
-# driver's record, a `printf` of its own, a forged report line (through
-# `ta_replay_check`), memory from the C library by name, a system-call
-# instruction in the allocator's own code, a static array, more than 16 KiB of
-# stack, and
-# a timed allocator different from the checked one. They do **not** stop C
-# running inside the driver's process from calling any function whose address
-# it can compute. The driver itself calls `mprotect`, so its address is in the
-# driver's own table of library addresses (its GOT), a fixed distance from the
-# allocator's static variables; it can also be computed from `abort`'s. One such
-# call makes the record writable again: one reader's allocator that did this,
-# with lesson 01's first fit unchanged, reported utilisation 1.000 and passed
-# exercise 2. The allocator can also write, without any call, the driver's
-# stack, its scratch arrays and its static variables (the replay's break and
-# highest break, the tree of live blocks). Only a separate process would close
-# these: the allocator in a child, the heap shared with the driver, and a
-# system-call filter (seccomp) allowing nothing else. This lab does not do that.
-# So the score is for learners who play by the rules: the checks catch the
-# mistakes and the shortcuts an honest learner makes (an allocator that calls
-# `malloc`, keeps its bookkeeping outside the heap, or reports its own numbers),
-# not a learner who sets out to forge the grade; as in CS:APP's lab, the rules
-# cover the rest.
-#
+# What is left. A deliberate forgery of the footprint or of the checks needs the
+# scorer's memory, and the allocator's process cannot reach it: the forgeries
+# that beat the earlier, single-process version of this lab (a call to `mprotect`
+# through an address computed from `abort`'s, or read from the driver's own
+# table of library addresses, that made its record writable and reported
+# utilisation 1.000 for lesson 01's unchanged first fit) are now stopped at the
+# call, and writing what used to be the driver's variables changes only the
+# child's copies of them. The timed replays below are run by the child, so what
+# the scorer can check there is what comes back (the offsets) and the time the
+# child's process used; a child that produced the checked pass's offsets without
+# running its allocator would be timed for that, if it could keep them (it may
+# keep 16 KiB outside the heap). Throughput counts only up to glibc's, so that
+# is the part of the score such a forgery could reach.
+
 # The driver replays a trace (`alloc ID SIZE`, `free ID`, and `realloc ID SIZE`):
 #
 # 1. **Correctness**, checked after every operation: the payload lies in the heap;
@@ -566,18 +564,18 @@ print("\n".join(line for line in ab.here("mm.h").read_text().splitlines()
 #    first failing operation is named, and a crash inside the allocator is
 #    caught and named the same way.
 # 2. **Utilisation** = peak live bytes requested / peak footprint, in the same pass.
-# 3. **Throughput**: the trace replayed without checks, one warm-up replay and
-#    the median of five, in operations per second. Between replays only the
-#    break is reset, as CS:APP's `mem_reset_brk` does: the pages the checked pass
-#    opened stay open, and are zeroed (so touched) before the timer starts, so
-#    the time is the allocator's and not the kernel's first-touch page faults (an
-#    earlier version of this driver unmapped the heap before each replay, and its
-#    times were mostly those faults and `mprotect` calls). After each replay,
-#    outside the timer, every pointer must lie at the offset the checked pass
-#    returned for the same operation, and the highest break must be the same:
-#    the allocator that is timed is the one that was checked (within the limits
-#    above: one that also rewrote the driver's array of returned pointers would
-#    not be caught).
+# 3. **Throughput**: the trace replayed without checks by the allocator's
+#    process, one warm-up replay and the median of five, in operations per
+#    second. The time is that process's CPU time from the scorer's request to
+#    its answer, read by the scorer (`clock_getcpuclockid`), `mm_init`
+#    included, as CS:APP's `eval_mm_speed` times it; the two messages on the
+#    pipes add about 2 µs to every replay, on every allocator alike. Between
+#    replays only the break is reset, as CS:APP's `mem_reset_brk` does: the
+#    pages the checked pass opened stay, and are zeroed (so they exist) before
+#    the replay, so the time is the allocator's and not the kernel's first-touch
+#    page faults. After each replay every pointer must lie at the offset the
+#    checked pass returned for the same operation: the allocator that is timed
+#    is the one that was checked (within the limit above).
 #
 # The **score** is CS:APP's performance index, 0 to 100: 0 unless the allocator
 # is correct on every trace, otherwise 60 × the mean utilisation + 40 × its
@@ -592,10 +590,13 @@ print("\n".join(line for line in ab.here("mm.h").read_text().splitlines()
 # glibc and mimalloc cannot use `mem_sbrk`: they take memory from the kernel
 # themselves. They run on a separate, labelled **reference path** (`mm_libc.c`,
 # the driver built with `-DMM_REFERENCE`): the same correctness checks except
-# "inside the heap", and a footprint measured from the process, as the growth of
-# its resident memory (`/proc/self/statm`, whole 4 KiB pages) above what it was
-# before the trace. That is a different quantity from the lab's footprint:
-# every table below marks it, and the reference rows get no score.
+# "inside the heap", made in the child itself (glibc and mimalloc are trusted,
+# and have no filter), and a footprint measured from that process, as the growth
+# of its anonymous resident memory (`/proc/self/statm`, resident minus shared
+# pages, whole 4 KiB pages: a forked process maps its code again as it runs, and
+# that is not the allocator's) above what it was before the trace; their replays are timed exactly as the lab's. That is a
+# different quantity from the lab's footprint: every table below marks it, and
+# the reference rows get no score.
 #
 # **Predict:** can an allocator cheat the score by reporting a small footprint,
 # or by handing out glibc's memory? Two allocators that did, in an earlier
@@ -659,6 +660,33 @@ for name, source in cheats.items():
 # later review made the third score 100 by rewriting the driver's output line,
 # and the fourth pass the name-based inspection of that time (it listed the
 # forbidden names; `getcwd` was not one): hence the allow-list.
+#
+# **Predict:** a third review beat the one-process version of this lab with no
+# forbidden name at all: its allocator computed the address of `mprotect` from
+# that of `abort` (which it may call), made the driver's record writable and
+# lowered the footprint in it. What happens to that allocator now?
+
+# %%
+import ctypes
+
+libc = ctypes.CDLL(None)
+delta = ctypes.cast(libc.mprotect, ctypes.c_void_p).value - ctypes.cast(libc.abort, ctypes.c_void_p).value
+forger = ab.here("mm_talloc.c").read_text().replace("int mm_init(void)\n{", f"""#include <stdlib.h>
+int mm_init(void)
+{{
+    /* mprotect, through an address computed from abort's (the distance read in this notebook) */
+    int (*mp)(void *, size_t, int) = (int (*)(void *, size_t, int))(void *)((char *)abort + {delta});
+    mp((void *)0x3e0000000000, 4096, 3);              /* where the old driver kept its record */""")
+print("inspection:", ab.inspect_allocator(forger) or "nothing to refuse")
+s = ab.score(forger, "intro", repeats=0)
+print("correct" if s.ok else "REJECTED: " + s.message)
+
+# %% [markdown]
+# The inspection finds nothing: `abort` is allowed, and an address is only a
+# number. The call itself is what stops it: the kernel refuses `mprotect` to the
+# allocator's process (the filter turns it into a `SIGSYS`, whose handler tells
+# the driver which call it was), and even without the filter there would be
+# nothing to unprotect there: the record is in the scorer's process.
 #
 # **Predict:** `mm_broken.c` is the teaching allocator with one slip: it asks
 # `talloc` for 16 bytes less than requested (it "forgot" the header and footer).
@@ -784,8 +812,8 @@ allocplot.lab_plot(scores)
 #   returns an address that is only 8-byte aligned: mimalloc's smallest size
 #   class is 8 bytes, and C23 requires no more for a request that small.
 # - **Utilisation** of the teaching allocator is measured on the driver's heap.
-#   glibc's and mimalloc's figures (marked `*`, hollow in the plot) are resident
-#   pages of the whole process: whole 4 KiB pages, so tiny traces look terrible
+#   glibc's and mimalloc's figures (marked `*`, hollow in the plot) are the
+#   anonymous resident pages of their process: whole 4 KiB pages, so tiny traces look terrible
 #   for them and mimalloc's first segment weighs on every trace. Read them as a
 #   rough reference, not as the same quantity.
 # - **Throughput** on the tiny traces is noise (microseconds in all). The
@@ -961,15 +989,13 @@ else:
 #   page faults, more resident memory), and the placement policy (first fit on a
 #   LIFO list against best fit or address order: memory against time).
 # - A malloc lab measures, it does not ask: the driver owns the heap, checks that
-#   every payload lies in it, refuses an allocator file that could reach memory
-#   or the driver's output by another way, keeps its record read-only against
-#   plain writes, times the allocator it checked, and checks the process's
-#   memory growth. In one process that is as far as it goes: an allocator that
-#   calls `mprotect` by a computed address can make the record writable and
-#   forge the footprint, and the driver's stack and static variables stay
-#   writable (only a separate, filtered process would close that, and this lab
-#   does not use one). The score is for learners who play by the rules; the
-#   checks catch an honest learner's mistakes and shortcuts. It scores correctness first —
+#   every payload lies in it, and keeps its counts in a process of its own: the
+#   allocator runs in a child under a seccomp filter that lets it make no system
+#   call but its requests and answers, so a call to `mprotect` by a computed
+#   address, which forged utilisation 1.000 in the one-process version of this
+#   lab, now stops the run, named. It refuses before the run an allocator file
+#   that could reach memory or the driver's output by another way, times the
+#   allocator it checked, and checks the child's memory growth. It scores correctness first —
 #   with several traces, since one trace let a broken allocator pass — then
 #   utilisation and throughput, with throughput capped trace by trace so that
 #   speed alone cannot win.
