@@ -14,7 +14,8 @@ for print() and for compared notebook outputs.
 ``compare_managers(trace)`` is lesson 01's: the teaching allocator (a placement
 policy), glibc (its bins) and mimalloc (its pages' lists), each replayed for real.
 ``compare_glibcs(trace)``: the same trace under several glibc versions (Debian 12's 2.36,
-13's 2.41 and unstable's newest, fetched once by ``heap.glibcs``), each with its own bins;
+13's 2.41 and 2.43 from unstable or testing, pinned: ``glibcs.NEWEST_SLOT``; fetched once by
+``heap.glibcs``), each with its own bins;
 ``glibcs_view(trace)`` is the same view, or None and a sentence saying why and how to get
 the versions when they cannot be fetched (the rest of a lesson goes on).
 ``bins_side_by_side(panels, steps)``: the bins of every panel at a few steps, as text.

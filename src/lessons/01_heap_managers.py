@@ -1910,6 +1910,11 @@ print(mimalloc_cross_thread_free(48))
 #   (2.42, tcache lists for large chunks), [bb5a4f5295](https://sourceware.org/git/?p=glibc.git;a=commit;h=bb5a4f5295ced26532939703867c35f2ce8c149b)
 #   and [0b9210bd76](https://sourceware.org/git/?p=glibc.git;a=commit;h=0b9210bd760b5281f2e9f3e6640368ccb5f4a7ae)
 #   (2.43, no fastbins, 16 chunks a tcache list); 2.42's `NEWS` (the large-chunk tcache).
+#   glibc 2.44 (release tarball, `malloc/malloc.c`): the same structures as 2.43; `_int_malloc`
+#   no longer stashes unsorted exact fits in the tcache.
+# - The same drift seen by attackers: [shellphish/how2heap](https://github.com/shellphish/how2heap)
+#   keeps one folder of heap techniques per glibc version (`glibc_2.36/`, `glibc_2.41/`, ...),
+#   because a technique that works on one version's bins fails on the next.
 # - D. Leijen, B. Zorn, L. de Moura, *Mimalloc: Free List Sharding in Action*,
 #   APLAS 2019 (Microsoft Research technical report MSR-TR-2019-18),
 #   [microsoft.com/research](https://www.microsoft.com/en-us/research/publication/mimalloc-free-list-sharding-in-action/);
