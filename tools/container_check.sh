@@ -45,11 +45,29 @@ fi
 size=$("${PODMAN[@]}" image inspect --format '{{.Size}}' "$IMAGE")
 echo "[container] image $IMAGE: $(( size / 1000000 )) MB"
 
-# the image's own environment (its ENV lines), as `podman run` would set it
+# the image's own environment (its ENV lines) and command (CMD), as `podman run` would use them
 mapfile -t image_env < <("${PODMAN[@]}" image inspect --format '{{range .Config.Env}}{{println .}}{{end}}' "$IMAGE" | grep . || true)
-# 1. the first start, as a learner's: ./lab start must open JupyterLab at once, with nothing
-#    to install and every one-time preparation already done (no background warm-up started)
-first_start='cd /home/learner/course && exec ./lab start --ip=127.0.0.1 --port=$PORT --no-browser --ServerApp.token=$TOKEN'
+image_cmd=$("${PODMAN[@]}" image inspect --format '{{range .Config.Cmd}}{{.}} {{end}}' "$IMAGE")
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+TOKEN=check$RANDOM$RANDOM
+# 1. the first start, as a learner's: the image's command (a local port and token instead of
+#    8888) must open JupyterLab at once, with nothing to install and the one-time preparations
+#    done (the only thing started behind it: container/start.sh's re-check of zig's cache)
+first_start="cd /home/learner/course && exec ${image_cmd/--ip=0.0.0.0 --port=8888/--ip=127.0.0.1 --port=$PORT} --ServerApp.token=$TOKEN"
+after_start='cd /home/learner/course && .venv/bin/python - <<"PY" && ls work/00_start_here.ipynb
+from labsupport.warmstate import STEPS, status
+from labsupport.toolchain import cache_dir
+s = status()
+print("[container] warm-ups recorded at the first start:",
+      ", ".join(k + " " + s.get(k, {}).get("state", "not run") for k in STEPS))
+print("[container] background warm-up started by ./lab start:",
+      "yes" if (cache_dir() / "warmup.log").exists() else "no")
+PY
+'
+# zig's cache re-checked by container/start.sh: wait for it (then the doctor's own run is quick)
+wait_recheck='c=$HOME/.cache/labsupport; for i in $(seq 120); do [ -e $c/zig-revalidated ] && break; sleep 5; done
+  echo "[container] zig cache re-check in the background (container/start.sh):"; sed "s/^/  /" $c/zig-revalidate.log
+  [ -e $c/zig-revalidated ]'
 # 2. the doctor (the image as it ships), 3. nbval on the lessons: pytest and nbval are test
 #    tools the image leaves out, so they go into this run's container layer only
 checks='cd /home/learner/course && ./lab doctor \
@@ -58,19 +76,6 @@ checks='cd /home/learner/course && ./lab doctor \
   && for n in '"$LESSONS"'; do echo "[container] nbval lesson $n"; \
   .venv/bin/python -m pytest -p no:cacheprovider -q --nbval notebooks/${n}_*.ipynb \
     --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-current-env || exit 1; done'
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-TOKEN=check$RANDOM$RANDOM
-# after ./lab start answered: the warm-ups' states in the cache, and whether a warm-up started
-after_start='cd /home/learner/course && .venv/bin/python - <<"PY" && ls work/00_start_here.ipynb
-from labsupport.warmstate import STEPS, status
-from labsupport.toolchain import cache_dir
-s = status()
-print("[container] warm-ups recorded in the image:",
-      ", ".join(k + " " + s.get(k, {}).get("state", "not run") for k in STEPS))
-print("[container] background warm-up started by the first start:",
-      "yes" if (cache_dir() / "warmup.log").exists() else "no")
-PY
-'
 
 wait_for_lab() {   # seconds until JupyterLab answers on $PORT, or exit 1
   local t0=$SECONDS
@@ -86,14 +91,13 @@ PY
 }
 
 status=0
+echo "[container] the image's command: $image_cmd"
 if "${PODMAN[@]}" run --rm --network host "$IMAGE" true >/dev/null 2>&1; then
   echo "[container] podman run works: running the course in the container"
-  cid=$("${PODMAN[@]}" run -d --network host "$IMAGE" bash -c "PORT=$PORT TOKEN=$TOKEN; $first_start")
-  if secs=$(wait_for_lab); then echo "[container] first start: JupyterLab answered after $secs s"; else
-    echo "[container] first start: JupyterLab did not answer"; status=1; fi
-  "${PODMAN[@]}" exec "$cid" bash -c "$after_start" || status=1
-  "${PODMAN[@]}" exec "$cid" bash -c "$checks" || status=1
-  "${PODMAN[@]}" rm -f "$cid" >/dev/null
+  cid=$("${PODMAN[@]}" run -d --network host "$IMAGE" bash -c "$first_start")
+  in_ctr() { "${PODMAN[@]}" exec "$cid" bash -c "$1"; }
+  stop_first() { :; }                  # JupyterLab keeps running beside the checks
+  cleanup() { "${PODMAN[@]}" rm -f "$cid" >/dev/null 2>&1 || true; }
 else
   echo "[container] podman run is refused here: running the image's files with podman mount + chroot as learner"
   cid=$("${PODMAN[@]}" create "$IMAGE")
@@ -101,36 +105,38 @@ else
   mounts=()
   lab_pid=
   cleanup() {
-    [ -n "$lab_pid" ] && kill -- "-$lab_pid" 2>/dev/null && sleep 2
+    if [ -n "$lab_pid" ]; then kill -- "-$lab_pid" 2>/dev/null; sleep 2; fi
     for ((i=${#mounts[@]}-1; i>=0; i--)); do umount -l "${mounts[$i]}" 2>/dev/null || true; done
     "${PODMAN[@]}" umount "$cid" >/dev/null 2>&1 || true
     "${PODMAN[@]}" rm "$cid" >/dev/null 2>&1 || true
   }
-  trap cleanup EXIT
   for d in proc sys dev dev/pts; do
     case $d in proc) mount -t proc proc "$mnt/proc" ;; *) mount --bind "/$d" "$mnt/$d" ;; esac
     mounts+=("$mnt/$d")
   done
   mount -t tmpfs tmpfs "$mnt/tmp"; mounts+=("$mnt/tmp")
   cp /etc/resolv.conf "$mnt/etc/resolv.conf"
-  as_learner() {
+  in_ctr() {
     chroot --userspec=learner:learner "$mnt" /usr/bin/env -i HOME=/home/learner USER=learner \
-      PATH=/usr/local/bin:/usr/bin:/bin "${image_env[@]}" PORT="$PORT" TOKEN="$TOKEN" bash -c "$1"
+      PATH=/usr/local/bin:/usr/bin:/bin "${image_env[@]}" bash -c "$1"
   }
-  # its own process group (setsid), so that it and only it is stopped afterwards
+  # in its own process group (setsid), so that it and only it is stopped afterwards
   setsid chroot --userspec=learner:learner "$mnt" /usr/bin/env -i HOME=/home/learner USER=learner \
-    PATH=/usr/local/bin:/usr/bin:/bin "${image_env[@]}" PORT="$PORT" TOKEN="$TOKEN" bash -c "$first_start" \
+    PATH=/usr/local/bin:/usr/bin:/bin "${image_env[@]}" bash -c "$first_start" \
     > /var/tmp/container-first-start.log 2>&1 &
   lab_pid=$!
-  if secs=$(wait_for_lab); then echo "[container] first start: JupyterLab answered after $secs s"; else
-    echo "[container] first start: JupyterLab did not answer (/var/tmp/container-first-start.log)"; status=1; fi
-  grep -E '^\S*\[lab\]|preparations|installing' /var/tmp/container-first-start.log | sed 's/^/  start: /' || true
-  set +e
-  as_learner "$after_start" || status=1
-  kill -- "-$lab_pid" 2>/dev/null; wait "$lab_pid" 2>/dev/null; lab_pid=
-  as_learner "$checks" || status=1
-  set -e
+  stop_first() { kill -- "-$lab_pid" 2>/dev/null; wait "$lab_pid" 2>/dev/null; lab_pid=; }
 fi
+trap cleanup EXIT
+if secs=$(wait_for_lab); then echo "[container] first start: JupyterLab answered after $secs s"; else
+  echo "[container] first start: JupyterLab did not answer (/var/tmp/container-first-start.log)"; status=1; fi
+grep -E '^\S*\[lab\]|preparations|installing' /var/tmp/container-first-start.log 2>/dev/null | sed 's/^/  start: /' || true
+set +e
+in_ctr "$after_start" || status=1
+in_ctr "$wait_recheck" || status=1
+stop_first
+in_ctr "$checks" || status=1
+set -e
 echo "[container] largest parts of the image:"
 mnt=$("${PODMAN[@]}" image mount "$IMAGE") || true
 if [ -n "$mnt" ]; then
