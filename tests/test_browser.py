@@ -151,22 +151,40 @@ def browser():
         b.close()
 
 
-def _run_all(page, timeout_s: float):
+def _start_all(page):
     _accept_dialogs(page)
     # by the command's name (the palette, typed into, once left a cell in edit mode and ran nothing)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+def _wait_all(page, timeout_s: float):
     page.wait_for_timeout(1000)
     deadline = time.time() + timeout_s
     while time.time() < deadline:
+        _accept_dialogs(page)            # a kernel dialog that came late (a busy machine) holds the run
         busy = page.locator(".jp-InputPrompt", has_text="[*]").count()
-        status = page.locator(".jp-Notebook-ExecutionIndicator, .jp-DebuggerBugButton").count()
         if busy == 0:
             idle = page.evaluate("""() => !document.querySelector('[data-status="busy"]')""")
             if idle:
                 return
         page.wait_for_timeout(1000)
-        del status
     raise TimeoutError(f"cells still running after {timeout_s:.0f} s")
+
+
+def _run_all(page, timeout_s: float):
+    _start_all(page)
+    _wait_all(page, timeout_s)
+
+
+def _until_changed(read, before, timeout_s: float = 20.0):
+    """What ``read()`` returns once it differs from ``before``, or the last value after
+    ``timeout_s`` (a kernel busy with another lesson answers a slider later than an idle one)."""
+    deadline = time.time() + timeout_s
+    while True:
+        now = read()
+        if now != before or time.time() > deadline:
+            return now
+        time.sleep(0.3)
 
 
 def _check_page(page, stored: dict | None = None) -> list[str]:
@@ -216,7 +234,7 @@ def _axe(page) -> tuple[list[str], list[str]]:
             .filter(o => o.querySelector('.jupyter-widgets, img, svg, canvas'));
         areas.forEach(o => o.setAttribute('data-axe-target', ''));
         if (!areas.length) return [];
-        const result = await axe.run({include: [['[data-axe-target]']]});
+        const result = await axe.run({include: [['[data-axe-target]']]}, {resultTypes: ['violations']});
         return result.violations.filter(v => v.impact === 'critical' || v.impact === 'serious')
             .flatMap(v => v.nodes.map(n => {
                 const el = document.querySelector(n.target[0]);
@@ -246,8 +264,8 @@ def _interact(page) -> str | None:
         slider.focus()
         for _ in range(3):
             page.keyboard.press("ArrowRight")
-        page.wait_for_timeout(1500)
-        after = _picture_of(box.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea-output')][1]"))
+        after = _until_changed(lambda: _picture_of(
+            box.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea-output')][1]")), before)
         return None if before != after else "moving the slider did not change the picture"
     select = page.locator(".jupyter-widgets select").first
     if select.count():
@@ -258,16 +276,16 @@ def _interact(page) -> str | None:
             return None
         current = select.evaluate("s => s.selectedIndex")
         select.select_option(index=(current + 1) % count)
-        page.wait_for_timeout(1500)
-        return None if _picture_of(area) != before else "choosing another option did not change the picture"
+        after = _until_changed(lambda: _picture_of(area), before)
+        return None if after != before else "choosing another option did not change the picture"
     number = page.locator(".jupyter-widgets input[type=number]").first
     if number.count():
         area = number.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea-output')][1]")
         before = _picture_of(area)
         number.fill(str(int(number.input_value() or 0) + 1))
         number.press("Enter")
-        page.wait_for_timeout(1500)
-        return None if _picture_of(area) != before else "typing another number did not change the picture"
+        after = _until_changed(lambda: _picture_of(area), before)
+        return None if after != before else "typing another number did not change the picture"
     return "no slider, dropdown or number box to move"
 
 
@@ -281,8 +299,8 @@ def _play(page) -> str | None:
     handle = row.locator(".noUi-handle").first
     before = handle.get_attribute("aria-valuenow")
     button.click()
-    page.wait_for_timeout(2500)
-    after = handle.get_attribute("aria-valuenow")
+    page.wait_for_timeout(1000)
+    after = _until_changed(lambda: handle.get_attribute("aria-valuenow"), before)
     if button.get_attribute("aria-pressed") == "true" or "mod-active" in (button.get_attribute("class") or ""):
         button.click()                                   # pause
     return None if after != before else "pressing play did not move the slider"
@@ -319,15 +337,51 @@ def _shot(page, name) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("name", _lessons_drawing())
-def test_lesson_widgets_render_and_respond(lab_server, browser, name):
+# Lessons run ahead: while one lesson's page is checked, the next one's cells already run in
+# their own kernel (the machine has 2 cores; the checks themselves mostly wait on the browser).
+AHEAD = int(os.environ.get("LABSUPPORT_BROWSER_AHEAD", "1"))
+
+
+class _Runs:
+    """Each lesson's page opened and its cells started, up to AHEAD lessons before the test
+    that checks them asks for it."""
+
+    def __init__(self, browser, url, token, order):
+        self.browser, self.url, self.token, self.order = browser, url, token, order
+        self.started: dict = {}
+
+    def take(self, name):
+        i = self.order.index(name)
+        for n in self.order[i:i + 1 + AHEAD]:
+            if n not in self.started:
+                errors: list[str] = []
+                start = time.monotonic()
+                page = _open(self.browser, self.url, self.token, n, errors)
+                _start_all(page)
+                self.started[n] = (page, errors, start)
+        return self.started.pop(name)
+
+    def close(self):
+        for page, _, _ in self.started.values():
+            page.close()
+
+
+@pytest.fixture(scope="module")
+def runs(request, lab_server, browser):
     url, token, _ = lab_server
+    order = [item.callspec.params["name"] for item in request.session.items   # -k leaves some out
+             if getattr(item, "originalname", None) == "test_lesson_widgets_render_and_respond"]
+    r = _Runs(browser, url, token, order)
+    yield r
+    r.close()
+
+
+@pytest.mark.parametrize("name", _lessons_drawing())
+def test_lesson_widgets_render_and_respond(runs, name):
     stored = _stored(name)
-    errors: list[str] = []
-    start = time.monotonic()
-    page = _open(browser, url, token, name, errors)
+    page, errors, start = runs.take(name)
     try:
-        _run_all(page, timeout_s=900)
+        _wait_all(page, timeout_s=900)
         ran_s = time.monotonic() - start
         problems = _check_page(page, stored)
         moved = _interact(page) if stored["widgets"] else None
