@@ -129,3 +129,34 @@ def test_exercise_3b_is_graded_against_the_record_where_the_versions_cannot_run(
     assert not hm.check_glibc_versions(wrong)
     out = capsys.readouterr().out
     assert "✘" in out and "holds 16 chunks" in out and "a2" not in out.split("hint:")[1]
+
+
+def test_the_probe_against_debians_newest_glibc():
+    """Debian experimental's libc6 (2.44-3 in December 2026), fetched like the three slots and run
+    under its own loader: a glibc the probe knows (up to 2.44) gives steps that parse, with 2.43's
+    layout (no fastbins, a 768-byte tcache chunk made by the first free, 16 chunks a list); a newer
+    one (experimental moves on) is refused by name, never drawn wrong."""
+    from labsupport.heap.glibc import tcache_fill_count
+    from labsupport.heap.traces import random_trace
+    try:
+        (g,) = glibcs.fetch(("experimental",), say=lambda line: None)
+    except (MissingTool, RuntimeError) as exc:
+        pytest.skip(f"Debian experimental's libc6 cannot be fetched here: {exc}")
+    if g.version > (2, 44):
+        with pytest.raises(RuntimeError, match=f"glibc {g.version[0]}.{g.version[1]} is not supported"):
+            glibcs.steps_under("coalesce", g)
+        return
+    assert g.version >= (2, 43)
+    s = glibcs.steps_under("coalesce", g)
+    assert s.glibc == g.version
+    fill = tcache_fill_count(g.version)
+    for trace in ("coalesce", random_trace(400, seed=3, sizes=(16, 1500))):
+        s = glibcs.steps_under(trace, g)
+        for i in range(1, len(s)):
+            st = s[i]
+            assert st.chunks[0].offset == 0 and st.chunks[-1].state == "top"
+            for a, b in zip(st.chunks, st.chunks[1:]):          # chunks tile the heap up to top
+                assert a.offset + a.size == b.offset
+            assert all(c.size == 768 for c in st.chunks if c.state == "tcache_struct")
+            assert not any(str(b.type) == "fastbin" for b in st.bins)
+            assert all(len(b) <= fill for b in st.bins if str(b.type) == "tcache")

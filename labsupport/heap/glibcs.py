@@ -94,10 +94,12 @@ def _dir() -> Path:
     return cache_dir() / "glibc"
 
 
-def installed() -> list[GlibcRoot]:
-    """The glibc versions already unpacked in the course cache, oldest first."""
+def installed(releases=RELEASES) -> list[GlibcRoot]:
+    """The glibc versions already unpacked in the course cache, oldest first (of ``releases``:
+    the three slots by default; ``fetch(("experimental",))`` adds Debian's newest, which only
+    the tests use, to check glibc_probe against the next glibc)."""
     out = []
-    for release in RELEASES:
+    for release in releases:
         stamp = _dir() / release / "package-version"
         if stamp.exists():
             suite = _dir() / release / "suite"          # "sid" may have come from testing
@@ -175,7 +177,7 @@ def fetch(releases=RELEASES, say=print) -> list[GlibcRoot]:
             (target / "suite").write_text(suite + "\n")
             say(f"  {release}: glibc {version}")
         shutil.rmtree(work, ignore_errors=True)
-    return [g for g in installed() if (g.slot or g.release) in releases]
+    return [g for g in installed(releases) if (g.slot or g.release) in releases]
 
 
 def _is_pinned(package_version: str) -> bool:
