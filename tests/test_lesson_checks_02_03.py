@@ -148,3 +148,42 @@ def test_the_oracle_guard_follows_a_value_into_earlier_cells():
     # a prediction run from a string
     history[-1] = "my_prediction = eval('_p')"
     assert alignment._HIDDEN.search(alignment._code(alignment.solution_sources("my_prediction", history)[0]))
+
+
+def test_the_oracle_guard_reads_names_not_notes_and_follows_later_changes():
+    """review4 02-03, defects 3 and 4: a later cell that changes the answer, IPython's `_`,
+    globals(), ctypes and numpy are refused; a note that says "sizeof" is not."""
+    setup = ["import labsupport as lab", "get_ipython().run_cell_magic('cffi', 'quiz', 'struct q1 { char c; };')"]
+    stub = "my_prediction = {'q1': {'sizeof': ..., 'c': ...}}"
+    right = "my_prediction = {'q1': {'sizeof': 1, 'c': 0}}"
+
+    def verdict(*cells):
+        return alignment.oracle_in("\n".join(alignment.solution_sources("my_prediction", [*setup, *cells])))
+
+    assert verdict(right) is None
+    assert verdict(right, "check_layout_prediction(my_prediction, quiz)") is None     # the check run twice
+    assert verdict('"""My working: sizeof rounds up, offsetof, quiz.ffi\n"""\n' + right) is None
+    assert verdict("def up(x, a):\n    return (x + a - 1) // a * a",
+                   "my_prediction = {'q1': {'sizeof': up(1, 1), 'c': 0}}") is None
+    assert verdict("my_prediction = {}\nfor _ in range(1):\n    my_prediction['q1'] = {'sizeof': 1}") is None
+    assert verdict(stub, "for n in ('q1',):\n    L = lab.struct_layout(quiz, 'struct ' + n)\n"
+                         "    my_prediction[n] = {f.name: f.offset for f in L.fields}") == ("oracle", "struct_layout")
+    assert verdict(stub, "my_prediction['q1'].update(sizeof=lab.struct_layout(quiz, 'struct q1').size)")[0] == "oracle"
+    assert verdict("def fill(d):\n    d['q1'] = {'sizeof': lab.struct_layout(quiz, 'struct q1').size}",
+                   stub, "fill(my_prediction)") == ("oracle", "struct_layout")
+    assert verdict("{'q1': lab.struct_layout(quiz, 'struct q1').size}", "my_prediction = _") == ("hidden", "_")
+    assert verdict("_p = {'q1': 1}", "my_prediction = globals()['_p']") == ("hidden", "globals")
+    assert verdict("my_prediction = Out[3]") == ("hidden", "Out")
+    assert verdict("my_prediction = _3") == ("hidden", "_3")
+    assert verdict("import ctypes as C\nclass Q1(C.Structure):\n    _fields_ = [('c', C.c_char)]\n"
+                   "my_prediction = {'q1': {'sizeof': len(bytes(Q1()))}}")[0] == "oracle"
+    assert verdict("import numpy as np\nd = np.dtype([('c', 'i1')], align=True)\n"
+                   "my_prediction = {'q1': {'sizeof': d.itemsize}}") == ("oracle", "dtype")
+
+
+def test_the_cases_catch_round_half_even_and_a_16_bit_offset():
+    """review4 02-03, defects 1, 2 and 8."""
+    assert any(p % n == 0 and (p // n) % 2 for p, n in virtual_memory.PREDICT_CASES)
+    assert round(303 / 3 + 0.5) != 101                     # Python rounds 101.5 to 102
+    assert max(a for _, a, _ in alignment.CASES) > 65536
+    assert {"mmap64", "__mmap", "mremap", "sbrk", "__sbrk"} <= set(alignment.FORBIDDEN_ALLOCATORS)

@@ -174,10 +174,12 @@ print("sizeof(struct rec[4]) =", ffi.sizeof("struct rec[4]"), "= 4 *", ffi.sizeo
 # `my_prediction` with `sizeof` and the offset of each field (on this machine,
 # x86-64 Linux: `char` 1, `short` 2, `int` 4, `double` 8, for both size and
 # alignment). Type the numbers in: an answer that asks the compiler (`struct_layout`,
-# `offsetof`, `quiz.ffi`), in its own cell or in an earlier one whose result it copies,
-# is not a prediction, and the check refuses it. The check
-# compares every number with the compiler's and, when one is wrong, tells you which
-# rule decides it.
+# `offsetof`, `quiz.ffi`) or a library that lays out C structs itself (`ctypes`, numpy's
+# `dtype`), in its own cell, in an earlier one whose result it copies or in a later one
+# that changes it, is not a prediction, and the check refuses the obvious routes (it
+# reads the cells' code, names only, not your notes: a determined detour gets past it,
+# and only fools you). The check compares every number with the compiler's and, when
+# one is wrong, tells you which rule decides it.
 
 # %%
 # %%cffi quiz
@@ -690,10 +692,11 @@ if WIN:
 # real block started so that `my_aligned_free` can hand *that* pointer to `free`.
 #
 # The check first reads which functions your module calls (`nm -D --undefined-only`):
-# `malloc` and `free`, and no other aligned allocator (nor `dlsym` to find one, nor any
-# of mimalloc's `mi_` functions: a cell built with `--mimalloc` is refused). Then it
-# builds `native_examples/02_alignment/aligned_check.c` against your cell and runs each
-# case, alignments from 8 to 65536, in an isolated child into which
+# `malloc` and `free`, and no other aligned allocator (nor `dlsym` to find one, nor
+# `mmap` or `sbrk` under any of their names, nor any of mimalloc's `mi_` functions: a
+# cell built with `--mimalloc` is refused). Then it builds
+# `native_examples/02_alignment/aligned_check.c` against your cell and runs each case,
+# alignments from 8 to 2 MiB (a huge page's), in an isolated child into which
 # `aligned_forbid.c` is preloaded: while your functions run, glibc's aligned allocators
 # (`aligned_alloc`, `memalign`, `posix_memalign`, `valloc`, `pvalloc` and their
 # `__libc_` aliases) end the child. It asks for two blocks, checks their alignment, writes every
@@ -981,9 +984,13 @@ else:
 # AMD processors have it too) raises a debug trap (**#DB**) after it. Linux uses
 # whichever the processor has (`split_lock_detect=warn|fatal|ratelimit:N|off` on the
 # kernel command line; [the kernel's documentation](https://docs.kernel.org/arch/x86/buslock.html)).
-# In `warn` mode, the default where the feature exists, it logs the first offence of
-# a task, and with `/proc/sys/kernel/split_lock_mitigate` = 1 makes the offender
-# **sleep 10 ms** ("misery factor #1"); in `fatal` mode the program gets **SIGBUS**.
+# In `warn` mode, the default where the feature exists, the two differ. With #AC
+# (Intel's split lock detection) Linux logs a task's first offence, and with
+# `/proc/sys/kernel/split_lock_mitigate` = 1 makes the offender **sleep 10 ms**
+# ("misery factor #1"). With #DB (bus lock detection) `warn` only logs, every bus lock
+# (rate-limited), with no sleep; only `ratelimit:N` slows the task there, to N bus
+# locks a second (it sleeps 20 ms at a time until it may go on). In `fatal` mode the
+# program gets **SIGBUS** either way.
 # The code is `split_lock_warn()` and `handle_bus_lock()` in Linux 6.1's
 # `arch/x86/kernel/cpu/intel.c` (lines 1232-1272 and 1324-1343; newer kernels moved
 # them to `arch/x86/kernel/cpu/bus_lock.c`). A hypervisor's kernel applies the same

@@ -51,6 +51,7 @@
 # %%
 import os
 import re
+import resource
 import statistics
 
 import labsupport as lab
@@ -349,8 +350,11 @@ runs = [commit_deltas(commit_run.stdout)]
 runs += [commit_deltas(lab.run_program([OVERCOMMIT, "commit"], timeout=60).stdout) for _ in range(2)]
 COMMIT = "mprotect 256 MiB READ|WRITE (commit)"
 # in mode 2 with less than 256 MiB left under CommitLimit the mprotect is refused
-# ("refused (ENOMEM)" above, no Committed_AS line): nothing charged, nothing written
+# ("refused (ENOMEM)" above, no Committed_AS line): nothing charged, nothing written;
+# so it is under a data limit (ulimit -d, RLIMIT_DATA) too small for it, in any mode
 charged = [run for run in runs if ("plain reservation", COMMIT) in run]
+data_limit = resource.getrlimit(resource.RLIMIT_DATA)[0]
+small_data_limit = data_limit != resource.RLIM_INFINITY and data_limit < 512 << 20
 
 
 def median(step, among):
@@ -361,8 +365,9 @@ def median(step, among):
 among = charged or runs
 strict = open("/proc/sys/vm/overcommit_memory").read().strip() == "2"
 print("reserve 1 GiB PROT_NONE charged about 0 MiB:", abs(median("mmap 1 GiB PROT_NONE (reserve)", among)) < 32)
-print("mprotect 256 MiB READ|WRITE charged about 256 MiB, or was refused (mode 2 at its CommitLimit):",
-      abs(median(COMMIT, charged) - 256) < 32 if charged else strict)
+print("mprotect 256 MiB READ|WRITE charged about 256 MiB, or was refused (mode 2 at its CommitLimit, "
+      "or a small ulimit -d):",
+      abs(median(COMMIT, charged) - 256) < 32 if charged else strict or small_data_limit)
 print("writing 8 MiB of it charged nothing more:", abs(median("write 8 MiB of it", charged)) < 32)
 print("munmap gave back what the mprotect charged:",
       abs(median("munmap", among) + median(COMMIT, charged)) < 32)
@@ -374,12 +379,18 @@ print("munmap gave back what the mprotect charged:",
 # ("cannot reduce our commit if we make it unwritable again", the same comment).
 # With `MAP_NORESERVE` (the second half of the output) nothing is charged while the
 # overcommit mode is 0 or 1. In mode 2 the charge is also a limit: with less than
-# 256 MiB left under `CommitLimit`, the `mprotect` itself fails, and the program prints
-# `refused (ENOMEM)` for that step (nothing was charged, so nothing is written and
-# `munmap` gives nothing back), in both halves, since mode 2 ignores `MAP_NORESERVE`.
-# The four lines above hold either way. So Linux has Windows' two steps, reserve and
-# commit, and charges the commit as Windows does; what differs is what happens when the
-# total passes the limit (section 3).
+# 256 MiB left under `CommitLimit` (a little more, in fact: a process without
+# `CAP_SYS_ADMIN` must leave `vm.admin_reserve_kbytes` for root, and every process
+# 1/32 of its own mapped size or `vm.user_reserve_kbytes`, whichever is smaller;
+# `__vm_enough_memory`, `mm/util.c` lines 1008-1025 in Linux 6.1), the `mprotect`
+# itself fails, and the program prints `refused (ENOMEM)` for that step (nothing was
+# charged, so nothing is written and `munmap` gives nothing back), in both halves,
+# since mode 2 ignores `MAP_NORESERVE`. A data limit (`ulimit -d`, `RLIMIT_DATA`)
+# smaller than the process's writable private memory plus 256 MiB refuses it too, in
+# any mode (`may_expand_vm`, `mm/mprotect.c` lines 589-591), and the compared line
+# accepts that refusal as well. The four lines above hold either way. So Linux has
+# Windows' two steps, reserve and commit, and charges the commit as Windows does; what
+# differs is what happens when the total passes the limit (section 3).
 #
 # ### Transparent huge pages
 #
@@ -536,7 +547,7 @@ check_predict(predict)
 # |---|---|---|
 # | `0` (the default) | heuristic | the *one* request is larger than all of RAM + swap (since Linux 5.2, commit 8c7829b04c52; before it, mode 0 compared with the free and reclaimable memory, so a smaller request could fail on a busy machine) |
 # | `1` | always | never |
-# | `2` | strict | the total would pass `CommitLimit` (swap + `overcommit_ratio`, 50 % by default, of RAM); `MAP_NORESERVE` is ignored |
+# | `2` | strict | the total would pass `CommitLimit` (swap + `overcommit_ratio`, 50 % by default, of RAM), less the reserves of section 2 (`vm.admin_reserve_kbytes`, `vm.user_reserve_kbytes`); `MAP_NORESERVE` is ignored |
 #
 # Mode 2 is the guarantee Windows gives: a commit that succeeded can always be
 # touched. Machines differ: a Kubernetes node runs mode 1 (the kubelet sets

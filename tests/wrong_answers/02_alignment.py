@@ -101,6 +101,31 @@ my_prediction = {q: {k: Anything() for k in ("sizeof", "c", "i", "d", "s", "e", 
     for name in ("q1", "q2", "q3", "q4")
 }
 ''', "instead of predicting"),
+        # review4 02-03, defect 3: the layout computed by ctypes, a library that lays out C
+        # structs itself
+        ("gaming", '''import ctypes as C
+
+
+class Q1(C.Structure):
+    _fields_ = [("c", C.c_char), ("i", C.c_int), ("d", C.c_char)]
+
+
+my_prediction = {"q1": {"sizeof": C.sizeof(Q1), **{f: getattr(Q1, f).offset for f, _ in Q1._fields_}}}
+''', "instead of predicting"),
+        # ... and by numpy's aligned dtype
+        ("gaming", '''import numpy as np
+
+d = np.dtype([("c", "i1"), ("i", "i4"), ("d", "i1")], align=True)
+my_prediction = {"q1": {"sizeof": d.itemsize, **{f: d.fields[f][1] for f in d.names}}}
+''', "instead of predicting"),
+        # the stub left as it is, and the answer filled in by a later cell from struct_layout
+        ("gaming", '''my_prediction = {q: {} for q in ("q1", "q2", "q3", "q4")}
+get_ipython().run_cell('for n in ("q1", "q2", "q3", "q4"):\\n    L = lab.struct_layout(quiz, "struct " + n)\\n    my_prediction[n] = {**{f.name: f.offset for f in L.fields}, "sizeof": L.size}', store_history=True)
+''', "instead of predicting"),
+        # IPython's last result and a lookup through globals(): names no cell binds
+        ("gaming", '''get_ipython().run_cell('_p = {n: {**{f.name: f.offset for f in lab.struct_layout(quiz, "struct " + n).fields}, "sizeof": lab.struct_layout(quiz, "struct " + n).size} for n in ("q1", "q2", "q3", "q4")}', store_history=True)
+my_prediction = globals()["_p"]
+''', "type the numbers you predict"),
     ],
     2: [
         # doubles moved first, the rest left in place -> 40 bytes, not 32
@@ -198,9 +223,10 @@ static unsigned char *pool;
 static int next;
 
 void *my_aligned_alloc(size_t size, size_t alignment) {
-    if (!pool) pool = malloc(64 * 73728);           /* 64 slots of 8 KiB + room to align to 64 KiB */
+    /* 64 slots of 8 KiB + room to align to 2 MiB, the largest alignment the check asks for */
+    if (!pool) pool = malloc(64 * (8192 + (2 << 20)));
     if (size > 8192) { free(pool); return NULL; }
-    unsigned char *p = pool + 73728 * (next++ % 64);
+    unsigned char *p = pool + (8192 + (2 << 20)) * (next++ % 64);
     return (void *)(((uintptr_t)p + alignment - 1) & ~(uintptr_t)(alignment - 1));
 }
 
@@ -326,6 +352,38 @@ void *my_aligned_alloc(size_t size, size_t alignment) {
 
 void my_aligned_free(void *p) {
     free(p);
+}
+''', "using only malloc and free"),
+        # review4 02-03, defect 2: the offset kept in 16 bits below the block: right only
+        # while it is below 65536; the 1 MiB and 2 MiB alignments break it
+        ("partial", _ALLOC_HEAD + '''
+void *my_aligned_alloc(size_t size, size_t alignment) {
+    unsigned char *raw = malloc(size + alignment - 1 + sizeof(uint16_t));
+    if (!raw) return NULL;
+    uintptr_t a = ((uintptr_t)raw + sizeof(uint16_t) + alignment - 1) & ~(uintptr_t)(alignment - 1);
+    ((uint16_t *)a)[-1] = (uint16_t)(a - (uintptr_t)raw);   /* the offset, in 16 bits */
+    return (void *)a;
+}
+
+void my_aligned_free(void *p) {
+    if (p) free((unsigned char *)p - ((uint16_t *)p)[-1]);
+}
+''', "free() must get the pointer malloc returned"),
+        # review4 02-03, defect 8: mmap64 (the same function as mmap in glibc) for big alignments
+        ("forbidden", _ALLOC_HEAD + '''#include <sys/mman.h>
+
+void *my_aligned_alloc(size_t size, size_t alignment) {
+    if (alignment >= (1 << 20))
+        return mmap64(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *raw = malloc(size + alignment - 1 + sizeof(void *));
+    if (!raw) return NULL;
+    uintptr_t aligned = ((uintptr_t)raw + sizeof(void *) + alignment - 1) & ~(uintptr_t)(alignment - 1);
+    ((void **)aligned)[-1] = raw;
+    return (void *)aligned;
+}
+
+void my_aligned_free(void *p) {
+    if (p) free(((void **)p)[-1]);
 }
 ''', "using only malloc and free"),
     ],

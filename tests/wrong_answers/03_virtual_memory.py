@@ -38,6 +38,12 @@ WRONG = {
     touched = pages // n + 1
     return touched * page // 1024, touched
 ''', "round up"),
+        # C's (int)(x + 0.5) habit in Python: round() rounds half to even, so an exact division
+        # with an odd quotient comes out one too many (review4 02-03, defect 1: (303, 3))
+        ("partial", '''def predict(pages, n, page):
+    touched = round(pages / n + 0.5)
+    return touched * page // 1024, touched
+''', "round up"),
         # the old two-argument signature: the task asks for the page size as an argument
         ("partial", '''def predict(pages, n):
     touched = (pages + n - 1) // n
