@@ -821,9 +821,15 @@ def score(allocator: str, trace, repeats: int = 5, timeout: float = 60.0, label:
     fail = re.search(r"^(FAIL .*|ERROR .*)$", out, re.M)
     if fail or not r.ok:
         msg = _name_op(fail.group(1), trace) if fail else f"the driver {r.status()}"
-        said = re.search(r"Assertion .*", r.stderr or "")       # an assert of the allocator's own, on stderr
+        # an assert of the allocator's own (or glibc's stack protector) writes to stderr, then aborts; on
+        # the way glibc maps a page for the message (mmap), which the filter stops: name the assert
+        said = re.search(r"Assertion .*|\*\*\* .* \*\*\*.*", r.stderr or "")
         if said:
-            msg += f" (your assert: {said.group(0)[:200]})"
+            why = f"your allocator stopped itself: {said.group(0)[:200]}"
+            msg, n = re.subn(r"the allocator's process called mmap \(system call \d+\), which the lab's seccomp "
+                             r"filter refuses.*|the allocator crashed \(SIGABRT: an assert or abort\)", why, msg)
+            if not n:
+                msg += f" ({why})"
         return Score(name, trace.name, False, msg, ops=len(trace), reference=ref)
     try:
         got = parse_driver_output(out, repeats, ref)

@@ -753,7 +753,8 @@ static void child_main(int req_r, int rep_w)
     close(1);
     for (int fd = REP_FD + 1; fd < 1024; fd++) close(fd);
     touch_ta_check();
-    free(malloc(1));                     /* glibc's arena made now: assert's message needs it */
+    void *volatile warm = malloc(1);     /* glibc's arena made now (assert's message needs it): */
+    free(warm);                          /* volatile, or gcc drops the pair */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_sigsys;
