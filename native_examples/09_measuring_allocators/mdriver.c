@@ -274,7 +274,8 @@ static int child_gone(long i, int status)
         int sig = WTERMSIG(status);
         why = sig == SIGSEGV ? "the allocator crashed (SIGSEGV)" : sig == SIGBUS ? "the allocator crashed (SIGBUS)"
             : sig == SIGABRT ? "the allocator crashed (SIGABRT: an assert or abort)"
-            : sig == SIGSYS ? "the allocator made a system call the lab's filter refuses (SIGSYS)"
+            : sig == SIGSYS ? "the allocator's process made a system call the lab's seccomp filter refuses (SIGSYS, "
+                              "with signals blocked, as glibc's fork does, so the call could not be named)"
             : sig == SIGKILL ? "the allocator's process was killed (SIGKILL)" : NULL;
         if (!why) { snprintf(buf, sizeof buf, "the allocator's process died by signal %d", sig); why = buf; }
     } else if (WIFEXITED(status)) {
