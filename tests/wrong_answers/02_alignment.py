@@ -371,6 +371,9 @@ void my_aligned_free(void *p) {
 ''', "free() must get the pointer malloc returned"),
         # review4 02-03, defect 8: mmap64 (the same function as mmap in glibc) for big alignments
         ("forbidden", _ALLOC_HEAD + '''#include <sys/mman.h>
+/* declared by hand: <sys/mman.h> declares it only with _LARGEFILE64_SOURCE, and gcc 14 and
+   later refuse an implicit declaration */
+extern void *mmap64(void *addr, size_t len, int prot, int flags, int fd, long offset);
 
 void *my_aligned_alloc(size_t size, size_t alignment) {
     if (alignment >= (1 << 20))
