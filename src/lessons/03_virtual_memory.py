@@ -242,11 +242,11 @@ print(f"{os.confstr('CS_GNU_LIBC_VERSION')}: the [heap] began with {heap.size >>
 #   merged" and finds the region by its size. 64 MiB are mapped, **8 MiB are
 #   resident**: only the pages the program wrote.
 # - The **`[heap]`** appears at step 2 too: `printf`, called after the first
-#   snapshot, allocated its output buffer with a small `malloc`, which glibc serves
-#   from the brk heap. Its first size is the first request glibc served from it, plus
-#   128 KiB (`M_TOP_PAD`'s default, `sysdeps/generic/malloc-machine.h` line 38 at 2.36) and 32
-#   bytes, rounded up to whole pages (`sysmalloc`, `malloc/malloc.c` line 2681 at glibc
-#   2.36). What that first request is depends on the glibc version, so the compared
+#   snapshot, allocated its output buffer with a `malloc` of 4 KiB, which glibc serves
+#   from the brk heap. The heap's first size is the first request glibc served from
+#   it, plus 128 KiB (`M_TOP_PAD`'s default, `sysdeps/generic/malloc-machine.h` line 38
+#   at 2.36) and 32 bytes, rounded up to whole pages (`sysmalloc`, `malloc/malloc.c`
+#   line 2681 at 2.36). What that first request is depends on the glibc version, so the compared
 #   cell prints only "128 KiB + the first request" and the cell under it the size.
 #   Up to glibc 2.41 any first `malloc` of a thread first sets up its tcache table
 #   (`MAYBE_INIT_TCACHE` in `__libc_malloc`, line 3300 at 2.36; 640 bytes there): that
