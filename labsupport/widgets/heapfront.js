@@ -88,7 +88,125 @@ export function svgOf(c, s) {
   return parts.join("");
 }
 
+/** Python's draw_heap row width: a power of two from 64 giving about 32 rows. */
+export function autoRowBytes(span) {
+  return Math.max(64, 2 ** Math.ceil(Math.log2(Math.max(span, 1) / 32)));
+}
+
+const fmtInt = (n) => n.toLocaleString("en-US");
+let uid = 0;
+
+/** An SVG pattern for a matplotlib hatch string (style.HATCHES): "/" and "\\" stripes,
+ *  "|" and "-" lines, "x" and "+" both, "." dots; repeating a character makes it denser. */
+export function hatchPattern(id, h, ink) {
+  const n = (ch) => [...h].filter((c) => c === ch).length;
+  const lines = n("/") + n("\\") + n("|") + n("-") + 2 * (n("x") + n("+"));
+  const t = lines ? Math.max(3, Math.round(24 / lines)) : Math.max(3, Math.round(12 / Math.max(1, n("."))));
+  const d = [];
+  if (n("/") || n("x")) d.push(`M0,${t} L${t},0 M${-t / 2},${t / 2} L${t / 2},${-t / 2} M${t / 2},${1.5 * t} L${1.5 * t},${t / 2}`);
+  if (n("\\") || n("x")) d.push(`M0,0 L${t},${t} M${-t / 2},${t / 2} L${t / 2},${1.5 * t} M${t / 2},${-t / 2} L${1.5 * t},${t / 2}`);
+  if (n("|") || n("+")) d.push(`M${t / 2},0 L${t / 2},${t}`);
+  if (n("-") || n("+")) d.push(`M0,${t / 2} L${t},${t / 2}`);
+  const dots = n(".") ? `<circle cx="${t / 2}" cy="${t / 2}" r="0.8" fill="${ink}"/>` : "";
+  const path = d.length ? `<path d="${d.join(" ")}" stroke="${ink}" stroke-width="0.8"/>` : "";
+  return `<pattern id="${id}" width="${t}" height="${t}" patternUnits="userSpaceOnUse">${path}${dots}</pattern>`;
+}
+
+/** The heap map of MapFront (heapfront.py): blocks as columns, drawn as rows of row_bytes. */
+export function mapSvg(c, b, highlight) {
+  const n = b.size.length;
+  const W = c.width, lw = 64, top = 18;
+  if (!n) {
+    return `<svg xmlns="http://www.w3.org/2000/svg" width="${W + lw}" height="40" role="img" aria-label="${esc(c.alt)}" ` +
+      `style="font-family:sans-serif;font-size:11px"><text x="${lw}" y="24">(empty heap)</text></svg>`;
+  }
+  const off = new Array(n);
+  let pos = b.start, end = b.start;
+  for (let i = 0; i < n; i++) { pos += b.gap[i]; off[i] = pos; pos += b.size[i]; end = Math.max(end, pos); }
+  const start = b.start, rb = c.row_bytes || autoRowBytes(end - start);
+  const nrows = Math.max(1, Math.ceil((end - start) / rb));
+  const rh = Math.max(4, Math.min(16, Math.floor(256 / nrows)));
+  const scale = W / rb;
+  const names = b.states, totals = names.map(() => 0);
+  const parts = [];
+  const rows = [], xs = [], ws = [], st = [], idx = [];
+  for (let i = 0; i < n; i++) {
+    totals[b.state[i]] += b.size[i];
+    let p = off[i] - start;
+    const e = p + b.size[i];
+    while (p < e) {
+      const r = Math.floor(p / rb), x = p % rb, w = Math.min(e - p, rb - x);
+      const k = rows.length - 1;
+      if (!c.edges && k >= 0 && rows[k] === r && st[k] === b.state[i] && xs[k] + ws[k] === x && idx[k] !== highlight
+          && i !== highlight) {
+        ws[k] += w;                                    // no edges at this size: neighbours of one state merge
+      } else {
+        rows.push(r); xs.push(x); ws.push(w); st.push(b.state[i]); idx.push(i);
+      }
+      p += w;
+    }
+  }
+  const height = top + nrows * rh + 26;
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W + lw + 4}" height="${height}" role="img" ` +
+    `aria-label="${esc(c.alt)}" style="font-family:sans-serif;font-size:9px">`);
+  const hatches = c.hatches || {}, pid = `lab-hatch-${++uid}-`;
+  const fills = names.map((name) => hatches[name] ? `url(#${pid}${name})` : "");
+  parts.push("<defs>" + names.filter((name) => hatches[name])
+    .map((name) => hatchPattern(pid + name, hatches[name], c.hatch_ink || "#8a8a8a")).join("") + "</defs>");
+  parts.push(`<text x="${lw}" y="12" font-size="11">${esc(c.title)}</text>`);
+  const every = Math.max(1, Math.floor(nrows / 8));
+  for (let r = 0; r < nrows; r += every) {
+    parts.push(`<text x="${lw - 4}" y="${top + r * rh + rh / 2 + 3}" text-anchor="end" fill="#666">+${start + r * rb}</text>`);
+  }
+  const edge = c.edges ? ` stroke="white" stroke-width="0.6"` : "";
+  const hl = [];
+  for (let k = 0; k < rows.length; k++) {
+    const i = idx[k], name = names[st[k]];
+    const X = lw + xs[k] * scale, Y = top + rows[k] * rh + 0.5, w = Math.max(ws[k] * scale, 0.5);
+    const tip = c.edges ? `<title>block ${i}: +${off[i]} ${fmtInt(b.size[i])} B ${name}${b.owner[i] ? " " + esc(b.owner[i]) : ""}</title>` : "";
+    parts.push(`<rect x="${X.toFixed(2)}" y="${Y}" width="${w.toFixed(2)}" height="${rh - 1}" fill="${c.colors[name]}"${edge}>${tip}</rect>`);
+    if (fills[st[k]]) parts.push(`<rect x="${X.toFixed(2)}" y="${Y}" width="${w.toFixed(2)}" height="${rh - 1}" fill="${fills[st[k]]}" pointer-events="none"/>`);
+    if (c.labels && b.owner[i] && ws[k] >= rb / 14) {
+      parts.push(`<text x="${(X + w / 2).toFixed(2)}" y="${Y + rh / 2 + 3}" text-anchor="middle" ` +
+        `fill="${name === "free" ? "black" : "white"}" font-size="${Math.min(11, rh - 2)}">${esc(b.owner[i])}</text>`);
+    }
+    if (i === highlight) hl.push(`<rect x="${X.toFixed(2)}" y="${Y - 0.5}" width="${w.toFixed(2)}" height="${rh}" fill="none" stroke="${c.outline}" stroke-width="1.5"/>`);
+  }
+  parts.push(...hl);
+  let lx = lw;
+  const ly = top + nrows * rh + 10;
+  names.forEach((name, s) => {
+    parts.push(`<rect x="${lx}" y="${ly}" width="10" height="10" fill="${c.colors[name]}" stroke="#999" stroke-width="0.5"/>` +
+      (fills[s] ? `<rect x="${lx}" y="${ly}" width="10" height="10" fill="${fills[s]}"/>` : "") +
+      `<text x="${lx + 14}" y="${ly + 9}">${esc(name)} ${fmtInt(totals[s])} B</text>`);
+    lx += 150;
+  });
+  parts.push(`<text x="${lx}" y="${ly + 9}" fill="#666">${rb} bytes per row; rows are offsets from the heap start</text>`);
+  parts.push("</svg>");
+  return parts.join("");
+}
+
+function renderMap({ model, el }) {
+  const box = document.createElement("div");
+  box.className = "lab-heapfront lab-heapmap";
+  el.appendChild(box);
+  let frame = 0;
+  const draw = () => {
+    frame = 0;
+    box.innerHTML = mapSvg(model.get("config"), model.get("blocks"), model.get("highlight"));
+  };
+  const later = () => { if (!frame) frame = requestAnimationFrame(draw); };
+  const names = ["change:config", "change:blocks", "change:highlight"];
+  names.forEach((n) => model.on(n, later));
+  draw();
+  return () => {
+    names.forEach((n) => model.off(n, later));
+    if (frame) cancelAnimationFrame(frame);
+  };
+}
+
 function render({ model, el }) {
+  if (model.get("kind") === "map") return renderMap({ model, el });
   const box = document.createElement("div");
   box.className = "lab-heapfront";
   el.appendChild(box);

@@ -22,6 +22,7 @@ heap of the step shown when the state was last set, so a saved page still shows 
 from __future__ import annotations
 
 import html
+from operator import itemgetter
 from pathlib import Path
 
 import anywidget
@@ -30,8 +31,8 @@ import traitlets as t
 from . import style
 from .stepviews import row_bytes_for
 
-__all__ = ["HeapFront", "front_config", "state_of", "diff", "apply", "splice", "svg_of",
-           "LABEL_W", "ROW_LABEL_COLOR", "TEXT_ON_USED", "TEXT_ON_FREE"]
+__all__ = ["HeapFront", "MapFront", "front_config", "state_of", "changes", "diff", "apply", "splice", "svg_of",
+           "blocks_wire", "LABEL_W", "ROW_LABEL_COLOR", "TEXT_ON_USED", "TEXT_ON_FREE"]
 
 HERE = Path(__file__).resolve().parent
 LABEL_W = 56                  # the offset labels' column (px), as in stepviews.heap_svg
@@ -54,7 +55,10 @@ def state_of(step, numbered: str | None = None) -> dict:
     """One step as the front end holds it: blocks by offset, the numbered list (name and
     offsets from its head, as ``heap_svg`` numbers them) and the block the step touched."""
     b = step.bins[numbered] if numbered is not None else next(iter(step.bins), None)
-    return {"blocks": {blk[0]: tuple(blk) for blk in step.blocks},
+    blocks = step.blocks
+    if blocks and type(blocks[0]) is not tuple:
+        blocks = [tuple(blk) for blk in blocks]
+    return {"blocks": dict(zip(map(itemgetter(0), blocks), blocks)),
             "list": b.name if b is not None else "", "fl": tuple(b.offsets) if b is not None else (),
             "changed": step.changed}
 
@@ -72,12 +76,18 @@ def splice(old, new) -> tuple[int, int, list]:
     return p, n - p - q, list(new[p:m - q])
 
 
-def diff(old: dict, new: dict) -> dict:
+def changes(old: dict, new: dict) -> tuple[set, set]:
+    """The blocks of ``old`` that ``new`` has not, and those of ``new`` that ``old`` has not."""
+    a, b = set(old["blocks"].values()), set(new["blocks"].values())
+    return a - b, b - a
+
+
+def diff(old: dict, new: dict, gone_came: tuple | None = None) -> dict:
     """What turns state ``old`` into state ``new``: ``del`` offsets, ``add`` blocks (new or
-    changed), ``fl`` a splice of the list, ``changed``; ``list`` only when the list's name differs."""
-    a, b = old["blocks"], new["blocks"]
-    gone = set(a.values()) - set(b.values())
-    came = set(b.values()) - set(a.values())
+    changed), ``fl`` a splice of the list, ``changed``; ``list`` only when the list's name differs.
+    gone_came: ``changes(old, new)`` if the caller has it."""
+    gone, came = gone_came or changes(old, new)
+    b = new["blocks"]
     out = {"del": sorted(blk[0] for blk in gone if blk[0] not in b),
            "add": [list(blk) for blk in sorted(came)],
            "fl": list(splice(old["fl"], new["fl"])), "changed": new["changed"]}
@@ -148,6 +158,7 @@ class HeapFront(anywidget.AnyWidget):
 
     _esm = HERE / "heapfront.js"
     _css = HERE / "heapfront.css"
+    kind = t.Unicode("steps").tag(sync=True)
     config = t.Dict().tag(sync=True)
     state = t.Dict().tag(sync=True)
 
@@ -178,21 +189,22 @@ class HeapFront(anywidget.AnyWidget):
         if d is None:
             step = step if step is not None else self.steps[i]
             new = state_of(step)
-            d = diff(self._cur, new)
+            gone_came = changes(self._cur, new)
+            d = diff(self._cur, new, gone_came)
             if abs(i - self.index) == 1:
-                self._keep(min(i, self.index) + 1, self._cur, new, forward=i > self.index)
+                self._keep(max(i, self.index), self._cur, new, gone_came, forward=i > self.index)
             self._cur = new
             self._changed[i] = new["changed"]
         msg = {"e": self._epoch, "from": self.index, "to": i, **d}
         self.index = i
         self.send(msg)
 
-    def _keep(self, k: int, old: dict, new: dict, forward: bool):
+    def _keep(self, k: int, old: dict, new: dict, gone_came: tuple, forward: bool):
         """Keep transition k-1 -> k (from two neighbouring states, whichever way we went)."""
         a, b = (old, new) if forward else (new, old)
-        va, vb = set(a["blocks"].values()), set(b["blocks"].values())
+        gone, came = gone_came if forward else gone_came[::-1]
         p, n, ins = splice(a["fl"], b["fl"])
-        self._trans[k] = (tuple(va - vb), tuple(vb - va), (p, tuple(a["fl"][p:p + n]), tuple(ins)),
+        self._trans[k] = (tuple(gone), tuple(came), (p, tuple(a["fl"][p:p + n]), tuple(ins)),
                           (a["list"], b["list"]))
 
     def _can_walk(self, i: int) -> bool:
@@ -257,3 +269,54 @@ class HeapFront(anywidget.AnyWidget):
     def __repr__(self):
         n = len(self._cur["blocks"])
         return f"HeapFront(step {self.index} of {len(self.steps) - 1}, {n:,} block{'' if n == 1 else 's'})"
+
+
+# --------------------------------------------------------------------------- a heap map of many blocks
+def blocks_wire(blocks) -> dict:
+    """``Block``s as the map front end takes them: columns, each offset as the gap after the
+    block before it (0 where blocks touch), states as indices into ``states``."""
+    from ..heap.model import STATES
+    index = {s: i for i, s in enumerate(STATES)}
+    gaps, sizes, states, owners = [], [], [], []
+    end = blocks[0].offset if blocks else 0
+    for b in blocks:
+        gaps.append(b.offset - end)
+        sizes.append(b.size)
+        states.append(index[b.state])
+        owners.append(b.owner)
+        end = b.offset + b.size
+    return {"start": blocks[0].offset if blocks else 0, "gap": gaps, "size": sizes, "state": states,
+            "owner": owners, "states": [str(s) for s in STATES]}
+
+
+class MapFront(anywidget.AnyWidget):
+    """A heap map of ``blocks`` drawn in the browser (``widgets.heapmap.HeapMap``'s picture):
+    the kernel sends the blocks as columns (``blocks_wire``), the browser draws rows of
+    ``row_bytes`` bytes (default: about 32 rows, as ``heapdraw.draw_heap``) in ``style``'s
+    colours and patterns (``style.HATCHES``: free striped, meta dotted), "+N" offsets, a legend
+    of bytes per state, the ``highlight``ed block outlined, owners written in wide blocks when
+    there are at most 200. ``alt`` names the picture."""
+
+    _esm = HERE / "heapfront.js"
+    _css = HERE / "heapfront.css"
+    kind = t.Unicode("map").tag(sync=True)
+    config = t.Dict().tag(sync=True)
+    blocks = t.Dict().tag(sync=True)
+    highlight = t.Int(-1).tag(sync=True)
+
+    def __init__(self, blocks, title: str | None = None, row_bytes: int | None = None, alt: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self.set_blocks(blocks, title, row_bytes, alt)
+
+    def set_blocks(self, blocks, title: str | None = None, row_bytes: int | None = None, alt: str = ""):
+        from . import heapdraw             # its pattern ink: the same stripes and dots as draw_heap's
+        blocks = list(blocks)
+        self.config = {"title": title or f"{len(blocks):,} blocks", "row_bytes": row_bytes or 0, "alt": alt,
+                       "colors": dict(style.COLORS), "outline": style.FAILED_COLOR, "width": 720,
+                       "hatches": dict(getattr(style, "HATCHES", {})),
+                       "hatch_ink": getattr(heapdraw, "_HATCH_INK", "#8a8a8a"),
+                       "labels": len(blocks) <= 200, "edges": len(blocks) <= 2000}
+        self.blocks = blocks_wire(blocks)
+
+    def __repr__(self):
+        return f"MapFront({len(self.blocks.get('size', ())):,} blocks)"

@@ -13,7 +13,9 @@ list (``free list: head -> +8 (32 B) -> NULL``; ``tcache 0x20: head -> ...``).
 from __future__ import annotations
 
 import html
+from bisect import bisect_left
 from functools import lru_cache
+from operator import itemgetter
 
 from .style import COLORS, FAILED_COLOR
 
@@ -79,9 +81,16 @@ def _span_svg(off, size, st, own, fl, outlined, rb, scale, row_h, label_w, list_
     return "".join(parts)
 
 
+def _size_at(blocks, off):
+    """The size of the block at ``off`` (blocks in address order: a binary search), or '?'."""
+    j = bisect_left(blocks, off, key=itemgetter(0))
+    if j < len(blocks) and blocks[j][0] == off:
+        return blocks[j][1]
+    return next((s for o, s, _u, _own in blocks if o == off), "?")      # not in address order
+
+
 def _list_items(step, b, limit):
-    sizes = {o: s for o, s, _u, _own in step.blocks}
-    items = [f"+{o} ({sizes.get(o, '?')} B)" for o in b.offsets[:limit]]
+    items = [f"+{o} ({_size_at(step.blocks, o)} B)" for o in b.offsets[:limit]]
     more = f" → ... {len(b.offsets) - limit} more" if len(b.offsets) > limit else ""
     return " → ".join(items) + more
 
