@@ -124,6 +124,13 @@ def run_long() -> list[dict]:
             times, sizes = _moves(view, sweep)
             jt, js = _moves(view, jumps)
             figures[kind] = (times, sizes, jt, js, first)
+        r = make()                                          # the replay alone building each step asked for
+        built = []
+        for i in range(1, n + 1):
+            t = time.perf_counter()
+            r.states[i]
+            built.append(time.perf_counter() - t)
+        figures["replay"] = built
         note = f"{n:,} ops, {blocks:,.0f} blocks per step on average, {len(sweep):,} moves (forwards, back by 7)"
         (ot, os_, ojt, ojs, ofirst), (nt, ns, njt, njs, nfirst) = figures["old"], figures["new"]
         kib = 1024
@@ -138,6 +145,9 @@ def run_long() -> list[dict]:
              "value": f"{_pct(ot, .5) * 1e3:.2f}/{_pct(ot, .95) * 1e3:.2f}", "unit": "ms", "target": "", "note": note},
             {"name": f"stepper {label}: kernel ms per move, new (p95)", "value": round(_pct(nt, .95) * 1e3, 2),
              "unit": "ms", "target": "<= 2 ms", "note": f"p50 {_pct(nt, .5) * 1e3:.2f} ms, max {max(nt) * 1e3:.1f}"},
+            {"name": f"stepper {label}: of which the replay builds a step (p50/p95)",
+             "value": f"{_pct(figures['replay'], .5) * 1e3:.2f}/{_pct(figures['replay'], .95) * 1e3:.2f}", "unit": "ms",
+             "target": "", "note": "steps[i] alone over the forward moves (talloc.py); a move back builds none"},
             {"name": f"stepper {label}: random jumps, old (ms p50/p95, KiB max)",
              "value": f"{_pct(ojt, .5) * 1e3:.1f}/{_pct(ojt, .95) * 1e3:.1f}, {max(ojs) / kib:.0f}", "unit": "",
              "target": "", "note": "200 jumps to anywhere (a drag across the slider)"},

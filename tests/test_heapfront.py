@@ -63,6 +63,18 @@ def test_diff_then_apply_gives_the_other_state():
         assert hf.apply(a, hf.diff(a, b)) == b
 
 
+def test_a_far_jump_sends_every_block_as_columns():
+    r = talloc.replay(random_trace(400, seed=7))
+    a, b = hf.state_of(r.states[5]), hf.state_of(r.states[390])
+    d = {"full": hf.full_blocks(b), "fl": list(hf.splice(a["fl"], b["fl"])), "changed": b["changed"]}
+    assert hf.apply(a, d) == b
+    view = StepView(r.states, talloc_renderer(r))
+    sent = _listen(view.map)
+    view.slider.value = 390
+    assert "full" in sent[-1] and "add" not in sent[-1]
+    assert len(json.dumps(sent[-1])) < len(json.dumps(hf.diff(a, b)))
+
+
 def test_splice_is_one_edit_from_head_and_tail():
     assert hf.splice((1, 2, 3), (9, 1, 2, 3)) == (0, 0, [9])        # a LIFO push
     assert hf.splice((1, 2, 3, 4), (1, 3, 4)) == (1, 1, [])          # taken from the middle
@@ -152,6 +164,7 @@ def test_the_front_end_draws_the_same_svg(tmp_path):
         view.slider.value = i
         if k % 5 == 0:
             want[len(sent)] = stepviews.heap_svg(r.states[i], r.arena_size, r.frame)
+    assert any("full" in m for m in sent) and any("add" in m for m in sent)   # both kinds of message
     (tmp_path / "heapfront.mjs").write_text((hf.HERE / "heapfront.js").read_text())
     (tmp_path / "case.json").write_text(json.dumps({"config": view.map.config, "state": first, "msgs": sent,
                                                     "want": {str(k): v for k, v in want.items()}}))

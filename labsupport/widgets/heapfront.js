@@ -1,7 +1,8 @@
 // The heap map drawn in the browser (labsupport/widgets/heapfront.py, an anywidget).
 //
 // The kernel sets the `state` trait once (every block of one step) and then sends, per slider
-// move, a message with only what changed: {e, from, to, del, add, fl, changed, list?}.
+// move, a message with only what changed: {e, from, to, del, add, fl, changed, list?} (a far
+// jump: `full`, every block as columns, instead of del/add).
 // `applyDiff` applies it; `svgOf` draws the same SVG as stepviews.heap_svg (the same
 // rectangles, labels, tooltips and number formatting), which the tests compare.
 
@@ -37,8 +38,18 @@ export function fromWire(w) {
 
 /** The state `s` with the changes `d` applied (in place; heapfront.py `apply` in Python). */
 export function applyDiff(s, d) {
-  for (const off of d.del) s.blocks.delete(off);
-  for (const b of d.add) s.blocks.set(b[0], b);
+  if (d.full) {                       // a far jump: every block, as columns (heapfront.py full_blocks)
+    const f = d.full;
+    s.blocks = new Map();
+    let pos = f.start;
+    for (let i = 0; i < f.size.length; i++) {
+      pos += f.gap[i];
+      s.blocks.set(pos, [pos, f.size[i], f.used[i] === "1" ? 1 : 0, f.own[i]]);
+      pos += f.size[i];
+    }
+  }
+  for (const off of d.del || []) s.blocks.delete(off);
+  for (const b of d.add || []) s.blocks.set(b[0], b);
   const [p, k, ins] = d.fl;
   s.fl.splice(p, k, ...ins);
   if ("list" in d) s.list = d.list;

@@ -31,8 +31,8 @@ import traitlets as t
 from . import style
 from .stepviews import row_bytes_for
 
-__all__ = ["HeapFront", "MapFront", "front_config", "state_of", "changes", "diff", "apply", "splice", "svg_of",
-           "blocks_wire", "LABEL_W", "ROW_LABEL_COLOR", "TEXT_ON_USED", "TEXT_ON_FREE"]
+__all__ = ["HeapFront", "MapFront", "front_config", "state_of", "changes", "diff", "apply", "full_blocks",
+           "splice", "svg_of", "blocks_wire", "LABEL_W", "ROW_LABEL_COLOR", "TEXT_ON_USED", "TEXT_ON_FREE"]
 
 HERE = Path(__file__).resolve().parent
 LABEL_W = 56                  # the offset labels' column (px), as in stepviews.heap_svg
@@ -96,12 +96,42 @@ def diff(old: dict, new: dict, gone_came: tuple | None = None) -> dict:
     return out
 
 
+def full_blocks(state: dict) -> dict:
+    """Every block of ``state`` as columns (what a move sends instead of ``del``/``add`` when
+    more than about half the blocks changed: a far jump): the first offset, each block's gap
+    after the one before (0 where they touch), sizes, used as a string of 0/1, owners."""
+    blocks = state["blocks"]
+    offs = sorted(blocks)
+    gaps, sizes, owners = [], [], []
+    end = offs[0] if offs else 0
+    for o in offs:
+        _o, size, _u, own = blocks[o]
+        gaps.append(o - end)
+        sizes.append(size)
+        owners.append(own)
+        end = o + size
+    return {"start": offs[0] if offs else 0, "gap": gaps, "size": sizes,
+            "used": "".join("1" if blocks[o][2] else "0" for o in offs), "own": owners}
+
+
+def _blocks_of_full(f: dict) -> dict:
+    out, pos = {}, f["start"]
+    for gap, size, used, own in zip(f["gap"], f["size"], f["used"], f["own"]):
+        pos += gap
+        out[pos] = (pos, size, int(used), own)
+        pos += size
+    return out
+
+
 def apply(state: dict, d: dict) -> dict:
     """State ``state`` with the changes ``d`` applied (what heapfront.js does in the browser)."""
-    blocks = dict(state["blocks"])
-    for off in d["del"]:
+    if "full" in d:
+        blocks = _blocks_of_full(d["full"])
+    else:
+        blocks = dict(state["blocks"])
+    for off in d.get("del", ()):
         blocks.pop(off, None)
-    for blk in d["add"]:
+    for blk in d.get("add", ()):
         blocks[blk[0]] = tuple(blk)
     p, k, ins = d["fl"]
     fl = list(state["fl"])
@@ -195,6 +225,9 @@ class HeapFront(anywidget.AnyWidget):
                 self._keep(max(i, self.index), self._cur, new, gone_came, forward=i > self.index)
             self._cur = new
             self._changed[i] = new["changed"]
+        if len(d["add"]) + len(d["del"]) // 3 > 0.6 * len(self._cur["blocks"]):
+            d["full"] = full_blocks(self._cur)          # a far jump: every block, compactly
+            del d["add"], d["del"]
         msg = {"e": self._epoch, "from": self.index, "to": i, **d}
         self.index = i
         self.send(msg)
