@@ -506,7 +506,9 @@ print("\n".join(line for line in ab.here("mm.h").read_text().splitlines()
 #   needed): from then on its process may read requests from one pipe, write
 #   answers to the other and to stderr, `abort`, and exit. Any other system
 #   call, `mprotect`, `mmap`, `brk`, `fork`, `ptrace`, `open` or any other, is
-#   stopped by the kernel (`SIGSYS`) and the driver names it. The scorer's
+#   stopped by the kernel (`SIGSYS`) and the driver names it (or, when the
+#   process had blocked its signals, as glibc's `fork` does, says only that the
+#   filter stopped it). The scorer's
 #   memory is in another process: nothing the child writes, by any address it
 #   can compute, reaches it;
 # - the allocator's object file is still read before it runs (`nm`, `readelf`
@@ -569,7 +571,8 @@ print("\n".join(line for line in ab.here("mm.h").read_text().splitlines()
 #    second. The time is that process's CPU time from the scorer's request to
 #    its answer, read by the scorer (`clock_getcpuclockid`), `mm_init`
 #    included, as CS:APP's `eval_mm_speed` times it; the two messages on the
-#    pipes add about 2 µs to every replay, on every allocator alike. Between
+#    pipes add about 2 µs to every replay here (on `intro`, 1.3 µs in the
+#    one-process driver, 3.1 µs now), on every allocator alike. Between
 #    replays only the break is reset, as CS:APP's `mem_reset_brk` does: the
 #    pages the checked pass opened stay, and are zeroed (so they exist) before
 #    the replay, so the time is the allocator's and not the kernel's first-touch
