@@ -166,16 +166,14 @@ def test_pages_pass_axe_core(site):
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
             pages = {}
-            for nb in LESSONS:       # every page checked at once: each page is its own renderer process
+            for nb in LESSONS:       # loaded one by one; axe then runs on all at once (a renderer each)
                 page = browser.new_page()
                 page.goto(f"http://127.0.0.1:{server.server_address[1]}/{nb.stem}.html")
-                pages[nb.stem] = page
-            for page in pages.values():
-                page.wait_for_load_state("networkidle")
-            pages[LESSONS[-1].stem].wait_for_timeout(1500)   # html-manager draws the saved widgets
-            for page in pages.values():                   # started, not awaited: they run side by side
+                page.wait_for_load_state("networkidle", timeout=120_000)
+                page.wait_for_timeout(1500)                 # html-manager draws the saved widgets
                 page.add_script_tag(content=AXE.read_text())
                 page.evaluate("() => { window.__axe = axe.run(document, {resultTypes: ['violations']}); }")
+                pages[nb.stem] = page
             for stem, page in pages.items():
                 bad = page.evaluate("""async () => (await window.__axe).violations
                     .filter(v => v.impact === 'critical' || v.impact === 'serious')
