@@ -42,13 +42,19 @@ def main(argv=None) -> int:
         from .lockfile import LOCK, compare_installed
         if LOCK.exists():
             n, differ = compare_installed()
-            if not differ:
-                print(f"\nPython packages: all {n} at the versions in requirements.lock")
+            other = [(name, locked, got) for name, locked, got in differ if got]
+            absent = [name for name, _, got in differ if not got]
+            if not other:
+                print(f"\nPython packages: all {n - len(absent)} installed at the versions in requirements.lock")
             else:
-                print(f"\nPython packages: {len(differ)} of {n} differ from requirements.lock "
-                      f"(./lab setup installs the locked set):")
-                for name, locked, got in differ:
-                    print(f"  {name}: locked {locked}, installed {got or 'none'}")
+                print(f"\nPython packages: {len(other)} of {n - len(absent)} installed differ from "
+                      f"requirements.lock (./lab setup installs the locked set):")
+                for name, locked, got in other:
+                    print(f"  {name}: locked {locked}, installed {got}")
+            if absent:       # extras not asked for (the container image leaves out the test tools)
+                print(f"  not installed here: {len(absent)} of the lock's packages, extras' tools "
+                      f"(LAB_EXTRAS=test ./lab setup installs them): {', '.join(absent[:8])}"
+                      f"{', ...' if len(absent) > 8 else ''}")
         print("\nWhat this machine can do (each one tried for real):")
         print(capabilities())
         return 0
