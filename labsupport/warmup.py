@@ -42,6 +42,11 @@ def _do(step: str) -> None:
             src = Path(d, "hello.c")
             src.write_text("#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n")
             winlab.build([src], Path(d, "hello.exe"), compiler="zig")
+            # and a DLL: its start-up code (dllcrt2 and ~200 more MinGW-w64 runtime objects) is
+            # built apart from an .exe's; lesson 04 builds one
+            lib = Path(d, "one.c")
+            lib.write_text("__declspec(dllexport) int one(void) { return 1; }\n")
+            winlab.build([lib], Path(d, "one.dll"), compiler="zig", shared=True)
 
 
 def run(steps=None, say=print) -> dict:
