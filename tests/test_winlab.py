@@ -1,4 +1,6 @@
 """labsupport.winlab: Windows builds, import tables, Wine runs (skipped without the tools)."""
+from pathlib import Path
+
 import pytest
 
 import labsupport as lab
@@ -151,3 +153,20 @@ def test_zig_cold_cache_says_so_once(monkeypatch, tmp_path, capsys):
     winlab.build([src], tmp_path / "out" / "d.dll", compiler="zig", shared=True)
     assert capsys.readouterr().out == ""
     assert len(calls) == 2
+
+
+def test_wine_dlls_copied_into_the_prefix_become_links(tmp_path):
+    """wineboot copies Wine's own DLLs into the prefix byte for byte (~630 MB): those become
+    links to Wine's files; a file that differs stays a file."""
+    from labsupport.winlab import link_wine_dlls
+    own = [d for d in Path("/usr/lib").glob("*/wine/x86_64-windows") if (d / "ntdll.dll").is_file()]
+    if not own:
+        pytest.skip("Wine's x86_64-windows DLL folder is not installed")
+    sys32 = tmp_path / "drive_c" / "windows" / "system32"
+    sys32.mkdir(parents=True)
+    (sys32 / "ntdll.dll").write_bytes((own[0] / "ntdll.dll").read_bytes())
+    (sys32 / "kernel32.dll").write_bytes(b"MZ not Wine's own")
+    assert link_wine_dlls(tmp_path) == 1
+    assert (sys32 / "ntdll.dll").is_symlink() and (sys32 / "ntdll.dll").resolve() == (own[0] / "ntdll.dll").resolve()
+    assert not (sys32 / "kernel32.dll").is_symlink()
+    assert link_wine_dlls(tmp_path) == 0          # a second pass finds nothing left to link
