@@ -6,7 +6,8 @@ Each slider move swaps three small HTML strings (label, named lists, figures) an
 sends the heap map only what the step changed (``heapfront``: drawn in the browser,
 the same SVG as ``stepviews.heap_svg``); a renderer with a picture of its own (glibc's
 bins) gets each step's SVG in an HTML widget. On a recorded real program's heap
-(1,684 blocks) a move sends about 1 KiB instead of 448 KiB (benchmarks/bench_tracestep.py).
+(1,685 blocks on average) a move sent at most 3.3 KiB instead of up to 492 KiB
+(benchmarks/bench_tracestep.py).
 
 ``Stepper(trace)`` is lesson 01's trace stepper: a StepView over a replay of the
 teaching allocator (``heap.talloc``), with the placement policy and free-list
