@@ -190,3 +190,21 @@ console.log(JSON.stringify({n, bad, fmt, fd: [17.999, 18, 23.9, 0.6].map(floorDi
     assert res["n"] == len(want) and res["bad"] == []
     assert res["fmt"] == [f"{v:.1f}" for v in (0.25, 11.25, 0.75, 2.5, 9.45, 3.05, 56)]
     assert res["fd"] == [int(v // 6) for v in (17.999, 18, 23.9, 0.6)]
+
+
+def test_heap_map_sends_the_blocks_as_columns():
+    import labsupport as lab
+    from labsupport.widgets import style
+    from labsupport.widgets.heapmap import HeapMap
+    blocks = [lab.Block(0, 16, "meta"), lab.Block(16, 32, "used", "a"), lab.Block(64, 48, "free")]
+    w = hf.blocks_wire(blocks)
+    assert w["start"] == 0 and w["gap"] == [0, 0, 16] and w["size"] == [16, 32, 48]
+    assert [w["states"][k] for k in w["state"]] == ["meta", "used", "free"] and w["owner"] == ["", "a", ""]
+    hm = HeapMap(blocks, title="t")
+    assert hm.picture.blocks == w and hm.picture.config["colors"] == style.COLORS
+    assert hm.picture.config["hatches"] == getattr(style, "HATCHES", {})
+    assert "a heap map of 3 blocks" in hm.picture.config["alt"]
+    hm.picker.value = 2
+    assert hm.picture.highlight == 2 and hm.image.value[:4] == b"\x89PNG"
+    hm.update(blocks[:1])
+    assert hm.picture.blocks["size"] == [16] and hm.picture.highlight == 0
