@@ -56,9 +56,13 @@
  *    replay every pointer it returned (in a shared array) must be at the offset
  *    the checked pass returned for the same operation.
  *
- * What this does not close: the replays are run by the child, so a child that
- * wrote the checked pass's offsets without running its allocator would be
- * timed for that; it can keep no more than RSS_SLACK outside the heap to do it.
+ * What this does not close: memory the child already holds when the trace
+ * starts (talloc's 32 KiB table for ta_check, touched so that mm_checkheap costs
+ * an honest allocator nothing; the stack pages the scorer had used) and
+ * RSS_SLACK more are not counted, so bookkeeping kept there is not in the
+ * footprint; and the replays are run by the child, so a child that wrote the
+ * checked pass's offsets without running its allocator, from that memory,
+ * would be timed for that.
  *
  * Output (one line each):  OK ops=... / UTIL live=... footprint=... / TIME median=... min=... max=... repeats=...
  *                           or FAIL op N (...): ... / ERROR ...

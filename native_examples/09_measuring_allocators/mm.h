@@ -30,7 +30,9 @@
  * process, where the allocator cannot reach them; the heap is shared between
  * the two, so the driver checks every payload there.  The allocator's process
  * may grow by 16 KiB outside the heap at most (so more than 16 KiB of
- * bookkeeping elsewhere is caught, less is not), and every timed replay must
+ * bookkeeping elsewhere is caught, less is not, nor what it keeps in memory its
+ * process already holds: talloc's 32 KiB table for ta_check, the stack the
+ * driver used), and every timed replay must
  * place every block where the checked pass did: the same code on every pass.
  * The footprint is what mem_sbrk handed
  * out (its highest break), measured by the driver; utilisation is

@@ -529,7 +529,10 @@ print("\n".join(line for line in ab.here("mm.h").read_text().splitlines()
 # - the child's anonymous resident memory (`/proc/PID/statm` of the child: the
 #   shared heap is not anonymous) may grow by 16 KiB at most over the run, so
 #   bookkeeping of more than 16 KiB kept on the stack or in other memory of its
-#   process is caught (less is not);
+#   process is caught (less is not). Memory the process already holds when the
+#   trace starts is not counted at all: talloc's own 32 KiB table for `ta_check`
+#   (`talloc.c` line 165, touched beforehand so that calling `mm_checkheap` costs
+#   an honest allocator nothing) and the stack pages the driver had used;
 # - the pattern each block is filled with can be computed, and the child has the
 #   trace, so an allocator could keep bookkeeping inside live blocks and write
 #   their pattern back just before each is freed: after operations the scorer
@@ -538,19 +541,22 @@ print("\n".join(line for line in ab.here("mm.h").read_text().splitlines()
 # - the report comes from the scorer alone, and the lab reads it strictly: every
 #   line must be one the driver writes, each once, or the run fails.
 #
-# What is left. A deliberate forgery of the footprint or of the checks needs the
-# scorer's memory, and the allocator's process cannot reach it: the forgeries
+# What is left. Forging the scorer's counts or its checks needs the scorer's
+# memory, and the allocator's process cannot reach it: the forgeries
 # that beat the earlier, single-process version of this lab (a call to `mprotect`
 # through an address computed from `abort`'s, or read from the driver's own
 # table of library addresses, that made its record writable and reported
 # utilisation 1.000 for lesson 01's unchanged first fit) are now stopped at the
 # call, and writing what used to be the driver's variables changes only the
-# child's copies of them. The timed replays below are run by the child, so what
-# the scorer can check there is what comes back (the offsets) and the time the
-# child's process used; a child that produced the checked pass's offsets without
-# running its allocator would be timed for that, if it could keep them (it may
-# keep 16 KiB outside the heap). Throughput counts only up to glibc's, so that
-# is the part of the score such a forgery could reach.
+# child's copies of them. Two things remain. Bookkeeping kept in the memory its
+# process may use outside the heap (the 16 KiB, the `ta_check` table, the
+# stack: a few tens of KiB) is not in the footprint; on the awk trace that is a
+# few per cent of it, on the tiny traces it could be nearly all of it. And the
+# timed replays below are run by the child, so what the scorer can check there
+# is what comes back (the offsets) and the time the child's process used; a
+# child that produced the checked pass's offsets without running its allocator,
+# from that same memory, would be timed for that. Throughput counts only up to
+# glibc's, so that is the part of the score such a forgery could reach.
 
 # The driver replays a trace (`alloc ID SIZE`, `free ID`, and `realloc ID SIZE`):
 #
