@@ -41,6 +41,7 @@ LABEL_W = 56                  # the offset labels' column (px), as in stepviews.
 ROW_LABEL_COLOR = "#666"
 TEXT_ON_USED, TEXT_ON_FREE = "white", "#333"
 WALK_LIMIT = 4096             # at most this many kept steps are walked through instead of building one
+WALK_LIMIT_KEPT = 256         # ... when every step is kept already (a list: steps[i] costs nothing)
 
 
 def front_config(span: int, fixed=(), width: int = 720, row_h: int = 16) -> dict:
@@ -249,7 +250,8 @@ class HeapFront(anywidget.AnyWidget):
 
     def _can_walk(self, i: int) -> bool:
         lo, hi = sorted((self.index, i))
-        return (i in self._changed and hi - lo <= WALK_LIMIT
+        limit = WALK_LIMIT_KEPT if isinstance(self.steps, (list, tuple)) else WALK_LIMIT
+        return (i in self._changed and hi - lo <= limit
                 and all(k in self._trans for k in range(lo + 1, hi + 1)))
 
     def _walk(self, i: int) -> dict:
