@@ -71,7 +71,9 @@ run_in() {   # run_in NAME COMMAND: one half of the suite inside the chroot, the
     > "$ROOTFS/root/test-$3.log" 2>&1
   local s=$?
   set -e
-  tail -5 "$ROOTFS/root/test-$3.log"
+  # pytest's own summary line (the last lines of the log may be a diff's marker lines)
+  grep -aE '^(=+ )?[0-9]+ (passed|failed|error)' "$ROOTFS/root/test-$3.log" | tail -1 \
+    || tail -3 "$ROOTFS/root/test-$3.log"
   [ -f "$ROOTFS/$4" ] && python3 "$HERE/tools/nbval_report.py" "$ROOTFS/$4"
   echo "[$SUITE] full log: $ROOTFS/root/test-$3.log (exit $s)"
   [ $s -eq 0 ] || status=$s
