@@ -19,7 +19,13 @@ by the replay (``steps[i]``).
 
 A view that missed messages (shown late, or reloaded) says which step it holds and gets the
 whole state again. The saved widget state (a stored notebook, the static book) holds the full
-heap of the step shown when the state was last set, so a saved page still shows a picture.
+heap of the step shown when the state was last set (shown first, a new replay, a view asking
+again), so a saved page still shows a picture; a notebook saved by JupyterLab after moving the
+slider keeps that picture while its slider shows the later step. The static book needs
+anywidget's AMD module beside its pages (html-manager loads "anywidget" from there).
+
+``MapFront`` is ``widgets.heapmap.HeapMap``'s picture: the blocks sent once as columns,
+drawn in the browser (rows of bytes, ``style``'s colours and patterns, a legend).
 """
 from __future__ import annotations
 
