@@ -33,7 +33,6 @@ if os.environ.get("BOOK_WIDGETS", "on") == "on":
     nb_ipywidgets_js = {
         "widgets/require.js": {},
         "widgets/embed-amd.js": {},
-        "anywidget-amd.js": {},          # the heap maps (anywidgets) drawn from their saved module
     }
 else:
     nb_ipywidgets_js = {}

@@ -95,6 +95,9 @@ def test_saved_widgets_are_drawn_from_local_files(site):
         if live:
             assert "application/vnd.jupyter.widget-state+json" in page, nb.name
             assert 'src="_static/widgets/embed-amd.js' in page, nb.name
+            if '"_model_module": "anywidget"' in nb.read_text(encoding="utf-8"):
+                # the heap maps: html-manager finds the module "anywidget" beside the page
+                assert (site / "anywidget.js").exists(), f"{nb.name} has anywidgets, the book no anywidget.js"
         else:  # npm was not reachable: the widget's text form is shown instead
             assert "application/vnd.jupyter.widget-view+json" not in page, nb.name
 

@@ -167,6 +167,16 @@ def widget_assets(static: Path) -> bool:
             shutil.copy2(f, fonts.parent.parent / f.name)
     with tarfile.open(tarballs["requirejs"]) as tf:
         (out / "require.js").write_bytes(tf.extractfile("package/require.js").read())
+    # the heap maps are anywidgets (labsupport/widgets/heapfront.py): html-manager asks
+    # require.js for the module "anywidget" beside the page before any CDN; the installed
+    # anywidget (the lock's version) carries that AMD module, which runs the widget's own saved
+    # ES module (its _esm)
+    try:
+        import anywidget
+        amd = Path(anywidget.__file__).parent / "nbextension" / "index.js"
+        shutil.copy2(amd, static.parent / "_extra" / "anywidget.js")
+    except (ImportError, OSError) as exc:
+        say(f"anywidget's front end not found ({exc}): the heap maps show as text")
     return True
 
 
