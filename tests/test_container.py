@@ -1,4 +1,5 @@
 """The container definition installs exactly what the set-up files name, and nothing else."""
+import os
 import re
 
 import labsupport as lab
@@ -31,6 +32,11 @@ def test_python_and_npm_packages_come_from_the_setup():
 
 
 def test_the_image_starts_the_course():
-    assert '"./lab", "start"' in DOCKERFILE.read_text()
+    # the image's command is container/start.sh, which ends in ./lab start (after starting a
+    # background re-check of zig's cache, which a new container's unpacked layers need)
+    assert '"container/start.sh"' in DOCKERFILE.read_text()
+    start = (lab.ROOT / "container" / "start.sh").read_text()
+    assert start.rstrip().splitlines()[-1] == 'exec ./lab start "$@"'
+    assert os.access(lab.ROOT / "container" / "start.sh", os.X_OK)
     ignored = (lab.ROOT / ".dockerignore").read_text().split()
     assert {".venv/", "node_modules/", "work/"} <= set(ignored)
