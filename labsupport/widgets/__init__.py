@@ -3,6 +3,8 @@
 - ``style``      the one convention: colours per block state, "+N" decimal offsets
 - ``heapdraw``   view: ``draw_heap(blocks)``, a matplotlib Figure of a heap
 - ``heapmap``    widget: ``HeapMap(blocks)``, picture + block picker + details + table
+- ``heapfront``  widgets drawn in the browser (anywidget, ``heapfront.js``): ``HeapFront`` (the
+                 steppers' map: the blocks once, then each step's changes), ``MapFront`` (HeapMap's)
 - ``stepviews``  views of one Step: SVG heap strip, named lists, figures, in HTML or text
                  (``HtmlRenderer``, ``TextRenderer``)
 - ``stepper``    widgets: ``StepView(steps, renderer)`` (generic), ``Stepper(trace)`` (lesson 01)
