@@ -319,3 +319,38 @@ def test_glibc_summary_separates_the_tcache_chunk_and_mimalloc_has_no_ext_fragme
     assert mimalloc.replay_mimalloc("fragment").summary()["final ext. fragmentation"] is None
 
 
+
+
+def _built_from_scratch(m):
+    """A step's blocks and figures the plain way: every block, ``model.figures_of``."""
+    n = m.lib.ta_walk(m.heap, m.info, m.maxb)
+    raw = m.ffi.unpack(m.ffi.cast("long *", m.info), 3 * n)
+    offs, used = raw[0::3], raw[2::3]
+    blocks = tuple(zip(offs, raw[1::3], used, [m.owner_at.get(o, "") if u else "" for o, u in zip(offs, used)]))
+    return blocks, model.figures_of([b[:3] for b in blocks], m.live_total, m.failed)
+
+
+@pytest.mark.parametrize("policy", talloc.POLICIES)
+@pytest.mark.parametrize("coalesce", [True, False])
+def test_snapshot_from_the_last_step_is_the_step_built_from_scratch(policy, coalesce):
+    # snapshot rebuilds only the blocks next to the one an operation touched, and computes
+    # the figures in numpy: the same tuples and the same figures as building every block
+    for order in talloc.ORDERS:
+        m = talloc._machine(traces.random_trace(1500, seed=7), policy, order, None, coalesce, None)
+        steps = [m.snapshot(0, None, False, None, 0)]
+        assert (steps[0].blocks, steps[0].figures) == _built_from_scratch(m)
+        for k, op in enumerate(m.trace.ops, 1):
+            s = m.snapshot(k, op, *m.apply())
+            assert (s.blocks, s.figures) == _built_from_scratch(m), k
+            assert repr(s.figures) == repr(_built_from_scratch(m)[1])
+
+
+def test_lazy_steps_in_any_order_are_the_replays():
+    import random
+    tr = traces.random_trace(900, seed=3)
+    full = talloc.replay(tr, "best", "address")
+    lazy = talloc.replay_lazy(tr, "best", "address", every=64, cache=4)
+    order = list(range(len(full.states)))
+    random.Random(5).shuffle(order)
+    for i in order[:300] + list(range(400, 500)) + list(range(480, 380, -3)):
+        assert lazy.states[i] == full.states[i], i

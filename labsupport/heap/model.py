@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = ["BlockState", "STATES", "Block", "Fragmentation", "fragmentation", "summarize",
-           "Figures", "figures_of", "BinType", "Bin", "Bins", "Step", "HeapSnapshot"]
+           "Figures", "figures_of", "figures_from", "BinType", "Bin", "Bins", "Step", "HeapSnapshot"]
 
 
 class BlockState(StrEnum):
@@ -132,7 +132,11 @@ def figures_of(blocks, live: int, failed: int = 0) -> Figures:
     """Figures for blocks given as (offset, size, used) from the heap start.
     Footprint, holes and external fragmentation come from ``fragmentation``,
     the course's one definition."""
-    f = fragmentation(blocks)
+    return figures_from(fragmentation(blocks), live, failed)
+
+
+def figures_from(f: Fragmentation, live: int, failed: int = 0) -> Figures:
+    """``Figures`` from a ``Fragmentation`` and the live bytes (what ``figures_of`` returns)."""
     return Figures(live=live, footprint=f.footprint, holes=f.holes, largest_hole=f.largest_hole,
                    utilisation=(live / f.footprint) if f.footprint else 0.0,
                    external_fragmentation=f.external_fragmentation, failed=failed)

@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from ..cbuild import build_c_file
 from ..isolate import run_c
-from .model import Bin, Bins, BinType, Block, BlockState, Step, figures_of
+from .model import Bin, Bins, BinType, Block, BlockState, Figures, Fragmentation, Step, figures_from
 from .traces import OpKind, Trace, as_trace, example_dir, numeric_ids
 
 __all__ = ["Policy", "Order", "POLICIES", "ORDERS", "DEFAULT_ARENA", "FREE_LIST", "talloc_module",
@@ -153,6 +153,9 @@ class _Machine:
         self.live_total = self.failed = 0
         self.pos = 0                  # operations applied so far
         self.seen: dict = {}          # block tuple -> the same tuple, shared by the steps that have it
+        self._row, self._dtype = ffi.sizeof("ta_info"), f"i{ffi.sizeof('long')}"   # three longs a block
+        self._last_pos = -2           # the last snapshot: its step, its walk's bytes and its blocks
+        self._last_raw = self._last_blocks = None
 
     def apply(self):
         """Apply the next operation; (failed here, offset it touched, list entries searched)."""
@@ -181,19 +184,57 @@ class _Machine:
         return failed_here, changed, heap.searched - before
 
     def snapshot(self, step, op, failed_here, changed, searched) -> Step:
-        ffi, lib, seen, owner_at = self.ffi, self.lib, self.seen, self.owner_at
+        import numpy as np                            # here: an isolated child importing this module needs none
+
+        ffi, lib = self.ffi, self.lib
         n = lib.ta_walk(self.heap, self.info, self.maxb)
         if n < 0:
             raise RuntimeError(f"step {step}: the heap walk broke (corrupted block sizes)")
-        raw = ffi.unpack(ffi.cast("long *", self.info), 3 * n)   # (offset, size, used) per block, in one call
-        offs, used = raw[0::3], raw[2::3]
-        owners = [owner_at.get(o, "") if u else "" for o, u in zip(offs, used)]
-        blocks = tuple(seen.setdefault(b, b) for b in          # one tuple per distinct block: a step
-                       zip(offs, raw[1::3], used, owners))     # costs 8 B per block, not ~100 B
+        raw = ffi.buffer(self.info, n * self._row)[:]                  # the walk's bytes, in one copy
+        cols = np.frombuffer(raw, dtype=self._dtype).reshape(n, 3).T   # offsets, sizes, used flags
+        blocks = self._blocks_after(raw, cols, changed) if self._last_pos in (self.pos, self.pos - 1) else None
+        if blocks is None:
+            blocks = self._blocks(cols)
+        self._last_pos, self._last_raw, self._last_blocks = self.pos, raw, blocks
         k = lib.ta_freelist(self.heap, self.fl, self.maxb)
-        bins = Bins((Bin(FREE_LIST, BinType.FREE_LIST, tuple(self.fl[i] for i in range(max(k, 0)))),))
-        figs = figures_of(((o, s, u) for o, s, u, _ in blocks), self.live_total, self.failed)
-        return Step(step, op, blocks, bins, figs, failed_here, changed, searched)
+        bins = Bins((Bin(FREE_LIST, BinType.FREE_LIST, tuple(ffi.unpack(self.fl, k)) if k > 0 else ()),))
+        return Step(step, op, blocks, bins, self._figures(cols), failed_here, changed, searched)
+
+    def _figures(self, cols) -> Figures:
+        """``figures_of`` the blocks (``model.fragmentation``'s definition), in numpy."""
+        offs, sizes, used = cols
+        ends, inuse = offs + sizes, used != 0
+        footprint = int(ends[inuse].max()) if inuse.any() else 0
+        holes = sizes[~inuse & (ends <= footprint)]
+        total, largest = int(holes.sum()), int(holes.max()) if len(holes) else 0
+        return figures_from(Fragmentation(footprint, total, largest, (1 - largest / total) if total else 0.0),
+                            self.live_total, self.failed)
+
+    def _blocks(self, cols) -> tuple:
+        """The blocks of the walk's columns as (offset, size, used, owner) tuples."""
+        seen, owner_at = self.seen, self.owner_at
+        offs, sizes, used = (c.tolist() for c in cols)
+        owners = [owner_at.get(o, "") if u else "" for o, u in zip(offs, used)]
+        return tuple(seen.setdefault(b, b) for b in          # one tuple per distinct block: a step
+                     zip(offs, sizes, used, owners))         # costs 8 B per block, not ~100 B
+
+    def _blocks_after(self, raw, cols, changed):
+        """The blocks of this step from the last snapshot's (taken one operation before, or at
+        this very step), rebuilding only the few around the block the operation touched:
+        an operation changes the blocks next to it and no others, and a block's owner changes
+        only with its (offset, size, used). None when the blocks kept would not be identical
+        (then ``snapshot`` builds them all)."""
+        last, row = self._last_raw, self._row
+        if changed is None:                          # a failed allocation, a free of nothing
+            return self._last_blocks if raw == last else None
+        n, lastn = len(raw) // row, len(last) // row
+        at = int(cols[0].searchsorted(changed))     # the block the operation touched
+        lo, hi = max(at - 1, 0), min(at + 2, n)      # with the one before it and the one after
+        tail = n - hi                                # blocks after those, the same as before
+        if lo > lastn - tail or raw[:lo * row] != last[:lo * row] or raw[hi * row:] != last[(lastn - tail) * row:]:
+            return None
+        kept = self._last_blocks
+        return kept[:lo] + self._blocks(cols[:, lo:hi]) + kept[lastn - tail:]
 
     def save(self) -> tuple:
         return (zlib.compress(self.ffi.buffer(self.mem)[:], 1), self.ffi.buffer(self.heap)[:], dict(self.live),
