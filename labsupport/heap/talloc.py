@@ -236,13 +236,30 @@ class _Machine:
         kept = self._last_blocks
         return kept[:lo] + self._blocks(cols[:, lo:hi]) + kept[lastn - tail:]
 
+    _CHUNK = 8                        # save() keeps the arena's non-zero runs of 8 words (64 bytes)
+
+    def _words(self):
+        """The arena's memory as rows of ``_CHUNK`` words (a writable numpy view) and the bytes after them."""
+        import numpy as np
+        words = np.frombuffer(self.ffi.buffer(self.mem), dtype=np.uint64)   # the arena is 16-byte aligned
+        rows = len(words) // self._CHUNK
+        return words[:rows * self._CHUNK].reshape(rows, self._CHUNK), rows * self._CHUNK * 8
+
     def save(self) -> tuple:
-        return (zlib.compress(self.ffi.buffer(self.mem)[:], 1), self.ffi.buffer(self.heap)[:], dict(self.live),
+        import numpy as np
+        rows, cut = self._words()
+        kept = np.flatnonzero(rows.any(axis=1))          # the arena is mostly zeros: keep what is not
+        arena = (kept, zlib.compress(rows[kept].tobytes(), 1), self.ffi.buffer(self.mem)[cut:])
+        return (arena, self.ffi.buffer(self.heap)[:], dict(self.live),
                 dict(self.owner_at), self.live_total, self.failed, self.pos)
 
     def load(self, saved: tuple):
-        mem, heap, live, owner_at, self.live_total, self.failed, self.pos = saved
-        self.ffi.memmove(self.mem, zlib.decompress(mem), len(self.mem))
+        import numpy as np
+        (kept, data, rest), heap, live, owner_at, self.live_total, self.failed, self.pos = saved
+        rows, cut = self._words()
+        rows[:] = 0
+        rows[kept] = np.frombuffer(zlib.decompress(data), dtype=np.uint64).reshape(len(kept), self._CHUNK)
+        self.ffi.buffer(self.mem)[cut:] = rest
         self.ffi.memmove(self.heap, heap, len(heap))
         self.live, self.owner_at = dict(live), dict(owner_at)
 
