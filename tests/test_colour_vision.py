@@ -173,7 +173,7 @@ def test_the_state_picture_has_a_pattern_per_state():
     from labsupport.widgets.style import HATCHES
     fig = draw_heap([Block(0, 16, "meta"), Block(16, 64, "used", owner="a"), Block(80, 96, "free")])
     ax = fig.axes[0]
-    hatches = {c.get_hatch() for c in ax.collections if c.get_hatch()}
+    hatches = {c.get_hatch() for c in [*ax.collections, *ax.patches] if c.get_hatch()}
     assert hatches == {HATCHES["free"], HATCHES["meta"]} and not HATCHES["used"]
     legend = {t.get_text().split()[0]: h.get_hatch() for t, h in zip(ax.get_legend().get_texts(),
                                                                      ax.get_legend().legend_handles)}
