@@ -1412,15 +1412,16 @@ print(format_table([first.summary(), best.summary()]))
 # for "the smallest free block that fits" becomes "the head of the list for this
 # size".
 #
-# Why a *window*? The stepper draws every block at every step. On a random
+# Why a *window*? The stepper's picture holds every block. On a random
 # 10,000-operation trace (about 60 blocks at a time) a slider move took about
 # 0.1 ms when this lesson was written (`benchmarks/bench_tracestep.py` measures it
 # on your machine). The first 10,000 operations of Python importing six modules hold
-# about 1,700 blocks at a time: keeping every step took some 15 s and 240 MiB, so
-# from 5,000 operations on the stepper builds each step when it is shown (0.3 s and
-# 8 MiB up front, then about 3 ms a move, and each picture is about 450 KiB of SVG).
-# A few hundred operations show the patterns just as well. To record a program of
-# your own:
+# about 1,700 blocks at a time: keeping every step took some 250 MiB, so from 5,000
+# operations on the stepper builds each step when it is shown (well under a second
+# and about 10 MiB up front, then about half a millisecond a move). The browser gets
+# every block once and then only what a move changed: about 1 KiB a move, where
+# sending the whole picture again would be up to some 490 KiB of SVG. A few hundred
+# operations show the patterns just as well. To record a program of your own:
 #
 # ```python
 # t = recorder.record(["ls", "-R", "/usr/share/doc"])   # any program and its arguments
