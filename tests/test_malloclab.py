@@ -406,6 +406,36 @@ def test_writing_the_drivers_statics_changes_nothing_the_scorer_counts():
     assert (forged.live, forged.footprint) == (honest.live, honest.footprint)
 
 
+def test_bookkeeping_in_the_drivers_shared_result_arrays_is_named():
+    """review4-09 D1: got and rptr are shared with the allocator's process, so not in its anonymous
+    memory; the scorer checks they still hold zeros outside the replays."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).parent / "wrong_answers" / "09_measuring_allocators.py"
+    spec = importlib.util.spec_from_file_location("wrong09", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    source = next(src for _, src, _ in mod.WRONG[2] if "DIST_GOT" in src)
+    g = {}
+    exec(source, g)
+    s = ab.score(g["my_allocator"], "random1000", repeats=1)
+    assert not s.ok and "wrote the driver's result arrays (got, byte 0)" in s.message, s.message
+
+
+def test_bytes_past_the_break_are_checked_after_every_operation():
+    """review4-09 D2: scratch past the break, put back to zero before each mem_sbrk, is named at once."""
+    scratch = MM_TALLOC.replace(
+        "    if (mem_sbrk((intptr_t)k) == (void *)-1) return -1;",
+        "    { char *e = (char *)mem_heap_hi() + 1; if ((uintptr_t)e & 4095) *e = 0; }\n"
+        "    if (mem_sbrk((intptr_t)k) == (void *)-1) return -1;").replace(
+        "void mm_free(void *p)\n{",
+        "void mm_free(void *p)\n{\n    { char *e = (char *)mem_heap_hi() + 1; if ((uintptr_t)e & 4095) *e = 1; }")
+    assert scratch.count("mem_heap_hi") == 2
+    s = ab.score(scratch, "intro", repeats=0)
+    assert s.message == ("operation 5 (free c, line 7): the allocator wrote past the end of the heap (at byte 304, "
+                         "beyond the break)"), s.message
+
+
 def test_reading_past_the_end_of_the_heap_is_named():
     peek = MM_TALLOC.replace("    void *start = mem_sbrk(TA_MIN_BLOCK + TA_OVERHEAD);",
                              "    void *start = mem_sbrk(TA_MIN_BLOCK + TA_OVERHEAD);\n"

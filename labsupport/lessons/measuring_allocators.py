@@ -185,6 +185,9 @@ def _hint_for(message: str) -> str:
     if message.startswith("refused before running"):
         return ("in the lab every byte comes from mem_sbrk(): keep talloc's arena in the driver's heap and "
                 "grow it with mem_sbrk, as mm_talloc.c does (its grow function)")
+    if "driver's result arrays" in message:
+        return ("leave the driver's memory alone, its result arrays too: keep your bookkeeping in the heap, "
+                "from mem_sbrk()")
     if "outside the heap" in message and "memory grew" in message:
         return ("keep your bookkeeping in the heap too: take it from mem_sbrk(), not from the stack or any "
                 "other memory")

@@ -17,7 +17,8 @@
  * each operation and answers over two pipes, and a seccomp filter
  * (prctl(PR_SET_SECCOMP), a raw BPF program: no library) lets its process make
  * no system call but read on its request pipe, write on its answer pipe and on
- * stderr, stop itself (SIGSTOP) or abort (SIGABRT), and exit.  Any other call
+ * stderr, abort (getpid, gettid, rt_sigprocmask, rt_sigreturn, tgkill/kill of
+ * itself with SIGABRT only), and exit.  Any other call
  * (mprotect, mmap, munmap, brk, fork, clone, ptrace, open...) gets SIGSYS; the
  * child's handler names the call to the scorer, which fails the run with it.
  *
@@ -29,11 +30,19 @@
  * a page of the memfd comes into being only when touched: after every
  * operation the scorer asks the memfd for data past the pages it has handed
  * out (lseek SEEK_DATA), so a touch past the break's page is found and named;
- * bytes past the break in its last page must stay zero.
+ * bytes past the break in its last page must stay zero (checked after every
+ * operation).  The two result arrays got and rptr (8 bytes per operation and
+ * per block id), which the child's replays write, are shared too, so not in
+ * its anonymous memory: outside a replay they must hold what the scorer
+ * expects (all zero; after a replay, rptr all NULL and got NULL on every
+ * free), checked at each random scan, at the end of the checked pass, and
+ * before and after every replay.
  *
- * 1. Correctness, after every operation, with the child stopped (the scorer
- *    waits for its SIGSTOP: waitpid WUNTRACED, so it cannot change the heap
- *    while its bytes are checked): every payload lies inside the heap, is
+ * 1. Correctness, after every operation, while the child is idle: after
+ *    answering it blocks reading its next request, and it can run nothing
+ *    else (no threads: clone is refused; no signal handlers of its own:
+ *    rt_sigaction is refused), so it cannot change the heap while its bytes
+ *    are checked: every payload lies inside the heap, is
  *    aligned (16 bytes for requests of 16 bytes or more; a smaller request only
  *    needs the alignment of the largest power of two that fits in it, as C23
  *    allows: WG14 N2293), overlaps no live block (a treap of live blocks), and
@@ -154,6 +163,23 @@ static char **rptr;                      /* shared with the child: a replay's li
 
 static size_t page_size(void) { return (size_t)sysconf(_SC_PAGESIZE); }
 static size_t pages(size_t n) { size_t pg = page_size(); return (n + pg - 1) / pg * pg; }
+
+/* the first nonzero byte of p[from, to): its offset + 1, or 0.  Word by word, a page at a time (the
+ * OR of a page vectorises), bytes only in the page that has one */
+__attribute__((unused)) static long first_nonzero(const unsigned char *p, size_t from, size_t to)
+{
+    size_t k = from;
+    while (k < to && (k & 7)) { if (p[k]) return (long)k + 1; k++; }
+    while (to - k >= 4096) {
+        uint64_t acc = 0;
+        const uint64_t *w = (const uint64_t *)(const void *)(p + k);
+        for (size_t j = 0; j < 4096 / 8; j++) acc |= w[j];
+        if (acc) break;
+        k += 4096;
+    }
+    for (; k < to; k++) if (p[k]) return (long)k + 1;
+    return 0;
+}
 
 static void *get_mem(size_t n, int shared)
 {
@@ -298,8 +324,7 @@ static int child_gone(long i, int status)
 /* bytes opened (whole page) but past the break must stay zero: 0, or the first written offset + 1 */
 static long written_past(size_t from, size_t to)
 {
-    for (size_t k = from; k < to; k++) if (HEAP[k]) return (long)k + 1;
-    return 0;
+    return first_nonzero((const unsigned char *)HEAP, from, to);
 }
 
 /* a page of the memfd past the pages handed out exists: the child touched it.  0 if none, else offset + 1 */
@@ -342,8 +367,8 @@ __attribute__((unused)) static long child_anon(void)
     return (res - shared) * (long)page_size();
 }
 
-/* send one request to the (stopped) child, serve its mem_sbrk requests, wait until it has answered
- * and stopped again.  0 and *out on success; 1 after a FAIL line. */
+/* send one request to the (idle) child, serve its mem_sbrk requests, wait until it has answered
+ * and is idle again (blocked reading its next request).  0 and *out on success; 1 after a FAIL line. */
 static int call(long i, req_t q, rep_t *out)
 {
     int st;
@@ -486,13 +511,40 @@ static void random_key(void)
 #define SCAN_ONE_IN 32                   /* after each operation, every live block is checked with this chance */
 static long hidden_op = -1, hidden_at;   /* the first change a scan found: operation, byte */
 static int hidden_id;
+static int scan_now(void) { return random32() % SCAN_ONE_IN == 0; }
 static void scan_live(long i)
 {
-    if (hidden_op >= 0 || random32() % SCAN_ONE_IN) return;
+    if (hidden_op >= 0) return;
     for (int id = 0; id < nids; id++) {
         long at;
         if (ptr[id] && (at = changed(id, ptr[id], len[id])) >= 0) { hidden_op = i; hidden_id = id; hidden_at = at; return; }
     }
+}
+
+/* got and rptr are shared with the child (its replays write them), so they are not in its anonymous
+ * memory: outside a replay they must hold what the scorer expects, to the end of their pages.
+ * after_replay 0: all zero; 1: what a replay leaves (rptr all NULL, got NULL on every free).
+ * 0 if so, else 1 + the first wrong byte's offset, with *which naming the array */
+static long results_touched(int after_replay, const char **which)
+{
+    size_t ng = pages((size_t)nops * sizeof *got + 1), nr = pages((size_t)nids * sizeof *rptr + 1);
+    const unsigned char *g = (const unsigned char *)got, *r = (const unsigned char *)rptr;
+    long at;
+    *which = "rptr";
+    if ((at = first_nonzero(r, 0, nr))) return at;
+    *which = "got";
+    if (!after_replay) return first_nonzero(g, 0, ng);
+    for (long i = 0; i < nops; i++) if (OPS[i].kind == 'f' && got[i]) return i * (long)sizeof *got + 1;
+    return first_nonzero(g, (size_t)nops * sizeof *got, ng);
+}
+static int results_check(long i, int after_replay, const char *when)
+{
+    const char *which;
+    long at = results_touched(after_replay, &which);
+    if (!at) return 0;
+    return fail(i, "the allocator wrote the driver's result arrays (%s, byte %ld), shared with its process "
+                   "and not counted in its memory, %s: the allocator keeps memory outside the heap",
+                which, at - 1, when);
 }
 #endif
 
@@ -835,6 +887,8 @@ static int after_op(long i)
     if (past_break)
         return fail(i, "the allocator wrote past the end of the heap (at byte %ld, beyond the break "
                        "mem_sbrk had handed out) before growing it", past_break - 1);
+    long w = written_past(brk_, open_);
+    if (w) return fail(i, "the allocator wrote past the end of the heap (at byte %ld, beyond the break)", w - 1);
     long t = touched_past();
     if (t)
         return fail(i, "the allocator touched memory past the end of the heap that mem_sbrk handed out "
@@ -894,7 +948,10 @@ static int check_pass(size_t *peak_live, long anon_base)
         }
         if (has_checkheap && r.val2 != 0)
             return fail(i, "mm_checkheap() says the heap is broken after this operation");
-        scan_live(i);
+        if (scan_now()) {
+            if (results_check(i, 0, "during the checked pass")) return 1;
+            scan_live(i);
+        }
         if (live > *peak_live) *peak_live = live;
     }
     cur = -1;
@@ -917,6 +974,7 @@ static int check_pass(size_t *peak_live, long anon_base)
             ptr[id] = NULL;
         }
     if (after_op(-1)) return 1;
+    if (results_check(-1, 0, "during the checked pass")) return 1;
     if (hidden_op >= 0)
         return fail(hidden_op, "block %d, live, had byte %ld changed after this operation, and its bytes were put "
                                "back before anything else looked: the allocator kept something inside a live block",
@@ -927,10 +985,14 @@ static int check_pass(size_t *peak_live, long anon_base)
 #endif
 
 /* 3: one timed replay: the child's CPU time from the request to its answer */
+static int replays_done __attribute__((unused));
 static int replay(double *dt)
 {
     struct timespec t0, t1;
     rep_t r;
+#ifndef MM_REFERENCE
+    if (results_check(-1, replays_done > 0, replays_done ? "between two replays" : "before the first replay")) return 1;
+#endif
     memset(rptr, 0, (size_t)nids * sizeof *rptr);
     memset(got, 0, (size_t)nops * sizeof *got);
 #ifndef MM_REFERENCE
@@ -963,6 +1025,8 @@ static int replay(double *dt)
     if ((size_t)r.val != peak_)
         return fail(-1, "a timed replay's highest break was %ld bytes, the checked pass's %zu", r.val, peak_);
     in_replay = 0;
+    replays_done++;
+    if (results_check(-1, 1, "at the end of a replay")) return 1;
 #endif
     return 0;
 }

@@ -22,13 +22,18 @@
  * instruction (0f 05, 0f 34, cd 80) anywhere in its code, or keeps
  * more than 1 KiB of writable static data.  It then runs in a process of its
  * own (a child of the driver), under a seccomp filter: its process may read
- * its requests and write its answers on two pipes, write to stderr, abort and
- * exit, nothing else; any other system call (mprotect, mmap, brk, fork,
+ * its requests and write its answers on two pipes, write to stderr, abort (and
+ * the calls abort makes: getpid, gettid, rt_sigprocmask, tgkill of itself with
+ * SIGABRT) and exit, nothing else; any other system call (mprotect, mmap, brk, fork,
  * ptrace..., named or reached through a computed address) stops the run and is
  * named.  mem_sbrk is a request to the driver, which keeps the break, the
  * highest break, the live blocks, the offsets and the times in its own
  * process, where the allocator cannot reach them; the heap is shared between
- * the two, so the driver checks every payload there.  The allocator's process
+ * the two, so the driver checks every payload there.  The driver's two result
+ * arrays (got and rptr: 8 bytes per operation and per block id), which the
+ * timed replays write, are shared too: outside a replay they must hold what
+ * the driver expects (zeros), checked at random operations, at the end of the
+ * checked pass and before and after each replay.  The allocator's process
  * may grow by 16 KiB outside the heap at most (so more than 16 KiB of
  * bookkeeping elsewhere is caught, less is not, nor what it keeps in memory its
  * process already holds: talloc's 32 KiB table for ta_check, the stack the

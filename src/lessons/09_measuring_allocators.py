@@ -498,19 +498,27 @@ print("\n".join(line for line in ab.here("mm.h").read_text().splitlines()
 #   view, but a page of the `memfd` comes into being only when it is touched, so
 #   after every operation the scorer asks the `memfd` whether any page past the
 #   ones it handed out exists (`lseek(..., SEEK_DATA)`), and a touch there, read
-#   or write, is named; bytes past the break in its last page must stay zero;
+#   or write, is named; bytes past the break in its last page must stay zero
+#   (checked after every operation too);
 # - live payloads never overlap and all lie in the heap, so peak live bytes can
 #   never exceed the footprint: **utilisation is at most 1 by construction**;
 # - before the child runs any of the learner's code it installs a **seccomp
 #   filter** (a small BPF program given to `prctl(PR_SET_SECCOMP)`; no library
 #   needed): from then on its process may read requests from one pipe, write
-#   answers to the other and to stderr, `abort`, and exit. Any other system
+#   answers to the other and to stderr, `abort` (and the few calls `abort`
+#   makes: `getpid`, `gettid`, `rt_sigprocmask`, `tgkill` of itself with
+#   `SIGABRT`), and exit. Any other system
 #   call, `mprotect`, `mmap`, `brk`, `fork`, `ptrace`, `open` or any other, is
 #   stopped by the kernel (`SIGSYS`) and the driver names it (or, when the
 #   process had blocked its signals, as glibc's `fork` does, says only that the
 #   filter stopped it). The scorer's
 #   memory is in another process: nothing the child writes, by any address it
-#   can compute, reaches it;
+#   can compute, reaches it, except two result arrays the timed replays write
+#   (8 bytes per operation and per block id: 470 KiB on awk), shared so that the
+#   scorer can read the offsets; they are not in the child's anonymous memory,
+#   so the scorer checks that they hold exactly what it expects (zeros, outside
+#   a replay) after operations picked at random (below), at the end of the
+#   checked pass and before and after every replay;
 # - the allocator's object file is still read before it runs (`nm`, `readelf`
 #   and its code's bytes), so that a learner hears about a forbidden call at
 #   once, with the reason, instead of in the middle of a trace: it is

@@ -379,6 +379,29 @@ for _line in subprocess.run(["nm", str(_ab.driver(_first))], capture_output=True
 my_allocator = _src.replace("DIST_PEAK", str(_syms["peak_"] - _syms["heap"])).replace(
     "DIST_ROOT", str(_syms["root"] - _syms["heap"]))
 """, "placement policies"),
+    # review4-09 D1: the driver's result arrays got and rptr are shared with the allocator's process (its
+    # replays write them), so they are not in its anonymous memory: the allocator finds `got` and
+    # `nops` at their link-time distance from its own static `heap` and keeps nops*8 bytes of
+    # bookkeeping there (0xab here) across the checked pass
+    ("gaming", """import subprocess
+from labsupport import allocbench as _ab
+_src = r\"\"\"""" + _TALLOC.replace("int mm_init(void)\n{", """static int forged;
+int mm_init(void)
+{
+    if (!forged++) {
+        char **g = *(char ***)((char *)&heap + DIST_GOT);
+        long n = *(long *)((char *)&heap + DIST_NOPS);
+        memset(g, 0xab, (size_t)n * sizeof *g);
+    }""", 1) + """\"\"\"
+_first = _src.replace("DIST_GOT", "0").replace("DIST_NOPS", "0")
+_syms = {}
+for _line in subprocess.run(["nm", str(_ab.driver(_first))], capture_output=True, text=True).stdout.splitlines():
+    _p = _line.split()
+    if len(_p) == 3:
+        _syms.setdefault(_p[2], int(_p[0], 16))
+my_allocator = _src.replace("DIST_GOT", str(_syms["got"] - _syms["heap"])).replace(
+    "DIST_NOPS", str(_syms["nops"] - _syms["heap"]))
+""", "wrote the driver's result arrays"),
     # mmap and brk through computed addresses: memory from the kernel the inspection did not see
     ("forbidden", _computed("mmap", "static char *meta; if (!meta) meta = (char *)F(0, 16 << 20, 3, 0x22, -1, 0);"),
      "called mmap"),
