@@ -151,17 +151,28 @@ def browser():
         b.close()
 
 
+_RUN_ALL = "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
+_STARTED = """() => [...document.querySelectorAll('.jp-InputPrompt')]
+    .some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))"""
+
+
 def _start_all(page):
     _accept_dialogs(page)
-    # by the command's name (the palette, typed into, once left a cell in edit mode and ran nothing)
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    # by the command's name (the palette, typed into, once left a cell in edit mode and ran
+    # nothing); its promise is not awaited: it settles only when every cell has run, and a
+    # kernel dialog meanwhile would hold it for ever
+    page.evaluate(_RUN_ALL)
 
 
 def _wait_all(page, timeout_s: float):
     page.wait_for_timeout(1000)
     deadline = time.time() + timeout_s
+    asked_again = False
     while time.time() < deadline:
         _accept_dialogs(page)            # a kernel dialog that came late (a busy machine) holds the run
+        if not asked_again and time.time() > deadline - timeout_s + 60 and not page.evaluate(_STARTED):
+            page.evaluate(_RUN_ALL)      # a minute and no cell queued: the kernel was not ready; once more
+            asked_again = True
         busy = page.locator(".jp-InputPrompt", has_text="[*]").count()
         if busy == 0:
             idle = page.evaluate("""() => !document.querySelector('[data-status="busy"]')""")
