@@ -352,11 +352,12 @@ static uintptr_t grant(long incr)
 }
 #endif
 
-__attribute__((unused)) static long child_anon(void)
+/* A process's anonymous resident bytes from its statm: resident minus shared pages (the
+   shared heap is not anonymous; a forked child maps its code again as it runs) */
+__attribute__((unused)) static long anon_bytes(const char *statm)
 {
-    char path[64], buf[128];
-    snprintf(path, sizeof path, "/proc/%d/statm", (int)child);
-    int fd = open(path, O_RDONLY);
+    char buf[128];
+    int fd = open(statm, O_RDONLY);
     long n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
     if (fd >= 0) close(fd);
     if (n <= 0) return 0;
@@ -364,7 +365,13 @@ __attribute__((unused)) static long child_anon(void)
     char *s = buf;
     strtol(s, &s, 10);
     long res = strtol(s, &s, 10), shared = strtol(s, NULL, 10);
-    return (res - shared) * (long)page_size();
+    return (res - shared) * sysconf(_SC_PAGESIZE);
+}
+__attribute__((unused)) static long child_anon(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/statm", (int)child);
+    return anon_bytes(path);
 }
 
 /* send one request to the (idle) child, serve its mem_sbrk requests, wait until it has answered
@@ -714,16 +721,7 @@ static void lock_down(pid_t me)
 
 __attribute__((unused)) static long rss_bytes_self(void)
 {
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY);
-    long n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-    if (fd >= 0) close(fd);
-    if (n <= 0) return 0;
-    buf[n] = 0;
-    char *s = buf;
-    strtol(s, &s, 10);
-    long res = strtol(s, &s, 10), shared = strtol(s, NULL, 10);
-    return (res - shared) * sysconf(_SC_PAGESIZE);      /* anonymous: a forked child maps its code again */
+    return anon_bytes("/proc/self/statm");
 }
 
 #ifdef MM_REFERENCE
