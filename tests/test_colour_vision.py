@@ -178,3 +178,33 @@ def test_the_state_picture_has_a_pattern_per_state():
     legend = {t.get_text().split()[0]: h.get_hatch() for t, h in zip(ax.get_legend().get_texts(),
                                                                      ax.get_legend().legend_handles)}
     assert legend == {"used": "", "free": "///", "meta": ".."}
+
+
+def test_the_teaching_allocators_strip_has_a_pattern_per_state():
+    """The strip of the teaching allocator (``stepviews.heap_svg``, drawn the same by heapfront):
+    every piece of a free block is covered by the striped pattern, of the prologue/epilogue by
+    the dotted one, a used block by none; the patterns are the ones style.HATCHES names."""
+    import re
+
+    from labsupport.heap import talloc
+    from labsupport.widgets import stepviews
+    from labsupport.widgets.style import HATCHES
+    r = talloc.replay("alloc a 40\nalloc b 100\nalloc c 24\nalloc e 24\nfree a\nfree c\nalloc d 16\n")
+    svg = stepviews.heap_svg(r.final, r.arena_size, r.frame)
+    defs = dict(re.findall(r'<pattern id="([^"]+)"[^>]*>(.*?)</pattern>', svg))
+    assert set(defs) == {"heap-strip-free", "heap-strip-meta"}
+    assert "<path" in defs["heap-strip-free"] and "<circle" not in defs["heap-strip-free"]      # stripes
+    assert "<circle" in defs["heap-strip-meta"] and "<path" not in defs["heap-strip-meta"]      # dots
+    assert HATCHES["free"] == "///" and HATCHES["meta"] == ".." and not HATCHES["used"]
+    rects = re.findall(r'<rect x="([\d.]+)" y="(\d+)" width="([\d.]+)" height="\d+" fill="([^"]+)"', svg)
+    pattern_of = {(x, y, w): f for x, y, w, f in rects if f.startswith("url(")}
+    seen = set()
+    for x, y, w, fill in rects:
+        if fill.startswith("url("):
+            continue
+        state = {v: k for k, v in COLORS.items()}[fill]
+        want = {"free": "url(#heap-strip-free)", "meta": "url(#heap-strip-meta)"}.get(state)
+        assert pattern_of.get((x, y, w)) == want, (state, x, y, w)
+        seen.add(state)
+    assert seen == {"used", "free", "meta"}
+    assert len(pattern_of) == sum(1 for *_xyw, f in rects if f in (COLORS["free"], COLORS["meta"]))

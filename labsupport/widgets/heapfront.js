@@ -58,6 +58,11 @@ export function applyDiff(s, d) {
   return s;
 }
 
+/** heap_svg's patterns (stepviews.STRIP_DEFS): free striped, meta dotted, drawn over the colour. */
+const STRIP_PATTERNS = { free: "heap-strip-free", meta: "heap-strip-meta" };
+const STRIP_DEFS = "<defs>" + hatchPattern("heap-strip-free", "///", "#8a8a8a") +
+  hatchPattern("heap-strip-meta", "..", "#8a8a8a") + "</defs>";
+
 /** The SVG of state `s` under `config` (heapfront.py front_config), as heap_svg writes it. */
 export function svgOf(c, s) {
   const { width: w, row_h: rh, label_w: lw, rb, scale } = c;
@@ -65,7 +70,7 @@ export function svgOf(c, s) {
   s.fl.forEach((off, i) => order.set(off, i + 1));
   const name = esc(s.list);
   const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${w + lw + 4}" height="${c.nrows * rh + 4}" ` +
-    `style="font-family:monospace;font-size:9px">`];
+    `style="font-family:monospace;font-size:9px">`, STRIP_DEFS];
   for (let r = 0; r < c.nrows; r++) parts.push(`<text x="0" y="${r * rh + 12}" fill="${c.row_label}">+${r * rb}</text>`);
   const spans = c.fixed.map(([o, z]) => [o, z, "meta", "", undefined]);
   const offs = [...s.blocks.keys()].sort((a, b) => a - b);
@@ -84,6 +89,10 @@ export function svgOf(c, s) {
       const X = lw + x * scale, Y = row * rh + 2, W = Math.max(wd * scale - 0.8, 0.6);
       parts.push(`<rect x="${fmt1(X)}" y="${Y}" width="${fmt1(W)}" height="${rh - 3}" fill="${c.colors[st]}"` +
         `${off === s.changed ? outline : ""}><title>${tip}</title></rect>`);
+      if (st in STRIP_PATTERNS) {
+        parts.push(`<rect x="${fmt1(X)}" y="${Y}" width="${fmt1(W)}" height="${rh - 3}" ` +
+          `fill="url(#${STRIP_PATTERNS[st]})" pointer-events="none"/>`);
+      }
       if (first && W > 22) {
         const label = st === "used" ? esc(own) : (fl ? `#${fl}` : "");
         if (label) {

@@ -159,12 +159,13 @@ def wire_state(state: dict, index: int, epoch: int) -> dict:
 def svg_of(config: dict, state: dict) -> str:
     """The SVG the front end draws for ``state`` (the same rule as heapfront.js ``svgOf``, in
     Python): equal to ``stepviews.heap_svg`` of the step, which the tests check."""
+    from .stepviews import STRIP_DEFS, STRIP_PATTERNS     # the strip's patterns, the same as heap_svg's
     c = config
     w, rh, lw, rb, scale = c["width"], c["row_h"], c["label_w"], c["rb"], c["scale"]
     order = {off: i for i, off in enumerate(state["fl"], 1)}
     name = html.escape(state["list"])
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w + lw + 4}" height="{c["nrows"] * rh + 4}" '
-             f'style="font-family:monospace;font-size:9px">']
+             f'style="font-family:monospace;font-size:9px">', STRIP_DEFS]
     parts += [f'<text x="0" y="{r * rh + 12}" fill="{c["row_label"]}">+{r * rb}</text>' for r in range(c["nrows"])]
     spans = [(o, s, "meta", "", None) for o, s in c["fixed"]]
     spans += [(o, s, "used" if u else "free", own, order.get(o)) for o, s, u, own in
@@ -179,6 +180,9 @@ def svg_of(config: dict, state: dict) -> str:
             parts.append(f'<rect x="{X:.1f}" y="{Y}" width="{W:.1f}" height="{rh - 3}" fill="{c["colors"][st]}"'
                          f'{outline}><title>+{off} {size} B {st} {html.escape(own)}'
                          f'{f" ({name} #{fl})" if fl else ""}</title></rect>')
+            if st in STRIP_PATTERNS:
+                parts.append(f'<rect x="{X:.1f}" y="{Y}" width="{W:.1f}" height="{rh - 3}" '
+                             f'fill="url(#{STRIP_PATTERNS[st]})" pointer-events="none"/>')
             if first and W > 22:
                 label = html.escape(own) if st == "used" else (f"#{fl}" if fl else "")
                 if label:

@@ -45,7 +45,7 @@ def heap_svg(step, span: int, fixed=(), numbered: str | None = None, width: int 
     list_name = html.escape(numbered_bin.name) if numbered_bin is not None else ""
     order = {off: i for i, off in enumerate(numbered_bin.offsets if numbered_bin is not None else (), 1)}
     parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width + label_w + 4}" '
-              f'height="{nrows * row_h + 4}" style="font-family:monospace;font-size:9px">')]
+              f'height="{nrows * row_h + 4}" style="font-family:monospace;font-size:9px">'), STRIP_DEFS]
     for r in range(nrows):
         parts.append(f'<text x="0" y="{r * row_h + 12}" fill="#666">+{r * rb}</text>')
     spans = [(o, s, "meta", "", None) for o, s in fixed]
@@ -55,6 +55,17 @@ def heap_svg(step, span: int, fixed=(), numbered: str | None = None, width: int 
         parts.append(_span_svg(off, size, st, own, fl, off == changed, rb, scale, row_h, label_w, list_name))
     parts.append("</svg>")
     return "".join(parts)
+
+
+# heap_svg's patterns, so the strip does not tell the states apart by colour alone: a free block
+# striped, the prologue/epilogue (meta) dotted, a used block plain, as style.HATCHES has them for
+# draw_heap ("///", ".."), in draw_heap's ink; the same SVG as heapfront.js hatchPattern draws for
+# those hatches (heapfront.js svgOf and heapfront.py svg_of draw these defs too: tests/test_heapfront.py).
+STRIP_PATTERNS = {"free": "heap-strip-free", "meta": "heap-strip-meta"}
+STRIP_DEFS = ('<defs><pattern id="heap-strip-free" width="8" height="8" patternUnits="userSpaceOnUse">'
+              '<path d="M0,8 L8,0 M-4,4 L4,-4 M4,12 L12,4" stroke="#8a8a8a" stroke-width="0.8"/></pattern>'
+              '<pattern id="heap-strip-meta" width="6" height="6" patternUnits="userSpaceOnUse">'
+              '<circle cx="3" cy="3" r="0.8" fill="#8a8a8a"/></pattern></defs>')
 
 
 @lru_cache(maxsize=1 << 15)
@@ -71,6 +82,9 @@ def _span_svg(off, size, st, own, fl, outlined, rb, scale, row_h, label_w, list_
         parts.append(f'<rect x="{X:.1f}" y="{Y}" width="{W:.1f}" height="{row_h - 3}" '
                      f'fill="{COLORS[st]}"{outline}><title>+{off} {size} B {st} {html.escape(own)}'
                      f'{f" ({list_name} #{fl})" if fl else ""}</title></rect>')
+        if st in STRIP_PATTERNS:      # the state's pattern over its colour (hover reaches the rect below)
+            parts.append(f'<rect x="{X:.1f}" y="{Y}" width="{W:.1f}" height="{row_h - 3}" '
+                         f'fill="url(#{STRIP_PATTERNS[st]})" pointer-events="none"/>')
         if first and W > 22:
             label = html.escape(own) if st == "used" else (f"#{fl}" if fl else "")
             if label:
