@@ -167,16 +167,18 @@ def _start_all(page):
 def _wait_all(page, timeout_s: float):
     page.wait_for_timeout(1000)
     deadline = time.time() + timeout_s
-    asked_again = False
+    asked_again = 0.0                  # when the run was asked for again (0: not yet)
     while time.time() < deadline:
         _accept_dialogs(page)            # a kernel dialog that came late (a busy machine) holds the run
         if not asked_again and time.time() > deadline - timeout_s + 60 and not page.evaluate(_STARTED):
             page.evaluate(_RUN_ALL)      # a minute and no cell queued: the kernel was not ready; once more
-            asked_again = True
+            asked_again = time.time()
         busy = page.locator(".jp-InputPrompt", has_text="[*]").count()
         if busy == 0:
             idle = page.evaluate("""() => !document.querySelector('[data-status="busy"]')""")
-            if idle:
+            # idle with nothing run: the kernel was not there yet (a "Select Kernel" dialog
+            # came after the run was asked for); wait, accept it and ask again (above)
+            if idle and (page.evaluate(_STARTED) or (asked_again and time.time() > asked_again + 120)):
                 return
         page.wait_for_timeout(1000)
     raise TimeoutError(f"cells still running after {timeout_s:.0f} s")
