@@ -209,13 +209,19 @@ def test_lab_score_caps_throughput_and_needs_correctness():
 
 
 # ---- review 09: what the allow-list, the driver's second record and the RSS check refuse --------
-def _wrong_answers():
+def _wrong09():
+    """tests/wrong_answers/09_measuring_allocators.py, the lesson's seeded wrong answers."""
     import importlib.util
     from pathlib import Path
     path = Path(__file__).parent / "wrong_answers" / "09_measuring_allocators.py"
     spec = importlib.util.spec_from_file_location("wrong09", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    return mod
+
+
+def _wrong_answers():
+    mod = _wrong09()
     out = {}
     for _, source, fragment in mod.WRONG[2]:
         g = {}
@@ -391,12 +397,7 @@ def test_system_calls_the_inspection_cannot_see_are_stopped_by_the_filter(fragme
 def test_writing_the_drivers_statics_changes_nothing_the_scorer_counts():
     """review3-09 D3: the allocator's process writes its copies of peak_ and root; the scorer's are
     in another process, so the footprint is first fit's own."""
-    import importlib.util
-    from pathlib import Path
-    path = Path(__file__).parent / "wrong_answers" / "09_measuring_allocators.py"
-    spec = importlib.util.spec_from_file_location("wrong09", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _wrong09()
     source = next(src for _, src, _ in mod.WRONG[2] if "DIST_PEAK" in src)
     g = {}
     exec(source, g)
@@ -409,12 +410,7 @@ def test_writing_the_drivers_statics_changes_nothing_the_scorer_counts():
 def test_bookkeeping_in_the_drivers_shared_result_arrays_is_named():
     """review4-09 D1: got and rptr are shared with the allocator's process, so not in its anonymous
     memory; the scorer checks they still hold zeros outside the replays."""
-    import importlib.util
-    from pathlib import Path
-    path = Path(__file__).parent / "wrong_answers" / "09_measuring_allocators.py"
-    spec = importlib.util.spec_from_file_location("wrong09", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _wrong09()
     source = next(src for _, src, _ in mod.WRONG[2] if "DIST_GOT" in src)
     g = {}
     exec(source, g)
