@@ -21,6 +21,13 @@ def fresh_cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
+def selected_params(request, test_name: str) -> list:
+    """The (first) parameter of each item of ``test_name`` this run will reach, in order
+    (``-k`` and ``-m`` leave some out): what a fixture that starts work ahead may start."""
+    return [item.callspec.params[next(iter(item.callspec.params))] for item in request.session.items
+            if getattr(item, "originalname", None) == test_name and hasattr(item, "callspec")]
+
+
 def pytest_sessionfinish(session, exitstatus):
     """The run's own cache (about 750 MB: modules, traces, the malloc lab) goes with the run;
     a cache named by LABSUPPORT_CACHE is someone's and stays. LABSUPPORT_KEEP_TEST_CACHE=1 keeps it."""

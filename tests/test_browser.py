@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 import labsupport as lab
+from conftest import selected_params
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ROOT = lab.ROOT
@@ -424,8 +425,7 @@ class _Runs:
 @pytest.fixture(scope="module")
 def runs(request, lab_server, browser):
     url, token, root = lab_server
-    order = [item.callspec.params["name"] for item in request.session.items   # -k leaves some out
-             if getattr(item, "originalname", None) == "test_lesson_widgets_render_and_respond"]
+    order = selected_params(request, "test_lesson_widgets_render_and_respond")
     r = _Runs(browser, url, token, order, root / "server.log")
     yield r
     r.close()

@@ -26,6 +26,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import selected_params
 from labsupport import workcopy
 
 HERE = Path(__file__).resolve().parent
@@ -198,16 +199,10 @@ def _as_a_learner(stem) -> list[str]:
 AHEAD = int(os.environ.get("LABSUPPORT_WRONG_AHEAD", "0"))   # 1: a kernel started in a thread once missed its 60 s start-up
 
 
-def _selected(request, test_name: str) -> list[str]:
-    """The parameters of ``test_name`` this run will reach, in order (``-k`` leaves some out)."""
-    return [item.callspec.params[next(iter(item.callspec.params))] for item in request.session.items
-            if getattr(item, "originalname", None) == test_name and hasattr(item, "callspec")]
-
-
 @pytest.fixture(scope="module")
 def learner_runs(request):
     from concurrent.futures import ThreadPoolExecutor
-    order = _selected(request, "test_exercises_as_a_learner_meets_them")
+    order = selected_params(request, "test_exercises_as_a_learner_meets_them")
     pool = ThreadPoolExecutor(max_workers=1 + AHEAD)
     started: dict = {}
 
@@ -224,6 +219,7 @@ def learner_runs(request):
 
 
 @pytest.mark.slow
+@pytest.mark.as_learner          # CI runs it as its regular user, who is the one meeting them
 @pytest.mark.parametrize("stem", LESSONS)
 def test_exercises_as_a_learner_meets_them(stem, learner_runs):
     problems = learner_runs(stem)

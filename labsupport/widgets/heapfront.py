@@ -269,28 +269,19 @@ class HeapFront(anywidget.AnyWidget):
         cur = self._cur
         blocks, fl, name = dict(cur["blocks"]), list(cur["fl"]), cur["list"]
         before: dict = {}
-        if i > self.index:
-            for k in range(self.index + 1, i + 1):
-                gone, came, (p, removed, ins), (_a, b) = self._trans[k]
-                for blk in gone:
-                    before.setdefault(blk[0], blocks.get(blk[0]))
-                    del blocks[blk[0]]
-                for blk in came:
-                    before.setdefault(blk[0], blocks.get(blk[0]))
-                    blocks[blk[0]] = blk
-                fl[p:p + len(removed)] = ins
-                name = b
-        else:
-            for k in range(self.index, i, -1):
-                gone, came, (p, removed, ins), (a, _b) = self._trans[k]
-                for blk in came:
-                    before.setdefault(blk[0], blocks.get(blk[0]))
-                    del blocks[blk[0]]
-                for blk in gone:
-                    before.setdefault(blk[0], blocks.get(blk[0]))
-                    blocks[blk[0]] = blk
-                fl[p:p + len(ins)] = removed
-                name = a
+        forward = i > self.index
+        for k in range(self.index + 1, i + 1) if forward else range(self.index, i, -1):
+            gone, came, (p, removed, ins), (a, b) = self._trans[k]
+            if not forward:                         # undo transition k: its mirror image
+                gone, came, removed, ins, b = came, gone, ins, removed, a
+            for blk in gone:
+                before.setdefault(blk[0], blocks.get(blk[0]))
+                del blocks[blk[0]]
+            for blk in came:
+                before.setdefault(blk[0], blocks.get(blk[0]))
+                blocks[blk[0]] = blk
+            fl[p:p + len(removed)] = ins
+            name = b
         new = {"blocks": blocks, "list": name, "fl": tuple(fl), "changed": self._changed[i]}
         self._cur_set = None
         d = {"del": sorted(o for o, was in before.items() if was is not None and o not in blocks),

@@ -5,9 +5,9 @@
  *                             between, so the second free frees its new owner's block, and
  *                             nothing notices
  *   GLIBC_TUNABLES=glibc.malloc.tcache_count=0 ./double_free fastbin
- *                             free(a), free(b), free(a) with the tcache off (as when the
- *                             tcache for this size is full): glibc 2.43 notices, older
- *                             versions do not (below)
+ *                             free(a), free(b), free(a) with the tcache off (up to 2.42 the
+ *                             same as a full tcache list for this size): glibc 2.43 notices,
+ *                             older versions do not (below)
  *
  * A separate program, so the heap starts empty and the outcome is the same on
  * every run: what glibc can detect depends on the heap's history. The first two

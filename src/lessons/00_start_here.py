@@ -294,8 +294,10 @@ lab.run_program([double_free, "unnoticed"])
 # overwrites the other.
 #
 # **Predict:** one more pattern, `free(a); free(b); free(a)`, then three `malloc(32)`.
-# The program runs with the tcache switched off (a glibc *tunable*, lesson 01), which is
-# what happens anyway once the tcache's list for that size is full. Caught or not?
+# The program runs with the tcache switched off (a glibc *tunable*, lesson 01), so the
+# frees reach glibc's older lists. (Up to glibc 2.42 a full tcache list for that size does
+# the same; on 2.43 it does not: `a` and `b` merge and the second `free(a)` lands in the
+# tcache's list for the merged size, which checks nothing.) Caught or not?
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -321,8 +323,9 @@ print(as_its_glibc_does(fastbin))
 #   in twice, and the mallocs hand it out twice: `x` and `z` are the same memory.
 # - **glibc 2.43** (Debian unstable) has no fastbins (commit bb5a4f5295, "malloc: Remove
 #   fastbin infrastructure", December 2025). The chunks go to the normal bins, where `a`
-#   and `b` merge into one free chunk, and the second `free(a)` reads in the chunk after
-#   it that `a` is already free: `double free or corruption (!prev)`, SIGABRT.
+#   and `b` merge into one free chunk; `a`'s size field now spans both, so the second
+#   `free(a)` looks at the chunk after the merged one (the guard block) and finds its
+#   "previous chunk in use" bit clear: `double free or corruption (!prev)`, SIGABRT.
 #
 # The same bug, caught by one version and missed by the one before: allocator checks are
 # a moving target, and "it did not crash" says little about the program. A crash is the

@@ -1340,24 +1340,35 @@ plot_size_histogram(hist, mi_classes)
 #
 # **Predict:** the window below is 200 operations from the middle of start-up.
 # Will the teaching allocator's free list stay short (at most 10 blocks) or grow
-# longer? How many allocations will first fit fail to place?
+# longer? And how many of the window's allocations could a list per chunk size (what
+# glibc's tcache is) serve from blocks freed earlier in the window: more than half?
 
 # %%
 start = len(rec) // 2
 win = recorder.window(rec, start, 200)
 r = recorder.replay_window(rec, start, 200)
 print(f"{len(win)} operations from the middle of the recording")
-print("allocations that did not fit:", len(r.failures))
 longest = max(len(s.freelist) for s in r.states)
 print("longest free list:", "at most 10 blocks" if longest <= 10 else "more than 10 blocks")
 freed, reused, allocs = set(), 0, 0
-for s in r.states[1:]:                       # which allocations got a block freed earlier in the window?
+for s in r.states[1:]:                       # first fit: which allocations got a place freed in the window?
     if s.op.kind == "free":
         freed.add(s.changed)
     else:
         allocs += 1
         reused += s.changed in freed
-print("allocations placed where an earlier block of the window was freed:",
+chunk, lists, served = {}, {}, 0             # a list per glibc chunk size, 7 deep (glibc 2.36's tcache)
+for op in win.ops:
+    if op.kind == "alloc":
+        c = chunk[op.id] = recorder.glibc_chunk_size(op.size)
+        if lists.get(c):
+            lists[c].pop()
+            served += 1
+    elif len(lists.setdefault(chunk[op.id], [])) < 7:
+        lists[chunk[op.id]].append(op.id)
+print("allocations a list per chunk size serves from the window's own frees:",
+      "more than half" if served > allocs / 2 else "at most half")
+print("allocations first fit places where a block of the window was freed:",
       "more than half" if reused > allocs / 2 else "at most half")
 
 # %%
@@ -1365,8 +1376,8 @@ print("allocations placed where an earlier block of the window was freed:",
 # The window's contents depend on the recorded program's version: not compared.
 print("first operations of the window:", "; ".join(str(op) for op in win.ops[:8]))
 print(r)
-print(f"{reused} of {allocs} allocations reused a place freed in the window; "
-      f"free list at most {longest} blocks")
+print(f"of {allocs} allocations: {served} served by a list of their own chunk size, {reused} placed "
+      f"by first fit where a block of the window was freed; free list at most {longest} blocks")
 
 # %%
 stepper = Stepper(win, arena_size=r.arena_size, editable=False)
@@ -1375,9 +1386,11 @@ stepper
 # %% [markdown]
 # Step through it (hover over a block for its offset, size and owner). The free
 # list stays short (its longest is printed above) because most frees are followed
-# soon by a request that fits the freed place: more than half of the window's
-# allocations land where a block of the window was freed before. That is the pattern tcache is built for, and glibc would not even
-# search: it pops the list of that one chunk size.
+# soon by a request that fits the freed place. More than half of the window's
+# allocations find a block of *their own chunk size* freed a moment before: that is the
+# pattern tcache is built for, and glibc would not even search, it pops the list of that
+# one size. First fit reuses freed places often too, but many of those are blocks
+# of another size that it carves (the numbers above count both).
 #
 # The same window in the other two managers, on one slider (glibc's bins, mimalloc's
 # pages):

@@ -719,10 +719,11 @@ if CXX:
 # called from `Json::OurReader::decodeString` in `libjsoncpp.so`). After GCC 14, libstdc++
 # began to turn its assertions on in every unoptimised build (GCC commit 361d230fd78,
 # "libstdc++: Enable _GLIBCXX_ASSERTIONS by default for -O0 [PR112808]"), and with
-# assertions on it drops its `extern template class basic_string<char>` declaration (GCC
-# 16's `bits/c++config.h` l.603-617, "Disable std::string explicit instantiation
-# declarations in order to assert"; `bits/basic_string.tcc` l.1040-1041), so each module
-# compiles its own `std::string` code instead of calling `libstdc++.so`'s. The program's
+# assertions on it drops its `extern template class basic_string<char>` declaration (the
+# installed `bits/c++config.h` of Debian's g++ 16.2, l.603-617, "Disable std::string explicit
+# instantiation declarations in order to assert"; `bits/basic_string.tcc` l.1040-1041), so each
+# module compiled without optimisation (here: the program; Debian's `libjsoncpp.so` is built
+# with `-O2`) compiles its own `std::string` code instead of calling `libstdc++.so`'s. The program's
 # copy is exported (section 2's rule: `libstdc++.so`, a `NEEDED` library, defines the
 # same names), and the program comes first in the search order, so *every* library's call
 # to an out-of-line `std::string` function lands in the program: jsoncpp's strings are

@@ -467,12 +467,15 @@ else:
 # plugins loaded (or never `dlclose`) in the run you check.
 #
 # `dlclose` is a request, not an order. `build` compiles the C++ plugin with
-# `-std=gnu++17`, the default of g++ 11 to 15; g++ 16 defaults to C++20 (libstdc++
-# manual, "Using: Flags", updated by gcc commit eda0f2f0cc). With C++20 the standard
+# `-std=gnu++17`, the default of g++ 11 to 15; g++ 16 defaults to C++20 (GCC 16's release
+# notes, https://gcc.gnu.org/gcc-16/changes.html, and the libstdc++ manual, "Using: Flags";
+# `g++ -dM -E -x c++ /dev/null` prints `__cplusplus 202002L` there). With C++20 the standard
 # headers the plugin includes (`<memory>`, `<vector>`) define `std::ranges::iter_move`
 # as an inline variable, which g++ emits as an `STB_GNU_UNIQUE` symbol (`readelf -s`
-# says `UNIQUE`). glibc's loader never unloads a library that defines one: the lookup
-# marks it `NODELETE` "due to unique symbol" (`elf/dl-lookup.c`, lines 319-327 at glibc
+# says `UNIQUE`). glibc's loader never unloads the first library whose definition of such a
+# symbol it looks up: the lookup marks it `NODELETE` "due to unique symbol" (a second library
+# defining the same name binds to the first one's copy and unloads normally;
+# `elf/dl-lookup.c`, lines 235-252 and 319-327 at glibc
 # 2.36; 315-323 in January 2026's tree, which became 2.43). Measured in Debian unstable (g++ 16.2, glibc
 # 2.43), with the plugin built by the default: it defined `std::ranges::_Cpo::iter_move`
 # as `UNIQUE`, `LD_DEBUG=bindings` printed `marking ./plugin_leak_errors.so [0] as
@@ -1118,8 +1121,9 @@ pl.check_encode_batch(batch, GIVEN, PLUGIN, leakcount.preload_env(SHIM, armed_on
 #   loaded with `dlopen`, allocated on first use).
 # - `dladdr(3)`, `ld.so(8)` (`LD_PRELOAD`), `dlopen(3)` (`RTLD_NODELETE`), valgrind's
 #   `--keep-debuginfo=yes` (valgrind manual, core options).
-# - glibc `elf/dl-lookup.c` (`do_lookup_unique`: a library defining an `STB_GNU_UNIQUE`
-#   symbol is marked `NODELETE`), and the libstdc++ manual, "Using: Flags" (g++'s default
-#   `-std`: `gnu++17` in gcc 11-15, `gnu++20` from gcc 16).
+# - glibc `elf/dl-lookup.c` (`do_lookup_unique`: the first library whose `STB_GNU_UNIQUE`
+#   definition is looked up is marked `NODELETE`), and the libstdc++ manual, "Using: Flags",
+#   with GCC 16's release notes (g++'s default `-std`: `gnu++17` in gcc 11-15, `gnu++20`
+#   from gcc 16).
 #
 # **Next:** lesson 08, *WebAssembly memory and finalizers*.
