@@ -199,9 +199,12 @@ def _wait_all(page, timeout_s: float, log: Path | None = None, notes: list | Non
                     raise AssertionError(f"the run stopped short twice: {short} of "
                                          f"{page.evaluate(_CODE_CELLS)} cells not run; " + "; ".join(notes or []))
                 said = _server_said(log, page.evaluate(_KERNEL_ID))
+                stem = Path(page.url.split("?")[0]).stem
+                shot = _shot(page, f"{stem}-stopped")
                 if notes is not None:
                     notes.append(f"the run stopped with {short} of {page.evaluate(_CODE_CELLS)} cells "
-                                 f"not run; the server logged: {said or 'nothing'}; restarted and ran again")
+                                 f"not run; dialogs seen: {_DIALOGS.get(id(page)) or 'none'}; the server "
+                                 f"logged: {said or 'nothing'}; screenshot {shot}; restarted and ran again")
                 restarted = True
                 page.evaluate("() => { window.jupyterapp.commands.execute('notebook:restart-run-all'); }")
                 page.wait_for_timeout(3000)
@@ -376,12 +379,20 @@ def _open(browser, url, token, name, errors):
     return page
 
 
+_DIALOGS: dict = {}     # id(page) -> the dialogs it showed (title and body), for the notes
+
+
 def _accept_dialogs(page):
     """A "Select Kernel" dialog (or any other) takes its default answer."""
     for _ in range(3):
         dialog = page.locator(".jp-Dialog .jp-mod-accept")
         if not dialog.count():
             return
+        try:
+            said = " ".join(page.locator(".jp-Dialog-content").first.inner_text(timeout=2000).split())
+        except Exception as e:          # gone meanwhile: what it said is not essential
+            said = f"(unread: {type(e).__name__})"
+        _DIALOGS.setdefault(id(page), []).append(said[:200])
         dialog.first.click()
         page.wait_for_timeout(1500)
 
