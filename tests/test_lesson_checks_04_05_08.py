@@ -293,3 +293,42 @@ def test_a_crash_hint_names_whose_free_it_was_whatever_the_glibc(monkeypatch):
     monkeypatch.setattr(cross_module, "run_python",
                         lambda fn, *a, **kw: SimpleNamespace(ok=False, signal="SIGSEGV", stderr=""))
     assert "give it back with free()" in cross_module._crash_hint(host, silent)
+
+
+def test_the_answer_cells_own_names_are_not_followed_back(monkeypatch, capsys):
+    """review5-04-05-08 defect 1: lessons 04 and 05 set ``r = lab.run_program(...)`` before the
+    exercise; a typed prediction whose own loop variable is ``r`` was refused."""
+    judge = lambda: replacing.runs_the_experiment("PREDICTION", replacing._EXPERIMENT_1)  # noqa: E731
+    earlier = "r = whoserves()"
+    for typed in (f"PREDICTION = {{q: r for q, r in zip(replacing.QUESTIONS_1, {RIGHT_1!r})}}",
+                  f"PREDICTION = {{}}\nfor q, r in zip(replacing.QUESTIONS_1, {RIGHT_1!r}):\n    PREDICTION[q] = r",
+                  f"r = {RIGHT_1!r}\nPREDICTION = dict(zip(replacing.QUESTIONS_1, r))"):
+        _history(monkeypatch, earlier, STUB_1, typed, ns={"r": "glibc"})
+        assert judge() is None, typed
+    # the earlier value itself, read and not rebound, still counts
+    _history(monkeypatch, "r = {k: whoserves() for k in replacing.QUESTIONS_1}", STUB_1,
+             "PREDICTION = dict(r)", ns={"r": {}})
+    assert judge() == "whoserves, in the cell that made r"
+
+
+def test_the_experiment_passed_on_wrapped_or_in_a_class_is_refused(monkeypatch):
+    """review5-04-05-08 defect 2: functools.partial(whoserves), a class's method, and `x = !cmd`."""
+    import functools
+
+    def whoserves(*config):
+        return _run("")
+    ns = {"whoserves": whoserves, "replacing": replacing, "functools": functools}
+    judge = lambda: replacing.runs_the_experiment("PREDICTION", replacing._EXPERIMENT_1)  # noqa: E731
+    _history(monkeypatch, STUB_1, "f = functools.partial(whoserves)\n"
+             "PREDICTION = {k: f() for k in replacing.QUESTIONS_1}", ns=ns)
+    assert judge() == "whoserves (passed as a value)"
+    made = _main_function("import functools\nf = functools.partial(whoserves)\n", ns)
+    _history(monkeypatch, STUB_1, "PREDICTION = {k: f() for k in replacing.QUESTIONS_1}", ns={**ns, **made})
+    assert judge() == "whoserves"
+    made = _main_function("class Guess:\n    def run(self):\n        return {k: whoserves() for k in QUESTIONS_1}\n", ns)
+    _history(monkeypatch, STUB_1, "PREDICTION = Guess().run()", ns={**ns, **made})
+    assert judge() == "whoserves"
+    for cell in ("out = !./whoserves_a\nPREDICTION = {k: out for k in replacing.QUESTIONS_1}",
+                 "out = %sx ./whoserves_a\nPREDICTION = {k: out for k in replacing.QUESTIONS_1}"):
+        _history(monkeypatch, STUB_1, cell, ns=ns)
+        assert judge() in ("getoutput", "%sx"), cell

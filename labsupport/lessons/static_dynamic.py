@@ -68,6 +68,11 @@ SETUP_HINTS = {
              "program's delete go then?",
 }
 
+# what builds or runs the set-ups, or reads the check's verdict: a prediction made with any of
+# them is not a prediction (review5-06-07: PREDICTION from measure_setup, or a loop over the
+# legal answers calling the check, passed)
+_EXPERIMENT_1 = ("measure_setup", "check_setups", "cmake_build", "server", "run_program", "run_c", "run_python")
+
 _FORM = ("each set-up is dict(links=True or False, library_allocator='glibc', 'mimalloc' or None, "
          "config_crashes=True, False or None); None when it does not link")
 
@@ -91,6 +96,10 @@ def check_setups(prediction):
         elif p["library_allocator"] is not None or p["config_crashes"] is not None:
             return fail(f"set-up {name}: a program that does not link has no allocator and cannot crash",
                         "when links is False, library_allocator and config_crashes are None")
+    from .cross_module import PREDICT_FIRST, runs_the_experiment
+    used = runs_the_experiment("PREDICTION", _EXPERIMENT_1)
+    if used:
+        return fail(f"your prediction runs the experiment ({used}) instead of predicting it", PREDICT_FIRST)
     for n, name in enumerate(SETUPS, 1):
         got = tuple(prediction[name][k] for k in FIELDS)
         if got != measure_setup(name):
@@ -134,9 +143,15 @@ def _values(stdout: str) -> list:
     return [line for line in stdout.splitlines() if line.startswith("app.")]
 
 
-def _distinct(stdout: str):
-    line = [line for line in stdout.splitlines() if line.startswith("distinct data pointers")]
+def _distinct(stdout: str, what: str = "distinct data pointers"):
+    line = [line for line in stdout.splitlines() if line.startswith(what)]
     return int(line[0].split(":")[1].split()[0]) if line else None
+
+
+def _kept(stdout: str):
+    """The text server fixed held through its loop, as an ``app.`` line (None if not printed)."""
+    line = [line for line in stdout.splitlines() if line.startswith("held through the loop: ")]
+    return line[0].removeprefix("held through the loop: ") if line else None
 
 
 def _held(stdout: str, what: str = "glibc bytes still in use"):
@@ -168,9 +183,10 @@ RESIDENT_LIMIT = 256 << 10
 @exercise(error_hint="FIX_CPP is a string holding C++ that defines config_text and config_text_release")
 def check_fix(fix_cpp, reference_build):
     """Exercise 2: the fixed API builds, runs in the private set-up without crashing, gives the values
-    a plain build reads (book config and a fresh one) with all three texts held at once, leaves no
-    glibc bytes, mappings or resident memory behind, shrinks none of them (a baseline moved by a
-    constructor), and reuses what it gives back (few distinct data pointers over the loop)."""
+    a plain build reads (book config and a fresh one) with all three texts held at once and one more
+    held through the loop, leaves no glibc bytes, mappings or resident memory behind, shrinks none
+    of them (a baseline moved by a constructor), and reuses what it gives back (few distinct data
+    pointers and handles over the loop)."""
     if type(fix_cpp) is not str:
         return fail(f"FIX_CPP is a {type(fix_cpp).__name__}, not a string",
                     "keep FIX_CPP = r'''...''' and write the two functions inside it")
@@ -196,9 +212,17 @@ def check_fix(fix_cpp, reference_build):
             return fail(f"with {which}, server fixed printed {_values(r.stdout)!r}, not the values a plain "
                         "build reads", "data must point at the value's characters read from the config "
                         "file (no values typed in), and stay valid until config_text_release, even while "
-                        "other keys are asked for (server fixed takes all three texts before it releases "
-                        "any, so one buffer reused by every call is not enough); size is the number of "
-                        "characters")
+                        "other keys are asked for (server fixed holds several texts at once, one of them "
+                        "through thousands of other calls, so buffers that later calls reuse are not "
+                        "enough); size is the number of characters")
+        kept = _kept(r.stdout)
+        want = [line for line in expected if line.startswith("app.log_path")]
+        if kept is None or [kept] != want:
+            return fail(f"with {which}, the text server fixed held through its {CALLS - 3:,} other calls "
+                        f"read {kept!r} at the end, not {want[0] if want else 'the value'!r}",
+                        "data must stay valid until its own config_text_release, however many other texts "
+                        "are taken and given back meanwhile: buffers that later calls reuse (a ring of a "
+                        "few static ones) overwrite it")
         held = _held(r.stdout)
         if held is None or held >= HELD_LIMIT:
             return fail(f"with {which}, glibc still held {held} bytes after {CALLS:,} calls (heap and "
@@ -230,5 +254,11 @@ def check_fix(fix_cpp, reference_build):
                         "a cache) returns the same few addresses; a new address every call means "
                         "config_text_release keeps what config_text took (a pool of your own never given "
                         "back, a copy never freed)", total=len(configs))
+        handles = _distinct(r.stdout, "distinct handles")
+        if handles is None or handles > DISTINCT_LIMIT:
+            return fail(f"with {which}, config_text returned {handles} different non-null handles over the "
+                        f"{CALLS - 3:,} calls of the loop (released each time before the next)",
+                        "handle is taken and given back like data: a new handle every call means "
+                        "config_text_release keeps something config_text made for it", total=len(configs))
     return passed("the fixed API: no crash, the right values from both config files, nothing left "
                   "behind", total=len(configs))

@@ -215,12 +215,15 @@ def scenario_with_block_raising(cls, path):
     from labsupport import wasm
     raw = wasm.instantiate(path)
     propagated = False
-    try:
-        with cls(CountingModule(raw), CHECK_SIZE):
+    obj = cls(CountingModule(raw), CHECK_SIZE)   # still referenced after the block: only
+    try:                                         # __exit__ can have freed it, not the finalizer
+        with obj:
             raise KeyError("boom")
     except KeyError:
         propagated = True
-    return propagated, raw.live_objects()
+    live = raw.live_objects()
+    del obj
+    return propagated, live
 
 
 SCENARIOS = [   # (scenario, expected result, hint for a wrong result)

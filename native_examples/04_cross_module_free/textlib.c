@@ -20,13 +20,17 @@
    and one that never asks the library at all. */
 static long made, live;
 
-/* Returns a new string. The caller must give it back with text_free(). */
+/* Returns a new string. The caller must give it back with text_free().
+   TEXTLIB_GREETING, if set, replaces "hello, " (lesson 04's check varies it, so that
+   an answer must measure the library's string, not know its format). */
 char *text_greeting(const char *name)
 {
-    size_t n = strlen(name) + sizeof "hello, ";
+    const char *hello = getenv("TEXTLIB_GREETING");
+    if (!hello) hello = "hello, ";
+    size_t n = strlen(hello) + strlen(name) + 1;
     char *s = malloc(n);
     if (s) {
-        snprintf(s, n, "hello, %s", name);
+        snprintf(s, n, "%s%s", hello, name);
         made++;
         live++;
     }

@@ -139,8 +139,10 @@ print(app("private", "free-lib"))
 # and calls `abort()`: SIGABRT. That is the *lucky* case: a check caught it.
 #
 # What glibc prints here depends on its version. Up to glibc 2.41 `free()` tested
-# the size field at its start and said `free(): invalid pointer` (glibc-2.41
-# `malloc/malloc.c:4558-4560`, in `_int_free_check`); glibc 2.42 merged its checks and moved
+# the size field at its start, with two messages: a size that runs past the end of the
+# address space said `free(): invalid pointer` (glibc-2.41 `malloc/malloc.c:4558-4560`, in
+# `_int_free_check`), one under 32 bytes `free(): invalid size` (l.4562-4564); the word
+# before this block is of the first kind. glibc 2.42 merged its checks and moved
 # this one after the tcache, with new words, `free(): invalid size` (commit 9b0c8ced9c,
 # "malloc: Improve free checks", March 2025; glibc-2.42 `malloc.c:3551-3554`, in `__libc_free`). A
 # Debian 12 or 13 machine prints the first, Debian unstable (glibc 2.43) the second;
@@ -220,7 +222,8 @@ for insn in body.splitlines():
 # is the SIGSEGV inside `mi_free`. The crash needs a heap above the lowest 512 MiB: a
 # block inside them finds the always-present sub-map, whose slot is NULL, and even this
 # `mi_free` returns without a word (`src/free.c` l.181). A cold reader built `app` with
-# `-no-pie`, where the kernel may place the heap that low: 2 of 8 runs returned.
+# `-no-pie`, where the kernel may place the heap that low: 2 of the 7 runs that finished
+# returned.
 #
 # ### Is a wrong free always a crash?
 #

@@ -753,8 +753,9 @@ if CXX:
 # ```
 #
 # The program (`server fixed`) takes the three values first, then copies each one's
-# `data`/`size` into its own buffer and calls `config_text_release`: `data` must stay
-# valid until you pass it to `config_text_release`, even while other keys are asked for.
+# `data`/`size` into its own buffer and calls `config_text_release`; it also holds one
+# text through its 20,000 later calls and reads it after them: `data` must stay valid
+# until you pass it to `config_text_release`, however many other keys are asked for.
 # Write both functions (C++, compiled into `libappconfig.so`) so
 # that nothing the library allocates is freed by the program and nothing leaks.
 # Available: `config_string(key)` (returns a `std::string`) and
@@ -776,8 +777,9 @@ if CXX:
 # slack, about 13 bytes a call. None of the three may shrink by more than 64 KiB either:
 # a correct fix gives back nothing that existed before its first call, so a
 # constructor's pool or ballast cannot move the baseline. And memory given back is used
-# again: over the loop the program counts the distinct `data` addresses, and more than
-# 16 (a new one every call) means what `config_text` took is kept. Match `new` with
+# again: over the loop the program counts the distinct `data` addresses and the distinct
+# non-null `handle`s, and more than 16 of either (a new one every call) means what
+# `config_text` took is kept. Match `new` with
 # `delete` and `new[]` with `delete[]`: a mismatch is undefined behaviour that glibc's
 # counts do not show, so no check can catch it for you. It runs the program with glibc's
 # per-thread cache switched off

@@ -554,14 +554,14 @@ for tool, (start, each) in list(COST.items())[1:]:
 # lesson was written (with other jobs running on its two cores, at load averages of 9
 # to 13 where they were noted; the CPU times barely moved), the cost per image was about the plain run's for the counting allocator
 # (1.0x) and LeakSanitizer (1.1-1.2x): both hand the work to a `malloc` about as fast
-# as glibc's, and add a little bookkeeping. It was about twice the plain cost for
-# heaptrack (1.8-2.3x: its recorder writes each event to a FIFO, and the CPU of
+# as glibc's, and add a little bookkeeping. It was up to about twice the plain cost for
+# heaptrack (1.4-2.3x: its recorder writes each event to a FIFO, and the CPU of
 # `heaptrack_interpret`, which reads it, counts too), and 31-37x for valgrind memcheck,
 # somewhat above the "20 to 30 times" of valgrind's Quick Start. The fixed cost, for
 # 2,000 images, was 7 ms plain, 9-10 ms with the counting allocator, 13 ms with
-# LeakSanitizer, 0.34-0.39 s with heaptrack and 0.62-0.66 s with valgrind. Those ranges
-# are the ten earlier runs only: the run above is one more, and its figures can fall
-# just outside them (the book's previous build printed 401 ms and 682 ms). A ratio of
+# LeakSanitizer, 0.34-0.40 s with heaptrack and 0.61-0.68 s with valgrind. Those ranges
+# are the ten earlier runs and the book's builds since; the run above is one more, and
+# its figures can fall just outside them. A ratio of
 # whole runs mixes the two: an earlier version of this lesson printed 177x for valgrind
 # on a 9 ms run, nearly all of it start-up. The cheap tools can run on every test; the expensive ones
 # on the run that shows the problem.
@@ -898,7 +898,8 @@ print("its last words:", r.stderr.strip().splitlines()[-1] if r.stderr.strip() e
 # `malloc` failed; do not retry after an error). Your module may call those allocation
 # functions, `libminiheif`'s `mh_*`, and plain libc (`mem*`, `str*`, `printf`, `fopen`...)
 # that the counting allocator sees; memory it cannot see (`mmap`, `syscall`, `dlsym`, any
-# `__libc_*` function...) is refused.
+# `__libc_*` function, CPython's own allocators such as `PyMem_Malloc` or a `bytes`
+# object...) is refused.
 # (`encode_batch_failing`, at the end of the cell, is what the check calls: leave it, and
 # leave the counting allocator's `leakcount_arm` and `leakcount_disarm` to it.)
 

@@ -113,6 +113,15 @@ int greeting_length(const char *name)
     return 7 + (int)strlen(name);      /* strlen("hello, ") + strlen(name) */
 }
 ''', "the greeting's text belongs to the library"),
+        # asks the library (so it made a string per call) and gives it back, then returns
+        # the length from the format it read in the book (review5-04-05-08, defect 5)
+        ("gaming", _CELL_HEAD + '''
+int greeting_length(const char *name)
+{
+    text_free(text_greeting(name));
+    return (int)strlen(name) + 7;
+}
+''', "its format cannot be assumed"),
         # keeps the last greeting in a static and frees it on the next call: the per-call
         # counts stay flat, and one string is never given back
         ("forbidden", _CELL_HEAD + '''

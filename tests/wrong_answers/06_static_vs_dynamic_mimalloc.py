@@ -63,6 +63,11 @@ PREDICTION = {name: dict(links=Yes(), library_allocator=Yes(), config_crashes=Ye
     "three": dict(links=True, library_allocator="mimalloc", config_crashes=False),
 }
 ''', "local: *"),
+        # the check's own experiment asked for the answer (review5-06-07, defect 3)
+        ("gaming", '''PREDICTION = {name: dict(zip(("links", "library_allocator", "config_crashes"),
+                                  sd.measure_setup(name)))
+              for name in ("one", "two", "three")}
+''', "instead of predicting it"),
     ],
     # Exercise 2: an API that frees where it allocates.
     2: [
@@ -286,5 +291,42 @@ ConfigText config_text(const char *key)
 void config_text_release(ConfigText) {}
 """
 ''', "only moves the check's baseline"),
+        # review5 06-07, 2: a ring of four static buffers: three texts at once hold, a text
+        # held through the loop is overwritten four calls later
+        ("partial", 'FIX_CPP = r"""' + FIX_HEAD + '''
+static char ring[4][256];
+static int next_slot;
+
+ConfigText config_text(const char *key)
+{
+    std::string value = config_string(key);
+    char *slot = ring[next_slot++ % 4];
+    std::size_t n = value.size() < 255 ? value.size() : 255;
+    std::memcpy(slot, value.data(), n);
+    return ConfigText{slot, n, nullptr};
+}
+
+void config_text_release(ConfigText) {}
+"""
+''', "buffers that later calls reuse"),
+        # review5 06-07, 5: a view into the library's JSON tree (right), plus an 8-byte handle
+        # from a pool of its own that is never given back: data repeats, the handle does not
+        ("gaming", 'FIX_CPP = r"""' + FIX_HEAD + '''
+static char pool[8 << 20];
+static std::size_t used;
+
+ConfigText config_text(const char *key)
+{
+    const Json::Value &v = config_app_value(key);
+    const char *begin, *end;
+    v.getString(&begin, &end);
+    void *handle = used + 8 <= sizeof pool ? pool + used : nullptr;
+    used += 8;
+    return ConfigText{begin, static_cast<std::size_t>(end - begin), handle};
+}
+
+void config_text_release(ConfigText) {}
+"""
+''', "a new handle every call"),
     ],
 }

@@ -468,6 +468,10 @@ SYSCALL_MMAP_LEAK = _changed("    pixels = malloc(64);",
                              "    pixels = (uint8_t *)syscall(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, "
                              "MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);",
                              _changed("    free(pixels);\n", ""))
+# review5 06-07, 1: pixels from CPython's own allocator, never freed (invisible to the
+# counting allocator; a cffi module is linked against CPython, so it links)
+PYMEM_LEAK = _changed("    pixels = malloc(64);", "    pixels = PyMem_Malloc(64);",
+                      _changed("    free(pixels);\n", ""))
 
 WRONG = {
     # Exercise 1: classify five report excerpts.
@@ -547,6 +551,8 @@ ANSWERS = {n: Anything("definitely lost") for n in range(1, 6)}
          "bypass the counting allocator"),
         ("forbidden", c_cell(SYSCALL_MMAP_LEAK,
                              includes="#include <sys/mman.h>\n#include <sys/syscall.h>\n#include <unistd.h>\n"),
+         "bypass the counting allocator"),
+        ("forbidden", c_cell(PYMEM_LEAK, includes="extern void *PyMem_Malloc(size_t);\n"),
          "bypass the counting allocator"),
     ],
 }

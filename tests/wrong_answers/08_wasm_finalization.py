@@ -240,6 +240,36 @@ WRONG = {
         self.release()
         return False
 ''', "instead of raising"),
+        # __exit__ releases only when the block ended without an error: an object still
+        # referenced after a failing block keeps its memory (review5-04-05-08, defect 3)
+        ("partial", '''class SafeObject:
+    def __init__(self, m, size):
+        handle = m.obj_new(size)
+        if handle == 0:
+            raise MemoryError(f"obj_new({size}) returned NULL: linear memory is full")
+        self.m, self.handle = m, handle
+        self._finalizer = weakref.finalize(self, m.obj_free, handle)
+
+    @property
+    def released(self):
+        return not self._finalizer.alive
+
+    def release(self):
+        self._finalizer()
+
+    def checksum(self):
+        if self.released:
+            raise ValueError("this object was released")
+        return self.m.obj_sum(self.handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.release()
+        return False
+''', "__exit__ runs when the block"),
         # the finalizer captures self through a bound method: nothing is ever collected
         ("forbidden", '''class SafeObject:
     def __init__(self, m, size):

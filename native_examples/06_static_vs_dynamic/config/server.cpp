@@ -158,22 +158,40 @@ int main(int argc, char **argv)
             config_text_release(t);
             std::printf("app.%-14s = %s (%zu chars)\n", keys[k], value, n);
         }
-        // Memory given back is used again: count the distinct data pointers the loop sees (in a
-        // fixed array, so that counting allocates nothing), up to SEEN + 1.
+        // One more text is held through the whole loop and read after it: data stays valid until
+        // its own release, however many texts are taken and given back meanwhile (a ring of a few
+        // static buffers reused by later calls would have overwritten it).
+        ConfigText kept = config_text("log_path");
+        // Memory given back is used again: count the distinct data pointers and the distinct
+        // non-null handles the loop sees (in fixed arrays, so that counting allocates nothing),
+        // up to SEEN + 1 each.
         enum { SEEN = 64 };
-        static const void *seen[SEEN];
-        int distinct = 0;
+        static const void *seen[SEEN], *seen_handle[SEEN];
+        int distinct = 0, distinct_handles = 0;
+        auto count = [](const void **table, int &n, const void *p) {
+            if (n > SEEN) return;
+            int j = 0;
+            while (j < n && j < SEEN && table[j] != p) j++;
+            if (j == n) { if (n < SEEN) table[n] = p; n++; }
+        };
         for (int i = 0; i < calls; i++) {
             ConfigText t = config_text("document_root");
-            if (distinct <= SEEN) {
-                int j = 0;
-                while (j < distinct && j < SEEN && seen[j] != t.data) j++;
-                if (j == distinct) { if (distinct < SEEN) seen[distinct] = t.data; distinct++; }
-            }
+            count(seen, distinct, t.data);
+            if (t.handle) count(seen_handle, distinct_handles, t.handle);
             config_text_release(t);
+        }
+        {
+            char value[256] = "";
+            std::size_t n = kept.data && kept.size < sizeof value ? kept.size : 0;
+            std::memcpy(value, kept.data ? kept.data : "", n);
+            value[n] = 0;
+            config_text_release(kept);
+            std::printf("held through the loop: app.%-14s = %s (%zu chars)\n", "log_path", value, n);
         }
         std::printf("distinct data pointers over %d calls: %d%s\n", calls, distinct,
                     distinct > SEEN ? " (counting stopped there)" : "");
+        std::printf("distinct handles over %d calls: %d%s\n", calls, distinct_handles,
+                    distinct_handles > SEEN ? " (counting stopped there)" : "");
         std::printf("glibc bytes still in use after %d calls: %ld\n", calls + 3, glibc_in_use() - before);
         std::printf("mapped bytes grown after %d calls: %ld\n", calls + 3, mapped_bytes() - mapped);
         std::printf("resident bytes grown after %d calls: %ld\n", calls + 3, resident_bytes() - resident);
