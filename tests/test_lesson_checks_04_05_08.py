@@ -309,6 +309,9 @@ def test_the_answer_cells_own_names_are_not_followed_back(monkeypatch, capsys):
     _history(monkeypatch, "r = {k: whoserves() for k in replacing.QUESTIONS_1}", STUB_1,
              "PREDICTION = dict(r)", ns={"r": {}})
     assert judge() == "whoserves, in the cell that made r"
+    _history(monkeypatch, "r = {k: whoserves() for k in replacing.QUESTIONS_1}", STUB_1,
+             "r = dict(r)\nPREDICTION = r", ns={"r": {}})
+    assert judge() == "whoserves, in the cell that made r"
 
 
 def test_the_experiment_passed_on_wrapped_or_in_a_class_is_refused(monkeypatch):

@@ -363,8 +363,10 @@ def _own_names(tree) -> set:
                 targets = [node.target]
             elif isinstance(node, ast.withitem) and node.optional_vars is not None:
                 targets = [node.optional_vars]
-            elif isinstance(node, ast.Assign):
-                targets = node.targets
+            elif isinstance(node, ast.Assign):          # not `m = dict(m)`: that reads the earlier m
+                reads = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+                targets = [x for x in node.targets if not ({n.id for n in ast.walk(x)
+                                                            if isinstance(n, ast.Name)} & reads)]
             elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)):
                 targets = [node.target]
             elif isinstance(node, ast.arguments):
