@@ -20,6 +20,23 @@ _SAFE_TAIL = '''
         return False
 '''
 
+# the stub's class with a weakref.finalize that release() calls: the reference's first half
+_FINALIZE_HEAD = '''class SafeObject:
+    def __init__(self, m, size):
+        handle = m.obj_new(size)
+        if handle == 0:
+            raise MemoryError(f"obj_new({size}) returned NULL: linear memory is full")
+        self.m, self.handle = m, handle
+        self._finalizer = weakref.finalize(self, m.obj_free, handle)
+
+    @property
+    def released(self):
+        return not self._finalizer.alive
+
+    def release(self):
+        self._finalizer()
+'''
+
 WRONG = {
     1: [
         # frees only every other object: the rest wait for the collector
@@ -215,21 +232,7 @@ WRONG = {
         self._finalizer()
 ''' + _SAFE_TAIL, "in the stub, released is a @property"),
         # checksum() after release returns 0 instead of raising (review2-04-05-08, N6)
-        ("partial", '''class SafeObject:
-    def __init__(self, m, size):
-        handle = m.obj_new(size)
-        if handle == 0:
-            raise MemoryError(f"obj_new({size}) returned NULL: linear memory is full")
-        self.m, self.handle = m, handle
-        self._finalizer = weakref.finalize(self, m.obj_free, handle)
-
-    @property
-    def released(self):
-        return not self._finalizer.alive
-
-    def release(self):
-        self._finalizer()
-
+        ("partial", _FINALIZE_HEAD + '''
     def checksum(self):
         return 0 if self.released else self.m.obj_sum(self.handle)
 
@@ -242,34 +245,10 @@ WRONG = {
 ''', "instead of raising"),
         # __exit__ releases only when the block ended without an error: an object still
         # referenced after a failing block keeps its memory (review5-04-05-08, defect 3)
-        ("partial", '''class SafeObject:
-    def __init__(self, m, size):
-        handle = m.obj_new(size)
-        if handle == 0:
-            raise MemoryError(f"obj_new({size}) returned NULL: linear memory is full")
-        self.m, self.handle = m, handle
-        self._finalizer = weakref.finalize(self, m.obj_free, handle)
-
-    @property
-    def released(self):
-        return not self._finalizer.alive
-
-    def release(self):
-        self._finalizer()
-
-    def checksum(self):
-        if self.released:
-            raise ValueError("this object was released")
-        return self.m.obj_sum(self.handle)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.release()
-        return False
-''', "__exit__ runs when the block"),
+        ("partial", _FINALIZE_HEAD + _SAFE_TAIL.replace(
+            "    def __exit__(self, *exc_info):\n        self.release()\n",
+            "    def __exit__(self, exc_type, exc, tb):\n        if exc_type is None:\n            self.release()\n"),
+         "__exit__ runs when the block"),
         # the finalizer captures self through a bound method: nothing is ever collected
         ("forbidden", '''class SafeObject:
     def __init__(self, m, size):

@@ -147,17 +147,18 @@ int main(int argc, char **argv)
         // All three texts are taken before any is released: data must stay valid until its own
         // config_text_release, even while other keys are asked for.
         const char *keys[] = {"name", "document_root", "log_path"};
-        ConfigText texts[3];
-        for (int k = 0; k < 3; k++) texts[k] = config_text(keys[k]);
-        for (int k = 0; k < 3; k++) {
-            ConfigText t = texts[k];
-            char value[256] = "";                                    // the program's own copy
+        // The program's own copy of a text, printed after the text is given back.
+        auto copy_and_release = [](const char *said, const char *key, ConfigText t) {
+            char value[256] = "";
             std::size_t n = t.data && t.size < sizeof value ? t.size : 0;
             std::memcpy(value, t.data ? t.data : "", n);
             value[n] = 0;
             config_text_release(t);
-            std::printf("app.%-14s = %s (%zu chars)\n", keys[k], value, n);
-        }
+            std::printf("%sapp.%-14s = %s (%zu chars)\n", said, key, value, n);
+        };
+        ConfigText texts[3];
+        for (int k = 0; k < 3; k++) texts[k] = config_text(keys[k]);
+        for (int k = 0; k < 3; k++) copy_and_release("", keys[k], texts[k]);
         // One more text is held through the whole loop and read after it: data stays valid until
         // its own release, however many texts are taken and given back meanwhile (a ring of a few
         // static buffers reused by later calls would have overwritten it).
@@ -180,14 +181,7 @@ int main(int argc, char **argv)
             if (t.handle) count(seen_handle, distinct_handles, t.handle);
             config_text_release(t);
         }
-        {
-            char value[256] = "";
-            std::size_t n = kept.data && kept.size < sizeof value ? kept.size : 0;
-            std::memcpy(value, kept.data ? kept.data : "", n);
-            value[n] = 0;
-            config_text_release(kept);
-            std::printf("held through the loop: app.%-14s = %s (%zu chars)\n", "log_path", value, n);
-        }
+        copy_and_release("held through the loop: ", "log_path", kept);
         std::printf("distinct data pointers over %d calls: %d%s\n", calls, distinct,
                     distinct > SEEN ? " (counting stopped there)" : "");
         std::printf("distinct handles over %d calls: %d%s\n", calls, distinct_handles,
